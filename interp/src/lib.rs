@@ -1,0 +1,2 @@
+//! The interpreter.
+#![deny(missing_docs)]

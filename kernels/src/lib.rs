@@ -1,0 +1,2 @@
+//! Compute kernels.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! The .wtb writer.
+#![deny(missing_docs)]
