@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, then runs every test suite.
+#
+#   scripts/test.sh                 # everything (what CI runs)
+#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python js
+#
+# Every stage runs even when an earlier one failed, so one run shows all failures; the exit
+# code is non-zero if any stage failed. FUZZ_SECONDS (default 60) is the time per fuzz target.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STAGES=("$@")
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python js)
+want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# Set-up first: the same script the demo uses; it skips what is installed.
+setup_parts=(rust)
+want wasm && setup_parts+=(apt wasm)
+want js && setup_parts+=(apt wasm node python)
+want fuzz && setup_parts+=(fuzz)
+want python && setup_parts+=(python)
+bash scripts/setup.sh "${setup_parts[@]}" || { echo "setup failed"; exit 1; }
+
+export CARGO_TERM_COLOR=never
+PASSED=(); FAILED=()
+stage() {
+    local name="$1"; shift
+    printf '\n\033[1;35m===== stage %s =====\033[0m\n' "$name"
+    local start=$SECONDS
+    if "$@"; then PASSED+=("$name"); r=ok; else FAILED+=("$name"); r=FAILED; fi
+    printf '\033[1;35m===== stage %s: %s (%ss) =====\033[0m\n' "$name" "$r" "$((SECONDS - start))"
+}
+
+lint() {
+    cargo fmt --all -- --check &&
+        cargo clippy --workspace --all-targets --quiet -- -D warnings
+}
+rust_tests() {
+    # The pyo3 crate is tested through pytest (it links against libpython only inside Python).
+    cargo test --workspace --exclude wasm-torch-py
+}
+wasm_check() {
+    # interp + kernels + format must build for the browser target, with and without SIMD.
+    export CC_wasm32_unknown_unknown=clang AR_wasm32_unknown_unknown=llvm-ar
+    command -v llvm-ar >/dev/null || export AR_wasm32_unknown_unknown=llvm-ar-14
+    cargo build -p wasm-torch-interp --target wasm32-unknown-unknown --release --quiet &&
+        RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR=target/wasm-simd-check \
+            cargo build -p wasm-torch-interp --target wasm32-unknown-unknown --release --quiet
+}
+fuzz_run() { bash fuzz/run.sh "${FUZZ_SECONDS:-60}"; }
+python_tests() { bash scripts/test-python.sh; }
+js_tests() { bash scripts/test-js.sh; }
+
+want lint && stage lint lint
+want rust && stage rust rust_tests
+want wasm && stage wasm wasm_check
+want fuzz && stage fuzz fuzz_run
+want python && stage python python_tests
+want js && stage js js_tests
+
+echo
+echo "passed stages: ${PASSED[*]:-none}"
+echo "failed stages: ${FAILED[*]:-none}"
+echo "stages: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
+[ ${#FAILED[@]} -eq 0 ]
