@@ -1,2 +1,24 @@
-//! Compute kernels.
+//! Compute kernels of wasm-torch: pure functions over `f32` slices.
+//!
+//! Every kernel has one portable (plain Rust) definition, which is the reference, and —
+//! for the hot paths — per-architecture SIMD versions behind a single dispatch
+//! ([`arch::active`]): AVX2+FMA on x86_64 (detected at run time) and simd128 /
+//! relaxed-simd on wasm32 (chosen at compile time by `target_feature`). Tests compare
+//! every SIMD version against the portable one.
+//!
+//! Conventions: tensors are row-major (C order), shapes are counted in elements, and the
+//! caller passes validated sizes. Slice lengths are checked with `assert!` at entry, so a
+//! caller bug panics instead of reading out of bounds. Functions keep no global mutable
+//! state and are re-entrant, so callers may split work across threads.
 #![deny(missing_docs)]
+#![cfg_attr(target_arch = "wasm32", allow(unused_unsafe))]
+
+pub mod activation;
+pub mod arch;
+pub mod binary;
+pub mod conv;
+pub mod gemm;
+pub mod norm;
+pub mod pool;
+pub mod reduce;
+pub mod softmax;

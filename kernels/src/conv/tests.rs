@@ -1,0 +1,220 @@
+//! Convolution of every kernel table against a naive f64 direct convolution.
+
+use super::*;
+use crate::arch::available;
+use proptest::prelude::*;
+
+fn naive(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let cin_g = p.in_channels / p.groups;
+    let cout_g = p.out_channels / p.groups;
+    let mut out = vec![0f64; p.batch * p.out_channels * oh * ow];
+    for b in 0..p.batch {
+        for oc in 0..p.out_channels {
+            let g = oc / cout_g;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = bias.map_or(0.0, |bv| bv[oc] as f64);
+                    for ci in 0..cin_g {
+                        let c = g * cin_g + ci;
+                        for ky in 0..p.kernel_h {
+                            for kx in 0..p.kernel_w {
+                                let iy = (oy * p.stride.0 + ky * p.dilation.0) as isize
+                                    - p.padding.0 as isize;
+                                let ix = (ox * p.stride.1 + kx * p.dilation.1) as isize
+                                    - p.padding.1 as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy as usize >= p.in_h
+                                    || ix as usize >= p.in_w
+                                {
+                                    continue;
+                                }
+                                let xv = x[((b * p.in_channels + c) * p.in_h + iy as usize)
+                                    * p.in_w
+                                    + ix as usize];
+                                let wv = w[((oc * cin_g + ci) * p.kernel_h + ky) * p.kernel_w + kx];
+                                s += xv as f64 * wv as f64;
+                            }
+                        }
+                    }
+                    out[((b * p.out_channels + oc) * oh + oy) * ow + ox] = s;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn vals(len: usize, salt: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| (((i * 37 + salt * 11) % 23) as f32 - 11.0) / 11.0)
+        .collect()
+}
+
+fn params() -> impl Strategy<Value = Conv2dParams> {
+    (
+        (1usize..3, 1usize..4, 1usize..4, 0usize..3),
+        (1usize..10, 1usize..10, 1usize..4, 1usize..4),
+        (
+            (1usize..3, 1usize..3),
+            (0usize..3, 0usize..3),
+            (1usize..3, 1usize..3),
+        ),
+    )
+        .prop_map(
+            |((batch, cg, og, gsel), (ih, iw, kh, kw), (stride, padding, dilation))| {
+                // gsel: 0 → groups 1, 1 → 2 groups, 2 → depthwise (cin_g = 1).
+                let (groups, cin_g) = match gsel {
+                    0 => (1, cg),
+                    1 => (2, cg),
+                    _ => (cg + 1, 1),
+                };
+                Conv2dParams {
+                    batch,
+                    in_channels: groups * cin_g,
+                    in_h: ih,
+                    in_w: iw,
+                    out_channels: groups * og,
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                }
+            },
+        )
+}
+
+fn check(p: &Conv2dParams, with_bias: bool, act: Activation) {
+    let x = vals(p.batch * p.in_channels * p.in_h * p.in_w, 1);
+    let w = vals(
+        p.out_channels * p.in_channels / p.groups * p.kernel_h * p.kernel_w,
+        2,
+    );
+    let b = vals(p.out_channels, 3);
+    let bias = with_bias.then_some(&b[..]);
+    let mut want = naive(p, &x, &w, bias);
+    if act == Activation::Relu {
+        want.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+    let kdim = p.in_channels / p.groups * p.kernel_h * p.kernel_w;
+    for kern in available() {
+        let mut out = vec![f32::NAN; want.len()];
+        conv2d_with(kern, p, &x, &w, bias, act, &mut out);
+        for (i, (&g, &wv)) in out.iter().zip(&want).enumerate() {
+            assert!(
+                (g as f64 - wv).abs() <= 1e-5 + 2e-7 * kdim as f64,
+                "{} {p:?} [{i}]: {g} vs {wv}",
+                kern.name
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn conv2d_matches_naive(p in params(), with_bias: bool, relu: bool) {
+        prop_assume!(p.validate().is_ok());
+        check(&p, with_bias, if relu { Activation::Relu } else { Activation::None });
+    }
+}
+
+#[test]
+fn pointwise_and_large_im2col() {
+    let base = Conv2dParams {
+        batch: 2,
+        in_channels: 24,
+        in_h: 9,
+        in_w: 7,
+        out_channels: 20,
+        kernel_h: 1,
+        kernel_w: 1,
+        stride: (1, 1),
+        padding: (0, 0),
+        dilation: (1, 1),
+        groups: 1,
+    };
+    check(&base, true, Activation::Relu);
+    let k3 = Conv2dParams {
+        kernel_h: 3,
+        kernel_w: 3,
+        padding: (1, 1),
+        in_channels: 32,
+        ..base.clone()
+    };
+    check(&k3, true, Activation::None);
+    let dw = Conv2dParams {
+        groups: 24,
+        out_channels: 48,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride: (2, 2),
+        padding: (1, 1),
+        ..base
+    };
+    check(&dw, true, Activation::Relu);
+}
+
+#[test]
+fn validate_rejects_bad_params() {
+    let ok = Conv2dParams {
+        batch: 1,
+        in_channels: 4,
+        in_h: 5,
+        in_w: 5,
+        out_channels: 6,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride: (1, 1),
+        padding: (0, 0),
+        dilation: (1, 1),
+        groups: 2,
+    };
+    assert!(ok.validate().is_ok());
+    assert_eq!((ok.out_h(), ok.out_w()), (3, 3));
+    assert!(Conv2dParams {
+        groups: 3,
+        ..ok.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Conv2dParams {
+        groups: 0,
+        ..ok.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Conv2dParams {
+        stride: (0, 1),
+        ..ok.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Conv2dParams {
+        kernel_w: 0,
+        ..ok.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Conv2dParams {
+        kernel_h: 6,
+        ..ok.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Conv2dParams {
+        dilation: (3, 1),
+        ..ok.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Conv2dParams {
+        batch: usize::MAX,
+        ..ok
+    }
+    .validate()
+    .is_err());
+}

@@ -1,0 +1,207 @@
+//! Single-precision matrix multiplication.
+//!
+//! Structure (GotoBLAS/BLIS style): B is packed into column panels of [`NR`] (=16)
+//! columns, stored `k`-major so the micro-kernel streams it; A is packed per cache block
+//! into row panels of `mr` rows; a register-blocked micro-kernel from the active
+//! [`crate::arch::Kernels`] table computes one `mr × NR` tile at a time, and the driver
+//! adds the tile into C with the fused epilogue (accumulate, bias, activation).
+//! Weights are packed once at load with [`PackedB::pack`].
+
+mod driver;
+mod pack;
+
+use crate::activation::Activation;
+use crate::arch::{self, NR};
+pub(crate) use driver::{gemm_packed_b, Bias, Epilogue};
+pub(crate) use pack::pack_b_panels;
+
+/// Checks that a row-major `rows × cols` matrix with leading dimension `ld` fits in `len`.
+pub(crate) fn check_matrix(name: &str, rows: usize, cols: usize, ld: usize, len: usize) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    assert!(
+        ld >= cols,
+        "{name}: leading dimension {ld} < {cols} columns"
+    );
+    let need = (rows - 1)
+        .checked_mul(ld)
+        .and_then(|v| v.checked_add(cols))
+        .expect("matrix size overflows usize");
+    assert!(
+        len >= need,
+        "{name}: slice of {len} < {need} elements needed"
+    );
+}
+
+/// `c[m×n] = a[m×k] · b[k×n]`, or `c += a·b` when `accumulate`.
+///
+/// All matrices are row-major with leading dimensions `lda`, `ldb`, `ldc`. With `trans_a`
+/// the stored matrix is `aᵀ` (k rows × m columns); with `trans_b` it is `bᵀ` (n × k).
+/// Preconditions (asserted): the slices hold the described matrices. When `k == 0`, `c`
+/// is zeroed (or left unchanged if `accumulate`).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &[f32],
+    ldb: usize,
+    trans_b: bool,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    sgemm_with(
+        arch::active(),
+        m,
+        n,
+        k,
+        a,
+        lda,
+        trans_a,
+        b,
+        ldb,
+        trans_b,
+        c,
+        ldc,
+        accumulate,
+    )
+}
+
+/// [`sgemm`] with an explicit kernel table (tests and benchmarks compare tables with it).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_with(
+    kern: &arch::Kernels,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &[f32],
+    ldb: usize,
+    trans_b: bool,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    if trans_b {
+        check_matrix("sgemm b", n, k, ldb, b.len());
+    } else {
+        check_matrix("sgemm b", k, n, ldb, b.len());
+    }
+    let packed = PackedB::pack(k, n, b, ldb, trans_b);
+    let epi = Epilogue {
+        accumulate,
+        bias: Bias::None,
+        act: Activation::None,
+    };
+    gemm_packed_b(kern, m, k, n, a, lda, trans_a, &packed.data, c, ldc, &epi);
+}
+
+/// The B operand (typically weights) packed once into the micro-kernel's panel layout:
+/// `ceil(n / 16)` panels, each `k × 16` values stored `k`-major, the last one zero-padded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `b` (`k × n`, or stored `n × k` when `trans_b`, leading dimension `ldb`).
+    /// Preconditions (asserted): `b` holds the described matrix.
+    pub fn pack(k: usize, n: usize, b: &[f32], ldb: usize, trans_b: bool) -> PackedB {
+        if trans_b {
+            check_matrix("PackedB::pack b", n, k, ldb, b.len());
+        } else {
+            check_matrix("PackedB::pack b", k, n, ldb, b.len());
+        }
+        let panels = n.div_ceil(NR);
+        let len = panels
+            .checked_mul(NR)
+            .and_then(|v| v.checked_mul(k))
+            .expect("packed size overflows usize");
+        let mut data = vec![0f32; len];
+        pack_b_panels(k, n, b, ldb, trans_b, &mut data);
+        PackedB { k, n, data }
+    }
+    /// Inner (reduction) dimension.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    /// Number of output columns.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+}
+
+/// `c[m×n] = act(a[m×k] · B + bias)`, `bias` (length `n`) added per output column.
+///
+/// `a` is row-major with leading dimension `lda`; `c` row-major with `ldc`. Preconditions
+/// (asserted): `a` holds `m × b.k()`, `c` holds `m × b.n()`, `bias` has length `b.n()`.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_packed(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    bias: Option<&[f32]>,
+    act: Activation,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    sgemm_packed_with(arch::active(), m, a, lda, b, bias, act, c, ldc)
+}
+
+/// [`sgemm_packed`] with an explicit kernel table.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_packed_with(
+    kern: &arch::Kernels,
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    bias: Option<&[f32]>,
+    act: Activation,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let bias = match bias {
+        Some(v) => {
+            assert_eq!(v.len(), b.n, "sgemm_packed: bias length");
+            Bias::PerCol(v)
+        }
+        None => Bias::None,
+    };
+    let epi = Epilogue {
+        accumulate: false,
+        bias,
+        act,
+    };
+    gemm_packed_b(kern, m, b.k, b.n, a, lda, false, &b.data, c, ldc, &epi);
+}
+
+/// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]).
+pub(crate) fn portable_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+    const MR: usize = 4;
+    assert!(a.len() >= kc * MR && b.len() >= kc * NR && acc.len() >= MR * NR);
+    let mut t = [[0f32; NR]; MR];
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
+        for (row, &av) in t.iter_mut().zip(ap) {
+            for (x, &bv) in row.iter_mut().zip(bp) {
+                *x += av * bv;
+            }
+        }
+    }
+    for (dst, row) in acc.chunks_exact_mut(NR).zip(t.iter()) {
+        dst.copy_from_slice(row);
+    }
+}
+
+#[cfg(test)]
+mod tests;

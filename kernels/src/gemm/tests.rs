@@ -1,0 +1,180 @@
+//! GEMM of every kernel table against a naive f64 reference.
+
+use super::*;
+use crate::arch::available;
+use proptest::prelude::*;
+
+/// Deterministic values in [-1, 1).
+fn data(len: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn naive(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    ta: bool,
+    b: &[f32],
+    ldb: usize,
+    tb: bool,
+) -> Vec<f64> {
+    let mut c = vec![0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0f64;
+            for p in 0..k {
+                let av = if ta { a[p * lda + i] } else { a[i * lda + p] };
+                let bv = if tb { b[j * ldb + p] } else { b[p * ldb + j] };
+                s += av as f64 * bv as f64;
+            }
+            c[i * n + j] = s;
+        }
+    }
+    c
+}
+
+/// Tolerance for a k-term dot product of values in [-1, 1] computed in f32.
+fn tol(k: usize) -> f64 {
+    1e-5 + 2e-7 * k as f64
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+    pad: usize,
+    accumulate: bool,
+    seed: u32,
+) {
+    let (ar, ac) = if ta { (k, m) } else { (m, k) };
+    let (br, bc) = if tb { (n, k) } else { (k, n) };
+    let (lda, ldb, ldc) = (ac + pad, bc + pad, n + pad);
+    let a = data(ar * lda, seed);
+    let b = data(br * ldb, seed + 1);
+    let c0 = data(m * ldc, seed + 2);
+    let want = naive(m, n, k, &a, lda, ta, &b, ldb, tb);
+    for kern in available() {
+        let mut c = c0.clone();
+        sgemm_with(
+            kern, m, n, k, &a, lda, ta, &b, ldb, tb, &mut c, ldc, accumulate,
+        );
+        for i in 0..m {
+            for j in 0..n {
+                let w = want[i * n + j]
+                    + if accumulate {
+                        c0[i * ldc + j] as f64
+                    } else {
+                        0.0
+                    };
+                let g = c[i * ldc + j] as f64;
+                assert!(
+                    (g - w).abs() <= tol(k),
+                    "{} m{m} n{n} k{k} ta{ta} tb{tb} ({i},{j}): {g} vs {w}",
+                    kern.name
+                );
+            }
+            // Padding columns of c are untouched.
+            for j in n..ldc {
+                assert_eq!(c[i * ldc + j], c0[i * ldc + j]);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn sgemm_matches_naive(m in 1usize..70, n in 1usize..70, k in 1usize..70, ta: bool, tb: bool, pad in 0usize..3, acc: bool, seed: u32) {
+        check_sgemm(m, n, k, ta, tb, pad, acc, seed);
+    }
+
+    #[test]
+    fn sgemm_packed_bias_act(m in 1usize..40, n in 1usize..70, k in 1usize..70, tb: bool, with_bias: bool, seed: u32) {
+        let a = data(m * k, seed);
+        let ldb = if tb { k } else { n };
+        let b = data(k * n, seed + 1);
+        let bias = data(n, seed + 2);
+        let pb = PackedB::pack(k, n, &b, ldb, tb);
+        prop_assert_eq!((pb.k(), pb.n()), (k, n));
+        let want = naive(m, n, k, &a, k, false, &b, ldb, tb);
+        for kern in available() {
+            let mut c = vec![f32::NAN; m * n];
+            let bias_opt = if with_bias { Some(&bias[..]) } else { None };
+            sgemm_packed_with(kern, m, &a, k, &pb, bias_opt, Activation::Relu, &mut c, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let w = (want[i * n + j] + if with_bias { bias[j] as f64 } else { 0.0 }).max(0.0);
+                    prop_assert!((c[i * n + j] as f64 - w).abs() <= tol(k), "{}", kern.name);
+                }
+            }
+        }
+    }
+}
+
+/// Sizes crossing every cache-block boundary (KC = 256, MC = 96, NC = 512 columns).
+#[test]
+fn sgemm_large_blocks() {
+    check_sgemm(130, 530, 300, false, false, 1, false, 7);
+    check_sgemm(97, 33, 513, true, true, 0, true, 8);
+}
+
+#[test]
+fn sgemm_k_zero_zeroes_or_keeps_c() {
+    for kern in available() {
+        let mut c = vec![3.0f32; 6];
+        sgemm_with(kern, 2, 3, 0, &[], 1, false, &[], 3, false, &mut c, 3, true);
+        assert_eq!(c, vec![3.0; 6]);
+        sgemm_with(
+            kern,
+            2,
+            3,
+            0,
+            &[],
+            1,
+            false,
+            &[],
+            3,
+            false,
+            &mut c,
+            3,
+            false,
+        );
+        assert_eq!(c, vec![0.0; 6]);
+        let pb = PackedB::pack(0, 3, &[], 3, false);
+        sgemm_packed_with(
+            kern,
+            2,
+            &[],
+            0,
+            &pb,
+            Some(&[1.0, -2.0, 3.0]),
+            Activation::Relu,
+            &mut c,
+            3,
+        );
+        assert_eq!(c, vec![1.0, 0.0, 3.0, 1.0, 0.0, 3.0]);
+    }
+}
+
+#[test]
+#[should_panic(expected = "slice of")]
+fn sgemm_rejects_short_slices() {
+    let mut c = vec![0f32; 4];
+    sgemm(
+        2, 2, 2, &[1.0; 3], 2, false, &[1.0; 4], 2, false, &mut c, 2, false,
+    );
+}
