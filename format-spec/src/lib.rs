@@ -1,8 +1,41 @@
 //! The `.wtb` model format of wasm-torch.
 //!
 //! `SPEC.md` beside this crate is normative; this crate owns the file's types ([`model`]),
-//! its nom grammar and the two drivers over it (whole-file and incremental), and the writer
-//! primitives the packer uses.
+//! its nom grammar ([`sections`], one module per section) and the two drivers over it —
+//! whole-file ([`parse_file`], over a byte slice or a memory mapping) and incremental
+//! ([`StreamParser`]) — plus chunk decoding and the writer primitives the packer uses
+//! ([`writer`]).
+//!
+//! Every offset, length, count and declared size is checked against the file and against
+//! [`Limits`] before anything is allocated; malformed input yields a [`FormatError`], never a
+//! panic.
 #![deny(missing_docs)]
 
+mod aligned;
+mod decode;
+mod error;
+mod limits;
 pub mod model;
+mod primitives;
+pub mod sections;
+mod stream;
+pub mod validate;
+mod whole;
+pub mod writer;
+
+pub use aligned::{AlignedBuf, ARENA_ALIGN};
+pub use error::{ErrorKind, FormatError, SectionKind};
+pub use limits::Limits;
+pub use model::*;
+pub use sections::header::{parse_header, FileHeader, SectionEntry, MAGIC};
+pub use stream::{StreamEvent, StreamParser};
+pub use whole::{
+    arena_slot, chunk_encoded, decode_all, decode_chunk, decode_chunk_with, parse_file,
+    parse_file_detailed, tensor_in_place,
+};
+pub use writer::{write_file, write_file_with, ExtraSection, WriteOptions};
+
+/// Major format version this crate reads and writes. Readers refuse any other major.
+pub const FORMAT_MAJOR: u16 = 1;
+/// Minor format version this crate writes. Readers accept newer minors (SPEC.md §1).
+pub const FORMAT_MINOR: u16 = 0;

@@ -1,0 +1,287 @@
+//! The incremental driver: bytes arrive in pieces of any size (a `fetch` body, a file read
+//! loop). Header and graph bytes are buffered (bounded by [`Limits::max_graph_bytes`]) and run
+//! through the same grammar as the whole-file driver; then the weight arena is allocated once
+//! and every chunk is decoded straight into its slot as its bytes arrive. Peak memory: arena +
+//! graph + one zstd decoder — never the file.
+
+use crate::aligned::AlignedBuf;
+use crate::decode::ChunkSink;
+use crate::error::{ErrorKind, FormatError, SectionKind};
+use crate::limits::Limits;
+use crate::model::Graph;
+use crate::sections::header::{header_and_table_len, parse_header, FileHeader, HEADER_LEN};
+use crate::sections::parse_graph;
+use crate::validate::validate;
+use crate::whole::arena_slot;
+
+/// Progress reported by [`StreamParser::feed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// Header and section table parsed.
+    HeaderReady {
+        /// (major, minor) of the file.
+        version: (u16, u16),
+        /// Total file length.
+        total_len: u64,
+    },
+    /// The graph is parsed and validated and the arena allocated ([`StreamParser::graph`]).
+    GraphReady,
+    /// Chunk N is decoded into the arena and its CRC checked.
+    ChunkReady(u32),
+    /// All `total_len` bytes arrived; call [`StreamParser::finish`].
+    Done,
+}
+
+enum Phase {
+    Header,
+    Graph,
+    Weights,
+    Done,
+    Failed(FormatError),
+}
+
+/// Incremental parser. Feed pieces in order; after an error every further call fails.
+pub struct StreamParser {
+    limits: Limits,
+    phase: Phase,
+    buf: Vec<u8>,
+    consumed: u64,
+    header: Option<FileHeader>,
+    graph: Option<Graph>,
+    arena: Option<AlignedBuf>,
+    next_chunk: usize,
+    sink: Option<ChunkSink>,
+}
+
+impl StreamParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        StreamParser {
+            limits,
+            phase: Phase::Header,
+            buf: Vec::new(),
+            consumed: 0,
+            header: None,
+            graph: None,
+            arena: None,
+            next_chunk: 0,
+            sink: None,
+        }
+    }
+
+    /// The parsed graph, once [`StreamEvent::GraphReady`] was reported.
+    pub fn graph(&self) -> Option<&Graph> {
+        self.graph.as_ref()
+    }
+
+    /// The header and section table, once [`StreamEvent::HeaderReady`] was reported.
+    pub fn header(&self) -> Option<&FileHeader> {
+        self.header.as_ref()
+    }
+
+    /// The weight arena (chunks reported ready hold their final bytes).
+    pub fn arena(&self) -> Option<&AlignedBuf> {
+        self.arena.as_ref()
+    }
+
+    /// Bytes accepted so far.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The file length from the header, once known.
+    pub fn total_len(&self) -> Option<u64> {
+        self.header.as_ref().map(|h| h.total_len)
+    }
+
+    /// Feed the next piece (any length, including 0).
+    pub fn feed(&mut self, piece: &[u8]) -> Result<Vec<StreamEvent>, FormatError> {
+        if let Phase::Failed(e) = &self.phase {
+            return Err(e.clone());
+        }
+        let mut events = Vec::new();
+        match self.run(piece, &mut events) {
+            Ok(()) => Ok(events),
+            Err(e) => {
+                self.phase = Phase::Failed(e.clone());
+                self.sink = None;
+                self.arena = None;
+                self.buf = Vec::new();
+                Err(e)
+            }
+        }
+    }
+
+    /// The graph and the filled arena; an error unless the whole file arrived.
+    pub fn finish(self) -> Result<(Graph, AlignedBuf), FormatError> {
+        match self.phase {
+            Phase::Failed(e) => Err(e),
+            Phase::Done => match (self.graph, self.arena) {
+                (Some(g), Some(a)) => Ok((g, a)),
+                _ => Err(FormatError::new(
+                    ErrorKind::Usage,
+                    None,
+                    self.consumed,
+                    "internal: done without graph",
+                )),
+            },
+            _ => Err(FormatError::new(
+                ErrorKind::Truncated,
+                None,
+                self.consumed,
+                match self.header.as_ref() {
+                    Some(h) => format!(
+                        "stream ended after {} of {} bytes",
+                        self.consumed, h.total_len
+                    ),
+                    None => format!(
+                        "stream ended after {} bytes, inside the header",
+                        self.consumed
+                    ),
+                },
+            )),
+        }
+    }
+
+    /// Append up to `want` total buffered bytes from `piece`.
+    fn fill(&mut self, piece: &mut &[u8], want: usize) {
+        let k = want.saturating_sub(self.buf.len()).min(piece.len());
+        self.buf.extend_from_slice(&piece[..k]);
+        *piece = &piece[k..];
+        self.consumed += k as u64;
+    }
+
+    fn run(&mut self, mut piece: &[u8], ev: &mut Vec<StreamEvent>) -> Result<(), FormatError> {
+        loop {
+            match self.phase {
+                Phase::Header => {
+                    let want = if self.buf.len() < HEADER_LEN {
+                        HEADER_LEN
+                    } else {
+                        header_and_table_len(&self.buf, &self.limits)?
+                    };
+                    self.fill(&mut piece, want);
+                    if self.buf.len() < HEADER_LEN {
+                        // Refuse non-.wtb input as early as its first bytes.
+                        let n = self.buf.len().min(8);
+                        if self.buf[..n] != crate::sections::header::MAGIC[..n] {
+                            header_and_table_len(&self.buf, &self.limits)?;
+                        }
+                        return Ok(());
+                    }
+                    if self.buf.len() < header_and_table_len(&self.buf, &self.limits)? {
+                        if piece.is_empty() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    let h = parse_header(&self.buf, &self.limits)?;
+                    ev.push(StreamEvent::HeaderReady {
+                        version: h.version,
+                        total_len: h.total_len,
+                    });
+                    self.header = Some(h);
+                    self.phase = Phase::Graph;
+                }
+                Phase::Graph => {
+                    let w = self.header.as_ref().map_or(0, |h| h.weights_offset()) as usize;
+                    self.fill(&mut piece, w);
+                    if self.buf.len() < w {
+                        return Ok(());
+                    }
+                    let h = self.header.as_ref().ok_or_else(|| internal("no header"))?;
+                    let g = parse_graph(&self.buf, h, &self.limits)?;
+                    validate(&g, h, &self.limits)?;
+                    self.arena = Some(AlignedBuf::zeroed(g.arena_size)?);
+                    self.graph = Some(g);
+                    self.buf = Vec::new();
+                    ev.push(StreamEvent::GraphReady);
+                    self.phase = Phase::Weights;
+                }
+                Phase::Weights => {
+                    self.weights(&mut piece, ev)?;
+                    if !matches!(self.phase, Phase::Done) {
+                        return Ok(());
+                    }
+                }
+                Phase::Done => {
+                    if !piece.is_empty() {
+                        return Err(FormatError::new(
+                            ErrorKind::TrailingBytes,
+                            None,
+                            self.consumed,
+                            format!("{} bytes beyond the declared file length", piece.len()),
+                        ));
+                    }
+                    return Ok(());
+                }
+                Phase::Failed(ref e) => return Err(e.clone()),
+            }
+        }
+    }
+
+    fn weights(&mut self, piece: &mut &[u8], ev: &mut Vec<StreamEvent>) -> Result<(), FormatError> {
+        let total = self.total_len().unwrap_or(0);
+        let (Some(g), Some(arena)) = (self.graph.as_ref(), self.arena.as_mut()) else {
+            return Err(internal("weights before graph"));
+        };
+        loop {
+            let pos = self.consumed;
+            if let Some(c) = g.chunks.get(self.next_chunk) {
+                if pos < c.file_offset {
+                    let k = ((c.file_offset - pos) as usize).min(piece.len());
+                    if k == 0 {
+                        return Ok(());
+                    }
+                    *piece = &piece[k..];
+                    self.consumed += k as u64;
+                    continue;
+                }
+                let idx = self.next_chunk as u32;
+                if self.sink.is_none() {
+                    self.sink = Some(ChunkSink::new(idx, c, self.limits.max_zstd_window_log)?);
+                }
+                let end = c.file_offset + c.stored_len;
+                let k = ((end - pos) as usize).min(piece.len());
+                let slot = arena_slot(arena.as_mut_slice(), c)?;
+                if k > 0 {
+                    if let Some(s) = self.sink.as_mut() {
+                        s.push(&piece[..k], slot)?;
+                    }
+                    *piece = &piece[k..];
+                    self.consumed += k as u64;
+                }
+                if self.consumed == end {
+                    if let Some(s) = self.sink.take() {
+                        s.finish(c, slot)?;
+                    }
+                    ev.push(StreamEvent::ChunkReady(idx));
+                    self.next_chunk += 1;
+                    continue;
+                }
+                return Ok(());
+            }
+            if pos < total {
+                let k = ((total - pos) as usize).min(piece.len());
+                if k == 0 {
+                    return Ok(());
+                }
+                *piece = &piece[k..];
+                self.consumed += k as u64;
+                continue;
+            }
+            ev.push(StreamEvent::Done);
+            self.phase = Phase::Done;
+            return Ok(());
+        }
+    }
+}
+
+fn internal(what: &str) -> FormatError {
+    FormatError::new(
+        ErrorKind::Usage,
+        Some(SectionKind::Header),
+        0,
+        format!("internal: {what}"),
+    )
+}

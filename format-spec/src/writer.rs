@@ -1,0 +1,144 @@
+//! Writer primitives: lay out and encode a complete file from a [`Graph`] and the encoded
+//! bytes of its chunks. The packer decides *what* goes in (layout, dtypes, compression);
+//! this module owns *how* it is written, beside the grammar that reads it back.
+
+use crate::error::{ErrorKind, FormatError, SectionKind};
+use crate::model::Graph;
+use crate::sections::chunks::CHUNK_ENTRY_LEN;
+use crate::sections::encode_section;
+use crate::sections::header::{self, SectionEntry, HEADER_LEN, SECTION_ENTRY_LEN};
+use crate::validate::align64;
+use crate::{FORMAT_MAJOR, FORMAT_MINOR};
+
+/// An extra section written after the chunk index (for tests of version rules and for
+/// future optional sections).
+#[derive(Clone, Debug)]
+pub struct ExtraSection {
+    /// Section id (should not be one of 1..=8).
+    pub id: u16,
+    /// Whether readers that do not know it must refuse the file.
+    pub required: bool,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// Options for [`write_file_with`].
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Version written to the header.
+    pub version: (u16, u16),
+    /// Extra sections.
+    pub extra_sections: Vec<ExtraSection>,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            version: (FORMAT_MAJOR, FORMAT_MINOR),
+            extra_sections: Vec::new(),
+        }
+    }
+}
+
+/// Write a file. `graph.chunks[i]` supplies codec, arena offset and decoded length of chunk
+/// `i`, whose encoded bytes are `payloads[i]`; file offsets, stored lengths and CRCs are
+/// computed here (the returned graph has them filled in). `graph.version` is ignored.
+pub fn write_file(graph: &Graph, payloads: &[&[u8]]) -> Result<(Vec<u8>, Graph), FormatError> {
+    write_file_with(graph, payloads, &WriteOptions::default())
+}
+
+/// [`write_file`] with an explicit version and extra sections.
+pub fn write_file_with(
+    graph: &Graph,
+    payloads: &[&[u8]],
+    opts: &WriteOptions,
+) -> Result<(Vec<u8>, Graph), FormatError> {
+    if payloads.len() != graph.chunks.len() {
+        return Err(FormatError::new(
+            ErrorKind::Usage,
+            None,
+            0,
+            format!(
+                "{} payloads for {} chunks",
+                payloads.len(),
+                graph.chunks.len()
+            ),
+        ));
+    }
+    let mut g = graph.clone();
+    g.version = opts.version;
+    let known = &SectionKind::REQUIRED_V1[..7];
+    let nsec = known.len() + opts.extra_sections.len() + 1;
+    let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
+    // Section payloads; the chunk index's size does not depend on the offsets it will hold.
+    let mut bodies: Vec<(SectionKind, bool, Vec<u8>)> = Vec::with_capacity(nsec);
+    for &k in known {
+        let body = if k == SectionKind::Chunks {
+            vec![0; 12 + CHUNK_ENTRY_LEN * g.chunks.len()]
+        } else {
+            encode_section(k, &g)
+        };
+        bodies.push((k, true, body));
+    }
+    for x in &opts.extra_sections {
+        bodies.push((SectionKind::from_id(x.id), x.required, x.payload.clone()));
+    }
+    let mut cursor = table_end;
+    let mut entries = Vec::with_capacity(nsec);
+    for (k, req, b) in &bodies {
+        entries.push(SectionEntry {
+            kind: *k,
+            required: *req,
+            crc32: 0,
+            offset: cursor,
+            length: b.len() as u64,
+        });
+        cursor += b.len() as u64;
+    }
+    let overflow = || FormatError::new(ErrorKind::Usage, None, 0, "file size overflows u64");
+    let weights_offset = align64(cursor).ok_or_else(overflow)?;
+    let mut pos = weights_offset;
+    for (c, p) in g.chunks.iter_mut().zip(payloads) {
+        c.file_offset = align64(pos).ok_or_else(overflow)?;
+        c.stored_len = p.len() as u64;
+        c.crc32 = crc32fast::hash(p);
+        pos = c.file_offset + c.stored_len;
+    }
+    let total_len = pos;
+    // Now the real chunk index.
+    let ci = known
+        .iter()
+        .position(|&k| k == SectionKind::Chunks)
+        .unwrap_or(6);
+    bodies[ci].2 = encode_section(SectionKind::Chunks, &g);
+    for (e, (_, _, b)) in entries.iter_mut().zip(&bodies) {
+        e.crc32 = crc32fast::hash(b);
+    }
+    entries.push(SectionEntry {
+        kind: SectionKind::Weights,
+        required: true,
+        crc32: 0,
+        offset: weights_offset,
+        length: total_len - weights_offset,
+    });
+    let cap = usize::try_from(total_len).map_err(|_| overflow())?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(cap).map_err(|_| {
+        FormatError::new(
+            ErrorKind::Alloc,
+            None,
+            0,
+            format!("cannot allocate {total_len} bytes"),
+        )
+    })?;
+    out.extend_from_slice(&header::encode(opts.version, total_len, &entries));
+    for (_, _, b) in &bodies {
+        out.extend_from_slice(b);
+    }
+    for (c, p) in g.chunks.iter().zip(payloads) {
+        out.resize(c.file_offset as usize, 0);
+        out.extend_from_slice(p);
+    }
+    out.resize(cap, 0);
+    Ok((out, g))
+}

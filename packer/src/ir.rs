@@ -1,0 +1,103 @@
+//! The packer's input: a model in memory, as the Python exporter (via pyo3) or a test builds it.
+
+use wasm_torch_format::{ConstValue, DType, FormatError, Function, Metadata, Signature};
+
+/// A whole model before packing.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ModelIr {
+    /// Provenance.
+    pub metadata: Metadata,
+    /// Inputs and outputs.
+    pub signature: Signature,
+    /// Op table (fully qualified names with overload).
+    pub ops: Vec<String>,
+    /// Functions; 0 is the entry. `Operand::Weight(i)` refers to `weights[i]`.
+    pub functions: Vec<Function>,
+    /// Constant pool.
+    pub constants: Vec<ConstValue>,
+    /// Weights and buffers, in tensor-table order.
+    pub weights: Vec<WeightIr>,
+}
+
+/// One weight or buffer with its logical values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightIr {
+    /// Fully qualified name.
+    pub name: String,
+    /// Logical dtype.
+    pub dtype: DType,
+    /// Logical shape.
+    pub shape: Vec<u64>,
+    /// Logical values, contiguous row-major little-endian (`numel * dtype.size()` bytes).
+    pub data: Vec<u8>,
+    /// How to store it.
+    pub encoding: WeightEncoding,
+}
+
+/// How a weight is stored in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightEncoding {
+    /// As its logical dtype, bit for bit.
+    AsIs,
+    /// f32 stored as IEEE f16 (round to nearest even).
+    F16,
+    /// f32 stored as symmetric int8 with one scale: `q = round(x / s)`, `s = max|x| / 127`,
+    /// zero point 0.
+    Int8PerTensor,
+    /// f32 stored as symmetric int8 with one scale per index along `axis`.
+    Int8PerChannel {
+        /// The channel axis (e.g. 0 for conv/linear output channels).
+        axis: u32,
+    },
+}
+
+/// Whether chunks are zstd-compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Compress a chunk only when zstd saves at least 10% of its bytes.
+    Auto,
+    /// Store every chunk as is (loads fastest; natively viewed in place from a mapping).
+    Never,
+    /// Compress every chunk.
+    Always,
+}
+
+/// Packing options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackOptions {
+    /// Target decoded size of a chunk; a larger tensor gets a chunk of its own.
+    pub chunk_target: usize,
+    /// Compression policy.
+    pub compression: Compression,
+    /// zstd level (1..=22; 3 is zstd's default).
+    pub zstd_level: i32,
+}
+
+impl Default for PackOptions {
+    fn default() -> Self {
+        PackOptions {
+            chunk_target: 4 << 20,
+            compression: Compression::Auto,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// Why packing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// A weight's data does not match its dtype/shape or its encoding.
+    #[error("weight {name:?}: {reason}")]
+    Weight {
+        /// Weight name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// zstd failed.
+    #[error("zstd: {0}")]
+    Compress(String),
+    /// The assembled file does not validate (e.g. an instruction indexes a missing register).
+    #[error("the model is not valid: {0}")]
+    Invalid(#[from] FormatError),
+}

@@ -1,0 +1,187 @@
+//! Pack → parse round trips of hand-made models (whole-file and streaming).
+
+use wasm_torch_format::*;
+use wasm_torch_packer::*;
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn linear_model(encoding: WeightEncoding) -> ModelIr {
+    let w: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
+    ModelIr {
+        metadata: Metadata {
+            producer: "test".into(),
+            model_name: "linear".into(),
+            extra: vec![("k".into(), "v".into())],
+            ..Metadata::default()
+        },
+        signature: Signature {
+            inputs: vec![ValueSpec {
+                name: "x".into(),
+                dtype: DType::F32,
+                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(4)],
+            }],
+            outputs: vec![ValueSpec {
+                name: "y".into(),
+                dtype: DType::F32,
+                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(3)],
+            }],
+        },
+        ops: vec!["aten::linear.default".into()],
+        functions: vec![Function {
+            name: "forward".into(),
+            num_registers: 2,
+            params: vec![0],
+            register_names: vec!["x".into(), "y".into()],
+            code: vec![
+                Instr::CallOp {
+                    op: 0,
+                    args: vec![Operand::Reg(0), Operand::Weight(0), Operand::Weight(1)],
+                    outputs: vec![1],
+                },
+                Instr::Return {
+                    values: vec![Operand::Reg(1)],
+                },
+            ],
+        }],
+        constants: vec![ConstValue::Ints(vec![1, -2]), ConstValue::Float(0.5)],
+        weights: vec![
+            WeightIr {
+                name: "fc.weight".into(),
+                dtype: DType::F32,
+                shape: vec![3, 4],
+                data: f32_bytes(&w),
+                encoding,
+            },
+            WeightIr {
+                name: "fc.bias".into(),
+                dtype: DType::F32,
+                shape: vec![3],
+                data: f32_bytes(&[0.5, -0.5, 1.0]),
+                encoding: WeightEncoding::AsIs,
+            },
+        ],
+    }
+}
+
+fn check_roundtrip(ir: &ModelIr, opts: &PackOptions) {
+    let bytes = pack(ir, opts).unwrap();
+    let g = parse_file(&bytes, &Limits::default()).unwrap();
+    assert_eq!(g.version, (FORMAT_MAJOR, FORMAT_MINOR));
+    assert_eq!(g.metadata, ir.metadata);
+    assert_eq!(g.signature, ir.signature);
+    assert_eq!(g.ops, ir.ops);
+    assert_eq!(g.functions, ir.functions);
+    assert_eq!(g.constants, ir.constants);
+    assert_eq!(g.tensors.len(), ir.weights.len());
+    let arena = decode_all(&bytes, &g, &Limits::default()).unwrap();
+    for (t, w) in g.tensors.iter().zip(&ir.weights) {
+        assert_eq!(t.name, w.name);
+        assert_eq!(t.shape, w.shape);
+        let c = &g.chunks[t.chunk as usize];
+        let start = (c.arena_offset + t.offset) as usize;
+        let got = &arena.as_slice()[start..start + t.nbytes as usize];
+        if w.encoding == WeightEncoding::AsIs {
+            assert_eq!(got, &w.data[..]);
+        }
+    }
+    // Streaming in 7-byte pieces gives the same graph and arena.
+    let mut sp = StreamParser::new(Limits::default());
+    let mut events = vec![];
+    for piece in bytes.chunks(7) {
+        events.extend(sp.feed(piece).unwrap());
+    }
+    assert_eq!(events.last(), Some(&StreamEvent::Done));
+    let (g2, a2) = sp.finish().unwrap();
+    assert_eq!(g2, g);
+    assert_eq!(a2.as_slice(), arena.as_slice());
+}
+
+#[test]
+fn linear_all_encodings_and_codecs() {
+    for enc in [
+        WeightEncoding::AsIs,
+        WeightEncoding::F16,
+        WeightEncoding::Int8PerTensor,
+        WeightEncoding::Int8PerChannel { axis: 0 },
+    ] {
+        for compression in [Compression::Auto, Compression::Never, Compression::Always] {
+            for chunk_target in [1, 64, 4 << 20] {
+                let opts = PackOptions {
+                    chunk_target,
+                    compression,
+                    zstd_level: 3,
+                };
+                check_roundtrip(&linear_model(enc), &opts);
+            }
+        }
+    }
+}
+
+#[test]
+fn stored_chunks_are_viewable_in_place() {
+    let ir = linear_model(WeightEncoding::AsIs);
+    let opts = PackOptions {
+        compression: Compression::Never,
+        ..PackOptions::default()
+    };
+    let bytes = pack(&ir, &opts).unwrap();
+    let g = parse_file(&bytes, &Limits::default()).unwrap();
+    for (t, w) in g.tensors.iter().zip(&ir.weights) {
+        let view = tensor_in_place(&bytes, &g, t).unwrap();
+        assert_eq!(view, &w.data[..]);
+        let c = &g.chunks[t.chunk as usize];
+        assert_eq!((c.file_offset + t.offset) % 64, 0);
+    }
+}
+
+#[test]
+fn compressible_weights_get_zstd_in_auto_mode() {
+    let mut ir = linear_model(WeightEncoding::AsIs);
+    ir.weights.push(WeightIr {
+        name: "zeros".into(),
+        dtype: DType::F32,
+        shape: vec![4096],
+        data: vec![0; 16384],
+        encoding: WeightEncoding::AsIs,
+    });
+    let opts = PackOptions {
+        chunk_target: 1024,
+        ..PackOptions::default()
+    };
+    let bytes = pack(&ir, &opts).unwrap();
+    let g = parse_file(&bytes, &Limits::default()).unwrap();
+    let big = &g.chunks[g.tensors[2].chunk as usize];
+    assert_eq!(big.codec, Codec::Zstd);
+    assert!(big.stored_len < 200);
+    // The tiny first chunk (random-ish floats) does not compress by 10%.
+    assert_eq!(g.chunks[0].codec, Codec::Stored);
+    check_roundtrip(&ir, &opts);
+}
+
+#[test]
+fn invalid_ir_is_a_pack_error() {
+    let mut ir = linear_model(WeightEncoding::AsIs);
+    ir.functions[0].code[0] = Instr::CallOp {
+        op: 5,
+        args: vec![],
+        outputs: vec![1],
+    };
+    match pack(&ir, &PackOptions::default()) {
+        Err(PackError::Invalid(e)) => assert_eq!(e.kind, ErrorKind::IndexOutOfRange),
+        other => panic!("expected an invalid-model error, got {other:?}"),
+    }
+    let mut ir = linear_model(WeightEncoding::AsIs);
+    ir.weights[0].data.pop();
+    assert!(matches!(
+        pack(&ir, &PackOptions::default()),
+        Err(PackError::Weight { .. })
+    ));
+    let mut ir = linear_model(WeightEncoding::F16);
+    ir.weights[0].dtype = DType::I32;
+    assert!(matches!(
+        pack(&ir, &PackOptions::default()),
+        Err(PackError::Weight { .. })
+    ));
+}
