@@ -33,7 +33,7 @@ pub use whole::{
     arena_slot, chunk_encoded, decode_all, decode_chunk, decode_chunk_with, parse_file,
     parse_file_detailed, tensor_in_place,
 };
-pub use writer::{write_file, write_file_with, ExtraSection, WriteOptions};
+pub use writer::{refresh_checksums, write_file, write_file_with, ExtraSection, WriteOptions};
 
 /// Major format version this crate reads and writes. Readers refuse any other major.
 pub const FORMAT_MAJOR: u16 = 1;

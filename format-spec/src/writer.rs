@@ -29,6 +29,9 @@ pub struct WriteOptions {
     pub version: (u16, u16),
     /// Extra sections.
     pub extra_sections: Vec<ExtraSection>,
+    /// Bytes appended to the payload of known sections `(section id, bytes)`, as a future
+    /// minor version that adds fields at the end of a section would write them.
+    pub appended: Vec<(u16, Vec<u8>)>,
 }
 
 impl Default for WriteOptions {
@@ -36,6 +39,7 @@ impl Default for WriteOptions {
         WriteOptions {
             version: (FORMAT_MAJOR, FORMAT_MINOR),
             extra_sections: Vec::new(),
+            appended: Vec::new(),
         }
     }
 }
@@ -72,12 +76,19 @@ pub fn write_file_with(
     let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
     // Section payloads; the chunk index's size does not depend on the offsets it will hold.
     let mut bodies: Vec<(SectionKind, bool, Vec<u8>)> = Vec::with_capacity(nsec);
+    let suffix = |k: SectionKind| {
+        opts.appended
+            .iter()
+            .filter(move |(id, _)| *id == k.id())
+            .flat_map(|(_, b)| b.iter().copied())
+    };
     for &k in known {
-        let body = if k == SectionKind::Chunks {
+        let mut body = if k == SectionKind::Chunks {
             vec![0; 12 + CHUNK_ENTRY_LEN * g.chunks.len()]
         } else {
             encode_section(k, &g)
         };
+        body.extend(suffix(k));
         bodies.push((k, true, body));
     }
     for x in &opts.extra_sections {
@@ -111,6 +122,7 @@ pub fn write_file_with(
         .position(|&k| k == SectionKind::Chunks)
         .unwrap_or(6);
     bodies[ci].2 = encode_section(SectionKind::Chunks, &g);
+    bodies[ci].2.extend(suffix(SectionKind::Chunks));
     for (e, (_, _, b)) in entries.iter_mut().zip(&bodies) {
         e.crc32 = crc32fast::hash(b);
     }
@@ -141,4 +153,58 @@ pub fn write_file_with(
     }
     out.resize(cap, 0);
     Ok((out, g))
+}
+
+/// Recompute every section CRC and the header CRC of `file` in place, leaving all other
+/// bytes as they are. For tests and fuzzing: it lets deliberately corrupted *values* reach
+/// the grammar and validation instead of being stopped by the checksums. Fails when the
+/// header or section table cannot be read.
+pub fn refresh_checksums(file: &mut [u8]) -> Result<(), FormatError> {
+    use crate::sections::header::HEADER_LEN as H;
+    if file.len() < H || file[..8] != crate::MAGIC {
+        return Err(FormatError::new(
+            ErrorKind::BadMagic,
+            Some(SectionKind::Header),
+            0,
+            "not a .wtb file",
+        ));
+    }
+    let n = u32::from_le_bytes([file[24], file[25], file[26], file[27]]) as usize;
+    let table_end = n
+        .checked_mul(SECTION_ENTRY_LEN)
+        .and_then(|t| t.checked_add(H))
+        .filter(|&t| t <= file.len())
+        .ok_or_else(|| {
+            FormatError::new(
+                ErrorKind::Truncated,
+                Some(SectionKind::Header),
+                24,
+                "section table runs past the file",
+            )
+        })?;
+    for k in 0..n {
+        let at = H + SECTION_ENTRY_LEN * k;
+        let rd = |o: usize| u64::from_le_bytes(file[o..o + 8].try_into().unwrap_or([0; 8]));
+        let id = u16::from_le_bytes([file[at], file[at + 1]]);
+        let (off, len) = (rd(at + 8), rd(at + 16));
+        let crc = if SectionKind::from_id(id) == SectionKind::Weights {
+            0
+        } else {
+            let range = usize::try_from(off)
+                .ok()
+                .zip(usize::try_from(len).ok())
+                .and_then(|(o, l)| Some(o..o.checked_add(l)?));
+            match range.and_then(|r| file.get(r)) {
+                Some(p) => crc32fast::hash(p),
+                None => continue,
+            }
+        };
+        file[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+    let mut h = crc32fast::Hasher::new();
+    h.update(&file[..28]);
+    h.update(&file[H..table_end]);
+    let crc = h.finalize();
+    file[28..32].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod ir;
 pub mod layout;
 pub mod quantize;
+pub mod testgen;
 
 pub use ir::{Compression, ModelIr, PackError, PackOptions, WeightEncoding, WeightIr};
 pub use wasm_torch_format::Limits;
