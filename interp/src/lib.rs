@@ -1,2 +1,41 @@
-//! The interpreter.
+//! The wasm-torch interpreter: loads a `.wtb` model ([`Program`]) and runs it
+//! ([`Session`]) op by op, natively or inside WebAssembly.
+//!
+//! Layers: [`Tensor`]/[`Value`] (data), the op registry (ATen op name → implementation,
+//! resolved once at load), the memory planner (liveness over the bytecode, so buffers are
+//! freed at their last use and reused in place), the executor (bytecode incl. control flow
+//! and dynamic shapes), and the loaders (whole file, memory map, stream).
+//!
+//! Everything builds for `wasm32-unknown-unknown`: no threads, and the only OS calls (the
+//! profiling clock, memory-mapping) live in small `cfg`'d modules.
 #![deny(missing_docs)]
+
+pub mod clock;
+pub mod error;
+mod executor;
+mod loader;
+#[cfg(not(target_arch = "wasm32"))]
+mod mmap;
+pub mod npy;
+mod ops;
+mod planner;
+pub mod profile;
+mod program;
+mod registry;
+mod session;
+mod storage;
+pub mod tensor;
+pub mod value;
+mod weights;
+
+pub use error::{Error, ErrorKind, Result};
+pub use loader::{LoadProgress, StreamingLoader};
+pub use profile::{OpProfile, Profile};
+pub use program::Program;
+pub use registry::supported_ops;
+pub use session::{Session, DEFAULT_STEP_LIMIT};
+pub use storage::{ByteSource, MAX_TENSOR_BYTES};
+pub use tensor::{DType, Tensor};
+pub use value::Value;
+pub use wasm_torch_format::model::{Dim, Graph, ValueSpec};
+pub use wasm_torch_format::Limits;

@@ -1,0 +1,287 @@
+//! The bytecode loop: straight-line ops, control flow (jumps, calls, returns) and the memory
+//! plan's register drops, with optional profiling and tracing hooks.
+
+use std::collections::HashSet;
+
+use wasm_torch_format::model::{Instr, Operand};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::planner::FunctionPlan;
+use crate::profile::Profile;
+use crate::program::Program;
+use crate::registry::OpCtx;
+use crate::tensor::Tensor;
+use crate::value::Value;
+
+/// Deepest `CallFunction` nesting before the run is aborted (guards the native stack).
+pub const MAX_CALL_DEPTH: usize = 64;
+
+/// Mutable state one run threads through every frame.
+pub(crate) struct Exec<'a> {
+    pub program: &'a Program,
+    pub plans: &'a [FunctionPlan],
+    pub ctx: &'a mut OpCtx,
+    pub profile: Option<&'a mut Profile>,
+    pub clock: Option<&'a dyn Clock>,
+    pub trace: Option<&'a mut Vec<(String, Tensor)>>,
+    /// Instructions executed so far; the run fails once it exceeds `step_limit`.
+    pub steps: u64,
+    pub step_limit: u64,
+    /// Bytes held by the frames of callers (for actual-peak accounting).
+    pub outer_bytes: u64,
+}
+
+fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>) -> u64 {
+    fn walk(v: &Value, seen: &mut HashSet<usize>, total: &mut u64) {
+        match v {
+            Value::Tensor(t) => {
+                if seen.insert(t.storage_id()) {
+                    *total += t.owned_bytes() as u64;
+                }
+            }
+            Value::List(items) | Value::Tuple(items) => {
+                for i in items {
+                    walk(i, seen, total);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for v in vals {
+        walk(v, &mut seen, &mut total);
+    }
+    total
+}
+
+impl Exec<'_> {
+    fn fetch(&self, regs: &[Value], o: &Operand) -> Value {
+        match o {
+            Operand::Reg(r) => regs[*r as usize].clone(),
+            Operand::Const(c) => self.program.constants[*c as usize].clone(),
+            Operand::Weight(w) => Value::Tensor(self.program.weights[*w as usize].clone()),
+        }
+    }
+
+    fn fetch_all(&self, regs: &[Value], ops: &[Operand]) -> Vec<Value> {
+        ops.iter().map(|o| self.fetch(regs, o)).collect()
+    }
+
+    fn trace_name(&self, fidx: usize, r: u32) -> String {
+        let f = &self.program.graph.functions[fidx];
+        match f.register_names.get(r as usize) {
+            Some(n) if !n.is_empty() => n.clone(),
+            _ => format!("{}.%{r}", f.name),
+        }
+    }
+
+    fn account(&mut self, regs: &[Value], plan: &FunctionPlan, pc: usize) {
+        if let Some(p) = self.profile.as_deref_mut() {
+            let actual = self.outer_bytes + tensor_bytes(regs.iter());
+            let planned = self.outer_bytes
+                + tensor_bytes(plan.live_out[pc].iter().map(|r| &regs[r as usize]));
+            p.actual_peak_bytes = p.actual_peak_bytes.max(actual);
+            p.planned_peak_bytes = p.planned_peak_bytes.max(planned);
+        }
+    }
+
+    /// Run function `fidx` with `args` bound to its parameters.
+    pub fn run_function(&mut self, fidx: usize, args: Vec<Value>, depth: usize) -> Result<Vec<Value>> {
+        if depth > MAX_CALL_DEPTH {
+            return Err(Error::runtime(format!(
+                "call depth exceeds {MAX_CALL_DEPTH} (runaway recursion?)"
+            )));
+        }
+        let program = self.program;
+        let f = &program.graph.functions[fidx];
+        let plan = &self.plans[fidx];
+        let mut regs: Vec<Value> = vec![Value::None; f.num_registers as usize];
+        if args.len() != f.params.len() {
+            return Err(Error::runtime(format!(
+                "function '{}' takes {} arguments, got {}",
+                f.name,
+                f.params.len(),
+                args.len()
+            )));
+        }
+        for (&p, a) in f.params.iter().zip(args) {
+            regs[p as usize] = a;
+        }
+        for &r in &plan.drop_on_entry {
+            regs[r as usize] = Value::None;
+        }
+        let mut pc = 0usize;
+        loop {
+            self.steps += 1;
+            if self.steps > self.step_limit {
+                return Err(Error::runtime(format!(
+                    "step limit of {} instructions exceeded (infinite loop?)",
+                    self.step_limit
+                )));
+            }
+            let ins = f
+                .code
+                .get(pc)
+                .ok_or_else(|| Error::runtime(format!("fell off the end of function '{}'", f.name)))?;
+            match ins {
+                Instr::CallOp { op, args, outputs } => {
+                    let opi = *op as usize;
+                    // Move operands whose register dies here (and appears once) into the op.
+                    let mut argv = Vec::with_capacity(args.len());
+                    for (i, a) in args.iter().enumerate() {
+                        match a {
+                            Operand::Reg(r)
+                                if plan.dies_at(pc, *r)
+                                    && !args[i + 1..].contains(a)
+                                    && !args[..i].contains(a) =>
+                            {
+                                argv.push(std::mem::take(&mut regs[*r as usize]));
+                            }
+                            _ => argv.push(self.fetch(&regs, a)),
+                        }
+                    }
+                    let t0 = self.clock.map(|c| c.now_ns());
+                    let result = (program.ops[opi])(self.ctx, argv).map_err(|e| {
+                        e.context(format!(
+                            "{} (function '{}', instruction {pc})",
+                            program.graph.ops[opi], f.name
+                        ))
+                    })?;
+                    if let Some(p) = self.profile.as_deref_mut() {
+                        let entry = &mut p.ops[opi];
+                        entry.calls += 1;
+                        if let (Some(c), Some(t0)) = (self.clock, t0) {
+                            entry.total_ns += c.now_ns().saturating_sub(t0);
+                        }
+                    }
+                    if result.len() != outputs.len() {
+                        return Err(Error::runtime(format!(
+                            "{} returned {} values but instruction {pc} of '{}' expects {}",
+                            program.graph.ops[opi],
+                            result.len(),
+                            f.name,
+                            outputs.len()
+                        )));
+                    }
+                    for (&o, v) in outputs.iter().zip(result) {
+                        regs[o as usize] = v;
+                    }
+                    if self.trace.is_some() {
+                        for &o in outputs {
+                            if let Value::Tensor(t) = &regs[o as usize] {
+                                let name = self.trace_name(fidx, o);
+                                if let Some(tr) = self.trace.as_deref_mut() {
+                                    tr.push((name, t.clone()));
+                                }
+                            }
+                        }
+                    }
+                    self.account(&regs, plan, pc);
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::LoadConst { dst, index } => {
+                    regs[*dst as usize] = program.constants[*index as usize].clone();
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::Move { dst, src } => {
+                    regs[*dst as usize] = self.fetch(&regs, src);
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::BuildList { dst, items } => {
+                    regs[*dst as usize] = Value::List(self.fetch_all(&regs, items));
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::BuildTuple { dst, items } => {
+                    regs[*dst as usize] = Value::Tuple(self.fetch_all(&regs, items));
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::Unpack { src, dsts } => {
+                    let v = self.fetch(&regs, src);
+                    let items = match v {
+                        Value::List(items) | Value::Tuple(items) => items,
+                        other => {
+                            return Err(Error::runtime(format!(
+                                "instruction {pc} of '{}' unpacks a {}",
+                                f.name,
+                                other.type_name()
+                            )))
+                        }
+                    };
+                    if items.len() != dsts.len() {
+                        return Err(Error::runtime(format!(
+                            "instruction {pc} of '{}' unpacks {} values into {} registers",
+                            f.name,
+                            items.len(),
+                            dsts.len()
+                        )));
+                    }
+                    for (&d, v) in dsts.iter().zip(items) {
+                        regs[d as usize] = v;
+                    }
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::Jump { target } => {
+                    self.drop_regs(&mut regs, &plan.drop_taken[pc]);
+                    pc = *target as usize;
+                }
+                Instr::JumpIf { cond, target } | Instr::JumpIfNot { cond, target } => {
+                    let c = self
+                        .fetch(&regs, cond)
+                        .as_bool()
+                        .map_err(|e| e.context(format!("branch condition at instruction {pc} of '{}'", f.name)))?;
+                    let take = c == matches!(ins, Instr::JumpIf { .. });
+                    if take {
+                        self.drop_regs(&mut regs, &plan.drop_taken[pc]);
+                        pc = *target as usize;
+                    } else {
+                        self.drop_regs(&mut regs, &plan.drop_fall[pc]);
+                        pc += 1;
+                    }
+                }
+                Instr::CallFunction {
+                    function,
+                    args,
+                    outputs,
+                } => {
+                    let argv = self.fetch_all(&regs, args);
+                    let saved = self.outer_bytes;
+                    if self.profile.is_some() {
+                        self.outer_bytes += tensor_bytes(regs.iter());
+                    }
+                    let result = self.run_function(*function as usize, argv, depth + 1);
+                    self.outer_bytes = saved;
+                    let result = result?;
+                    if result.len() != outputs.len() {
+                        return Err(Error::runtime(format!(
+                            "function {function} returned {} values, caller expects {}",
+                            result.len(),
+                            outputs.len()
+                        )));
+                    }
+                    for (&o, v) in outputs.iter().zip(result) {
+                        regs[o as usize] = v;
+                    }
+                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    pc += 1;
+                }
+                Instr::Return { values } => {
+                    return Ok(self.fetch_all(&regs, values));
+                }
+            }
+        }
+    }
+
+    fn drop_regs(&mut self, regs: &mut [Value], which: &[u32]) {
+        for &r in which {
+            regs[r as usize] = Value::None;
+        }
+    }
+}

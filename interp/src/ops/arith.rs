@@ -1,0 +1,714 @@
+//! Element-wise arithmetic: binary ops with broadcasting and PyTorch type promotion,
+//! comparisons, `where`, unary math and activations.
+
+use wasm_torch_kernels::activation::{self as act, Activation};
+
+use super::{arg, broadcast_shapes, cat, expand_to, farg, one, opt, result_type, scalar_tensor, take_t, Cat, PromoArg};
+use crate::error::{Error, Result};
+use crate::registry::{OpCtx, OpFn};
+use crate::tensor::{DType, Tensor};
+use crate::value::Value;
+
+/// A binary element-wise operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    TruncDiv,
+    Pow,
+    Max,
+    Min,
+    Rem,
+    Fmod,
+    Atan2,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LAnd,
+    LOr,
+    LXor,
+    BAnd,
+    BOr,
+    BXor,
+}
+
+impl Bin {
+    fn is_cmp(self) -> bool {
+        matches!(self, Bin::Eq | Bin::Ne | Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge)
+    }
+    fn is_logical(self) -> bool {
+        matches!(self, Bin::LAnd | Bin::LOr | Bin::LXor)
+    }
+    /// Ops whose result is floating point even for integer inputs.
+    fn always_float(self) -> bool {
+        matches!(self, Bin::Div | Bin::Atan2)
+    }
+}
+
+fn f_op(op: Bin, alpha: f32) -> impl Fn(f32, f32) -> f32 {
+    move |a: f32, b: f32| match op {
+        Bin::Add => a + alpha * b,
+        Bin::Sub => a - alpha * b,
+        Bin::Mul => a * b,
+        Bin::Div => a / b,
+        Bin::FloorDiv => (a / b).floor(),
+        Bin::TruncDiv => (a / b).trunc(),
+        Bin::Pow => a.powf(b),
+        Bin::Max => {
+            if a.is_nan() || b.is_nan() {
+                f32::NAN
+            } else {
+                a.max(b)
+            }
+        }
+        Bin::Min => {
+            if a.is_nan() || b.is_nan() {
+                f32::NAN
+            } else {
+                a.min(b)
+            }
+        }
+        Bin::Rem => {
+            let r = a % b;
+            if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+                r + b
+            } else {
+                r
+            }
+        }
+        Bin::Fmod => a % b,
+        Bin::Atan2 => a.atan2(b),
+        _ => f32::NAN,
+    }
+}
+
+fn f_cmp(op: Bin) -> impl Fn(f32, f32) -> bool {
+    move |a: f32, b: f32| match op {
+        Bin::Eq => a == b,
+        Bin::Ne => a != b,
+        Bin::Lt => a < b,
+        Bin::Le => a <= b,
+        Bin::Gt => a > b,
+        Bin::Ge => a >= b,
+        Bin::LAnd => a != 0.0 && b != 0.0,
+        Bin::LOr => a != 0.0 || b != 0.0,
+        Bin::LXor => (a != 0.0) != (b != 0.0),
+        _ => false,
+    }
+}
+
+fn i_cmp(op: Bin) -> impl Fn(i64, i64) -> bool {
+    move |a: i64, b: i64| match op {
+        Bin::Eq => a == b,
+        Bin::Ne => a != b,
+        Bin::Lt => a < b,
+        Bin::Le => a <= b,
+        Bin::Gt => a > b,
+        Bin::Ge => a >= b,
+        Bin::LAnd => a != 0 && b != 0,
+        Bin::LOr => a != 0 || b != 0,
+        Bin::LXor => (a != 0) != (b != 0),
+        _ => false,
+    }
+}
+
+/// Integer op; `None` for division by zero.
+fn i_op(op: Bin, alpha: i64) -> impl Fn(i64, i64) -> Option<i64> {
+    move |a: i64, b: i64| {
+        Some(match op {
+            Bin::Add => a.wrapping_add(alpha.wrapping_mul(b)),
+            Bin::Sub => a.wrapping_sub(alpha.wrapping_mul(b)),
+            Bin::Mul => a.wrapping_mul(b),
+            Bin::FloorDiv => {
+                if b == 0 {
+                    return None;
+                }
+                let q = a.wrapping_div(b);
+                if (a % b != 0) && ((a < 0) != (b < 0)) {
+                    q - 1
+                } else {
+                    q
+                }
+            }
+            Bin::TruncDiv => {
+                if b == 0 {
+                    return None;
+                }
+                a.wrapping_div(b)
+            }
+            Bin::Rem => {
+                if b == 0 {
+                    return None;
+                }
+                let r = a.wrapping_rem(b);
+                if r != 0 && ((r < 0) != (b < 0)) {
+                    r + b
+                } else {
+                    r
+                }
+            }
+            Bin::Fmod => {
+                if b == 0 {
+                    return None;
+                }
+                a.wrapping_rem(b)
+            }
+            Bin::Pow => {
+                if b < 0 {
+                    // integer pow with a negative exponent: 1, -1 or 0 (PyTorch errors; be lenient)
+                    match a {
+                        1 => 1,
+                        -1 => {
+                            if b % 2 == 0 {
+                                1
+                            } else {
+                                -1
+                            }
+                        }
+                        _ => return None,
+                    }
+                } else {
+                    a.wrapping_pow(b.min(u32::MAX as i64) as u32)
+                }
+            }
+            Bin::Max => a.max(b),
+            Bin::Min => a.min(b),
+            Bin::BAnd => a & b,
+            Bin::BOr => a | b,
+            Bin::BXor => a ^ b,
+            _ => 0,
+        })
+    }
+}
+
+/// `op(a, b)` with broadcasting and type promotion. `alpha` scales `b` for add/sub.
+pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Result<Tensor> {
+    let pa = PromoArg::of(&a)?;
+    let pb = PromoArg::of(b)?;
+    let common = result_type(&[pa, pb]);
+    let compute = if op.always_float() && cat(common) != Cat::Float {
+        DType::F32
+    } else {
+        common
+    };
+    let out_dtype = if op.is_cmp() || op.is_logical() { DType::Bool } else { compute };
+    let ta = match a {
+        Value::Tensor(t) => t,
+        v => scalar_tensor(&v)?,
+    };
+    let tb = scalar_tensor(b)?;
+    let shape = broadcast_shapes(ta.shape(), tb.shape())?;
+    let numel = crate::tensor::checked_numel(&shape)?;
+    let float = cat(compute) == Cat::Float;
+    if matches!(op, Bin::BAnd | Bin::BOr | Bin::BXor) && float {
+        return Err(Error::runtime("bitwise ops need integer or bool tensors"));
+    }
+    if float {
+        let alpha = match alpha {
+            Some(v) if !matches!(v, Value::None) => v.as_f64()? as f32,
+            _ => 1.0,
+        };
+        // b: a scalar or a contiguous operand broadcast to `shape`
+        let bv = if tb.shape() == shape.as_slice() {
+            tb.f32s()?.into_owned()
+        } else if tb.numel() == 1 {
+            Vec::new()
+        } else {
+            expand_to(&tb, &shape)?.f32s()?.into_owned()
+        };
+        let b_scalar = if tb.numel() == 1 { Some(tb.f32s()?[0]) } else { None };
+        if op.is_cmp() || op.is_logical() {
+            let av = expand_to(&ta, &shape)?;
+            let av = av.f32s()?;
+            let f = f_cmp(op);
+            let out: Vec<u8> = match b_scalar {
+                Some(s) => av.iter().map(|&x| u8::from(f(x, s))).collect(),
+                None => av.iter().zip(&bv).map(|(&x, &y)| u8::from(f(x, y))).collect(),
+            };
+            return Ok(Tensor::from_bool_bytes(shape, out));
+        }
+        // a: take over its buffer when possible (in place)
+        let mut av = if ta.shape() == shape.as_slice() {
+            ta.into_f32_vec()?
+        } else {
+            expand_to(&ta, &shape)?.f32s()?.into_owned()
+        };
+        debug_assert_eq!(av.len(), numel);
+        let f = f_op(op, alpha);
+        match b_scalar {
+            Some(s) => av.iter_mut().for_each(|x| *x = f(*x, s)),
+            None => av.iter_mut().zip(&bv).for_each(|(x, &y)| *x = f(*x, y)),
+        }
+        return Ok(Tensor::from_f32_as(out_dtype, shape, av));
+    }
+    // integer / bool compute in i64
+    let alpha = match alpha {
+        Some(v) if !matches!(v, Value::None) => v.as_int()?,
+        _ => 1,
+    };
+    let av = expand_to(&ta, &shape)?;
+    let av = av.i64s()?;
+    let bx = expand_to(&tb, &shape)?;
+    let bv = bx.i64s()?;
+    if op.is_cmp() || op.is_logical() {
+        let f = i_cmp(op);
+        let out: Vec<u8> = av.iter().zip(bv.iter()).map(|(&x, &y)| u8::from(f(x, y))).collect();
+        return Ok(Tensor::from_bool_bytes(shape, out));
+    }
+    let f = i_op(op, alpha);
+    let mut out = Vec::with_capacity(numel);
+    for (&x, &y) in av.iter().zip(bv.iter()) {
+        out.push(f(x, y).ok_or_else(|| Error::runtime("integer division by zero"))?);
+    }
+    if compute == DType::Bool {
+        // bool arithmetic: add/max = or, mul/min = and (non-zero is true)
+        return Ok(Tensor::from_i64_as(DType::Bool, shape, out));
+    }
+    Ok(Tensor::from_i64_as(out_dtype, shape, out))
+}
+
+fn bin_op(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
+    let a = std::mem::take(args.first_mut().ok_or_else(|| Error::runtime("missing argument 0"))?);
+    let b = arg(&args, 1)?;
+    one(binary(a, b, op, None)?)
+}
+
+fn bin_alpha(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
+    let a = std::mem::take(args.first_mut().ok_or_else(|| Error::runtime("missing argument 0"))?);
+    let b = arg(&args, 1)?;
+    one(binary(a, b, op, args.get(2))?)
+}
+
+/// rsub(self, other, alpha) = other - alpha * self.
+fn rsub(args: Vec<Value>) -> Result<Vec<Value>> {
+    let a = arg(&args, 0)?.clone();
+    let b = arg(&args, 1)?.clone();
+    let alpha = opt(&args, 2);
+    let scaled = match alpha {
+        Value::None => a,
+        al if al.as_f64()? == 1.0 => a,
+        al => Value::Tensor(binary(a, al, Bin::Mul, None)?),
+    };
+    // promote like PyTorch: rsub(tensor, scalar) keeps the tensor's dtype category
+    let sa = PromoArg::of(&scaled)?;
+    let sb = PromoArg::of(&b)?;
+    let dt = result_type(&[sa, sb]);
+    let bt = scalar_tensor(&b)?.cast(dt)?;
+    one(binary(Value::Tensor(bt), &scaled, Bin::Sub, None)?)
+}
+
+fn div_mode(mut args: Vec<Value>) -> Result<Vec<Value>> {
+    let mode = match opt(&args, 2) {
+        Value::None => None,
+        v => Some(v.as_str()?.to_string()),
+    };
+    let op = match mode.as_deref() {
+        None => Bin::Div,
+        Some("floor") => Bin::FloorDiv,
+        Some("trunc") => Bin::TruncDiv,
+        Some(m) => return Err(Error::runtime(format!("unknown rounding_mode '{m}'"))),
+    };
+    args.truncate(2);
+    bin_op(op, args)
+}
+
+/// pow.Scalar(self: Scalar, exponent: Tensor)
+fn pow_scalar_base(args: Vec<Value>) -> Result<Vec<Value>> {
+    let base = arg(&args, 0)?.clone();
+    let e = arg(&args, 1)?;
+    let pa = PromoArg::of(&base)?;
+    let pb = PromoArg::of(e)?;
+    let dt = result_type(&[pa, pb]);
+    let bt = scalar_tensor(&base)?.cast(dt)?;
+    one(binary(Value::Tensor(bt), e, Bin::Pow, None)?)
+}
+
+/// where(condition, self, other)
+fn where_(args: Vec<Value>) -> Result<Vec<Value>> {
+    let cond = scalar_tensor(arg(&args, 0)?)?;
+    let a = arg(&args, 1)?;
+    let b = arg(&args, 2)?;
+    let dt = result_type(&[PromoArg::of(a)?, PromoArg::of(b)?]);
+    let ta = scalar_tensor(a)?;
+    let tb = scalar_tensor(b)?;
+    let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), ta.shape())?, tb.shape())?;
+    let c = expand_to(&cond, &shape)?;
+    let c = c.bools()?;
+    let ea = expand_to(&ta, &shape)?;
+    let eb = expand_to(&tb, &shape)?;
+    let out = if dt.is_float() {
+        let (x, y) = (ea.f32s()?, eb.f32s()?);
+        let v: Vec<f32> = c.iter().zip(x.iter().zip(y.iter())).map(|(&c, (&x, &y))| if c != 0 { x } else { y }).collect();
+        Tensor::from_f32_as(dt, shape, v)
+    } else {
+        let (x, y) = (ea.i64s()?, eb.i64s()?);
+        let v: Vec<i64> = c.iter().zip(x.iter().zip(y.iter())).map(|(&c, (&x, &y))| if c != 0 { x } else { y }).collect();
+        Tensor::from_i64_as(dt, shape, v)
+    };
+    one(out)
+}
+
+/// Apply `f` to the elements as f32; the result keeps a float input's dtype, ints become f32.
+fn float_unary(mut args: Vec<Value>, f: impl Fn(&mut [f32])) -> Result<Vec<Value>> {
+    let t = take_t(&mut args, 0)?;
+    let dt = if t.dtype().is_float() { t.dtype() } else { DType::F32 };
+    let shape = t.shape().to_vec();
+    let mut v = t.into_f32_vec()?;
+    f(&mut v);
+    one(Tensor::from_f32_as(dt, shape, v))
+}
+
+/// Like [`float_unary`] but integer tensors stay integer (via `fi`).
+fn keep_int_unary(mut args: Vec<Value>, f: impl Fn(&mut [f32]), fi: impl Fn(i64) -> i64) -> Result<Vec<Value>> {
+    let t = take_t(&mut args, 0)?;
+    if t.dtype().is_float() {
+        let dt = t.dtype();
+        let shape = t.shape().to_vec();
+        let mut v = t.into_f32_vec()?;
+        f(&mut v);
+        return one(Tensor::from_f32_as(dt, shape, v));
+    }
+    let v: Vec<i64> = t.i64s()?.iter().map(|&x| fi(x)).collect();
+    one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
+}
+
+fn map(f: fn(f32) -> f32) -> impl Fn(&mut [f32]) {
+    move |v: &mut [f32]| v.iter_mut().for_each(|x| *x = f(*x))
+}
+
+fn activation(args: Vec<Value>, a: Activation) -> Result<Vec<Value>> {
+    float_unary(args, |v| act::apply(a, v))
+}
+
+fn gelu(args: Vec<Value>) -> Result<Vec<Value>> {
+    let a = match opt(&args, 1) {
+        Value::Str(s) if s == "tanh" => Activation::GeluTanh,
+        Value::Str(s) if s == "none" => Activation::Gelu,
+        Value::None => Activation::Gelu,
+        v => return Err(Error::runtime(format!("gelu: unknown approximate={v:?}"))),
+    };
+    activation(args, a)
+}
+
+fn clamp_bounds(args: &[Value]) -> Result<(Option<f64>, Option<f64>)> {
+    Ok((opt(args, 1).as_opt_f64()?, opt(args, 2).as_opt_f64()?))
+}
+
+fn clamp(args: Vec<Value>) -> Result<Vec<Value>> {
+    let (lo, hi) = clamp_bounds(&args)?;
+    let int_bounds = [opt(&args, 1), opt(&args, 2)]
+        .iter()
+        .all(|v| matches!(v, Value::None | Value::Int(_)));
+    let t = super::targ(&args, 0)?;
+    if !t.dtype().is_float() && !int_bounds {
+        // clamp(int tensor, float bound) promotes to float
+        let f = t.cast(DType::F32)?;
+        return clamp(vec![f.into(), opt(&args, 1).clone(), opt(&args, 2).clone()]);
+    }
+    let (lof, hif) = (lo.map_or(f32::NEG_INFINITY, |x| x as f32), hi.map_or(f32::INFINITY, |x| x as f32));
+    let (loi, hii) = (lo.map_or(i64::MIN, |x| x as i64), hi.map_or(i64::MAX, |x| x as i64));
+    keep_int_unary(
+        args,
+        |v| v.iter_mut().for_each(|x| if !x.is_nan() { *x = x.max(lof).min(hif) }),
+        |x| x.max(loi).min(hii),
+    )
+}
+
+fn clamp_tensor(args: Vec<Value>) -> Result<Vec<Value>> {
+    let mut cur = Value::Tensor(super::targ(&args, 0)?.clone());
+    if !matches!(opt(&args, 1), Value::None) {
+        cur = Value::Tensor(binary(cur, opt(&args, 1), Bin::Max, None)?);
+    }
+    if !matches!(opt(&args, 2), Value::None) {
+        cur = Value::Tensor(binary(cur, opt(&args, 2), Bin::Min, None)?);
+    }
+    Ok(vec![cur])
+}
+
+fn hardtanh(args: Vec<Value>) -> Result<Vec<Value>> {
+    let lo = match opt(&args, 1) { Value::None => -1.0, v => v.as_f64()? } as f32;
+    let hi = match opt(&args, 2) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    activation(args, Activation::Clamp(lo, hi))
+}
+
+fn leaky_relu(args: Vec<Value>) -> Result<Vec<Value>> {
+    let s = match opt(&args, 1) { Value::None => 0.01, v => v.as_f64()? } as f32;
+    activation(args, Activation::LeakyRelu(s))
+}
+
+fn elu(args: Vec<Value>) -> Result<Vec<Value>> {
+    let alpha = match opt(&args, 1) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    let scale = match opt(&args, 2) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    let in_scale = match opt(&args, 3) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    float_unary(args, move |v| {
+        v.iter_mut().for_each(|x| {
+            *x = if *x > 0.0 { scale * *x } else { scale * alpha * ((*x * in_scale).exp() - 1.0) }
+        })
+    })
+}
+
+fn softplus(args: Vec<Value>) -> Result<Vec<Value>> {
+    let beta = match opt(&args, 1) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    let thr = match opt(&args, 2) { Value::None => 20.0, v => v.as_f64()? } as f32;
+    float_unary(args, move |v| {
+        v.iter_mut().for_each(|x| {
+            *x = if *x * beta > thr { *x } else { (1.0 + (*x * beta).exp()).ln() / beta }
+        })
+    })
+}
+
+fn logical_not(args: Vec<Value>) -> Result<Vec<Value>> {
+    let t = super::targ(&args, 0)?;
+    let v: Vec<u8> = t.bools()?.iter().map(|&b| u8::from(b == 0)).collect();
+    one(Tensor::from_bool_bytes(t.shape().to_vec(), v))
+}
+
+fn bitwise_not(args: Vec<Value>) -> Result<Vec<Value>> {
+    let t = super::targ(&args, 0)?;
+    if t.dtype() == DType::Bool {
+        return logical_not(args);
+    }
+    if t.dtype().is_float() {
+        return Err(Error::runtime("bitwise_not needs an integer or bool tensor"));
+    }
+    let v: Vec<i64> = t.i64s()?.iter().map(|&x| !x).collect();
+    one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
+}
+
+fn isnan(args: Vec<Value>) -> Result<Vec<Value>> {
+    let t = super::targ(&args, 0)?;
+    let v: Vec<u8> = t.f32s()?.iter().map(|x| u8::from(x.is_nan())).collect();
+    one(Tensor::from_bool_bytes(t.shape().to_vec(), v))
+}
+
+fn pow_tensor_scalar(args: Vec<Value>) -> Result<Vec<Value>> {
+    let e = farg(&args, 1)?;
+    let t = super::targ(&args, 0)?;
+    // fast paths for common exponents on float tensors
+    if t.dtype().is_float() && (e == 2.0 || e == 0.5 || e == 1.0 || e == 3.0) {
+        return float_unary(args, move |v| {
+            v.iter_mut().for_each(|x| {
+                *x = match e {
+                    2.0 => *x * *x,
+                    3.0 => *x * *x * *x,
+                    0.5 => x.sqrt(),
+                    _ => *x,
+                }
+            })
+        });
+    }
+    bin_op(Bin::Pow, args)
+}
+
+macro_rules! reg {
+    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
+        $( $r.push(($name, $f as OpFn)); )*
+    };
+}
+
+pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+    reg!(r,
+        "aten::add.Tensor" => |_: &mut OpCtx, a| bin_alpha(Bin::Add, a),
+        "aten::add.Scalar" => |_: &mut OpCtx, a| bin_alpha(Bin::Add, a),
+        "aten::add_.Tensor" => |_: &mut OpCtx, a| bin_alpha(Bin::Add, a),
+        "aten::sub.Tensor" => |_: &mut OpCtx, a| bin_alpha(Bin::Sub, a),
+        "aten::sub.Scalar" => |_: &mut OpCtx, a| bin_alpha(Bin::Sub, a),
+        "aten::rsub.Tensor" => |_: &mut OpCtx, a| rsub(a),
+        "aten::rsub.Scalar" => |_: &mut OpCtx, a| rsub(a),
+        "aten::mul.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Mul, a),
+        "aten::mul.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Mul, a),
+        "aten::mul_.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Mul, a),
+        "aten::div.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Div, a),
+        "aten::div.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Div, a),
+        "aten::div.Tensor_mode" => |_: &mut OpCtx, a| div_mode(a),
+        "aten::div.Scalar_mode" => |_: &mut OpCtx, a| div_mode(a),
+        "aten::floor_divide.default" => |_: &mut OpCtx, a| bin_op(Bin::FloorDiv, a),
+        "aten::floor_divide.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::FloorDiv, a),
+        "aten::remainder.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Rem, a),
+        "aten::remainder.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Rem, a),
+        "aten::fmod.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Fmod, a),
+        "aten::fmod.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Fmod, a),
+        "aten::pow.Tensor_Scalar" => |_: &mut OpCtx, a| pow_tensor_scalar(a),
+        "aten::pow.Tensor_Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Pow, a),
+        "aten::pow.Scalar" => |_: &mut OpCtx, a| pow_scalar_base(a),
+        "aten::maximum.default" => |_: &mut OpCtx, a| bin_op(Bin::Max, a),
+        "aten::minimum.default" => |_: &mut OpCtx, a| bin_op(Bin::Min, a),
+        "aten::atan2.default" => |_: &mut OpCtx, a| bin_op(Bin::Atan2, a),
+        "aten::eq.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Eq, a),
+        "aten::eq.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Eq, a),
+        "aten::ne.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Ne, a),
+        "aten::ne.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Ne, a),
+        "aten::lt.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Lt, a),
+        "aten::lt.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Lt, a),
+        "aten::le.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Le, a),
+        "aten::le.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Le, a),
+        "aten::gt.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Gt, a),
+        "aten::gt.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Gt, a),
+        "aten::ge.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Ge, a),
+        "aten::ge.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Ge, a),
+        "aten::logical_and.default" => |_: &mut OpCtx, a| bin_op(Bin::LAnd, a),
+        "aten::logical_or.default" => |_: &mut OpCtx, a| bin_op(Bin::LOr, a),
+        "aten::logical_xor.default" => |_: &mut OpCtx, a| bin_op(Bin::LXor, a),
+        "aten::bitwise_and.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::BAnd, a),
+        "aten::bitwise_or.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::BOr, a),
+        "aten::bitwise_xor.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::BXor, a),
+        "aten::where.self" => |_: &mut OpCtx, a| where_(a),
+        "aten::where.ScalarSelf" => |_: &mut OpCtx, a| where_(a),
+        "aten::where.ScalarOther" => |_: &mut OpCtx, a| where_(a),
+        "aten::where.Scalar" => |_: &mut OpCtx, a| where_(a),
+        "aten::relu.default" => |_: &mut OpCtx, a| keep_int_unary(a, |v| act::apply(Activation::Relu, v), |x| x.max(0)),
+        "aten::relu_.default" => |_: &mut OpCtx, a| keep_int_unary(a, |v| act::apply(Activation::Relu, v), |x| x.max(0)),
+        "aten::relu6.default" => |_: &mut OpCtx, a| activation(a, Activation::Relu6),
+        "aten::neg.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(|x| -x), |x| x.wrapping_neg()),
+        "aten::abs.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::abs), |x| x.wrapping_abs()),
+        "aten::sign.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(|x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x }), i64::signum),
+        "aten::floor.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::floor), |x| x),
+        "aten::ceil.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::ceil), |x| x),
+        "aten::trunc.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::trunc), |x| x),
+        "aten::round.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::round_ties_even), |x| x),
+        "aten::exp.default" => |_: &mut OpCtx, a| float_unary(a, act::exp),
+        "aten::log.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::ln)),
+        "aten::log2.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::log2)),
+        "aten::log1p.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::ln_1p)),
+        "aten::expm1.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::exp_m1)),
+        "aten::sqrt.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::sqrt)),
+        "aten::rsqrt.default" => |_: &mut OpCtx, a| float_unary(a, map(|x| 1.0 / x.sqrt())),
+        "aten::reciprocal.default" => |_: &mut OpCtx, a| float_unary(a, map(|x| 1.0 / x)),
+        "aten::sin.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::sin)),
+        "aten::cos.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::cos)),
+        "aten::erf.default" => |_: &mut OpCtx, a| float_unary(a, act::erf),
+        "aten::tanh.default" => |_: &mut OpCtx, a| float_unary(a, act::tanh),
+        "aten::sigmoid.default" => |_: &mut OpCtx, a| float_unary(a, act::sigmoid),
+        "aten::silu.default" => |_: &mut OpCtx, a| activation(a, Activation::Silu),
+        "aten::silu_.default" => |_: &mut OpCtx, a| activation(a, Activation::Silu),
+        "aten::hardswish.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSwish),
+        "aten::hardswish_.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSwish),
+        "aten::hardsigmoid.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSigmoid),
+        "aten::hardsigmoid_.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSigmoid),
+        "aten::gelu.default" => |_: &mut OpCtx, a| gelu(a),
+        "aten::hardtanh.default" => |_: &mut OpCtx, a| hardtanh(a),
+        "aten::hardtanh_.default" => |_: &mut OpCtx, a| hardtanh(a),
+        "aten::leaky_relu.default" => |_: &mut OpCtx, a| leaky_relu(a),
+        "aten::elu.default" => |_: &mut OpCtx, a| elu(a),
+        "aten::softplus.default" => |_: &mut OpCtx, a| softplus(a),
+        "aten::clamp.default" => |_: &mut OpCtx, a| clamp(a),
+        "aten::clamp.Tensor" => |_: &mut OpCtx, a| clamp_tensor(a),
+        "aten::clamp_min.default" => |_: &mut OpCtx, a: Vec<Value>| { let mut a = a; a.truncate(2); a.push(Value::None); clamp(a) },
+        "aten::clamp_max.default" => |_: &mut OpCtx, a: Vec<Value>| { let mut a = a; a.truncate(2); a.insert(1, Value::None); clamp(a) },
+        "aten::logical_not.default" => |_: &mut OpCtx, a| logical_not(a),
+        "aten::bitwise_not.default" => |_: &mut OpCtx, a| bitwise_not(a),
+        "aten::isnan.default" => |_: &mut OpCtx, a| isnan(a),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: Vec<Value>) -> Tensor {
+        let f = crate::registry::lookup(name).unwrap();
+        f(&mut OpCtx::default(), args).unwrap()[0].as_tensor().unwrap().clone()
+    }
+
+    fn tf(shape: Vec<usize>, v: Vec<f32>) -> Value {
+        Tensor::from_f32(shape, v).into()
+    }
+
+    #[test]
+    fn add_broadcast_alpha() {
+        let r = call("aten::add.Tensor", vec![tf(vec![2, 2], vec![1., 2., 3., 4.]), tf(vec![2], vec![10., 20.]), Value::Int(2)]);
+        assert_eq!(r.to_f32_vec(), vec![21., 42., 23., 44.]);
+        assert_eq!(r.shape(), &[2, 2]);
+        // int tensor + float scalar promotes to f32
+        let r = call("aten::add.Scalar", vec![Tensor::from_i64(vec![2], vec![1, 2]).into(), Value::Float(0.5), Value::Int(1)]);
+        assert_eq!(r.dtype(), DType::F32);
+        assert_eq!(r.to_f32_vec(), vec![1.5, 2.5]);
+        // int + int stays int
+        let r = call("aten::mul.Tensor", vec![Tensor::from_i64(vec![2], vec![3, -2]).into(), Tensor::from_i64(vec![], vec![4]).into()]);
+        assert_eq!(r.dtype(), DType::I64);
+        assert_eq!(r.to_i64_vec(), vec![12, -8]);
+    }
+
+    #[test]
+    fn division_modes_and_rsub() {
+        let a = Tensor::from_i64(vec![3], vec![7, -7, 6]);
+        let b = Tensor::from_i64(vec![], vec![2]);
+        let r = call("aten::div.Tensor", vec![a.clone().into(), b.clone().into()]);
+        assert_eq!(r.dtype(), DType::F32);
+        assert_eq!(r.to_f32_vec(), vec![3.5, -3.5, 3.0]);
+        let r = call("aten::div.Tensor_mode", vec![a.clone().into(), b.clone().into(), Value::Str("floor".into())]);
+        assert_eq!(r.to_i64_vec(), vec![3, -4, 3]);
+        let r = call("aten::div.Tensor_mode", vec![a.clone().into(), b.clone().into(), Value::Str("trunc".into())]);
+        assert_eq!(r.to_i64_vec(), vec![3, -3, 3]);
+        let r = call("aten::remainder.Scalar", vec![a.into(), Value::Int(3)]);
+        assert_eq!(r.to_i64_vec(), vec![1, 2, 0]);
+        let r = call("aten::rsub.Scalar", vec![tf(vec![2], vec![1., 3.]), Value::Float(1.0), Value::Int(1)]);
+        assert_eq!(r.to_f32_vec(), vec![0., -2.]);
+        let f = crate::registry::lookup("aten::floor_divide.default").unwrap();
+        let e = f(&mut OpCtx::default(), vec![Tensor::from_i64(vec![1], vec![1]).into(), Value::Int(0)]).unwrap_err();
+        assert!(e.message().contains("division by zero"));
+    }
+
+    #[test]
+    fn comparisons_where_and_logic() {
+        let a = tf(vec![3], vec![1., 2., 3.]);
+        let m = call("aten::gt.Scalar", vec![a.clone(), Value::Int(1)]);
+        assert_eq!(m.dtype(), DType::Bool);
+        assert_eq!(m.to_i64_vec(), vec![0, 1, 1]);
+        let w = call("aten::where.self", vec![m.clone().into(), a.clone(), tf(vec![], vec![-1.])]);
+        assert_eq!(w.to_f32_vec(), vec![-1., 2., 3.]);
+        let n = call("aten::logical_not.default", vec![m.into()]);
+        assert_eq!(n.to_i64_vec(), vec![1, 0, 0]);
+        let e = call("aten::eq.Tensor", vec![Tensor::from_i64(vec![2], vec![5, 6]).into(), Tensor::from_i64(vec![2], vec![5, 7]).into()]);
+        assert_eq!(e.to_i64_vec(), vec![1, 0]);
+    }
+
+    #[test]
+    fn unary_and_activations() {
+        let x = vec![-2.0f32, -0.5, 0.0, 0.5, 3.0];
+        let r = call("aten::relu.default", vec![tf(vec![5], x.clone())]);
+        assert_eq!(r.to_f32_vec(), vec![0., 0., 0., 0.5, 3.]);
+        let r = call("aten::hardtanh.default", vec![tf(vec![5], x.clone()), Value::Float(0.0), Value::Float(6.0)]);
+        assert_eq!(r.to_f32_vec(), vec![0., 0., 0., 0.5, 3.]);
+        let r = call("aten::clamp.default", vec![tf(vec![5], x.clone()), Value::Float(-1.0), Value::None]);
+        assert_eq!(r.to_f32_vec(), vec![-1., -0.5, 0., 0.5, 3.]);
+        let r = call("aten::sigmoid.default", vec![tf(vec![5], x.clone())]);
+        for (a, b) in r.to_f32_vec().iter().zip(&x) {
+            assert!((a - 1.0 / (1.0 + (-b).exp())).abs() < 1e-6);
+        }
+        let r = call("aten::gelu.default", vec![tf(vec![5], x.clone()), Value::Str("none".into())]);
+        // gelu(3) = 3 * Phi(3) = 2.99595
+        assert!((r.to_f32_vec()[4] - 2.995_950_3).abs() < 1e-5);
+        let r = call("aten::hardswish.default", vec![tf(vec![5], x.clone())]);
+        assert!((r.to_f32_vec()[3] - 0.5 * 3.5 / 6.0).abs() < 1e-6);
+        let r = call("aten::rsqrt.default", vec![tf(vec![1], vec![4.0])]);
+        assert_eq!(r.to_f32_vec(), vec![0.5]);
+        let r = call("aten::neg.default", vec![Tensor::from_i64(vec![1], vec![3]).into()]);
+        assert_eq!((r.dtype(), r.to_i64_vec()), (DType::I64, vec![-3]));
+        let r = call("aten::pow.Tensor_Scalar", vec![tf(vec![2], vec![3.0, -2.0]), Value::Int(2)]);
+        assert_eq!(r.to_f32_vec(), vec![9.0, 4.0]);
+        let r = call("aten::pow.Tensor_Scalar", vec![tf(vec![1], vec![8.0]), Value::Float(1.0 / 3.0)]);
+        assert!((r.to_f32_vec()[0] - 2.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn in_place_reuses_a_unique_buffer() {
+        let t = Tensor::from_f32(vec![4], vec![1., 2., 3., 4.]);
+        let before = t.data_ptr();
+        let r = binary(Value::Tensor(t), &Value::Float(1.0), Bin::Add, None).unwrap();
+        assert_eq!(r.to_f32_vec(), vec![2., 3., 4., 5.]);
+        assert_eq!(r.data_ptr(), before, "result should reuse the dying input's buffer");
+        // a shared input must not be overwritten
+        let t = Tensor::from_f32(vec![2], vec![1., 2.]);
+        let keep = t.clone();
+        let r = binary(Value::Tensor(t), &Value::Float(1.0), Bin::Add, None).unwrap();
+        assert_ne!(r.data_ptr(), keep.data_ptr());
+        assert_eq!(keep.to_f32_vec(), vec![1., 2.]);
+    }
+}

@@ -1,0 +1,267 @@
+//! [`Session`]: an executable instance of a [`Program`] — its memory plan, op scratch state,
+//! profiling and tracing. Create one per concurrent user; they share the program.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasm_torch_format::model::{Dim, ValueSpec};
+
+use crate::clock::{default_clock, Clock};
+use crate::error::{Error, Result};
+use crate::executor::Exec;
+use crate::planner::{plan_function, FunctionPlan};
+use crate::profile::{OpProfile, Profile};
+use crate::program::Program;
+use crate::registry::OpCtx;
+use crate::tensor::Tensor;
+use crate::value::Value;
+
+/// Default cap on executed instructions per run (guards against runaway loops).
+pub const DEFAULT_STEP_LIMIT: u64 = 1 << 32;
+
+/// An executable instance of a program.
+pub struct Session {
+    program: Arc<Program>,
+    plans: Vec<FunctionPlan>,
+    ctx: OpCtx,
+    profile: Option<Profile>,
+    clock: Option<Box<dyn Clock>>,
+    trace: Option<Vec<(String, Tensor)>>,
+    step_limit: u64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("program", &self.program).finish()
+    }
+}
+
+impl Session {
+    /// Plan memory for every function of `program` and create the scratch state.
+    pub fn new(program: Arc<Program>) -> Result<Session> {
+        let plans = program.graph.functions.iter().map(plan_function).collect();
+        Ok(Session {
+            program,
+            plans,
+            ctx: OpCtx::default(),
+            profile: None,
+            clock: default_clock(),
+            trace: None,
+            step_limit: DEFAULT_STEP_LIMIT,
+        })
+    }
+
+    /// The program this session runs.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// Cap the instructions one run may execute (a hostile or buggy loop then fails with a
+    /// runtime error instead of hanging).
+    pub fn set_step_limit(&mut self, limit: u64) {
+        self.step_limit = limit;
+    }
+
+    /// Replace the profiling clock (`None` disables timing; calls are still counted).
+    /// On wasm32 there is no default clock: inject one (e.g. `performance.now`).
+    pub fn set_clock(&mut self, clock: Option<Box<dyn Clock>>) {
+        self.clock = clock;
+    }
+
+    /// Switch profiling on (resetting the counters) or off.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(|| Profile {
+            ops: self
+                .program
+                .graph
+                .ops
+                .iter()
+                .map(|n| OpProfile {
+                    name: n.clone(),
+                    ..OpProfile::default()
+                })
+                .collect(),
+            timed: self.clock.is_some(),
+            ..Profile::default()
+        });
+    }
+
+    /// The profile accumulated since profiling was switched on.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// Switch tracing of every intermediate tensor on or off.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on.then(Vec::new);
+    }
+
+    /// Take the traced `(register debug name, tensor)` pairs recorded so far.
+    pub fn take_trace(&mut self) -> Vec<(String, Tensor)> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Run with named inputs; returns the outputs named as in the signature.
+    pub fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let specs = self.program.inputs();
+        for (name, _) in inputs {
+            if !specs.iter().any(|s| s.name == *name) {
+                return Err(Error::invalid_input(format!(
+                    "unknown input '{name}'; the model takes {}",
+                    describe_specs(specs)
+                )));
+            }
+        }
+        let mut ordered = Vec::with_capacity(specs.len());
+        for s in specs {
+            let mut found = inputs.iter().filter(|(n, _)| *n == s.name);
+            let t = found.next().ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "missing input '{}'; the model takes {}",
+                    s.name,
+                    describe_specs(specs)
+                ))
+            })?;
+            if found.next().is_some() {
+                return Err(Error::invalid_input(format!("input '{}' given twice", s.name)));
+            }
+            ordered.push(t.1.clone());
+        }
+        let outs = self.run_positional(ordered)?;
+        Ok(self
+            .program
+            .outputs()
+            .iter()
+            .map(|s| s.name.clone())
+            .zip(outs)
+            .collect())
+    }
+
+    /// Run with inputs in signature order; returns the outputs in signature order.
+    pub fn run_positional(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        check_inputs(self.program.inputs(), &inputs)?;
+        let program = self.program.clone();
+        let t0 = self.clock.as_ref().map(|c| c.now_ns());
+        let mut exec = Exec {
+            program: &program,
+            plans: &self.plans,
+            ctx: &mut self.ctx,
+            profile: self.profile.as_mut(),
+            clock: self.clock.as_deref(),
+            trace: self.trace.as_mut(),
+            steps: 0,
+            step_limit: self.step_limit,
+            outer_bytes: 0,
+        };
+        let values = exec.run_function(0, inputs.into_iter().map(Value::Tensor).collect(), 0)?;
+        if let Some(p) = self.profile.as_mut() {
+            p.runs += 1;
+            if let (Some(c), Some(t0)) = (self.clock.as_ref(), t0) {
+                p.total_ns += c.now_ns().saturating_sub(t0);
+            }
+        }
+        let specs = program.outputs();
+        if values.len() != specs.len() {
+            return Err(Error::runtime(format!(
+                "the entry function returned {} values but the signature lists {} outputs",
+                values.len(),
+                specs.len()
+            )));
+        }
+        values
+            .into_iter()
+            .zip(specs)
+            .map(|(v, s)| output_tensor(v).map_err(|e| e.context(format!("output '{}'", s.name))))
+            .collect()
+    }
+}
+
+fn describe_specs(specs: &[ValueSpec]) -> String {
+    let items: Vec<String> = specs.iter().map(describe_spec).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn describe_spec(s: &ValueSpec) -> String {
+    let dims: Vec<String> = s
+        .shape
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => n.to_string(),
+            Dim::Symbolic(name) => name.clone(),
+        })
+        .collect();
+    format!("{}: {}[{}]", s.name, s.dtype.name(), dims.join(", "))
+}
+
+/// Check dtypes, ranks, fixed dims and the consistency of symbolic dims.
+fn check_inputs(specs: &[ValueSpec], inputs: &[Tensor]) -> Result<()> {
+    if specs.len() != inputs.len() {
+        return Err(Error::invalid_input(format!(
+            "expected {} inputs {}, got {}",
+            specs.len(),
+            describe_specs(specs),
+            inputs.len()
+        )));
+    }
+    let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (s, t) in specs.iter().zip(inputs) {
+        let want = || describe_spec(s);
+        if t.dtype() != s.dtype {
+            return Err(Error::invalid_input(format!(
+                "input '{}' has dtype {}, expected {}",
+                s.name,
+                t.dtype().name(),
+                want()
+            )));
+        }
+        if t.ndim() != s.shape.len() {
+            return Err(Error::invalid_input(format!(
+                "input '{}' has shape {:?}, expected {}",
+                s.name,
+                t.shape(),
+                want()
+            )));
+        }
+        for (i, (d, &n)) in s.shape.iter().zip(t.shape()).enumerate() {
+            match d {
+                Dim::Fixed(f) if *f != n as u64 => {
+                    return Err(Error::invalid_input(format!(
+                        "input '{}' has size {n} in dim {i}, expected {}",
+                        s.name,
+                        want()
+                    )))
+                }
+                Dim::Symbolic(name) => match bound.get(name.as_str()) {
+                    Some(&(m, other)) if m != n => {
+                        return Err(Error::invalid_input(format!(
+                            "symbolic dim '{name}' is {m} in input '{other}' but {n} in input '{}' (dim {i})",
+                            s.name
+                        )))
+                    }
+                    Some(_) => {}
+                    None => {
+                        bound.insert(name, (n, &s.name));
+                    }
+                },
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turn a returned value into an output tensor (scalars become 0-d tensors).
+fn output_tensor(v: Value) -> Result<Tensor> {
+    Ok(match v {
+        Value::Tensor(t) => t,
+        Value::Int(i) => Tensor::from_i64(vec![], vec![i]),
+        Value::Float(f) => Tensor::from_f32(vec![], vec![f as f32]),
+        Value::Bool(b) => Tensor::from_bool(vec![], vec![b]),
+        other => {
+            return Err(Error::runtime(format!(
+                "expected a tensor, the model returned a {}",
+                other.type_name()
+            )))
+        }
+    })
+}

@@ -1,0 +1,108 @@
+//! Turning the tensor table into ready-to-use weight tensors.
+//!
+//! A weight is a view into a byte source — the memory map of the file for stored chunks, or
+//! the arena that compressed chunks were decoded into — so f32/i64/... weights are never
+//! copied. Stored f16/bf16 and int8-quantised (per-tensor or per-channel) weights are
+//! dequantised to their logical dtype (f32) once, here.
+
+use std::sync::Arc;
+
+use wasm_torch_format::model::{DType, Graph, Quantization, TensorInfo};
+
+use crate::error::{Error, Result};
+use crate::storage::ByteSource;
+use crate::tensor::Tensor;
+
+impl ByteSource for wasm_torch_format::AlignedBuf {
+    fn bytes(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+/// Where chunk `i`'s decoded bytes are: a source and the byte offset of the chunk in it.
+pub(crate) type Locate<'a> = dyn Fn(usize) -> Result<(Arc<dyn ByteSource>, usize)> + 'a;
+
+fn to_usize(x: u64, what: &str) -> Result<usize> {
+    usize::try_from(x).map_err(|_| Error::bad_file(format!("{what} {x} exceeds the address space")))
+}
+
+/// Build the weight tensors of `graph`.
+pub(crate) fn build_weights(graph: &Graph, locate: &Locate<'_>) -> Result<Vec<Tensor>> {
+    graph
+        .tensors
+        .iter()
+        .map(|info| build_one(info, locate).map_err(|e| e.context(format!("weight '{}'", info.name))))
+        .collect()
+}
+
+fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
+    let shape = info
+        .shape
+        .iter()
+        .map(|&d| to_usize(d, "dimension"))
+        .collect::<Result<Vec<_>>>()?;
+    let (src, base) = locate(info.chunk as usize)?;
+    let start = base
+        .checked_add(to_usize(info.offset, "offset")?)
+        .ok_or_else(|| Error::bad_file("weight offset overflows"))?;
+    let sdt = info.stored_dtype;
+    let numel = crate::tensor::checked_numel(&shape)?;
+    if numel.checked_mul(sdt.size()) != Some(to_usize(info.nbytes, "nbytes")?) {
+        return Err(Error::bad_file(format!(
+            "nbytes {} != {numel} elements of {}",
+            info.nbytes,
+            sdt.name()
+        )));
+    }
+    let aligned = (src.bytes().as_ptr() as usize).wrapping_add(start) % sdt.size() == 0;
+    let stored = if aligned {
+        Tensor::from_source(sdt, shape.clone(), src, start)?
+    } else {
+        // Not expected (the format aligns every tensor to 64 bytes), but stay correct.
+        let end = start
+            .checked_add(numel * sdt.size())
+            .filter(|e| *e <= src.bytes().len())
+            .ok_or_else(|| Error::bad_file("weight outside its chunk"))?;
+        Tensor::from_le_bytes(sdt, shape.clone(), &src.bytes()[start..end])?
+    };
+    match &info.quantization {
+        Quantization::None => {
+            if sdt == info.dtype {
+                Ok(stored)
+            } else {
+                stored.cast(info.dtype)
+            }
+        }
+        Quantization::PerTensor { scale, zero_point } => {
+            let q = stored.f32s()?;
+            let zp = *zero_point as f32;
+            let v: Vec<f32> = q.iter().map(|&x| (x - zp) * scale).collect();
+            Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
+        }
+        Quantization::PerChannel {
+            axis,
+            scales,
+            zero_points,
+        } => {
+            let axis = *axis as usize;
+            if axis >= shape.len() || scales.len() != shape[axis] || zero_points.len() != shape[axis] {
+                return Err(Error::bad_file(format!(
+                    "per-channel quantisation along axis {axis} of shape {shape:?} with {} scales",
+                    scales.len()
+                )));
+            }
+            let inner: usize = shape[axis + 1..].iter().product();
+            let channels = shape[axis];
+            let q = stored.f32s()?;
+            let v: Vec<f32> = q
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    let c = (i / inner.max(1)) % channels;
+                    (x - zero_points[c] as f32) * scales[c]
+                })
+                .collect();
+            Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
+        }
+    }
+}
