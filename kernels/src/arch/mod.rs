@@ -11,6 +11,12 @@
 
 use crate::activation::scalar;
 
+pub(crate) mod simd;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
 /// Width of a packed B panel (columns per micro-tile). Fixed across instruction sets so a
 /// `PackedB` built once at load works with whichever table is active.
 pub(crate) const NR: usize = 16;
@@ -60,12 +66,78 @@ static PORTABLE: Kernels = Kernels {
     gelu_tanh: scalar::gelu_tanh_slice,
 };
 
-/// The kernel table used by the public functions of this crate.
+/// The kernel table used by the public functions of this crate: the best one for this
+/// machine, chosen on first use. On x86_64 the environment variable
+/// `WASM_TORCH_KERNELS=portable` forces the portable table (for comparisons).
 pub fn active() -> &'static Kernels {
-    portable()
+    #[cfg(target_arch = "x86_64")]
+    {
+        static ACTIVE: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
+        ACTIVE.get_or_init(|| {
+            let forced = std::env::var("WASM_TORCH_KERNELS").ok();
+            match forced.as_deref().and_then(by_name) {
+                Some(k) => k,
+                None => *available().last().expect("portable is always available"),
+            }
+        })
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        &wasm32::TABLE
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    {
+        portable()
+    }
 }
 
-/// Every kernel table usable on this machine, portable first (for tests and benchmarks).
+/// Every kernel table usable on this machine, portable first, best last (for tests and
+/// benchmarks).
 pub fn available() -> Vec<&'static Kernels> {
-    vec![portable()]
+    #[allow(unused_mut)]
+    let mut v = vec![portable()];
+    #[cfg(target_arch = "x86_64")]
+    if x86_64::detected() {
+        v.push(&x86_64::TABLE);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    v.push(&wasm32::TABLE);
+    v
+}
+
+/// The usable table called `name` (see [`Kernels::name`]), if any.
+pub fn by_name(name: &str) -> Option<&'static Kernels> {
+    available().into_iter().find(|k| k.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SIMD table this build should have is really there, so the comparison tests
+    /// (which loop over `available()`) do exercise it.
+    #[test]
+    fn expected_tables_are_available() {
+        let names: Vec<_> = available().iter().map(|k| k.name).collect();
+        assert_eq!(names[0], "portable");
+        if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+            assert_eq!(names, ["portable", "wasm-relaxed-simd"]);
+        } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+            assert_eq!(names, ["portable", "wasm-simd128"]);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if x86_64::detected() {
+            assert_eq!(names, ["portable", "avx2-fma"]);
+        }
+        assert_eq!(active().name, *names.last().unwrap());
+        for k in available() {
+            assert!(
+                k.mr <= MR_MAX && 96 % k.mr == 0,
+                "MC must be a multiple of mr"
+            );
+        }
+    }
 }

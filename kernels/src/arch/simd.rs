@@ -1,0 +1,197 @@
+//! A tiny SIMD vocabulary ([`Simd`]) and the kernels written once over it: the
+//! transcendental functions (same formulas and constants as `activation::scalar`) and the
+//! GEMM micro-tile. Each architecture implements [`Simd`] for its vector type and
+//! instantiates these generics inside its `#[target_feature]` entry points, where
+//! `#[inline(always)]` makes everything compile to straight-line vector code.
+//!
+//! Safety contract: a `Simd` implementation may only be used where its instruction set is
+//! enabled (inside a function compiled with the feature, reached only after detection).
+
+#![allow(dead_code)] // each arch uses the subset it needs
+
+use crate::activation::scalar::c;
+
+/// Operations on a vector of `LANES` f32 lanes. Masks are vectors with all bits set in
+/// the true lanes.
+pub(crate) trait Simd: Copy {
+    const LANES: usize;
+    /// # Safety
+    /// `p` is valid for reading `LANES` floats (no alignment requirement).
+    unsafe fn load(p: *const f32) -> Self;
+    /// # Safety
+    /// `p` is valid for writing `LANES` floats (no alignment requirement).
+    unsafe fn store(self, p: *mut f32);
+    fn splat(v: f32) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    /// `self * b + c`, fused where the hardware has it.
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    fn floor(self) -> Self;
+    fn abs(self) -> Self;
+    /// `min(max(self, lo), hi)` keeping NaN lanes NaN.
+    fn clamp(self, lo: Self, hi: Self) -> Self;
+    fn lt(self, o: Self) -> Self;
+    fn ge(self, o: Self) -> Self;
+    fn eq(self, o: Self) -> Self;
+    fn is_nan(self) -> Self;
+    /// Bitwise or (of masks).
+    fn or(self, o: Self) -> Self;
+    /// `mask ? a : b` per lane.
+    fn select(mask: Self, a: Self, b: Self) -> Self;
+    /// Magnitude of `self` with the sign bit of `sign`.
+    fn copysign(self, sign: Self) -> Self;
+    /// For integral `n` in [-150, 128]: `(2^(n>>1), 2^(n - (n>>1)))`, both normal floats.
+    fn pow2_split(n: Self) -> (Self, Self);
+    /// For positive normal `x`: (biased exponent field as float, mantissa scaled to [0.5, 1)).
+    fn frexp_parts(self) -> (Self, Self);
+}
+
+#[inline(always)]
+fn horner<S: Simd>(x: S, coef: &[f32]) -> S {
+    let mut p = S::splat(coef[0]);
+    for &k in &coef[1..] {
+        p = p.mul_add(x, S::splat(k));
+    }
+    p
+}
+
+#[inline(always)]
+pub(crate) fn exp<S: Simd>(x: S) -> S {
+    let x = x.clamp(S::splat(c::EXP_LO), S::splat(c::EXP_HI));
+    let n = x.mul_add(S::splat(c::LOG2E), S::splat(0.5)).floor();
+    let r = x.sub(n.mul(S::splat(c::LN2_HI)));
+    let r = r.sub(n.mul(S::splat(c::LN2_LO)));
+    let p = horner(r, &c::EXP_P);
+    let y = p.mul_add(r.mul(r), r).add(S::splat(1.0));
+    let (s1, s2) = S::pow2_split(n);
+    y.mul(s1).mul(s2)
+}
+
+#[inline(always)]
+pub(crate) fn tanh<S: Simd>(x: S) -> S {
+    let a = x.abs();
+    let z = x.mul(x);
+    let small = x.mul(z).mul_add(horner(z, &c::TANH_P), x);
+    let e = exp(a.add(a));
+    let one = S::splat(1.0);
+    let big = one.sub(S::splat(2.0).div(e.add(one))).copysign(x);
+    S::select(a.lt(S::splat(c::TANH_SMALL)), small, big)
+}
+
+#[inline(always)]
+pub(crate) fn erf<S: Simd>(x: S) -> S {
+    let lim = S::splat(c::ERF_ONE);
+    let xc = x.clamp(S::splat(-c::ERF_ONE), lim);
+    let z = xc.mul(xc);
+    let p = xc.mul(horner(z, &c::ERF_A));
+    let q = horner(z, &c::ERF_B);
+    S::select(x.abs().ge(lim), S::splat(1.0).copysign(x), p.div(q))
+}
+
+#[inline(always)]
+pub(crate) fn sigmoid<S: Simd>(x: S) -> S {
+    let one = S::splat(1.0);
+    one.div(one.add(exp(S::splat(0.0).sub(x))))
+}
+
+#[inline(always)]
+pub(crate) fn log<S: Simd>(x: S) -> S {
+    let zero = S::splat(0.0);
+    let tiny = x.lt(S::splat(f32::MIN_POSITIVE));
+    let xs = S::select(tiny, x.mul(S::splat(8_388_608.0)), x);
+    let (ebits, m) = xs.frexp_parts();
+    let e = ebits
+        .sub(S::splat(126.0))
+        .sub(S::select(tiny, S::splat(23.0), zero));
+    let lo = m.lt(S::splat(c::SQRT_HALF));
+    let one = S::splat(1.0);
+    let e = S::select(lo, e.sub(one), e);
+    let m = S::select(lo, m.add(m), m).sub(one);
+    let z = m.mul(m);
+    let y = horner(m, &c::LOG_P).mul(m).mul(z);
+    let y = e.mul_add(S::splat(c::LN2_LO), y);
+    let y = z.mul_add(S::splat(-0.5), y);
+    let r = m.add(y);
+    let r = e.mul_add(S::splat(c::LN2_HI), r);
+    // Special values: x < 0 or NaN → NaN, 0 → -inf, +inf → +inf.
+    let r = S::select(x.eq(S::splat(f32::INFINITY)), x, r);
+    let r = S::select(x.eq(zero), S::splat(f32::NEG_INFINITY), r);
+    S::select(x.lt(zero).or(x.is_nan()), S::splat(f32::NAN), r)
+}
+
+#[inline(always)]
+pub(crate) fn silu<S: Simd>(x: S) -> S {
+    x.mul(sigmoid(x))
+}
+
+#[inline(always)]
+pub(crate) fn gelu<S: Simd>(x: S) -> S {
+    let half = S::splat(0.5);
+    let e = erf(x.mul(S::splat(c::SQRT_HALF)));
+    half.mul(x).mul(S::splat(1.0).add(e))
+}
+
+#[inline(always)]
+pub(crate) fn gelu_tanh<S: Simd>(x: S) -> S {
+    let x3 = x.mul(x).mul(x);
+    let u = S::splat(c::GELU_K0).mul(x3.mul_add(S::splat(c::GELU_K1), x));
+    S::splat(0.5).mul(x).mul(S::splat(1.0).add(tanh(u)))
+}
+
+/// Applies `f` to every element of `x`, the tail through a zero-padded stack buffer.
+#[inline(always)]
+pub(crate) fn map_slice<S: Simd>(x: &mut [f32], f: impl Fn(S) -> S) {
+    assert!(S::LANES <= 16);
+    let mut chunks = x.chunks_exact_mut(S::LANES);
+    for ch in &mut chunks {
+        // SAFETY: `ch` has exactly LANES elements.
+        unsafe { f(S::load(ch.as_ptr())).store(ch.as_mut_ptr()) }
+    }
+    let rem = chunks.into_remainder();
+    if !rem.is_empty() {
+        let mut buf = [0f32; 16];
+        buf[..rem.len()].copy_from_slice(rem);
+        // SAFETY: `buf` holds 16 >= LANES elements.
+        unsafe { f(S::load(buf.as_ptr())).store(buf.as_mut_ptr()) }
+        rem.copy_from_slice(&buf[..rem.len()]);
+    }
+}
+
+/// GEMM micro-tile `acc[MR × NR] = a_panel · b_panel` with `NV = NR / LANES` vectors per
+/// row, the `MR × NV` accumulators held in registers (see `arch::TileFn`).
+#[inline(always)]
+pub(crate) fn gemm_tile<S: Simd, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    acc: &mut [f32],
+) {
+    const { assert!(MR <= super::MR_MAX) };
+    assert_eq!(NV * S::LANES, super::NR);
+    assert!(a.len() >= kc * MR && b.len() >= kc * super::NR && acc.len() >= MR * super::NR);
+    let mut cc = [[S::splat(0.0); NV]; MR];
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    for p in 0..kc {
+        // SAFETY: p < kc, and the asserts above bound every offset below.
+        unsafe {
+            let mut bv = [S::splat(0.0); NV];
+            for (v, slot) in bv.iter_mut().enumerate() {
+                *slot = S::load(bp.add(p * super::NR + v * S::LANES));
+            }
+            for (i, row) in cc.iter_mut().enumerate() {
+                let av = S::splat(*ap.add(p * MR + i));
+                for (cv, &bvv) in row.iter_mut().zip(bv.iter()) {
+                    *cv = av.mul_add(bvv, *cv);
+                }
+            }
+        }
+    }
+    for (i, row) in cc.iter().enumerate() {
+        for (v, cv) in row.iter().enumerate() {
+            // SAFETY: i < MR, v < NV: within acc (asserted length MR * NR).
+            unsafe { cv.store(acc.as_mut_ptr().add(i * super::NR + v * S::LANES)) }
+        }
+    }
+}

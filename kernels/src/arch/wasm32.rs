@@ -1,0 +1,163 @@
+//! wasm32 simd128 kernels (4 lanes), compiled in when the crate is built with
+//! `-C target-feature=+simd128`; with `+relaxed-simd` as well, `mul_add` uses
+//! `f32x4_relaxed_madd` (fused or not, at the engine's choice).
+
+use super::simd::{self, Simd};
+use super::{Kernels, NR};
+use core::arch::wasm32::*;
+
+/// A simd128 vector of 4 f32 lanes.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct F4(v128);
+
+impl Simd for F4 {
+    const LANES: usize = 4;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        F4(v128_load(p as *const v128))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        v128_store(p as *mut v128, self.0)
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        F4(f32x4_splat(v))
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        F4(f32x4_add(self.0, o.0))
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        F4(f32x4_sub(self.0, o.0))
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        F4(f32x4_mul(self.0, o.0))
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        F4(f32x4_div(self.0, o.0))
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        #[cfg(target_feature = "relaxed-simd")]
+        {
+            F4(f32x4_relaxed_madd(self.0, b.0, c.0))
+        }
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        {
+            F4(f32x4_add(f32x4_mul(self.0, b.0), c.0))
+        }
+    }
+    #[inline(always)]
+    fn floor(self) -> Self {
+        F4(f32x4_floor(self.0))
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        F4(f32x4_abs(self.0))
+    }
+    #[inline(always)]
+    fn clamp(self, lo: Self, hi: Self) -> Self {
+        // pmax(x, lo) = x < lo ? lo : x and pmin(y, hi) = hi < y ? hi : y keep a NaN x,
+        // but with relaxed-simd enabled the compiler may turn them into relaxed min/max,
+        // whose NaN result is engine-defined: restore NaN lanes explicitly.
+        let c = f32x4_pmin(f32x4_pmax(self.0, lo.0), hi.0);
+        F4(v128_bitselect(self.0, c, f32x4_ne(self.0, self.0)))
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self {
+        F4(f32x4_lt(self.0, o.0))
+    }
+    #[inline(always)]
+    fn ge(self, o: Self) -> Self {
+        F4(f32x4_ge(self.0, o.0))
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Self {
+        F4(f32x4_eq(self.0, o.0))
+    }
+    #[inline(always)]
+    fn is_nan(self) -> Self {
+        F4(f32x4_ne(self.0, self.0))
+    }
+    #[inline(always)]
+    fn or(self, o: Self) -> Self {
+        F4(v128_or(self.0, o.0))
+    }
+    #[inline(always)]
+    fn select(mask: Self, a: Self, b: Self) -> Self {
+        F4(v128_bitselect(a.0, b.0, mask.0))
+    }
+    #[inline(always)]
+    fn copysign(self, sign: Self) -> Self {
+        F4(v128_bitselect(sign.0, self.0, f32x4_splat(-0.0)))
+    }
+    #[inline(always)]
+    fn pow2_split(n: Self) -> (Self, Self) {
+        let ni = i32x4_trunc_sat_f32x4(n.0);
+        let n1 = i32x4_shr(ni, 1);
+        let n2 = i32x4_sub(ni, n1);
+        let b = i32x4_splat(127);
+        (
+            F4(i32x4_shl(i32x4_add(n1, b), 23)),
+            F4(i32x4_shl(i32x4_add(n2, b), 23)),
+        )
+    }
+    #[inline(always)]
+    fn frexp_parts(self) -> (Self, Self) {
+        let bits = self.0;
+        let e = v128_and(u32x4_shr(bits, 23), i32x4_splat(0xff));
+        let m = v128_or(
+            v128_and(bits, i32x4_splat(0x807f_ffff_u32 as i32)),
+            i32x4_splat(0x3f00_0000),
+        );
+        (F4(f32x4_convert_i32x4(e)), F4(m))
+    }
+}
+
+macro_rules! map_entry {
+    ($name:ident, $f:ident) => {
+        fn $name(x: &mut [f32]) {
+            simd::map_slice::<F4>(x, simd::$f::<F4>)
+        }
+    };
+}
+
+map_entry!(exp, exp);
+map_entry!(tanh, tanh);
+map_entry!(erf, erf);
+map_entry!(sigmoid, sigmoid);
+map_entry!(log, log);
+map_entry!(silu, silu);
+map_entry!(gelu, gelu);
+map_entry!(gelu_tanh, gelu_tanh);
+
+/// Rows of the wasm micro-tile: 4 rows × 16 columns = 16 f32x4 accumulators.
+const MR: usize = 4;
+
+fn gemm_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+    simd::gemm_tile::<F4, MR, { NR / 4 }>(kc, a, b, acc)
+}
+
+/// The simd128 table (compiled only when the module is built with simd128).
+pub(crate) static TABLE: Kernels = Kernels {
+    name: if cfg!(target_feature = "relaxed-simd") {
+        "wasm-relaxed-simd"
+    } else {
+        "wasm-simd128"
+    },
+    mr: MR,
+    gemm_tile,
+    exp,
+    tanh,
+    erf,
+    sigmoid,
+    log,
+    silu,
+    gelu,
+    gelu_tanh,
+};
