@@ -1,0 +1,32 @@
+"""wasm_torch: export PyTorch models to ``.wtb`` files and run them with the native interpreter.
+
+- :func:`export` ``(model, example_inputs, path, *, frontend="auto", dynamic_shapes=None,
+  weights="f32", input_names=None, output_names=None, verify=True) -> ExportReport``
+- :func:`load` ``(path) -> Session`` with ``.run(*inputs) -> [numpy arrays]``, ``.inputs``,
+  ``.outputs``.
+
+``frontend="auto"`` tries torch.export (non-strict) first and falls back to torch.jit.trace;
+``"script"`` compiles with torch.jit.script (for data-dependent ``if``/loops, which become
+bytecode jumps). ``weights="f16"`` stores float weights as half; ``"int8"`` quantizes
+linear/conv weights per output channel. ``verify=True`` runs the file natively on the example
+inputs and raises :class:`VerificationError` when it differs from PyTorch by more than
+:data:`TOLERANCES` (relative to each output's largest magnitude).
+"""
+
+from ._export import TOLERANCES, ExportReport, OutputCheck, __version__, export
+from ._session import Session, TensorSpec, load
+from .errors import ExportError, Problem, VerificationError
+
+__all__ = [
+    "export",
+    "load",
+    "ExportReport",
+    "OutputCheck",
+    "Session",
+    "TensorSpec",
+    "ExportError",
+    "Problem",
+    "VerificationError",
+    "TOLERANCES",
+    "__version__",
+]

@@ -1,0 +1,255 @@
+"""Bytecode emission: :class:`Graph` -> the plain structure ``_native.pack`` converts to ModelIr.
+
+The structure (all plain Python, so the Rust side only converts):
+
+- ``metadata``: dict of producer/exporter_version/torch_version/model_name strings + ``extra``
+  list of (key, value);
+- ``inputs`` / ``outputs``: lists of ``(name, dtype_name, [int | str, ...])``;
+- ``ops``: list of op names; ``constants``: list of tagged constants
+  (``("none",)``, ``("bool", b)``, ``("int", i)``, ``("float", f)``, ``("str", s)``,
+  ``("ints", [..])``, ``("floats", [..])``, ``("list", [..])``,
+  ``("tensor", dtype_name, shape, bytes)``);
+- ``functions``: list of dicts ``name, num_registers, params, register_names, code``; each
+  instruction a tagged tuple (``("call", op, args, outs)``, ``("const", dst, index)``,
+  ``("move", dst, operand)``, ``("list", dst, items)``, ``("tuple", dst, items)``,
+  ``("unpack", operand, dsts)``, ``("jump", target)``, ``("jump_if", operand, target)``,
+  ``("jump_if_not", operand, target)``, ``("return", operands)``); operands are
+  ``("r", reg)``, ``("c", const_index)`` or ``("w", weight_index)``;
+- ``weights``: list of ``(name, dtype_name, shape, bytes, encoding)`` with encoding
+  ``"as_is" | "f16" | "int8" | ("int8_channel", axis)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Tuple
+
+import torch
+
+from ._graph import Block, Const, Graph, If, Loop, Node, Value, WeightRef
+from ._passes import used_weights
+from ._schema import DTYPE_NAMES, normalize_value
+
+_STRUCTURAL = {"prim::list": "list", "prim::tuple": "tuple"}
+_INT64_MAX = (1 << 63) - 1
+
+
+def const_to_tagged(v: Any) -> Tuple:
+    """A Python constant -> the tagged tuple form of the file's constant pool."""
+    v = normalize_value(v)
+    if v is None:
+        return ("none",)
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int):
+        return ("int", v)
+    if isinstance(v, float):
+        return ("float", v)
+    if isinstance(v, str):
+        return ("str", v)
+    if isinstance(v, torch.Tensor):
+        t = v.detach().contiguous().cpu()
+        return ("tensor", DTYPE_NAMES[t.dtype], list(t.shape), tensor_bytes(t))
+    if isinstance(v, (list, tuple)):
+        items = [normalize_value(i) for i in v]
+        if all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+            return ("ints", list(items))
+        if items and all(isinstance(i, (int, float)) and not isinstance(i, bool) for i in items):
+            return ("floats", [float(i) for i in items])
+        return ("list", [const_to_tagged(i) for i in items])
+    raise TypeError(f"cannot store a constant of type {type(v).__name__}")
+
+
+def tensor_bytes(t: torch.Tensor) -> bytes:
+    """Little-endian contiguous bytes of a CPU tensor."""
+    t = t.detach().contiguous().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().tobytes()
+    return t.numpy().tobytes()
+
+
+def _const_key(tag: Tuple) -> Any:
+    """Hashable identity of a tagged constant (floats by bit pattern, so -0.0 and NaN stay apart)."""
+    kind = tag[0]
+    if kind == "float":
+        return ("float", math.copysign(1.0, tag[1]), repr(tag[1]))
+    if kind == "floats":
+        return ("floats", tuple(repr(x) for x in tag[1]))
+    if kind in ("ints",):
+        return (kind, tuple(tag[1]))
+    if kind == "list":
+        return ("list", tuple(_const_key(t) for t in tag[1]))
+    if kind == "tensor":
+        return ("tensor", tag[1], tuple(tag[2]), tag[3])
+    return tag
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, weight_encoding: str):
+        self.graph = graph
+        self.ops: List[str] = []
+        self.op_index: Dict[str, int] = {}
+        self.constants: List[Tuple] = []
+        self.const_index: Dict[Any, int] = {}
+        self.regs: Dict[Value, int] = {}
+        self.names: List[str] = []
+        self.code: List[Any] = []
+        order = used_weights(graph)
+        self.weight_map = {old: new for new, old in enumerate(order)}
+        self.weights = [self._weight_entry(graph.weights[i], weight_encoding) for i in order]
+
+    @staticmethod
+    def _weight_entry(w: Any, mode: str) -> Tuple:
+        t = w.tensor
+        enc: Any = "as_is"
+        if t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            if t.dtype in (torch.float64, torch.float16, torch.bfloat16):
+                t = t.float() if t.dtype != torch.float64 else t
+            if mode == "f16" and t.dtype == torch.float32:
+                enc = "f16"
+            elif mode == "int8" and t.dtype == torch.float32:
+                if w.role in ("linear", "conv") and t.dim() >= 2:
+                    enc = ("int8_channel", 0)
+        return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), tensor_bytes(t), enc)
+
+    def reg(self, v: Value) -> int:
+        r = self.regs.get(v)
+        if r is None:
+            r = len(self.names)
+            self.regs[v] = r
+            self.names.append(v.name)
+        return r
+
+    def temp(self, name: str) -> int:
+        self.names.append(name)
+        return len(self.names) - 1
+
+    def op(self, name: str) -> int:
+        i = self.op_index.get(name)
+        if i is None:
+            i = len(self.ops)
+            self.ops.append(name)
+            self.op_index[name] = i
+        return i
+
+    def const(self, value: Any) -> int:
+        tag = const_to_tagged(value)
+        key = _const_key(tag)
+        i = self.const_index.get(key)
+        if i is None:
+            i = len(self.constants)
+            self.constants.append(tag)
+            self.const_index[key] = i
+        return i
+
+    def operand(self, x: Any) -> Tuple:
+        if isinstance(x, Value):
+            if x not in self.regs:
+                raise AssertionError(f"value {x.name} used before it is defined")
+            return ("r", self.regs[x])
+        if isinstance(x, Const):
+            return ("c", self.const(x.value))
+        if isinstance(x, WeightRef):
+            return ("w", self.weight_map[x.index])
+        raise TypeError(x)
+
+    def emit_block(self, block: Block) -> None:
+        for n in block.nodes:
+            if isinstance(n, Node):
+                self.emit_node(n)
+            elif isinstance(n, If):
+                self.emit_if(n)
+            elif isinstance(n, Loop):
+                self.emit_loop(n)
+            else:
+                raise TypeError(n)
+
+    def emit_node(self, n: Node) -> None:
+        args = [self.operand(a) for a in n.args]
+        if n.op in _STRUCTURAL:
+            self.code.append((_STRUCTURAL[n.op], self.reg(n.outputs[0]), args))
+        elif n.op == "prim::unpack":
+            self.code.append(("unpack", args[0], [self.reg(o) for o in n.outputs]))
+        elif n.op == "prim::move":
+            self.code.append(("move", self.reg(n.outputs[0]), args[0]))
+        else:
+            self.code.append(("call", self.op(n.op), args, [self.reg(o) for o in n.outputs]))
+
+    def emit_if(self, n: If) -> None:
+        cond = self.operand(n.cond)
+        outs = [self.reg(o) for o in n.outputs]
+        jump_else = len(self.code)
+        self.code.append(None)
+        self.emit_block(n.then_block)
+        for o, r in zip(outs, n.then_block.returns):
+            self.code.append(("move", o, self.operand(r)))
+        jump_end = len(self.code)
+        self.code.append(None)
+        self.code[jump_else] = ("jump_if_not", cond, len(self.code))
+        self.emit_block(n.else_block)
+        for o, r in zip(outs, n.else_block.returns):
+            self.code.append(("move", o, self.operand(r)))
+        self.code[jump_end] = ("jump", len(self.code))
+
+    def emit_loop(self, n: Loop) -> None:
+        it = self.reg(n.body.params[0])
+        carried = [self.reg(p) for p in n.body.params[1:]]
+        cond = self.temp(f"{n.body.params[0].name}_cond")
+        self.code.append(("move", it, ("c", self.const(0))))
+        self.code.append(("move", cond, self.operand(n.cond)))
+        for r, init in zip(carried, n.carried):
+            self.code.append(("move", r, self.operand(init)))
+        head = len(self.code)
+        exits = [len(self.code)]
+        self.code.append(None)  # JumpIfNot cond -> end
+        unbounded = isinstance(n.trip_count, Const) and n.trip_count.value == _INT64_MAX
+        if not unbounded:
+            lt = self.temp(f"{n.body.params[0].name}_lt")
+            self.code.append(("call", self.op("aten::lt.int"), [("r", it), self.operand(n.trip_count)], [lt]))
+            exits.append(len(self.code))
+            self.code.append(("jump_if_not", ("r", lt), -1))
+        self.emit_block(n.body)
+        rets = n.body.returns
+        temps = []
+        for k, r in enumerate(rets[1:]):
+            t = self.temp(f"{n.body.params[0].name}_next{k}")
+            self.code.append(("move", t, self.operand(r)))
+            temps.append(t)
+        self.code.append(("move", cond, self.operand(rets[0])))
+        for r, t in zip(carried, temps):
+            self.code.append(("move", r, ("r", t)))
+        self.code.append(("call", self.op("aten::add.int"), [("r", it), ("c", self.const(1))], [it]))
+        self.code.append(("jump", head))
+        end = len(self.code)
+        for e in exits:
+            if e == head:
+                self.code[e] = ("jump_if_not", ("r", cond), end)
+            else:
+                self.code[e] = ("jump_if_not", self.code[e][1], end)
+        for o, r in zip(n.outputs, carried):
+            self.code.append(("move", self.reg(o), ("r", r)))
+
+
+def emit(graph: Graph, weights: str, metadata: Dict[str, Any]) -> Dict[str, Any]:
+    """Build the structure ``_native.pack`` takes. ``weights`` is "f32" | "f16" | "int8"."""
+    e = _Emitter(graph, weights)
+    params = [e.reg(v) for v in graph.block.params]
+    e.emit_block(graph.block)
+    e.code.append(("return", [e.operand(r) for r in graph.block.returns]))
+    return {
+        "metadata": metadata,
+        "inputs": [(s.name, s.dtype, list(s.shape)) for s in graph.input_specs],
+        "outputs": [(s.name, s.dtype, list(s.shape)) for s in graph.output_specs],
+        "ops": e.ops,
+        "constants": e.constants,
+        "functions": [
+            {
+                "name": "forward",
+                "num_registers": len(e.names),
+                "params": params,
+                "register_names": e.names,
+                "code": e.code,
+            }
+        ],
+        "weights": e.weights,
+    }

@@ -1,0 +1,356 @@
+"""``wasm_torch.export``: front end selection, lowering, passes, packing and verification."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from . import _emit, _fx, _passes
+from ._graph import Graph, Node, iter_nodes
+from .errors import ExportError, Problem, VerificationError
+
+__version__ = "0.1.0"
+
+#: Default verification tolerance per weight mode: max |native - torch| / max |torch| per output.
+#: f32 must match to float rounding; f16 weights carry ~2^-11 relative error per weight and
+#: int8 per-channel weights ~1/254 of each channel's range, which accumulates through depth.
+TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1}
+
+FRONTENDS = ("auto", "export", "trace", "script")
+WEIGHT_MODES = ("f32", "f16", "int8")
+
+
+@dataclass
+class OutputCheck:
+    """How one output of the exported file compares with PyTorch's."""
+
+    name: str
+    shape: Tuple[int, ...]
+    max_abs_err: float
+    max_rel_err: float  # max_abs_err / max(|torch output|)
+    scale: float
+    ok: bool
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export` did and, with ``verify=True``, how the file compares with PyTorch."""
+
+    path: str
+    frontend: str  # "export" | "trace" | "script" (what was actually used)
+    weights: str
+    file_size: int
+    ops: Dict[str, int]
+    num_instructions: int
+    num_weights: int
+    weight_bytes: int
+    chunks: Dict[str, Any] = field(default_factory=dict)
+    passes: Dict[str, int] = field(default_factory=dict)
+    fallback_reason: Optional[str] = None
+    verified: bool = False
+    tolerance: Optional[float] = None
+    outputs: List[OutputCheck] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        lines = [
+            f"{self.path}: {self.file_size} bytes, front end '{self.frontend}', weights {self.weights}",
+            f"  {self.num_instructions} instructions, {len(self.ops)} distinct ops, "
+            f"{self.num_weights} weights ({self.weight_bytes} bytes)",
+        ]
+        if self.chunks:
+            lines.append(f"  chunks: {self.chunks}")
+        if self.fallback_reason:
+            lines.append(f"  torch.export was not used: {self.fallback_reason.splitlines()[0]}")
+        for o in self.outputs:
+            lines.append(
+                f"  output {o.name} {list(o.shape)}: max abs err {o.max_abs_err:.3g}, "
+                f"rel {o.max_rel_err:.3g} ({'ok' if o.ok else 'FAIL'})"
+            )
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _quiet_torchscript(show: bool):
+    """Hide TorchScript's deprecation FutureWarning unless the user asked for TorchScript."""
+    with warnings.catch_warnings():
+        if not show:
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*TorchScript.*")
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        yield
+
+
+def _as_tuple(example_inputs: Any) -> Tuple[Any, ...]:
+    if isinstance(example_inputs, torch.Tensor):
+        return (example_inputs,)
+    if isinstance(example_inputs, (list, tuple)):
+        return tuple(example_inputs)
+    raise TypeError("example_inputs must be a tensor or a tuple of tensors")
+
+
+def _explain_export_failure(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}"
+    low = text.lower()
+    if "data-dependent" in low or "datadependent" in low or "guardondatadependent" in low:
+        return (
+            "the model has data-dependent shapes or control flow (a shape or branch depends on "
+            "tensor values), which torch.export cannot capture; "
+            "use frontend='script' for data-dependent control flow. Details: " + text.splitlines()[0]
+        )
+    return text
+
+
+def _is_script(model: Any) -> bool:
+    return isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
+
+
+def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
+    with torch.no_grad():
+        if isinstance(model, torch.export.ExportedProgram):
+            out = model.module()(*inputs)
+        else:
+            out = model(*inputs)
+    flat = _flatten(out)
+    bad = [type(o).__name__ for o in flat if not isinstance(o, torch.Tensor)]
+    if bad:
+        raise ExportError(
+            [Problem(f"the model returns non-tensor outputs ({', '.join(bad)}); only tensors "
+                     "(possibly in tuples/lists/dicts) can be exported")]
+        )
+    return flat
+
+
+def _flatten(out: Any) -> List[Any]:
+    if isinstance(out, (list, tuple)):
+        return [x for o in out for x in _flatten(o)]
+    if isinstance(out, dict):
+        return [x for o in out.values() for x in _flatten(o)]
+    if hasattr(out, "to_tuple") and callable(out.to_tuple):  # transformers ModelOutput
+        return _flatten(out.to_tuple())
+    return [out]
+
+
+def lower_export(model: Any, inputs: Tuple[Any, ...], dynamic_shapes: Any,
+                 input_names: Optional[List[str]], output_names: Optional[List[str]]) -> Graph:
+    """torch.export (non-strict) -> Core ATen (minus fused ops) -> Graph."""
+    if isinstance(model, torch.export.ExportedProgram):
+        ep = model
+    else:
+        try:
+            ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes, strict=False)
+        except ExportError:
+            raise
+        except Exception as e:  # torch raises many types; keep the first line meaningful
+            raise ExportError([Problem(_explain_export_failure(e))],
+                              header="torch.export could not capture the model") from e
+    ep = _fx.decompose(ep)
+    return _fx.lower(ep, input_names, output_names, dynamic_shapes)
+
+
+def lower_torchscript(model: Any, inputs: Tuple[Any, ...], mode: str,
+                      input_names: Optional[List[str]], output_names: Optional[List[str]]) -> Graph:
+    """torch.jit.trace / script (or an existing ScriptModule) -> freeze -> Graph."""
+    from . import _ts
+
+    if _is_script(model):
+        sm = model
+    elif mode == "script":
+        sm = torch.jit.script(model)
+    else:
+        with torch.no_grad():
+            sm = torch.jit.trace(model, inputs, check_trace=False, strict=False)
+    return _ts.lower(sm, inputs, input_names, output_names)
+
+
+def _check_supported(graph: Graph) -> None:
+    """Every op the interpreter lacks, all at once, with the source line that produced it."""
+    from . import _native
+
+    supported = set(_native.supported_ops())
+    missing: Dict[str, List[Optional[str]]] = collections.OrderedDict()
+    for n in iter_nodes(graph.block):
+        if isinstance(n, Node) and not n.op.startswith("prim::") and n.op not in supported:
+            missing.setdefault(n.op, []).append(n.source)
+    control = any(not isinstance(n, Node) for n in iter_nodes(graph.block))
+    for extra in (("aten::lt.int", "aten::add.int") if control else ()):
+        if extra not in supported and extra not in missing:
+            missing[extra] = [None]
+    if missing:
+        problems = []
+        for op, sources in missing.items():
+            where = next((s for s in sources if s), None)
+            problems.append(Problem(f"op {op} is not implemented by the interpreter "
+                                    f"({len(sources)} use(s))", where))
+        raise ExportError(problems, header=f"the interpreter does not implement {len(missing)} op(s) "
+                                           "this model uses")
+
+
+def compare(ref: Sequence[torch.Tensor], got: Sequence[np.ndarray], names: Sequence[str],
+            tolerance: float) -> List[OutputCheck]:
+    """Per-output error of the native results against PyTorch's."""
+    checks = []
+    for name, r, g in zip(names, ref, got):
+        r_np = r.detach().cpu().numpy()
+        if r_np.shape != g.shape:
+            checks.append(OutputCheck(name, tuple(g.shape), float("inf"), float("inf"), 0.0, False))
+            continue
+        if r_np.dtype.kind in "fc":
+            rd, gd = r_np.astype(np.float64), g.astype(np.float64)
+            diff = np.abs(rd - gd)
+            max_abs = float(diff.max()) if diff.size else 0.0
+            if np.isnan(diff).any():
+                max_abs = float("inf")
+            scale = float(np.abs(rd).max()) if rd.size else 0.0
+            rel = max_abs / max(scale, 1e-12)
+            ok = rel <= tolerance or max_abs <= tolerance * 1e-3
+        else:
+            mism = int((r_np != g).sum())
+            max_abs = float(np.abs(r_np.astype(np.int64) - g.astype(np.int64)).max()) if r_np.size else 0.0
+            scale, rel, ok = 1.0, max_abs, mism == 0
+        checks.append(OutputCheck(name, tuple(g.shape), max_abs, rel, scale, ok))
+    return checks
+
+
+def build_graph(model: Any, inputs: Tuple[Any, ...], frontend: str, dynamic_shapes: Any,
+                input_names: Optional[List[str]], output_names: Optional[List[str]]) -> Tuple[Graph, str, Optional[str]]:
+    """Pick and run a front end; returns (graph, front end used, why torch.export was not used)."""
+    if frontend not in FRONTENDS:
+        raise ValueError(f"frontend must be one of {FRONTENDS}, got {frontend!r}")
+    if isinstance(model, torch.export.ExportedProgram):
+        if frontend not in ("auto", "export"):
+            raise ValueError("an ExportedProgram can only use frontend='export'")
+        return lower_export(model, inputs, dynamic_shapes, input_names, output_names), "export", None
+    if _is_script(model):
+        if frontend == "export":
+            raise ValueError("a ScriptModule cannot go through torch.export; use frontend='auto' or 'script'")
+        with _quiet_torchscript(frontend != "auto"):
+            return lower_torchscript(model, inputs, "script", input_names, output_names), "script", None
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module, a ScriptModule or an ExportedProgram, got {type(model).__name__}")
+    if frontend in ("export", "auto"):
+        try:
+            return lower_export(model, inputs, dynamic_shapes, input_names, output_names), "export", None
+        except ExportError as e:
+            if frontend == "export":
+                raise
+            reason = str(e)
+    else:
+        reason = None
+    if dynamic_shapes is not None and frontend == "auto":
+        raise ExportError([Problem(reason or "torch.export failed")],
+                          header="torch.export failed and TorchScript cannot keep dynamic_shapes")
+    mode = "script" if frontend == "script" else "trace"
+    with _quiet_torchscript(frontend in ("trace", "script")):
+        try:
+            g = lower_torchscript(model, inputs, mode, input_names, output_names)
+        except ExportError as e:
+            if reason:
+                raise ExportError(e.problems + [Problem(f"torch.export also failed: {reason}")]) from e
+            raise
+    return g, mode, reason
+
+
+def export(
+    model: Any,
+    example_inputs: Any,
+    path: "str | os.PathLike[str]",
+    *,
+    frontend: str = "auto",
+    dynamic_shapes: Any = None,
+    weights: str = "f32",
+    input_names: Optional[List[str]] = None,
+    output_names: Optional[List[str]] = None,
+    verify: bool = True,
+    tolerance: Optional[float] = None,
+    model_name: Optional[str] = None,
+    compression: Optional[bool] = None,
+    chunk_target: Optional[int] = None,
+) -> ExportReport:
+    """Export ``model`` to a ``.wtb`` file at ``path``; see the package docstring."""
+    from . import _native
+
+    if weights not in WEIGHT_MODES:
+        raise ValueError(f"weights must be one of {WEIGHT_MODES}, got {weights!r}")
+    inputs = _as_tuple(example_inputs)
+    if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
+        model = model.eval()
+    graph, used, reason = build_graph(model, inputs, frontend, dynamic_shapes, input_names, output_names)
+    stats = _passes.run_all(graph)
+    _check_supported(graph)
+    meta = {
+        "producer": "",
+        "exporter_version": f"wasm_torch {__version__} ({used})",
+        "torch_version": torch.__version__,
+        "model_name": model_name or type(model).__name__,
+        "extra": [("frontend", used), ("weights", weights)],
+    }
+    ir = _emit.emit(graph, weights, meta)
+    data = _native.pack(ir, chunk_target=chunk_target, compression=compression)
+    path = os.fspath(path)
+    with open(path, "wb") as f:
+        f.write(data)
+    ops = collections.Counter(
+        ir["ops"][ins[1]] for ins in ir["functions"][0]["code"] if ins[0] == "call"
+    )
+    report = ExportReport(
+        path=path,
+        frontend=used,
+        weights=weights,
+        file_size=len(data),
+        ops=dict(ops),
+        num_instructions=len(ir["functions"][0]["code"]),
+        num_weights=len(ir["weights"]),
+        weight_bytes=sum(len(w[3]) for w in ir["weights"]),
+        chunks=_chunk_stats(path),
+        passes=stats,
+        fallback_reason=reason,
+    )
+    if verify:
+        verify_file(report, model, inputs, tolerance)
+    return report
+
+
+def _chunk_stats(path: str) -> Dict[str, Any]:
+    from . import _native
+
+    info = getattr(_native, "file_info", None)
+    if info is None:
+        return {}
+    try:
+        return dict(info(path))
+    except Exception:
+        return {}
+
+
+def verify_file(report: ExportReport, model: Any, inputs: Tuple[Any, ...], tolerance: Optional[float]) -> None:
+    """Run the file natively on ``inputs``, compare with PyTorch, fill ``report``, raise if off."""
+    from ._session import load
+
+    tol = TOLERANCES[report.weights] if tolerance is None else tolerance
+    ref = _torch_outputs(model, inputs)
+    sess = load(report.path)
+    got = sess.run(*inputs)
+    if len(got) != len(ref):
+        raise VerificationError(
+            f"the file returns {len(got)} output(s), PyTorch returns {len(ref)}", report)
+    report.outputs = compare(ref, got, [o.name for o in sess.outputs], tol)
+    report.tolerance = tol
+    report.verified = all(o.ok for o in report.outputs)
+    if not report.verified:
+        bad = [o for o in report.outputs if not o.ok]
+        lines = [f"  {o.name}: max abs err {o.max_abs_err:.4g}, relative to output scale "
+                 f"{o.scale:.4g}: {o.max_rel_err:.4g} > tolerance {tol:g}" for o in bad]
+        raise VerificationError(
+            "the exported file's outputs differ from PyTorch's:\n" + "\n".join(lines)
+            + f"\n(run `python -m wasm_torch diff {report.path} ...` to find the first op that diverges)",
+            report,
+        )

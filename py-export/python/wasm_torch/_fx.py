@@ -1,0 +1,312 @@
+"""The torch.export front end: ExportedProgram (FX graph of Core ATen ops) -> :class:`Graph`."""
+
+from __future__ import annotations
+
+import operator
+import os
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from ._graph import Const, Graph, IOSpec, Node, Value, WeightRef, Block
+from ._schema import DTYPE_NAMES, fill_arguments, qualified_name, returns_list
+from .errors import ExportError, Problem
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+
+#: Ops the interpreter runs faster whole; they are kept out of Core ATen decomposition.
+KEEP_WHOLE = (
+    "linear.default",
+    "layer_norm.default",
+    "scaled_dot_product_attention.default",
+    "gelu.default",
+    "conv2d.default",
+    "conv1d.default",
+)
+
+#: Python scalar arithmetic on SymInts (dynamic shapes) -> TorchScript's int ops.
+_SYM_OPS = {
+    operator.add: "aten::add.int",
+    operator.sub: "aten::sub.int",
+    operator.mul: "aten::mul.int",
+    operator.floordiv: "aten::floordiv.int",
+    operator.mod: "aten::remainder.int",
+    operator.neg: "aten::neg.int",
+    operator.eq: "aten::eq.int",
+    operator.ne: "aten::ne.int",
+    operator.lt: "aten::lt.int",
+    operator.le: "aten::le.int",
+    operator.gt: "aten::gt.int",
+    operator.ge: "aten::ge.int",
+}
+
+#: Ops that only assert facts for the compiler; they produce nothing the model needs.
+_SKIP_PREFIXES = ("aten::_assert", "aten::sym_constrain_range", "aten::_functional_assert")
+
+
+def decompose(ep: Any) -> Any:
+    """Core ATen decomposition, except the ops in :data:`KEEP_WHOLE`."""
+    table = torch.export.default_decompositions()
+    for name in KEEP_WHOLE:
+        base, overload = name.split(".")
+        packet = getattr(torch.ops.aten, base, None)
+        op = getattr(packet, overload, None) if packet is not None else None
+        if op is not None and op in table:
+            del table[op]
+    return ep.run_decompositions(table)
+
+
+def source_line(node: Any) -> Optional[str]:
+    """``file:line: code`` of the innermost user frame of an FX node, when PyTorch kept one."""
+    trace = node.meta.get("stack_trace") if hasattr(node, "meta") else None
+    if not trace:
+        return None
+    lines = [ln for ln in trace.strip().splitlines() if ln.strip()]
+    frames = []
+    for i, ln in enumerate(lines):
+        ln = ln.strip()
+        if ln.startswith("File "):
+            parts = ln.split(",")
+            file = parts[0][5:].strip().strip('"')
+            lineno = parts[1].strip().replace("line ", "") if len(parts) > 1 else "?"
+            code = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            frames.append(f"{file}:{lineno}: {code}")
+    # Innermost frame outside PyTorch itself (the user's or the model library's line).
+    for f in reversed(frames):
+        if not f.startswith(_TORCH_DIR):
+            return f
+    return frames[-1] if frames else None
+
+
+def _dim_names(ep: Any, user_inputs: List[Any], dynamic_shapes: Any) -> Dict[str, str]:
+    """Map sympy symbol names ("s0") to the user's Dim names ("batch")."""
+    names: Dict[str, str] = {}
+    if dynamic_shapes is None:
+        return names
+    if isinstance(dynamic_shapes, dict):
+        specs = list(dynamic_shapes.values())
+    else:
+        specs = list(dynamic_shapes)
+    for node, spec in zip(user_inputs, specs):
+        val = node.meta.get("val")
+        if not isinstance(val, torch.Tensor) or spec is None:
+            continue
+        items = spec.items() if isinstance(spec, dict) else enumerate(spec)
+        for idx, dim in items:
+            if dim is None or idx >= val.dim():
+                continue
+            size = val.shape[idx]
+            name = getattr(dim, "__name__", None)
+            if isinstance(size, torch.SymInt) and name:
+                names[str(size.node.expr)] = name
+    return names
+
+
+def _shape_of(val: torch.Tensor, dim_names: Dict[str, str]) -> List[Any]:
+    out: List[Any] = []
+    for s in val.shape:
+        if isinstance(s, torch.SymInt):
+            expr = str(s.node.expr)
+            out.append(dim_names.get(expr, expr))
+        else:
+            out.append(int(s))
+    return out
+
+
+def lower(
+    ep: Any,
+    input_names: Optional[List[str]] = None,
+    output_names: Optional[List[str]] = None,
+    dynamic_shapes: Any = None,
+) -> Graph:
+    """Lower a (decomposed) ExportedProgram; raises :class:`ExportError` listing every problem."""
+    from torch.export.graph_signature import InputKind, OutputKind
+
+    gm = ep.graph_module
+    sig = ep.graph_signature
+    problems: List[Problem] = []
+    graph = Graph(inputs=[], block=Block(), weights=[], input_specs=[], output_specs=[])
+    env: Dict[Any, Any] = {}
+    weight_cache: Dict[str, WeightRef] = {}
+
+    def weight_for(name: str, tensor: torch.Tensor) -> WeightRef:
+        # Keyed by name: one weight per parameter/buffer/constant, however often it is read.
+        if name not in weight_cache:
+            weight_cache[name] = graph.add_weight(name, tensor)
+        return weight_cache[name]
+
+    kinds = {spec.arg.name: spec for spec in sig.input_specs}
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    user_inputs = [
+        n for n in placeholders if kinds.get(n.name) is None or kinds[n.name].kind == InputKind.USER_INPUT
+    ]
+    dim_names = _dim_names(ep, user_inputs, dynamic_shapes)
+
+    for n in placeholders:
+        spec = kinds.get(n.name)
+        if spec is not None and spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+            target = spec.target
+            t = ep.state_dict.get(target) if target in ep.state_dict else ep.constants.get(target)
+            if not isinstance(t, torch.Tensor):
+                problems.append(Problem(f"weight '{target}' is not a tensor ({type(t).__name__})"))
+                continue
+            env[n] = weight_for(target, t.detach())
+            continue
+        if spec is not None and spec.kind != InputKind.USER_INPUT:
+            problems.append(Problem(f"unsupported input kind {spec.kind} for '{n.name}'"))
+            continue
+        val = n.meta.get("val")
+        if not isinstance(val, torch.Tensor):
+            problems.append(
+                Problem(f"input '{n.name}' is a {type(val).__name__}, not a tensor; only tensor inputs are supported")
+            )
+            continue
+        idx = len(graph.inputs)
+        name = input_names[idx] if input_names and idx < len(input_names) else n.name
+        v = Value(n.name, val)
+        graph.inputs.append(v)
+        graph.block.params.append(v)
+        graph.input_specs.append(IOSpec(name, DTYPE_NAMES[val.dtype], _shape_of(val, dim_names)))
+        env[n] = v
+
+    def operand(x: Any, nodes: List[Any], fx_node: Any) -> Any:
+        if isinstance(x, torch.fx.Node):
+            v = env[x]
+            if isinstance(v, list):
+                out = Value(f"{x.name}_list")
+                nodes.append(Node("prim::list", list(v), [out], source_line(fx_node)))
+                return out
+            return v
+        if isinstance(x, (list, tuple)):
+            items = [operand(i, nodes, fx_node) for i in x]
+            if all(isinstance(i, Const) for i in items):
+                return Const([i.value for i in items])
+            out = Value(f"{fx_node.name}_list{len(nodes)}")
+            nodes.append(Node("prim::list", items, [out], source_line(fx_node)))
+            return out
+        if isinstance(x, torch.Tensor):
+            return weight_for(f"{fx_node.name}_const", x.detach())
+        if isinstance(x, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
+            from ._schema import normalize_value
+
+            return Const(normalize_value(x))
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return Const(x)
+        raise ExportError([Problem(f"unsupported argument of type {type(x).__name__}", source_line(fx_node))])
+
+    nodes = graph.block.nodes
+    for n in gm.graph.nodes:
+        if n.op in ("placeholder", "output"):
+            continue
+        src = source_line(n)
+        if n.op == "get_attr":
+            t = getattr(gm, n.target) if "." not in n.target else _getattr_path(gm, n.target)
+            if isinstance(t, torch.Tensor):
+                env[n] = weight_for(n.target, t.detach())
+            else:
+                problems.append(Problem(f"unsupported attribute '{n.target}' ({type(t).__name__})", src))
+            continue
+        if n.op != "call_function":
+            problems.append(Problem(f"unsupported FX node kind '{n.op}' ({n.target})", src))
+            continue
+        target = n.target
+        try:
+            if target is operator.getitem:
+                seq, idx = n.args
+                src_v = env.get(seq)
+                if isinstance(src_v, list):
+                    env[n] = src_v[idx]
+                else:
+                    problems.append(Problem(f"getitem on a non-sequence value ({seq.name})", src))
+                continue
+            if target in _SYM_OPS:
+                args = [operand(a, nodes, n) for a in n.args]
+                out = Value(n.name, n.meta.get("val"))
+                nodes.append(Node(_SYM_OPS[target], args, [out], src))
+                env[n] = out
+                continue
+            if isinstance(target, torch._ops.OpOverload):
+                schema = target._schema
+                qname = qualified_name(schema)
+                if qname.startswith(_SKIP_PREFIXES):
+                    continue
+                args = fill_arguments(schema, n.args, n.kwargs, lambda v, a: operand(v, nodes, n))
+                outs: List[Value] = []
+                lists = returns_list(schema)
+                val = n.meta.get("val")
+                for i, is_list in enumerate(lists):
+                    rv = val[i] if len(lists) > 1 and isinstance(val, (list, tuple)) else val
+                    outs.append(Value(n.name if i == 0 else f"{n.name}_{i}", rv))
+                nodes.append(Node(qname, args, outs, src))
+                if len(lists) == 1 and lists[0]:
+                    # A Tensor[] result: unpack it now so getitem can address the elements.
+                    count = len(val) if isinstance(val, (list, tuple)) else None
+                    if count is None:
+                        problems.append(Problem(f"{qname}: unknown number of list elements", src))
+                        continue
+                    elems = [Value(f"{n.name}_{i}", val[i]) for i in range(count)]
+                    nodes.append(Node("prim::unpack", [outs[0]], elems, src))
+                    env[n] = elems
+                elif len(lists) > 1:
+                    env[n] = outs
+                else:
+                    env[n] = outs[0]
+                continue
+            name = getattr(target, "__name__", str(target))
+            if isinstance(target, torch._ops.HigherOrderOperator):
+                problems.append(
+                    Problem(
+                        f"control flow / higher-order op '{name}' is not supported by the torch.export "
+                        "front end; use frontend='script' for models with data-dependent control flow",
+                        src,
+                    )
+                )
+            else:
+                problems.append(Problem(f"unsupported call '{name}'", src))
+        except ExportError as e:
+            problems.extend(e.problems)
+        except ValueError as e:
+            problems.append(Problem(str(e), src))
+
+    out_node = next(n for n in gm.graph.nodes if n.op == "output")
+    results = out_node.args[0]
+    out_specs = sig.output_specs
+    for i, (r, spec) in enumerate(zip(results, out_specs)):
+        if spec.kind != OutputKind.USER_OUTPUT:
+            problems.append(
+                Problem(
+                    f"the model mutates '{spec.target}' ({spec.kind.name}); in-place updates of "
+                    "buffers/inputs are not supported (call model.eval() and avoid in-place state)"
+                )
+            )
+            continue
+        if not isinstance(r, torch.fx.Node):
+            problems.append(
+                Problem(f"output {i} is a constant {type(r).__name__} ({r!r}), not a tensor; only tensor outputs are supported")
+            )
+            continue
+        val = r.meta.get("val")
+        if not isinstance(val, torch.Tensor):
+            problems.append(
+                Problem(f"output {i} ('{r.name}') is a {type(val).__name__}, not a tensor; only tensor outputs are supported")
+            )
+            continue
+        v = env.get(r)
+        if isinstance(v, WeightRef):
+            # An output that is a stored tensor: copy it through an op so it has a register.
+            out = Value(f"{r.name}_out", val)
+            nodes.append(Node("prim::move", [v], [out]))
+            v = out
+        idx = len(graph.output_specs)
+        name = output_names[idx] if output_names and idx < len(output_names) else f"output{idx}"
+        graph.block.returns.append(v)
+        graph.output_specs.append(IOSpec(name, DTYPE_NAMES[val.dtype], _shape_of(val, dim_names)))
+    if problems:
+        raise ExportError(problems)
+    return graph
+
+
+def _getattr_path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,159 @@
+"""The exporter's own graph: what both front ends lower to before bytecode emission.
+
+Front ends (torch.export, TorchScript) produce a :class:`Graph`; passes (constant folding,
+batch-norm folding, dead-code elimination) rewrite it; :mod:`wasm_torch._emit` turns it into
+the packer's IR. Keeping one representation means every pass is written once for both front
+ends, and structured control flow (``If``/``Loop``) stays structured until emission, where it
+becomes jumps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Union
+
+
+class Value:
+    """A value produced once (an SSA name); becomes one register.
+
+    ``name`` is the PyTorch-side name (FX node name or TorchScript debug name), kept so the
+    interpreter's trace can be matched against PyTorch.
+    """
+
+    __slots__ = ("name", "meta")
+
+    def __init__(self, name: str, meta: Any = None):
+        self.name = name
+        # Example value / type info from the front end (a tensor, an int, ...); optional.
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"%{self.name}"
+
+
+@dataclass(eq=False)
+class Const:
+    """A compile-time constant operand: None, bool, int, float, str, list/tuple or tensor."""
+
+    value: Any
+
+
+@dataclass(eq=False)
+class WeightRef:
+    """A reference to an entry of :attr:`Graph.weights`."""
+
+    index: int
+
+
+Operand = Union[Value, Const, WeightRef]
+
+
+@dataclass(eq=False)
+class Node:
+    """An op call (``op`` = fully qualified ATen name with overload) or a structural prim.
+
+    Structural prims: ``prim::list`` / ``prim::tuple`` (build), ``prim::unpack`` (one output
+    per element), ``prim::move`` (alias).
+    """
+
+    op: str
+    args: List[Operand]
+    outputs: List[Value]
+    source: Optional[str] = None
+
+
+@dataclass(eq=False)
+class Block:
+    """A straight-line region: parameters bound on entry, nodes, and returned operands."""
+
+    params: List[Value] = field(default_factory=list)
+    nodes: List[Any] = field(default_factory=list)
+    returns: List[Operand] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class If:
+    """``outputs = then_block.returns if cond else else_block.returns``."""
+
+    cond: Operand
+    then_block: Block
+    else_block: Block
+    outputs: List[Value]
+    source: Optional[str] = None
+
+
+@dataclass(eq=False)
+class Loop:
+    """TorchScript's ``prim::Loop``.
+
+    ``body.params`` = ``[iteration, *carried]``; ``body.returns`` = ``[continue, *carried]``;
+    runs while ``iteration < trip_count`` and the condition holds; ``outputs`` = final carried.
+    """
+
+    trip_count: Operand
+    cond: Operand
+    carried: List[Operand]
+    body: Block
+    outputs: List[Value]
+    source: Optional[str] = None
+
+
+@dataclass
+class Weight:
+    """A named weight/buffer tensor; ``role`` marks linear/conv weights for int8 quantization."""
+
+    name: str
+    tensor: Any  # torch.Tensor, contiguous, on CPU
+    role: str = ""  # "linear" | "conv" | ""
+
+
+@dataclass
+class IOSpec:
+    """One entry of the model signature; ``shape`` items are ints or symbolic names."""
+
+    name: str
+    dtype: str
+    shape: List[Union[int, str]]
+
+
+@dataclass(eq=False)
+class Graph:
+    """A whole model: inputs, the entry block, weights and signature."""
+
+    inputs: List[Value]
+    block: Block
+    weights: List[Weight]
+    input_specs: List[IOSpec]
+    output_specs: List[IOSpec]
+
+    def add_weight(self, name: str, tensor: Any, role: str = "") -> WeightRef:
+        """Append a weight with a unique name and return a reference to it."""
+        taken = {w.name for w in self.weights}
+        base, n = name, 1
+        while name in taken:
+            name = f"{base}_{n}"
+            n += 1
+        self.weights.append(Weight(name, tensor.detach().contiguous().cpu(), role))
+        return WeightRef(len(self.weights) - 1)
+
+
+def iter_nodes(block: Block):
+    """Every node of ``block`` and of the blocks nested in it, depth first."""
+    for n in block.nodes:
+        yield n
+        if isinstance(n, If):
+            yield from iter_nodes(n.then_block)
+            yield from iter_nodes(n.else_block)
+        elif isinstance(n, Loop):
+            yield from iter_nodes(n.body)
+
+
+def node_operands(n: Any) -> List[Operand]:
+    """Operands a node reads directly (not those of its nested blocks)."""
+    if isinstance(n, Node):
+        return list(n.args)
+    if isinstance(n, If):
+        return [n.cond]
+    if isinstance(n, Loop):
+        return [n.trip_count, n.cond, *n.carried]
+    raise TypeError(n)

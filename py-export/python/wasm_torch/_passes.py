@@ -1,0 +1,360 @@
+"""Graph passes: constant folding, batch-norm folding into convolutions, dead-code removal."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+import torch
+
+from ._graph import Block, Const, Graph, If, Loop, Node, Value, WeightRef, iter_nodes, node_operands
+
+#: Ops never folded: random, or meant to stay in the graph.
+_NO_FOLD = ("aten::rand", "aten::randn", "aten::dropout", "aten::bernoulli", "aten::native_dropout",
+            "aten::empty", "aten::randint", "aten::normal", "aten::uniform")
+
+#: Largest tensor (elements) folding may create out of nothing (full/arange/zeros...).
+_MAX_CREATED = 1 << 16
+
+_CODE_TO_DTYPE = None
+
+
+def _resolve(op: str) -> Any:
+    ns, rest = op.split("::", 1)
+    base, overload = rest.rsplit(".", 1)
+    packet = getattr(getattr(torch.ops, ns), base)
+    return getattr(packet, overload)
+
+
+def _dtype_from_code(code: int) -> torch.dtype:
+    global _CODE_TO_DTYPE
+    if _CODE_TO_DTYPE is None:
+        from ._schema import SCALAR_TYPE_CODES
+
+        _CODE_TO_DTYPE = {v: k for k, v in SCALAR_TYPE_CODES.items()}
+    return _CODE_TO_DTYPE[code]
+
+
+def _python_args(op_fn: Any, args: List[Any], graph: Graph) -> Tuple[List[Any], Dict[str, Any]]:
+    """Const/WeightRef operands -> the Python (args, kwargs) the torch op takes."""
+    schema = op_fn._schema
+    pos: List[Any] = []
+    kw: Dict[str, Any] = {}
+    for a, arg in zip(schema.arguments, args):
+        if isinstance(arg, WeightRef):
+            v = graph.weights[arg.index].tensor
+        else:
+            v = arg.value
+            if a.name == "dtype" and isinstance(v, int) and not isinstance(v, bool):
+                v = _dtype_from_code(v)
+        if a.kwarg_only:
+            kw[a.name] = v
+        else:
+            pos.append(v)
+    return pos, kw
+
+
+def _numel(x: Any) -> int:
+    return x.numel() if isinstance(x, torch.Tensor) else 0
+
+
+_SIZE_OPS = ("aten::size.int", "aten::sym_size.int", "aten::size.default", "aten::dim.default")
+
+
+def _fold_size(n: Node, mapping: Dict[Value, Any]) -> bool:
+    """Sizes of a value whose shape is known and static at export time become constants."""
+    x = n.args[0]
+    meta = x.meta if isinstance(x, Value) else None
+    if not isinstance(meta, torch.Tensor):
+        return False
+    shape = list(meta.shape)
+    if n.op == "aten::dim.default":
+        mapping[n.outputs[0]] = Const(len(shape))
+        return True
+    if n.op == "aten::size.default":
+        if all(isinstance(s, int) for s in shape):
+            mapping[n.outputs[0]] = Const([int(s) for s in shape])
+            return True
+        return False
+    d = n.args[1]
+    if not isinstance(d, Const) or not isinstance(d.value, int):
+        return False
+    s = shape[d.value]
+    if isinstance(s, int):
+        mapping[n.outputs[0]] = Const(int(s))
+        return True
+    return False
+
+
+def fold_constants(graph: Graph) -> int:
+    """Evaluate op calls whose inputs are all known at export time; returns how many folded."""
+    mapping: Dict[Value, Any] = {}
+    count = [0]
+
+    def sub(x: Any) -> Any:
+        while isinstance(x, Value) and x in mapping:
+            x = mapping[x]
+        return x
+
+    def run_block(block: Block) -> None:
+        kept = []
+        for n in block.nodes:
+            if isinstance(n, If):
+                n.cond = sub(n.cond)
+                run_block(n.then_block)
+                run_block(n.else_block)
+                if isinstance(n.cond, Const) and isinstance(n.cond.value, (bool, int)):
+                    # A branch decided at export time: inline it.
+                    chosen = n.then_block if n.cond.value else n.else_block
+                    kept.extend(chosen.nodes)
+                    for o, r in zip(n.outputs, chosen.returns):
+                        mapping[o] = r
+                    count[0] += 1
+                    continue
+                kept.append(n)
+                continue
+            if isinstance(n, Loop):
+                n.trip_count, n.cond = sub(n.trip_count), sub(n.cond)
+                n.carried = [sub(c) for c in n.carried]
+                run_block(n.body)
+                kept.append(n)
+                continue
+            n.args = [sub(a) for a in n.args]
+            if try_fold(n):
+                count[0] += 1
+                continue
+            kept.append(n)
+        block.nodes = kept
+        block.returns = [sub(r) for r in block.returns]
+
+    def try_fold(n: Node) -> bool:
+        if n.op == "prim::move":
+            mapping[n.outputs[0]] = n.args[0]
+            return True
+        if n.op in _SIZE_OPS and _fold_size(n, mapping):
+            return True
+        if not all(isinstance(a, (Const, WeightRef)) for a in n.args):
+            return False
+        if n.op in ("prim::list", "prim::tuple"):
+            if all(isinstance(a, Const) for a in n.args):
+                vals = [a.value for a in n.args]
+                mapping[n.outputs[0]] = Const(vals if n.op == "prim::list" else tuple(vals))
+                return True
+            return False
+        if n.op == "prim::unpack":
+            src = n.args[0]
+            if isinstance(src, Const) and isinstance(src.value, (list, tuple)) and len(src.value) == len(n.outputs):
+                for o, v in zip(n.outputs, src.value):
+                    mapping[o] = Const(v)
+                return True
+            return False
+        if not n.op.startswith("aten::") or n.op.startswith(_NO_FOLD):
+            return False
+        try:
+            fn = _resolve(n.op)
+            args, kwargs = _python_args(fn, n.args, graph)
+            with torch.no_grad():
+                res = fn(*args, **kwargs)
+        except Exception:
+            return False
+        results = list(res) if isinstance(res, tuple) else [res]
+        if len(results) != len(n.outputs):
+            return False
+        created = sum(_numel(r) for r in results)
+        inputs = sum(_numel(a) for a in args) + sum(_numel(a) for a in kwargs.values())
+        if created > max(inputs, _MAX_CREATED):
+            return False
+        repl = []
+        for o, r in zip(n.outputs, results):
+            if isinstance(r, torch.Tensor):
+                repl.append(graph.add_weight(o.name, r))
+            elif r is None or isinstance(r, (bool, int, float, str)):
+                repl.append(Const(r))
+            elif isinstance(r, (list, tuple)) and all(isinstance(i, (int, float, bool)) for i in r):
+                repl.append(Const(list(r)))
+            else:
+                return False
+        for o, r in zip(n.outputs, repl):
+            mapping[o] = r
+        return True
+
+    run_block(graph.block)
+    return count[0]
+
+
+def use_counts(graph: Graph) -> Dict[Value, int]:
+    """How many times each value is read (nested blocks and returns included)."""
+    counts: Dict[Value, int] = {}
+
+    def visit(block: Block) -> None:
+        for n in block.nodes:
+            for a in node_operands(n):
+                if isinstance(a, Value):
+                    counts[a] = counts.get(a, 0) + 1
+            if isinstance(n, If):
+                visit(n.then_block)
+                visit(n.else_block)
+            elif isinstance(n, Loop):
+                visit(n.body)
+        for r in block.returns:
+            if isinstance(r, Value):
+                counts[r] = counts.get(r, 0) + 1
+
+    visit(graph.block)
+    return counts
+
+
+_CONVS = ("aten::conv2d.default", "aten::conv1d.default", "aten::convolution.default")
+_BNS = ("aten::_native_batch_norm_legit_no_training.default", "aten::batch_norm.default")
+
+
+def fold_batch_norm(graph: Graph) -> int:
+    """Fold inference batch norm into the convolution feeding it (when that conv has no other use)."""
+    counts = use_counts(graph)
+    producers: Dict[Value, Node] = {}
+    for n in iter_nodes(graph.block):
+        if isinstance(n, Node):
+            for o in n.outputs:
+                producers[o] = n
+    folded = 0
+    mapping: Dict[Value, Value] = {}
+    removed = set()
+    for bn in list(iter_nodes(graph.block)):
+        if not isinstance(bn, Node) or bn.op not in _BNS:
+            continue
+        x = bn.args[0]
+        conv = producers.get(x) if isinstance(x, Value) else None
+        if conv is None or conv.op not in _CONVS or counts.get(x, 0) != 1:
+            continue
+        if conv.op == "aten::convolution.default" and not (isinstance(conv.args[6], Const) and conv.args[6].value is False):
+            continue  # transposed convolution: channels are on another axis
+        if bn.op == "aten::batch_norm.default":
+            training = bn.args[5]
+            if not (isinstance(training, Const) and training.value is False):
+                continue
+            eps_arg = bn.args[7]
+        else:
+            eps_arg = bn.args[6]
+            if any(counts.get(o, 0) for o in bn.outputs[1:]):
+                continue
+        w_arg, b_arg = conv.args[1], conv.args[2]
+        gamma, beta, mean, var = bn.args[1:5]
+        parts = [w_arg, gamma, beta, mean, var]
+        if not all(isinstance(p, WeightRef) or (isinstance(p, Const) and p.value is None) for p in parts):
+            continue
+        if not isinstance(w_arg, WeightRef) or not isinstance(mean, WeightRef) or not isinstance(var, WeightRef):
+            continue
+        if not (isinstance(b_arg, WeightRef) or (isinstance(b_arg, Const) and b_arg.value is None)):
+            continue
+        W = graph.weights[w_arg.index].tensor.double()
+        out_ch = W.shape[0]
+
+        def get(p: Any, default: float) -> torch.Tensor:
+            if isinstance(p, WeightRef):
+                return graph.weights[p.index].tensor.double()
+            return torch.full((out_ch,), default, dtype=torch.float64)
+
+        b = get(b_arg, 0.0)
+        g, be, mu, v = get(gamma, 1.0), get(beta, 0.0), get(mean, 0.0), get(var, 1.0)
+        scale = g / torch.sqrt(v + float(eps_arg.value))
+        new_w = (W * scale.reshape(-1, *([1] * (W.dim() - 1)))).to(graph.weights[w_arg.index].tensor.dtype)
+        new_b = ((b - mu) * scale + be).to(graph.weights[w_arg.index].tensor.dtype)
+        base = graph.weights[w_arg.index].name.rsplit(".", 1)[0]
+        conv.args[1] = graph.add_weight(base + ".weight_bnfolded", new_w, "conv")
+        conv.args[2] = graph.add_weight(base + ".bias_bnfolded", new_b)
+        mapping[bn.outputs[0]] = x
+        removed.add(id(bn))
+        folded += 1
+    if folded:
+        _remove_and_substitute(graph.block, removed, mapping)
+    return folded
+
+
+def _remove_and_substitute(block: Block, removed: set, mapping: Dict[Value, Any]) -> None:
+    def sub(x: Any) -> Any:
+        while isinstance(x, Value) and x in mapping:
+            x = mapping[x]
+        return x
+
+    kept = []
+    for n in block.nodes:
+        if id(n) in removed:
+            continue
+        if isinstance(n, Node):
+            n.args = [sub(a) for a in n.args]
+        elif isinstance(n, If):
+            n.cond = sub(n.cond)
+            _remove_and_substitute(n.then_block, removed, mapping)
+            _remove_and_substitute(n.else_block, removed, mapping)
+        elif isinstance(n, Loop):
+            n.trip_count, n.cond = sub(n.trip_count), sub(n.cond)
+            n.carried = [sub(c) for c in n.carried]
+            _remove_and_substitute(n.body, removed, mapping)
+        kept.append(n)
+    block.nodes = kept
+    block.returns = [sub(r) for r in block.returns]
+
+
+def eliminate_dead_code(graph: Graph) -> int:
+    """Drop pure nodes whose outputs nobody reads; repeat until nothing changes."""
+    total = 0
+    while True:
+        counts = use_counts(graph)
+        removed = set()
+        for n in iter_nodes(graph.block):
+            if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs):
+                removed.add(id(n))
+            elif isinstance(n, If) and not any(counts.get(o, 0) for o in n.outputs) and not _has_effects(n):
+                removed.add(id(n))
+        if not removed:
+            return total
+        total += len(removed)
+        _remove_and_substitute(graph.block, removed, {})
+
+
+def _has_effects(n: Any) -> bool:
+    # Ops here are pure; an If only matters through its outputs. Kept as a hook for
+    # exceptions raised inside branches (prim::RaiseException), which do have an effect.
+    return any(isinstance(m, Node) and m.op.startswith("prim::RaiseException") for m in iter_nodes(Block(nodes=[n])))
+
+
+def mark_weight_roles(graph: Graph) -> None:
+    """Tag weights used as linear/conv weights (int8 per-channel quantization targets)."""
+    for n in iter_nodes(graph.block):
+        if not isinstance(n, Node) or len(n.args) < 2 or not isinstance(n.args[1], WeightRef):
+            continue
+        w = graph.weights[n.args[1].index]
+        if n.op in ("aten::linear.default",):
+            w.role = "linear"
+        elif n.op in _CONVS or n.op == "aten::_convolution.default":
+            w.role = "conv"
+
+
+def used_weights(graph: Graph) -> List[int]:
+    """Indices of weights referenced anywhere, in first-use order."""
+    seen: Dict[int, None] = {}
+
+    def visit(block: Block) -> None:
+        for n in block.nodes:
+            for a in node_operands(n):
+                if isinstance(a, WeightRef):
+                    seen.setdefault(a.index)
+            if isinstance(n, If):
+                visit(n.then_block)
+                visit(n.else_block)
+            elif isinstance(n, Loop):
+                visit(n.body)
+        for r in block.returns:
+            if isinstance(r, WeightRef):
+                seen.setdefault(r.index)
+
+    visit(graph.block)
+    return list(seen)
+
+
+def run_all(graph: Graph) -> Dict[str, int]:
+    """The standard pipeline; returns counts for the report."""
+    stats = {"folded": fold_constants(graph)}
+    stats["bn_folded"] = fold_batch_norm(graph)
+    stats["dead"] = eliminate_dead_code(graph)
+    mark_weight_roles(graph)
+    return stats

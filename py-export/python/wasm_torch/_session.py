@@ -1,0 +1,108 @@
+"""``wasm_torch.load``: the native interpreter with numpy in, numpy out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Tuple, Union
+
+import numpy as np
+
+_NP_DTYPES = {
+    "f32": np.float32,
+    "f16": np.float16,
+    "f64": np.float64,
+    "i64": np.int64,
+    "i32": np.int32,
+    "i16": np.int16,
+    "i8": np.int8,
+    "u8": np.uint8,
+    "bool": np.bool_,
+}
+_NAMES = {np.dtype(v): k for k, v in _NP_DTYPES.items()}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output: its name, dtype name ("f32", "i64", ...) and shape (ints or dim names)."""
+
+    name: str
+    dtype: str
+    shape: Tuple[Union[int, str], ...]
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """numpy array from a numpy array, a torch tensor or anything ``np.asarray`` accepts."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        x = x.detach().cpu()
+        if str(x.dtype) == "torch.bfloat16":
+            raise TypeError("bfloat16 inputs are not supported; convert to float32")
+        x = x.numpy()
+    return np.ascontiguousarray(np.asarray(x))
+
+
+def raw_from_numpy(a: np.ndarray) -> Tuple[str, List[int], bytes]:
+    """numpy -> the ``(dtype, shape, bytes)`` triple the native side takes."""
+    name = _NAMES.get(a.dtype)
+    if name is None:
+        raise TypeError(f"unsupported input dtype {a.dtype}")
+    a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
+    return name, list(a.shape), a.tobytes()
+
+
+def numpy_from_raw(dtype: str, shape: List[int], data: bytes) -> np.ndarray:
+    """The native ``(dtype, shape, bytes)`` triple -> a numpy array (a copy owned by numpy)."""
+    if dtype == "bf16":
+        u = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
+        return u.view(np.float32).reshape(shape)
+    return np.frombuffer(data, dtype=np.dtype(_NP_DTYPES[dtype]).newbyteorder("<")).reshape(shape).copy()
+
+
+class Session:
+    """A loaded ``.wtb`` model. ``run(*inputs)`` takes numpy arrays or torch tensors."""
+
+    def __init__(self, native: Any, path: str = ""):
+        self._native = native
+        self.path = path
+        self.inputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.inputs]
+        self.outputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.outputs]
+
+    def run(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
+        """Run the model; inputs positionally or by name; returns one numpy array per output."""
+        if named:
+            by_name: Dict[str, Any] = dict(named)
+            if inputs:
+                raise TypeError("pass inputs either positionally or by name, not both")
+            missing = [s.name for s in self.inputs if s.name not in by_name]
+            extra = sorted(set(by_name) - {s.name for s in self.inputs})
+            if missing or extra:
+                raise TypeError(f"inputs: missing {missing}, unexpected {extra}")
+            inputs = tuple(by_name[s.name] for s in self.inputs)
+        if len(inputs) != len(self.inputs):
+            raise TypeError(f"the model takes {len(self.inputs)} input(s), got {len(inputs)}")
+        raw = [raw_from_numpy(to_numpy(x)) for x in inputs]
+        return [numpy_from_raw(*o) for o in self._native.run(raw)]
+
+    __call__ = run
+
+    def trace(self, *inputs: Any) -> Tuple[List[np.ndarray], List[Tuple[str, np.ndarray]]]:
+        """Run once recording every value an instruction writes: (outputs, [(name, array), ...])."""
+        self._native.set_trace(True)
+        try:
+            outs = self.run(*inputs)
+            entries = [(n, numpy_from_raw(d, s, b)) for n, d, s, b in self._native.take_trace()]
+        finally:
+            self._native.set_trace(False)
+        return outs, entries
+
+    def __repr__(self) -> str:
+        return f"Session({self.path!r}, inputs={self.inputs}, outputs={self.outputs})"
+
+
+def load(path: Union[str, "os.PathLike[str]", bytes]) -> Session:
+    """Load a ``.wtb`` file (a path, or the file's bytes) into a native interpreter session."""
+    from . import _native
+
+    if isinstance(path, (bytes, bytearray)):
+        return Session(_native.NativeSession.from_bytes(bytes(path)), "<bytes>")
+    return Session(_native.NativeSession(os.fspath(path)), os.fspath(path))

@@ -1,0 +1,35 @@
+"""Exceptions the exporter raises, each with a message a user can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+
+@dataclass
+class Problem:
+    """One unsupported construct, with the Python source line PyTorch recorded for it."""
+
+    message: str
+    source: Optional[str] = None
+
+    def __str__(self) -> str:
+        return f"{self.message}\n    at {self.source}" if self.source else self.message
+
+
+class ExportError(Exception):
+    """The model cannot be exported; ``problems`` lists every reason found, not only the first."""
+
+    def __init__(self, problems: List[Problem], header: str = ""):
+        self.problems = list(problems)
+        head = header or f"cannot export the model: {len(self.problems)} problem(s)"
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{head}\n{body}")
+
+
+class VerificationError(Exception):
+    """The exported file's outputs differ from PyTorch's by more than the tolerance."""
+
+    def __init__(self, message: str, report: object = None):
+        self.report = report
+        super().__init__(message)

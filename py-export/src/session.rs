@@ -1,0 +1,189 @@
+//! `NativeSession`: the interpreter behind `wasm_torch.load`, with numpy-friendly I/O.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use wasm_torch_format::model::{DType, Dim, ValueSpec};
+use wasm_torch_interp::{Program, Session, Tensor};
+
+create_exception!(
+    _native,
+    NativeError,
+    PyException,
+    "An interpreter error; the message starts with its kind (bad_file, unsupported_ops, ...)."
+);
+
+fn native_err(e: wasm_torch_interp::Error) -> PyErr {
+    NativeError::new_err(e.to_string())
+}
+
+/// A tensor crossing the boundary: `(dtype_name, shape, little-endian bytes)`.
+type RawTensor<'py> = (String, Vec<usize>, Bound<'py, PyBytes>);
+
+fn to_raw<'py>(py: Python<'py>, t: &Tensor) -> RawTensor<'py> {
+    (
+        t.dtype().name().to_string(),
+        t.shape().to_vec(),
+        PyBytes::new(py, &t.to_le_bytes()),
+    )
+}
+
+fn from_raw(dtype: &str, shape: Vec<usize>, data: &[u8]) -> PyResult<Tensor> {
+    let dt = DType::from_name(dtype)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown dtype '{dtype}'")))?;
+    Tensor::from_le_bytes(dt, shape, data).map_err(native_err)
+}
+
+/// A trace entry: `(register_name, dtype_name, shape, bytes)`.
+type TraceEntry<'py> = (String, String, Vec<usize>, Bound<'py, PyBytes>);
+
+/// Signature entry for Python: `(name, dtype_name, [int | str, ...])`.
+fn spec_to_py<'py>(py: Python<'py>, s: &ValueSpec) -> PyResult<Bound<'py, PyAny>> {
+    let dims = s
+        .shape
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => Ok::<_, PyErr>(n.into_pyobject(py)?.into_any()),
+            Dim::Symbolic(name) => Ok(name.as_str().into_pyobject(py)?.into_any()),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((s.name.as_str(), s.dtype.name(), dims)
+        .into_pyobject(py)?
+        .into_any())
+}
+
+/// An interpreter session over one loaded `.wtb` program.
+#[pyclass(module = "wasm_torch._native")]
+pub struct NativeSession {
+    program: Arc<Program>,
+    // A Mutex makes the session shareable with Python threads (pyo3 needs Sync); runs on one
+    // session are serialized, as the interpreter's scratch state requires.
+    session: Mutex<Session>,
+}
+
+#[pymethods]
+impl NativeSession {
+    /// Load a `.wtb` file from `path`.
+    #[new]
+    fn new(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let program = py
+            .detach(|| Program::from_path(&path))
+            .map_err(native_err)?;
+        Self::with_program(program)
+    }
+
+    /// Load a `.wtb` file from bytes.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: Vec<u8>) -> PyResult<Self> {
+        let program = py
+            .detach(|| Program::from_bytes(&data))
+            .map_err(native_err)?;
+        Self::with_program(program)
+    }
+
+    /// The model's inputs: a list of `(name, dtype, shape)`; symbolic dims are strings.
+    #[getter]
+    fn inputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.program
+            .inputs()
+            .iter().map(|s| spec_to_py(py, s)).collect()
+    }
+
+    /// The model's outputs: a list of `(name, dtype, shape)`.
+    #[getter]
+    fn outputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.program
+            .outputs()
+            .iter().map(|s| spec_to_py(py, s)).collect()
+    }
+
+    /// Run with positional inputs `[(dtype, shape, bytes), ...]`; returns outputs the same way.
+    fn run<'py>(
+        &mut self,
+        py: Python<'py>,
+        inputs: Vec<(String, Vec<usize>, Vec<u8>)>,
+    ) -> PyResult<Vec<RawTensor<'py>>> {
+        let tensors = inputs
+            .into_iter()
+            .map(|(d, s, b)| from_raw(&d, s, &b))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut guard = self.lock()?;
+        let session: &mut Session = &mut guard;
+        let outs = py
+            .detach(move || session.run_positional(tensors))
+            .map_err(native_err)?;
+        Ok(outs.iter().map(|t| to_raw(py, t)).collect())
+    }
+
+    /// Record every tensor an instruction writes during the next runs (for `diff`).
+    fn set_trace(&mut self, on: bool) -> PyResult<()> {
+        self.lock()?.set_trace(on);
+        Ok(())
+    }
+
+    /// The recorded `(register_name, dtype, shape, bytes)` entries, oldest first; clears them.
+    fn take_trace<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<TraceEntry<'py>>> {
+        Ok(self
+            .lock()?
+            .take_trace()
+            .into_iter()
+            .map(|(name, t)| {
+                let (d, s, b) = to_raw(py, &t);
+                (name, d, s, b)
+            })
+            .collect())
+    }
+}
+
+impl NativeSession {
+    fn with_program(program: Program) -> PyResult<Self> {
+        let program = Arc::new(program);
+        let session = Session::new(program.clone()).map_err(native_err)?;
+        Ok(NativeSession {
+            program,
+            session: Mutex::new(session),
+        })
+    }
+
+    fn lock(&self) -> PyResult<MutexGuard<'_, Session>> {
+        self.session
+            .lock()
+            .map_err(|_| NativeError::new_err("runtime: a previous run panicked; load the model again"))
+    }
+}
+
+/// Chunk statistics of a `.wtb` file: counts and byte totals per codec.
+#[pyfunction]
+pub fn file_info(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Vec<(String, u64)>> {
+    let program = py
+        .detach(|| Program::from_path(&path))
+        .map_err(native_err)?;
+    let g = program.graph();
+    let mut zstd = 0u64;
+    let (mut stored, mut decoded) = (0u64, 0u64);
+    for c in &g.chunks {
+        if c.codec == wasm_torch_format::model::Codec::Zstd {
+            zstd += 1;
+        }
+        stored += c.stored_len;
+        decoded += c.decoded_len;
+    }
+    Ok(vec![
+        ("chunks".to_string(), g.chunks.len() as u64),
+        ("zstd_chunks".to_string(), zstd),
+        ("stored_bytes".to_string(), stored),
+        ("decoded_bytes".to_string(), decoded),
+        ("arena_size".to_string(), g.arena_size),
+        ("tensors".to_string(), g.tensors.len() as u64),
+    ])
+}
+
+/// Every op name the interpreter implements, sorted.
+#[pyfunction]
+pub fn supported_ops() -> Vec<&'static str> {
+    wasm_torch_interp::supported_ops()
+}
