@@ -77,7 +77,11 @@ fn horner(x: f32, coef: &[f32]) -> f32 {
 #[inline]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(c::EXP_LO, c::EXP_HI); // NaN stays NaN
-    let n = (x * c::LOG2E + 0.5).floor();
+                                           // floor(t) via truncation (t is within [-150, 129] after the clamp): `f32::floor` is a
+                                           // libm call on baseline x86_64, which has no SSE4.1 `roundps`.
+    let t = x * c::LOG2E + 0.5;
+    let ti = t as i32 as f32; // NaN → 0; the NaN still propagates through `r` below.
+    let n = if ti > t { ti - 1.0 } else { ti };
     let r = x - n * c::LN2_HI;
     let r = r - n * c::LN2_LO;
     let p = horner(r, &c::EXP_P);

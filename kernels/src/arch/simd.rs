@@ -140,24 +140,35 @@ pub(crate) fn gelu_tanh<S: Simd>(x: S) -> S {
     S::splat(0.5).mul(x).mul(S::splat(1.0).add(tanh(u)))
 }
 
-/// Applies `f` to every element of `x`, the tail through a zero-padded stack buffer.
-#[inline(always)]
-pub(crate) fn map_slice<S: Simd>(x: &mut [f32], f: impl Fn(S) -> S) {
-    assert!(S::LANES <= 16);
-    let mut chunks = x.chunks_exact_mut(S::LANES);
-    for ch in &mut chunks {
-        // SAFETY: `ch` has exactly LANES elements.
-        unsafe { f(S::load(ch.as_ptr())).store(ch.as_mut_ptr()) }
-    }
-    let rem = chunks.into_remainder();
-    if !rem.is_empty() {
-        let mut buf = [0f32; 16];
-        buf[..rem.len()].copy_from_slice(rem);
-        // SAFETY: `buf` holds 16 >= LANES elements.
-        unsafe { f(S::load(buf.as_ptr())).store(buf.as_mut_ptr()) }
-        rem.copy_from_slice(&buf[..rem.len()]);
-    }
+/// Applies `$f::<$S>` to every element of `$x`, the tail through a zero-padded stack
+/// buffer. A macro rather than a function taking `impl Fn`: the `Fn::call` shim would not
+/// be inlined into the `#[target_feature]` caller, leaving every vector op a call.
+macro_rules! map_slice {
+    ($S:ty, $x:expr, $f:path) => {{
+        let x: &mut [f32] = $x;
+        const L: usize = <$S as $crate::arch::simd::Simd>::LANES;
+        let mut chunks = x.chunks_exact_mut(L);
+        for ch in &mut chunks {
+            // SAFETY: `ch` has exactly L elements.
+            unsafe {
+                let v = <$S as $crate::arch::simd::Simd>::load(ch.as_ptr());
+                $crate::arch::simd::Simd::store($f(v), ch.as_mut_ptr())
+            }
+        }
+        let rem = chunks.into_remainder();
+        if !rem.is_empty() {
+            let mut buf = [0f32; L];
+            buf[..rem.len()].copy_from_slice(rem);
+            // SAFETY: `buf` holds L elements.
+            unsafe {
+                let v = <$S as $crate::arch::simd::Simd>::load(buf.as_ptr());
+                $crate::arch::simd::Simd::store($f(v), buf.as_mut_ptr())
+            }
+            rem.copy_from_slice(&buf[..rem.len()]);
+        }
+    }};
 }
+pub(crate) use map_slice;
 
 /// GEMM micro-tile `acc[MR × NR] = a_panel · b_panel` with `NV = NR / LANES` vectors per
 /// row, the `MR × NV` accumulators held in registers (see `arch::TileFn`).

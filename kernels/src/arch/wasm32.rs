@@ -122,7 +122,7 @@ impl Simd for F4 {
 macro_rules! map_entry {
     ($name:ident, $f:ident) => {
         fn $name(x: &mut [f32]) {
-            simd::map_slice::<F4>(x, simd::$f::<F4>)
+            simd::map_slice!(F4, x, simd::$f::<F4>)
         }
     };
 }

@@ -127,7 +127,7 @@ macro_rules! map_entry {
     ($name:ident, $inner:ident, $f:ident) => {
         #[target_feature(enable = "avx2,fma")]
         fn $inner(x: &mut [f32]) {
-            simd::map_slice::<F8>(x, simd::$f::<F8>)
+            simd::map_slice!(F8, x, simd::$f::<F8>)
         }
         fn $name(x: &mut [f32]) {
             // SAFETY: reachable only through `TABLE`, handed out after AVX2+FMA detection.

@@ -1,0 +1,151 @@
+//! Kernel micro-benchmarks: `cargo bench -p wasm-torch-kernels` (plain timing loop, no
+//! extra dependencies; runs every kernel table usable on this machine).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use wasm_torch_kernels::activation::Activation;
+use wasm_torch_kernels::arch::{available, Kernels};
+use wasm_torch_kernels::conv::{conv2d_with, Conv2dParams};
+use wasm_torch_kernels::gemm::{sgemm_packed_with, sgemm_with, PackedB};
+
+/// Median seconds per call of `f`, over runs of at least ~0.3 s in total.
+fn time(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while samples.len() < 5
+        || (start.elapsed() < Duration::from_millis(300) && samples.len() < 1000)
+    {
+        let t = Instant::now();
+        f();
+        samples.push(t.elapsed().as_secs_f64());
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[samples.len() / 2]
+}
+
+fn data(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
+}
+
+fn bench_gemm(k: &Kernels, m: usize, kd: usize, n: usize) {
+    let a = data(m * kd);
+    let b = data(kd * n);
+    let mut c = vec![0f32; m * n];
+    let flops = 2.0 * (m * n * kd) as f64;
+    let t = time(|| {
+        sgemm_with(
+            k,
+            m,
+            n,
+            kd,
+            black_box(&a),
+            kd,
+            false,
+            &b,
+            n,
+            false,
+            &mut c,
+            n,
+            false,
+        )
+    });
+    let pb = PackedB::pack(kd, n, &b, n, false);
+    let tp = time(|| {
+        sgemm_packed_with(
+            k,
+            m,
+            black_box(&a),
+            kd,
+            &pb,
+            None,
+            Activation::None,
+            &mut c,
+            n,
+        )
+    });
+    println!(
+        "{:>18} sgemm m={m} k={kd} n={n}: {:7.2} GFLOP/s (packed weights: {:7.2} GFLOP/s)",
+        k.name,
+        flops / t / 1e9,
+        flops / tp / 1e9
+    );
+}
+
+fn bench_conv(k: &Kernels, name: &str, p: &Conv2dParams) {
+    let x = data(p.batch * p.in_channels * p.in_h * p.in_w);
+    let w = data(p.out_channels * p.in_channels / p.groups * p.kernel_h * p.kernel_w);
+    let mut out = vec![0f32; p.batch * p.out_channels * p.out_h() * p.out_w()];
+    let flops =
+        2.0 * out.len() as f64 * (p.in_channels / p.groups * p.kernel_h * p.kernel_w) as f64;
+    let t = time(|| conv2d_with(k, p, black_box(&x), &w, None, Activation::Relu, &mut out));
+    println!(
+        "{:>18} conv {name}: {:8.3} ms, {:7.2} GFLOP/s",
+        k.name,
+        t * 1e3,
+        flops / t / 1e9
+    );
+}
+
+fn main() {
+    let conv3 = Conv2dParams {
+        batch: 1,
+        in_channels: 64,
+        in_h: 56,
+        in_w: 56,
+        out_channels: 64,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+        groups: 1,
+    };
+    let pw = Conv2dParams {
+        kernel_h: 1,
+        kernel_w: 1,
+        padding: (0, 0),
+        in_channels: 128,
+        out_channels: 128,
+        in_h: 28,
+        in_w: 28,
+        ..conv3.clone()
+    };
+    let dw = Conv2dParams {
+        in_channels: 128,
+        out_channels: 128,
+        groups: 128,
+        in_h: 56,
+        in_w: 56,
+        ..conv3.clone()
+    };
+    for k in available() {
+        bench_gemm(k, 128, 384, 1536);
+        bench_gemm(k, 256, 256, 256);
+        bench_gemm(k, 1, 768, 768);
+        bench_conv(k, "3x3 64->64 56x56", &conv3);
+        bench_conv(k, "1x1 128->128 28x28", &pw);
+        bench_conv(k, "dw3x3 128 56x56", &dw);
+        let mut v = data(1 << 16);
+        for (name, act) in [
+            ("exp", Activation::None),
+            ("gelu", Activation::Gelu),
+            ("tanh", Activation::Tanh),
+        ] {
+            let t = match act {
+                Activation::None => {
+                    time(|| (wasm_torch_kernels::activation::exp)(black_box(&mut v[..])))
+                }
+                _ => time(|| wasm_torch_kernels::activation::apply(act, black_box(&mut v[..]))),
+            };
+            println!(
+                "{:>18} {name} (active table) 64Ki: {:7.3} Gelem/s",
+                k.name,
+                v.len() as f64 / t / 1e9
+            );
+            v = data(1 << 16);
+        }
+    }
+}
