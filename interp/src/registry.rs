@@ -12,11 +12,25 @@ use crate::error::Result;
 use crate::value::Value;
 
 /// Per-call context handed to ops: session scratch state they may use.
-#[derive(Default)]
 pub struct OpCtx {
     /// Weights pre-packed for the GEMM kernel, keyed by the weight's storage address and
     /// shape; lives as long as the session (the program keeps the weights alive).
     pub(crate) packed: std::collections::HashMap<(usize, usize, usize), std::sync::Arc<wasm_torch_kernels::gemm::PackedB>>,
+    /// Addresses of the program's weights: only these (alive as long as the program) may be
+    /// cached by address.
+    pub(crate) persistent: std::collections::HashSet<usize>,
+    /// Whether to pre-pack weights (costs a copy of each linear weight; saves a pack per call).
+    pub(crate) pack_weights: bool,
+}
+
+impl Default for OpCtx {
+    fn default() -> Self {
+        OpCtx {
+            packed: Default::default(),
+            persistent: Default::default(),
+            pack_weights: true,
+        }
+    }
 }
 
 /// An op implementation. Arguments are owned so an op can take over the buffer of a tensor

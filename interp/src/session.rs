@@ -40,10 +40,17 @@ impl Session {
     /// Plan memory for every function of `program` and create the scratch state.
     pub fn new(program: Arc<Program>) -> Result<Session> {
         let plans = program.graph.functions.iter().map(plan_function).collect();
+        let mut ctx = OpCtx::default();
+        ctx.persistent = program
+            .weights
+            .iter()
+            .filter(|w| w.is_contiguous())
+            .map(|w| w.data_ptr())
+            .collect();
         Ok(Session {
             program,
             plans,
-            ctx: OpCtx::default(),
+            ctx,
             profile: None,
             clock: default_clock(),
             trace: None,
@@ -60,6 +67,15 @@ impl Session {
     /// runtime error instead of hanging).
     pub fn set_step_limit(&mut self, limit: u64) {
         self.step_limit = limit;
+    }
+
+    /// Pre-pack linear/matmul weights for the GEMM kernel on first use (default on). The
+    /// packed copy costs about as much memory as the weights; turn off for huge models.
+    pub fn set_weight_packing(&mut self, on: bool) {
+        self.ctx.pack_weights = on;
+        if !on {
+            self.ctx.packed.clear();
+        }
     }
 
     /// Replace the profiling clock (`None` disables timing; calls are still counted).

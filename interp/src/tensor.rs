@@ -310,6 +310,15 @@ impl Tensor {
         self.buf.owned_bytes()
     }
 
+    /// The typed storage from element 0 to the end of the buffer (for kernels that take a
+    /// leading dimension, e.g. GEMM over a transposed view).
+    pub(crate) fn raw<T: Elem>(&self) -> Result<&[T]> {
+        if std::mem::size_of::<T>() != self.dtype.size() {
+            return Err(Error::runtime("internal: raw access with the wrong element size"));
+        }
+        Ok(&self.buf.typed::<T>()?[self.offset..])
+    }
+
     /// Address of element 0 (tests check in-place reuse with it).
     pub(crate) fn data_ptr(&self) -> usize {
         self.buf.bytes().as_ptr() as usize + self.offset * self.dtype.size()

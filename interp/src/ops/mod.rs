@@ -12,6 +12,7 @@ pub(crate) mod arith;
 pub(crate) mod attention;
 pub(crate) mod creation;
 pub(crate) mod index;
+pub(crate) mod linalg;
 pub(crate) mod nn;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
@@ -24,6 +25,7 @@ pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
     shape::register(r);
     creation::register(r);
     index::register(r);
+    linalg::register(r);
     nn::register(r);
     reduce::register(r);
     scalar::register(r);

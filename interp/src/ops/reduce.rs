@@ -1,4 +1,299 @@
-//! (in progress)
-use crate::registry::OpFn;
+//! Reductions: sum, mean, prod, amax/amin, max/min (with indices), argmax/argmin, var/std,
+//! any/all, cumsum.
 
-pub(crate) fn register(_r: &mut Vec<(&'static str, OpFn)>) {}
+use wasm_torch_kernels::reduce::{reduce_axis, ReduceOp};
+
+use super::{arg, barg_or, cat, iarg, norm_dim, one, opt, targ, Cat};
+use crate::error::{Error, Result};
+use crate::registry::{OpCtx, OpFn};
+use crate::storage::try_alloc;
+use crate::tensor::{DType, Tensor};
+use crate::value::Value;
+
+/// Reduced dims (sorted, unique); `None`/empty means all dims.
+fn dims_of(v: &Value, ndim: usize) -> Result<Vec<usize>> {
+    let ds = match v {
+        Value::None => vec![],
+        v => v.as_ints()?,
+    };
+    if ds.is_empty() {
+        return Ok((0..ndim).collect());
+    }
+    let mut out = ds.iter().map(|&d| norm_dim(d, ndim)).collect::<Result<Vec<_>>>()?;
+    out.sort_unstable();
+    out.dedup();
+    if ndim == 0 {
+        out.clear();
+    }
+    Ok(out)
+}
+
+/// Move the reduced dims last and make contiguous: returns (data tensor, rows, row_len, out shape).
+fn arrange(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<(Tensor, usize, usize, Vec<usize>)> {
+    let nd = x.ndim();
+    let kept: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
+    let order: Vec<i64> = kept.iter().chain(dims.iter()).map(|&d| d as i64).collect();
+    let p = super::shape::permute(x, &order)?.contiguous();
+    let rows: usize = kept.iter().map(|&d| x.shape()[d]).product();
+    let row: usize = dims.iter().map(|&d| x.shape()[d]).product();
+    let shape = if keepdim {
+        (0..nd).map(|d| if dims.contains(&d) { 1 } else { x.shape()[d] }).collect()
+    } else {
+        kept.iter().map(|&d| x.shape()[d]).collect()
+    };
+    Ok((p, rows, row, shape))
+}
+
+fn reduce_f(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: DType) -> Result<Tensor> {
+    let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
+    if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
+        return Err(Error::runtime("max/min of an empty dimension"));
+    }
+    let mut out = try_alloc::<f32>(rows)?;
+    if rows > 0 {
+        reduce_axis(op, &p.f32s()?, rows, row, 1, &mut out);
+    }
+    Ok(Tensor::from_f32_as(dtype, shape, out))
+}
+
+fn reduce_i(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: DType) -> Result<Tensor> {
+    let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
+    if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
+        return Err(Error::runtime("max/min of an empty dimension"));
+    }
+    let v = p.i64s()?;
+    let out: Vec<i64> = (0..rows)
+        .map(|r| {
+            let s = &v[r * row..(r + 1) * row];
+            match op {
+                ReduceOp::Sum | ReduceOp::Mean => s.iter().fold(0i64, |a, &b| a.wrapping_add(b)),
+                ReduceOp::Prod => s.iter().fold(1i64, |a, &b| a.wrapping_mul(b)),
+                ReduceOp::Max => s.iter().copied().max().unwrap_or(i64::MIN),
+                ReduceOp::Min => s.iter().copied().min().unwrap_or(i64::MAX),
+            }
+        })
+        .collect();
+    Ok(Tensor::from_i64_as(dtype, shape, out))
+}
+
+/// sum / prod / amax / amin / mean over `dims`, with PyTorch's result dtypes.
+fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: Option<DType>) -> Result<Tensor> {
+    let x = match dtype {
+        Some(d) if d != x.dtype() => x.cast(d)?,
+        _ => x.clone(),
+    };
+    let int = cat(x.dtype()) != Cat::Float;
+    match op {
+        ReduceOp::Mean if int => Err(Error::runtime("mean of an integer tensor needs a float dtype")),
+        ReduceOp::Sum | ReduceOp::Prod if int => reduce_i(&x, dims, keepdim, op, DType::I64),
+        ReduceOp::Max | ReduceOp::Min if int => reduce_i(&x, dims, keepdim, op, x.dtype()),
+        _ => reduce_f(&x, dims, keepdim, op, x.dtype()),
+    }
+}
+
+fn reduce_op(args: &[Value], op: ReduceOp, dims_at: Option<usize>, keep_at: Option<usize>, dtype_at: Option<usize>) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let dims = dims_of(dims_at.map_or(&Value::None, |i| opt(args, i)), x.ndim())?;
+    let keep = keep_at.map_or(Ok(false), |i| barg_or(args, i, false))?;
+    let dt = dtype_at.map_or(Ok(None), |i| opt(args, i).as_opt_dtype())?;
+    one(reduce(x, &dims, keep, op, dt)?)
+}
+
+/// (values, indices) of max/min along one dim; first occurrence wins, NaN counts as max.
+fn arg_reduce(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+    let (x, dims) = match dim {
+        Some(d) => {
+            let d = norm_dim(d, x.ndim())?;
+            (x.clone(), if x.ndim() == 0 { vec![] } else { vec![d] })
+        }
+        None => (super::shape::reshape(x, vec![x.numel()])?, vec![0]),
+    };
+    let keepdim = keepdim && dim.is_some();
+    let (p, rows, row, shape) = arrange(&x, &dims, keepdim)?;
+    if row == 0 {
+        return Err(Error::runtime("argmax/argmin of an empty dimension"));
+    }
+    let v = p.f64s()?;
+    let mut vals = Vec::with_capacity(rows);
+    let mut idx = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let s = &v[r * row..(r + 1) * row];
+        let mut best = 0;
+        for i in 1..row {
+            let (a, b) = (s[i], s[best]);
+            if b.is_nan() {
+                break;
+            }
+            if a.is_nan() || (max && a > b) || (!max && a < b) {
+                best = i;
+            }
+        }
+        vals.push(s[best]);
+        idx.push(best as i64);
+    }
+    Ok((Tensor::from_f64_as(x.dtype(), shape.clone(), vals), Tensor::from_i64(shape, idx)))
+}
+
+/// var/std with `correction` (Bessel's = 1).
+fn var_std(x: &Tensor, dims: &[usize], correction: f64, keepdim: bool, std: bool) -> Result<Tensor> {
+    let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
+    let v = p.f64s()?;
+    let out: Vec<f64> = (0..rows)
+        .map(|r| {
+            let s = &v[r * row..(r + 1) * row];
+            let m = s.iter().sum::<f64>() / row as f64;
+            let ss = s.iter().map(|a| (a - m) * (a - m)).sum::<f64>();
+            let var = ss / (row as f64 - correction).max(0.0);
+            if std {
+                var.sqrt()
+            } else {
+                var
+            }
+        })
+        .collect();
+    let dt = if x.dtype().is_float() { x.dtype() } else { DType::F32 };
+    Ok(Tensor::from_f64_as(dt, shape, out))
+}
+
+fn var_correction(args: &[Value], std: bool) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let dims = dims_of(opt(args, 1), x.ndim())?;
+    let corr = opt(args, 2).as_opt_f64()?.unwrap_or(1.0);
+    one(var_std(x, &dims, corr, barg_or(args, 3, false)?, std)?)
+}
+
+/// TorchScript form: var.dim(self, dim, unbiased, keepdim)
+fn var_dim(args: &[Value], std: bool) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let dims = dims_of(opt(args, 1), x.ndim())?;
+    let unbiased = barg_or(args, 2, true)?;
+    one(var_std(x, &dims, if unbiased { 1.0 } else { 0.0 }, barg_or(args, 3, false)?, std)?)
+}
+
+fn any_all(args: &[Value], any: bool, dims_at: Option<usize>, keep_at: Option<usize>) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let dims = dims_of(dims_at.map_or(&Value::None, |i| opt(args, i)), x.ndim())?;
+    let keep = keep_at.map_or(Ok(false), |i| barg_or(args, i, false))?;
+    let b = x.cast(DType::I64)?;
+    let r = reduce_i(&b.cast(DType::Bool)?.cast(DType::I64)?, &dims, keep, if any { ReduceOp::Max } else { ReduceOp::Min }, DType::Bool);
+    let r = match r {
+        Err(_) => Tensor::from_bool(vec![], vec![!any]),
+        Ok(t) => t,
+    };
+    one(r)
+}
+
+fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let d = norm_dim(iarg(args, 1)?, x.ndim())?;
+    let dt = opt(args, 2).as_opt_dtype()?.unwrap_or(if x.dtype().is_float() { x.dtype() } else { DType::I64 });
+    if x.ndim() == 0 {
+        return one(x.cast(dt)?);
+    }
+    let last = x.ndim() - 1;
+    let moved = super::shape::transpose(x, d as i64, last as i64)?;
+    let row = moved.shape()[last];
+    let shape = moved.shape().to_vec();
+    let t = if dt.is_float() {
+        let mut v = moved.f64s()?;
+        for r in v.chunks_mut(row.max(1)) {
+            let mut acc = 0.0;
+            for e in r.iter_mut() {
+                acc += *e;
+                *e = acc;
+            }
+        }
+        Tensor::from_f64_as(dt, shape, v)
+    } else {
+        let mut v = moved.i64s()?.into_owned();
+        for r in v.chunks_mut(row.max(1)) {
+            let mut acc = 0i64;
+            for e in r.iter_mut() {
+                acc = acc.wrapping_add(*e);
+                *e = acc;
+            }
+        }
+        Tensor::from_i64_as(dt, shape, v)
+    };
+    one(super::shape::transpose(&t, d as i64, last as i64)?.contiguous())
+}
+
+macro_rules! reg {
+    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
+        $( $r.push(($name, $f as OpFn)); )*
+    };
+}
+
+pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+    reg!(r,
+        "aten::sum.dim_IntList" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Sum, Some(1), Some(2), Some(3)),
+        "aten::sum.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Sum, None, None, Some(1)),
+        "aten::mean.dim" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Mean, Some(1), Some(2), Some(3)),
+        "aten::mean.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Mean, None, None, Some(1)),
+        "aten::prod.dim_int" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Prod, Some(1), Some(2), Some(3)),
+        "aten::prod.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Prod, None, None, Some(1)),
+        "aten::amax.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Max, Some(1), Some(2), None),
+        "aten::amin.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Min, Some(1), Some(2), None),
+        "aten::max.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Max, None, None, None),
+        "aten::min.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Min, None, None, None),
+        "aten::max.dim" => |_: &mut OpCtx, a: Vec<Value>| { let (v, i) = arg_reduce(targ(&a, 0)?, Some(iarg(&a, 1)?), barg_or(&a, 2, false)?, true)?; Ok(vec![v.into(), i.into()]) },
+        "aten::min.dim" => |_: &mut OpCtx, a: Vec<Value>| { let (v, i) = arg_reduce(targ(&a, 0)?, Some(iarg(&a, 1)?), barg_or(&a, 2, false)?, false)?; Ok(vec![v.into(), i.into()]) },
+        "aten::argmax.default" => |_: &mut OpCtx, a: Vec<Value>| one(arg_reduce(targ(&a, 0)?, opt(&a, 1).as_opt_int()?, barg_or(&a, 2, false)?, true)?.1),
+        "aten::argmin.default" => |_: &mut OpCtx, a: Vec<Value>| one(arg_reduce(targ(&a, 0)?, opt(&a, 1).as_opt_int()?, barg_or(&a, 2, false)?, false)?.1),
+        "aten::var.correction" => |_: &mut OpCtx, a: Vec<Value>| var_correction(&a, false),
+        "aten::std.correction" => |_: &mut OpCtx, a: Vec<Value>| var_correction(&a, true),
+        "aten::var.dim" => |_: &mut OpCtx, a: Vec<Value>| var_dim(&a, false),
+        "aten::std.dim" => |_: &mut OpCtx, a: Vec<Value>| var_dim(&a, true),
+        "aten::any.default" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, true, None, None),
+        "aten::any.dim" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, true, Some(1), Some(2)),
+        "aten::any.dims" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, true, Some(1), Some(2)),
+        "aten::all.default" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, false, None, None),
+        "aten::all.dim" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, false, Some(1), Some(2)),
+        "aten::cumsum.default" => |_: &mut OpCtx, a: Vec<Value>| cumsum(&a),
+    );
+    let _ = arg;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: Vec<Value>) -> Vec<Value> {
+        let f = crate::registry::lookup(name).unwrap();
+        f(&mut OpCtx::default(), args).unwrap()
+    }
+    fn il(v: &[i64]) -> Value {
+        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
+    }
+    fn x() -> Tensor {
+        Tensor::from_f32(vec![2, 3], vec![1., 5., 3., 4., 2., 6.])
+    }
+
+    #[test]
+    fn sums_means_and_extrema() {
+        let r = call("aten::sum.dim_IntList", vec![x().into(), il(&[1]), Value::Bool(false), Value::None]);
+        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![9., 12.]);
+        let r = call("aten::mean.dim", vec![x().into(), il(&[0]), Value::Bool(true), Value::None]);
+        let t = r[0].as_tensor().unwrap();
+        assert_eq!(t.shape(), &[1, 3]);
+        assert_eq!(t.to_f32_vec(), vec![2.5, 3.5, 4.5]);
+        let r = call("aten::amax.default", vec![x().into(), il(&[-1]), Value::Bool(false)]);
+        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![5., 6.]);
+        let r = call("aten::max.dim", vec![x().into(), Value::Int(1), Value::Bool(true)]);
+        assert_eq!(r[1].as_tensor().unwrap().to_i64_vec(), vec![1, 2]);
+        assert_eq!(r[1].as_tensor().unwrap().shape(), &[2, 1]);
+        let r = call("aten::argmax.default", vec![x().into(), Value::None, Value::Bool(false)]);
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![5]);
+        let r = call("aten::sum.default", vec![Tensor::from_bool(vec![3], vec![true, false, true]).into(), Value::None]);
+        let t = r[0].as_tensor().unwrap();
+        assert_eq!((t.dtype(), t.to_i64_vec()), (DType::I64, vec![2]));
+        let r = call("aten::var.correction", vec![x().into(), il(&[1]), Value::Int(1), Value::Bool(false)]);
+        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![4., 4.]);
+        let r = call("aten::cumsum.default", vec![x().into(), Value::Int(1), Value::None]);
+        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![1., 6., 9., 4., 6., 12.]);
+        let r = call("aten::any.default", vec![Tensor::from_bool(vec![2], vec![false, true]).into()]);
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![1]);
+        let r = call("aten::all.default", vec![Tensor::from_bool(vec![2], vec![false, true]).into()]);
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![0]);
+    }
+}
