@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Web side of the end-to-end comparison: one engine at one thread count, every zoo model.
+//
+//   node benches/e2e/bench_web.mjs --zoo DIR --engine ort|wasm-torch --threads N
+//        [--variant scalar|simd|threads] [--models a,b] [--min-runs 20] [--seconds 3]
+//
+// Prints one JSON object per model on stdout ({name, engine, variant, threads, median_ms,
+// runs, load_ms} or {name, engine, error}). One process per engine and thread count because
+// onnxruntime-web fixes its thread count at its first session. Inputs are the zoo's case-0
+// inputs (the same arrays bench_native.py feeds PyTorch), read from DIR/manifest.json.
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const zoo = opt('zoo');
+const engine = opt('engine');
+const threads = Number(opt('threads', '1'));
+const variant = opt('variant');
+const only = opt('models')?.split(',');
+const minRuns = Number(opt('min-runs', '20'));
+const seconds = Number(opt('seconds', '3'));
+if (!zoo || !['ort', 'wasm-torch'].includes(engine)) {
+  console.error('usage: bench_web.mjs --zoo DIR --engine ort|wasm-torch --threads N [--variant V]');
+  process.exit(2);
+}
+
+const { parseNpy } = await import(join(here, '../../js/dist/npy.js'));
+const manifest = JSON.parse(readFileSync(join(zoo, 'manifest.json'), 'utf8'));
+
+/** Median ms of `fn` after 3 warm-up calls, at least minRuns runs and `seconds` of running. */
+async function medianMs(fn) {
+  for (let i = 0; i < 3; i++) await fn();
+  const times = [];
+  const start = performance.now();
+  while (times.length < minRuns || performance.now() - start < seconds * 1e3) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+    if (times.length >= 10 * minRuns) break;
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  return { median_ms: median, runs: times.length };
+}
+
+function caseInputs(model) {
+  return model.cases[0].inputs.map((f) => parseNpy(new Uint8Array(readFileSync(join(zoo, f)))));
+}
+
+async function benchOrt(model, ort) {
+  const onnx = join(zoo, `${model.name}.onnx`);
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(readFileSync(onnx), { executionProviders: ['wasm'] });
+  const load_ms = performance.now() - t0;
+  const feeds = {};
+  caseInputs(model).forEach((t, i) => {
+    const type = { f32: 'float32', i64: 'int64', i32: 'int32', bool: 'bool' }[t.dtype];
+    feeds[session.inputNames[i]] = new ort.Tensor(type, t.data, t.shape);
+  });
+  const r = await medianMs(() => session.run(feeds));
+  await session.release();
+  return { ...r, load_ms };
+}
+
+async function benchWasmTorch(model, Session) {
+  const t0 = performance.now();
+  const session = await Session.load(join(zoo, model.file), { variant, threads: threads > 1 ? threads : false });
+  const load_ms = performance.now() - t0;
+  const feeds = {};
+  caseInputs(model).forEach((t, i) => { feeds[session.inputs[i].name] = t; });
+  const r = await medianMs(() => session.run(feeds));
+  const build = session.build?.variant ?? variant;
+  session.release();
+  return { ...r, load_ms, variant: build };
+}
+
+let ort, Session;
+if (engine === 'ort') {
+  ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = threads;
+} else {
+  ({ Session } = await import(join(here, '../../js/dist/index.js')));
+}
+for (const model of manifest.models) {
+  if (only && !only.includes(model.name)) continue;
+  if (!model.verified || model.name === 'data_dependent') continue;
+  const base = { name: model.name, engine, threads, variant: variant ?? null };
+  try {
+    const r = engine === 'ort' ? await benchOrt(model, ort) : await benchWasmTorch(model, Session);
+    console.log(JSON.stringify({ ...base, ...r }));
+  } catch (e) {
+    console.log(JSON.stringify({ ...base, error: String(e?.message ?? e).split('\n')[0].slice(0, 300) }));
+  }
+}

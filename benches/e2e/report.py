@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Merge the native and web measurements into the ratio table (markdown + JSON).
+
+    python benches/e2e/report.py --native native.json --web web.jsonl --out-md t.md --out-json t.json
+        [--node-version v24.x] [--peak-gflops 30]
+
+Ratios are what count (the machine is noisy): wasm-torch / PyTorch at the same thread count,
+onnxruntime-web / PyTorch, wasm-torch / onnxruntime-web, and wasm-torch / the model's "wasm
+ceiling" (its FLOPs at --peak-gflops per core, the measured f32x4 relaxed-madd peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0 and math.isfinite(x)]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def fmt(x, digits=2):
+    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--native", required=True)
+    ap.add_argument("--web", required=True)
+    ap.add_argument("--out-md", required=True)
+    ap.add_argument("--out-json", required=True)
+    ap.add_argument("--node-version", default="?")
+    ap.add_argument("--peak-gflops", type=float, default=30.0)
+    ap.add_argument("--command", default="benches/e2e/run.sh")
+    args = ap.parse_args()
+
+    native = json.load(open(args.native))
+    web = [json.loads(line) for line in open(args.web) if line.strip().startswith("{")]
+    threads = sorted({str(w["threads"]) for w in web} | {t for m in native["models"] for t in m["torch"]})
+
+    rows, ratios = [], {t: {"wt_torch": [], "ort_torch": [], "wt_ort": [], "wt_ceiling": []} for t in threads}
+    for m in native["models"]:
+        name = m["name"]
+        for t in threads:
+            torch_ms = m["torch"].get(t, {}).get("median_ms")
+            ortn_ms = m["ort"].get(t, {}).get("median_ms")
+            ortw = next((w for w in web if w["name"] == name and str(w["threads"]) == t
+                         and w["engine"] == "ort" and "median_ms" in w), None)
+            ours = [w for w in web if w["name"] == name and str(w["threads"]) == t
+                    and w["engine"] == "wasm-torch" and "median_ms" in w]
+            errors = [f"{w['engine']}/{w.get('variant')}: {w['error']}" for w in web
+                      if w["name"] == name and str(w["threads"]) == t and "error" in w]
+            by_variant = {w.get("variant") or "auto": w["median_ms"] for w in ours}
+            best = min(by_variant.values()) if by_variant else None
+            ceiling = m["flops"] / (args.peak_gflops * 1e9 * int(t)) * 1e3 if m["flops"] else None
+            row = {"model": name, "threads": int(t), "torch_ms": torch_ms, "ort_native_ms": ortn_ms,
+                   "ort_web_ms": ortw["median_ms"] if ortw else None, "wasm_torch_ms": by_variant,
+                   "wasm_torch_best_ms": best, "wasm_ceiling_ms": ceiling, "errors": errors}
+            for key, num, den in (("wt_torch", best, torch_ms), ("ort_torch", row["ort_web_ms"], torch_ms),
+                                  ("wt_ort", best, row["ort_web_ms"]), ("wt_ceiling", best, ceiling)):
+                r = num / den if num and den else None
+                row[key] = r
+                ratios[t][key].append(r)
+            rows.append(row)
+
+    variants = sorted({v for r in rows for v in r["wasm_torch_ms"]})
+    md = ["# End-to-end latency: wasm-torch vs PyTorch vs onnxruntime-web", "",
+          f"Command: `{args.command}`. Machine: {platform.machine()}, {native['versions']['cpu_count']} cores "
+          f"({platform.processor() or 'cpu'}); torch {native['versions']['torch']}, onnxruntime "
+          f"{native['versions']['onnxruntime']}, Node {args.node_version}. Median ms per inference, "
+          "batch 1, fp32. Ratios < 1 mean wasm-torch is faster.", "",
+          "| model | threads | PyTorch | ORT native | ORT-web | " + " | ".join(f"wasm-torch {v}" for v in variants)
+          + " | ours/PyTorch | ORT-web/PyTorch | ours/ORT-web | ours/ceiling |",
+          "|---|---|---|---|---|" + "---|" * len(variants) + "---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['model']} | {r['threads']} | {fmt(r['torch_ms'])} | {fmt(r['ort_native_ms'])} | "
+                  f"{fmt(r['ort_web_ms'])} | " + " | ".join(fmt(r["wasm_torch_ms"].get(v)) for v in variants)
+                  + f" | {fmt(r['wt_torch'])} | {fmt(r['ort_torch'])} | {fmt(r['wt_ort'])} | {fmt(r['wt_ceiling'])} |")
+    md += ["", "Geometric means:", "", "| threads | ours/PyTorch | ORT-web/PyTorch | ours/ORT-web | ours/ceiling |",
+           "|---|---|---|---|---|"]
+    summary = {}
+    for t in threads:
+        g = {k: geomean(v) for k, v in ratios[t].items()}
+        summary[t] = g
+        md.append(f"| {t} | {fmt(g['wt_torch'])} | {fmt(g['ort_torch'])} | {fmt(g['wt_ort'])} | {fmt(g['wt_ceiling'])} |")
+    errs = [e for r in rows for e in r["errors"]]
+    if errs:
+        md += ["", "Errors:", ""] + [f"- {e}" for e in errs]
+    open(args.out_md, "w").write("\n".join(md) + "\n")
+    json.dump({"versions": {**native["versions"], "node": args.node_version}, "rows": rows, "geomean": summary},
+              open(args.out_json, "w"), indent=2)
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

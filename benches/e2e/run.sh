@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The end-to-end comparison, in one run: builds the zoo and the wasm bundles, measures native
+# PyTorch and onnxruntime, onnxruntime-web (wasm backend) and wasm-torch's builds, and writes the
+# ratio table to benches/e2e/results/table.{md,json}.
+#
+#   benches/e2e/run.sh [--models a,b] [--seconds S] [--min-runs N]
+#
+# Node: relaxed SIMD needs Node > 20, so the web side runs on Node 24 from the npm registry
+# (`npx -y node@24`); set NODE=node to use the machine's Node instead.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/benches/e2e"
+cd "$ROOT"
+MODELS=""; SECS=3; RUNS=20
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --models) MODELS="$2"; shift 2 ;;
+        --seconds) SECS="$2"; shift 2 ;;
+        --min-runs) RUNS="$2"; shift 2 ;;
+        *) echo "unknown option $1"; exit 2 ;;
+    esac
+done
+NODE=${NODE:-"npx -y node@24"}
+ZOO="${BENCH_ZOO:-$ROOT/target/bench-zoo}"
+OUT="$HERE/results"
+mkdir -p "$ZOO" "$OUT"
+
+bash scripts/setup.sh apt rust wasm python node
+bash scripts/build-python.sh
+bash js/scripts/build-wasm.sh
+(cd js && npx tsc -p tsconfig.json)
+[ -d "$HERE/node_modules/onnxruntime-web" ] || (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+
+model_args=(); [ -n "$MODELS" ] && model_args=(--models ${MODELS//,/ })
+[ -f "$ZOO/manifest.json" ] || .venv/bin/python py-export/zoo/build_zoo.py --out "$ZOO" "${model_args[@]}" || true
+.venv/bin/python "$HERE/bench_native.py" --zoo "$ZOO" --out "$OUT/native.json" "${model_args[@]}" \
+    --min-runs "$RUNS" --seconds "$SECS"
+
+web="$OUT/web.jsonl"; : >"$web"
+common=(--zoo "$ZOO" --min-runs "$RUNS" --seconds "$SECS"); [ -n "$MODELS" ] && common+=(--models "$MODELS")
+for t in 1 2; do
+    $NODE "$HERE/bench_web.mjs" --engine ort --threads $t "${common[@]}" | tee -a "$web"
+    $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant threads --threads $t "${common[@]}" | tee -a "$web"
+done
+for v in simd scalar; do
+    $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant $v --threads 1 "${common[@]}" | tee -a "$web"
+done
+.venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" \
+    --out-md "$OUT/table.md" --out-json "$OUT/table.json" --node-version "$($NODE --version)" \
+    --command "benches/e2e/run.sh $*"
