@@ -351,10 +351,32 @@ def used_weights(graph: Graph) -> List[int]:
     return list(seen)
 
 
+#: op -> (replacement, number of leading outputs kept) when the other outputs are unused.
+_DROP_OUTPUTS = {
+    "aten::max_pool2d_with_indices.default": ("aten::max_pool2d.default", 1),
+    "aten::max_pool1d_with_indices.default": ("aten::max_pool1d.default", 1),
+    "aten::native_dropout.default": (None, 1),
+}
+
+
+def drop_unused_outputs(graph: Graph) -> int:
+    """Use the single-output form of ops whose extra outputs (pooling indices...) nobody reads."""
+    counts = use_counts(graph)
+    changed = 0
+    for n in iter_nodes(graph.block):
+        if isinstance(n, Node) and n.op in _DROP_OUTPUTS:
+            new, keep = _DROP_OUTPUTS[n.op]
+            if new and not any(counts.get(o, 0) for o in n.outputs[keep:]):
+                n.op, n.outputs = new, n.outputs[:keep]
+                changed += 1
+    return changed
+
+
 def run_all(graph: Graph) -> Dict[str, int]:
     """The standard pipeline; returns counts for the report."""
     stats = {"folded": fold_constants(graph)}
     stats["bn_folded"] = fold_batch_norm(graph)
     stats["dead"] = eliminate_dead_code(graph)
+    stats["simplified"] = drop_unused_outputs(graph)
     mark_weight_roles(graph)
     return stats
