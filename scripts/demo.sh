@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The README's main command: export real models from PyTorch, run them in WebAssembly in Node
+# through the npm package, print the results against PyTorch's and the timings, then say how
+# to open the browser demo.
+#
+#   scripts/demo.sh [MODEL ...]     # default: resnet18 minilm_seq128 (see build_zoo.py --list)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+MODELS=("$@")
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(resnet18 minilm_seq128)
+ZOO="$ROOT/target/demo-zoo"
+say() { printf '\n\033[1;34m[demo]\033[0m %s\n' "$*"; }
+
+say "setting up (installs only what is missing)"
+bash scripts/setup.sh apt rust wasm python node
+say "building the Python exporter (py-export) into .venv"
+bash scripts/build-python.sh
+say "building the wasm bundles and the TypeScript SDK"
+bash js/scripts/build-wasm.sh
+(cd js && npx tsc -p tsconfig.json)
+
+say "exporting ${MODELS[*]} from PyTorch to .wtb (and saving PyTorch's outputs)"
+mkdir -p "$ZOO"
+.venv/bin/python py-export/zoo/build_zoo.py --out "$ZOO" --models "${MODELS[@]}"
+
+for m in "${MODELS[@]}"; do
+    say "running $m in WebAssembly (Node $(node --version)) and comparing with PyTorch"
+    mapfile -t io < <(.venv/bin/python - "$ZOO" "$m" <<'EOF'
+import json, os, sys
+zoo, name = sys.argv[1], sys.argv[2]
+entry = next(e for e in json.load(open(os.path.join(zoo, "manifest.json")))["models"] if e["name"] == name)
+case = entry["cases"][0]
+for spec, f in zip(entry["inputs"], case["inputs"]):
+    print(f"{spec['name']}={os.path.join(zoo, f)}")
+for spec, f in zip(entry["outputs"], case["outputs"]):
+    print(f"--expect")
+    print(f"{spec['name']}={os.path.join(zoo, f)}")
+EOF
+)
+    node js/run-example.mjs "$ZOO/$m.wtb" "${io[@]}" --runs 5
+done
+
+cat <<EOF
+
+[demo] The browser demo (image classification + sentence embeddings, load progress, build and
+       timings) is served with COOP/COEP headers so the threads build can run:
+
+         node js/examples/serve.mjs          # then open http://localhost:8080/examples/demo/
+
+EOF
