@@ -195,17 +195,15 @@ pub fn conv2d_with(
     }
     let kdim = cin_g * kk;
     let pointwise = kk == 1 && p.stride == (1, 1) && p.padding == (0, 0);
-    let mut cols = vec![0f32; ohw.div_ceil(NR) * NR * kdim];
+    // General convolutions go through im2col in blocks of output pixels so the packed
+    // columns (kdim × BLOCK floats) stay in cache for the GEMM that consumes them.
+    let block = if pointwise { ohw } else { COL_BLOCK.min(ohw) };
+    let mut cols = vec![0f32; block.div_ceil(NR) * NR * kdim];
     for b in 0..p.batch {
         for g in 0..p.groups {
             let c0 = g * cin_g;
             let img =
                 &input[(b * p.in_channels + c0) * ihw..(b * p.in_channels + c0 + cin_g) * ihw];
-            if pointwise {
-                pack_b_panels(kdim, ohw, img, ihw, false, &mut cols);
-            } else {
-                im2col_panels(p, img, cin_g, oh, ow, &mut cols);
-            }
             let o0 = g * cout_g;
             let w = &weight[o0 * kdim..(o0 + cout_g) * kdim];
             let dst =
@@ -218,54 +216,120 @@ pub fn conv2d_with(
                 },
                 act,
             };
-            gemm_packed_b(
-                kern, cout_g, kdim, ohw, w, kdim, false, &cols, dst, ohw, &epi,
-            );
+            for j0 in (0..ohw).step_by(block) {
+                let cnt = block.min(ohw - j0);
+                let cols = &mut cols[..cnt.div_ceil(NR) * NR * kdim];
+                if pointwise {
+                    pack_b_panels(kdim, cnt, &img[j0..], ihw, false, cols);
+                } else {
+                    im2col_panels(p, img, cin_g, ow, j0, cnt, cols);
+                }
+                // Columns j0..j0+cnt of every output row: offset j0, leading dimension ohw.
+                let c = &mut dst[j0..];
+                gemm_packed_b(kern, cout_g, kdim, cnt, w, kdim, false, cols, c, ohw, &epi);
+            }
         }
     }
 }
 
-/// Writes the im2col matrix (rows `(c, ky, kx)`, columns output pixels) of `img`
-/// (`cin` channels) directly in packed-B panel layout.
-fn im2col_panels(p: &Conv2dParams, img: &[f32], cin: usize, oh: usize, ow: usize, dst: &mut [f32]) {
+/// Output pixels per im2col block (a multiple of `NR`).
+const COL_BLOCK: usize = 256;
+
+/// Writes the im2col matrix (rows `(c, ky, kx)`) of `img` (`cin` channels) for output
+/// pixels `j_start..j_start + count` directly in packed-B panel layout, one panel of `NR`
+/// pixels at a time so the writes are sequential. A panel's pixels form runs along output
+/// rows; for each run an im2col row is a (zero-extended, strided) slice of one input row.
+#[allow(clippy::too_many_arguments)]
+fn im2col_panels(
+    p: &Conv2dParams,
+    img: &[f32],
+    cin: usize,
+    ow: usize,
+    j_start: usize,
+    count: usize,
+    dst: &mut [f32],
+) {
     let kdim = cin * p.kernel_h * p.kernel_w;
+    let (ih, iw) = (p.in_h, p.in_w);
     let (sh, sw) = p.stride;
     let (ph, pw) = p.padding;
     let (dh, dw) = p.dilation;
-    let ohw = oh * ow;
-    let panel_stride = kdim * NR;
-    // Zero the padding columns of the last panel.
-    let tail = ohw % NR;
-    if tail != 0 {
-        let last = &mut dst[(ohw / NR) * panel_stride..];
-        for row in last.chunks_exact_mut(NR) {
-            row[tail..].fill(0.0);
+    assert_eq!(dst.len(), count.div_ceil(NR) * NR * kdim);
+    for (jp, panel) in dst.chunks_exact_mut(kdim * NR).enumerate() {
+        let j0 = j_start + jp * NR;
+        let cnt = NR.min(j_start + count - j0);
+        // Runs of the panel: (first lane, lanes, output row, first output column).
+        let mut runs = [(0usize, 0usize, 0usize, 0usize); NR];
+        let mut nruns = 0;
+        let mut t = 0;
+        while t < cnt {
+            let (oy, ox) = ((j0 + t) / ow, (j0 + t) % ow);
+            let len = (ow - ox).min(cnt - t);
+            runs[nruns] = (t, len, oy, ox);
+            nruns += 1;
+            t += len;
         }
-    }
-    let mut row = 0;
-    for c in 0..cin {
-        let plane = &img[c * p.in_h * p.in_w..(c + 1) * p.in_h * p.in_w];
-        for ky in 0..p.kernel_h {
-            for kx in 0..p.kernel_w {
-                let mut j = 0;
-                for oy in 0..oh {
-                    let iy = (oy * sh + ky * dh) as isize - ph as isize;
-                    let row_ok = iy >= 0 && (iy as usize) < p.in_h;
-                    for ox in 0..ow {
-                        let ix = (ox * sw + kx * dw) as isize - pw as isize;
-                        let v = if row_ok && ix >= 0 && (ix as usize) < p.in_w {
-                            plane[iy as usize * p.in_w + ix as usize]
-                        } else {
-                            0.0
-                        };
-                        dst[(j / NR) * panel_stride + row * NR + j % NR] = v;
-                        j += 1;
+        let runs = &runs[..nruns];
+        let mut rows = panel.chunks_exact_mut(NR);
+        for c in 0..cin {
+            let plane = &img[c * ih * iw..(c + 1) * ih * iw];
+            for ky in 0..p.kernel_h {
+                for kx in 0..p.kernel_w {
+                    let out = rows.next().expect("kdim rows per panel");
+                    for &(t0, len, oy, ox) in runs {
+                        let seg = &mut out[t0..t0 + len];
+                        let iy = (oy * sh + ky * dh) as isize - ph as isize;
+                        if iy < 0 || iy as usize >= ih {
+                            seg.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[iy as usize * iw..(iy as usize + 1) * iw];
+                        let ix0 = (ox * sw + kx * dw) as isize - pw as isize;
+                        copy_padded(src, ix0, sw, seg);
                     }
+                    out[cnt..].fill(0.0);
                 }
-                row += 1;
             }
         }
     }
+}
+
+/// `out[t] = src[ix0 + t * step]` where that index is inside `src`, else 0.
+#[inline]
+fn copy_padded(src: &[f32], ix0: isize, step: usize, out: &mut [f32]) {
+    let n = out.len();
+    let st = step as isize;
+    // First t with ix0 + t*step >= 0, and first t with ix0 + t*step >= len.
+    let lo = if ix0 >= 0 {
+        0
+    } else {
+        ix0.unsigned_abs().div_ceil(step)
+    }
+    .min(n);
+    let room = src.len() as isize - ix0;
+    let hi = if room <= 0 {
+        0
+    } else {
+        (room as usize).div_ceil(step)
+    }
+    .clamp(lo, n);
+    out[..lo].fill(0.0);
+    if hi > lo {
+        let s = (ix0 + lo as isize * st) as usize;
+        if step == 1 && hi - lo == NR {
+            // Whole-panel run: a fixed-size copy compiles to a few vector moves instead of
+            // a `memcpy` call.
+            let v: [f32; NR] = src[s..s + NR].try_into().expect("NR elements");
+            out[lo..hi].copy_from_slice(&v);
+        } else if step == 1 {
+            out[lo..hi].copy_from_slice(&src[s..s + hi - lo]);
+        } else {
+            for (o, &v) in out[lo..hi].iter_mut().zip(src[s..].iter().step_by(step)) {
+                *o = v;
+            }
+        }
+    }
+    out[hi..].fill(0.0);
 }
 
 /// Direct convolution when every group has one input channel (depthwise, any multiplier).
@@ -282,37 +346,88 @@ fn depthwise(
     let (ih, iw) = (p.in_h, p.in_w);
     let mult = p.out_channels / p.in_channels;
     let kk = p.kernel_h * p.kernel_w;
-    let (sh, sw) = p.stride;
-    let (ph, pw) = p.padding;
-    let (dh, dw) = p.dilation;
     for b in 0..p.batch {
         for oc in 0..p.out_channels {
             let ic = oc / mult;
-            let plane = &input[(b * p.in_channels + ic) * ih * iw..][..ih * iw];
-            let w = &weight[oc * kk..(oc + 1) * kk];
             let dst = &mut out[(b * p.out_channels + oc) * oh * ow..][..oh * ow];
-            let b0 = bias.map_or(0.0, |bv| bv[oc]);
-            for oy in 0..oh {
-                let drow = &mut dst[oy * ow..(oy + 1) * ow];
-                drow.fill(b0);
-                for ky in 0..p.kernel_h {
-                    let iy = (oy * sh + ky * dh) as isize - ph as isize;
-                    if iy < 0 || iy as usize >= ih {
-                        continue;
+            let mut plane = DwPlane {
+                p,
+                src: &input[(b * p.in_channels + ic) * ih * iw..][..ih * iw],
+                w: &weight[oc * kk..(oc + 1) * kk],
+                bias: bias.map_or(0.0, |bv| bv[oc]),
+                dst,
+            };
+            (kern.dw_plane)(&mut plane);
+            apply_with(kern, act, plane.dst);
+        }
+    }
+}
+
+/// One output plane of a depthwise convolution (see [`dw_plane`]).
+pub(crate) struct DwPlane<'a> {
+    pub p: &'a Conv2dParams,
+    /// The input plane (`in_h × in_w`).
+    pub src: &'a [f32],
+    /// The `kernel_h × kernel_w` filter.
+    pub w: &'a [f32],
+    pub bias: f32,
+    /// The output plane (`out_h × out_w`), overwritten.
+    pub dst: &'a mut [f32],
+}
+
+/// Depthwise plane: per output row, each filter tap adds `w · input row` over the range of
+/// output columns whose input column is inside the image, so the inner loop has no bounds
+/// test and vectorises (contiguous for stride 1). `#[inline(always)]` so each kernel table
+/// instantiates it under its own target features.
+#[inline(always)]
+pub(crate) fn dw_plane(a: &mut DwPlane) {
+    let p = a.p;
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let (ih, iw) = (p.in_h, p.in_w);
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.padding;
+    let (dh, dw) = p.dilation;
+    assert!(
+        a.src.len() == ih * iw && a.dst.len() == oh * ow && a.w.len() == p.kernel_h * p.kernel_w
+    );
+    for oy in 0..oh {
+        let drow = &mut a.dst[oy * ow..(oy + 1) * ow];
+        drow.fill(a.bias);
+        for ky in 0..p.kernel_h {
+            let iy = (oy * sh + ky * dh) as isize - ph as isize;
+            if iy < 0 || iy as usize >= ih {
+                continue;
+            }
+            let srow = &a.src[iy as usize * iw..(iy as usize + 1) * iw];
+            for kx in 0..p.kernel_w {
+                let wv = a.w[ky * p.kernel_w + kx];
+                // Input column of output column ox: ox * sw + off.
+                let off = (kx * dw) as isize - pw as isize;
+                let lo = if off >= 0 {
+                    0
+                } else {
+                    (off.unsigned_abs()).div_ceil(sw)
+                };
+                let room = iw as isize - off; // ox * sw < room
+                if room <= 0 {
+                    continue;
+                }
+                let hi = ow.min((room as usize - 1) / sw + 1);
+                if lo >= hi {
+                    continue;
+                }
+                let s0 = (lo as isize * sw as isize + off) as usize;
+                let d = &mut drow[lo..hi];
+                if sw == 1 {
+                    for (dv, &sv) in d.iter_mut().zip(&srow[s0..s0 + (hi - lo)]) {
+                        *dv += wv * sv;
                     }
-                    let srow = &plane[iy as usize * iw..(iy as usize + 1) * iw];
-                    for kx in 0..p.kernel_w {
-                        let wv = w[ky * p.kernel_w + kx];
-                        for (ox, d) in drow.iter_mut().enumerate() {
-                            let ix = (ox * sw + kx * dw) as isize - pw as isize;
-                            if ix >= 0 && (ix as usize) < iw {
-                                *d += wv * srow[ix as usize];
-                            }
-                        }
+                } else {
+                    for (dv, &sv) in d.iter_mut().zip(srow[s0..].iter().step_by(sw)) {
+                        *dv += wv * sv;
                     }
                 }
             }
-            apply_with(kern, act, dst);
         }
     }
 }

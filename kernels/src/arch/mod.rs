@@ -29,6 +29,8 @@ pub(crate) const MR_MAX: usize = 8;
 pub(crate) type TileFn = fn(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]);
 /// An in-place element-wise function over a slice.
 pub(crate) type MapFn = fn(x: &mut [f32]);
+/// One depthwise-convolution output plane.
+pub(crate) type DwPlaneFn = fn(plane: &mut crate::conv::DwPlane);
 
 /// One implementation of every dispatched kernel.
 pub struct Kernels {
@@ -45,6 +47,7 @@ pub struct Kernels {
     pub(crate) silu: MapFn,
     pub(crate) gelu: MapFn,
     pub(crate) gelu_tanh: MapFn,
+    pub(crate) dw_plane: DwPlaneFn,
 }
 
 /// The portable (plain Rust) kernel table: the reference for every other table.
@@ -64,7 +67,12 @@ static PORTABLE: Kernels = Kernels {
     silu: scalar::silu_slice,
     gelu: scalar::gelu_slice,
     gelu_tanh: scalar::gelu_tanh_slice,
+    dw_plane: dw_plane_portable,
 };
+
+fn dw_plane_portable(plane: &mut crate::conv::DwPlane) {
+    crate::conv::dw_plane(plane)
+}
 
 /// The kernel table used by the public functions of this crate: the best one for this
 /// machine, chosen on first use. On x86_64 the environment variable

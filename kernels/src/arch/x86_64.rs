@@ -159,6 +159,17 @@ fn gemm_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
     unsafe { gemm_tile_avx2(kc, a, b, acc) }
 }
 
+#[target_feature(enable = "avx2,fma")]
+fn dw_plane_avx2(plane: &mut crate::conv::DwPlane) {
+    // The portable loops, auto-vectorised for AVX2 by this instantiation.
+    crate::conv::dw_plane(plane)
+}
+
+fn dw_plane(plane: &mut crate::conv::DwPlane) {
+    // SAFETY: reachable only through `TABLE`, handed out after AVX2+FMA detection.
+    unsafe { dw_plane_avx2(plane) }
+}
+
 /// The AVX2+FMA table. Only hand it out after [`detected`] returned true.
 pub(crate) static TABLE: Kernels = Kernels {
     name: "avx2-fma",
@@ -172,6 +183,7 @@ pub(crate) static TABLE: Kernels = Kernels {
     silu,
     gelu,
     gelu_tanh,
+    dw_plane,
 };
 
 /// Whether this CPU runs the AVX2+FMA table.

@@ -146,6 +146,35 @@ fn pointwise_and_large_im2col() {
         ..base.clone()
     };
     check(&k3, true, Activation::None);
+    // Output rows of >= 16 pixels take the contiguous im2col fast path (stride_w 1).
+    let wide = Conv2dParams {
+        in_channels: 3,
+        in_h: 9, // 9 × 37 = 333 output pixels: two im2col blocks of 256
+        in_w: 37,
+        kernel_h: 3,
+        kernel_w: 3,
+        padding: (1, 2),
+        dilation: (1, 2),
+        ..base.clone()
+    };
+    check(&wide, true, Activation::None);
+    check(
+        &Conv2dParams {
+            stride: (2, 1),
+            kernel_w: 5,
+            ..wide.clone()
+        },
+        false,
+        Activation::None,
+    );
+    check(
+        &Conv2dParams {
+            stride: (1, 2),
+            ..wide
+        },
+        false,
+        Activation::None,
+    );
     let dw = Conv2dParams {
         groups: 24,
         out_channels: 48,
