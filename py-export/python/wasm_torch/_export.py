@@ -161,13 +161,18 @@ def lower_torchscript(model: Any, inputs: Tuple[Any, ...], mode: str,
     """torch.jit.trace / script (or an existing ScriptModule) -> freeze -> Graph."""
     from . import _ts
 
-    if _is_script(model):
-        sm = model
-    elif mode == "script":
-        sm = torch.jit.script(model)
-    else:
-        with torch.no_grad():
-            sm = torch.jit.trace(model, inputs, check_trace=False, strict=False)
+    try:
+        if _is_script(model):
+            sm = model
+        elif mode == "script":
+            sm = torch.jit.script(model)
+        else:
+            with torch.no_grad():
+                sm = torch.jit.trace(model, inputs, check_trace=False, strict=False)
+    except Exception as e:
+        what = "torch.jit.script" if mode == "script" else "torch.jit.trace"
+        raise ExportError([Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
+                          header=f"{what} could not capture the model") from e
     return _ts.lower(sm, inputs, input_names, output_names)
 
 
@@ -180,7 +185,9 @@ def _check_supported(graph: Graph) -> None:
     for n in iter_nodes(graph.block):
         if isinstance(n, Node) and not n.op.startswith("prim::") and n.op not in supported:
             missing.setdefault(n.op, []).append(n.source)
-    control = any(not isinstance(n, Node) for n in iter_nodes(graph.block))
+    from ._graph import Loop
+
+    control = any(isinstance(n, Loop) for n in iter_nodes(graph.block))
     for extra in (("aten::lt.int", "aten::add.int") if control else ()):
         if extra not in supported and extra not in missing:
             missing[extra] = [None]
@@ -283,6 +290,7 @@ def export(
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
+    ref = _torch_outputs(model, inputs)  # also rejects non-tensor outputs up front
     graph, used, reason = build_graph(model, inputs, frontend, dynamic_shapes, input_names, output_names)
     stats = _passes.run_all(graph)
     _check_supported(graph)
@@ -315,7 +323,7 @@ def export(
         fallback_reason=reason,
     )
     if verify:
-        verify_file(report, model, inputs, tolerance)
+        verify_file(report, model, inputs, tolerance, ref)
     return report
 
 
@@ -331,12 +339,14 @@ def _chunk_stats(path: str) -> Dict[str, Any]:
         return {}
 
 
-def verify_file(report: ExportReport, model: Any, inputs: Tuple[Any, ...], tolerance: Optional[float]) -> None:
+def verify_file(report: ExportReport, model: Any, inputs: Tuple[Any, ...], tolerance: Optional[float],
+                ref: Optional[List[torch.Tensor]] = None) -> None:
     """Run the file natively on ``inputs``, compare with PyTorch, fill ``report``, raise if off."""
     from ._session import load
 
     tol = TOLERANCES[report.weights] if tolerance is None else tolerance
-    ref = _torch_outputs(model, inputs)
+    if ref is None:
+        ref = _torch_outputs(model, inputs)
     sess = load(report.path)
     got = sess.run(*inputs)
     if len(got) != len(ref):

@@ -39,10 +39,23 @@ def source_line(node: Any) -> Optional[str]:
     lines = rng.splitlines()
     first = lines[0].strip()
     if first.startswith("File "):
+        # Scripted: a context window starting at "line N"; the node's code is the line the
+        # first "~~~" underline marks.
         parts = first.split(",")
         file = parts[0][5:].strip().strip('"')
-        lineno = parts[1].strip().replace("line ", "") if len(parts) > 1 else "?"
-        code = lines[1].strip() if len(lines) > 1 else ""
+        try:
+            lineno = int(parts[1].strip().replace("line ", ""))
+        except (IndexError, ValueError):
+            lineno = 0
+        code_lines: List[str] = []
+        for ln in lines[1:]:
+            bare = ln.replace("<--- HERE", "").strip()
+            if bare and set(bare) <= set("~^"):
+                if code_lines:
+                    return f"{file}:{lineno + len(code_lines) - 1}: {code_lines[-1].strip()}"
+                continue
+            code_lines.append(ln)
+        code = code_lines[0].strip() if code_lines else ""
         return f"{file}:{lineno}: {code}"
     # Traced: "path(line): function" frames, innermost first; skip PyTorch's own frames.
     for ln in lines:
@@ -261,4 +274,10 @@ def _canonical(qname: str, args: List[Any]) -> Tuple[str, List[Any]]:
         if isinstance(transposed, Const) and transposed.value is False:
             return "aten::convolution.default", args[:9]
         return "aten::convolution.default", args[:9]
+    if qname == "aten::pad.default":
+        # F.pad in TorchScript; torch.export produces constant_pad_nd for the constant mode.
+        mode, value = args[2], args[3]
+        if isinstance(mode, Const) and mode.value == "constant":
+            fill = value if not (isinstance(value, Const) and value.value is None) else Const(0.0)
+            return "aten::constant_pad_nd.default", [args[0], args[1], fill]
     return qname, args
