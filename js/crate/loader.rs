@@ -1,0 +1,101 @@
+//! The streaming loader: bytes go in as they arrive, a [`Model`] comes out.
+//!
+//! The SDK reads the file as a stream (fetch body, Node file stream, ...) and calls
+//! [`Loader::feed`] with each piece. The interpreter's incremental parser makes the graph
+//! available before the weights and decompresses each weight chunk straight into its final
+//! slot, so peak memory stays near the weights' size plus one chunk.
+
+use crate::error::{from_interp, js_error};
+use crate::session::Model;
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+use wasm_torch_interp::{LoadProgress, StreamingLoader};
+
+/// Progress after a [`Loader::feed`] call.
+#[wasm_bindgen]
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Bytes consumed so far.
+    #[wasm_bindgen(readonly, js_name = bytesConsumed)]
+    pub bytes_consumed: f64,
+    /// Total file size once the header declared it, else -1.
+    #[wasm_bindgen(readonly, js_name = totalBytes)]
+    pub total_bytes: f64,
+    /// True once the graph (everything before the weights) is parsed and validated.
+    #[wasm_bindgen(readonly, js_name = graphReady)]
+    pub graph_ready: bool,
+    /// Weight chunks decoded into the arena so far.
+    #[wasm_bindgen(readonly, js_name = chunksReady)]
+    pub chunks_ready: u32,
+    /// Weight chunks in the file (0 until the graph is ready).
+    #[wasm_bindgen(readonly, js_name = chunksTotal)]
+    pub chunks_total: u32,
+}
+
+impl From<&LoadProgress> for Progress {
+    fn from(p: &LoadProgress) -> Self {
+        Progress {
+            bytes_consumed: p.bytes_consumed as f64,
+            total_bytes: p.total_bytes.map(|t| t as f64).unwrap_or(-1.0),
+            graph_ready: p.graph_ready,
+            chunks_ready: p.chunks_ready,
+            chunks_total: p.chunks_total,
+        }
+    }
+}
+
+/// An incremental `.wtb` parser. After an error or [`Loader::finish`] it refuses more input.
+#[wasm_bindgen]
+pub struct Loader {
+    inner: Option<StreamingLoader>,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[wasm_bindgen]
+impl Loader {
+    /// A loader waiting for the first bytes of a file.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Loader {
+        Loader {
+            inner: Some(StreamingLoader::new()),
+        }
+    }
+
+    /// Feed the next piece of the file (any size, in file order).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Progress, JsValue> {
+        let loader = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| js_error("INVALID_INPUT", "loader already finished or failed"))?;
+        match loader.feed(bytes) {
+            Ok(p) => Ok(Progress::from(&p)),
+            Err(e) => {
+                // A failed loader's state is unspecified: drop it (and its arena) now.
+                self.inner = None;
+                Err(from_interp(e))
+            }
+        }
+    }
+
+    /// End of input: returns the validated model, or `BAD_FILE` when the file was truncated.
+    pub fn finish(&mut self) -> Result<Model, JsValue> {
+        let loader = self
+            .inner
+            .take()
+            .ok_or_else(|| js_error("INVALID_INPUT", "loader already finished or failed"))?;
+        let program = loader.finish().map_err(from_interp)?;
+        Ok(Model::new(Arc::new(program)))
+    }
+
+    /// Parse a whole file already in memory (the non-streaming path).
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, JsValue> {
+        let program = wasm_torch_interp::Program::from_bytes(bytes).map_err(from_interp)?;
+        Ok(Model::new(Arc::new(program)))
+    }
+}

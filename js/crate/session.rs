@@ -1,0 +1,139 @@
+//! A loaded model and the sessions that run it.
+
+use crate::error::{from_interp, invalid_input};
+use crate::tensor_io::{read_input, write_output, write_spec};
+use js_sys::{Array, Object, Reflect};
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+use wasm_torch_interp::{Program, Tensor};
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen]
+extern "C" {
+    /// The host's monotonic clock in milliseconds (browsers, workers and Node all have it).
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// wasm32 has no OS clock: the profiler times ops with the host's `performance.now()`.
+#[cfg(target_arch = "wasm32")]
+fn install_clock(session: &mut wasm_torch_interp::Session) {
+    let clock = wasm_torch_interp::clock::FnClock(Box::new(performance_now));
+    session.set_clock(Some(Box::new(clock)));
+}
+
+/// Natively the interpreter's default clock is kept.
+#[cfg(not(target_arch = "wasm32"))]
+fn install_clock(_session: &mut wasm_torch_interp::Session) {}
+
+/// A parsed, validated program with its weights in wasm memory. Sessions share it.
+#[wasm_bindgen]
+pub struct Model {
+    program: Arc<Program>,
+}
+
+impl Model {
+    /// Wrap a program.
+    pub fn new(program: Arc<Program>) -> Model {
+        Model { program }
+    }
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// The inputs as `[{name, dtype, shape}]` (symbolic dims are strings).
+    pub fn inputs(&self) -> Array {
+        self.program.inputs().iter().map(write_spec).collect()
+    }
+
+    /// The outputs as `[{name, dtype, shape}]`.
+    pub fn outputs(&self) -> Array {
+        self.program.outputs().iter().map(write_spec).collect()
+    }
+
+    /// Bytes of decoded weights held in memory.
+    #[wasm_bindgen(js_name = weightBytes)]
+    pub fn weight_bytes(&self) -> f64 {
+        self.program.weight_bytes() as f64
+    }
+
+    /// A session (execution state, memory plan) over this model.
+    #[wasm_bindgen(js_name = createSession)]
+    pub fn create_session(&self) -> Result<Session, JsValue> {
+        let mut inner =
+            wasm_torch_interp::Session::new(Arc::clone(&self.program)).map_err(from_interp)?;
+        install_clock(&mut inner);
+        Ok(Session { inner })
+    }
+}
+
+/// Execution state for one model: run it on named inputs.
+#[wasm_bindgen]
+pub struct Session {
+    inner: wasm_torch_interp::Session,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Run on `inputs`, an array of `{name, dtype, shape, bytes: Uint8Array}`; returns the
+    /// outputs in the same form, in the model's output order.
+    pub fn run(&mut self, inputs: Array) -> Result<Array, JsValue> {
+        let mut names: Vec<String> = Vec::with_capacity(inputs.length() as usize);
+        let mut tensors: Vec<Tensor> = Vec::with_capacity(inputs.length() as usize);
+        for item in inputs.iter() {
+            if !item.is_object() {
+                return Err(invalid_input("each input must be an object"));
+            }
+            let (name, tensor) = read_input(&item)?;
+            names.push(name);
+            tensors.push(tensor);
+        }
+        let refs: Vec<(&str, Tensor)> = names.iter().map(String::as_str).zip(tensors).collect();
+        let outputs = self.inner.run(&refs).map_err(from_interp)?;
+        Ok(outputs.iter().map(|(n, t)| write_output(n, t)).collect())
+    }
+
+    /// Turn per-op timing on (resetting the counters) or off.
+    #[wasm_bindgen(js_name = setProfiling)]
+    pub fn set_profiling(&mut self, on: bool) {
+        self.inner.set_profiling(on);
+    }
+
+    /// The profile since profiling was switched on, as `{runs, totalMs, ops: [{name, calls,
+    /// ms}]}` with ops sorted by time, most expensive first; `undefined` when off.
+    pub fn profile(&self) -> JsValue {
+        let Some(p) = self.inner.profile() else {
+            return JsValue::UNDEFINED;
+        };
+        let obj = Object::new();
+        let set = |o: &Object, k: &str, v: JsValue| {
+            let _ = Reflect::set(o, &JsValue::from_str(k), &v);
+        };
+        set(&obj, "runs", JsValue::from_f64(p.runs as f64));
+        set(&obj, "timed", JsValue::from_bool(p.timed));
+        set(&obj, "totalMs", JsValue::from_f64(p.total_ns as f64 / 1e6));
+        set(
+            &obj,
+            "plannedPeakBytes",
+            JsValue::from_f64(p.planned_peak_bytes as f64),
+        );
+        set(
+            &obj,
+            "actualPeakBytes",
+            JsValue::from_f64(p.actual_peak_bytes as f64),
+        );
+        let ops: Array = p
+            .hottest()
+            .into_iter()
+            .map(|op| {
+                let o = Object::new();
+                set(&o, "name", JsValue::from_str(&op.name));
+                set(&o, "calls", JsValue::from_f64(op.calls as f64));
+                set(&o, "ms", JsValue::from_f64(op.total_ns as f64 / 1e6));
+                JsValue::from(o)
+            })
+            .collect();
+        set(&obj, "ops", ops.into());
+        obj.into()
+    }
+}

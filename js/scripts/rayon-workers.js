@@ -1,0 +1,80 @@
+// Worker start-up for the threads build, used instead of wasm-bindgen-rayon's own helper
+// (scripts/build-wasm.sh copies this file over the helper snippet after wasm-bindgen runs).
+//
+// Why our own: the upstream bundler-free helper fetches its own URL to make a blob Worker,
+// which Node cannot do (no Web Workers, and fetch has no file: URLs). This version speaks the
+// same contract to the Rust side — startWorkers(module, memory, builder), then each worker
+// instantiates the same module on the same shared memory and calls
+// wbg_rayon_start_worker(receiver) — and spawns Web Workers in browsers and worker_threads in
+// Node.
+
+const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
+const INIT = 'wasm_torch_rayon_init';
+const READY = 'wasm_torch_rayon_ready';
+
+async function runWorker(data, postReady) {
+  const pkg = await import(data.mainJS);
+  await pkg.default({ module_or_path: data.module, memory: data.memory });
+  postReady();
+  // Never returns: this thread now serves rayon's pool.
+  pkg.wbg_rayon_start_worker(data.receiver);
+}
+
+// Worker side. In a Web Worker wait for the init message (other messages are ignored: the
+// SDK's own worker wrapper may share the scope). In a Node worker_threads thread started by
+// startWorkers below, workerData marks us.
+if (IS_NODE) {
+  const wt = await import('node:worker_threads');
+  if (!wt.isMainThread && wt.workerData && wt.workerData.type === INIT) {
+    const port = wt.parentPort;
+    port.once('message', (data) => {
+      runWorker(data, () => port.postMessage({ type: READY }));
+    });
+  }
+} else if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope) {
+  self.addEventListener('message', function onInit({ data }) {
+    if (data == null || data.type !== INIT) return;
+    self.removeEventListener('message', onInit);
+    runWorker(data, () => self.postMessage({ type: READY }));
+  });
+}
+
+// Kept referenced so engines do not collect workers that only share memory with us.
+let workers = [];
+
+function spawnNode(wt, init) {
+  return new Promise((resolve, reject) => {
+    const w = new wt.Worker(new URL(import.meta.url), { workerData: { type: INIT } });
+    w.once('error', reject);
+    w.on('message', (m) => {
+      if (m && m.type === READY) {
+        // The pool threads must not keep the process alive on their own.
+        w.unref();
+        resolve(w);
+      }
+    });
+    w.postMessage(init);
+  });
+}
+
+function spawnWeb(init) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL(import.meta.url), { type: 'module' });
+    w.addEventListener('error', (e) => reject(new Error(`thread pool worker failed: ${e.message ?? e}`)));
+    w.addEventListener('message', function onReady({ data }) {
+      if (data == null || data.type !== READY) return;
+      w.removeEventListener('message', onReady);
+      resolve(w);
+    });
+    w.postMessage(init);
+  });
+}
+
+export async function startWorkers(module, memory, builder) {
+  const n = builder.numThreads();
+  if (n === 0) throw new Error('num_threads must be > 0');
+  const init = { type: INIT, module, memory, receiver: builder.receiver(), mainJS: builder.mainJS() };
+  const wt = IS_NODE ? await import('node:worker_threads') : null;
+  workers = await Promise.all(Array.from({ length: n }, () => (wt ? spawnNode(wt, init) : spawnWeb(init))));
+  builder.build();
+}

@@ -1,0 +1,85 @@
+/**
+ * Errors thrown by the SDK. Every error is an `Error` subclass with a stable string `code`, so
+ * callers can branch on `err.code` (or `instanceof`) instead of parsing messages. The codes
+ * coming from wasm are produced by `js/crate/error.rs`; keep both lists in sync.
+ */
+
+/** Every code an SDK error can carry. */
+export type ErrorCode =
+  | 'BAD_FILE'
+  | 'UNSUPPORTED_OPS'
+  | 'INVALID_INPUT'
+  | 'OUT_OF_MEMORY'
+  | 'RUNTIME'
+  | 'ABORTED'
+  | 'RELEASED'
+  | 'INTERNAL'
+  | 'UNSUPPORTED_ENVIRONMENT';
+
+/** Base class of all SDK errors. */
+export class WasmTorchError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes are not a valid `.wtb` file (bad magic, version, checksum, truncated, ...). */
+export class BadFileError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('BAD_FILE', message, options); }
+}
+/** The file uses ops this interpreter does not implement; the message lists them. */
+export class UnsupportedOpsError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('UNSUPPORTED_OPS', message, options); }
+}
+/** Wrong inputs: missing/unknown name, dtype or shape mismatch, malformed tensor. */
+export class InvalidInputError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('INVALID_INPUT', message, options); }
+}
+/** The model or a run needs more memory than the wasm instance can get. */
+export class OutOfMemoryError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('OUT_OF_MEMORY', message, options); }
+}
+/** An op failed while running (e.g. an index out of range in the data). */
+export class ExecutionError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('RUNTIME', message, options); }
+}
+/** The load was cancelled through its `AbortSignal`. */
+export class AbortError extends WasmTorchError {
+  constructor(message = 'the load was aborted', options?: { cause?: unknown }) { super('ABORTED', message, options); }
+}
+/** The session was released and cannot run any more. */
+export class ReleasedError extends WasmTorchError {
+  constructor(message = 'the session was released', options?: { cause?: unknown }) { super('RELEASED', message, options); }
+}
+/**
+ * The wasm instance trapped (a bug: a panic or an unexpected abort). The instance is discarded;
+ * sessions loaded on it fail with this error, new `Session.load` calls get a fresh instance.
+ */
+export class InternalError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('INTERNAL', message, options); }
+}
+/** The engine lacks something required (e.g. WebAssembly itself). */
+export class UnsupportedEnvironmentError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('UNSUPPORTED_ENVIRONMENT', message, options); }
+}
+
+const BY_CODE: Record<string, new (message: string, options?: { cause?: unknown }) => WasmTorchError> = {
+  BAD_FILE: BadFileError,
+  UNSUPPORTED_OPS: UnsupportedOpsError,
+  INVALID_INPUT: InvalidInputError,
+  OUT_OF_MEMORY: OutOfMemoryError,
+  RUNTIME: ExecutionError,
+};
+
+/** Turn an error coming out of the wasm bindings (an `Error` with a `code`) into a subclass. */
+export function fromWasmError(err: unknown): WasmTorchError {
+  if (err instanceof WasmTorchError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const Cls = typeof code === 'string' ? BY_CODE[code] : undefined;
+  if (Cls) return new Cls(message, { cause: err });
+  return new InternalError(`unexpected error from the wasm module: ${message}`, { cause: err });
+}

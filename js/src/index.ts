@@ -1,0 +1,26 @@
+/**
+ * wasm-torch: run PyTorch models exported to `.wtb` in browsers and Node.
+ *
+ * `Session.load(source, options)` streams the file into wasm, `session.run({name: tensor})`
+ * runs it. See README for the build selection, threads and the Worker wrapper.
+ */
+export { Session } from './session.js';
+export type { LoadOptions, LoadProgress, LoadStats, ValueInfo, BuildInfo } from './session.js';
+export { Tensor, dtypeSize, isDType } from './tensor.js';
+export type { DType, TensorData, DataTypeMap } from './tensor.js';
+export { detectFeatures, chooseBuild } from './detect.js';
+export type { Features, BuildChoice, Variant } from './detect.js';
+export type { ModelSource } from './source.js';
+export {
+  WasmTorchError,
+  BadFileError,
+  UnsupportedOpsError,
+  InvalidInputError,
+  OutOfMemoryError,
+  ExecutionError,
+  AbortError,
+  ReleasedError,
+  InternalError,
+  UnsupportedEnvironmentError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';

@@ -1,0 +1,229 @@
+/**
+ * `Session`: load a `.wtb` model as a stream and run it.
+ *
+ * ```js
+ * const session = await Session.load('model.wtb', { onProgress: p => console.log(p.loadedBytes) });
+ * const out = await session.run({ x: new Tensor('f32', data, [1, 3, 224, 224]) });
+ * session.release();
+ * ```
+ */
+import { chooseBuild, type BuildChoice, type Variant } from './detect.js';
+import { AbortError, InvalidInputError, ReleasedError, WasmTorchError, fromWasmError } from './errors.js';
+import { hardwareThreads } from './env.js';
+import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
+import { openSource, type ModelSource } from './source.js';
+import { Tensor, isDType, type DType } from './tensor.js';
+
+/** Load progress, reported after each piece. */
+export interface LoadProgress {
+  /** Bytes read from the source so far. */
+  loadedBytes: number;
+  /** File size when known (from the source, or the file's header once parsed). */
+  totalBytes?: number;
+  /** The graph (ops, signature) is parsed; weights may still be arriving. */
+  graphReady: boolean;
+  /** Weight chunks decoded into place. */
+  chunksReady: number;
+  /** Weight chunks in the file (0 until the graph is ready). */
+  chunksTotal: number;
+}
+
+/** Options of `Session.load`. */
+export interface LoadOptions {
+  /** `false` for one thread, a number for a pool of that size; default: all cores if possible. */
+  threads?: boolean | number;
+  /** Called after each piece of the file is consumed. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Cancels the load (rejects with `AbortError`). */
+  signal?: AbortSignal;
+  /** Force a wasm build instead of detecting (tests and benchmarks). */
+  variant?: Variant;
+  /** Where `wasm/<variant>/` lives; default: next to this module. */
+  wasmBaseUrl?: string | URL;
+}
+
+/** A named input or output of the model. Symbolic dimensions are strings ("batch"). */
+export interface ValueInfo {
+  name: string;
+  dtype: DType;
+  shape: (number | string)[];
+}
+
+/** What loading cost. */
+export interface LoadStats {
+  /** Bytes read from the source. */
+  bytes: number;
+  /** Wall time of the load in milliseconds (source open to model ready). */
+  ms: number;
+  /** Decoded weight bytes held in wasm memory. */
+  weightBytes: number;
+  /** wasm linear memory size before the load started. */
+  memoryBefore: number;
+  /** Largest wasm linear memory size seen during the load (memory never shrinks). */
+  peakMemory: number;
+}
+
+/** Build information: which wasm build runs and why. */
+export interface BuildInfo extends BuildChoice {
+  /** What the module itself reports it was compiled with, e.g. "single+simd128". */
+  flavor: string;
+}
+
+function toValueInfo(spec: WireSpec): ValueInfo {
+  return { name: spec.name, dtype: spec.dtype as DType, shape: spec.shape };
+}
+
+/** A loaded model ready to run. */
+export class Session {
+  /** The model's inputs, in order. */
+  readonly inputs: readonly ValueInfo[];
+  /** The model's outputs, in order. */
+  readonly outputs: readonly ValueInfo[];
+  /** Which build runs and why. */
+  readonly build: BuildInfo;
+  /** Load measurements. */
+  readonly loadStats: LoadStats;
+
+  private runtime: Runtime;
+  private model: WasmModel | undefined;
+  private session: WasmSession | undefined;
+
+  private constructor(runtime: Runtime, model: WasmModel, build: BuildInfo, loadStats: LoadStats) {
+    this.runtime = runtime;
+    this.model = model;
+    this.session = runtime.call('createSession', () => model.createSession());
+    this.inputs = Object.freeze(runtime.call('inputs', () => model.inputs()).map(toValueInfo));
+    this.outputs = Object.freeze(runtime.call('outputs', () => model.outputs()).map(toValueInfo));
+    this.build = build;
+    this.loadStats = loadStats;
+  }
+
+  /** Load a model from a URL, path (Node), `Response`, `ReadableStream`, `Blob` or bytes. */
+  static async load(source: ModelSource, options: LoadOptions = {}): Promise<Session> {
+    const { onProgress, signal } = options;
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new InvalidInputError('onProgress must be a function');
+    const choice = chooseBuild(options, await hardwareThreads());
+    const runtime = await getRuntime(choice.variant, choice.threads, options.wasmBaseUrl);
+    const build: BuildInfo = { ...choice, threads: runtime.threads, flavor: runtime.glue.buildFlavor() };
+    const start = performance.now();
+    const memoryBefore = runtime.memoryBytes();
+    let peakMemory = memoryBefore;
+    const opened = await openSource(source, signal);
+    const loader = runtime.call('new Loader', () => new runtime.glue.Loader());
+    let loaded = 0;
+    let model: WasmModel;
+    try {
+      for await (const piece of opened.pieces) {
+        if (signal?.aborted) throw new AbortError();
+        const p = runtime.call('load', () => loader.feed(piece));
+        loaded += piece.byteLength;
+        const progress: LoadProgress = {
+          loadedBytes: loaded,
+          totalBytes: opened.totalBytes ?? (p.totalBytes >= 0 ? p.totalBytes : undefined),
+          graphReady: p.graphReady,
+          chunksReady: p.chunksReady,
+          chunksTotal: p.chunksTotal,
+        };
+        p.free();
+        peakMemory = Math.max(peakMemory, runtime.memoryBytes());
+        onProgress?.(progress);
+      }
+      if (signal?.aborted) throw new AbortError();
+      model = runtime.call('load', () => loader.finish());
+    } catch (e) {
+      throw e instanceof WasmTorchError ? e : fromWasmError(e);
+    } finally {
+      try {
+        loader.free();
+      } catch {
+        /* already consumed by finish() or the instance is gone */
+      }
+    }
+    peakMemory = Math.max(peakMemory, runtime.memoryBytes());
+    const stats: LoadStats = {
+      bytes: loaded,
+      ms: performance.now() - start,
+      weightBytes: runtime.call('weightBytes', () => model.weightBytes()),
+      memoryBefore,
+      peakMemory,
+    };
+    return new Session(runtime, model, build, stats);
+  }
+
+  /**
+   * Run the model. `inputs` maps every input name to a `Tensor` (or any `{dtype, shape, data}`
+   * with a matching typed array). Resolves to the outputs by name, in the model's order.
+   */
+  async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.runSync(inputs);
+  }
+
+  /** `run` without the promise (blocks the calling thread). */
+  runSync(inputs: Record<string, Tensor>): Record<string, Tensor> {
+    const session = this.session;
+    if (!session) throw new ReleasedError();
+    if (inputs === null || typeof inputs !== 'object') throw new InvalidInputError('run() takes an object mapping input names to tensors');
+    const known = new Set(this.inputs.map((i) => i.name));
+    for (const name of Object.keys(inputs)) {
+      if (!known.has(name)) {
+        throw new InvalidInputError(`unknown input '${name}'; the model's inputs are: ${[...known].join(', ')}`);
+      }
+    }
+    const wire: WireTensor[] = [];
+    for (const spec of this.inputs) {
+      const t = inputs[spec.name];
+      if (t === undefined) throw new InvalidInputError(`missing input '${spec.name}'`);
+      wire.push(toWire(spec.name, t));
+    }
+    const out = this.runtime.call('run', () => session.run(wire));
+    const result: Record<string, Tensor> = {};
+    for (const o of out) {
+      if (!isDType(o.dtype)) throw new InvalidInputError(`output '${o.name}' has unknown dtype '${o.dtype}'`);
+      result[o.name] = Tensor.fromBytes(o.dtype, o.shape, o.bytes);
+    }
+    return result;
+  }
+
+  /** Switch per-op profiling on (resetting counters) or off. */
+  setProfiling(on: boolean): void {
+    const session = this.session;
+    if (!session) throw new ReleasedError();
+    this.runtime.call('setProfiling', () => session.setProfiling(on));
+  }
+
+  /**
+   * The profile since profiling was switched on: `{runs, totalMs, ops: [{name, calls, ms}]}`,
+   * ops most expensive first; `undefined` when profiling is off.
+   */
+  profile(): unknown {
+    const session = this.session;
+    if (!session) throw new ReleasedError();
+    return this.runtime.call('profile', () => session.profile());
+  }
+
+  /** Free the model's memory in wasm. Further `run` calls throw `ReleasedError`. */
+  release(): void {
+    const { session, model } = this;
+    this.session = undefined;
+    this.model = undefined;
+    if (this.runtime.poisoned) return;
+    session?.free();
+    model?.free();
+  }
+
+  /** True after `release()`. */
+  get released(): boolean {
+    return this.session === undefined;
+  }
+}
+
+function toWire(name: string, t: Tensor): WireTensor {
+  if (t === null || typeof t !== 'object') throw new InvalidInputError(`input '${name}' must be a Tensor`);
+  const { dtype, shape, data } = t as Partial<Tensor>;
+  if (!isDType(dtype)) throw new InvalidInputError(`input '${name}': unknown dtype '${String(dtype)}'`);
+  if (!Array.isArray(shape)) throw new InvalidInputError(`input '${name}': shape must be an array`);
+  if (!ArrayBuffer.isView(data)) throw new InvalidInputError(`input '${name}': data must be a typed array`);
+  // Validate dtype/shape/data agreement through the Tensor constructor (cheap: no copy).
+  const tensor = t instanceof Tensor ? t : new Tensor(dtype, data as never, shape);
+  return { name, dtype: tensor.dtype, shape: [...tensor.shape], bytes: tensor.bytes() };
+}

@@ -1,0 +1,125 @@
+/**
+ * The `Tensor` type: a dtype, a shape and a typed array holding the elements in row-major
+ * order. 16-bit floats (`f16`, `bf16`) are exposed as their raw bits in a `Uint16Array`
+ * because JavaScript has no portable 16-bit float array.
+ */
+import { InvalidInputError } from './errors.js';
+
+/** Element types, named like the `.wtb` format's dtypes. */
+export type DType = 'f32' | 'f64' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u8' | 'bool';
+
+/** The typed array used for each dtype. */
+export interface DataTypeMap {
+  f32: Float32Array;
+  f64: Float64Array;
+  f16: Uint16Array;
+  bf16: Uint16Array;
+  i64: BigInt64Array;
+  i32: Int32Array;
+  i16: Int16Array;
+  i8: Int8Array;
+  u8: Uint8Array;
+  bool: Uint8Array;
+}
+
+/** Any typed array a tensor can hold. */
+export type TensorData = DataTypeMap[DType];
+
+type ArrayCtor = { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TensorData; new (length: number): TensorData; BYTES_PER_ELEMENT: number };
+
+const CTORS: Record<DType, ArrayCtor> = {
+  f32: Float32Array as unknown as ArrayCtor,
+  f64: Float64Array as unknown as ArrayCtor,
+  f16: Uint16Array as unknown as ArrayCtor,
+  bf16: Uint16Array as unknown as ArrayCtor,
+  i64: BigInt64Array as unknown as ArrayCtor,
+  i32: Int32Array as unknown as ArrayCtor,
+  i16: Int16Array as unknown as ArrayCtor,
+  i8: Int8Array as unknown as ArrayCtor,
+  u8: Uint8Array as unknown as ArrayCtor,
+  bool: Uint8Array as unknown as ArrayCtor,
+};
+
+/** True when `s` names a dtype. */
+export function isDType(s: unknown): s is DType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(CTORS, s);
+}
+
+/** Bytes per element of `dtype`. */
+export function dtypeSize(dtype: DType): number {
+  return CTORS[dtype].BYTES_PER_ELEMENT;
+}
+
+function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new InvalidInputError(`shape entry ${d} is not a non-negative integer`);
+    n *= d;
+  }
+  if (!Number.isSafeInteger(n)) throw new InvalidInputError(`shape [${shape.join(', ')}] is too large`);
+  return n;
+}
+
+/** A dense tensor. */
+export class Tensor<D extends DType = DType> {
+  readonly dtype: D;
+  readonly shape: readonly number[];
+  readonly data: DataTypeMap[D];
+
+  /**
+   * @param dtype element type
+   * @param data  elements in row-major order: the dtype's typed array, or a plain array of
+   *              numbers (bigints for i64) which is converted
+   * @param shape dimensions; defaults to `[data.length]`
+   */
+  constructor(dtype: D, data: DataTypeMap[D] | ArrayLike<number> | ArrayLike<bigint>, shape?: readonly number[]) {
+    if (!isDType(dtype)) throw new InvalidInputError(`unknown dtype '${String(dtype)}'`);
+    const Ctor = CTORS[dtype];
+    let arr: TensorData;
+    if (data instanceof Ctor) {
+      arr = data as TensorData;
+    } else if (ArrayBuffer.isView(data)) {
+      throw new InvalidInputError(`dtype '${dtype}' needs a ${Ctor.name ?? 'typed array'}, got ${data.constructor.name}`);
+    } else {
+      arr = new Ctor((data as ArrayLike<number>).length);
+      try {
+        if (dtype === 'i64') {
+          for (let i = 0; i < arr.length; i++) (arr as BigInt64Array)[i] = BigInt((data as ArrayLike<number | bigint>)[i]);
+        } else {
+          (arr as Float32Array).set(data as ArrayLike<number>);
+        }
+      } catch (e) {
+        throw new InvalidInputError(`cannot convert data to ${dtype}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const sh = shape ? [...shape] : [arr.length];
+    const numel = numelOf(sh);
+    if (numel !== arr.length) {
+      throw new InvalidInputError(`shape [${sh.join(', ')}] has ${numel} elements but data has ${arr.length}`);
+    }
+    this.dtype = dtype;
+    this.shape = Object.freeze(sh);
+    this.data = arr as DataTypeMap[D];
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** The elements' bytes (little-endian, as every supported engine is), without copying. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.data.buffer, this.data.byteOffset, this.data.byteLength);
+  }
+
+  /** A tensor viewing `bytes` (copied when misaligned for the element type). */
+  static fromBytes<D extends DType>(dtype: D, shape: readonly number[], bytes: Uint8Array): Tensor<D> {
+    if (!isDType(dtype)) throw new InvalidInputError(`unknown dtype '${String(dtype)}'`);
+    const Ctor = CTORS[dtype];
+    const size = Ctor.BYTES_PER_ELEMENT;
+    if (bytes.byteLength % size !== 0) throw new InvalidInputError(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements`);
+    const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+    const data = new Ctor(aligned.buffer, aligned.byteOffset, aligned.byteLength / size);
+    return new Tensor(dtype, data as DataTypeMap[D], shape);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * `WorkerSession`: the `Session` API with the model living in a Worker, so inference never
+ * blocks the calling thread. In browsers this is also how the threads build is used (a page's
+ * main thread may not block, which a thread pool needs).
+ *
+ * ```js
+ * import { WorkerSession } from 'wasm-torch/worker';
+ * const s = await WorkerSession.load('/models/resnet18.wtb', { onProgress });
+ * const out = await s.run({ x: tensor });
+ * s.terminate();
+ * ```
+ */
+import { isNode, nodeImport } from './env.js';
+import {
+  AbortError,
+  BadFileError,
+  ExecutionError,
+  InternalError,
+  InvalidInputError,
+  OutOfMemoryError,
+  ReleasedError,
+  UnsupportedEnvironmentError,
+  UnsupportedOpsError,
+  WasmTorchError,
+  type ErrorCode,
+} from './errors.js';
+import type { BuildInfo, LoadOptions, LoadStats, ValueInfo } from './session.js';
+import { Tensor } from './tensor.js';
+import type { PostedTensor, Reply, Request } from './worker-protocol.js';
+
+const ERRORS: Record<string, new (m: string) => WasmTorchError> = {
+  BAD_FILE: BadFileError,
+  UNSUPPORTED_OPS: UnsupportedOpsError,
+  INVALID_INPUT: InvalidInputError,
+  OUT_OF_MEMORY: OutOfMemoryError,
+  RUNTIME: ExecutionError,
+  ABORTED: AbortError,
+  RELEASED: ReleasedError,
+  INTERNAL: InternalError,
+  UNSUPPORTED_ENVIRONMENT: UnsupportedEnvironmentError,
+};
+
+function rebuildError(e: { code: string; message: string }): WasmTorchError {
+  const Cls = ERRORS[e.code];
+  return Cls ? new Cls(e.message) : new WasmTorchError(e.code as ErrorCode, e.message);
+}
+
+interface Endpoint {
+  post(msg: Request, transfer?: Transferable[]): void;
+  onMessage(fn: (msg: Reply) => void): void;
+  onError(fn: (err: Error) => void): void;
+  terminate(): void;
+}
+
+async function spawn(): Promise<Endpoint> {
+  const url = new URL('./worker.js', import.meta.url);
+  if (isNode) {
+    const wt = await nodeImport<typeof import('node:worker_threads')>('node:worker_threads');
+    const w = new wt.Worker(url, { workerData: { wasmTorchSession: true } });
+    return {
+      post: (m, t) => w.postMessage(m, t as never),
+      onMessage: (fn) => w.on('message', fn),
+      onError: (fn) => w.on('error', fn),
+      terminate: () => void w.terminate(),
+    };
+  }
+  const w = new Worker(url, { type: 'module' });
+  return {
+    post: (m, t) => w.postMessage(m, t ?? []),
+    onMessage: (fn) => w.addEventListener('message', (e) => fn(e.data as Reply)),
+    onError: (fn) => w.addEventListener('error', (e) => fn(new Error(e.message || 'worker failed to start'))),
+    terminate: () => w.terminate(),
+  };
+}
+
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; onProgress?: LoadOptions['onProgress'] };
+
+/** A session whose model runs in a dedicated Worker. */
+export class WorkerSession {
+  inputs: readonly ValueInfo[] = [];
+  outputs: readonly ValueInfo[] = [];
+  build!: BuildInfo;
+  loadStats!: LoadStats;
+
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private terminated = false;
+
+  private constructor(private readonly ep: Endpoint) {
+    ep.onMessage((msg) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      if (msg.type === 'progress') {
+        p.onProgress?.(msg.progress);
+        return;
+      }
+      this.pending.delete(msg.id);
+      if (msg.type === 'error') p.reject(rebuildError(msg.error));
+      else p.resolve(msg);
+    });
+    ep.onError((err) => {
+      for (const p of this.pending.values()) p.reject(new InternalError(`the worker failed: ${err.message}`));
+      this.pending.clear();
+    });
+  }
+
+  private request(msg: RequestBody, transfer?: Transferable[], onProgress?: LoadOptions['onProgress']): { id: number; done: Promise<Reply> } {
+    if (this.terminated) return { id: 0, done: Promise.reject(new ReleasedError('the worker was terminated')) };
+    const id = this.nextId++;
+    const done = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject, onProgress }));
+    this.ep.post({ ...msg, id } as Request, transfer);
+    return { id, done };
+  }
+
+  /**
+   * Start a Worker and load the model there. Sources: URL string/URL, Node file path, bytes
+   * (transferred when given as an ArrayBuffer), Blob, ReadableStream (transferred).
+   */
+  static async load(source: string | URL | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array> | Response, options: LoadOptions = {}): Promise<WorkerSession> {
+    const ws = new WorkerSession(await spawn());
+    let posted: unknown = source;
+    const transfer: Transferable[] = [];
+    if (source instanceof URL) posted = source.href;
+    else if (typeof source === 'string' && !isNode) posted = new URL(source, globalThis.location?.href).href;
+    else if (typeof Response !== 'undefined' && source instanceof Response) {
+      if (!source.body) throw new BadFileError('the response has no body');
+      posted = source.body;
+      transfer.push(source.body as unknown as Transferable);
+    } else if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) transfer.push(source as unknown as Transferable);
+    else if (source instanceof ArrayBuffer) transfer.push(source);
+    const { id, done } = ws.request(
+      {
+        type: 'load',
+        source: posted,
+        options: {
+          threads: options.threads,
+          variant: options.variant,
+          wasmBaseUrl: options.wasmBaseUrl ? new URL(options.wasmBaseUrl, globalThis.location?.href).href : undefined,
+        },
+      },
+      transfer,
+      options.onProgress,
+    );
+    const onAbort = () => ws.request({ type: 'abort', target: id });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await done;
+      if (r.type !== 'loaded') throw new InternalError(`unexpected reply '${r.type}'`);
+      ws.inputs = Object.freeze(r.inputs);
+      ws.outputs = Object.freeze(r.outputs);
+      ws.build = r.build;
+      ws.loadStats = r.loadStats;
+      return ws;
+    } catch (e) {
+      ws.terminate();
+      throw e;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Run the model in the worker. Input data is copied (the caller keeps its arrays). */
+  async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const posted: Record<string, PostedTensor> = {};
+    for (const [name, t] of Object.entries(inputs ?? {})) {
+      if (!t || typeof t !== 'object') throw new InvalidInputError(`input '${name}' must be a Tensor`);
+      posted[name] = { dtype: t.dtype, shape: [...t.shape], data: t.data };
+    }
+    const r = await this.request({ type: 'run', inputs: posted }).done;
+    if (r.type !== 'result') throw new InternalError(`unexpected reply '${r.type}'`);
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(r.outputs)) out[name] = new Tensor(t.dtype, t.data as never, t.shape);
+    return out;
+  }
+
+  /** Switch per-op profiling on/off in the worker; resolves to the profile so far. */
+  async profile(on?: boolean): Promise<unknown> {
+    const r = await this.request({ type: 'profile', on }).done;
+    return r.type === 'profile' ? r.profile : undefined;
+  }
+
+  /** Free the model (the worker stays up until `terminate`). */
+  async release(): Promise<void> {
+    await this.request({ type: 'release' }).done;
+  }
+
+  /** Stop the worker; pending calls reject with `ReleasedError`. */
+  terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    for (const p of this.pending.values()) p.reject(new ReleasedError('the worker was terminated'));
+    this.pending.clear();
+    this.ep.terminate();
+  }
+}

@@ -1,0 +1,37 @@
+/** Messages between `WorkerSession` (caller side) and `worker.js` (inside the Worker). */
+import type { LoadOptions, LoadProgress, LoadStats, ValueInfo, BuildInfo } from './session.js';
+import type { DType } from './tensor.js';
+
+/** A tensor as posted between threads. */
+export interface PostedTensor {
+  dtype: DType;
+  shape: number[];
+  data: ArrayBufferView;
+}
+
+/** Load options that can cross a thread boundary (no callbacks, no signal). */
+export type PostedLoadOptions = Pick<LoadOptions, 'threads' | 'variant'> & { wasmBaseUrl?: string };
+
+/** Caller → worker. */
+export type Request =
+  | { id: number; type: 'load'; source: unknown; options: PostedLoadOptions }
+  | { id: number; type: 'abort'; target: number }
+  | { id: number; type: 'run'; inputs: Record<string, PostedTensor> }
+  | { id: number; type: 'profile'; on?: boolean }
+  | { id: number; type: 'release' };
+
+/** Worker → caller. */
+export type Reply =
+  | { id: number; type: 'progress'; progress: LoadProgress }
+  | {
+      id: number;
+      type: 'loaded';
+      inputs: ValueInfo[];
+      outputs: ValueInfo[];
+      build: BuildInfo;
+      loadStats: LoadStats;
+    }
+  | { id: number; type: 'result'; outputs: Record<string, PostedTensor> }
+  | { id: number; type: 'profile'; profile: unknown }
+  | { id: number; type: 'done' }
+  | { id: number; type: 'error'; error: { code: string; name: string; message: string } };

@@ -1,0 +1,160 @@
+// Runs the browser suite (suite.mjs) in a real engine and reports pass/fail counts.
+//
+//   node js/test/browser/run.mjs chromium|firefox|webkit [--timeout SECONDS]
+//
+// chromium: Debian's /usr/bin/chromium driven by playwright-core (CDP).
+// firefox:  /usr/bin/firefox-esr driven by puppeteer-core over WebDriver BiDi.
+// webkit:   WebKitGTK's MiniBrowser through WebKitWebDriver (W3C WebDriver over HTTP), on Xvfb.
+// Two page loads: a cross-origin-isolated one (all builds; threads in a Worker) and a plain
+// one (no SharedArrayBuffer: the automatic choice must fall back to one thread and say so).
+import { serve } from './server.mjs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const engine = process.argv[2];
+const tIdx = process.argv.indexOf('--timeout');
+const timeoutMs = (tIdx > 0 ? Number(process.argv[tIdx + 1]) : 600) * 1000;
+if (!['chromium', 'firefox', 'webkit'].includes(engine)) {
+  console.error('usage: node js/test/browser/run.mjs chromium|firefox|webkit [--timeout SECONDS]');
+  process.exit(2);
+}
+
+const isolated = await serve({ isolated: true });
+const plain = await serve({ isolated: false });
+const pages = [
+  { label: 'isolated', url: `${isolated.url}/js/test/browser/index.html?variants=scalar,simd&workers=simd,threads` },
+  { label: 'not isolated', url: `${plain.url}/js/test/browser/index.html?variants=simd&workers=&zoo=0` },
+];
+
+async function withChromium(fn) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    return await fn({
+      async open(url) {
+        const page = await browser.newPage();
+        page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+        await page.goto(url);
+        await page.waitForFunction(() => window.__wasmTorchResults, null, { timeout: timeoutMs, polling: 500 });
+        const r = await page.evaluate(() => window.__wasmTorchResults);
+        await page.close();
+        return r;
+      },
+    });
+  } finally {
+    await browser.close();
+  }
+}
+
+async function withFirefox(fn) {
+  const puppeteer = (await import('puppeteer-core')).default;
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr',
+    headless: true,
+  });
+  try {
+    return await fn({
+      async open(url) {
+        const page = await browser.newPage();
+        page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+        await page.goto(url);
+        await page.waitForFunction(() => window.__wasmTorchResults, { timeout: timeoutMs, polling: 500 });
+        const r = await page.evaluate(() => window.__wasmTorchResults);
+        await page.close();
+        return r;
+      },
+    });
+  } finally {
+    await browser.close();
+  }
+}
+
+async function withWebKit(fn) {
+  const driverBin = '/usr/bin/WebKitWebDriver';
+  const mini = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+  if (!existsSync(driverBin) || !existsSync(mini)) {
+    throw new Error('WebKitGTK driver missing: apt-get install webkit2gtk-driver xvfb');
+  }
+  const display = ':99';
+  const xvfb = spawn('Xvfb', [display], { stdio: 'ignore' });
+  await sleep(1000);
+  const port = 4444 + Math.floor(Math.random() * 1000);
+  const driver = spawn(driverBin, [`--port=${port}`], { stdio: 'ignore', env: { ...process.env, DISPLAY: display } });
+  const base = `http://127.0.0.1:${port}`;
+  const wd = async (method, path, body) => {
+    const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    const j = await r.json();
+    if (!r.ok) throw new Error(`WebDriver ${path}: ${JSON.stringify(j.value)}`);
+    return j.value;
+  };
+  try {
+    for (let i = 0; i < 50; i++) {
+      try {
+        await wd('GET', '/status');
+        break;
+      } catch {
+        await sleep(200);
+      }
+    }
+    const { sessionId } = await wd('POST', '/session', {
+      capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary: mini, args: ['--automation'] } } },
+    });
+    try {
+      return await fn({
+        async open(url) {
+          await wd('POST', `/session/${sessionId}/url`, { url });
+          const deadline = Date.now() + timeoutMs;
+          while (Date.now() < deadline) {
+            const r = await wd('POST', `/session/${sessionId}/execute/sync`, { script: 'return window.__wasmTorchResults || null', args: [] });
+            if (r) return r;
+            await sleep(1000);
+          }
+          const log = await wd('POST', `/session/${sessionId}/execute/sync`, { script: 'return document.getElementById("log").textContent', args: [] });
+          throw new Error(`timed out; page log:\n${log}`);
+        },
+      });
+    } finally {
+      await wd('DELETE', `/session/${sessionId}`).catch(() => undefined);
+    }
+  } finally {
+    driver.kill();
+    xvfb.kill();
+  }
+}
+
+const drivers = { chromium: withChromium, firefox: withFirefox, webkit: withWebKit };
+let pass = 0;
+let fail = 0;
+try {
+  await drivers[engine](async (browser) => {
+    for (const p of pages) {
+      console.log(`# ${engine}, ${p.label}: ${p.url}`);
+      let r;
+      try {
+        r = await browser.open(p.url);
+      } catch (e) {
+        console.log(`not ok - page did not finish: ${e.message}`);
+        fail++;
+        continue;
+      }
+      console.log(`#   ${r.env.userAgent ?? ''}`);
+      console.log(`#   crossOriginIsolated=${r.env.crossOriginIsolated} features=${JSON.stringify(r.env.features)}`);
+      for (const t of r.results) {
+        console.log(`${t.ok ? 'ok' : 'not ok'} - ${t.name}${t.detail ? ` # ${t.detail}` : ''}${t.ms !== undefined ? ` (${t.ms} ms)` : ''}`);
+        if (t.ok) pass++;
+        else fail++;
+      }
+    }
+  });
+} finally {
+  await isolated.close();
+  await plain.close();
+}
+console.log(`# ${engine}: ${pass} passed, ${fail} failed`);
+process.exit(fail === 0 && pass > 0 ? 0 : 1);

@@ -1,0 +1,76 @@
+// Static file server for the browser tests and the demo.
+//
+//   node js/test/browser/server.mjs [--port 8080] [--no-isolation]
+//
+// Serves the repository root (so /js/dist, /js/examples, /zoo-out are reachable), with
+// Cross-Origin-Opener-Policy / Cross-Origin-Embedder-Policy headers unless --no-isolation:
+// they make the page cross-origin isolated, which SharedArrayBuffer (the threads build) needs.
+import { createServer } from 'node:http';
+import { createReadStream, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, dirname, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.map': 'application/json',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Start a server over `root`; resolves to {url, close()}. */
+export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = {}) {
+  const base = resolve(root ?? join(dirname(fileURLToPath(import.meta.url)), '../../..'));
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let path = normalize(join(base, decodeURIComponent(url.pathname)));
+    if (path !== base && !path.startsWith(base + sep)) {
+      res.writeHead(403).end('forbidden');
+      return;
+    }
+    let st;
+    try {
+      st = statSync(path);
+      if (st.isDirectory()) {
+        path = join(path, 'index.html');
+        st = statSync(path);
+      }
+    } catch {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${url.pathname}`);
+      return;
+    }
+    const headers = {
+      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+      'content-length': st.size,
+      'cache-control': 'no-store',
+    };
+    if (isolated) {
+      headers['cross-origin-opener-policy'] = 'same-origin';
+      headers['cross-origin-embedder-policy'] = 'require-corp';
+      headers['cross-origin-resource-policy'] = 'same-origin';
+    }
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') return res.end();
+    createReadStream(path).pipe(res);
+  });
+  return new Promise((ok) =>
+    server.listen(port, host, () => {
+      const { port: p } = server.address();
+      ok({ url: `http://${host}:${p}`, close: () => new Promise((r) => server.close(r)), server });
+    }),
+  );
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const port = Number(args[args.indexOf('--port') + 1] || 8080) || 8080;
+  const s = await serve({ port, isolated: !args.includes('--no-isolation') });
+  console.log(`serving ${s.url}/ (repo root)${args.includes('--no-isolation') ? '' : ' with COOP/COEP'}`);
+  console.log(`demo: ${s.url}/js/examples/demo/`);
+}

@@ -1,0 +1,150 @@
+// The in-browser test suite: the same checks as the Node tests, run by a real engine on a
+// page (index.html) served by server.mjs. Results go to `window.__wasmTorchResults` for the
+// drivers (run-chromium.mjs, run-firefox.mjs, run-webkit.mjs) to collect.
+import { Session, Tensor, detectFeatures, BadFileError, InvalidInputError, UnsupportedOpsError } from '/js/dist/index.js';
+import { WorkerSession } from '/js/dist/worker-client.js';
+import { parseNpy } from '/js/dist/npy.js';
+
+const results = [];
+const log = (line) => {
+  const pre = document.getElementById('log');
+  if (pre) pre.textContent += line + '\n';
+};
+
+async function check(name, fn) {
+  const t0 = performance.now();
+  try {
+    const detail = await fn();
+    results.push({ name, ok: true, ms: Math.round(performance.now() - t0), detail: detail ?? '' });
+    log(`ok   ${name} ${detail ?? ''}`);
+  } catch (e) {
+    results.push({ name, ok: false, ms: Math.round(performance.now() - t0), detail: `${e?.name}: ${e?.message}` });
+    log(`FAIL ${name}: ${e?.name}: ${e?.message}`);
+  }
+}
+const assert = (cond, msg) => {
+  if (!cond) throw new Error(msg);
+};
+async function rejectsWith(promise, Cls, code) {
+  try {
+    await promise;
+  } catch (e) {
+    assert(e instanceof Cls && e.code === code, `expected ${Cls.name}/${code}, got ${e?.name}/${e?.code}: ${e?.message}`);
+    return e.message;
+  }
+  throw new Error(`expected ${Cls.name}, but it resolved`);
+}
+const fetchNpy = async (url) => parseNpy(new Uint8Array(await (await fetch(url)).arrayBuffer()));
+
+function maxScaledDiff(got, want) {
+  assert(got.length === want.length, `length ${got.length} vs ${want.length}`);
+  let m = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(Number(got[i]) - Number(want[i])) / Math.max(1, Math.abs(Number(want[i])));
+    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+  }
+  return m;
+}
+
+const X = new Float32Array([1, -2, 3, 0.5, -1, 0.25, 2, -3]);
+function tinyRef() {
+  const y = new Float32Array(6);
+  for (let n = 0; n < 2; n++)
+    for (let o = 0; o < 3; o++) {
+      let s = [0.5, -1, 0][o];
+      for (let i = 0; i < 4; i++) s += X[n * 4 + i] * Math.fround(0.1 * (o * 4 + i + 1));
+      y[n * 3 + o] = Math.max(0, s);
+    }
+  return y;
+}
+
+/** Load through `Session` (main thread) or `WorkerSession`. */
+const loaders = {
+  main: (src, opts) => Session.load(src, opts),
+  worker: (src, opts) => WorkerSession.load(src, opts),
+};
+const done = (s) => (s.terminate ? s.terminate() : s.release());
+
+async function suiteFor(variant, where, zoo) {
+  const load = loaders[where];
+  const tag = `${variant}/${where}`;
+  await check(`${tag}: tiny model from URL`, async () => {
+    const s = await load('/js/test/fixtures-out/tiny.wtb', { variant });
+    assert(s.build.variant === variant, `build ${s.build.variant}`);
+    const out = await s.run({ x: new Tensor('f32', X, [2, 4]) });
+    const d = maxScaledDiff(out.y.data, tinyRef());
+    done(s);
+    assert(d <= 1e-6, `diff ${d}`);
+    return `${s.build.flavor}, ${s.build.threads} thread(s)`;
+  });
+  await check(`${tag}: multi-chunk model streamed, progress + sums`, async () => {
+    const events = [];
+    const s = await load('/js/test/fixtures-out/multi_chunk.wtb', { variant, onProgress: (p) => events.push(p) });
+    const { sums } = await (await fetch('/js/test/fixtures-out/multi_chunk.json')).json();
+    const out = await s.run({ x: new Tensor('f32', [1, 2], [2]) });
+    done(s);
+    sums.forEach((want, k) => assert(out[`s${k}`].data[0] === want, `s${k}: ${out[`s${k}`].data[0]} vs ${want}`));
+    const last = events.at(-1);
+    assert(last && last.chunksReady === last.chunksTotal && last.loadedBytes === last.totalBytes, 'final progress');
+    assert(events.some((e) => e.graphReady && e.chunksReady < e.chunksTotal), 'graph before weights');
+    return `${events.length} progress events`;
+  });
+  await check(`${tag}: error paths (bad file, unsupported ops, wrong input) then recovery`, async () => {
+    await rejectsWith(load(new Uint8Array(512).fill(7), { variant }), BadFileError, 'BAD_FILE');
+    await rejectsWith(load('/js/test/fixtures-out/does-not-exist.wtb', { variant }), BadFileError, 'BAD_FILE');
+    const m = await rejectsWith(load('/js/test/fixtures-out/unsupported.wtb', { variant }), UnsupportedOpsError, 'UNSUPPORTED_OPS');
+    assert(/frobnicate/.test(m), m);
+    const s = await load('/js/test/fixtures-out/tiny.wtb', { variant });
+    await rejectsWith(s.run({ x: new Tensor('f32', new Float32Array(10), [2, 5]) }), InvalidInputError, 'INVALID_INPUT');
+    await rejectsWith(s.run({}), InvalidInputError, 'INVALID_INPUT');
+    const out = await s.run({ x: new Tensor('f32', X, [2, 4]) });
+    done(s);
+    assert(maxScaledDiff(out.y.data, tinyRef()) <= 1e-6, 'result after errors');
+  });
+  for (const model of zoo) {
+    await check(`${tag}: zoo ${model.name} vs PyTorch (≤1e-4)`, async () => {
+      const s = await load(model.url, { variant });
+      const inputs = {};
+      for (const [name, url] of Object.entries(model.inputs)) inputs[name] = await fetchNpy(url);
+      const t0 = performance.now();
+      const out = await s.run(inputs);
+      const ms = performance.now() - t0;
+      let worst = 0;
+      for (const [name, url] of Object.entries(model.outputs)) {
+        assert(out[name], `no output ${name}`);
+        worst = Math.max(worst, maxScaledDiff(out[name].data, (await fetchNpy(url)).data));
+      }
+      const loadMs = s.loadStats.ms;
+      done(s);
+      assert(worst <= 1e-4, `max scaled diff ${worst}`);
+      return `max diff ${worst.toExponential(2)}, load ${loadMs.toFixed(0)} ms, run ${ms.toFixed(0)} ms`;
+    });
+  }
+}
+
+/** Entry: `?variants=scalar,simd&workers=threads,simd&zoo=1`. */
+export async function main() {
+  const q = new URLSearchParams(location.search);
+  const features = detectFeatures();
+  const env = { userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true, features };
+  log(JSON.stringify(env));
+  let zoo = [];
+  if (q.get('zoo') !== '0') {
+    try {
+      const r = await fetch('/js/test/zoo-index.json');
+      if (r.ok) zoo = (await r.json()).models;
+    } catch {
+      zoo = [];
+    }
+  }
+  for (const v of (q.get('variants') ?? 'scalar,simd').split(',').filter(Boolean)) await suiteFor(v, 'main', zoo);
+  for (const v of (q.get('workers') ?? '').split(',').filter(Boolean)) await suiteFor(v, 'worker', zoo);
+  await check('automatic choice reports its reason', async () => {
+    const s = await Session.load('/js/test/fixtures-out/tiny.wtb');
+    done(s);
+    assert(s.build.reason.length > 10, 'reason');
+    return `${s.build.variant}: ${s.build.reason}`;
+  });
+  window.__wasmTorchResults = { env, results };
+  log('DONE');
+}
