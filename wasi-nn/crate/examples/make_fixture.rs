@@ -1,6 +1,6 @@
 //! Writes the wasi-nn test fixtures into a directory (default `wasi-nn/test/fixtures`):
 //! `scale_bias_relu.wtb`, `unsupported_op.wtb` (same model, relu renamed to an op no
-//! interpreter has), the input `x.f32` (raw f32 LE, shape [2, 4]) and `x.npy`, and the
+//! interpreter has), `runtime_error.wtb` (loads, fails while running), the input `x.f32` (raw f32 LE, shape [2, 4]) and `x.npy`, and the
 //! expected outputs `y.f32` / `z.f32` computed without the interpreter.
 //!
 //! `cargo run --example make_fixture -- <dir>`
@@ -43,6 +43,10 @@ fn main() -> std::io::Result<()> {
     std::fs::write(
         dir.join("unsupported_op.wtb"),
         fixture::model_bytes_with_relu("aten::frobnicate.default"),
+    )?;
+    std::fs::write(
+        dir.join("runtime_error.wtb"),
+        fixture::runtime_error_model_bytes(),
     )?;
     std::fs::write(dir.join("x.f32"), f32_bytes(&x))?;
     std::fs::write(dir.join("x.npy"), npy(&[2, 4], &x))?;

@@ -110,6 +110,20 @@ fn unsupported_ops_are_unsupported_operation() {
 }
 
 #[test]
+fn an_op_failing_at_run_time_is_runtime_error() {
+    let bytes = fixture::runtime_error_model_bytes();
+    let g = load(&[&bytes], GraphEncoding::Pytorch, ExecutionTarget::Cpu).unwrap();
+    let mut ctx = g.init_execution_context().unwrap();
+    ctx.set_input("x", &x_tensor(2)).unwrap();
+    let e = ctx.compute().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RuntimeError, "{e}");
+    assert_eq!(
+        ctx.get_output(0).unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+}
+
+#[test]
 fn set_input_errors_have_their_codes() {
     let g = graph();
     let mut ctx = g.init_execution_context().unwrap();

@@ -39,6 +39,16 @@ pub fn model_bytes() -> Vec<u8> {
 /// The model with its relu op-table entry named `relu` (an unknown name gives a model the
 /// interpreter must refuse as unsupported).
 pub fn model_bytes_with_relu(relu: &str) -> Vec<u8> {
+    model_bytes_with(relu, &W)
+}
+
+/// The model with a scale `w` of the wrong length: it loads (the file is valid) but the
+/// multiplication cannot broadcast `[batch, 4]` with `[3]`, so running it is a runtime error.
+pub fn runtime_error_model_bytes() -> Vec<u8> {
+    model_bytes_with("aten::relu.default", &W[..3])
+}
+
+fn model_bytes_with(relu: &str, w: &[f32]) -> Vec<u8> {
     let ir = ModelIr {
         metadata: Metadata {
             producer: "wasm-torch-wasi-nn fixture".into(),
@@ -81,7 +91,7 @@ pub fn model_bytes_with_relu(relu: &str) -> Vec<u8> {
             ],
         }],
         constants: vec![ConstValue::Int(1)],
-        weights: vec![weight("w", &W), weight("b", &B)],
+        weights: vec![weight("w", w), weight("b", &B)],
     };
     pack(&ir, &PackOptions::default()).expect("the fixture model packs")
 }

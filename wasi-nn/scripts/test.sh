@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds what the wasi-nn tests need and runs them all:
+#   1. the Rust crate wasm-torch-wasi-nn: tests natively, then a check for wasm32-unknown-unknown
+#      (and wasm32-wasip1 when the wasi-libc headers are installed: zstd's C code needs them)
+#   2. the fixtures (tiny .wtb models + inputs + expected outputs) via its make_fixture example
+#   3. the guest for wasm32-wasip1
+#   4. wasm-torch's wasm build: $WASM_TORCH_WASM_DIR if set, else js/dist/wasm/simd or
+#      js/dist/wasm/scalar; when none exists it runs `js/scripts/build-wasm.sh simd`
+#   5. the zoo: $WASI_NN_ZOO, target/demo-zoo or zoo-out if present; with WASI_NN_BUILD_ZOO=1 it
+#      exports resnet18 with .venv's wasm_torch into target/wasi-nn-zoo first
+#   6. node --test wasi-nn/test/
+#
+#   wasi-nn/scripts/test.sh            # everything
+#   SKIP_RUST=1 wasi-nn/scripts/test.sh  # only the JavaScript side
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+cd "$ROOT"
+say() { printf '\033[1;35m[wasi-nn]\033[0m %s\n' "$*"; }
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/wasi-nn}"
+GUEST_TARGET="${WASI_NN_GUEST_TARGET:-$CARGO_TARGET_DIR-guest}"
+export WASI_NN_GUEST_TARGET="$GUEST_TARGET"
+CRATE=(--manifest-path "$HERE/crate/Cargo.toml")
+AR="$(command -v llvm-ar || ls /usr/bin/llvm-ar-* 2>/dev/null | head -n1 || true)"
+
+installed="$(rustup target list --installed)"
+for t in wasm32-unknown-unknown wasm32-wasip1; do grep -qx "$t" <<<"$installed" || rustup target add "$t"; done
+
+if [ "${SKIP_RUST:-0}" != 1 ]; then
+    say "crate tests (native)"
+    cargo test "${CRATE[@]}"
+    say "crate check for wasm32-unknown-unknown"
+    CC_wasm32_unknown_unknown=clang AR_wasm32_unknown_unknown="$AR" cargo check "${CRATE[@]}" --target wasm32-unknown-unknown
+    if [ -d /usr/include/wasm32-wasi ]; then
+        say "crate check for wasm32-wasip1"
+        CC_wasm32_wasip1=clang CFLAGS_wasm32_wasip1="-isystem /usr/include/wasm32-wasi" AR_wasm32_wasip1="$AR" \
+            cargo check "${CRATE[@]}" --target wasm32-wasip1
+    else
+        say "skipping the wasm32-wasip1 check: apt-get install wasi-libc (zstd's C code needs libc headers)"
+    fi
+fi
+
+say "fixtures -> wasi-nn/test/fixtures"
+cargo run -q "${CRATE[@]}" --example make_fixture -- "$HERE/test/fixtures"
+
+say "guest for wasm32-wasip1 -> $GUEST_TARGET"
+CARGO_TARGET_DIR="$GUEST_TARGET" cargo build --manifest-path "$HERE/guest/Cargo.toml" --release --target wasm32-wasip1
+
+if [ -z "${WASM_TORCH_WASM_DIR:-}" ] && [ ! -f js/dist/wasm/simd/wasm_torch_bg.wasm ] && [ ! -f js/dist/wasm/scalar/wasm_torch_bg.wasm ]; then
+    say "no wasm-torch wasm build yet: js/scripts/build-wasm.sh simd"
+    bash js/scripts/build-wasm.sh simd
+fi
+
+if [ "${WASI_NN_BUILD_ZOO:-0}" = 1 ] && [ -z "${WASI_NN_ZOO:-}" ]; then
+    export WASI_NN_ZOO="$ROOT/target/wasi-nn-zoo"
+    say "exporting resnet18 from PyTorch -> $WASI_NN_ZOO"
+    mkdir -p "$WASI_NN_ZOO"
+    .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18
+fi
+
+say "node --test wasi-nn/test/"
+node --test "$HERE/test/"
