@@ -22,6 +22,12 @@ pub(crate) trait Simd: Copy {
     /// `p` is valid for writing `LANES` floats (no alignment requirement).
     unsafe fn store(self, p: *mut f32);
     fn splat(v: f32) -> Self;
+    /// # Safety
+    /// `p` is valid for reading one float.
+    #[inline(always)]
+    unsafe fn load_splat(p: *const f32) -> Self {
+        Self::splat(*p)
+    }
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
@@ -170,8 +176,10 @@ macro_rules! map_slice {
 }
 pub(crate) use map_slice;
 
-/// GEMM micro-tile `acc[MR × NR] = a_panel · b_panel` with `NV = NR / LANES` vectors per
-/// row, the `MR × NV` accumulators held in registers (see `arch::TileFn`).
+/// GEMM micro-tile `acc[MR × NR] = a_panel · b_panel` (see `arch::TileFn`), computed in
+/// column strips of `NV` vectors: the `MR × NV` accumulators of a strip stay in registers.
+/// AVX2 uses one strip (NV·8 = 16); wasm uses two strips of 8 columns so that, once the
+/// engine maps it to 16 xmm registers, 12 accumulators + 2 B vectors + 1 broadcast fit.
 #[inline(always)]
 pub(crate) fn gemm_tile<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
@@ -180,29 +188,32 @@ pub(crate) fn gemm_tile<S: Simd, const MR: usize, const NV: usize>(
     acc: &mut [f32],
 ) {
     const { assert!(MR <= super::MR_MAX) };
-    assert_eq!(NV * S::LANES, super::NR);
+    assert_eq!(super::NR % (NV * S::LANES), 0);
     assert!(a.len() >= kc * MR && b.len() >= kc * super::NR && acc.len() >= MR * super::NR);
-    let mut cc = [[S::splat(0.0); NV]; MR];
-    let (ap, bp) = (a.as_ptr(), b.as_ptr());
-    for p in 0..kc {
-        // SAFETY: p < kc, and the asserts above bound every offset below.
-        unsafe {
-            let mut bv = [S::splat(0.0); NV];
-            for (v, slot) in bv.iter_mut().enumerate() {
-                *slot = S::load(bp.add(p * super::NR + v * S::LANES));
-            }
-            for (i, row) in cc.iter_mut().enumerate() {
-                let av = S::splat(*ap.add(p * MR + i));
-                for (cv, &bvv) in row.iter_mut().zip(bv.iter()) {
-                    *cv = av.mul_add(bvv, *cv);
+    for col0 in (0..super::NR).step_by(NV * S::LANES) {
+        let mut cc = [[S::splat(0.0); NV]; MR];
+        let (ap, bp) = (a.as_ptr(), b.as_ptr());
+        for p in 0..kc {
+            // SAFETY: p < kc, col0 + NV * LANES <= NR, and the asserts above bound every
+            // offset below.
+            unsafe {
+                let mut bv = [S::splat(0.0); NV];
+                for (v, slot) in bv.iter_mut().enumerate() {
+                    *slot = S::load(bp.add(p * super::NR + col0 + v * S::LANES));
+                }
+                for (i, row) in cc.iter_mut().enumerate() {
+                    let av = S::load_splat(ap.add(p * MR + i));
+                    for (cv, &bvv) in row.iter_mut().zip(bv.iter()) {
+                        *cv = av.mul_add(bvv, *cv);
+                    }
                 }
             }
         }
-    }
-    for (i, row) in cc.iter().enumerate() {
-        for (v, cv) in row.iter().enumerate() {
-            // SAFETY: i < MR, v < NV: within acc (asserted length MR * NR).
-            unsafe { cv.store(acc.as_mut_ptr().add(i * super::NR + v * S::LANES)) }
+        for (i, row) in cc.iter().enumerate() {
+            for (v, cv) in row.iter().enumerate() {
+                // SAFETY: i < MR, col0 + v * LANES + LANES <= NR: within acc (MR * NR).
+                unsafe { cv.store(acc.as_mut_ptr().add(i * super::NR + col0 + v * S::LANES)) }
+            }
         }
     }
 }

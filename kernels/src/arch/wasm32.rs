@@ -3,7 +3,7 @@
 //! `f32x4_relaxed_madd` (fused or not, at the engine's choice).
 
 use super::simd::{self, Simd};
-use super::{Kernels, NR};
+use super::Kernels;
 use core::arch::wasm32::*;
 
 /// A simd128 vector of 4 f32 lanes.
@@ -20,6 +20,10 @@ impl Simd for F4 {
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         v128_store(p as *mut v128, self.0)
+    }
+    #[inline(always)]
+    unsafe fn load_splat(p: *const f32) -> Self {
+        F4(v128_load32_splat(p as *const u32))
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {
@@ -136,11 +140,12 @@ map_entry!(silu, silu);
 map_entry!(gelu, gelu);
 map_entry!(gelu_tanh, gelu_tanh);
 
-/// Rows of the wasm micro-tile: 4 rows × 16 columns = 16 f32x4 accumulators.
+/// Rows of the wasm micro-tile, computed in strips of `NV` f32x4 columns.
 const MR: usize = 4;
+const NV: usize = 4;
 
 fn gemm_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
-    simd::gemm_tile::<F4, MR, { NR / 4 }>(kc, a, b, acc)
+    simd::gemm_tile::<F4, MR, NV>(kc, a, b, acc)
 }
 
 /// The simd128 table (compiled only when the module is built with simd128).
