@@ -58,5 +58,5 @@ if [ "${WASI_NN_BUILD_ZOO:-0}" = 1 ] && [ -z "${WASI_NN_ZOO:-}" ]; then
     .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18
 fi
 
-say "node --test wasi-nn/test/"
-node --test "$HERE/test/"
+say "node --test wasi-nn/test/*.test.mjs"
+node --test "$HERE"/test/*.test.mjs

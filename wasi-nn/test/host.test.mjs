@@ -110,7 +110,7 @@ test('INVALID_ARGUMENT: corrupt graphs, builder counts, bad targets, out-of-boun
   assert.equal(call('load', end - 4, 1, GraphEncoding.PYTORCH, ExecutionTarget.CPU, gp), NnErrno.INVALID_ARGUMENT);
   assert.equal(call('load', bp, bl, GraphEncoding.PYTORCH, ExecutionTarget.CPU, end - 2), NnErrno.INVALID_ARGUMENT);
   assert.equal(call('load', bp, bl, GraphEncoding.PYTORCH, ExecutionTarget.CPU, -1), NnErrno.INVALID_ARGUMENT);
-  const badLen = g.u32s([g.bytes(model), 0xfffffff0]);
+  const badLen = g.u32s([g.bytes(model), 1 << 20]); // past the 256 KiB memory
   assert.equal(call('load', badLen, 1, GraphEncoding.PYTORCH, ExecutionTarget.CPU, gp), NnErrno.INVALID_ARGUMENT);
   assert.equal(call('init_execution_context', 12345, g.alloc(4)), NnErrno.INVALID_ARGUMENT);
   for (const f of ['compute']) assert.equal(call(f, 777), NnErrno.INVALID_ARGUMENT);
@@ -154,6 +154,8 @@ test('TOO_LARGE: a too-small output buffer (the needed size is reported) and hug
   const ctx = context(g, call);
   assert.equal(call('set_input', ctx, 0, g.tensor([1 << 20, 4], TensorType.F32, x)), NnErrno.TOO_LARGE);
   assert.equal(call('set_input', ctx, 0, g.tensor([0xffffffff, 4], TensorType.F32, x)), NnErrno.TOO_LARGE);
+  const huge = g.u32s([g.bytes(model), 0xfffffff0]); // a 4 GiB graph builder
+  assert.equal(call('load', huge, 1, GraphEncoding.PYTORCH, ExecutionTarget.CPU, g.alloc(4)), NnErrno.TOO_LARGE);
   assert.equal(call('set_input', ctx, 0, g.tensor([2, 4], TensorType.F32, x)), NnErrno.SUCCESS);
   assert.equal(call('compute', ctx), NnErrno.SUCCESS);
   const small = output(g, call, ctx, 0, 31);

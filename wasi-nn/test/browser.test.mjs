@@ -1,0 +1,102 @@
+// The same guest in headless Chromium: @bjorn3/browser_wasi_shim provides WASI preview1, the
+// wasi-nn host module and wasm-torch's wasm build are loaded as ES modules over HTTP.
+// Skipped when /usr/bin/chromium (CHROMIUM) or playwright-core is missing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, normalize } from 'node:path';
+import { FIXTURES, GUEST_WASM, WASI_NN_DIR, f32s, wasmTorchDir } from './helpers.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch { /* reported as the skip reason */ }
+const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm install in wasi-nn/)' : false;
+
+/** Serve fixed directories under URL prefixes (read-only, no directory listing). */
+function serve(mounts) {
+  const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>wasi-nn</title>');
+      return;
+    }
+    for (const [prefix, dir] of Object.entries(mounts)) {
+      if (!url.pathname.startsWith(prefix)) continue;
+      const rel = normalize(decodeURIComponent(url.pathname.slice(prefix.length)));
+      const file = join(dir, rel);
+      if (rel.startsWith('..') || !existsSync(file) || !statSync(file).isFile()) break;
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Runs in the page: the guest on `model` and `input`, returning exit code, output and logs. */
+async function runInPage({ model, input, args }) {
+  const shim = await import('/wasi-nn/node_modules/@bjorn3/browser_wasi_shim/dist/index.js');
+  const wt = await import('/wasm-torch/wasm_torch.js');
+  await wt.default({ module_or_path: '/wasm-torch/wasm_torch_bg.wasm' });
+  wt.initRuntime?.();
+  const { createWasiNnImports } = await import('/wasi-nn/host/wasi-nn.js');
+  const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
+  const out = new shim.PreopenDirectory('/out', []);
+  const stdout = [];
+  const stderr = [];
+  const fds = [
+    new shim.OpenFile(new shim.File([])),
+    shim.ConsoleStdout.lineBuffered((l) => stdout.push(l)),
+    shim.ConsoleStdout.lineBuffered((l) => stderr.push(l)),
+    new shim.PreopenDirectory('/in', [['model.wtb', new shim.File(await bytes(model))], [input.split('/').pop(), new shim.File(await bytes(input))]]),
+    out,
+  ];
+  const wasi = new shim.WASI(['guest', '/in/model.wtb', `/in/${input.split('/').pop()}`, '/out/o.f32', ...args], [], fds);
+  const nn = createWasiNnImports(wt);
+  const { instance } = await WebAssembly.instantiate(await bytes('/guest/guest.wasm'), { wasi_snapshot_preview1: wasi.wasiImport, ...nn });
+  nn.bind(instance);
+  const code = wasi.start(instance);
+  const o = out.dir.contents.get('o.f32');
+  return { code, stdout, stderr, output: o ? Array.from(o.data) : null };
+}
+
+test('the guest runs in headless Chromium with browser_wasi_shim', { skip }, async (t) => {
+  const wasmDir = wasmTorchDir();
+  assert.ok(wasmDir, 'no wasm-torch wasm build');
+  const server = await serve({
+    '/wasi-nn/': WASI_NN_DIR,
+    '/wasm-torch/': wasmDir,
+    '/fixtures/': FIXTURES,
+    '/guest/guest.wasm': GUEST_WASM, // a file: the rest of the path is '' and joins to itself
+  });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+
+    const ok = await page.evaluate(runInPage, { model: '/fixtures/scale_bias_relu.wtb', input: '/fixtures/x.npy', args: [] });
+    assert.equal(ok.code, 0, ok.stderr.join('\n'));
+    const want = f32s(readFileSync(join(FIXTURES, 'y.f32')));
+    assert.deepEqual(f32s(Buffer.from(ok.output)), want);
+    assert.match(ok.stdout[0], /^output 0: 8 values/);
+    t.diagnostic(`chromium stdout: ${ok.stdout.join(' | ')}`);
+
+    const bad = await page.evaluate(runInPage, { model: '/fixtures/unsupported_op.wtb', input: '/fixtures/x.npy', args: [] });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr.join('\n'), /UnsupportedOperation/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
