@@ -18,6 +18,7 @@ pub mod arch;
 pub mod binary;
 pub mod conv;
 pub mod gemm;
+mod lanes;
 pub mod norm;
 pub mod pool;
 pub mod reduce;

@@ -2,7 +2,7 @@
 
 /// Layer normalisation of each row of `row_len` values:
 /// `out = (x - mean) / sqrt(var + eps) * gamma + beta` with the biased variance (PyTorch).
-/// Mean and variance are computed in two passes in f32 with f64 accumulation.
+/// Mean and variance are computed in two passes (f32, vectorised).
 /// Preconditions (asserted): `row_len > 0`, `x.len()` a multiple of it, `out.len() ==
 /// x.len()`, `gamma`/`beta` of length `row_len`.
 pub fn layer_norm_rows(
@@ -41,12 +41,13 @@ pub fn layer_norm_rows(
     }
 }
 
-/// Mean and `1 / sqrt(var + eps)` (biased variance) of `v`.
+/// Mean and `1 / sqrt(var + eps)` (biased variance) of `v`, two passes in f32 with
+/// vectorised multi-accumulator sums.
 fn mean_rstd(v: &[f32], eps: f32) -> (f32, f32) {
-    let n = v.len() as f64;
-    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
-    (mean as f32, (1.0 / (var + eps as f64).sqrt()) as f32)
+    let n = v.len() as f32;
+    let mean = crate::lanes::sum(v) / n;
+    let var = crate::lanes::sum_sq_dev(v, mean) / n;
+    (mean, 1.0 / (var + eps).sqrt())
 }
 
 /// Inference batch normalisation of an N×C×S tensor (S = product of spatial dims) as a

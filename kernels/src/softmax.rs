@@ -2,6 +2,7 @@
 //! transpose first or use rows of a permuted view.
 
 use crate::arch::{self, Kernels};
+use crate::lanes;
 
 /// `x[r] = exp(x[r] - max) / sum(exp(x[r] - max))` for every row of `row_len` values.
 /// A row containing NaN becomes NaN; a row of all `-inf` becomes NaN (as in PyTorch).
@@ -14,10 +15,11 @@ pub fn softmax_rows(x: &mut [f32], row_len: usize) {
 pub fn softmax_rows_with(k: &Kernels, x: &mut [f32], row_len: usize) {
     check(x, row_len);
     for row in x.chunks_exact_mut(row_len) {
-        let m = row_max(row);
+        // The max ignores NaN; a NaN element still makes its row NaN through the sum.
+        let m = lanes::max(row);
         row.iter_mut().for_each(|v| *v -= m);
         (k.exp)(row);
-        let s: f32 = row.iter().sum();
+        let s = lanes::sum(row);
         let inv = 1.0 / s;
         row.iter_mut().for_each(|v| *v *= inv);
     }
@@ -34,13 +36,13 @@ pub fn log_softmax_rows_with(k: &Kernels, x: &mut [f32], row_len: usize) {
     check(x, row_len);
     let mut tmp = vec![0f32; row_len];
     for row in x.chunks_exact_mut(row_len) {
-        let m = row_max(row);
+        let m = lanes::max(row);
         for (t, v) in tmp.iter_mut().zip(row.iter_mut()) {
             *v -= m;
             *t = *v;
         }
         (k.exp)(&mut tmp);
-        let mut s = [tmp.iter().sum::<f32>()];
+        let mut s = [lanes::sum(&tmp)];
         (k.log)(&mut s);
         row.iter_mut().for_each(|v| *v -= s[0]);
     }
@@ -53,17 +55,6 @@ fn check(x: &[f32], row_len: usize) {
         0,
         "softmax: length not a multiple of row_len"
     );
-}
-
-/// Maximum of a row, NaN if any element is NaN.
-fn row_max(row: &[f32]) -> f32 {
-    let mut m = f32::NEG_INFINITY;
-    for &v in row {
-        if v > m || v.is_nan() {
-            m = v;
-        }
-    }
-    m
 }
 
 #[cfg(test)]

@@ -23,10 +23,11 @@ pub(crate) const NR: usize = 16;
 /// Largest number of rows of a micro-tile over all tables.
 pub(crate) const MR_MAX: usize = 8;
 
-/// Computes an `mr × NR` tile `acc = a_panel · b_panel` over `kc` steps: `a` holds `kc`
-/// groups of `mr` values (packed A), `b` holds `kc` groups of `NR` values (packed B), and
-/// `acc` receives the tile row-major (`mr` rows of `NR`), overwritten.
-pub(crate) type TileFn = fn(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]);
+/// Computes a `rows × NR` tile `acc = a_panel · b_panel` over `kc` steps: `a` holds `kc`
+/// groups of `mr` values (packed A, rows past `rows` are zero padding), `b` holds `kc`
+/// groups of `NR` values (packed B), and `acc` (`mr × NR`) receives the tile row-major in
+/// its first `rows` rows, overwritten (later rows: unspecified). `1 <= rows <= mr`.
+pub(crate) type TileFn = fn(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]);
 /// An in-place element-wise function over a slice.
 pub(crate) type MapFn = fn(x: &mut [f32]);
 /// One depthwise-convolution output plane.

@@ -181,15 +181,18 @@ pub(crate) use map_slice;
 /// AVX2 uses one strip (NV·8 = 16); wasm uses two strips of 8 columns so that, once the
 /// engine maps it to 16 xmm registers, 12 accumulators + 2 B vectors + 1 broadcast fit.
 #[inline(always)]
-pub(crate) fn gemm_tile<S: Simd, const MR: usize, const NV: usize>(
+///
+/// `MR` rows are computed from an A panel whose row stride is `STRIDE` (the table's `mr`;
+/// `MR < STRIDE` serves the last, partial panel without computing its zero rows).
+pub(crate) fn gemm_tile<S: Simd, const MR: usize, const STRIDE: usize, const NV: usize>(
     kc: usize,
     a: &[f32],
     b: &[f32],
     acc: &mut [f32],
 ) {
-    const { assert!(MR <= super::MR_MAX) };
+    const { assert!(MR <= STRIDE && STRIDE <= super::MR_MAX) };
     assert_eq!(super::NR % (NV * S::LANES), 0);
-    assert!(a.len() >= kc * MR && b.len() >= kc * super::NR && acc.len() >= MR * super::NR);
+    assert!(a.len() >= kc * STRIDE && b.len() >= kc * super::NR && acc.len() >= MR * super::NR);
     for col0 in (0..super::NR).step_by(NV * S::LANES) {
         let mut cc = [[S::splat(0.0); NV]; MR];
         let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -202,7 +205,7 @@ pub(crate) fn gemm_tile<S: Simd, const MR: usize, const NV: usize>(
                     *slot = S::load(bp.add(p * super::NR + col0 + v * S::LANES));
                 }
                 for (i, row) in cc.iter_mut().enumerate() {
-                    let av = S::load_splat(ap.add(p * MR + i));
+                    let av = S::load_splat(ap.add(p * STRIDE + i));
                     for (cv, &bvv) in row.iter_mut().zip(bv.iter()) {
                         *cv = av.mul_add(bvv, *cv);
                     }

@@ -144,8 +144,13 @@ map_entry!(gelu_tanh, gelu_tanh);
 const MR: usize = 4;
 const NV: usize = 4;
 
-fn gemm_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
-    simd::gemm_tile::<F4, MR, NV>(kc, a, b, acc)
+fn gemm_tile(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+    match rows {
+        1 => simd::gemm_tile::<F4, 1, MR, NV>(kc, a, b, acc),
+        2 => simd::gemm_tile::<F4, 2, MR, NV>(kc, a, b, acc),
+        3 => simd::gemm_tile::<F4, 3, MR, NV>(kc, a, b, acc),
+        _ => simd::gemm_tile::<F4, MR, MR, NV>(kc, a, b, acc),
+    }
 }
 
 /// The simd128 table (compiled only when the module is built with simd128).

@@ -150,13 +150,21 @@ map_entry!(gelu_tanh, gelu_tanh_avx2, gelu_tanh);
 const MR: usize = 6;
 
 #[target_feature(enable = "avx2,fma")]
-fn gemm_tile_avx2(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
-    simd::gemm_tile::<F8, MR, { NR / 8 }>(kc, a, b, acc)
+fn gemm_tile_avx2(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+    const NV: usize = NR / 8;
+    match rows {
+        1 => simd::gemm_tile::<F8, 1, MR, NV>(kc, a, b, acc),
+        2 => simd::gemm_tile::<F8, 2, MR, NV>(kc, a, b, acc),
+        3 => simd::gemm_tile::<F8, 3, MR, NV>(kc, a, b, acc),
+        4 => simd::gemm_tile::<F8, 4, MR, NV>(kc, a, b, acc),
+        5 => simd::gemm_tile::<F8, 5, MR, NV>(kc, a, b, acc),
+        _ => simd::gemm_tile::<F8, MR, MR, NV>(kc, a, b, acc),
+    }
 }
 
-fn gemm_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+fn gemm_tile(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
     // SAFETY: reachable only through `TABLE`, handed out after AVX2+FMA detection.
-    unsafe { gemm_tile_avx2(kc, a, b, acc) }
+    unsafe { gemm_tile_avx2(rows, kc, a, b, acc) }
 }
 
 #[target_feature(enable = "avx2,fma")]

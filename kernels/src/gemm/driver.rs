@@ -87,8 +87,8 @@ pub(crate) fn gemm_packed_b(
                     let w = NR.min(n - j0);
                     for ir in (0..mc).step_by(mr) {
                         let a_panel = &a_buf[ir * kc..(ir + mr) * kc];
-                        (kern.gemm_tile)(kc, a_panel, b_panel, &mut tile[..mr * NR]);
                         let h = mr.min(mc - ir);
+                        (kern.gemm_tile)(h, kc, a_panel, b_panel, &mut tile[..mr * NR]);
                         for ii in 0..h {
                             let i = ic + ir + ii;
                             let src = &tile[ii * NR..ii * NR + w];

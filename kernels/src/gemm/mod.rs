@@ -186,8 +186,9 @@ pub fn sgemm_packed_with(
     gemm_packed_b(kern, m, b.k, b.n, a, lda, false, &b.data, c, ldc, &epi);
 }
 
-/// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]).
-pub(crate) fn portable_tile(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+/// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]); always computes all 4
+/// rows (padding rows of A are zero).
+pub(crate) fn portable_tile(_rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
     const MR: usize = 4;
     assert!(a.len() >= kc * MR && b.len() >= kc * NR && acc.len() >= MR * NR);
     let mut t = [[0f32; NR]; MR];
