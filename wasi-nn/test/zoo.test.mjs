@@ -1,16 +1,19 @@
 // Zoo models exported from PyTorch (py-export/zoo/build_zoo.py) run by the guest through the
 // wasi-nn host, compared with PyTorch's own outputs (the .npy references) within the zoo's
 // tolerance (1e-4 for f32 weights), as max |got - want| / max(1, |want|).
-// The zoo is looked for in $WASI_NN_ZOO, target/demo-zoo and zoo-out; models whose single
-// input is not f32 (the guest feeds one f32 tensor) are not run here.
+// The zoo is looked for in $WASI_NN_ZOO, target/wasi-nn-zoo, target/demo-zoo and zoo-out;
+// models whose single input is not f32 (the guest feeds one f32 tensor) are not run here.
+// Each model runs in a child `node host/run-guest.mjs` (node:wasi); on Node 20 with
+// --no-concurrent-marking, which avoids a V8 garbage-collector crash (see run-guest.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, f32s, maxScaledDiff, readNpy, runGuest } from './helpers.mjs';
+import { execFileSync } from 'node:child_process';
+import { GUEST_WASM, ROOT, WASI_NN_DIR, f32s, maxScaledDiff, readNpy, wasmTorchDir } from './helpers.mjs';
 
-const zoo = [process.env.WASI_NN_ZOO, join(ROOT, 'target/demo-zoo'), join(ROOT, 'zoo-out')]
+const zoo = [process.env.WASI_NN_ZOO, join(ROOT, 'target/wasi-nn-zoo'), join(ROOT, 'target/demo-zoo'), join(ROOT, 'zoo-out')]
   .filter(Boolean)
   .find((d) => existsSync(join(d, 'manifest.json')));
 const models = zoo
@@ -23,8 +26,11 @@ test('zoo models match PyTorch through wasi-nn', { skip: models.length ? false :
     await t.test(m.name, async () => {
       const out = mkdtempSync(join(tmpdir(), 'wasi-nn-zoo-'));
       const c = m.cases[0];
-      const r = await runGuest([`/zoo/${m.file}`, `/zoo/${c.inputs[0]}`, '/out/out0.f32'], { '/zoo': zoo, '/out': out });
-      assert.equal(r.code, 0, r.stderr);
+      const nodeFlags = process.versions.node.startsWith('20.') ? ['--no-concurrent-marking'] : [];
+      const stdout = execFileSync(process.execPath, [...nodeFlags, '--no-warnings', join(WASI_NN_DIR, 'host/run-guest.mjs'),
+        '--wasm-torch', wasmTorchDir(), '--dir', `/zoo=${zoo}`, '--dir', `/out=${out}`, GUEST_WASM,
+        `/zoo/${m.file}`, `/zoo/${c.inputs[0]}`, '/out/out0.f32'], { encoding: 'utf8' }); // throws on a non-zero exit
+      t.diagnostic(`${m.name} top: ${stdout.trim().split('\n').slice(1, 3).join(' | ')}`);
       const want = readNpy(readFileSync(join(zoo, c.outputs[0])));
       assert.equal(want.dtype, '<f4');
       const got = f32s(readFileSync(join(out, 'out0.f32')));
