@@ -6,8 +6,9 @@
 #   3. the guest for wasm32-wasip1
 #   4. wasm-torch's wasm build: $WASM_TORCH_WASM_DIR if set, else js/dist/wasm/simd or
 #      js/dist/wasm/scalar; when none exists it runs `js/scripts/build-wasm.sh simd`
-#   5. the zoo: $WASI_NN_ZOO, target/demo-zoo or zoo-out if present; with WASI_NN_BUILD_ZOO=1 it
-#      exports resnet18 with .venv's wasm_torch into target/wasi-nn-zoo first
+#   5. the zoo: $WASI_NN_ZOO, target/wasi-nn-zoo, target/demo-zoo or zoo-out if present; with
+#      WASI_NN_BUILD_ZOO=1 it first exports resnet18 + squeezenet1_1 with .venv's wasm_torch
+#      (py-export) into target/wasi-nn-zoo (about 30 s)
 #   6. node --test wasi-nn/test/
 #
 #   wasi-nn/scripts/test.sh            # everything
@@ -53,9 +54,9 @@ fi
 
 if [ "${WASI_NN_BUILD_ZOO:-0}" = 1 ] && [ -z "${WASI_NN_ZOO:-}" ]; then
     export WASI_NN_ZOO="$ROOT/target/wasi-nn-zoo"
-    say "exporting resnet18 from PyTorch -> $WASI_NN_ZOO"
+    say "exporting resnet18 squeezenet1_1 from PyTorch -> $WASI_NN_ZOO"
     mkdir -p "$WASI_NN_ZOO"
-    .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18
+    .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18 squeezenet1_1
 fi
 
 say "node --test wasi-nn/test/*.test.mjs"

@@ -2,13 +2,15 @@
 //! (`wasi_ephemeral_nn`), as any wasi-nn application would: it knows nothing of wasm-torch.
 //!
 //! ```text
-//! wasi-nn-guest <model.wtb> <input.f32|input.npy> <output.f32>
+//! wasi-nn-guest <model.wtb> <input> [<input> ...] <output.f32>
 //!               [--dims 2,4] [--encoding pytorch|autodetect] [--output-index N] [--top K]
 //! ```
-//! The input is f32: a `.npy` file (its header gives the dimensions) or raw little-endian f32
-//! with `--dims`. The guest prints the top-K output values (`index value`) and writes the whole
-//! output as raw f32 to `<output.f32>`. Any wasi-nn error is printed with its name and makes
-//! the guest exit with status 2 (bad usage: 1).
+//! Inputs are set in order (input 0, 1, ...). A `.npy` input (little-endian, C order) carries
+//! its dimensions and type (`<f4` F32, `<i8` I64, `<i4` I32, `|u1`/`|b1` U8); any other file is
+//! raw little-endian f32 with `--dims` (default `[1, n]`). The guest prints the top-K values of
+//! the output read as f32 (`index value`) and writes the output's raw bytes to `<output.f32>`.
+//! Any wasi-nn error is printed with its name and makes the guest exit with status 2 (bad
+//! usage or I/O: 1).
 
 use std::process::ExitCode;
 
@@ -16,7 +18,7 @@ use wasi_nn::{ExecutionTarget, GraphBuilder, GraphEncoding, TensorType};
 
 struct Args {
     model: String,
-    input: String,
+    inputs: Vec<String>,
     output: String,
     dims: Option<Vec<usize>>,
     encoding: GraphEncoding,
@@ -28,7 +30,7 @@ fn parse_args() -> Result<Args, String> {
     let mut pos = Vec::new();
     let mut a = Args {
         model: String::new(),
-        input: String::new(),
+        inputs: Vec::new(),
         output: String::new(),
         dims: None,
         encoding: GraphEncoding::Pytorch,
@@ -69,20 +71,27 @@ fn parse_args() -> Result<Args, String> {
             _ => pos.push(arg),
         }
     }
-    let [model, input, output]: [String; 3] = pos.try_into().map_err(|p: Vec<String>| {
-        format!(
-            "expected <model.wtb> <input> <output.f32>, got {} paths",
-            p.len()
-        )
-    })?;
-    a.model = model;
-    a.input = input;
-    a.output = output;
+    if pos.len() < 3 {
+        return Err(format!(
+            "expected <model.wtb> <input> [<input> ...] <output.f32>, got {} paths",
+            pos.len()
+        ));
+    }
+    a.output = pos.pop().unwrap_or_default();
+    a.model = pos.remove(0);
+    a.inputs = pos;
     Ok(a)
 }
 
-/// Dimensions and f32 values of a little-endian f32 `.npy` file (format 1.0/2.0, C order).
-fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+/// One input tensor: dimensions, wasi-nn type and little-endian bytes.
+struct Input {
+    dims: Vec<usize>,
+    ty: TensorType,
+    data: Vec<u8>,
+}
+
+/// A little-endian, C-order `.npy` file (format 1.0-3.0) as an input tensor.
+fn read_npy(bytes: &[u8]) -> Result<Input, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a .npy file".into());
     }
@@ -98,11 +107,18 @@ fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         .get(hstart..hstart.saturating_add(hlen))
         .ok_or("truncated .npy header")?;
     let header = std::str::from_utf8(header).map_err(|_| "non-UTF-8 .npy header")?;
-    if !header.contains("'descr': '<f4'") {
-        return Err(format!(
-            "only little-endian f32 .npy is supported, header: {header}"
-        ));
-    }
+    let types = [
+        ("'<f4'", TensorType::F32),
+        ("'<i8'", TensorType::I64),
+        ("'<i4'", TensorType::I32),
+        ("'|u1'", TensorType::U8),
+        ("'|b1'", TensorType::U8),
+    ];
+    let ty = types
+        .iter()
+        .find(|(d, _)| header.contains(&format!("'descr': {d}")))
+        .map(|(_, t)| *t)
+        .ok_or_else(|| format!("unsupported .npy dtype (f4, i8, i4, u1, b1 only): {header}"))?;
     if header.contains("'fortran_order': True") {
         return Err("Fortran-order .npy is not supported".into());
     }
@@ -120,7 +136,15 @@ fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
                 .map_err(|e| format!("bad .npy dim '{s}': {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((dims, f32_values(&bytes[hstart + hlen..])?))
+    let data = bytes[hstart + hlen..].to_vec();
+    let want = dims.iter().product::<usize>() * ty.byte_size();
+    if data.len() != want {
+        return Err(format!(
+            ".npy data has {} bytes, shape {dims:?} needs {want}",
+            data.len()
+        ));
+    }
+    Ok(Input { dims, ty, data })
 }
 
 fn f32_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
@@ -138,17 +162,26 @@ fn f32_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
 
 fn run(a: &Args) -> Result<(), wasi_nn::Error> {
     let model = std::fs::read(&a.model)?;
-    let input_bytes = std::fs::read(&a.input)?;
-    let (dims, input) = if a.input.ends_with(".npy") {
-        read_npy(&input_bytes).map_err(usage)?
-    } else {
-        let values = f32_values(&input_bytes).map_err(usage)?;
-        let dims = a.dims.clone().unwrap_or_else(|| vec![1, values.len()]);
-        (dims, values)
-    };
+    let mut inputs = Vec::with_capacity(a.inputs.len());
+    for path in &a.inputs {
+        let bytes = std::fs::read(path)?;
+        inputs.push(if path.ends_with(".npy") {
+            read_npy(&bytes).map_err(|e| usage(format!("{path}: {e}")))?
+        } else {
+            let n = f32_values(&bytes).map_err(usage)?.len();
+            let dims = a.dims.clone().unwrap_or_else(|| vec![1, n]);
+            Input {
+                dims,
+                ty: TensorType::F32,
+                data: bytes,
+            }
+        });
+    }
     let graph = GraphBuilder::new(a.encoding, ExecutionTarget::CPU).build_from_bytes([&model])?;
     let mut ctx = graph.init_execution_context()?;
-    ctx.set_input(0, TensorType::F32, &dims, &input)?;
+    for (i, input) in inputs.iter().enumerate() {
+        ctx.set_input(i, input.ty, &input.dims, &input.data)?;
+    }
     ctx.compute()?;
     // The witx ABI cannot ask for an output's size: start small and grow on TooLarge.
     let mut out = vec![0f32; 1024];
@@ -165,9 +198,13 @@ fn run(a: &Args) -> Result<(), wasi_nn::Error> {
             Err(e) => return Err(e),
         }
     };
-    out.truncate(written / 4);
-    let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = out
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .take(written)
+        .collect();
     std::fs::write(&a.output, bytes)?;
+    out.truncate(written / 4);
     println!(
         "output {}: {} values ({written} bytes)",
         a.output_index,
