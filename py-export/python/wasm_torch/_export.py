@@ -290,7 +290,13 @@ def export(
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
-    ref = _torch_outputs(model, inputs)  # also rejects non-tensor outputs up front
+    try:
+        ref = _torch_outputs(model, inputs)  # also rejects non-tensor outputs up front
+    except ExportError:
+        raise
+    except Exception as e:
+        raise ExportError([Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
+                          header="the model fails in PyTorch on the example inputs") from e
     graph, used, reason = build_graph(model, inputs, frontend, dynamic_shapes, input_names, output_names)
     stats = _passes.run_all(graph)
     _check_supported(graph)

@@ -38,7 +38,9 @@ def to_numpy(x: Any) -> np.ndarray:
         if str(x.dtype) == "torch.bfloat16":
             raise TypeError("bfloat16 inputs are not supported; convert to float32")
         x = x.numpy()
-    return np.ascontiguousarray(np.asarray(x))
+    a = np.asarray(x)
+    # Not np.ascontiguousarray: it turns 0-d arrays (scalar tensors) into 1-d ones.
+    return a if a.flags.c_contiguous else a.copy(order="C")
 
 
 def raw_from_numpy(a: np.ndarray) -> Tuple[str, List[int], bytes]:
@@ -46,8 +48,8 @@ def raw_from_numpy(a: np.ndarray) -> Tuple[str, List[int], bytes]:
     name = _NAMES.get(a.dtype)
     if name is None:
         raise TypeError(f"unsupported input dtype {a.dtype}")
-    a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
-    return name, list(a.shape), a.tobytes()
+    a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return name, list(a.shape), a.tobytes(order="C")
 
 
 def numpy_from_raw(dtype: str, shape: List[int], data: bytes) -> np.ndarray:

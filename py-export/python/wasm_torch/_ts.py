@@ -25,7 +25,8 @@ _IDENTITY = {
 }
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
-_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The exporter's own private modules (_export.py, _ts.py...) are never the user's line.
+_OWN_PREFIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_")
 
 
 def source_line(node: Any) -> Optional[str]:
@@ -60,7 +61,7 @@ def source_line(node: Any) -> Optional[str]:
     # Traced: "path(line): function" frames, innermost first; skip PyTorch's own frames.
     for ln in lines:
         ln = ln.strip()
-        if ln and not ln.startswith((_TORCH_DIR, _OWN_DIR)) and "(" in ln:
+        if ln and not ln.startswith((_TORCH_DIR, _OWN_PREFIX)) and "(" in ln:
             return ln
     return lines[0].strip()
 
@@ -267,6 +268,16 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
     return graph
 
 
+#: TorchScript's Python-operator spellings -> the ATen ops torch.export emits.
+_DUNDER = {
+    "aten::__and__.Tensor": "aten::bitwise_and.Tensor",
+    "aten::__or__.Tensor": "aten::bitwise_or.Tensor",
+    "aten::__xor__.Tensor": "aten::bitwise_xor.Tensor",
+    "aten::__and__.Scalar": "aten::bitwise_and.Scalar",
+    "aten::__or__.Scalar": "aten::bitwise_or.Scalar",
+}
+
+
 def _canonical(qname: str, args: List[Any]) -> Tuple[str, List[Any]]:
     """Map TorchScript-only spellings to the ops torch.export produces (one op set to implement)."""
     if qname == "aten::_convolution.default":
@@ -274,6 +285,8 @@ def _canonical(qname: str, args: List[Any]) -> Tuple[str, List[Any]]:
         if isinstance(transposed, Const) and transposed.value is False:
             return "aten::convolution.default", args[:9]
         return "aten::convolution.default", args[:9]
+    if qname in _DUNDER:
+        return _DUNDER[qname], args
     if qname == "aten::pad.default":
         # F.pad in TorchScript; torch.export produces constant_pad_nd for the constant mode.
         mode, value = args[2], args[3]
