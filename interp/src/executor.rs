@@ -35,10 +35,8 @@ pub(crate) struct Exec<'a> {
 fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>) -> u64 {
     fn walk(v: &Value, seen: &mut HashSet<usize>, total: &mut u64) {
         match v {
-            Value::Tensor(t) => {
-                if seen.insert(t.storage_id()) {
-                    *total += t.owned_bytes() as u64;
-                }
+            Value::Tensor(t) if seen.insert(t.storage_id()) => {
+                *total += t.owned_bytes() as u64;
             }
             Value::List(items) | Value::Tuple(items) => {
                 for i in items {
@@ -88,7 +86,12 @@ impl Exec<'_> {
     }
 
     /// Run function `fidx` with `args` bound to its parameters.
-    pub fn run_function(&mut self, fidx: usize, args: Vec<Value>, depth: usize) -> Result<Vec<Value>> {
+    pub fn run_function(
+        &mut self,
+        fidx: usize,
+        args: Vec<Value>,
+        depth: usize,
+    ) -> Result<Vec<Value>> {
         if depth > MAX_CALL_DEPTH {
             return Err(Error::runtime(format!(
                 "call depth exceeds {MAX_CALL_DEPTH} (runaway recursion?)"
@@ -121,10 +124,9 @@ impl Exec<'_> {
                     self.step_limit
                 )));
             }
-            let ins = f
-                .code
-                .get(pc)
-                .ok_or_else(|| Error::runtime(format!("fell off the end of function '{}'", f.name)))?;
+            let ins = f.code.get(pc).ok_or_else(|| {
+                Error::runtime(format!("fell off the end of function '{}'", f.name))
+            })?;
             match ins {
                 Instr::CallOp { op, args, outputs } => {
                     let opi = *op as usize;
@@ -233,10 +235,12 @@ impl Exec<'_> {
                     pc = *target as usize;
                 }
                 Instr::JumpIf { cond, target } | Instr::JumpIfNot { cond, target } => {
-                    let c = self
-                        .fetch(&regs, cond)
-                        .as_bool()
-                        .map_err(|e| e.context(format!("branch condition at instruction {pc} of '{}'", f.name)))?;
+                    let c = self.fetch(&regs, cond).as_bool().map_err(|e| {
+                        e.context(format!(
+                            "branch condition at instruction {pc} of '{}'",
+                            f.name
+                        ))
+                    })?;
                     let take = c == matches!(ins, Instr::JumpIf { .. });
                     if take {
                         self.drop_regs(&mut regs, &plan.drop_taken[pc]);

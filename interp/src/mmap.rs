@@ -32,7 +32,8 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
     let ops = resolve_ops(&graph)?;
     validate(&graph)?;
     let needs_arena = graph.chunks.iter().any(|c| c.codec != Codec::Stored);
-    let mut arena = wasm_torch_format::AlignedBuf::zeroed(if needs_arena { graph.arena_size } else { 0 })?;
+    let mut arena =
+        wasm_torch_format::AlignedBuf::zeroed(if needs_arena { graph.arena_size } else { 0 })?;
     for ci in &graph.chunks {
         let encoded = wasm_torch_format::chunk_encoded(bytes, ci)?;
         match ci.codec {
@@ -46,7 +47,11 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
             }
             _ => {
                 let (start, len) = arena_slot(ci, arena.len())?;
-                wasm_torch_format::decode_chunk(encoded, ci, &mut arena.as_mut_slice()[start..start + len])?;
+                wasm_torch_format::decode_chunk(
+                    encoded,
+                    ci,
+                    &mut arena.as_mut_slice()[start..start + len],
+                )?;
             }
         }
     }

@@ -66,16 +66,24 @@ pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
             if bytes.len() < 12 {
                 return Err(bad("truncated header"));
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(bad(format!("unsupported version {v}"))),
     };
-    let hend = hstart.checked_add(hlen).filter(|e| *e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
-    let header = std::str::from_utf8(&bytes[hstart..hend]).map_err(|_| bad("header is not UTF-8"))?;
+    let hend = hstart
+        .checked_add(hlen)
+        .filter(|e| *e <= bytes.len())
+        .ok_or_else(|| bad("truncated header"))?;
+    let header =
+        std::str::from_utf8(&bytes[hstart..hend]).map_err(|_| bad("header is not UTF-8"))?;
     let d = dict_value(header, "descr").ok_or_else(|| bad("header has no 'descr'"))?;
     let d = d.trim_matches(|c| c == '\'' || c == '"');
     let dtype = parse_descr(d).ok_or_else(|| bad(format!("unsupported dtype '{d}'")))?;
-    let fortran = dict_value(header, "fortran_order").ok_or_else(|| bad("header has no 'fortran_order'"))?;
+    let fortran =
+        dict_value(header, "fortran_order").ok_or_else(|| bad("header has no 'fortran_order'"))?;
     if fortran != "False" {
         return Err(bad("Fortran-order arrays are not supported"));
     }
@@ -85,7 +93,10 @@ pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad(format!("bad dimension '{s}'"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("bad dimension '{s}'")))
+        })
         .collect::<Result<Vec<_>>>()?;
     let n = checked_numel(&shape)?
         .checked_mul(dtype.size())
@@ -108,7 +119,10 @@ pub fn write_npy(t: &Tensor) -> Vec<u8> {
         [n] => format!("({n},)"),
         dims => format!(
             "({})",
-            dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut header = format!(
@@ -206,7 +220,10 @@ mod tests {
 
     #[test]
     fn npy_rejects_garbage() {
-        assert_eq!(read_npy(b"hello").unwrap_err().kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            read_npy(b"hello").unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
         let mut bytes = write_npy(&Tensor::from_f32(vec![4], vec![0.0; 4]));
         bytes.truncate(bytes.len() - 1);
         assert!(read_npy(&bytes).is_err());

@@ -43,7 +43,9 @@ impl RegSet {
     }
     pub(crate) fn iter(&self) -> impl Iterator<Item = Reg> + '_ {
         self.0.iter().enumerate().flat_map(|(w, &word)| {
-            (0..64u32).filter(move |b| word & (1 << b) != 0).map(move |b| (w * 64) as Reg + b)
+            (0..64u32)
+                .filter(move |b| word & (1 << b) != 0)
+                .map(move |b| (w * 64) as Reg + b)
         })
     }
 }
@@ -85,7 +87,11 @@ pub(crate) fn defs(i: &Instr) -> Vec<Reg> {
 
 /// Control-flow successors of instruction `pc`.
 fn successors(code: &[Instr], pc: usize) -> Vec<usize> {
-    let next = if pc + 1 < code.len() { vec![pc + 1] } else { vec![] };
+    let next = if pc + 1 < code.len() {
+        vec![pc + 1]
+    } else {
+        vec![]
+    };
     match &code[pc] {
         Instr::Jump { target } => vec![*target as usize],
         Instr::JumpIf { target, .. } | Instr::JumpIfNot { target, .. } => {
@@ -161,7 +167,9 @@ pub(crate) fn plan_function(f: &Function) -> FunctionPlan {
     let mut drop_fall = vec![Vec::new(); n];
     for pc in 0..n {
         match &f.code[pc] {
-            Instr::Jump { target } | Instr::JumpIf { target, .. } | Instr::JumpIfNot { target, .. } => {
+            Instr::Jump { target }
+            | Instr::JumpIf { target, .. }
+            | Instr::JumpIfNot { target, .. } => {
                 let t = *target as usize;
                 if t < n {
                     drop_taken[pc] = live_in[pc].minus(&live_in[t]);
@@ -184,7 +192,11 @@ pub(crate) fn plan_function(f: &Function) -> FunctionPlan {
     for &p in &f.params {
         params.insert(p);
     }
-    let drop_on_entry = if n > 0 { params.minus(&live_in[0]) } else { Vec::new() };
+    let drop_on_entry = if n > 0 {
+        params.minus(&live_in[0])
+    } else {
+        Vec::new()
+    };
     FunctionPlan {
         drop_after,
         drop_taken,
@@ -213,9 +225,19 @@ mod tests {
         // r1 = op(r0); r2 = op(r1); return r2
         let f = func(
             vec![
-                Instr::CallOp { op: 0, args: vec![Operand::Reg(0)], outputs: vec![1] },
-                Instr::CallOp { op: 0, args: vec![Operand::Reg(1)], outputs: vec![2] },
-                Instr::Return { values: vec![Operand::Reg(2)] },
+                Instr::CallOp {
+                    op: 0,
+                    args: vec![Operand::Reg(0)],
+                    outputs: vec![1],
+                },
+                Instr::CallOp {
+                    op: 0,
+                    args: vec![Operand::Reg(1)],
+                    outputs: vec![2],
+                },
+                Instr::Return {
+                    values: vec![Operand::Reg(2)],
+                },
             ],
             3,
         );
@@ -234,10 +256,23 @@ mod tests {
         // 3: return r2
         let f = func(
             vec![
-                Instr::CallOp { op: 0, args: vec![Operand::Reg(0)], outputs: vec![1] },
-                Instr::CallOp { op: 0, args: vec![Operand::Reg(0), Operand::Reg(1)], outputs: vec![2] },
-                Instr::JumpIf { cond: Operand::Reg(2), target: 1 },
-                Instr::Return { values: vec![Operand::Reg(2)] },
+                Instr::CallOp {
+                    op: 0,
+                    args: vec![Operand::Reg(0)],
+                    outputs: vec![1],
+                },
+                Instr::CallOp {
+                    op: 0,
+                    args: vec![Operand::Reg(0), Operand::Reg(1)],
+                    outputs: vec![2],
+                },
+                Instr::JumpIf {
+                    cond: Operand::Reg(2),
+                    target: 1,
+                },
+                Instr::Return {
+                    values: vec![Operand::Reg(2)],
+                },
             ],
             3,
         );

@@ -38,7 +38,9 @@ impl std::fmt::Debug for Program {
 }
 
 fn unused_op(_: &mut OpCtx, _: Vec<Value>) -> Result<Vec<Value>> {
-    Err(Error::runtime("internal: an unsupported op-table entry was called"))
+    Err(Error::runtime(
+        "internal: an unsupported op-table entry was called",
+    ))
 }
 
 /// Resolve the op table; refuse the model listing every unsupported op that the bytecode
@@ -91,7 +93,12 @@ pub(crate) fn validate(graph: &Graph) -> Result<()> {
         )));
     }
     for (fi, f) in graph.functions.iter().enumerate() {
-        let bad = |what: String| Err(Error::bad_file(format!("function {fi} ('{}'): {what}", f.name)));
+        let bad = |what: String| {
+            Err(Error::bad_file(format!(
+                "function {fi} ('{}'): {what}",
+                f.name
+            )))
+        };
         let nregs = f.num_registers;
         let reg_ok = |r: u32| r < nregs;
         let operand_ok = |o: &Operand| match o {
@@ -105,13 +112,20 @@ pub(crate) fn validate(graph: &Graph) -> Result<()> {
         if !f.params.iter().all(|&p| reg_ok(p)) {
             return bad("parameter register out of range".into());
         }
-        if !matches!(f.code.last(), Some(Instr::Return { .. } | Instr::Jump { .. })) {
+        if !matches!(
+            f.code.last(),
+            Some(Instr::Return { .. } | Instr::Jump { .. })
+        ) {
             return bad("code does not end in Return".into());
         }
         for (pc, ins) in f.code.iter().enumerate() {
             let uses_ok = match ins {
-                Instr::CallOp { args, .. } | Instr::CallFunction { args, .. } => args.iter().all(operand_ok),
-                Instr::BuildList { items, .. } | Instr::BuildTuple { items, .. } => items.iter().all(operand_ok),
+                Instr::CallOp { args, .. } | Instr::CallFunction { args, .. } => {
+                    args.iter().all(operand_ok)
+                }
+                Instr::BuildList { items, .. } | Instr::BuildTuple { items, .. } => {
+                    items.iter().all(operand_ok)
+                }
                 Instr::Return { values } => values.iter().all(operand_ok),
                 Instr::Move { src, .. } | Instr::Unpack { src, .. } => operand_ok(src),
                 Instr::JumpIf { cond, .. } | Instr::JumpIfNot { cond, .. } => operand_ok(cond),
@@ -120,9 +134,9 @@ pub(crate) fn validate(graph: &Graph) -> Result<()> {
             };
             let defs_ok = crate::planner::defs(ins).iter().all(|&r| reg_ok(r));
             let target_ok = match ins {
-                Instr::Jump { target } | Instr::JumpIf { target, .. } | Instr::JumpIfNot { target, .. } => {
-                    (*target as usize) < f.code.len()
-                }
+                Instr::Jump { target }
+                | Instr::JumpIf { target, .. }
+                | Instr::JumpIfNot { target, .. } => (*target as usize) < f.code.len(),
                 _ => true,
             };
             let call_ok = match ins {
@@ -134,7 +148,9 @@ pub(crate) fn validate(graph: &Graph) -> Result<()> {
                 _ => true,
             };
             if !(uses_ok && defs_ok && target_ok && call_ok) {
-                return bad(format!("instruction {pc} has an out-of-range index: {ins:?}"));
+                return bad(format!(
+                    "instruction {pc} has an out-of-range index: {ins:?}"
+                ));
             }
         }
     }
@@ -183,12 +199,18 @@ impl Program {
         for ci in &graph.chunks {
             let encoded = wasm_torch_format::chunk_encoded(bytes, ci)?;
             let (start, len) = arena_slot(ci, arena.len())?;
-            wasm_torch_format::decode_chunk(encoded, ci, &mut arena.as_mut_slice()[start..start + len])?;
+            wasm_torch_format::decode_chunk(
+                encoded,
+                ci,
+                &mut arena.as_mut_slice()[start..start + len],
+            )?;
         }
         let arena: Arc<dyn ByteSource> = Arc::new(arena);
         let chunks = graph.chunks.clone();
         Program::assemble(graph, ops, &|c| {
-            let ci = chunks.get(c).ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
+            let ci = chunks
+                .get(c)
+                .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
             Ok((arena.clone(), ci.arena_offset as usize))
         })
     }
@@ -228,8 +250,12 @@ impl Program {
 }
 
 /// The arena slot of a chunk, checked against the arena.
-pub(crate) fn arena_slot(ci: &wasm_torch_format::model::ChunkInfo, arena_len: usize) -> Result<(usize, usize)> {
-    let start = usize::try_from(ci.arena_offset).map_err(|_| Error::bad_file("arena offset too large"))?;
+pub(crate) fn arena_slot(
+    ci: &wasm_torch_format::model::ChunkInfo,
+    arena_len: usize,
+) -> Result<(usize, usize)> {
+    let start =
+        usize::try_from(ci.arena_offset).map_err(|_| Error::bad_file("arena offset too large"))?;
     let len = usize::try_from(ci.decoded_len).map_err(|_| Error::bad_file("chunk too large"))?;
     if start.checked_add(len).is_none_or(|e| e > arena_len) {
         return Err(Error::bad_file(format!(

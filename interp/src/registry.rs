@@ -15,7 +15,10 @@ use crate::value::Value;
 pub struct OpCtx {
     /// Weights pre-packed for the GEMM kernel, keyed by the weight's storage address and
     /// shape; lives as long as the session (the program keeps the weights alive).
-    pub(crate) packed: std::collections::HashMap<(usize, usize, usize), std::sync::Arc<wasm_torch_kernels::gemm::PackedB>>,
+    pub(crate) packed: std::collections::HashMap<
+        (usize, usize, usize),
+        std::sync::Arc<wasm_torch_kernels::gemm::PackedB>,
+    >,
     /// Addresses of the program's weights: only these (alive as long as the program) may be
     /// cached by address.
     pub(crate) persistent: std::collections::HashSet<usize>,

@@ -32,7 +32,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("program", &self.program).finish()
+        f.debug_struct("Session")
+            .field("program", &self.program)
+            .finish()
     }
 }
 
@@ -40,13 +42,15 @@ impl Session {
     /// Plan memory for every function of `program` and create the scratch state.
     pub fn new(program: Arc<Program>) -> Result<Session> {
         let plans = program.graph.functions.iter().map(plan_function).collect();
-        let mut ctx = OpCtx::default();
-        ctx.persistent = program
-            .weights
-            .iter()
-            .filter(|w| w.is_contiguous())
-            .map(|w| w.data_ptr())
-            .collect();
+        let ctx = OpCtx {
+            persistent: program
+                .weights
+                .iter()
+                .filter(|w| w.is_contiguous())
+                .map(|w| w.data_ptr())
+                .collect(),
+            ..OpCtx::default()
+        };
         Ok(Session {
             program,
             plans,
@@ -139,7 +143,10 @@ impl Session {
                 ))
             })?;
             if found.next().is_some() {
-                return Err(Error::invalid_input(format!("input '{}' given twice", s.name)));
+                return Err(Error::invalid_input(format!(
+                    "input '{}' given twice",
+                    s.name
+                )));
             }
             ordered.push(t.1.clone());
         }

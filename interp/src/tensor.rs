@@ -57,7 +57,8 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
 fn vec_from_le<T: Elem>(bytes: &[u8]) -> Vec<T> {
     let n = bytes.len() / std::mem::size_of::<T>();
     let mut v: Vec<T> = vec![T::default(); n];
-    bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(&bytes[..n * std::mem::size_of::<T>()]);
+    bytemuck::cast_slice_mut::<T, u8>(&mut v)
+        .copy_from_slice(&bytes[..n * std::mem::size_of::<T>()]);
     v
 }
 
@@ -109,11 +110,23 @@ macro_rules! convert_all {
     ($self:ident, $t:ty, $conv_f:expr, $conv_i:expr, $conv_h:expr, $conv_b:expr) => {{
         let t = $self;
         let v: Vec<$t> = match t.dtype {
-            DType::F32 => t.data::<f32>()?.iter().map(|&x| $conv_f(x as f64)).collect(),
+            DType::F32 => t
+                .data::<f32>()?
+                .iter()
+                .map(|&x| $conv_f(x as f64))
+                .collect(),
             DType::F64 => t.data::<f64>()?.iter().map(|&x| $conv_f(x)).collect(),
             DType::I64 => t.data::<i64>()?.iter().map(|&x| $conv_i(x)).collect(),
-            DType::I32 => t.data::<i32>()?.iter().map(|&x| $conv_i(x as i64)).collect(),
-            DType::I16 => t.data::<i16>()?.iter().map(|&x| $conv_i(x as i64)).collect(),
+            DType::I32 => t
+                .data::<i32>()?
+                .iter()
+                .map(|&x| $conv_i(x as i64))
+                .collect(),
+            DType::I16 => t
+                .data::<i16>()?
+                .iter()
+                .map(|&x| $conv_i(x as i64))
+                .collect(),
             DType::I8 => t.data::<i8>()?.iter().map(|&x| $conv_i(x as i64)).collect(),
             DType::U8 => t.data::<u8>()?.iter().map(|&x| $conv_i(x as i64)).collect(),
             DType::Bool => t.data::<u8>()?.iter().map(|&x| $conv_b(x != 0)).collect(),
@@ -156,7 +169,10 @@ impl Tensor {
         let len = checked_numel(&shape)?
             .checked_mul(dtype.size())
             .ok_or_else(|| Error::oom("weight too large"))?;
-        if start.checked_add(len).is_none_or(|end| end > src.bytes().len()) {
+        if start
+            .checked_add(len)
+            .is_none_or(|end| end > src.bytes().len())
+        {
             return Err(Error::bad_file(format!(
                 "weight view {start}+{len} outside its source of {} bytes",
                 src.bytes().len()
@@ -174,25 +190,41 @@ impl Tensor {
 
     /// A float32 tensor. Panics if `data.len()` differs from the shape's element count.
     pub fn from_f32(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape/data mismatch");
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape/data mismatch"
+        );
         Tensor::from_vec(DType::F32, shape, data)
     }
 
     /// An int64 tensor. Panics if `data.len()` differs from the shape's element count.
     pub fn from_i64(shape: Vec<usize>, data: Vec<i64>) -> Tensor {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape/data mismatch");
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape/data mismatch"
+        );
         Tensor::from_vec(DType::I64, shape, data)
     }
 
     /// An int32 tensor. Panics if `data.len()` differs from the shape's element count.
     pub fn from_i32(shape: Vec<usize>, data: Vec<i32>) -> Tensor {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape/data mismatch");
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape/data mismatch"
+        );
         Tensor::from_vec(DType::I32, shape, data)
     }
 
     /// A bool tensor. Panics if `data.len()` differs from the shape's element count.
     pub fn from_bool(shape: Vec<usize>, data: Vec<bool>) -> Tensor {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape/data mismatch");
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape/data mismatch"
+        );
         Tensor::from_vec(DType::Bool, shape, data.into_iter().map(u8::from).collect())
     }
 
@@ -217,9 +249,11 @@ impl Tensor {
             DType::I16 => Tensor::from_vec(dtype, shape, vec_from_le::<i16>(bytes)),
             DType::I8 => Tensor::from_vec(dtype, shape, vec_from_le::<i8>(bytes)),
             DType::U8 => Tensor::from_vec(dtype, shape, bytes.to_vec()),
-            DType::Bool => {
-                Tensor::from_vec(dtype, shape, bytes.iter().map(|&b| u8::from(b != 0)).collect())
-            }
+            DType::Bool => Tensor::from_vec(
+                dtype,
+                shape,
+                bytes.iter().map(|&b| u8::from(b != 0)).collect(),
+            ),
             DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_from_le::<u16>(bytes)),
         })
     }
@@ -314,7 +348,9 @@ impl Tensor {
     /// leading dimension, e.g. GEMM over a transposed view).
     pub(crate) fn raw<T: Elem>(&self) -> Result<&[T]> {
         if std::mem::size_of::<T>() != self.dtype.size() {
-            return Err(Error::runtime("internal: raw access with the wrong element size"));
+            return Err(Error::runtime(
+                "internal: raw access with the wrong element size",
+            ));
         }
         Ok(&self.buf.typed::<T>()?[self.offset..])
     }
@@ -343,7 +379,12 @@ impl Tensor {
             let n = self.numel();
             Ok(Cow::Borrowed(&all[self.offset..self.offset + n]))
         } else {
-            Ok(Cow::Owned(gather(all, &self.shape, &self.strides, self.offset)))
+            Ok(Cow::Owned(gather(
+                all,
+                &self.shape,
+                &self.strides,
+                self.offset,
+            )))
         }
     }
 
@@ -454,7 +495,11 @@ impl Tensor {
                 shape,
                 v.iter().map(|&x| bf16::from_f32(x).to_bits()).collect(),
             ),
-            DType::Bool => Tensor::from_vec(dtype, shape, v.iter().map(|&x| u8::from(x != 0.0)).collect()),
+            DType::Bool => Tensor::from_vec(
+                dtype,
+                shape,
+                v.iter().map(|&x| u8::from(x != 0.0)).collect(),
+            ),
             _ => Tensor::from_i64_as(dtype, shape, v.iter().map(|&x| x as i64).collect()),
         }
     }
@@ -466,7 +511,11 @@ impl Tensor {
             DType::F32 | DType::F16 | DType::BF16 => {
                 Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect())
             }
-            DType::Bool => Tensor::from_vec(dtype, shape, v.iter().map(|&x| u8::from(x != 0.0)).collect()),
+            DType::Bool => Tensor::from_vec(
+                dtype,
+                shape,
+                v.iter().map(|&x| u8::from(x != 0.0)).collect(),
+            ),
             _ => Tensor::from_i64_as(dtype, shape, v.iter().map(|&x| x as i64).collect()),
         }
     }
@@ -479,7 +528,9 @@ impl Tensor {
             DType::I16 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| x as i16).collect()),
             DType::I8 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| x as i8).collect()),
             DType::U8 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| x as u8).collect()),
-            DType::Bool => Tensor::from_vec(dtype, shape, v.iter().map(|&x| u8::from(x != 0)).collect()),
+            DType::Bool => {
+                Tensor::from_vec(dtype, shape, v.iter().map(|&x| u8::from(x != 0)).collect())
+            }
             DType::F64 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| x as f64).collect()),
             _ => Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect()),
         }
@@ -508,7 +559,12 @@ impl Tensor {
 
     /// A view with another shape/strides/offset over the same storage. The caller
     /// guarantees every addressed element lies inside the storage.
-    pub(crate) fn view_with(&self, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Tensor {
+    pub(crate) fn view_with(
+        &self,
+        shape: Vec<usize>,
+        strides: Vec<usize>,
+        offset: usize,
+    ) -> Tensor {
         Tensor {
             dtype: self.dtype,
             shape,
@@ -545,27 +601,14 @@ impl Tensor {
         Ok(self.i64s()?[0])
     }
 
-    /// A zero-filled tensor (fails cleanly on absurd sizes).
-    pub(crate) fn zeros(dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
-        let n = checked_numel(&shape)?;
-        Ok(match dtype {
-            DType::F32 => Tensor::from_vec(dtype, shape, try_alloc::<f32>(n)?),
-            DType::F64 => Tensor::from_vec(dtype, shape, try_alloc::<f64>(n)?),
-            DType::I64 => Tensor::from_vec(dtype, shape, try_alloc::<i64>(n)?),
-            DType::I32 => Tensor::from_vec(dtype, shape, try_alloc::<i32>(n)?),
-            DType::I16 => Tensor::from_vec(dtype, shape, try_alloc::<i16>(n)?),
-            DType::I8 => Tensor::from_vec(dtype, shape, try_alloc::<i8>(n)?),
-            DType::U8 | DType::Bool => Tensor::from_vec(dtype, shape, try_alloc::<u8>(n)?),
-            DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, try_alloc::<u16>(n)?),
-        })
-    }
-
     /// A tensor filled with `value` (converted to `dtype`).
     pub(crate) fn full(dtype: DType, shape: Vec<usize>, value: f64) -> Result<Tensor> {
         let n = checked_numel(&shape)?;
         let bytes = n.saturating_mul(dtype.size());
         if bytes > crate::storage::MAX_TENSOR_BYTES {
-            return Err(Error::oom(format!("tensor of shape {shape:?} is too large")));
+            return Err(Error::oom(format!(
+                "tensor of shape {shape:?} is too large"
+            )));
         }
         Ok(match dtype {
             DType::F32 => {

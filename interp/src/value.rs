@@ -60,10 +60,9 @@ impl Value {
                     .iter()
                     .map(|&d| usize::try_from(d).map_err(|_| Error::bad_file("constant too large")))
                     .collect::<Result<Vec<_>>>()?;
-                Value::Tensor(
-                    Tensor::from_le_bytes(t.dtype, shape, &t.data)
-                        .map_err(|e| Error::bad_file(format!("inline tensor constant: {}", e.message())))?,
-                )
+                Value::Tensor(Tensor::from_le_bytes(t.dtype, shape, &t.data).map_err(|e| {
+                    Error::bad_file(format!("inline tensor constant: {}", e.message()))
+                })?)
             }
         })
     }
@@ -72,7 +71,10 @@ impl Value {
     pub fn as_tensor(&self) -> Result<&Tensor> {
         match self {
             Value::Tensor(t) => Ok(t),
-            v => Err(Error::runtime(format!("expected a Tensor, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected a Tensor, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -80,7 +82,10 @@ impl Value {
     pub fn take_tensor(&mut self) -> Result<Tensor> {
         match std::mem::take(self) {
             Value::Tensor(t) => Ok(t),
-            v => Err(Error::runtime(format!("expected a Tensor, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected a Tensor, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -98,7 +103,10 @@ impl Value {
             Value::Int(i) => Ok(*i),
             Value::Bool(b) => Ok(i64::from(*b)),
             Value::Tensor(t) if t.numel() == 1 && !t.dtype().is_float() => t.item_i64(),
-            v => Err(Error::runtime(format!("expected an int, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected an int, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -117,7 +125,10 @@ impl Value {
             Value::Float(f) => Ok(*f),
             Value::Bool(b) => Ok(f64::from(u8::from(*b))),
             Value::Tensor(t) if t.numel() == 1 => t.item_f64(),
-            v => Err(Error::runtime(format!("expected a number, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected a number, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -140,7 +151,10 @@ impl Value {
                 "the truth value of a tensor of shape {:?} is ambiguous",
                 t.shape()
             ))),
-            v => Err(Error::runtime(format!("expected a bool, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected a bool, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -148,7 +162,10 @@ impl Value {
     pub fn as_str(&self) -> Result<&str> {
         match self {
             Value::Str(s) => Ok(s),
-            v => Err(Error::runtime(format!("expected a str, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected a str, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -156,7 +173,10 @@ impl Value {
     pub fn as_list(&self) -> Result<&[Value]> {
         match self {
             Value::List(v) | Value::Tuple(v) => Ok(v),
-            v => Err(Error::runtime(format!("expected a list, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected a list, got {}",
+                v.type_name()
+            ))),
         }
     }
 
@@ -166,7 +186,10 @@ impl Value {
             Value::List(v) | Value::Tuple(v) => v.iter().map(Value::as_int).collect(),
             Value::Int(i) => Ok(vec![*i]),
             Value::Tensor(t) if t.ndim() <= 1 && !t.dtype().is_float() => Ok(t.to_i64_vec()),
-            v => Err(Error::runtime(format!("expected an int list, got {}", v.type_name()))),
+            v => Err(Error::runtime(format!(
+                "expected an int list, got {}",
+                v.type_name()
+            ))),
         }
     }
 

@@ -31,7 +31,9 @@ pub(crate) fn build_weights(graph: &Graph, locate: &Locate<'_>) -> Result<Vec<Te
     graph
         .tensors
         .iter()
-        .map(|info| build_one(info, locate).map_err(|e| e.context(format!("weight '{}'", info.name))))
+        .map(|info| {
+            build_one(info, locate).map_err(|e| e.context(format!("weight '{}'", info.name)))
+        })
         .collect()
 }
 
@@ -85,7 +87,10 @@ fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
             zero_points,
         } => {
             let axis = *axis as usize;
-            if axis >= shape.len() || scales.len() != shape[axis] || zero_points.len() != shape[axis] {
+            if axis >= shape.len()
+                || scales.len() != shape[axis]
+                || zero_points.len() != shape[axis]
+            {
                 return Err(Error::bad_file(format!(
                     "per-channel quantisation along axis {axis} of shape {shape:?} with {} scales",
                     scales.len()

@@ -22,10 +22,13 @@ fn weight(name: &str, shape: Vec<u64>, data: &[f32], encoding: WeightEncoding) -
 }
 
 fn seq(n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|i| ((i * 5 % 13) as f32 - 6.0) * scale).collect()
+    (0..n)
+        .map(|i| ((i * 5 % 13) as f32 - 6.0) * scale)
+        .collect()
 }
 
-const CONV_W: usize = 2 * 1 * 2 * 2;
+// out channels x in channels x kernel h x kernel w = 2 x 1 x 2 x 2
+const CONV_W: usize = 8;
 const LIN_IN: usize = 2 * 3 * 3;
 
 /// conv(1→2, 2x2) → relu → flatten → linear(18→3); input [batch, 1, 4, 4].
@@ -36,7 +39,12 @@ fn conv_model(encoding: WeightEncoding) -> ModelIr {
             inputs: vec![ValueSpec {
                 name: "x".into(),
                 dtype: DType::F32,
-                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(1), Dim::Fixed(4), Dim::Fixed(4)],
+                shape: vec![
+                    Dim::Symbolic("batch".into()),
+                    Dim::Fixed(1),
+                    Dim::Fixed(4),
+                    Dim::Fixed(4),
+                ],
             }],
             outputs: vec![ValueSpec {
                 name: "logits".into(),
@@ -61,7 +69,13 @@ fn conv_model(encoding: WeightEncoding) -> ModelIr {
             name: "forward".into(),
             num_registers: 5,
             params: vec![0],
-            register_names: vec!["x".into(), "conv".into(), "relu".into(), "flat".into(), "linear".into()],
+            register_names: vec![
+                "x".into(),
+                "conv".into(),
+                "relu".into(),
+                "flat".into(),
+                "linear".into(),
+            ],
             code: vec![
                 Instr::CallOp {
                     op: 0,
@@ -78,7 +92,11 @@ fn conv_model(encoding: WeightEncoding) -> ModelIr {
                     ],
                     outputs: vec![1],
                 },
-                Instr::CallOp { op: 1, args: vec![Operand::Reg(1)], outputs: vec![2] },
+                Instr::CallOp {
+                    op: 1,
+                    args: vec![Operand::Reg(1)],
+                    outputs: vec![2],
+                },
                 Instr::CallOp {
                     op: 2,
                     args: vec![Operand::Reg(2), Operand::Const(3), Operand::Const(4)],
@@ -89,13 +107,20 @@ fn conv_model(encoding: WeightEncoding) -> ModelIr {
                     args: vec![Operand::Reg(3), Operand::Weight(2), Operand::Weight(3)],
                     outputs: vec![4],
                 },
-                Instr::Return { values: vec![Operand::Reg(4)] },
+                Instr::Return {
+                    values: vec![Operand::Reg(4)],
+                },
             ],
         }],
         weights: vec![
             weight("conv.weight", vec![2, 1, 2, 2], &seq(CONV_W, 0.1), encoding),
             weight("conv.bias", vec![2], &[0.05, -0.1], WeightEncoding::AsIs),
-            weight("fc.weight", vec![3, LIN_IN as u64], &seq(3 * LIN_IN, 0.02), encoding),
+            weight(
+                "fc.weight",
+                vec![3, LIN_IN as u64],
+                &seq(3 * LIN_IN, 0.02),
+                encoding,
+            ),
             weight("fc.bias", vec![3], &[0.1, 0.2, 0.3], WeightEncoding::AsIs),
         ],
         ..ModelIr::default()
@@ -106,7 +131,7 @@ fn conv_model(encoding: WeightEncoding) -> ModelIr {
 fn conv_reference(x: &[f32]) -> Vec<f32> {
     let w = seq(CONV_W, 0.1);
     let b = [0.05, -0.1];
-    let mut feat = vec![0f32; LIN_IN];
+    let mut feat = [0f32; LIN_IN];
     for o in 0..2 {
         for i in 0..3 {
             for j in 0..3 {
@@ -122,7 +147,12 @@ fn conv_reference(x: &[f32]) -> Vec<f32> {
     }
     let fw = seq(3 * LIN_IN, 0.02);
     (0..3)
-        .map(|n| [0.1, 0.2, 0.3][n] + (0..LIN_IN).map(|k| feat[k] * fw[n * LIN_IN + k]).sum::<f32>())
+        .map(|n| {
+            [0.1, 0.2, 0.3][n]
+                + (0..LIN_IN)
+                    .map(|k| feat[k] * fw[n * LIN_IN + k])
+                    .sum::<f32>()
+        })
         .collect()
 }
 
@@ -143,7 +173,15 @@ fn check(out: &Tensor, batch: usize, tol: f32) {
 }
 
 fn pack_with(ir: &ModelIr, compression: Compression) -> Vec<u8> {
-    pack(ir, &PackOptions { chunk_target: 64, compression, zstd_level: 3 }).unwrap()
+    pack(
+        ir,
+        &PackOptions {
+            chunk_target: 64,
+            compression,
+            zstd_level: 3,
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -152,7 +190,10 @@ fn conv_relu_linear_from_bytes_with_dynamic_batch() {
         let bytes = pack_with(&conv_model(WeightEncoding::AsIs), compression);
         let program = Arc::new(Program::from_bytes(&bytes).unwrap());
         assert_eq!(program.inputs()[0].name, "x");
-        assert_eq!(program.weight_bytes(), ((CONV_W + 2 + 3 * LIN_IN + 3) * 4) as u64);
+        assert_eq!(
+            program.weight_bytes(),
+            ((CONV_W + 2 + 3 * LIN_IN + 3) * 4) as u64
+        );
         let mut s = Session::new(program).unwrap();
         for batch in [1, 3, 2] {
             let out = s.run(&[("x", input(batch))]).unwrap();
@@ -165,7 +206,8 @@ fn conv_relu_linear_from_bytes_with_dynamic_batch() {
 #[test]
 fn from_path_maps_and_stream_loads() {
     let bytes = pack_with(&conv_model(WeightEncoding::AsIs), Compression::Never);
-    let path = std::env::temp_dir().join(format!("wasm-torch-interp-test-{}.wtb", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("wasm-torch-interp-test-{}.wtb", std::process::id()));
     std::fs::write(&path, &bytes).unwrap();
     let program = Program::from_path(&path).unwrap();
     let mut s = Session::new(Arc::new(program)).unwrap();
@@ -211,14 +253,23 @@ fn bad_inputs_are_rejected_with_what_was_expected() {
     let mut s = Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap();
     let e = s.run(&[("y", input(1))]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert!(e.message().contains("unknown input 'y'") && e.message().contains("x: f32[batch, 1, 4, 4]"), "{e}");
+    assert!(
+        e.message().contains("unknown input 'y'") && e.message().contains("x: f32[batch, 1, 4, 4]"),
+        "{e}"
+    );
     let e = s.run(&[]).unwrap_err();
     assert!(e.message().contains("missing input 'x'"), "{e}");
-    let e = s.run_positional(vec![Tensor::from_i64(vec![1, 1, 4, 4], vec![0; 16])]).unwrap_err();
+    let e = s
+        .run_positional(vec![Tensor::from_i64(vec![1, 1, 4, 4], vec![0; 16])])
+        .unwrap_err();
     assert!(e.message().contains("dtype i64"), "{e}");
-    let e = s.run_positional(vec![Tensor::from_f32(vec![1, 1, 5, 4], vec![0.0; 20])]).unwrap_err();
+    let e = s
+        .run_positional(vec![Tensor::from_f32(vec![1, 1, 5, 4], vec![0.0; 20])])
+        .unwrap_err();
     assert!(e.message().contains("size 5 in dim 2"), "{e}");
-    let e = s.run_positional(vec![Tensor::from_f32(vec![1, 4, 4], vec![0.0; 16])]).unwrap_err();
+    let e = s
+        .run_positional(vec![Tensor::from_f32(vec![1, 4, 4], vec![0.0; 16])])
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
@@ -243,7 +294,11 @@ fn unsupported_ops_are_all_listed_before_weights_load() {
         }
     }
     let at = failed_at.expect("the stream should fail at the graph");
-    assert!(at < bytes.len() - 64, "failed only at byte {at} of {}", bytes.len());
+    assert!(
+        at < bytes.len() - 64,
+        "failed only at byte {at} of {}",
+        bytes.len()
+    );
 }
 
 #[test]
@@ -282,26 +337,47 @@ fn profile_and_trace() {
 /// A scripted model: `for i in range(n): x = x * 2`, then `helper(x)` which returns
 /// `x + 1` if `x.sum() > 0` else `x - 1` (a data-dependent branch in a called function).
 fn loop_model() -> ModelIr {
-    let call = |op: u32, args: Vec<Operand>, out: u32| Instr::CallOp { op, args, outputs: vec![out] };
+    let call = |op: u32, args: Vec<Operand>, out: u32| Instr::CallOp {
+        op,
+        args,
+        outputs: vec![out],
+    };
     ModelIr {
         signature: Signature {
             inputs: vec![
-                ValueSpec { name: "x".into(), dtype: DType::F32, shape: vec![Dim::Symbolic("n".into())] },
-                ValueSpec { name: "steps".into(), dtype: DType::I64, shape: vec![] },
+                ValueSpec {
+                    name: "x".into(),
+                    dtype: DType::F32,
+                    shape: vec![Dim::Symbolic("n".into())],
+                },
+                ValueSpec {
+                    name: "steps".into(),
+                    dtype: DType::I64,
+                    shape: vec![],
+                },
             ],
-            outputs: vec![ValueSpec { name: "y".into(), dtype: DType::F32, shape: vec![Dim::Symbolic("n".into())] }],
+            outputs: vec![ValueSpec {
+                name: "y".into(),
+                dtype: DType::F32,
+                shape: vec![Dim::Symbolic("n".into())],
+            }],
         },
         ops: vec![
-            "aten::Int.Tensor".into(),     // 0
-            "aten::lt.int".into(),         // 1
-            "aten::mul.Tensor".into(),     // 2
-            "aten::add.int".into(),        // 3
-            "aten::sum.default".into(),    // 4
-            "aten::gt.Scalar".into(),      // 5
-            "aten::add.Scalar".into(),     // 6
-            "aten::sub.Scalar".into(),     // 7
+            "aten::Int.Tensor".into(),  // 0
+            "aten::lt.int".into(),      // 1
+            "aten::mul.Tensor".into(),  // 2
+            "aten::add.int".into(),     // 3
+            "aten::sum.default".into(), // 4
+            "aten::gt.Scalar".into(),   // 5
+            "aten::add.Scalar".into(),  // 6
+            "aten::sub.Scalar".into(),  // 7
         ],
-        constants: vec![ConstValue::Int(0), ConstValue::Float(2.0), ConstValue::Int(1), ConstValue::None],
+        constants: vec![
+            ConstValue::Int(0),
+            ConstValue::Float(2.0),
+            ConstValue::Int(1),
+            ConstValue::None,
+        ],
         functions: vec![
             Function {
                 name: "forward".into(),
@@ -310,15 +386,31 @@ fn loop_model() -> ModelIr {
                 register_names: vec![],
                 code: vec![
                     /* 0 */ Instr::LoadConst { dst: 2, index: 0 },
-                    /* 1 */ Instr::Move { dst: 3, src: Operand::Reg(0) },
+                    /* 1 */
+                    Instr::Move {
+                        dst: 3,
+                        src: Operand::Reg(0),
+                    },
                     /* 2 */ call(0, vec![Operand::Reg(1)], 4),
                     /* 3 */ call(1, vec![Operand::Reg(2), Operand::Reg(4)], 5),
-                    /* 4 */ Instr::JumpIfNot { cond: Operand::Reg(5), target: 8 },
+                    /* 4 */
+                    Instr::JumpIfNot {
+                        cond: Operand::Reg(5),
+                        target: 8,
+                    },
                     /* 5 */ call(2, vec![Operand::Reg(3), Operand::Const(1)], 3),
                     /* 6 */ call(3, vec![Operand::Reg(2), Operand::Const(2)], 2),
                     /* 7 */ Instr::Jump { target: 3 },
-                    /* 8 */ Instr::CallFunction { function: 1, args: vec![Operand::Reg(3)], outputs: vec![6] },
-                    /* 9 */ Instr::Return { values: vec![Operand::Reg(6)] },
+                    /* 8 */
+                    Instr::CallFunction {
+                        function: 1,
+                        args: vec![Operand::Reg(3)],
+                        outputs: vec![6],
+                    },
+                    /* 9 */
+                    Instr::Return {
+                        values: vec![Operand::Reg(6)],
+                    },
                 ],
             },
             Function {
@@ -329,11 +421,31 @@ fn loop_model() -> ModelIr {
                 code: vec![
                     /* 0 */ call(4, vec![Operand::Reg(0), Operand::Const(3)], 1),
                     /* 1 */ call(5, vec![Operand::Reg(1), Operand::Const(0)], 2),
-                    /* 2 */ Instr::JumpIfNot { cond: Operand::Reg(2), target: 5 },
-                    /* 3 */ Instr::CallOp { op: 6, args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)], outputs: vec![3] },
-                    /* 4 */ Instr::Return { values: vec![Operand::Reg(3)] },
-                    /* 5 */ Instr::CallOp { op: 7, args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)], outputs: vec![3] },
-                    /* 6 */ Instr::Return { values: vec![Operand::Reg(3)] },
+                    /* 2 */
+                    Instr::JumpIfNot {
+                        cond: Operand::Reg(2),
+                        target: 5,
+                    },
+                    /* 3 */
+                    Instr::CallOp {
+                        op: 6,
+                        args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)],
+                        outputs: vec![3],
+                    },
+                    /* 4 */
+                    Instr::Return {
+                        values: vec![Operand::Reg(3)],
+                    },
+                    /* 5 */
+                    Instr::CallOp {
+                        op: 7,
+                        args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)],
+                        outputs: vec![3],
+                    },
+                    /* 6 */
+                    Instr::Return {
+                        values: vec![Operand::Reg(3)],
+                    },
                 ],
             },
         ],
@@ -347,11 +459,14 @@ fn scripted_loop_and_branch() {
     let mut s = Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap();
     let run = |s: &mut Session, x: Vec<f32>, n: i64| {
         let len = x.len();
-        s.run(&[("x", Tensor::from_f32(vec![len], x)), ("steps", Tensor::from_i64(vec![], vec![n]))])
-            .unwrap()
-            .remove(0)
-            .1
-            .to_f32_vec()
+        s.run(&[
+            ("x", Tensor::from_f32(vec![len], x)),
+            ("steps", Tensor::from_i64(vec![], vec![n])),
+        ])
+        .unwrap()
+        .remove(0)
+        .1
+        .to_f32_vec()
     };
     assert_eq!(run(&mut s, vec![1.0, 2.0], 3), vec![9.0, 17.0]);
     assert_eq!(run(&mut s, vec![-1.0, 0.5, 0.0], 1), vec![-3.0, 0.0, -1.0]);
@@ -359,7 +474,10 @@ fn scripted_loop_and_branch() {
     // a runaway loop hits the step limit instead of hanging
     s.set_step_limit(1000);
     let e = s
-        .run(&[("x", Tensor::from_f32(vec![1], vec![1.0])), ("steps", Tensor::from_i64(vec![], vec![1 << 40]))])
+        .run(&[
+            ("x", Tensor::from_f32(vec![1], vec![1.0])),
+            ("steps", Tensor::from_i64(vec![], vec![1 << 40])),
+        ])
         .unwrap_err();
     assert!(e.message().contains("step limit"), "{e}");
 }

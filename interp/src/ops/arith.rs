@@ -3,7 +3,10 @@
 
 use wasm_torch_kernels::activation::{self as act, Activation};
 
-use super::{arg, broadcast_shapes, cat, expand_to, farg, one, opt, result_type, scalar_tensor, take_t, Cat, PromoArg};
+use super::{
+    arg, broadcast_shapes, cat, expand_to, farg, one, opt, result_type, scalar_tensor, take_t, Cat,
+    PromoArg,
+};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
 use crate::tensor::{DType, Tensor};
@@ -40,7 +43,10 @@ pub(crate) enum Bin {
 
 impl Bin {
     fn is_cmp(self) -> bool {
-        matches!(self, Bin::Eq | Bin::Ne | Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge)
+        matches!(
+            self,
+            Bin::Eq | Bin::Ne | Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge
+        )
     }
     fn is_logical(self) -> bool {
         matches!(self, Bin::LAnd | Bin::LOr | Bin::LXor)
@@ -197,7 +203,11 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
     } else {
         common
     };
-    let out_dtype = if op.is_cmp() || op.is_logical() { DType::Bool } else { compute };
+    let out_dtype = if op.is_cmp() || op.is_logical() {
+        DType::Bool
+    } else {
+        compute
+    };
     let ta = match a {
         Value::Tensor(t) => t,
         v => scalar_tensor(&v)?,
@@ -222,14 +232,22 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
         } else {
             expand_to(&tb, &shape)?.f32s()?.into_owned()
         };
-        let b_scalar = if tb.numel() == 1 { Some(tb.f32s()?[0]) } else { None };
+        let b_scalar = if tb.numel() == 1 {
+            Some(tb.f32s()?[0])
+        } else {
+            None
+        };
         if op.is_cmp() || op.is_logical() {
             let av = expand_to(&ta, &shape)?;
             let av = av.f32s()?;
             let f = f_cmp(op);
             let out: Vec<u8> = match b_scalar {
                 Some(s) => av.iter().map(|&x| u8::from(f(x, s))).collect(),
-                None => av.iter().zip(&bv).map(|(&x, &y)| u8::from(f(x, y))).collect(),
+                None => av
+                    .iter()
+                    .zip(&bv)
+                    .map(|(&x, &y)| u8::from(f(x, y)))
+                    .collect(),
             };
             return Ok(Tensor::from_bool_bytes(shape, out));
         }
@@ -258,7 +276,11 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
     let bv = bx.i64s()?;
     if op.is_cmp() || op.is_logical() {
         let f = i_cmp(op);
-        let out: Vec<u8> = av.iter().zip(bv.iter()).map(|(&x, &y)| u8::from(f(x, y))).collect();
+        let out: Vec<u8> = av
+            .iter()
+            .zip(bv.iter())
+            .map(|(&x, &y)| u8::from(f(x, y)))
+            .collect();
         return Ok(Tensor::from_bool_bytes(shape, out));
     }
     let f = i_op(op, alpha);
@@ -274,13 +296,19 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
 }
 
 fn bin_op(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
-    let a = std::mem::take(args.first_mut().ok_or_else(|| Error::runtime("missing argument 0"))?);
+    let a = std::mem::take(
+        args.first_mut()
+            .ok_or_else(|| Error::runtime("missing argument 0"))?,
+    );
     let b = arg(&args, 1)?;
     one(binary(a, b, op, None)?)
 }
 
 fn bin_alpha(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
-    let a = std::mem::take(args.first_mut().ok_or_else(|| Error::runtime("missing argument 0"))?);
+    let a = std::mem::take(
+        args.first_mut()
+            .ok_or_else(|| Error::runtime("missing argument 0"))?,
+    );
     let b = arg(&args, 1)?;
     one(binary(a, b, op, args.get(2))?)
 }
@@ -344,11 +372,19 @@ fn where_(args: Vec<Value>) -> Result<Vec<Value>> {
     let eb = expand_to(&tb, &shape)?;
     let out = if dt.is_float() {
         let (x, y) = (ea.f32s()?, eb.f32s()?);
-        let v: Vec<f32> = c.iter().zip(x.iter().zip(y.iter())).map(|(&c, (&x, &y))| if c != 0 { x } else { y }).collect();
+        let v: Vec<f32> = c
+            .iter()
+            .zip(x.iter().zip(y.iter()))
+            .map(|(&c, (&x, &y))| if c != 0 { x } else { y })
+            .collect();
         Tensor::from_f32_as(dt, shape, v)
     } else {
         let (x, y) = (ea.i64s()?, eb.i64s()?);
-        let v: Vec<i64> = c.iter().zip(x.iter().zip(y.iter())).map(|(&c, (&x, &y))| if c != 0 { x } else { y }).collect();
+        let v: Vec<i64> = c
+            .iter()
+            .zip(x.iter().zip(y.iter()))
+            .map(|(&c, (&x, &y))| if c != 0 { x } else { y })
+            .collect();
         Tensor::from_i64_as(dt, shape, v)
     };
     one(out)
@@ -357,7 +393,11 @@ fn where_(args: Vec<Value>) -> Result<Vec<Value>> {
 /// Apply `f` to the elements as f32; the result keeps a float input's dtype, ints become f32.
 fn float_unary(mut args: Vec<Value>, f: impl Fn(&mut [f32])) -> Result<Vec<Value>> {
     let t = take_t(&mut args, 0)?;
-    let dt = if t.dtype().is_float() { t.dtype() } else { DType::F32 };
+    let dt = if t.dtype().is_float() {
+        t.dtype()
+    } else {
+        DType::F32
+    };
     let shape = t.shape().to_vec();
     let mut v = t.into_f32_vec()?;
     f(&mut v);
@@ -365,7 +405,11 @@ fn float_unary(mut args: Vec<Value>, f: impl Fn(&mut [f32])) -> Result<Vec<Value
 }
 
 /// Like [`float_unary`] but integer tensors stay integer (via `fi`).
-fn keep_int_unary(mut args: Vec<Value>, f: impl Fn(&mut [f32]), fi: impl Fn(i64) -> i64) -> Result<Vec<Value>> {
+fn keep_int_unary(
+    mut args: Vec<Value>,
+    f: impl Fn(&mut [f32]),
+    fi: impl Fn(i64) -> i64,
+) -> Result<Vec<Value>> {
     let t = take_t(&mut args, 0)?;
     if t.dtype().is_float() {
         let dt = t.dtype();
@@ -411,11 +455,23 @@ fn clamp(args: Vec<Value>) -> Result<Vec<Value>> {
         let f = t.cast(DType::F32)?;
         return clamp(vec![f.into(), opt(&args, 1).clone(), opt(&args, 2).clone()]);
     }
-    let (lof, hif) = (lo.map_or(f32::NEG_INFINITY, |x| x as f32), hi.map_or(f32::INFINITY, |x| x as f32));
-    let (loi, hii) = (lo.map_or(i64::MIN, |x| x as i64), hi.map_or(i64::MAX, |x| x as i64));
+    let (lof, hif) = (
+        lo.map_or(f32::NEG_INFINITY, |x| x as f32),
+        hi.map_or(f32::INFINITY, |x| x as f32),
+    );
+    let (loi, hii) = (
+        lo.map_or(i64::MIN, |x| x as i64),
+        hi.map_or(i64::MAX, |x| x as i64),
+    );
     keep_int_unary(
         args,
-        |v| v.iter_mut().for_each(|x| if !x.is_nan() { *x = x.max(lof).min(hif) }),
+        |v| {
+            v.iter_mut().for_each(|x| {
+                if !x.is_nan() {
+                    *x = x.max(lof).min(hif)
+                }
+            })
+        },
         |x| x.max(loi).min(hii),
     )
 }
@@ -432,33 +488,65 @@ fn clamp_tensor(args: Vec<Value>) -> Result<Vec<Value>> {
 }
 
 fn hardtanh(args: Vec<Value>) -> Result<Vec<Value>> {
-    let lo = match opt(&args, 1) { Value::None => -1.0, v => v.as_f64()? } as f32;
-    let hi = match opt(&args, 2) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    let lo = match opt(&args, 1) {
+        Value::None => -1.0,
+        v => v.as_f64()?,
+    } as f32;
+    let hi = match opt(&args, 2) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
     activation(args, Activation::Clamp(lo, hi))
 }
 
 fn leaky_relu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let s = match opt(&args, 1) { Value::None => 0.01, v => v.as_f64()? } as f32;
+    let s = match opt(&args, 1) {
+        Value::None => 0.01,
+        v => v.as_f64()?,
+    } as f32;
     activation(args, Activation::LeakyRelu(s))
 }
 
 fn elu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let alpha = match opt(&args, 1) { Value::None => 1.0, v => v.as_f64()? } as f32;
-    let scale = match opt(&args, 2) { Value::None => 1.0, v => v.as_f64()? } as f32;
-    let in_scale = match opt(&args, 3) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    let alpha = match opt(&args, 1) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
+    let scale = match opt(&args, 2) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
+    let in_scale = match opt(&args, 3) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
     float_unary(args, move |v| {
         v.iter_mut().for_each(|x| {
-            *x = if *x > 0.0 { scale * *x } else { scale * alpha * ((*x * in_scale).exp() - 1.0) }
+            *x = if *x > 0.0 {
+                scale * *x
+            } else {
+                scale * alpha * ((*x * in_scale).exp() - 1.0)
+            }
         })
     })
 }
 
 fn softplus(args: Vec<Value>) -> Result<Vec<Value>> {
-    let beta = match opt(&args, 1) { Value::None => 1.0, v => v.as_f64()? } as f32;
-    let thr = match opt(&args, 2) { Value::None => 20.0, v => v.as_f64()? } as f32;
+    let beta = match opt(&args, 1) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
+    let thr = match opt(&args, 2) {
+        Value::None => 20.0,
+        v => v.as_f64()?,
+    } as f32;
     float_unary(args, move |v| {
         v.iter_mut().for_each(|x| {
-            *x = if *x * beta > thr { *x } else { (1.0 + (*x * beta).exp()).ln() / beta }
+            *x = if *x * beta > thr {
+                *x
+            } else {
+                (1.0 + (*x * beta).exp()).ln() / beta
+            }
         })
     })
 }
@@ -475,7 +563,9 @@ fn bitwise_not(args: Vec<Value>) -> Result<Vec<Value>> {
         return logical_not(args);
     }
     if t.dtype().is_float() {
-        return Err(Error::runtime("bitwise_not needs an integer or bool tensor"));
+        return Err(Error::runtime(
+            "bitwise_not needs an integer or bool tensor",
+        ));
     }
     let v: Vec<i64> = t.i64s()?.iter().map(|&x| !x).collect();
     one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
@@ -613,7 +703,10 @@ mod tests {
 
     fn call(name: &str, args: Vec<Value>) -> Tensor {
         let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()[0].as_tensor().unwrap().clone()
+        f(&mut OpCtx::default(), args).unwrap()[0]
+            .as_tensor()
+            .unwrap()
+            .clone()
     }
 
     fn tf(shape: Vec<usize>, v: Vec<f32>) -> Value {
@@ -622,15 +715,35 @@ mod tests {
 
     #[test]
     fn add_broadcast_alpha() {
-        let r = call("aten::add.Tensor", vec![tf(vec![2, 2], vec![1., 2., 3., 4.]), tf(vec![2], vec![10., 20.]), Value::Int(2)]);
+        let r = call(
+            "aten::add.Tensor",
+            vec![
+                tf(vec![2, 2], vec![1., 2., 3., 4.]),
+                tf(vec![2], vec![10., 20.]),
+                Value::Int(2),
+            ],
+        );
         assert_eq!(r.to_f32_vec(), vec![21., 42., 23., 44.]);
         assert_eq!(r.shape(), &[2, 2]);
         // int tensor + float scalar promotes to f32
-        let r = call("aten::add.Scalar", vec![Tensor::from_i64(vec![2], vec![1, 2]).into(), Value::Float(0.5), Value::Int(1)]);
+        let r = call(
+            "aten::add.Scalar",
+            vec![
+                Tensor::from_i64(vec![2], vec![1, 2]).into(),
+                Value::Float(0.5),
+                Value::Int(1),
+            ],
+        );
         assert_eq!(r.dtype(), DType::F32);
         assert_eq!(r.to_f32_vec(), vec![1.5, 2.5]);
         // int + int stays int
-        let r = call("aten::mul.Tensor", vec![Tensor::from_i64(vec![2], vec![3, -2]).into(), Tensor::from_i64(vec![], vec![4]).into()]);
+        let r = call(
+            "aten::mul.Tensor",
+            vec![
+                Tensor::from_i64(vec![2], vec![3, -2]).into(),
+                Tensor::from_i64(vec![], vec![4]).into(),
+            ],
+        );
         assert_eq!(r.dtype(), DType::I64);
         assert_eq!(r.to_i64_vec(), vec![12, -8]);
     }
@@ -642,16 +755,37 @@ mod tests {
         let r = call("aten::div.Tensor", vec![a.clone().into(), b.clone().into()]);
         assert_eq!(r.dtype(), DType::F32);
         assert_eq!(r.to_f32_vec(), vec![3.5, -3.5, 3.0]);
-        let r = call("aten::div.Tensor_mode", vec![a.clone().into(), b.clone().into(), Value::Str("floor".into())]);
+        let r = call(
+            "aten::div.Tensor_mode",
+            vec![
+                a.clone().into(),
+                b.clone().into(),
+                Value::Str("floor".into()),
+            ],
+        );
         assert_eq!(r.to_i64_vec(), vec![3, -4, 3]);
-        let r = call("aten::div.Tensor_mode", vec![a.clone().into(), b.clone().into(), Value::Str("trunc".into())]);
+        let r = call(
+            "aten::div.Tensor_mode",
+            vec![
+                a.clone().into(),
+                b.clone().into(),
+                Value::Str("trunc".into()),
+            ],
+        );
         assert_eq!(r.to_i64_vec(), vec![3, -3, 3]);
         let r = call("aten::remainder.Scalar", vec![a.into(), Value::Int(3)]);
         assert_eq!(r.to_i64_vec(), vec![1, 2, 0]);
-        let r = call("aten::rsub.Scalar", vec![tf(vec![2], vec![1., 3.]), Value::Float(1.0), Value::Int(1)]);
+        let r = call(
+            "aten::rsub.Scalar",
+            vec![tf(vec![2], vec![1., 3.]), Value::Float(1.0), Value::Int(1)],
+        );
         assert_eq!(r.to_f32_vec(), vec![0., -2.]);
         let f = crate::registry::lookup("aten::floor_divide.default").unwrap();
-        let e = f(&mut OpCtx::default(), vec![Tensor::from_i64(vec![1], vec![1]).into(), Value::Int(0)]).unwrap_err();
+        let e = f(
+            &mut OpCtx::default(),
+            vec![Tensor::from_i64(vec![1], vec![1]).into(), Value::Int(0)],
+        )
+        .unwrap_err();
         assert!(e.message().contains("division by zero"));
     }
 
@@ -661,11 +795,20 @@ mod tests {
         let m = call("aten::gt.Scalar", vec![a.clone(), Value::Int(1)]);
         assert_eq!(m.dtype(), DType::Bool);
         assert_eq!(m.to_i64_vec(), vec![0, 1, 1]);
-        let w = call("aten::where.self", vec![m.clone().into(), a.clone(), tf(vec![], vec![-1.])]);
+        let w = call(
+            "aten::where.self",
+            vec![m.clone().into(), a.clone(), tf(vec![], vec![-1.])],
+        );
         assert_eq!(w.to_f32_vec(), vec![-1., 2., 3.]);
         let n = call("aten::logical_not.default", vec![m.into()]);
         assert_eq!(n.to_i64_vec(), vec![1, 0, 0]);
-        let e = call("aten::eq.Tensor", vec![Tensor::from_i64(vec![2], vec![5, 6]).into(), Tensor::from_i64(vec![2], vec![5, 7]).into()]);
+        let e = call(
+            "aten::eq.Tensor",
+            vec![
+                Tensor::from_i64(vec![2], vec![5, 6]).into(),
+                Tensor::from_i64(vec![2], vec![5, 7]).into(),
+            ],
+        );
         assert_eq!(e.to_i64_vec(), vec![1, 0]);
     }
 
@@ -674,26 +817,44 @@ mod tests {
         let x = vec![-2.0f32, -0.5, 0.0, 0.5, 3.0];
         let r = call("aten::relu.default", vec![tf(vec![5], x.clone())]);
         assert_eq!(r.to_f32_vec(), vec![0., 0., 0., 0.5, 3.]);
-        let r = call("aten::hardtanh.default", vec![tf(vec![5], x.clone()), Value::Float(0.0), Value::Float(6.0)]);
+        let r = call(
+            "aten::hardtanh.default",
+            vec![tf(vec![5], x.clone()), Value::Float(0.0), Value::Float(6.0)],
+        );
         assert_eq!(r.to_f32_vec(), vec![0., 0., 0., 0.5, 3.]);
-        let r = call("aten::clamp.default", vec![tf(vec![5], x.clone()), Value::Float(-1.0), Value::None]);
+        let r = call(
+            "aten::clamp.default",
+            vec![tf(vec![5], x.clone()), Value::Float(-1.0), Value::None],
+        );
         assert_eq!(r.to_f32_vec(), vec![-1., -0.5, 0., 0.5, 3.]);
         let r = call("aten::sigmoid.default", vec![tf(vec![5], x.clone())]);
         for (a, b) in r.to_f32_vec().iter().zip(&x) {
             assert!((a - 1.0 / (1.0 + (-b).exp())).abs() < 1e-6);
         }
-        let r = call("aten::gelu.default", vec![tf(vec![5], x.clone()), Value::Str("none".into())]);
+        let r = call(
+            "aten::gelu.default",
+            vec![tf(vec![5], x.clone()), Value::Str("none".into())],
+        );
         // gelu(3) = 3 * Phi(3) = 2.99595
         assert!((r.to_f32_vec()[4] - 2.995_950_3).abs() < 1e-5);
         let r = call("aten::hardswish.default", vec![tf(vec![5], x.clone())]);
         assert!((r.to_f32_vec()[3] - 0.5 * 3.5 / 6.0).abs() < 1e-6);
         let r = call("aten::rsqrt.default", vec![tf(vec![1], vec![4.0])]);
         assert_eq!(r.to_f32_vec(), vec![0.5]);
-        let r = call("aten::neg.default", vec![Tensor::from_i64(vec![1], vec![3]).into()]);
+        let r = call(
+            "aten::neg.default",
+            vec![Tensor::from_i64(vec![1], vec![3]).into()],
+        );
         assert_eq!((r.dtype(), r.to_i64_vec()), (DType::I64, vec![-3]));
-        let r = call("aten::pow.Tensor_Scalar", vec![tf(vec![2], vec![3.0, -2.0]), Value::Int(2)]);
+        let r = call(
+            "aten::pow.Tensor_Scalar",
+            vec![tf(vec![2], vec![3.0, -2.0]), Value::Int(2)],
+        );
         assert_eq!(r.to_f32_vec(), vec![9.0, 4.0]);
-        let r = call("aten::pow.Tensor_Scalar", vec![tf(vec![1], vec![8.0]), Value::Float(1.0 / 3.0)]);
+        let r = call(
+            "aten::pow.Tensor_Scalar",
+            vec![tf(vec![1], vec![8.0]), Value::Float(1.0 / 3.0)],
+        );
         assert!((r.to_f32_vec()[0] - 2.0).abs() < 1e-5);
     }
 
@@ -703,7 +864,11 @@ mod tests {
         let before = t.data_ptr();
         let r = binary(Value::Tensor(t), &Value::Float(1.0), Bin::Add, None).unwrap();
         assert_eq!(r.to_f32_vec(), vec![2., 3., 4., 5.]);
-        assert_eq!(r.data_ptr(), before, "result should reuse the dying input's buffer");
+        assert_eq!(
+            r.data_ptr(),
+            before,
+            "result should reuse the dying input's buffer"
+        );
         // a shared input must not be overwritten
         let t = Tensor::from_f32(vec![2], vec![1., 2.]);
         let keep = t.clone();

@@ -7,7 +7,10 @@ use crate::tensor::{checked_numel, DType, Tensor};
 use crate::value::Value;
 
 fn shape_of(v: &Value) -> Result<Vec<usize>> {
-    v.as_ints()?.into_iter().map(|d| to_usize(d, "size")).collect()
+    v.as_ints()?
+        .into_iter()
+        .map(|d| to_usize(d, "size"))
+        .collect()
 }
 
 /// The natural dtype of a fill value (int → i64, float → f32, bool → bool).
@@ -24,7 +27,9 @@ fn dtype_of_scalar(v: &Value) -> DType {
 fn full(args: &[Value]) -> Result<Vec<Value>> {
     let shape = shape_of(arg(args, 0)?)?;
     let fill = arg(args, 1)?;
-    let dt = opt(args, 2).as_opt_dtype()?.unwrap_or_else(|| dtype_of_scalar(fill));
+    let dt = opt(args, 2)
+        .as_opt_dtype()?
+        .unwrap_or_else(|| dtype_of_scalar(fill));
     one(Tensor::full(dt, shape, fill.as_f64()?)?)
 }
 
@@ -58,14 +63,22 @@ fn new_filled(args: &[Value], value: Option<f64>, dtype_at: usize) -> Result<Vec
 
 /// arange(start, end, step, dtype)
 fn arange(start: &Value, end: &Value, step: &Value, dtype: &Value) -> Result<Vec<Value>> {
-    let is_float = [start, end, step].iter().any(|v| matches!(v, Value::Float(_)));
-    let dt = dtype.as_opt_dtype()?.unwrap_or(if is_float { DType::F32 } else { DType::I64 });
+    let is_float = [start, end, step]
+        .iter()
+        .any(|v| matches!(v, Value::Float(_)));
+    let dt = dtype
+        .as_opt_dtype()?
+        .unwrap_or(if is_float { DType::F32 } else { DType::I64 });
     let (s, e, st) = (start.as_f64()?, end.as_f64()?, step.as_f64()?);
     if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() {
-        return Err(Error::runtime("arange: step must be non-zero and bounds finite"));
+        return Err(Error::runtime(
+            "arange: step must be non-zero and bounds finite",
+        ));
     }
     if (e - s) * st < 0.0 && e != s {
-        return Err(Error::runtime("arange: upper bound and step have inconsistent signs"));
+        return Err(Error::runtime(
+            "arange: upper bound and step have inconsistent signs",
+        ));
     }
     let n = ((e - s) / st).ceil().max(0.0);
     if n > 1e10 {
@@ -105,10 +118,20 @@ fn tri(args: &[Value], upper: bool) -> Result<Vec<Value>> {
         }
     };
     let out = if t.dtype().is_float() {
-        let v: Vec<f32> = t.f32s()?.iter().enumerate().map(|(i, &x)| if keep(i) { x } else { 0.0 }).collect();
+        let v: Vec<f32> = t
+            .f32s()?
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if keep(i) { x } else { 0.0 })
+            .collect();
         Tensor::from_f32_as(t.dtype(), t.shape().to_vec(), v)
     } else {
-        let v: Vec<i64> = t.i64s()?.iter().enumerate().map(|(i, &x)| if keep(i) { x } else { 0 }).collect();
+        let v: Vec<i64> = t
+            .i64s()?
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if keep(i) { x } else { 0 })
+            .collect();
         Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v)
     };
     one(out)
@@ -164,7 +187,10 @@ mod tests {
 
     fn call(name: &str, args: Vec<Value>) -> Tensor {
         let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()[0].as_tensor().unwrap().clone()
+        f(&mut OpCtx::default(), args).unwrap()[0]
+            .as_tensor()
+            .unwrap()
+            .clone()
     }
     fn il(v: &[i64]) -> Value {
         Value::List(v.iter().map(|&i| Value::Int(i)).collect())
@@ -172,23 +198,56 @@ mod tests {
 
     #[test]
     fn creation_ops() {
-        let t = call("aten::full.default", vec![il(&[2, 2]), Value::Float(1.5), Value::None, Value::None, Value::None, Value::None]);
+        let t = call(
+            "aten::full.default",
+            vec![
+                il(&[2, 2]),
+                Value::Float(1.5),
+                Value::None,
+                Value::None,
+                Value::None,
+                Value::None,
+            ],
+        );
         assert_eq!((t.dtype(), t.to_f32_vec()), (DType::F32, vec![1.5; 4]));
-        let t = call("aten::full.default", vec![il(&[2]), Value::Int(3), Value::None, Value::None, Value::None, Value::None]);
+        let t = call(
+            "aten::full.default",
+            vec![
+                il(&[2]),
+                Value::Int(3),
+                Value::None,
+                Value::None,
+                Value::None,
+                Value::None,
+            ],
+        );
         assert_eq!((t.dtype(), t.to_i64_vec()), (DType::I64, vec![3, 3]));
-        let t = call("aten::arange.start_step", vec![Value::Int(1), Value::Int(7), Value::Int(2), Value::None]);
+        let t = call(
+            "aten::arange.start_step",
+            vec![Value::Int(1), Value::Int(7), Value::Int(2), Value::None],
+        );
         assert_eq!((t.dtype(), t.to_i64_vec()), (DType::I64, vec![1, 3, 5]));
         let t = call("aten::arange.default", vec![Value::Float(2.0), Value::None]);
         assert_eq!((t.dtype(), t.to_f32_vec()), (DType::F32, vec![0., 1.]));
-        let t = call("aten::ones_like.default", vec![Tensor::from_i64(vec![3], vec![0; 3]).into(), Value::Int(6)]);
+        let t = call(
+            "aten::ones_like.default",
+            vec![Tensor::from_i64(vec![3], vec![0; 3]).into(), Value::Int(6)],
+        );
         assert_eq!((t.dtype(), t.to_f32_vec()), (DType::F32, vec![1.; 3]));
         let ones = Tensor::from_f32(vec![3, 3], vec![1.0; 9]);
-        let t = call("aten::triu.default", vec![ones.clone().into(), Value::Int(1)]);
+        let t = call(
+            "aten::triu.default",
+            vec![ones.clone().into(), Value::Int(1)],
+        );
         assert_eq!(t.to_f32_vec(), vec![0., 1., 1., 0., 0., 1., 0., 0., 0.]);
         let t = call("aten::tril.default", vec![ones.into(), Value::Int(0)]);
         assert_eq!(t.to_f32_vec(), vec![1., 0., 0., 1., 1., 0., 1., 1., 1.]);
         let f = crate::registry::lookup("aten::full.default").unwrap();
-        let e = f(&mut OpCtx::default(), vec![il(&[1 << 40, 1 << 30]), Value::Float(0.0)]).unwrap_err();
+        let e = f(
+            &mut OpCtx::default(),
+            vec![il(&[1 << 40, 1 << 30]), Value::Float(0.0)],
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::OutOfMemory);
     }
 }

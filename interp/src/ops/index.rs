@@ -45,7 +45,11 @@ fn expand_masks(t: &Tensor, indices: &[Option<Tensor>]) -> Result<Vec<Option<Ten
 fn nonzero(m: &Tensor) -> Result<Vec<Tensor>> {
     let b = m.bools()?;
     let nd = m.ndim().max(1);
-    let shape = if m.ndim() == 0 { vec![1] } else { m.shape().to_vec() };
+    let shape = if m.ndim() == 0 {
+        vec![1]
+    } else {
+        m.shape().to_vec()
+    };
     let mut coords: Vec<Vec<i64>> = vec![Vec::new(); nd];
     for (i, &v) in b.iter().enumerate() {
         if v != 0 {
@@ -56,29 +60,43 @@ fn nonzero(m: &Tensor) -> Result<Vec<Tensor>> {
             }
         }
     }
-    Ok(coords.into_iter().map(|c| Tensor::from_i64(vec![c.len()], c)).collect())
+    Ok(coords
+        .into_iter()
+        .map(|c| Tensor::from_i64(vec![c.len()], c))
+        .collect())
 }
 
 /// Storage offsets and result shape of `t[indices]` (numpy advanced indexing).
 fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize>, Vec<usize>)> {
     let indices = expand_masks(t, indices)?;
     if indices.len() > t.ndim() {
-        return Err(Error::runtime(format!("too many indices ({}) for a {}-d tensor", indices.len(), t.ndim())));
+        return Err(Error::runtime(format!(
+            "too many indices ({}) for a {}-d tensor",
+            indices.len(),
+            t.ndim()
+        )));
     }
-    let pos: Vec<usize> = (0..indices.len()).filter(|&i| indices[i].is_some()).collect();
+    let pos: Vec<usize> = (0..indices.len())
+        .filter(|&i| indices[i].is_some())
+        .collect();
     if pos.is_empty() {
         let c = t.contiguous();
         return Ok(((0..c.numel()).collect(), c.shape().to_vec()));
     }
     let mut bshape: Vec<usize> = vec![];
     for &p in &pos {
-        bshape = broadcast_shapes(&bshape, indices[p].as_ref().map(|x| x.shape()).unwrap_or(&[]))?;
+        bshape = broadcast_shapes(
+            &bshape,
+            indices[p].as_ref().map(|x| x.shape()).unwrap_or(&[]),
+        )?;
     }
     let nb: usize = bshape.iter().product();
     // broadcast, normalise and bounds-check every index tensor
     let mut idx: Vec<Vec<usize>> = Vec::with_capacity(pos.len());
     for &p in &pos {
-        let it = indices[p].as_ref().ok_or_else(|| Error::runtime("internal: missing index"))?;
+        let it = indices[p]
+            .as_ref()
+            .ok_or_else(|| Error::runtime("internal: missing index"))?;
         if it.dtype().is_float() {
             return Err(Error::runtime("index tensors must be integer or bool"));
         }
@@ -90,7 +108,9 @@ fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize
             .map(|&i| {
                 let j = if i < 0 { i + n } else { i };
                 if j < 0 || j >= n {
-                    Err(Error::runtime(format!("index {i} is out of bounds for dim {p} with size {n}")))
+                    Err(Error::runtime(format!(
+                        "index {i} is out of bounds for dim {p} with size {n}"
+                    )))
                 } else {
                     Ok(j as usize)
                 }
@@ -101,7 +121,10 @@ fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize
     let adjacent = pos.windows(2).all(|w| w[1] == w[0] + 1);
     let rest: Vec<usize> = (0..t.ndim()).filter(|d| !pos.contains(d)).collect();
     let (before, after): (Vec<usize>, Vec<usize>) = if adjacent {
-        (rest.iter().copied().filter(|&d| d < pos[0]).collect(), rest.iter().copied().filter(|&d| d > pos[0]).collect())
+        (
+            rest.iter().copied().filter(|&d| d < pos[0]).collect(),
+            rest.iter().copied().filter(|&d| d > pos[0]).collect(),
+        )
     } else {
         (vec![], rest.clone())
     };
@@ -202,7 +225,9 @@ fn gather(args: &[Value]) -> Result<Vec<Value>> {
     let d = norm_dim(iarg(args, 1)?, t.ndim())?;
     let ix = targ(args, 2)?;
     if ix.ndim() != t.ndim() {
-        return Err(Error::runtime("gather: index must have as many dims as self"));
+        return Err(Error::runtime(
+            "gather: index must have as many dims as self",
+        ));
     }
     let n = t.shape().get(d).copied().unwrap_or(1) as i64;
     let shape = ix.shape().to_vec();
@@ -212,7 +237,9 @@ fn gather(args: &[Value]) -> Result<Vec<Value>> {
     for (lin, &i) in iv.iter().enumerate() {
         let j = if i < 0 { i + n } else { i };
         if j < 0 || j >= n {
-            return Err(Error::runtime(format!("gather: index {i} out of bounds for size {n}")));
+            return Err(Error::runtime(format!(
+                "gather: index {i} out of bounds for size {n}"
+            )));
         }
         let mut rem = lin;
         let mut o = 0;
@@ -220,7 +247,9 @@ fn gather(args: &[Value]) -> Result<Vec<Value>> {
             let c = rem % shape[k];
             rem /= shape[k];
             if k != d && c >= t.shape()[k] {
-                return Err(Error::runtime("gather: index shape exceeds self outside dim"));
+                return Err(Error::runtime(
+                    "gather: index shape exceeds self outside dim",
+                ));
             }
             o += if k == d { j as usize } else { c } * st[k];
         }
@@ -241,11 +270,19 @@ fn masked_fill(args: &[Value]) -> Result<Vec<Value>> {
     let out = if t.dtype().is_float() {
         let mut x = et.f32s()?.into_owned();
         let vf = v as f32;
-        x.iter_mut().zip(mb.iter()).for_each(|(x, &b)| if b != 0 { *x = vf });
+        x.iter_mut().zip(mb.iter()).for_each(|(x, &b)| {
+            if b != 0 {
+                *x = vf
+            }
+        });
         Tensor::from_f32_as(t.dtype(), shape, x)
     } else {
         let mut x = et.i64s()?.into_owned();
-        x.iter_mut().zip(mb.iter()).for_each(|(x, &b)| if b != 0 { *x = v as i64 });
+        x.iter_mut().zip(mb.iter()).for_each(|(x, &b)| {
+            if b != 0 {
+                *x = v as i64
+            }
+        });
         Tensor::from_i64_as(t.dtype(), shape, x)
     };
     one(out)
@@ -293,7 +330,10 @@ mod tests {
 
     fn call(name: &str, args: Vec<Value>) -> Tensor {
         let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()[0].as_tensor().unwrap().clone()
+        f(&mut OpCtx::default(), args).unwrap()[0]
+            .as_tensor()
+            .unwrap()
+            .clone()
     }
     fn x() -> Tensor {
         Tensor::from_f32(vec![3, 4], (0..12).map(|v| v as f32).collect())
@@ -304,38 +344,86 @@ mod tests {
 
     #[test]
     fn advanced_indexing() {
-        let r = call("aten::index.Tensor", vec![x().into(), Value::List(vec![ix(vec![2, 0])])]);
+        let r = call(
+            "aten::index.Tensor",
+            vec![x().into(), Value::List(vec![ix(vec![2, 0])])],
+        );
         assert_eq!(r.shape(), &[2, 4]);
         assert_eq!(r.to_f32_vec(), vec![8., 9., 10., 11., 0., 1., 2., 3.]);
-        let r = call("aten::index.Tensor", vec![x().into(), Value::List(vec![Value::None, ix(vec![-1, 1])])]);
+        let r = call(
+            "aten::index.Tensor",
+            vec![x().into(), Value::List(vec![Value::None, ix(vec![-1, 1])])],
+        );
         assert_eq!(r.shape(), &[3, 2]);
         assert_eq!(r.to_f32_vec(), vec![3., 1., 7., 5., 11., 9.]);
-        let r = call("aten::index.Tensor", vec![x().into(), Value::List(vec![ix(vec![0, 2]), ix(vec![1, 3])])]);
+        let r = call(
+            "aten::index.Tensor",
+            vec![
+                x().into(),
+                Value::List(vec![ix(vec![0, 2]), ix(vec![1, 3])]),
+            ],
+        );
         assert_eq!(r.to_f32_vec(), vec![1., 11.]);
         let mask = Tensor::from_bool(vec![3], vec![true, false, true]);
-        let r = call("aten::index.Tensor", vec![x().into(), Value::List(vec![mask.into()])]);
+        let r = call(
+            "aten::index.Tensor",
+            vec![x().into(), Value::List(vec![mask.into()])],
+        );
         assert_eq!(r.shape(), &[2, 4]);
         let f = crate::registry::lookup("aten::index.Tensor").unwrap();
-        assert!(f(&mut OpCtx::default(), vec![x().into(), Value::List(vec![ix(vec![3])])]).is_err());
+        assert!(f(
+            &mut OpCtx::default(),
+            vec![x().into(), Value::List(vec![ix(vec![3])])]
+        )
+        .is_err());
     }
 
     #[test]
     fn select_embed_gather_fill_put() {
-        let r = call("aten::index_select.default", vec![x().into(), Value::Int(1), ix(vec![3, 0])]);
+        let r = call(
+            "aten::index_select.default",
+            vec![x().into(), Value::Int(1), ix(vec![3, 0])],
+        );
         assert_eq!(r.to_f32_vec(), vec![3., 0., 7., 4., 11., 8.]);
         let ids = Tensor::from_i64(vec![1, 2], vec![2, 1]);
-        let r = call("aten::embedding.default", vec![x().into(), ids.into(), Value::Int(-1), Value::Bool(false), Value::Bool(false)]);
+        let r = call(
+            "aten::embedding.default",
+            vec![
+                x().into(),
+                ids.into(),
+                Value::Int(-1),
+                Value::Bool(false),
+                Value::Bool(false),
+            ],
+        );
         assert_eq!(r.shape(), &[1, 2, 4]);
         assert_eq!(r.to_f32_vec()[..5], [8., 9., 10., 11., 4.]);
         let gi = Tensor::from_i64(vec![3, 1], vec![3, 0, 1]);
-        let r = call("aten::gather.default", vec![x().into(), Value::Int(1), gi.into(), Value::Bool(false)]);
+        let r = call(
+            "aten::gather.default",
+            vec![x().into(), Value::Int(1), gi.into(), Value::Bool(false)],
+        );
         assert_eq!(r.to_f32_vec(), vec![3., 4., 9.]);
         let m = Tensor::from_bool(vec![4], vec![true, false, false, true]);
-        let r = call("aten::masked_fill.Scalar", vec![x().into(), m.into(), Value::Float(-1.0)]);
+        let r = call(
+            "aten::masked_fill.Scalar",
+            vec![x().into(), m.into(), Value::Float(-1.0)],
+        );
         assert_eq!(r.to_f32_vec()[..4], [-1., 1., 2., -1.]);
-        let r = call("aten::index_put.default", vec![x().into(), Value::List(vec![ix(vec![1])]), Tensor::from_f32(vec![], vec![0.0]).into(), Value::Bool(false)]);
+        let r = call(
+            "aten::index_put.default",
+            vec![
+                x().into(),
+                Value::List(vec![ix(vec![1])]),
+                Tensor::from_f32(vec![], vec![0.0]).into(),
+                Value::Bool(false),
+            ],
+        );
         assert_eq!(r.to_f32_vec()[4..8], [0., 0., 0., 0.]);
-        let r = call("aten::nonzero.default", vec![Tensor::from_i64(vec![2, 2], vec![0, 1, 1, 0]).into()]);
+        let r = call(
+            "aten::nonzero.default",
+            vec![Tensor::from_i64(vec![2, 2], vec![0, 1, 1, 0]).into()],
+        );
         assert_eq!(r.to_i64_vec(), vec![0, 1, 1, 0]);
     }
 }

@@ -26,18 +26,35 @@ fn as_mat(t: &Tensor) -> Result<Mat<'_>> {
     if t.dtype() == DType::F32 && r > 1 && c > 1 {
         let s = t.strides();
         if s[1] == 1 && s[0] >= c {
-            return Ok(Mat { data: std::borrow::Cow::Borrowed(t.raw::<f32>()?), ld: s[0], trans: false });
+            return Ok(Mat {
+                data: std::borrow::Cow::Borrowed(t.raw::<f32>()?),
+                ld: s[0],
+                trans: false,
+            });
         }
         if s[0] == 1 && s[1] >= r {
-            return Ok(Mat { data: std::borrow::Cow::Borrowed(t.raw::<f32>()?), ld: s[1], trans: true });
+            return Ok(Mat {
+                data: std::borrow::Cow::Borrowed(t.raw::<f32>()?),
+                ld: s[1],
+                trans: true,
+            });
         }
     }
-    Ok(Mat { data: std::borrow::Cow::Owned(t.f32s()?.into_owned()), ld: c, trans: false })
+    Ok(Mat {
+        data: std::borrow::Cow::Owned(t.f32s()?.into_owned()),
+        ld: c,
+        trans: false,
+    })
 }
 
 /// `a[m×k] · b[k×n]` (+ `bias` per column) into a fresh vector. Program weights used as `b`
 /// are packed once and cached in the session.
-pub(crate) fn mm2d(ctx: &mut OpCtx, a: &Tensor, b: &Tensor, bias: Option<&[f32]>) -> Result<Vec<f32>> {
+pub(crate) fn mm2d(
+    ctx: &mut OpCtx,
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
     let (m, k) = (a.shape()[0], a.shape()[1]);
     let (k2, n) = (b.shape()[0], b.shape()[1]);
     if k != k2 {
@@ -49,10 +66,16 @@ pub(crate) fn mm2d(ctx: &mut OpCtx, a: &Tensor, b: &Tensor, bias: Option<&[f32]>
     }
     if let Some(bv) = bias {
         if bv.len() != n {
-            return Err(Error::runtime(format!("bias of {} values for {n} output columns", bv.len())));
+            return Err(Error::runtime(format!(
+                "bias of {} values for {n} output columns",
+                bv.len()
+            )));
         }
     }
-    let mut out = try_alloc::<f32>(m.checked_mul(n).ok_or_else(|| Error::oom("matmul too large"))?)?;
+    let mut out = try_alloc::<f32>(
+        m.checked_mul(n)
+            .ok_or_else(|| Error::oom("matmul too large"))?,
+    )?;
     if m == 0 || n == 0 {
         return Ok(out);
     }
@@ -73,19 +96,43 @@ pub(crate) fn mm2d(ctx: &mut OpCtx, a: &Tensor, b: &Tensor, bias: Option<&[f32]>
                 p
             }
         };
-        sgemm_packed(m, &am.data, am.ld, &packed, bias, Activation::None, &mut out, n);
+        sgemm_packed(
+            m,
+            &am.data,
+            am.ld,
+            &packed,
+            bias,
+            Activation::None,
+            &mut out,
+            n,
+        );
         return Ok(out);
     }
     if k == 0 {
         if let Some(bv) = bias {
-            out.chunks_exact_mut(n).for_each(|row| row.copy_from_slice(bv));
+            out.chunks_exact_mut(n)
+                .for_each(|row| row.copy_from_slice(bv));
         }
         return Ok(out);
     }
     if let Some(bv) = bias {
-        out.chunks_exact_mut(n).for_each(|row| row.copy_from_slice(bv));
+        out.chunks_exact_mut(n)
+            .for_each(|row| row.copy_from_slice(bv));
     }
-    sgemm(m, n, k, &am.data, am.ld, am.trans, &bm.data, bm.ld, bm.trans, &mut out, n, bias.is_some());
+    sgemm(
+        m,
+        n,
+        k,
+        &am.data,
+        am.ld,
+        am.trans,
+        &bm.data,
+        bm.ld,
+        bm.trans,
+        &mut out,
+        n,
+        bias.is_some(),
+    );
     Ok(out)
 }
 
@@ -99,7 +146,11 @@ fn finish(v: Vec<f32>, dt: DType, shape: Vec<usize>) -> Tensor {
 
 fn mm(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() != 2 || b.ndim() != 2 {
-        return Err(Error::runtime(format!("mm expects 2-d tensors, got {:?} and {:?}", a.shape(), b.shape())));
+        return Err(Error::runtime(format!(
+            "mm expects 2-d tensors, got {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        )));
     }
     let v = mm2d(ctx, a, b, None)?;
     Ok(finish(v, out_dtype(a, b), vec![a.shape()[0], b.shape()[1]]))
@@ -111,7 +162,11 @@ fn batched(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (m, k) = (a.shape()[ar - 2], a.shape()[ar - 1]);
     let (k2, n) = (b.shape()[br - 2], b.shape()[br - 1]);
     if k != k2 {
-        return Err(Error::runtime(format!("matmul shapes {:?} and {:?} do not match", a.shape(), b.shape())));
+        return Err(Error::runtime(format!(
+            "matmul shapes {:?} and {:?} do not match",
+            a.shape(),
+            b.shape()
+        )));
     }
     let batch = broadcast_shapes(&a.shape()[..ar - 2], &b.shape()[..br - 2])?;
     let nb: usize = batch.iter().product();
@@ -129,7 +184,10 @@ fn batched(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     bsh.extend([k, n]);
     let ea = expand_to(a, &ash)?;
     let eb = expand_to(b, &bsh)?;
-    let mut out = try_alloc::<f32>(nb.checked_mul(m * n).ok_or_else(|| Error::oom("bmm too large"))?)?;
+    let mut out = try_alloc::<f32>(
+        nb.checked_mul(m * n)
+            .ok_or_else(|| Error::oom("bmm too large"))?,
+    )?;
     for i in 0..nb {
         // index the i-th matrix of each (views, no copy unless strided)
         let mut idx = Vec::with_capacity(batch.len());
@@ -158,7 +216,11 @@ pub(crate) fn matmul(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> 
         (0, _) | (_, 0) => Err(Error::runtime("matmul of a 0-d tensor")),
         (1, 1) => {
             if a.numel() != b.numel() {
-                return Err(Error::runtime(format!("dot of sizes {} and {}", a.numel(), b.numel())));
+                return Err(Error::runtime(format!(
+                    "dot of sizes {} and {}",
+                    a.numel(),
+                    b.numel()
+                )));
             }
             let (x, y) = (a.f32s()?, b.f32s()?);
             let s: f32 = x.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
@@ -190,7 +252,11 @@ fn linear(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
     let w = targ(args, 1)?;
     let bias = opt(args, 2).as_opt_tensor()?;
     if w.ndim() != 2 || x.ndim() == 0 {
-        return Err(Error::runtime(format!("linear: input {:?}, weight {:?}", x.shape(), w.shape())));
+        return Err(Error::runtime(format!(
+            "linear: input {:?}, weight {:?}",
+            x.shape(),
+            w.shape()
+        )));
     }
     let k = *x.shape().last().unwrap_or(&0);
     let n = w.shape()[0];
@@ -207,7 +273,12 @@ fn linear(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
     let wt = super::shape::transpose(w, 0, 1)?;
     let bv = match bias {
         Some(b) if b.numel() == n => Some(b.f32s()?.into_owned()),
-        Some(b) => return Err(Error::runtime(format!("linear: bias {:?} for {n} outputs", b.shape()))),
+        Some(b) => {
+            return Err(Error::runtime(format!(
+                "linear: bias {:?} for {n} outputs",
+                b.shape()
+            )))
+        }
         None => None,
     };
     let v = mm2d(ctx, &x2, &wt, bv.as_deref())?;
@@ -221,8 +292,14 @@ fn addmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
     let bias = targ(args, 0)?;
     let a = targ(args, 1)?;
     let b = targ(args, 2)?;
-    let beta = match opt(args, 3) { Value::None => 1.0, v => v.as_f64()? } as f32;
-    let alpha = match opt(args, 4) { Value::None => 1.0, v => v.as_f64()? } as f32;
+    let beta = match opt(args, 3) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
+    let alpha = match opt(args, 4) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    } as f32;
     if a.ndim() != 2 || b.ndim() != 2 {
         return Err(Error::runtime("addmm expects 2-d matrices"));
     }
@@ -236,18 +313,41 @@ fn addmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
     let mut v = mm2d(ctx, a, b, None)?;
     let eb = expand_to(bias, &[m, n])?;
     let bv = eb.f32s()?;
-    v.iter_mut().zip(bv.iter()).for_each(|(x, &c)| *x = alpha * *x + beta * c);
+    v.iter_mut()
+        .zip(bv.iter())
+        .for_each(|(x, &c)| *x = alpha * *x + beta * c);
     Ok(finish(v, out_dtype(a, b), vec![m, n]))
 }
 
 /// baddbmm(self, batch1, batch2, beta, alpha)
 fn baddbmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
     let prod = batched(ctx, targ(args, 1)?, targ(args, 2)?)?;
-    let beta = match opt(args, 3) { Value::None => 1.0, v => v.as_f64()? };
-    let alpha = match opt(args, 4) { Value::None => 1.0, v => v.as_f64()? };
-    let scaled = super::arith::binary(Value::Tensor(prod), &Value::Float(alpha), super::arith::Bin::Mul, None)?;
-    let bias = super::arith::binary(arg(args, 0)?.clone(), &Value::Float(beta), super::arith::Bin::Mul, None)?;
-    super::arith::binary(Value::Tensor(scaled), &Value::Tensor(bias), super::arith::Bin::Add, None)
+    let beta = match opt(args, 3) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    };
+    let alpha = match opt(args, 4) {
+        Value::None => 1.0,
+        v => v.as_f64()?,
+    };
+    let scaled = super::arith::binary(
+        Value::Tensor(prod),
+        &Value::Float(alpha),
+        super::arith::Bin::Mul,
+        None,
+    )?;
+    let bias = super::arith::binary(
+        arg(args, 0)?.clone(),
+        &Value::Float(beta),
+        super::arith::Bin::Mul,
+        None,
+    )?;
+    super::arith::binary(
+        Value::Tensor(scaled),
+        &Value::Tensor(bias),
+        super::arith::Bin::Add,
+        None,
+    )
 }
 
 macro_rules! reg {
@@ -301,7 +401,12 @@ mod tests {
             assert!((x - y).abs() < 1e-4);
         }
         // b as a transposed view of an [n, k] matrix
-        let bt = Tensor::from_f32(vec![n, k], super::super::shape::transpose(&b, 0, 1).unwrap().to_f32_vec());
+        let bt = Tensor::from_f32(
+            vec![n, k],
+            super::super::shape::transpose(&b, 0, 1)
+                .unwrap()
+                .to_f32_vec(),
+        );
         let view = super::super::shape::transpose(&bt, 0, 1).unwrap();
         let got = mm(&mut OpCtx::default(), &a, &view).unwrap().to_f32_vec();
         for (x, y) in got.iter().zip(&want) {
@@ -317,13 +422,19 @@ mod tests {
         let b = Tensor::from_f32(vec![n], (0..n).map(|i| i as f32).collect());
         let mut ctx = OpCtx::default();
         ctx.persistent.insert(w.data_ptr());
-        let wt = super::super::shape::transpose(&w, 0, 1).unwrap().to_f32_vec();
+        let wt = super::super::shape::transpose(&w, 0, 1)
+            .unwrap()
+            .to_f32_vec();
         let mut want = naive(&x.to_f32_vec(), &wt, m, k, n);
         for (i, v) in want.iter_mut().enumerate() {
             *v += (i % n) as f32;
         }
         for _ in 0..2 {
-            let r = linear(&mut ctx, &[x.clone().into(), w.clone().into(), b.clone().into()]).unwrap();
+            let r = linear(
+                &mut ctx,
+                &[x.clone().into(), w.clone().into(), b.clone().into()],
+            )
+            .unwrap();
             assert_eq!(r.shape(), &[1, m, n]);
             for (p, q) in r.to_f32_vec().iter().zip(&want) {
                 assert!((p - q).abs() < 1e-4, "{p} vs {q}");
@@ -346,7 +457,17 @@ mod tests {
         assert_eq!(matmul(&mut ctx, &v, &b).unwrap().shape(), &[2, 5]);
         assert_eq!(matmul(&mut ctx, &v, &v).unwrap().shape(), &[] as &[usize]);
         assert!(matmul(&mut ctx, &a, &a).is_err());
-        let ad = addmm(&mut ctx, &[Tensor::from_f32(vec![2], vec![1., 2.]).into(), Tensor::from_f32(vec![1, 1], vec![3.]).into(), Tensor::from_f32(vec![1, 2], vec![1., 1.]).into(), Value::Int(1), Value::Int(2)]).unwrap();
+        let ad = addmm(
+            &mut ctx,
+            &[
+                Tensor::from_f32(vec![2], vec![1., 2.]).into(),
+                Tensor::from_f32(vec![1, 1], vec![3.]).into(),
+                Tensor::from_f32(vec![1, 2], vec![1., 1.]).into(),
+                Value::Int(1),
+                Value::Int(2),
+            ],
+        )
+        .unwrap();
         assert_eq!(ad.to_f32_vec(), vec![7., 8.]);
     }
 }

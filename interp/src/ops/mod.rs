@@ -35,13 +35,19 @@ pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
 
 /// Argument `i`, or an error saying how many were expected.
 pub(crate) fn arg(args: &[Value], i: usize) -> Result<&Value> {
-    args.get(i)
-        .ok_or_else(|| Error::runtime(format!("missing argument {i} (got {} arguments)", args.len())))
+    args.get(i).ok_or_else(|| {
+        Error::runtime(format!(
+            "missing argument {i} (got {} arguments)",
+            args.len()
+        ))
+    })
 }
 
 /// Tensor argument `i`.
 pub(crate) fn targ(args: &[Value], i: usize) -> Result<&Tensor> {
-    arg(args, i)?.as_tensor().map_err(|e| e.context(format!("argument {i}")))
+    arg(args, i)?
+        .as_tensor()
+        .map_err(|e| e.context(format!("argument {i}")))
 }
 
 /// Take tensor argument `i` out of the argument list (to reuse its buffer).
@@ -49,17 +55,23 @@ pub(crate) fn take_t(args: &mut [Value], i: usize) -> Result<Tensor> {
     if i >= args.len() {
         return Err(Error::runtime(format!("missing argument {i}")));
     }
-    args[i].take_tensor().map_err(|e| e.context(format!("argument {i}")))
+    args[i]
+        .take_tensor()
+        .map_err(|e| e.context(format!("argument {i}")))
 }
 
 /// Int argument `i`.
 pub(crate) fn iarg(args: &[Value], i: usize) -> Result<i64> {
-    arg(args, i)?.as_int().map_err(|e| e.context(format!("argument {i}")))
+    arg(args, i)?
+        .as_int()
+        .map_err(|e| e.context(format!("argument {i}")))
 }
 
 /// Float argument `i`.
 pub(crate) fn farg(args: &[Value], i: usize) -> Result<f64> {
-    arg(args, i)?.as_f64().map_err(|e| e.context(format!("argument {i}")))
+    arg(args, i)?
+        .as_f64()
+        .map_err(|e| e.context(format!("argument {i}")))
 }
 
 /// Bool argument `i`; a missing trailing argument reads as `default`.
@@ -72,7 +84,9 @@ pub(crate) fn barg_or(args: &[Value], i: usize, default: bool) -> Result<bool> {
 
 /// Int-list argument `i`.
 pub(crate) fn ints(args: &[Value], i: usize) -> Result<Vec<i64>> {
-    arg(args, i)?.as_ints().map_err(|e| e.context(format!("argument {i}")))
+    arg(args, i)?
+        .as_ints()
+        .map_err(|e| e.context(format!("argument {i}")))
 }
 
 /// Optional argument `i` (missing counts as `None`).
@@ -107,8 +121,16 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -129,7 +151,10 @@ pub(crate) fn expand_to(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     }
     let n = shape.len();
     if t.ndim() > n {
-        return Err(Error::runtime(format!("cannot expand {:?} to {shape:?}", t.shape())));
+        return Err(Error::runtime(format!(
+            "cannot expand {:?} to {shape:?}",
+            t.shape()
+        )));
     }
     let off = n - t.ndim();
     let mut strides = vec![0; n];
@@ -141,7 +166,10 @@ pub(crate) fn expand_to(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
             } else if d == 1 {
                 strides[i] = 0;
             } else {
-                return Err(Error::runtime(format!("cannot expand {:?} to {shape:?}", t.shape())));
+                return Err(Error::runtime(format!(
+                    "cannot expand {:?} to {shape:?}",
+                    t.shape()
+                )));
             }
         }
     }
@@ -219,9 +247,18 @@ impl PromoArg {
                 dtype: t.dtype(),
                 prio: if t.ndim() == 0 { 1 } else { 2 },
             },
-            Value::Int(_) => PromoArg { dtype: DType::I64, prio: 0 },
-            Value::Float(_) => PromoArg { dtype: DType::F32, prio: 0 },
-            Value::Bool(_) => PromoArg { dtype: DType::Bool, prio: 0 },
+            Value::Int(_) => PromoArg {
+                dtype: DType::I64,
+                prio: 0,
+            },
+            Value::Float(_) => PromoArg {
+                dtype: DType::F32,
+                prio: 0,
+            },
+            Value::Bool(_) => PromoArg {
+                dtype: DType::Bool,
+                prio: 0,
+            },
             other => {
                 return Err(Error::runtime(format!(
                     "expected a tensor or a number, got {}",
@@ -236,8 +273,14 @@ impl PromoArg {
 pub(crate) fn result_type(args: &[PromoArg]) -> DType {
     let mut result: Option<DType> = None;
     for prio in [2u8, 1, 0] {
-        let level: Vec<DType> = args.iter().filter(|a| a.prio == prio).map(|a| a.dtype).collect();
-        let Some(first) = level.first().copied() else { continue };
+        let level: Vec<DType> = args
+            .iter()
+            .filter(|a| a.prio == prio)
+            .map(|a| a.dtype)
+            .collect();
+        let Some(first) = level.first().copied() else {
+            continue;
+        };
         let lvl = level.iter().copied().fold(first, promote);
         result = Some(match result {
             None => lvl,
@@ -281,13 +324,31 @@ mod tests {
     #[test]
     fn promotion_follows_pytorch() {
         let t = |d, prio| PromoArg { dtype: d, prio };
-        assert_eq!(result_type(&[t(DType::I64, 2), t(DType::F32, 0)]), DType::F32);
-        assert_eq!(result_type(&[t(DType::F32, 2), t(DType::F64, 1)]), DType::F32);
-        assert_eq!(result_type(&[t(DType::I32, 2), t(DType::I64, 0)]), DType::I32);
-        assert_eq!(result_type(&[t(DType::I64, 2), t(DType::F64, 1)]), DType::F64);
-        assert_eq!(result_type(&[t(DType::Bool, 2), t(DType::I64, 0)]), DType::I64);
+        assert_eq!(
+            result_type(&[t(DType::I64, 2), t(DType::F32, 0)]),
+            DType::F32
+        );
+        assert_eq!(
+            result_type(&[t(DType::F32, 2), t(DType::F64, 1)]),
+            DType::F32
+        );
+        assert_eq!(
+            result_type(&[t(DType::I32, 2), t(DType::I64, 0)]),
+            DType::I32
+        );
+        assert_eq!(
+            result_type(&[t(DType::I64, 2), t(DType::F64, 1)]),
+            DType::F64
+        );
+        assert_eq!(
+            result_type(&[t(DType::Bool, 2), t(DType::I64, 0)]),
+            DType::I64
+        );
         assert_eq!(promote(DType::U8, DType::I8), DType::I16);
-        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap(),
+            vec![2, 4, 3]
+        );
         assert!(broadcast_shapes(&[2], &[3]).is_err());
     }
 }

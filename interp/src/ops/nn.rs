@@ -20,7 +20,10 @@ fn pair(args: &[Value], i: usize, n: usize, default: usize) -> Result<Vec<usize>
         Value::None => vec![],
         v => v.as_ints()?,
     };
-    let v: Vec<usize> = v.into_iter().map(|x| to_usize(x, "size")).collect::<Result<_>>()?;
+    let v: Vec<usize> = v
+        .into_iter()
+        .map(|x| to_usize(x, "size"))
+        .collect::<Result<_>>()?;
     Ok(match v.len() {
         0 => vec![default; n],
         1 => vec![v[0]; n],
@@ -43,20 +46,43 @@ fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
     let x = targ(args, 0)?;
     let w = targ(args, 1)?;
     let bias = opt(args, 2).as_opt_tensor()?;
-    let spatial = w.ndim().checked_sub(2).filter(|s| *s == 1 || *s == 2).ok_or_else(|| {
-        Error::runtime(format!("convolution weight {:?}: only 1-d and 2-d are supported", w.shape()))
-    })?;
+    let spatial = w
+        .ndim()
+        .checked_sub(2)
+        .filter(|s| *s == 1 || *s == 2)
+        .ok_or_else(|| {
+            Error::runtime(format!(
+                "convolution weight {:?}: only 1-d and 2-d are supported",
+                w.shape()
+            ))
+        })?;
     let batched = x.ndim() == spatial + 2;
     if !batched && x.ndim() != spatial + 1 {
-        return Err(Error::runtime(format!("convolution input {:?} for weight {:?}", x.shape(), w.shape())));
+        return Err(Error::runtime(format!(
+            "convolution input {:?} for weight {:?}",
+            x.shape(),
+            w.shape()
+        )));
     }
     let groups = to_usize(iarg(args, groups_at)?, "groups")?;
     let stride = pair(args, 3, spatial, 1)?;
     let dilation = pair(args, 5, spatial, 1)?;
-    let xs: Vec<usize> = if batched { x.shape().to_vec() } else { [&[1], x.shape()].concat() };
+    let xs: Vec<usize> = if batched {
+        x.shape().to_vec()
+    } else {
+        [&[1], x.shape()].concat()
+    };
     let (n, c) = (xs[0], xs[1]);
-    let (ih, iw) = if spatial == 2 { (xs[2], xs[3]) } else { (1, xs[2]) };
-    let (kh, kw) = if spatial == 2 { (w.shape()[2], w.shape()[3]) } else { (1, w.shape()[2]) };
+    let (ih, iw) = if spatial == 2 {
+        (xs[2], xs[3])
+    } else {
+        (1, xs[2])
+    };
+    let (kh, kw) = if spatial == 2 {
+        (w.shape()[2], w.shape()[3])
+    } else {
+        (1, w.shape()[2])
+    };
     let padding: Vec<usize> = match opt(args, 4) {
         Value::Str(s) if s == "valid" => vec![0; spatial],
         Value::Str(s) if s == "same" => {
@@ -65,7 +91,9 @@ fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
             for (i, k) in ks.iter().enumerate() {
                 let total = dilation[i] * (k - 1);
                 if total % 2 != 0 || stride[i] != 1 {
-                    return Err(Error::runtime("padding='same' with asymmetric padding is not supported"));
+                    return Err(Error::runtime(
+                        "padding='same' with asymmetric padding is not supported",
+                    ));
                 }
                 p.push(total / 2);
             }
@@ -81,7 +109,13 @@ fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
             w.shape()[1] * groups
         )));
     }
-    let two = |v: &[usize]| if spatial == 2 { (v[0], v[1]) } else { (1, v[0]) };
+    let two = |v: &[usize]| {
+        if spatial == 2 {
+            (v[0], v[1])
+        } else {
+            (1, v[0])
+        }
+    };
     let p = Conv2dParams {
         batch: n,
         in_channels: c,
@@ -91,14 +125,23 @@ fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
         kernel_h: kh,
         kernel_w: kw,
         stride: two(&stride),
-        padding: if spatial == 2 { (padding[0], padding[1]) } else { (0, padding[0]) },
+        padding: if spatial == 2 {
+            (padding[0], padding[1])
+        } else {
+            (0, padding[0])
+        },
         dilation: two(&dilation),
         groups,
     };
     p.validate().map_err(Error::runtime)?;
     let bv = match bias {
         Some(b) if b.numel() == o => Some(b.f32s()?),
-        Some(b) => return Err(Error::runtime(format!("convolution bias {:?} for {o} channels", b.shape()))),
+        Some(b) => {
+            return Err(Error::runtime(format!(
+                "convolution bias {:?} for {o} channels",
+                b.shape()
+            )))
+        }
         None => None,
     };
     let (oh, ow) = (p.out_h(), p.out_w());
@@ -130,7 +173,9 @@ fn nchw(x: &Tensor) -> Result<(usize, usize, usize, usize, bool)> {
     match x.shape() {
         &[n, c, h, w] => Ok((n, c, h, w, true)),
         &[c, h, w] => Ok((1, c, h, w, false)),
-        s => Err(Error::runtime(format!("expected a 3-d or 4-d input, got {s:?}"))),
+        s => Err(Error::runtime(format!(
+            "expected a 3-d or 4-d input, got {s:?}"
+        ))),
     }
 }
 
@@ -146,10 +191,18 @@ fn pool_params(args: &[Value], x: &Tensor, avg: bool) -> Result<(Pool2dParams, b
     let (n, c, h, w, batched) = nchw(x)?;
     let kernel = pair(args, 1, 2, 1)?;
     let stride = pair(args, 2, 2, 0)?;
-    let stride = if stride.iter().all(|&s| s == 0) { kernel.clone() } else { stride };
+    let stride = if stride.iter().all(|&s| s == 0) {
+        kernel.clone()
+    } else {
+        stride
+    };
     let padding = pair(args, 3, 2, 0)?;
     let (dilation, ceil_mode, count_include_pad) = if avg {
-        (vec![1, 1], barg_or(args, 4, false)?, barg_or(args, 5, true)?)
+        (
+            vec![1, 1],
+            barg_or(args, 4, false)?,
+            barg_or(args, 5, true)?,
+        )
     } else {
         (pair(args, 4, 2, 1)?, barg_or(args, 5, false)?, false)
     };
@@ -175,10 +228,18 @@ fn max_pool(args: &[Value], with_indices: bool) -> Result<Vec<Value>> {
     let (oh, ow) = (p.out_h(), p.out_w());
     let len = p.batch * p.channels * oh * ow;
     let mut out = try_alloc::<f32>(len)?;
-    let mut idx = if with_indices { Some(try_alloc::<i64>(len)?) } else { None };
+    let mut idx = if with_indices {
+        Some(try_alloc::<i64>(len)?)
+    } else {
+        None
+    };
     max_pool2d(&p, &x.f32s()?, &mut out, idx.as_deref_mut());
     let shape = out_shape(p.batch, p.channels, oh, ow, batched);
-    let mut res = vec![Value::Tensor(Tensor::from_f32_as(float_out(x), shape.clone(), out))];
+    let mut res = vec![Value::Tensor(Tensor::from_f32_as(
+        float_out(x),
+        shape.clone(),
+        out,
+    ))];
     if let Some(i) = idx {
         res.push(Value::Tensor(Tensor::from_i64(shape, i)));
     }
@@ -189,13 +250,21 @@ fn avg_pool(args: &[Value]) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
     let (p, batched) = pool_params(args, x, true)?;
     let divisor = match opt(args, 6).as_opt_int()? {
-        Some(d) if d <= 0 => return Err(Error::runtime("avg_pool2d: divisor_override must be positive")),
+        Some(d) if d <= 0 => {
+            return Err(Error::runtime(
+                "avg_pool2d: divisor_override must be positive",
+            ))
+        }
         d => d.map(|d| d as usize),
     };
     let (oh, ow) = (p.out_h(), p.out_w());
     let mut out = try_alloc::<f32>(p.batch * p.channels * oh * ow)?;
     avg_pool2d(&p, &x.f32s()?, &mut out, divisor);
-    one(Tensor::from_f32_as(float_out(x), out_shape(p.batch, p.channels, oh, ow, batched), out))
+    one(Tensor::from_f32_as(
+        float_out(x),
+        out_shape(p.batch, p.channels, oh, ow, batched),
+        out,
+    ))
 }
 
 fn adaptive_avg(args: &[Value]) -> Result<Vec<Value>> {
@@ -203,24 +272,48 @@ fn adaptive_avg(args: &[Value]) -> Result<Vec<Value>> {
     let (n, c, h, w, batched) = nchw(x)?;
     let os = pair(args, 1, 2, 1)?;
     if os[0] == 0 || os[1] == 0 {
-        return Err(Error::runtime("adaptive_avg_pool2d: output size must be positive"));
+        return Err(Error::runtime(
+            "adaptive_avg_pool2d: output size must be positive",
+        ));
     }
     let mut out = try_alloc::<f32>(n * c * os[0] * os[1])?;
     adaptive_avg_pool2d(n, c, h, w, os[0], os[1], &x.f32s()?, &mut out);
-    one(Tensor::from_f32_as(float_out(x), out_shape(n, c, os[0], os[1], batched), out))
+    one(Tensor::from_f32_as(
+        float_out(x),
+        out_shape(n, c, os[0], os[1], batched),
+        out,
+    ))
 }
 
 /// Inference batch norm: input, weight?, bias?, running_mean, running_var, eps.
-fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, mean: &Tensor, var: &Tensor, eps: f64) -> Result<Tensor> {
+fn batch_norm(
+    x: &Tensor,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    mean: &Tensor,
+    var: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
     if x.ndim() < 2 {
-        return Err(Error::runtime(format!("batch_norm input {:?} needs a channel dim", x.shape())));
+        return Err(Error::runtime(format!(
+            "batch_norm input {:?} needs a channel dim",
+            x.shape()
+        )));
     }
     let (n, c) = (x.shape()[0], x.shape()[1]);
     let spatial: usize = x.shape()[2..].iter().product();
-    for (name, t) in [("running_mean", Some(mean)), ("running_var", Some(var)), ("weight", w), ("bias", b)] {
+    for (name, t) in [
+        ("running_mean", Some(mean)),
+        ("running_var", Some(var)),
+        ("weight", w),
+        ("bias", b),
+    ] {
         if let Some(t) = t {
             if t.numel() != c {
-                return Err(Error::runtime(format!("batch_norm {name} {:?} for {c} channels", t.shape())));
+                return Err(Error::runtime(format!(
+                    "batch_norm {name} {:?} for {c} channels",
+                    t.shape()
+                )));
             }
         }
     }
@@ -253,13 +346,24 @@ fn layer_norm(args: &[Value], want_stats: bool) -> Result<Vec<Value>> {
     let w = opt(args, 2).as_opt_tensor()?;
     let b = opt(args, 3).as_opt_tensor()?;
     let eps = farg(args, 4)?;
-    if ns.len() > x.ndim() || x.shape()[x.ndim() - ns.len()..].iter().zip(&ns).any(|(&a, &b)| a as i64 != b) {
-        return Err(Error::runtime(format!("layer_norm: normalized_shape {ns:?} does not end input {:?}", x.shape())));
+    if ns.len() > x.ndim()
+        || x.shape()[x.ndim() - ns.len()..]
+            .iter()
+            .zip(&ns)
+            .any(|(&a, &b)| a as i64 != b)
+    {
+        return Err(Error::runtime(format!(
+            "layer_norm: normalized_shape {ns:?} does not end input {:?}",
+            x.shape()
+        )));
     }
     let row: usize = x.shape()[x.ndim() - ns.len()..].iter().product();
     for t in [w, b].into_iter().flatten() {
         if t.numel() != row {
-            return Err(Error::runtime(format!("layer_norm: affine {:?} for rows of {row}", t.shape())));
+            return Err(Error::runtime(format!(
+                "layer_norm: affine {:?} for rows of {row}",
+                t.shape()
+            )));
         }
     }
     let xv = x.f32s()?;
@@ -270,7 +374,11 @@ fn layer_norm(args: &[Value], want_stats: bool) -> Result<Vec<Value>> {
         layer_norm_rows(&xv, row, wv.as_deref(), bv.as_deref(), eps as f32, &mut out);
     }
     let dt = float_out(x);
-    let mut res = vec![Value::Tensor(Tensor::from_f32_as(dt, x.shape().to_vec(), out))];
+    let mut res = vec![Value::Tensor(Tensor::from_f32_as(
+        dt,
+        x.shape().to_vec(),
+        out,
+    ))];
     if want_stats {
         let rows = x.numel() / row.max(1);
         let mut mean = Vec::with_capacity(rows);
@@ -301,18 +409,32 @@ fn group_norm_op(args: &[Value]) -> Result<Vec<Value>> {
     }
     let (n, c) = (x.shape()[0], x.shape()[1]);
     if g == 0 || c % g != 0 {
-        return Err(Error::runtime(format!("group_norm: {c} channels not divisible into {g} groups")));
+        return Err(Error::runtime(format!(
+            "group_norm: {c} channels not divisible into {g} groups"
+        )));
     }
     for t in [w, b].into_iter().flatten() {
         if t.numel() != c {
-            return Err(Error::runtime("group_norm: affine parameters must have one value per channel"));
+            return Err(Error::runtime(
+                "group_norm: affine parameters must have one value per channel",
+            ));
         }
     }
     let spatial: usize = x.shape()[2..].iter().product();
     let mut out = try_alloc::<f32>(x.numel())?;
     let wv = w.map(|t| t.f32s()).transpose()?;
     let bv = b.map(|t| t.f32s()).transpose()?;
-    group_norm(&x.f32s()?, n, c, spatial, g, wv.as_deref(), bv.as_deref(), eps as f32, &mut out);
+    group_norm(
+        &x.f32s()?,
+        n,
+        c,
+        spatial,
+        g,
+        wv.as_deref(),
+        bv.as_deref(),
+        eps as f32,
+        &mut out,
+    );
     one(Tensor::from_f32_as(float_out(x), x.shape().to_vec(), out))
 }
 
@@ -403,12 +525,36 @@ mod tests {
         let x = Tensor::from_f32(vec![1, 1, 3, 3], (1..=9).map(|v| v as f32).collect());
         let w = Tensor::from_f32(vec![1, 1, 2, 2], vec![1.0; 4]);
         let b = Tensor::from_f32(vec![1], vec![1.0]);
-        let r = call("aten::convolution.default", vec![x.clone().into(), w.clone().into(), b.into(), il(&[1, 1]), il(&[0, 0]), il(&[1, 1]), Value::Bool(false), il(&[0, 0]), Value::Int(1)]);
+        let r = call(
+            "aten::convolution.default",
+            vec![
+                x.clone().into(),
+                w.clone().into(),
+                b.into(),
+                il(&[1, 1]),
+                il(&[0, 0]),
+                il(&[1, 1]),
+                Value::Bool(false),
+                il(&[0, 0]),
+                Value::Int(1),
+            ],
+        );
         let t = r[0].as_tensor().unwrap();
         assert_eq!(t.shape(), &[1, 1, 2, 2]);
         assert_eq!(t.to_f32_vec(), vec![13., 17., 25., 29.]);
         // padding 1, stride 2, no bias
-        let r = call("aten::conv2d.default", vec![x.into(), w.into(), Value::None, il(&[2]), il(&[1]), il(&[1]), Value::Int(1)]);
+        let r = call(
+            "aten::conv2d.default",
+            vec![
+                x.into(),
+                w.into(),
+                Value::None,
+                il(&[2]),
+                il(&[1]),
+                il(&[1]),
+                Value::Int(1),
+            ],
+        );
         let t = r[0].as_tensor().unwrap();
         assert_eq!(t.shape(), &[1, 1, 2, 2]);
         assert_eq!(t.to_f32_vec(), vec![1., 5., 11., 28.]);
@@ -417,12 +563,42 @@ mod tests {
     #[test]
     fn pools() {
         let x = Tensor::from_f32(vec![1, 1, 4, 4], (0..16).map(|v| v as f32).collect());
-        let r = call("aten::max_pool2d_with_indices.default", vec![x.clone().into(), il(&[2, 2]), il(&[]), il(&[0]), il(&[1]), Value::Bool(false)]);
-        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![5., 7., 13., 15.]);
+        let r = call(
+            "aten::max_pool2d_with_indices.default",
+            vec![
+                x.clone().into(),
+                il(&[2, 2]),
+                il(&[]),
+                il(&[0]),
+                il(&[1]),
+                Value::Bool(false),
+            ],
+        );
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![5., 7., 13., 15.]
+        );
         assert_eq!(r[1].as_tensor().unwrap().to_i64_vec(), vec![5, 7, 13, 15]);
-        let r = call("aten::avg_pool2d.default", vec![x.clone().into(), il(&[2, 2]), il(&[2, 2]), il(&[0, 0]), Value::Bool(false), Value::Bool(true), Value::None]);
-        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![2.5, 4.5, 10.5, 12.5]);
-        let r = call("aten::adaptive_avg_pool2d.default", vec![x.into(), il(&[1, 1])]);
+        let r = call(
+            "aten::avg_pool2d.default",
+            vec![
+                x.clone().into(),
+                il(&[2, 2]),
+                il(&[2, 2]),
+                il(&[0, 0]),
+                Value::Bool(false),
+                Value::Bool(true),
+                Value::None,
+            ],
+        );
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![2.5, 4.5, 10.5, 12.5]
+        );
+        let r = call(
+            "aten::adaptive_avg_pool2d.default",
+            vec![x.into(), il(&[1, 1])],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![7.5]);
     }
 
@@ -431,18 +607,58 @@ mod tests {
         let x = Tensor::from_f32(vec![1, 2, 2], vec![1., 3., 10., 20.]);
         let mean = Tensor::from_f32(vec![2], vec![2., 15.]);
         let var = Tensor::from_f32(vec![2], vec![1., 25.]);
-        let r = call("aten::_native_batch_norm_legit_no_training.default", vec![x.clone().into(), Value::None, Value::None, mean.into(), var.into(), Value::Float(0.1), Value::Float(0.0)]);
+        let r = call(
+            "aten::_native_batch_norm_legit_no_training.default",
+            vec![
+                x.clone().into(),
+                Value::None,
+                Value::None,
+                mean.into(),
+                var.into(),
+                Value::Float(0.1),
+                Value::Float(0.0),
+            ],
+        );
         assert_eq!(r.len(), 3);
-        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![-1., 1., -1., 1.]);
-        let r = call("aten::native_layer_norm.default", vec![x.clone().into(), il(&[2]), Value::None, Value::None, Value::Float(0.0)]);
-        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![-1., 1., -1., 1.]);
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![-1., 1., -1., 1.]
+        );
+        let r = call(
+            "aten::native_layer_norm.default",
+            vec![
+                x.clone().into(),
+                il(&[2]),
+                Value::None,
+                Value::None,
+                Value::Float(0.0),
+            ],
+        );
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![-1., 1., -1., 1.]
+        );
         assert_eq!(r[1].as_tensor().unwrap().shape(), &[1, 2, 1]);
         assert_eq!(r[1].as_tensor().unwrap().to_f32_vec(), vec![2., 15.]);
-        let r = call("aten::_softmax.default", vec![Tensor::from_f32(vec![2, 2], vec![0., 0., 1., 1.]).into(), Value::Int(0), Value::Bool(false)]);
+        let r = call(
+            "aten::_softmax.default",
+            vec![
+                Tensor::from_f32(vec![2, 2], vec![0., 0., 1., 1.]).into(),
+                Value::Int(0),
+                Value::Bool(false),
+            ],
+        );
         let v = r[0].as_tensor().unwrap().to_f32_vec();
         let e = 1.0 / (1.0 + 1f32.exp());
         assert!((v[0] - e).abs() < 1e-6 && (v[2] - (1.0 - e)).abs() < 1e-6);
-        let r = call("aten::log_softmax.int", vec![Tensor::from_f32(vec![2], vec![0., 0.]).into(), Value::Int(-1), Value::None]);
+        let r = call(
+            "aten::log_softmax.int",
+            vec![
+                Tensor::from_f32(vec![2], vec![0., 0.]).into(),
+                Value::Int(-1),
+                Value::None,
+            ],
+        );
         assert!((r[0].as_tensor().unwrap().to_f32_vec()[0] + std::f32::consts::LN_2).abs() < 1e-6);
     }
 }

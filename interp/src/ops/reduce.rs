@@ -19,7 +19,10 @@ fn dims_of(v: &Value, ndim: usize) -> Result<Vec<usize>> {
     if ds.is_empty() {
         return Ok((0..ndim).collect());
     }
-    let mut out = ds.iter().map(|&d| norm_dim(d, ndim)).collect::<Result<Vec<_>>>()?;
+    let mut out = ds
+        .iter()
+        .map(|&d| norm_dim(d, ndim))
+        .collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     out.dedup();
     if ndim == 0 {
@@ -29,7 +32,11 @@ fn dims_of(v: &Value, ndim: usize) -> Result<Vec<usize>> {
 }
 
 /// Move the reduced dims last and make contiguous: returns (data tensor, rows, row_len, out shape).
-fn arrange(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<(Tensor, usize, usize, Vec<usize>)> {
+fn arrange(
+    x: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+) -> Result<(Tensor, usize, usize, Vec<usize>)> {
     let nd = x.ndim();
     let kept: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
     let order: Vec<i64> = kept.iter().chain(dims.iter()).map(|&d| d as i64).collect();
@@ -37,14 +44,22 @@ fn arrange(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<(Tensor, usize, 
     let rows: usize = kept.iter().map(|&d| x.shape()[d]).product();
     let row: usize = dims.iter().map(|&d| x.shape()[d]).product();
     let shape = if keepdim {
-        (0..nd).map(|d| if dims.contains(&d) { 1 } else { x.shape()[d] }).collect()
+        (0..nd)
+            .map(|d| if dims.contains(&d) { 1 } else { x.shape()[d] })
+            .collect()
     } else {
         kept.iter().map(|&d| x.shape()[d]).collect()
     };
     Ok((p, rows, row, shape))
 }
 
-fn reduce_f(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: DType) -> Result<Tensor> {
+fn reduce_f(
+    x: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+    op: ReduceOp,
+    dtype: DType,
+) -> Result<Tensor> {
     let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
     if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
         return Err(Error::runtime("max/min of an empty dimension"));
@@ -56,7 +71,13 @@ fn reduce_f(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: DTyp
     Ok(Tensor::from_f32_as(dtype, shape, out))
 }
 
-fn reduce_i(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: DType) -> Result<Tensor> {
+fn reduce_i(
+    x: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+    op: ReduceOp,
+    dtype: DType,
+) -> Result<Tensor> {
     let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
     if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
         return Err(Error::runtime("max/min of an empty dimension"));
@@ -77,21 +98,35 @@ fn reduce_i(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: DTyp
 }
 
 /// sum / prod / amax / amin / mean over `dims`, with PyTorch's result dtypes.
-fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: ReduceOp, dtype: Option<DType>) -> Result<Tensor> {
+fn reduce(
+    x: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+    op: ReduceOp,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
     let x = match dtype {
         Some(d) if d != x.dtype() => x.cast(d)?,
         _ => x.clone(),
     };
     let int = cat(x.dtype()) != Cat::Float;
     match op {
-        ReduceOp::Mean if int => Err(Error::runtime("mean of an integer tensor needs a float dtype")),
+        ReduceOp::Mean if int => Err(Error::runtime(
+            "mean of an integer tensor needs a float dtype",
+        )),
         ReduceOp::Sum | ReduceOp::Prod if int => reduce_i(&x, dims, keepdim, op, DType::I64),
         ReduceOp::Max | ReduceOp::Min if int => reduce_i(&x, dims, keepdim, op, x.dtype()),
         _ => reduce_f(&x, dims, keepdim, op, x.dtype()),
     }
 }
 
-fn reduce_op(args: &[Value], op: ReduceOp, dims_at: Option<usize>, keep_at: Option<usize>, dtype_at: Option<usize>) -> Result<Vec<Value>> {
+fn reduce_op(
+    args: &[Value],
+    op: ReduceOp,
+    dims_at: Option<usize>,
+    keep_at: Option<usize>,
+    dtype_at: Option<usize>,
+) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
     let dims = dims_of(dims_at.map_or(&Value::None, |i| opt(args, i)), x.ndim())?;
     let keep = keep_at.map_or(Ok(false), |i| barg_or(args, i, false))?;
@@ -131,11 +166,20 @@ fn arg_reduce(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<
         vals.push(s[best]);
         idx.push(best as i64);
     }
-    Ok((Tensor::from_f64_as(x.dtype(), shape.clone(), vals), Tensor::from_i64(shape, idx)))
+    Ok((
+        Tensor::from_f64_as(x.dtype(), shape.clone(), vals),
+        Tensor::from_i64(shape, idx),
+    ))
 }
 
 /// var/std with `correction` (Bessel's = 1).
-fn var_std(x: &Tensor, dims: &[usize], correction: f64, keepdim: bool, std: bool) -> Result<Tensor> {
+fn var_std(
+    x: &Tensor,
+    dims: &[usize],
+    correction: f64,
+    keepdim: bool,
+    std: bool,
+) -> Result<Tensor> {
     let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
     let v = p.f64s()?;
     let out: Vec<f64> = (0..rows)
@@ -151,7 +195,11 @@ fn var_std(x: &Tensor, dims: &[usize], correction: f64, keepdim: bool, std: bool
             }
         })
         .collect();
-    let dt = if x.dtype().is_float() { x.dtype() } else { DType::F32 };
+    let dt = if x.dtype().is_float() {
+        x.dtype()
+    } else {
+        DType::F32
+    };
     Ok(Tensor::from_f64_as(dt, shape, out))
 }
 
@@ -167,15 +215,32 @@ fn var_dim(args: &[Value], std: bool) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
     let dims = dims_of(opt(args, 1), x.ndim())?;
     let unbiased = barg_or(args, 2, true)?;
-    one(var_std(x, &dims, if unbiased { 1.0 } else { 0.0 }, barg_or(args, 3, false)?, std)?)
+    one(var_std(
+        x,
+        &dims,
+        if unbiased { 1.0 } else { 0.0 },
+        barg_or(args, 3, false)?,
+        std,
+    )?)
 }
 
-fn any_all(args: &[Value], any: bool, dims_at: Option<usize>, keep_at: Option<usize>) -> Result<Vec<Value>> {
+fn any_all(
+    args: &[Value],
+    any: bool,
+    dims_at: Option<usize>,
+    keep_at: Option<usize>,
+) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
     let dims = dims_of(dims_at.map_or(&Value::None, |i| opt(args, i)), x.ndim())?;
     let keep = keep_at.map_or(Ok(false), |i| barg_or(args, i, false))?;
     let b = x.cast(DType::I64)?;
-    let r = reduce_i(&b.cast(DType::Bool)?.cast(DType::I64)?, &dims, keep, if any { ReduceOp::Max } else { ReduceOp::Min }, DType::Bool);
+    let r = reduce_i(
+        &b.cast(DType::Bool)?.cast(DType::I64)?,
+        &dims,
+        keep,
+        if any { ReduceOp::Max } else { ReduceOp::Min },
+        DType::Bool,
+    );
     let r = match r {
         Err(_) => Tensor::from_bool(vec![], vec![!any]),
         Ok(t) => t,
@@ -186,7 +251,13 @@ fn any_all(args: &[Value], any: bool, dims_at: Option<usize>, keep_at: Option<us
 fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
     let d = norm_dim(iarg(args, 1)?, x.ndim())?;
-    let dt = opt(args, 2).as_opt_dtype()?.unwrap_or(if x.dtype().is_float() { x.dtype() } else { DType::I64 });
+    let dt = opt(args, 2)
+        .as_opt_dtype()?
+        .unwrap_or(if x.dtype().is_float() {
+            x.dtype()
+        } else {
+            DType::I64
+        });
     if x.ndim() == 0 {
         return one(x.cast(dt)?);
     }
@@ -271,29 +342,65 @@ mod tests {
 
     #[test]
     fn sums_means_and_extrema() {
-        let r = call("aten::sum.dim_IntList", vec![x().into(), il(&[1]), Value::Bool(false), Value::None]);
+        let r = call(
+            "aten::sum.dim_IntList",
+            vec![x().into(), il(&[1]), Value::Bool(false), Value::None],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![9., 12.]);
-        let r = call("aten::mean.dim", vec![x().into(), il(&[0]), Value::Bool(true), Value::None]);
+        let r = call(
+            "aten::mean.dim",
+            vec![x().into(), il(&[0]), Value::Bool(true), Value::None],
+        );
         let t = r[0].as_tensor().unwrap();
         assert_eq!(t.shape(), &[1, 3]);
         assert_eq!(t.to_f32_vec(), vec![2.5, 3.5, 4.5]);
-        let r = call("aten::amax.default", vec![x().into(), il(&[-1]), Value::Bool(false)]);
+        let r = call(
+            "aten::amax.default",
+            vec![x().into(), il(&[-1]), Value::Bool(false)],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![5., 6.]);
-        let r = call("aten::max.dim", vec![x().into(), Value::Int(1), Value::Bool(true)]);
+        let r = call(
+            "aten::max.dim",
+            vec![x().into(), Value::Int(1), Value::Bool(true)],
+        );
         assert_eq!(r[1].as_tensor().unwrap().to_i64_vec(), vec![1, 2]);
         assert_eq!(r[1].as_tensor().unwrap().shape(), &[2, 1]);
-        let r = call("aten::argmax.default", vec![x().into(), Value::None, Value::Bool(false)]);
+        let r = call(
+            "aten::argmax.default",
+            vec![x().into(), Value::None, Value::Bool(false)],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![5]);
-        let r = call("aten::sum.default", vec![Tensor::from_bool(vec![3], vec![true, false, true]).into(), Value::None]);
+        let r = call(
+            "aten::sum.default",
+            vec![
+                Tensor::from_bool(vec![3], vec![true, false, true]).into(),
+                Value::None,
+            ],
+        );
         let t = r[0].as_tensor().unwrap();
         assert_eq!((t.dtype(), t.to_i64_vec()), (DType::I64, vec![2]));
-        let r = call("aten::var.correction", vec![x().into(), il(&[1]), Value::Int(1), Value::Bool(false)]);
+        let r = call(
+            "aten::var.correction",
+            vec![x().into(), il(&[1]), Value::Int(1), Value::Bool(false)],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![4., 4.]);
-        let r = call("aten::cumsum.default", vec![x().into(), Value::Int(1), Value::None]);
-        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![1., 6., 9., 4., 6., 12.]);
-        let r = call("aten::any.default", vec![Tensor::from_bool(vec![2], vec![false, true]).into()]);
+        let r = call(
+            "aten::cumsum.default",
+            vec![x().into(), Value::Int(1), Value::None],
+        );
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![1., 6., 9., 4., 6., 12.]
+        );
+        let r = call(
+            "aten::any.default",
+            vec![Tensor::from_bool(vec![2], vec![false, true]).into()],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![1]);
-        let r = call("aten::all.default", vec![Tensor::from_bool(vec![2], vec![false, true]).into()]);
+        let r = call(
+            "aten::all.default",
+            vec![Tensor::from_bool(vec![2], vec![false, true]).into()],
+        );
         assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![0]);
     }
 }

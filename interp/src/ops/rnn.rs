@@ -1,4 +1,228 @@
-//! (in progress)
-use crate::registry::OpFn;
+//! Recurrent layers as TorchScript emits them: `aten::lstm.input` (multi-layer, optionally
+//! bidirectional and batch-first). torch.export decomposes LSTMs into mm/sigmoid/tanh, which
+//! need nothing special.
 
-pub(crate) fn register(_r: &mut Vec<(&'static str, OpFn)>) {}
+use super::linalg::mm2d;
+use super::shape::{permute, reshape, select, transpose};
+use super::{arg, barg_or, iarg, to_usize};
+use crate::error::{Error, Result};
+use crate::registry::{OpCtx, OpFn};
+use crate::tensor::Tensor;
+use crate::value::Value;
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// One direction of one layer over `x` [T, B, I]; returns (hs [T, B, H], h_T, c_T).
+#[allow(clippy::too_many_arguments)]
+fn run_dir(
+    ctx: &mut OpCtx,
+    x: &Tensor,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    b: Option<Vec<f32>>,
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+    reverse: bool,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let (t_len, batch, inp) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    let g4 = w_ih.shape()[0];
+    let h = g4 / 4;
+    if g4 % 4 != 0 || w_ih.shape()[1] != inp || w_hh.shape() != [g4, h] {
+        return Err(Error::runtime(format!(
+            "lstm: weights {:?} / {:?} do not fit input size {inp}",
+            w_ih.shape(),
+            w_hh.shape()
+        )));
+    }
+    if h0.len() != batch * h || c0.len() != batch * h {
+        return Err(Error::runtime("lstm: initial states have the wrong size"));
+    }
+    let x2 = reshape(x, vec![t_len * batch, inp])?;
+    let pre = mm2d(ctx, &x2, &transpose(w_ih, 0, 1)?, b.as_deref())?;
+    let whh_t = transpose(w_hh, 0, 1)?;
+    let mut hcur = h0;
+    let mut c = c0;
+    let mut hs = vec![0f32; t_len * batch * h];
+    for step in 0..t_len {
+        let t = if reverse { t_len - 1 - step } else { step };
+        let ht = Tensor::from_f32(vec![batch, h], hcur.clone());
+        let rec = mm2d(ctx, &ht, &whh_t, None)?;
+        for bi in 0..batch {
+            let g = |k: usize, j: usize| {
+                pre[(t * batch + bi) * g4 + k * h + j] + rec[bi * g4 + k * h + j]
+            };
+            for j in 0..h {
+                let (i_g, f_g, g_g, o_g) = (
+                    sigmoid(g(0, j)),
+                    sigmoid(g(1, j)),
+                    g(2, j).tanh(),
+                    sigmoid(g(3, j)),
+                );
+                let cn = f_g * c[bi * h + j] + i_g * g_g;
+                c[bi * h + j] = cn;
+                hcur[bi * h + j] = o_g * cn.tanh();
+            }
+        }
+        hs[t * batch * h..(t + 1) * batch * h].copy_from_slice(&hcur);
+    }
+    Ok((hs, hcur, c))
+}
+
+/// lstm.input(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+fn lstm(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
+    let mut x = super::targ(args, 0)?.clone();
+    let hx = arg(args, 1)?.as_tensors()?;
+    let params = arg(args, 2)?.as_tensors()?;
+    let has_b = barg_or(args, 3, true)?;
+    let layers = to_usize(iarg(args, 4)?, "num_layers")?;
+    let bidir = barg_or(args, 7, false)?;
+    let batch_first = barg_or(args, 8, false)?;
+    if barg_or(args, 6, false)? {
+        return Err(Error::runtime("lstm in training mode is not supported"));
+    }
+    let dirs = if bidir { 2 } else { 1 };
+    let per = if has_b { 4 } else { 2 };
+    if params.len() != layers * dirs * per || hx.len() != 2 {
+        return Err(Error::runtime(format!(
+            "lstm: expected {} parameter tensors and (h0, c0), got {} and {}",
+            layers * dirs * per,
+            params.len(),
+            hx.len()
+        )));
+    }
+    let unbatched = x.ndim() == 2;
+    if unbatched {
+        x = reshape(&x, vec![x.shape()[0], 1, x.shape()[1]])?;
+    } else if batch_first {
+        x = permute(&x, &[1, 0, 2])?;
+    }
+    if x.ndim() != 3 {
+        return Err(Error::runtime(format!(
+            "lstm: input {:?} must be 2-d or 3-d",
+            x.shape()
+        )));
+    }
+    let (t_len, batch) = (x.shape()[0], x.shape()[1]);
+    let (h0, c0) = (&hx[0], &hx[1]);
+    let h = h0.shape().last().copied().unwrap_or(0);
+    if h0.numel() != layers * dirs * batch * h || c0.numel() != h0.numel() {
+        return Err(Error::runtime(format!(
+            "lstm: h0 {:?} / c0 {:?} do not fit",
+            h0.shape(),
+            c0.shape()
+        )));
+    }
+    let h0 = reshape(h0, vec![layers * dirs, batch * h])?;
+    let c0 = reshape(c0, vec![layers * dirs, batch * h])?;
+    let mut hn = Vec::new();
+    let mut cn = Vec::new();
+    let mut layer_in = x.contiguous();
+    for l in 0..layers {
+        let mut outs = Vec::new();
+        for d in 0..dirs {
+            let base = (l * dirs + d) * per;
+            let bias = if has_b {
+                let (bi, bh) = (params[base + 2].f32s()?, params[base + 3].f32s()?);
+                Some(
+                    bi.iter()
+                        .zip(bh.iter())
+                        .map(|(a, b)| a + b)
+                        .collect::<Vec<f32>>(),
+                )
+            } else {
+                None
+            };
+            let idx = (l * dirs + d) as i64;
+            let (hs, ht, ct) = run_dir(
+                ctx,
+                &layer_in,
+                &params[base],
+                &params[base + 1],
+                bias,
+                select(&h0, 0, idx)?.f32s()?.into_owned(),
+                select(&c0, 0, idx)?.f32s()?.into_owned(),
+                d == 1,
+            )?;
+            outs.push(Tensor::from_f32(vec![t_len, batch, h], hs));
+            hn.push(Tensor::from_f32(vec![batch, h], ht));
+            cn.push(Tensor::from_f32(vec![batch, h], ct));
+        }
+        layer_in = if dirs == 1 {
+            outs.remove(0)
+        } else {
+            super::shape::cat(&outs, 2)?
+        };
+    }
+    let mut out = layer_in;
+    if unbatched {
+        out = reshape(&out, vec![t_len, out.shape()[2]])?;
+    } else if batch_first {
+        out = permute(&out, &[1, 0, 2])?.contiguous();
+    }
+    let stack = |v: Vec<Tensor>| -> Result<Tensor> {
+        let n = v.len();
+        let flat = super::shape::cat(&v, 0)?;
+        if unbatched {
+            reshape(&flat, vec![n, h])
+        } else {
+            reshape(&flat, vec![n, batch, h])
+        }
+    };
+    Ok(vec![out.into(), stack(hn)?.into(), stack(cn)?.into()])
+}
+
+pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+    r.push((
+        "aten::lstm.input",
+        (|c: &mut OpCtx, a: Vec<Value>| lstm(c, &a)) as OpFn,
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_step_matches_hand_computation() {
+        // I = 1, H = 1, T = 2, B = 1; weights chosen so each gate is easy to compute
+        let w_ih = Tensor::from_f32(vec![4, 1], vec![1.0, 0.5, -1.0, 2.0]);
+        let w_hh = Tensor::from_f32(vec![4, 1], vec![0.1, 0.2, 0.3, 0.4]);
+        let b_ih = Tensor::from_f32(vec![4], vec![0.0; 4]);
+        let b_hh = Tensor::from_f32(vec![4], vec![0.1, 0.0, 0.0, -0.1]);
+        let x = Tensor::from_f32(vec![2, 1, 1], vec![0.5, -1.0]);
+        let z = Tensor::from_f32(vec![1, 1, 1], vec![0.0]);
+        let args = vec![
+            x.into(),
+            Value::List(vec![z.clone().into(), z.into()]),
+            Value::List(vec![w_ih.into(), w_hh.into(), b_ih.into(), b_hh.into()]),
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Float(0.0),
+            Value::Bool(false),
+            Value::Bool(false),
+            Value::Bool(false),
+        ];
+        let r = lstm(&mut OpCtx::default(), &args).unwrap();
+        // reference recurrence
+        let (mut h, mut c) = (0f32, 0f32);
+        let mut hs = vec![];
+        for xt in [0.5f32, -1.0] {
+            let i = sigmoid(xt + 0.1 * h + 0.1);
+            let f = sigmoid(0.5 * xt + 0.2 * h);
+            let g = (-xt + 0.3 * h).tanh();
+            let o = sigmoid(2.0 * xt + 0.4 * h - 0.1);
+            c = f * c + i * g;
+            h = o * c.tanh();
+            hs.push(h);
+        }
+        let out = r[0].as_tensor().unwrap();
+        assert_eq!(out.shape(), &[2, 1, 1]);
+        for (a, b) in out.to_f32_vec().iter().zip(&hs) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        assert!((r[1].as_tensor().unwrap().to_f32_vec()[0] - h).abs() < 1e-6);
+        assert!((r[2].as_tensor().unwrap().to_f32_vec()[0] - c).abs() < 1e-6);
+    }
+}

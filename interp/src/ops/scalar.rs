@@ -48,7 +48,12 @@ fn num(v: &Value) -> Result<N> {
                 N::I(t.item_i64()?)
             }
         }
-        other => return Err(Error::runtime(format!("expected a number, got {}", other.type_name()))),
+        other => {
+            return Err(Error::runtime(format!(
+                "expected a number, got {}",
+                other.type_name()
+            )))
+        }
     })
 }
 
@@ -87,7 +92,11 @@ fn scalar_bin(op: S, a: &Value, b: &Value) -> Result<Value> {
                     return Err(Error::runtime("integer modulo by zero"));
                 }
                 let r = p % q;
-                Value::Int(if r != 0 && ((r < 0) != (q < 0)) { r + q } else { r })
+                Value::Int(if r != 0 && ((r < 0) != (q < 0)) {
+                    r + q
+                } else {
+                    r
+                })
             }
             S::Pow => {
                 if q >= 0 {
@@ -149,7 +158,10 @@ fn to_float(v: &Value) -> Result<Value> {
 fn item(v: &Value) -> Result<Value> {
     let t = v.as_tensor()?;
     if t.numel() != 1 {
-        return Err(Error::runtime(format!("item() of a tensor with {} elements", t.numel())));
+        return Err(Error::runtime(format!(
+            "item() of a tensor with {} elements",
+            t.numel()
+        )));
     }
     Ok(match t.dtype() {
         DType::Bool => Value::Bool(t.item_i64()? != 0),
@@ -164,7 +176,9 @@ fn getitem(args: &[Value]) -> Result<Vec<Value>> {
     let n = l.len() as i64;
     let j = if i < 0 { i + n } else { i };
     if j < 0 || j >= n {
-        return Err(Error::runtime(format!("list index {i} out of range for length {n}")));
+        return Err(Error::runtime(format!(
+            "list index {i} out of range for length {n}"
+        )));
     }
     Ok(vec![l[j as usize].clone()])
 }
@@ -205,21 +219,146 @@ macro_rules! reg_bin {
 }
 
 pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    reg_bin!(r, S::Add, "aten::add.int", "aten::add.float", "aten::add.int_float", "aten::add.float_int", "aten::add.default", "aten::add");
-    reg_bin!(r, S::Sub, "aten::sub.int", "aten::sub.float", "aten::sub.int_float", "aten::sub.float_int", "aten::sub.default", "aten::sub");
-    reg_bin!(r, S::Mul, "aten::mul.int", "aten::mul.float", "aten::mul.int_float", "aten::mul.float_int", "aten::mul.default", "aten::mul");
-    reg_bin!(r, S::Div, "aten::div.int", "aten::div.float", "aten::div.default", "aten::div", "aten::truediv.default");
-    reg_bin!(r, S::FloorDiv, "aten::floordiv.int", "aten::floordiv.float", "aten::floordiv.default", "aten::floordiv");
-    reg_bin!(r, S::Mod, "aten::remainder.int", "aten::remainder.float", "aten::mod.int", "aten::mod.default", "aten::remainder.default");
-    reg_bin!(r, S::Pow, "aten::pow.int", "aten::pow.float", "aten::pow.int_float", "aten::pow.float_int");
-    reg_bin!(r, S::Min, "aten::min.int", "aten::min.float", "aten::sym_min.default");
-    reg_bin!(r, S::Max, "aten::max.int", "aten::max.float", "aten::sym_max.default");
-    reg_bin!(r, S::Lt, "aten::lt.int", "aten::lt.float", "aten::lt.int_float", "aten::lt.float_int", "aten::lt.default", "aten::lt");
-    reg_bin!(r, S::Le, "aten::le.int", "aten::le.float", "aten::le.int_float", "aten::le.float_int", "aten::le.default", "aten::le");
-    reg_bin!(r, S::Gt, "aten::gt.int", "aten::gt.float", "aten::gt.int_float", "aten::gt.float_int", "aten::gt.default", "aten::gt");
-    reg_bin!(r, S::Ge, "aten::ge.int", "aten::ge.float", "aten::ge.int_float", "aten::ge.float_int", "aten::ge.default", "aten::ge");
-    reg_bin!(r, S::Eq, "aten::eq.int", "aten::eq.float", "aten::eq.int_float", "aten::eq.float_int", "aten::eq.bool", "aten::eq.default", "aten::eq");
-    reg_bin!(r, S::Ne, "aten::ne.int", "aten::ne.float", "aten::ne.int_float", "aten::ne.float_int", "aten::ne.bool", "aten::ne.default", "aten::ne");
+    reg_bin!(
+        r,
+        S::Add,
+        "aten::add.int",
+        "aten::add.float",
+        "aten::add.int_float",
+        "aten::add.float_int",
+        "aten::add.default",
+        "aten::add"
+    );
+    reg_bin!(
+        r,
+        S::Sub,
+        "aten::sub.int",
+        "aten::sub.float",
+        "aten::sub.int_float",
+        "aten::sub.float_int",
+        "aten::sub.default",
+        "aten::sub"
+    );
+    reg_bin!(
+        r,
+        S::Mul,
+        "aten::mul.int",
+        "aten::mul.float",
+        "aten::mul.int_float",
+        "aten::mul.float_int",
+        "aten::mul.default",
+        "aten::mul"
+    );
+    reg_bin!(
+        r,
+        S::Div,
+        "aten::div.int",
+        "aten::div.float",
+        "aten::div.default",
+        "aten::div",
+        "aten::truediv.default"
+    );
+    reg_bin!(
+        r,
+        S::FloorDiv,
+        "aten::floordiv.int",
+        "aten::floordiv.float",
+        "aten::floordiv.default",
+        "aten::floordiv"
+    );
+    reg_bin!(
+        r,
+        S::Mod,
+        "aten::remainder.int",
+        "aten::remainder.float",
+        "aten::mod.int",
+        "aten::mod.default",
+        "aten::remainder.default"
+    );
+    reg_bin!(
+        r,
+        S::Pow,
+        "aten::pow.int",
+        "aten::pow.float",
+        "aten::pow.int_float",
+        "aten::pow.float_int"
+    );
+    reg_bin!(
+        r,
+        S::Min,
+        "aten::min.int",
+        "aten::min.float",
+        "aten::sym_min.default"
+    );
+    reg_bin!(
+        r,
+        S::Max,
+        "aten::max.int",
+        "aten::max.float",
+        "aten::sym_max.default"
+    );
+    reg_bin!(
+        r,
+        S::Lt,
+        "aten::lt.int",
+        "aten::lt.float",
+        "aten::lt.int_float",
+        "aten::lt.float_int",
+        "aten::lt.default",
+        "aten::lt"
+    );
+    reg_bin!(
+        r,
+        S::Le,
+        "aten::le.int",
+        "aten::le.float",
+        "aten::le.int_float",
+        "aten::le.float_int",
+        "aten::le.default",
+        "aten::le"
+    );
+    reg_bin!(
+        r,
+        S::Gt,
+        "aten::gt.int",
+        "aten::gt.float",
+        "aten::gt.int_float",
+        "aten::gt.float_int",
+        "aten::gt.default",
+        "aten::gt"
+    );
+    reg_bin!(
+        r,
+        S::Ge,
+        "aten::ge.int",
+        "aten::ge.float",
+        "aten::ge.int_float",
+        "aten::ge.float_int",
+        "aten::ge.default",
+        "aten::ge"
+    );
+    reg_bin!(
+        r,
+        S::Eq,
+        "aten::eq.int",
+        "aten::eq.float",
+        "aten::eq.int_float",
+        "aten::eq.float_int",
+        "aten::eq.bool",
+        "aten::eq.default",
+        "aten::eq"
+    );
+    reg_bin!(
+        r,
+        S::Ne,
+        "aten::ne.int",
+        "aten::ne.float",
+        "aten::ne.int_float",
+        "aten::ne.float_int",
+        "aten::ne.bool",
+        "aten::ne.default",
+        "aten::ne"
+    );
     reg!(r,
         "aten::neg.int" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![scalar_bin(S::Sub, &Value::Int(0), arg(&a, 0)?)?]),
         "aten::neg.float" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::Float(-arg(&a, 0)?.as_f64()?)]),
@@ -279,19 +418,52 @@ mod tests {
 
     #[test]
     fn int_float_semantics() {
-        assert!(matches!(call("aten::add.int", vec![Value::Int(2), Value::Int(3)]), Value::Int(5)));
-        assert!(matches!(call("aten::floordiv.int", vec![Value::Int(-7), Value::Int(2)]), Value::Int(-4)));
-        assert!(matches!(call("aten::remainder.int", vec![Value::Int(-7), Value::Int(3)]), Value::Int(2)));
-        assert!(matches!(call("aten::div.int", vec![Value::Int(7), Value::Int(2)]), Value::Float(f) if f == 3.5));
-        assert!(matches!(call("aten::mul.int_float", vec![Value::Int(2), Value::Float(0.25)]), Value::Float(f) if f == 0.5));
-        assert!(matches!(call("aten::lt.int", vec![Value::Int(2), Value::Int(3)]), Value::Bool(true)));
+        assert!(matches!(
+            call("aten::add.int", vec![Value::Int(2), Value::Int(3)]),
+            Value::Int(5)
+        ));
+        assert!(matches!(
+            call("aten::floordiv.int", vec![Value::Int(-7), Value::Int(2)]),
+            Value::Int(-4)
+        ));
+        assert!(matches!(
+            call("aten::remainder.int", vec![Value::Int(-7), Value::Int(3)]),
+            Value::Int(2)
+        ));
+        assert!(
+            matches!(call("aten::div.int", vec![Value::Int(7), Value::Int(2)]), Value::Float(f) if f == 3.5)
+        );
+        assert!(
+            matches!(call("aten::mul.int_float", vec![Value::Int(2), Value::Float(0.25)]), Value::Float(f) if f == 0.5)
+        );
+        assert!(matches!(
+            call("aten::lt.int", vec![Value::Int(2), Value::Int(3)]),
+            Value::Bool(true)
+        ));
         let t = Tensor::from_i64(vec![], vec![4]);
-        assert!(matches!(call("aten::Int.Tensor", vec![t.clone().into()]), Value::Int(4)));
-        assert!(matches!(call("aten::ScalarImplicit.default", vec![Tensor::from_f32(vec![1], vec![0.5]).into()]), Value::Float(f) if f == 0.5));
+        assert!(matches!(
+            call("aten::Int.Tensor", vec![t.clone().into()]),
+            Value::Int(4)
+        ));
+        assert!(
+            matches!(call("aten::ScalarImplicit.default", vec![Tensor::from_f32(vec![1], vec![0.5]).into()]), Value::Float(f) if f == 0.5)
+        );
         let l = Value::List(vec![Value::Int(7), Value::Int(8)]);
-        assert!(matches!(call("aten::len.t", vec![l.clone()]), Value::Int(2)));
-        assert!(matches!(call("aten::__getitem__.t", vec![l, Value::Int(-1)]), Value::Int(8)));
-        assert!(matches!(call("aten::__range_length.default", vec![Value::Int(0), Value::Int(10), Value::Int(3)]), Value::Int(4)));
+        assert!(matches!(
+            call("aten::len.t", vec![l.clone()]),
+            Value::Int(2)
+        ));
+        assert!(matches!(
+            call("aten::__getitem__.t", vec![l, Value::Int(-1)]),
+            Value::Int(8)
+        ));
+        assert!(matches!(
+            call(
+                "aten::__range_length.default",
+                vec![Value::Int(0), Value::Int(10), Value::Int(3)]
+            ),
+            Value::Int(4)
+        ));
         let f = crate::registry::lookup("aten::floordiv.int").unwrap();
         assert!(f(&mut OpCtx::default(), vec![Value::Int(1), Value::Int(0)]).is_err());
     }

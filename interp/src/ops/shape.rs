@@ -17,7 +17,9 @@ pub(crate) fn infer_shape(req: &[i64], numel: usize) -> Result<Vec<usize>> {
     for (i, &d) in req.iter().enumerate() {
         if d == -1 {
             if infer.is_some() {
-                return Err(Error::runtime(format!("only one dimension can be -1 in {req:?}")));
+                return Err(Error::runtime(format!(
+                    "only one dimension can be -1 in {req:?}"
+                )));
             }
             infer = Some(i);
             out.push(0);
@@ -32,12 +34,16 @@ pub(crate) fn infer_shape(req: &[i64], numel: usize) -> Result<Vec<usize>> {
     match infer {
         Some(i) => {
             if known == 0 || numel % known != 0 {
-                return Err(Error::runtime(format!("shape {req:?} is invalid for {numel} elements")));
+                return Err(Error::runtime(format!(
+                    "shape {req:?} is invalid for {numel} elements"
+                )));
             }
             out[i] = numel / known;
         }
         None if known != numel => {
-            return Err(Error::runtime(format!("shape {req:?} is invalid for {numel} elements")));
+            return Err(Error::runtime(format!(
+                "shape {req:?} is invalid for {numel} elements"
+            )));
         }
         None => {}
     }
@@ -47,7 +53,10 @@ pub(crate) fn infer_shape(req: &[i64], numel: usize) -> Result<Vec<usize>> {
 /// `t` with a new shape (a view when contiguous, else a copy).
 pub(crate) fn reshape(t: &Tensor, shape: Vec<usize>) -> Result<Tensor> {
     if checked_numel(&shape)? != t.numel() {
-        return Err(Error::runtime(format!("cannot reshape {:?} to {shape:?}", t.shape())));
+        return Err(Error::runtime(format!(
+            "cannot reshape {:?} to {shape:?}",
+            t.shape()
+        )));
     }
     let c = t.contiguous();
     let strides = contiguous_strides(&shape);
@@ -88,7 +97,10 @@ fn unflatten(args: Vec<Value>) -> Result<Vec<Value>> {
 
 pub(crate) fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
     if dims.len() != t.ndim() {
-        return Err(Error::runtime(format!("permute {dims:?} of a {}-d tensor", t.ndim())));
+        return Err(Error::runtime(format!(
+            "permute {dims:?} of a {}-d tensor",
+            t.ndim()
+        )));
     }
     let mut seen = vec![false; t.ndim()];
     let mut shape = Vec::with_capacity(dims.len());
@@ -121,7 +133,10 @@ fn expand(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     let req = ints(&args, 1)?;
     if req.len() < t.ndim() {
-        return Err(Error::runtime(format!("expand {:?} to fewer dims {req:?}", t.shape())));
+        return Err(Error::runtime(format!(
+            "expand {:?} to fewer dims {req:?}",
+            t.shape()
+        )));
     }
     let off = req.len() - t.ndim();
     let shape = req
@@ -130,7 +145,9 @@ fn expand(args: Vec<Value>) -> Result<Vec<Value>> {
         .map(|(i, &d)| {
             if d == -1 {
                 if i < off {
-                    Err(Error::runtime("expand: -1 not allowed in a new leading dim"))
+                    Err(Error::runtime(
+                        "expand: -1 not allowed in a new leading dim",
+                    ))
                 } else {
                     Ok(t.shape()[i - off])
                 }
@@ -146,7 +163,11 @@ pub(crate) fn unsqueeze(t: &Tensor, d: i64) -> Result<Tensor> {
     let d = norm_dim(d, t.ndim() + 1)?;
     let mut shape = t.shape().to_vec();
     let mut strides = t.strides().to_vec();
-    let st = if d < t.ndim() { strides[d] * shape[d] } else { 1 };
+    let st = if d < t.ndim() {
+        strides[d] * shape[d]
+    } else {
+        1
+    };
     shape.insert(d, 1);
     strides.insert(d, st);
     Ok(t.view_with(shape, strides, t.offset()))
@@ -168,8 +189,8 @@ fn squeeze_dims(t: &Tensor, dims: Option<Vec<i64>>) -> Result<Tensor> {
     };
     let mut shape = Vec::new();
     let mut strides = Vec::new();
-    for i in 0..t.ndim() {
-        if !drop[i] {
+    for (i, &d) in drop.iter().enumerate() {
+        if !d {
             shape.push(t.shape()[i]);
             strides.push(t.strides()[i]);
         }
@@ -178,9 +199,17 @@ fn squeeze_dims(t: &Tensor, dims: Option<Vec<i64>>) -> Result<Tensor> {
 }
 
 /// Python-style slice of one dim (negative and out-of-range bounds clamp).
-pub(crate) fn slice(t: &Tensor, dim: usize, start: Option<i64>, end: Option<i64>, step: i64) -> Result<Tensor> {
+pub(crate) fn slice(
+    t: &Tensor,
+    dim: usize,
+    start: Option<i64>,
+    end: Option<i64>,
+    step: i64,
+) -> Result<Tensor> {
     if step <= 0 {
-        return Err(Error::runtime(format!("slice step must be positive, got {step}")));
+        return Err(Error::runtime(format!(
+            "slice step must be positive, got {step}"
+        )));
     }
     let n = t.shape()[dim] as i64;
     let clamp = |v: i64| {
@@ -218,7 +247,9 @@ pub(crate) fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     let n = t.shape()[d] as i64;
     let i = if index < 0 { index + n } else { index };
     if i < 0 || i >= n {
-        return Err(Error::runtime(format!("index {index} out of range for dim {d} of size {n}")));
+        return Err(Error::runtime(format!(
+            "index {index} out of range for dim {d} of size {n}"
+        )));
     }
     let mut shape = t.shape().to_vec();
     let mut strides = t.strides().to_vec();
@@ -236,7 +267,9 @@ fn narrow(args: Vec<Value>) -> Result<Vec<Value>> {
     let n = t.shape()[d] as i64;
     let s = if start < 0 { start + n } else { start };
     if s < 0 || len < 0 || s + len > n {
-        return Err(Error::runtime(format!("narrow({start}, {len}) out of range for size {n}")));
+        return Err(Error::runtime(format!(
+            "narrow({start}, {len}) out of range for size {n}"
+        )));
     }
     one(slice(t, d, Some(s), Some(s + len), 1)?)
 }
@@ -252,7 +285,13 @@ fn split_sizes(t: &Tensor, sizes: &[usize], d: usize) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(sizes.len());
     let mut start = 0;
     for &s in sizes {
-        out.push(Value::Tensor(slice(t, d, Some(start as i64), Some((start + s) as i64), 1)?));
+        out.push(Value::Tensor(slice(
+            t,
+            d,
+            Some(start as i64),
+            Some((start + s) as i64),
+            1,
+        )?));
         start += s;
     }
     Ok(vec![Value::List(out)])
@@ -297,7 +336,11 @@ fn chunk(args: Vec<Value>) -> Result<Vec<Value>> {
     }
     let d = norm_dim(iarg(&args, 2)?, t.ndim())?;
     let size = t.shape()[d].div_ceil(chunks).max(1);
-    split(vec![args[0].clone(), Value::Int(size as i64), Value::Int(d as i64)])
+    split(vec![
+        args[0].clone(),
+        Value::Int(size as i64),
+        Value::Int(d as i64),
+    ])
 }
 
 fn unbind(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -314,7 +357,10 @@ fn cat_typed<T: Elem>(ts: &[Tensor], d: usize, dtype: DType, shape: Vec<usize>) 
     let mut out: Vec<T> = Vec::new();
     out.try_reserve_exact(checked_numel(&shape)?)
         .map_err(|_| Error::oom("cat: out of memory"))?;
-    let datas = ts.iter().map(|t| t.data::<T>()).collect::<Result<Vec<_>>>()?;
+    let datas = ts
+        .iter()
+        .map(|t| t.data::<T>())
+        .collect::<Result<Vec<_>>>()?;
     let blocks: Vec<usize> = ts.iter().map(|t| t.shape()[d..].iter().product()).collect();
     for o in 0..outer {
         for (data, &b) in datas.iter().zip(&blocks) {
@@ -326,12 +372,17 @@ fn cat_typed<T: Elem>(ts: &[Tensor], d: usize, dtype: DType, shape: Vec<usize>) 
 
 pub(crate) fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     // legacy rule: 1-d empty tensors are skipped
-    let ts: Vec<&Tensor> = ts.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
+    let ts: Vec<&Tensor> = ts
+        .iter()
+        .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
+        .collect();
     let Some(first) = ts.first() else {
         return Ok(Tensor::from_f32(vec![0], vec![]));
     };
     if first.ndim() == 0 {
-        return Err(Error::runtime("cat: zero-dimensional tensors cannot be concatenated"));
+        return Err(Error::runtime(
+            "cat: zero-dimensional tensors cannot be concatenated",
+        ));
     }
     let d = norm_dim(dim, first.ndim())?;
     let dtype = ts.iter().map(|t| t.dtype()).fold(first.dtype(), promote);
@@ -339,7 +390,11 @@ pub(crate) fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     shape[d] = 0;
     for t in &ts {
         if t.ndim() != first.ndim()
-            || t.shape().iter().zip(first.shape()).enumerate().any(|(i, (a, b))| i != d && a != b)
+            || t.shape()
+                .iter()
+                .zip(first.shape())
+                .enumerate()
+                .any(|(i, (a, b))| i != d && a != b)
         {
             return Err(Error::runtime(format!(
                 "cat: shapes {:?} and {:?} differ outside dim {d}",
@@ -368,7 +423,11 @@ fn stack(args: Vec<Value>) -> Result<Vec<Value>> {
         .iter()
         .map(|t| {
             if t.shape() != first.shape() {
-                return Err(Error::runtime(format!("stack: shapes {:?} and {:?} differ", first.shape(), t.shape())));
+                return Err(Error::runtime(format!(
+                    "stack: shapes {:?} and {:?} differ",
+                    first.shape(),
+                    t.shape()
+                )));
             }
             unsqueeze(t, d as i64)
         })
@@ -402,7 +461,13 @@ fn pad_copy<T: Copy>(src: &[T], ishape: &[usize], dst: &mut [T], oshape: &[usize
         let ib: usize = is[1..].iter().product();
         let ob: usize = os[1..].iter().product();
         for i in 0..is[0] {
-            rec(&src[i * ib..(i + 1) * ib], &is[1..], &mut dst[(i + off[0]) * ob..(i + off[0] + 1) * ob], &os[1..], &off[1..]);
+            rec(
+                &src[i * ib..(i + 1) * ib],
+                &is[1..],
+                &mut dst[(i + off[0]) * ob..(i + off[0] + 1) * ob],
+                &os[1..],
+                &off[1..],
+            );
         }
     }
     if ishape.is_empty() {
@@ -420,7 +485,10 @@ fn constant_pad(args: Vec<Value>) -> Result<Vec<Value>> {
         v => v.as_f64()?,
     };
     if pad.len() % 2 != 0 || pad.len() / 2 > t.ndim() {
-        return Err(Error::runtime(format!("pad {pad:?} invalid for a {}-d tensor", t.ndim())));
+        return Err(Error::runtime(format!(
+            "pad {pad:?} invalid for a {}-d tensor",
+            t.ndim()
+        )));
     }
     let nd = t.ndim();
     // negative pads crop first
@@ -432,7 +500,9 @@ fn constant_pad(args: Vec<Value>) -> Result<Vec<Value>> {
             let s = (-lo).max(0);
             let e = n - (-hi).max(0);
             if e < s {
-                return Err(Error::runtime("pad: negative padding removes the whole dim"));
+                return Err(Error::runtime(
+                    "pad: negative padding removes the whole dim",
+                ));
             }
             t = slice(&t, d, Some(s), Some(e), 1)?;
         }
@@ -492,7 +562,9 @@ fn size_int(args: Vec<Value>) -> Result<Vec<Value>> {
 
 fn size_list(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
-    Ok(vec![Value::List(t.shape().iter().map(|&d| Value::Int(d as i64)).collect())])
+    Ok(vec![Value::List(
+        t.shape().iter().map(|&d| Value::Int(d as i64)).collect(),
+    )])
 }
 
 macro_rules! reg {
@@ -575,28 +647,64 @@ mod tests {
     #[test]
     fn views_share_storage_and_read_correctly() {
         let x = ar(vec![2, 3]);
-        let t = t0(call("aten::transpose.int", vec![x.clone().into(), Value::Int(0), Value::Int(1)]));
+        let t = t0(call(
+            "aten::transpose.int",
+            vec![x.clone().into(), Value::Int(0), Value::Int(1)],
+        ));
         assert_eq!(t.shape(), &[3, 2]);
         assert_eq!(t.to_f32_vec(), vec![0., 3., 1., 4., 2., 5.]);
         assert_eq!(t.storage_id(), x.storage_id());
         let v = t0(call("aten::view.default", vec![t.into(), il(&[-1])]));
         assert_eq!(v.to_f32_vec(), vec![0., 3., 1., 4., 2., 5.]);
-        let s = t0(call("aten::slice.Tensor", vec![x.clone().into(), Value::Int(1), Value::Int(1), Value::Int(i64::MAX), Value::Int(1)]));
+        let s = t0(call(
+            "aten::slice.Tensor",
+            vec![
+                x.clone().into(),
+                Value::Int(1),
+                Value::Int(1),
+                Value::Int(i64::MAX),
+                Value::Int(1),
+            ],
+        ));
         assert_eq!(s.to_f32_vec(), vec![1., 2., 4., 5.]);
-        let s = t0(call("aten::slice.Tensor", vec![x.clone().into(), Value::Int(-1), Value::None, Value::None, Value::Int(2)]));
+        let s = t0(call(
+            "aten::slice.Tensor",
+            vec![
+                x.clone().into(),
+                Value::Int(-1),
+                Value::None,
+                Value::None,
+                Value::Int(2),
+            ],
+        ));
         assert_eq!(s.to_f32_vec(), vec![0., 2., 3., 5.]);
-        let s = t0(call("aten::select.int", vec![x.clone().into(), Value::Int(1), Value::Int(-1)]));
+        let s = t0(call(
+            "aten::select.int",
+            vec![x.clone().into(), Value::Int(1), Value::Int(-1)],
+        ));
         assert_eq!(s.to_f32_vec(), vec![2., 5.]);
-        let e = t0(call("aten::expand.default", vec![ar(vec![1, 3]).into(), il(&[2, -1]), Value::Bool(false)]));
+        let e = t0(call(
+            "aten::expand.default",
+            vec![ar(vec![1, 3]).into(), il(&[2, -1]), Value::Bool(false)],
+        ));
         assert_eq!(e.to_f32_vec(), vec![0., 1., 2., 0., 1., 2.]);
-        let u = t0(call("aten::unsqueeze.default", vec![x.clone().into(), Value::Int(-1)]));
+        let u = t0(call(
+            "aten::unsqueeze.default",
+            vec![x.clone().into(), Value::Int(-1)],
+        ));
         assert_eq!(u.shape(), &[2, 3, 1]);
         let q = t0(call("aten::squeeze.dim", vec![u.into(), Value::Int(2)]));
         assert_eq!(q.shape(), &[2, 3]);
-        let p = t0(call("aten::permute.default", vec![ar(vec![2, 3, 4]).into(), il(&[2, 0, 1])]));
+        let p = t0(call(
+            "aten::permute.default",
+            vec![ar(vec![2, 3, 4]).into(), il(&[2, 0, 1])],
+        ));
         assert_eq!(p.shape(), &[4, 2, 3]);
         assert_eq!(p.to_f32_vec()[..4], [0., 4., 8., 12.]);
-        let f = t0(call("aten::flatten.using_ints", vec![ar(vec![2, 3, 4]).into(), Value::Int(1), Value::Int(-1)]));
+        let f = t0(call(
+            "aten::flatten.using_ints",
+            vec![ar(vec![2, 3, 4]).into(), Value::Int(1), Value::Int(-1)],
+        ));
         assert_eq!(f.shape(), &[2, 12]);
     }
 
@@ -604,35 +712,85 @@ mod tests {
     fn cat_stack_split_pad_repeat() {
         let a = ar(vec![2, 2]);
         let b = Tensor::from_f32(vec![2, 1], vec![9., 8.]);
-        let c = t0(call("aten::cat.default", vec![Value::List(vec![a.clone().into(), b.into()]), Value::Int(1)]));
+        let c = t0(call(
+            "aten::cat.default",
+            vec![Value::List(vec![a.clone().into(), b.into()]), Value::Int(1)],
+        ));
         assert_eq!(c.shape(), &[2, 3]);
         assert_eq!(c.to_f32_vec(), vec![0., 1., 9., 2., 3., 8.]);
-        let s = t0(call("aten::stack.default", vec![Value::List(vec![a.clone().into(), a.clone().into()]), Value::Int(0)]));
+        let s = t0(call(
+            "aten::stack.default",
+            vec![
+                Value::List(vec![a.clone().into(), a.clone().into()]),
+                Value::Int(0),
+            ],
+        ));
         assert_eq!(s.shape(), &[2, 2, 2]);
-        let parts = call("aten::split.Tensor", vec![ar(vec![5]).into(), Value::Int(2), Value::Int(0)]);
+        let parts = call(
+            "aten::split.Tensor",
+            vec![ar(vec![5]).into(), Value::Int(2), Value::Int(0)],
+        );
         let parts = parts[0].as_tensors().unwrap();
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[2].to_f32_vec(), vec![4.]);
-        let ch = call("aten::chunk.default", vec![ar(vec![6]).into(), Value::Int(4), Value::Int(0)]);
+        let ch = call(
+            "aten::chunk.default",
+            vec![ar(vec![6]).into(), Value::Int(4), Value::Int(0)],
+        );
         assert_eq!(ch[0].as_tensors().unwrap().len(), 3);
-        let p = t0(call("aten::constant_pad_nd.default", vec![a.clone().into(), il(&[1, 0, 0, 1]), Value::Float(-1.0)]));
+        let p = t0(call(
+            "aten::constant_pad_nd.default",
+            vec![a.clone().into(), il(&[1, 0, 0, 1]), Value::Float(-1.0)],
+        ));
         assert_eq!(p.shape(), &[3, 3]);
-        assert_eq!(p.to_f32_vec(), vec![-1., 0., 1., -1., 2., 3., -1., -1., -1.]);
-        let p = t0(call("aten::constant_pad_nd.default", vec![a.clone().into(), il(&[-1, 0]), Value::Float(0.0)]));
+        assert_eq!(
+            p.to_f32_vec(),
+            vec![-1., 0., 1., -1., 2., 3., -1., -1., -1.]
+        );
+        let p = t0(call(
+            "aten::constant_pad_nd.default",
+            vec![a.clone().into(), il(&[-1, 0]), Value::Float(0.0)],
+        ));
         assert_eq!(p.to_f32_vec(), vec![1., 3.]);
-        let r = t0(call("aten::repeat.default", vec![Tensor::from_f32(vec![2], vec![1., 2.]).into(), il(&[2, 2])]));
+        let r = t0(call(
+            "aten::repeat.default",
+            vec![Tensor::from_f32(vec![2], vec![1., 2.]).into(), il(&[2, 2])],
+        ));
         assert_eq!(r.shape(), &[2, 4]);
         assert_eq!(r.to_f32_vec(), vec![1., 2., 1., 2., 1., 2., 1., 2.]);
-        let c = t0(call("aten::_to_copy.default", vec![a.into(), Value::Int(4), Value::None, Value::None, Value::None, Value::Bool(false), Value::None]));
+        let c = t0(call(
+            "aten::_to_copy.default",
+            vec![
+                a.into(),
+                Value::Int(4),
+                Value::None,
+                Value::None,
+                Value::None,
+                Value::Bool(false),
+                Value::None,
+            ],
+        ));
         assert_eq!(c.dtype(), DType::I64);
     }
 
     #[test]
     fn bad_shapes_are_errors() {
         let f = crate::registry::lookup("aten::view.default").unwrap();
-        assert!(f(&mut OpCtx::default(), vec![ar(vec![2, 3]).into(), il(&[4, -1])]).is_err());
-        assert!(f(&mut OpCtx::default(), vec![ar(vec![2, 3]).into(), il(&[-1, -1])]).is_err());
+        assert!(f(
+            &mut OpCtx::default(),
+            vec![ar(vec![2, 3]).into(), il(&[4, -1])]
+        )
+        .is_err());
+        assert!(f(
+            &mut OpCtx::default(),
+            vec![ar(vec![2, 3]).into(), il(&[-1, -1])]
+        )
+        .is_err());
         let f = crate::registry::lookup("aten::select.int").unwrap();
-        assert!(f(&mut OpCtx::default(), vec![ar(vec![2]).into(), Value::Int(0), Value::Int(2)]).is_err());
+        assert!(f(
+            &mut OpCtx::default(),
+            vec![ar(vec![2]).into(), Value::Int(0), Value::Int(2)]
+        )
+        .is_err());
     }
 }
