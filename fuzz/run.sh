@@ -7,11 +7,13 @@ secs="${1:-60}"
 cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 targets=(parse_whole parse_stream roundtrip)
-for t in "${targets[@]}"; do
-    mkdir -p "corpus/$t"
-    if [ "$t" != roundtrip ]; then
-        cp -n ../format-spec/tests/golden/*.wtb "corpus/$t/" 2>/dev/null || true
-    fi
+mkdir -p corpus/parse_whole corpus/parse_stream corpus/roundtrip
+for f in ../format-spec/tests/golden/*.wtb; do
+    b=$(basename "$f")
+    cp -n "$f" "corpus/parse_whole/$b"
+    # parse_stream inputs start with 8 control bytes (see its source).
+    [ -e "corpus/parse_stream/$b" ] || { printf '\x00\x07\x01\x00\x40\xff\x03\x90'; cat "$f"; } > "corpus/parse_stream/$b"
+    [ -e "corpus/parse_stream/fixed-$b" ] || { printf '\x01\x01\x05\x00\x20\x81\x02\x11'; cat "$f"; } > "corpus/parse_stream/fixed-$b"
 done
 status=0
 for t in "${targets[@]}"; do

@@ -31,7 +31,7 @@ pub use sections::header::{parse_header, FileHeader, SectionEntry, MAGIC};
 pub use stream::{StreamEvent, StreamParser};
 pub use whole::{
     arena_slot, chunk_encoded, decode_all, decode_chunk, decode_chunk_with, parse_file,
-    parse_file_detailed, tensor_in_place,
+    parse_file_detailed, tensor_arena_range, tensor_in_place,
 };
 pub use writer::{refresh_checksums, write_file, write_file_with, ExtraSection, WriteOptions};
 

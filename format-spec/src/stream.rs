@@ -229,7 +229,7 @@ impl StreamParser {
             let pos = self.consumed;
             if let Some(c) = g.chunks.get(self.next_chunk) {
                 if pos < c.file_offset {
-                    let k = ((c.file_offset - pos) as usize).min(piece.len());
+                    let k = take(c.file_offset - pos, piece);
                     if k == 0 {
                         return Ok(());
                     }
@@ -242,7 +242,7 @@ impl StreamParser {
                     self.sink = Some(ChunkSink::new(idx, c, self.limits.max_zstd_window_log)?);
                 }
                 let end = c.file_offset + c.stored_len;
-                let k = ((end - pos) as usize).min(piece.len());
+                let k = take(end - pos, piece);
                 let slot = arena_slot(arena.as_mut_slice(), c)?;
                 if k > 0 {
                     if let Some(s) = self.sink.as_mut() {
@@ -262,7 +262,7 @@ impl StreamParser {
                 return Ok(());
             }
             if pos < total {
-                let k = ((total - pos) as usize).min(piece.len());
+                let k = take(total - pos, piece);
                 if k == 0 {
                     return Ok(());
                 }
@@ -275,6 +275,12 @@ impl StreamParser {
             return Ok(());
         }
     }
+}
+
+/// How many bytes of `piece` to take when `want` more are expected (no truncation of a
+/// large u64 on 32-bit targets).
+fn take(want: u64, piece: &[u8]) -> usize {
+    want.min(piece.len() as u64) as usize
 }
 
 fn internal(what: &str) -> FormatError {

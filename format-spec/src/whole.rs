@@ -166,3 +166,12 @@ pub fn tensor_in_place<'a>(file: &'a [u8], graph: &Graph, t: &TensorInfo) -> Opt
     let end = start.checked_add(usize::try_from(t.nbytes).ok()?)?;
     enc.get(start..end)
 }
+
+/// The byte range of tensor `t` inside the weight arena of a validated `graph`
+/// (`None` only for a graph that did not pass validation).
+pub fn tensor_arena_range(graph: &Graph, t: &TensorInfo) -> Option<std::ops::Range<usize>> {
+    let c = graph.chunks.get(t.chunk as usize)?;
+    let start = c.arena_offset.checked_add(t.offset)?;
+    let end = start.checked_add(t.nbytes)?;
+    Some(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+}

@@ -30,9 +30,9 @@ fn load(bytes: &[u8]) -> (Graph, AlignedBuf) {
 
 fn tensor<'a>(g: &Graph, arena: &'a AlignedBuf, name: &str) -> (&'a [u8], TensorInfo) {
     let t = g.tensors.iter().find(|t| t.name == name).unwrap().clone();
-    let c = &g.chunks[t.chunk as usize];
-    let s = (c.arena_offset + t.offset) as usize;
-    (&arena.as_slice()[s..s + t.nbytes as usize], t)
+    let r = tensor_arena_range(g, &t).unwrap();
+    assert_eq!(r.start % 64, 0);
+    (&arena.as_slice()[r], t)
 }
 
 fn f32s(b: &[u8]) -> Vec<f32> {

@@ -1,18 +1,14 @@
 //! Streaming parse with fuzzer-chosen piece boundaries must agree with the whole-file parse
 //! (+ decoding every chunk): both accept with equal graphs and arena bytes, or both reject.
+//!
+//! Input layout: 8 control bytes, then the file. Control byte 0 bit 0 asks for the file's
+//! checksums to be refreshed (so mutated values get past the CRCs); bytes 1..8 are the piece
+//! lengths, used cyclically (0 = an empty piece). `run.sh` seeds the corpus with the golden
+//! files behind 8 control bytes.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use wasm_torch_format::{decode_all, parse_file, refresh_checksums, Limits, StreamParser};
-
-#[derive(Arbitrary, Debug)]
-struct Input {
-    /// Piece lengths, used cyclically (0 = an empty piece).
-    cuts: Vec<u16>,
-    fix_checksums: bool,
-    file: Vec<u8>,
-}
 
 fn limits() -> Limits {
     Limits {
@@ -22,11 +18,20 @@ fn limits() -> Limits {
     }
 }
 
-fuzz_target!(|input: Input| {
-    let mut file = input.file;
-    if input.fix_checksums {
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 8 {
+        return;
+    }
+    let (ctl, file) = data.split_at(8);
+    let mut file = file.to_vec();
+    if ctl[0] & 1 == 1 {
         let _ = refresh_checksums(&mut file);
     }
+    // Piece lengths: small values stay small (byte-by-byte feeding), large ones are scaled.
+    let cuts: Vec<usize> = ctl[1..]
+        .iter()
+        .map(|&c| if c < 128 { c as usize } else { (c as usize - 127) * 97 })
+        .collect();
     let l = limits();
     let whole = parse_file(&file, &l).and_then(|g| decode_all(&file, &g, &l).map(|a| (g, a)));
 
@@ -34,13 +39,14 @@ fuzz_target!(|input: Input| {
     let mut pos = 0usize;
     let mut k = 0usize;
     let mut res = Ok(());
-    let mut empty_run = 0;
+    let mut last_empty = false;
     while pos < file.len() {
-        let c = input.cuts.get(k % input.cuts.len().max(1)).copied().unwrap_or(4096) as usize;
+        let mut n = cuts[k % cuts.len()];
         k += 1;
-        // Allow empty pieces but guarantee progress.
-        let n = if c == 0 && empty_run < 2 { 0 } else { c.max(1) };
-        empty_run = if n == 0 { empty_run + 1 } else { 0 };
+        if n == 0 && last_empty {
+            n = 1; // allow empty pieces but guarantee progress
+        }
+        last_empty = n == 0;
         let end = (pos + n).min(file.len());
         if let Err(e) = sp.feed(&file[pos..end]) {
             res = Err(e);
