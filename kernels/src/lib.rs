@@ -17,6 +17,7 @@ pub mod activation;
 pub mod arch;
 pub mod binary;
 pub mod conv;
+pub mod conv_transpose;
 pub mod gemm;
 mod lanes;
 pub mod norm;
