@@ -83,3 +83,60 @@ fn huge_declarations_error_without_allocating() {
         assert!(peak < 1 << 20, "case {i}: peak heap growth {peak} bytes");
     }
 }
+
+/// Streaming a 24 MiB model (compressible and incompressible chunks) in 64 KiB pieces holds
+/// at most the arena + about one chunk + the graph: never the file. (Only the Rust heap is
+/// counted; zstd's decoder context lives on the C heap, bounded by `max_zstd_window_log`.)
+#[test]
+fn streaming_peak_memory_is_arena_plus_one_chunk() {
+    let mut ir = testgen::model(&[5u8; 200]);
+    let mut state = 1u32;
+    for i in 0..6 {
+        let n = 4 << 20;
+        let data: Vec<u8> = if i % 2 == 0 {
+            (0..n).map(|j| (j % 251) as u8).collect()
+        } else {
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                    (state >> 24) as u8
+                })
+                .collect()
+        };
+        ir.weights.push(WeightIr {
+            name: format!("big{i}"),
+            dtype: DType::U8,
+            shape: vec![n as u64],
+            data,
+            encoding: WeightEncoding::AsIs,
+        });
+    }
+    let opts = PackOptions::default(); // 4 MiB chunks, zstd where it pays
+    let bytes = pack(&ir, &opts).unwrap();
+    drop(ir);
+    let g = parse_file(&bytes, &Limits::default()).unwrap();
+    assert!(g.chunks.iter().any(|c| c.codec == Codec::Zstd));
+    assert!(g.chunks.iter().any(|c| c.codec == Codec::Stored));
+    let arena = g.arena_size as usize;
+    let mut result = None;
+    let peak = peak_during(|| {
+        let mut sp = StreamParser::new(Limits::default());
+        for p in bytes.chunks(64 << 10) {
+            sp.feed(p).unwrap();
+        }
+        result = Some(sp.finish().unwrap());
+    });
+    let (g2, a2) = result.unwrap();
+    assert_eq!(g2, g);
+    assert_eq!(a2.len(), arena);
+    let budget = arena + opts.chunk_target + (1 << 20);
+    eprintln!(
+        "stream peak {peak} B, arena {arena} B, file {} B",
+        bytes.len()
+    );
+    assert!(
+        peak < budget,
+        "peak {peak} bytes, arena {arena}, budget {budget} (file is {} bytes)",
+        bytes.len()
+    );
+}
