@@ -152,7 +152,9 @@ def lower_export(model: Any, inputs: Tuple[Any, ...], dynamic_shapes: Any,
         except Exception as e:  # torch raises many types; keep the first line meaningful
             raise ExportError([Problem(_explain_export_failure(e))],
                               header="torch.export could not capture the model") from e
-    ep = _fx.decompose(ep)
+    from . import _native
+
+    ep = _fx.decompose(ep, set(_native.supported_ops()))
     return _fx.lower(ep, input_names, output_names, dynamic_shapes)
 
 

@@ -44,16 +44,42 @@ _SYM_OPS = {
 _SKIP_PREFIXES = ("aten::_assert", "aten::sym_constrain_range", "aten::_functional_assert")
 
 
-def decompose(ep: Any) -> Any:
-    """Core ATen decomposition, except the ops in :data:`KEEP_WHOLE`."""
+def decompose(ep: Any, supported: Optional[set] = None) -> Any:
+    """Core ATen decomposition, except the ops in :data:`KEEP_WHOLE` the interpreter runs.
+
+    A fused op the interpreter does not implement (``supported`` given and lacking it) is
+    decomposed like any other, so keeping ops whole is only ever an optimization.
+    """
     table = torch.export.default_decompositions()
     for name in KEEP_WHOLE:
+        if supported is not None and f"aten::{name}" not in supported:
+            continue
         base, overload = name.split(".")
         packet = getattr(torch.ops.aten, base, None)
         op = getattr(packet, overload, None) if packet is not None else None
         if op is not None and op in table:
             del table[op]
-    return ep.run_decompositions(table)
+    ep = ep.run_decompositions(table)
+    if supported is None:
+        return ep
+    # Core ATen ops the interpreter lacks but PyTorch can express with others: decompose
+    # those too (e.g. native_group_norm, upsample_nearest2d), a few rounds at most.
+    from torch._decomp import get_decompositions
+
+    for _ in range(3):
+        missing = {
+            n.target for n in ep.graph_module.graph.nodes
+            if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)
+            and qualified_name(n.target._schema) not in supported
+        }
+        extra = get_decompositions(list(missing)) if missing else {}
+        if not extra:
+            break
+        try:
+            ep = ep.run_decompositions(extra)
+        except Exception:
+            break  # some decompositions go through prims; the op is then reported as missing
+    return ep
 
 
 def source_line(node: Any) -> Optional[str]:
