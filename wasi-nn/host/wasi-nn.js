@@ -95,8 +95,8 @@ const fail = (errno, message) => {
  *   `js/dist/wasm/simd/wasm_torch.js` after `initSync`).
  * @param {WasiNnOptions} [options]
  * @returns {{wasi_ephemeral_nn: Record<string, (...args: number[]) => number>}} the import
- *   object part; it also has non-enumerable `bind(instance)`, `registerGraph(name, bytes)` and
- *   `lastError()` so it can be spread into an import object as is.
+ *   object part; it also has non-enumerable `bind(instance)`, `registerGraph(name, bytes)`,
+ *   `lastError()` and `dispose()` so it can be spread into an import object as is.
  */
 export function createWasiNnImports(wasmTorch, options = {}) {
   if (!wasmTorch || !wasmTorch.Loader || typeof wasmTorch.Loader.fromBytes !== 'function') {
@@ -113,6 +113,8 @@ export function createWasiNnImports(wasmTorch, options = {}) {
   /** @type {{model: WtModel, inputs: ValueSpec[], outputs: ValueSpec[], session: WtSession | null, set: (NamedTensor|undefined)[], results: NamedTensor[] | null}[]} */
   const contexts = [];
   let lastError = '';
+  /** Set once wasm-torch trapped: its instance state is then unknown, so every later call fails. */
+  let poisoned = '';
 
   /** The guest memory as bytes and a little-endian view, re-read on each call (it may grow). */
   function memory() {
@@ -141,14 +143,24 @@ export function createWasiNnImports(wasmTorch, options = {}) {
   /** Run `body` and turn whatever it throws into an errno. */
   function guard(name, body) {
     try {
+      if (poisoned) fail(NnErrno.RUNTIME_ERROR, `wasm-torch trapped earlier and cannot be used any more (${poisoned})`);
       body();
       return NnErrno.SUCCESS;
     } catch (e) {
       let errno;
+      let message = e && e.message ? e.message : String(e);
       if (e instanceof NnError) errno = e.errno;
       else if (e && typeof e === 'object' && typeof e.code === 'string' && e.code in ERRNO_OF_CODE) errno = ERRNO_OF_CODE[e.code];
-      else errno = NnErrno.RUNTIME_ERROR; // a trap inside wasm-torch or a bug here
-      lastError = `${name}: ${e && e.message ? e.message : String(e)}`;
+      else {
+        errno = NnErrno.RUNTIME_ERROR; // a trap inside wasm-torch or a bug here
+        if (e instanceof WebAssembly.RuntimeError) {
+          let panic;
+          try { panic = wasmTorch.takePanicMessage?.(); } catch { /* the instance is gone */ }
+          if (panic) message += ` (panic: ${panic})`;
+          poisoned = message;
+        }
+      }
+      lastError = `${name}: ${message}`;
       options.onError?.(lastError);
       return errno;
     }
@@ -334,6 +346,16 @@ export function createWasiNnImports(wasmTorch, options = {}) {
     registerGraph: { value: (name, bytesOrModel) => { named.set(name, bytesOrModel); } },
     /** The message of the last error returned to the guest ('' when none). */
     lastError: { value: () => lastError },
+    /** Free every model and session now (wasm-bindgen objects) instead of waiting for GC. */
+    dispose: {
+      value: () => {
+        for (const c of contexts) c.session?.free?.();
+        for (const g of new Set(graphs)) g.free?.();
+        contexts.length = 0;
+        graphs.length = 0;
+        named.clear();
+      },
+    },
   });
   return result;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds what the wasi-nn tests need and runs them all:
-#   1. the Rust crate wasm-torch-wasi-nn: tests natively, then a check for wasm32-unknown-unknown
-#      (and wasm32-wasip1 when the wasi-libc headers are installed: zstd's C code needs them)
+#   1. the Rust crate wasm-torch-wasi-nn: tests natively
+#   7. last, a release build of the crate for wasm32-unknown-unknown and wasm32-wasip1 (the
+#      latter needs the wasi-libc headers for zstd's C code: apt-get install wasi-libc). A
+#      build, not a check: some errors (e.g. constant overflow on 32-bit usize) only show there.
 #   2. the fixtures (tiny .wtb models + inputs + expected outputs) via its make_fixture example
 #   3. the guest for wasm32-wasip1
 #   4. wasm-torch's wasm build: $WASM_TORCH_WASM_DIR if set, else js/dist/wasm/simd or
@@ -30,15 +32,6 @@ for t in wasm32-unknown-unknown wasm32-wasip1; do grep -qx "$t" <<<"$installed" 
 if [ "${SKIP_RUST:-0}" != 1 ]; then
     say "crate tests (native)"
     cargo test "${CRATE[@]}"
-    say "crate check for wasm32-unknown-unknown"
-    CC_wasm32_unknown_unknown=clang AR_wasm32_unknown_unknown="$AR" cargo check "${CRATE[@]}" --target wasm32-unknown-unknown
-    if [ -d /usr/include/wasm32-wasi ]; then
-        say "crate check for wasm32-wasip1"
-        CC_wasm32_wasip1=clang CFLAGS_wasm32_wasip1="-isystem /usr/include/wasm32-wasi" AR_wasm32_wasip1="$AR" \
-            cargo check "${CRATE[@]}" --target wasm32-wasip1
-    else
-        say "skipping the wasm32-wasip1 check: apt-get install wasi-libc (zstd's C code needs libc headers)"
-    fi
 fi
 
 say "fixtures -> wasi-nn/test/fixtures"
@@ -61,3 +54,18 @@ fi
 
 say "node --test wasi-nn/test/*.test.mjs"
 node --test "$HERE"/test/*.test.mjs
+
+if [ "${SKIP_RUST:-0}" != 1 ]; then
+    say "crate build for wasm32-unknown-unknown"
+    CC_wasm32_unknown_unknown=clang AR_wasm32_unknown_unknown="$AR" \
+        cargo build "${CRATE[@]}" --lib --release --target wasm32-unknown-unknown
+    if [ -d /usr/include/wasm32-wasi ]; then
+        say "crate build for wasm32-wasip1"
+        CC_wasm32_wasip1=clang CFLAGS_wasm32_wasip1="-isystem /usr/include/wasm32-wasi" AR_wasm32_wasip1="$AR" \
+            cargo build "${CRATE[@]}" --lib --release --target wasm32-wasip1
+    else
+        say "NOT building for wasm32-wasip1: apt-get install wasi-libc (zstd's C code needs libc headers)"
+        exit 1
+    fi
+fi
+say "all passed"

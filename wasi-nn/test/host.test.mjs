@@ -192,7 +192,20 @@ test('a backend that throws anything unexpected becomes RUNTIME_ERROR, not a hos
   const [bp, bl] = g.builders([model]);
   assert.equal(nn.wasi_ephemeral_nn.load(bp, bl, GraphEncoding.PYTORCH, ExecutionTarget.CPU, g.alloc(4)), NnErrno.RUNTIME_ERROR);
   assert.match(nn.lastError(), /unreachable/);
+  // After a trap wasm-torch's state is unknown: every later call fails the same way.
+  assert.equal(nn.wasi_ephemeral_nn.compute(0), NnErrno.RUNTIME_ERROR);
+  assert.match(nn.lastError(), /trapped earlier/);
   assert.throws(() => createWasiNnImports({}), TypeError);
+});
+
+test('dispose frees models and sessions; their handles are then invalid', () => {
+  const { g, call, nn } = setup();
+  const ctx = context(g, call);
+  assert.equal(call('set_input', ctx, 0, g.tensor([2, 4], TensorType.F32, x)), NnErrno.SUCCESS);
+  assert.equal(call('compute', ctx), NnErrno.SUCCESS);
+  nn.dispose();
+  assert.equal(call('compute', ctx), NnErrno.INVALID_ARGUMENT);
+  assert.equal(call('init_execution_context', 0, g.alloc(4)), NnErrno.INVALID_ARGUMENT);
 });
 
 test('the import object spreads to exactly the wasi_ephemeral_nn module', () => {
