@@ -7,10 +7,18 @@ compares each output line with the same op computed by PyTorch on the same input
     cargo build --release -p wasm-torch-kernels --example torch_parity
     .venv/bin/python kernels/parity/torch_parity.py target/release/examples/torch_parity
 
+or, for a wasm build (any extra arguments form the command line):
+
+    RUSTFLAGS="-C target-feature=+simd128" cargo build --release -p wasm-torch-kernels \\
+        --example torch_parity --target wasm32-wasip1
+    .venv/bin/python kernels/parity/torch_parity.py node kernels/wasm-runner/run-wasi.mjs \\
+        target/wasm32-wasip1/release/examples/torch_parity.wasm
+
 Exits non-zero on any mismatch; tolerances are per case (absolute + relative).
 """
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -125,12 +133,17 @@ for m, k, nn, act in [(5, 33, 17, "gelu"), (1, 768, 40, "none"), (70, 64, 130, "
     case(f"linear {m} {k} {nn} {act}", ref, 1e-4)
 
 stdin = "".join(line + "\n" for line, _, _ in CASES)
-res = subprocess.run([sys.argv[1]], input=stdin, capture_output=True, text=True)
-if res.returncode != 0:
+# Output goes to a file, not a pipe: Node's WASI fails with EAGAIN on a non-blocking pipe.
+with tempfile.TemporaryFile("w+") as out:
+    res = subprocess.run(sys.argv[1:], input=stdin, stdout=out, stderr=subprocess.PIPE, text=True)
+    out.seek(0)
+    lines = out.read().splitlines()
+if res.returncode != 0 or len(lines) != len(CASES):
     print(res.stderr)
+    print(f"FAIL: driver exited with {res.returncode} after {len(lines)} of {len(CASES)} cases")
     sys.exit(1)
 bad = 0
-for (line, ref, tol), got_line in zip(CASES, res.stdout.splitlines()):
+for (line, ref, tol), got_line in zip(CASES, lines):
     got = np.array([float(v) for v in got_line.split()], dtype=np.float64)
     want = ref.detach().flatten().double().numpy()
     if got.shape != want.shape:
