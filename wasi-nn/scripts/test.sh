@@ -2,8 +2,9 @@
 # Builds what the wasi-nn tests need and runs them all:
 #   1. the Rust crate wasm-torch-wasi-nn: tests natively
 #   7. last, a release build of the crate for wasm32-unknown-unknown and wasm32-wasip1 (the
-#      latter needs the wasi-libc headers for zstd's C code: apt-get install wasi-libc). A
-#      build, not a check: some errors (e.g. constant overflow on 32-bit usize) only show there.
+#      latter needs the wasi-libc headers for zstd's C code: apt-get install wasi-libc), and
+#      the crate's tests compiled to wasm32-wasip1 and run under node:wasi. A build, not a
+#      check: some errors (e.g. constant overflow on 32-bit usize) only show there.
 #   2. the fixtures (tiny .wtb models + inputs + expected outputs) via its make_fixture example
 #   3. the guest for wasm32-wasip1
 #   4. wasm-torch's wasm build: $WASM_TORCH_WASM_DIR if set, else js/dist/wasm/simd or
@@ -60,9 +61,14 @@ if [ "${SKIP_RUST:-0}" != 1 ]; then
     CC_wasm32_unknown_unknown=clang AR_wasm32_unknown_unknown="$AR" \
         cargo build "${CRATE[@]}" --lib --release --target wasm32-unknown-unknown
     if [ -d /usr/include/wasm32-wasi ]; then
-        say "crate build for wasm32-wasip1"
-        CC_wasm32_wasip1=clang CFLAGS_wasm32_wasip1="-isystem /usr/include/wasm32-wasi" AR_wasm32_wasip1="$AR" \
-            cargo build "${CRATE[@]}" --lib --release --target wasm32-wasip1
+        say "crate build for wasm32-wasip1, and its tests run inside wasm under node:wasi"
+        export CC_wasm32_wasip1=clang CFLAGS_wasm32_wasip1="-isystem /usr/include/wasm32-wasi" AR_wasm32_wasip1="$AR"
+        cargo build "${CRATE[@]}" --lib --release --target wasm32-wasip1
+        mapfile -t tests < <(cargo test "${CRATE[@]}" --target wasm32-wasip1 --no-run --message-format=json |
+            grep -o '"executable":"[^"]*\.wasm"' | cut -d'"' -f4)
+        for t in "${tests[@]}"; do
+            (cd "$HERE/crate" && node --no-warnings "$HERE/scripts/run-wasi-test.mjs" "$t" --test-threads=1)
+        done
     else
         say "NOT building for wasm32-wasip1: apt-get install wasi-libc (zstd's C code needs libc headers)"
         exit 1
