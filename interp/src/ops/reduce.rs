@@ -289,6 +289,63 @@ fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
     one(super::shape::transpose(&t, d as i64, last as i64)?.contiguous())
 }
 
+/// linalg_vector_norm(self, ord, dim, keepdim, dtype)
+fn vector_norm(args: &[Value]) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let ord = opt(args, 1).as_opt_f64()?.unwrap_or(2.0);
+    let dims = dims_of(opt(args, 2), x.ndim())?;
+    let keep = barg_or(args, 3, false)?;
+    let x = match opt(args, 4).as_opt_dtype()? {
+        Some(d) => x.cast(d)?,
+        None if !x.dtype().is_float() => x.cast(DType::F32)?,
+        None => x.clone(),
+    };
+    let (p, rows, row, shape) = arrange(&x, &dims, keep)?;
+    let v = p.f64s()?;
+    let out: Vec<f64> = (0..rows)
+        .map(|r| {
+            let s = &v[r * row..(r + 1) * row];
+            if ord == f64::INFINITY {
+                s.iter().fold(0.0f64, |a, b| a.max(b.abs()))
+            } else if ord == f64::NEG_INFINITY {
+                s.iter().fold(f64::INFINITY, |a, b| a.min(b.abs()))
+            } else if ord == 0.0 {
+                s.iter().filter(|b| **b != 0.0).count() as f64
+            } else {
+                s.iter().map(|b| b.abs().powf(ord)).sum::<f64>().powf(1.0 / ord)
+            }
+        })
+        .collect();
+    one(Tensor::from_f64_as(x.dtype(), shape, out))
+}
+
+/// diff(self, n, dim, prepend, append)
+fn diff(args: &[Value]) -> Result<Vec<Value>> {
+    let mut x = targ(args, 0)?.clone();
+    let n = opt(args, 1).as_opt_int()?.unwrap_or(1);
+    let d = norm_dim(opt(args, 2).as_opt_int()?.unwrap_or(-1), x.ndim())?;
+    if let Some(p) = opt(args, 3).as_opt_tensor()? {
+        x = super::shape::cat(&[p.clone(), x], d as i64)?;
+    }
+    if let Some(a) = opt(args, 4).as_opt_tensor()? {
+        x = super::shape::cat(&[x, a.clone()], d as i64)?;
+    }
+    for _ in 0..n.max(0) {
+        let len = x.shape()[d] as i64;
+        if len == 0 {
+            break;
+        }
+        let hi = super::shape::slice(&x, d, Some(1), None, 1)?;
+        let lo = super::shape::slice(&x, d, None, Some(len - 1), 1)?;
+        x = if x.dtype() == DType::Bool {
+            super::arith::binary(Value::Tensor(hi), &Value::Tensor(lo), super::arith::Bin::Ne, None)?
+        } else {
+            super::arith::binary(Value::Tensor(hi), &Value::Tensor(lo), super::arith::Bin::Sub, None)?
+        };
+    }
+    one(x)
+}
+
 macro_rules! reg {
     ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
         $( $r.push(($name, $f as OpFn)); )*
@@ -321,6 +378,8 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::all.default" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, false, None, None),
         "aten::all.dim" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, false, Some(1), Some(2)),
         "aten::cumsum.default" => |_: &mut OpCtx, a: Vec<Value>| cumsum(&a),
+        "aten::linalg_vector_norm.default" => |_: &mut OpCtx, a: Vec<Value>| vector_norm(&a),
+        "aten::diff.default" => |_: &mut OpCtx, a: Vec<Value>| diff(&a),
     );
     let _ = arg;
 }
