@@ -3,7 +3,7 @@
 //! `f32x4_relaxed_madd` (fused or not, at the engine's choice).
 
 use super::simd::{self, Simd};
-use super::Kernels;
+use super::{Kernels, NR};
 use core::arch::wasm32::*;
 
 /// A simd128 vector of 4 f32 lanes.
@@ -140,16 +140,65 @@ map_entry!(silu, silu);
 map_entry!(gelu, gelu);
 map_entry!(gelu_tanh, gelu_tanh);
 
-/// Rows of the wasm micro-tile, computed in strips of `NV` f32x4 columns.
+/// Rows of the wasm micro-tile: 4 rows × 16 columns, computed as two strips of 8 columns.
 const MR: usize = 4;
-const NV: usize = 4;
+
+/// Defines a strip function computing rows `[$i, ...]` × 8 columns (`col0..col0 + 8`) of an
+/// `MR`-strided A panel against a 16-column B panel. Written out with literal indices (not
+/// the generic `simd::gemm_tile`): for wasm, LLVM does not fully unroll the generic loops
+/// and leaves the accumulators in linear memory. Strips of 8 columns keep at most 8
+/// accumulators + 2 B vectors + 1 broadcast live, which fits the 16 xmm registers an engine
+/// maps wasm locals to on x86 (a 4 × 16 strip spills).
+macro_rules! wasm_strip {
+    ($name:ident, [$($i:literal),+]) => {
+        #[inline(always)]
+        fn $name(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32], col0: usize) {
+            const R: usize = [$($i),+].len();
+            assert!(col0 + 8 <= NR);
+            assert!(a.len() >= kc * MR && b.len() >= kc * NR && acc.len() >= R * NR);
+            let z = F4::splat(0.0);
+            let mut c = [[z; 2]; R];
+            let (ap, bp) = (a.as_ptr(), b.as_ptr());
+            for p in 0..kc {
+                // SAFETY: p < kc; the asserts bound A (p*MR + i < kc*MR) and B
+                // (p*NR + col0 + 8 <= kc*NR).
+                unsafe {
+                    let bq = bp.add(p * NR + col0);
+                    let b0 = F4::load(bq);
+                    let b1 = F4::load(bq.add(4));
+                    $(
+                        let av = F4::load_splat(ap.add(p * MR + $i));
+                        c[$i][0] = av.mul_add(b0, c[$i][0]);
+                        c[$i][1] = av.mul_add(b1, c[$i][1]);
+                    )+
+                }
+            }
+            $(
+                // SAFETY: row $i < R, col0 + 8 <= NR; acc holds R * NR floats.
+                unsafe {
+                    let q = acc.as_mut_ptr().add($i * NR + col0);
+                    c[$i][0].store(q);
+                    c[$i][1].store(q.add(4));
+                }
+            )+
+        }
+    };
+}
+
+wasm_strip!(strip1, [0]);
+wasm_strip!(strip2, [0, 1]);
+wasm_strip!(strip3, [0, 1, 2]);
+wasm_strip!(strip4, [0, 1, 2, 3]);
 
 fn gemm_tile(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
-    match rows {
-        1 => simd::gemm_tile::<F4, 1, MR, NV>(kc, a, b, acc),
-        2 => simd::gemm_tile::<F4, 2, MR, NV>(kc, a, b, acc),
-        3 => simd::gemm_tile::<F4, 3, MR, NV>(kc, a, b, acc),
-        _ => simd::gemm_tile::<F4, MR, MR, NV>(kc, a, b, acc),
+    const { assert!(NR == 16) };
+    for col0 in [0, 8] {
+        match rows {
+            1 => strip1(kc, a, b, acc, col0),
+            2 => strip2(kc, a, b, acc, col0),
+            3 => strip3(kc, a, b, acc, col0),
+            _ => strip4(kc, a, b, acc, col0),
+        }
     }
 }
 
