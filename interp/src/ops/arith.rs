@@ -224,31 +224,17 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
             Some(v) if !matches!(v, Value::None) => v.as_f64()? as f32,
             _ => 1.0,
         };
-        // b: a scalar or a contiguous operand broadcast to `shape`
-        let bv = if tb.shape() == shape.as_slice() {
-            tb.f32s()?.into_owned()
-        } else if tb.numel() == 1 {
-            Vec::new()
-        } else {
-            expand_to(&tb, &shape)?.f32s()?.into_owned()
-        };
-        let b_scalar = if tb.numel() == 1 {
-            Some(tb.f32s()?[0])
-        } else {
-            None
-        };
         if op.is_cmp() || op.is_logical() {
             let av = expand_to(&ta, &shape)?;
             let av = av.f32s()?;
+            let bx = expand_to(&tb, &shape)?;
+            let bv = bx.f32s()?;
             let f = f_cmp(op);
-            let out: Vec<u8> = match b_scalar {
-                Some(s) => av.iter().map(|&x| u8::from(f(x, s))).collect(),
-                None => av
-                    .iter()
-                    .zip(&bv)
-                    .map(|(&x, &y)| u8::from(f(x, y)))
-                    .collect(),
-            };
+            let out: Vec<u8> = av
+                .iter()
+                .zip(bv.iter())
+                .map(|(&x, &y)| u8::from(f(x, y)))
+                .collect();
             return Ok(Tensor::from_bool_bytes(shape, out));
         }
         // a: take over its buffer when possible (in place)
@@ -258,11 +244,7 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
             expand_to(&ta, &shape)?.f32s()?.into_owned()
         };
         debug_assert_eq!(av.len(), numel);
-        let f = f_op(op, alpha);
-        match b_scalar {
-            Some(s) => av.iter_mut().for_each(|x| *x = f(*x, s)),
-            None => av.iter_mut().zip(&bv).for_each(|(x, &y)| *x = f(*x, y)),
-        }
+        apply_broadcast(&mut av, &shape, &tb, f_op(op, alpha))?;
         return Ok(Tensor::from_f32_as(out_dtype, shape, av));
     }
     // integer / bool compute in i64
@@ -293,6 +275,79 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
         return Ok(Tensor::from_i64_as(DType::Bool, shape, out));
     }
     Ok(Tensor::from_i64_as(out_dtype, shape, out))
+}
+
+/// `av[i] = f(av[i], b[i])` with `b` broadcast to `shape` (`av` is contiguous in `shape`),
+/// walking `b` in blocks: constant blocks (broadcast trailing dims, e.g. a per-channel
+/// scale) or contiguous blocks, without materialising the broadcast.
+fn apply_broadcast(
+    av: &mut [f32],
+    shape: &[usize],
+    tb: &Tensor,
+    f: impl Fn(f32, f32) -> f32,
+) -> Result<()> {
+    if tb.numel() == 1 {
+        let s = tb.f32s()?[0];
+        av.iter_mut().for_each(|x| *x = f(*x, s));
+        return Ok(());
+    }
+    if tb.shape() == shape {
+        let b = tb.f32s()?;
+        av.iter_mut()
+            .zip(b.iter())
+            .for_each(|(x, &y)| *x = f(*x, y));
+        return Ok(());
+    }
+    let bc = if tb.dtype() == DType::F32 && tb.is_contiguous() {
+        tb.clone()
+    } else {
+        Tensor::from_f32(tb.shape().to_vec(), tb.f32s()?.into_owned())
+    };
+    let e = expand_to(&bc, shape)?;
+    let raw = e.raw::<f32>()?;
+    let st = e.strides();
+    let nd = shape.len();
+    let mut k = nd;
+    while k > 0 && st[k - 1] == 0 {
+        k -= 1;
+    }
+    let (block, constant) = if k < nd {
+        (shape[k..].iter().product::<usize>(), true)
+    } else {
+        let mut acc = 1;
+        while k > 0 && st[k - 1] == acc {
+            acc *= shape[k - 1];
+            k -= 1;
+        }
+        (acc, false)
+    };
+    if block == 0 || av.is_empty() {
+        return Ok(());
+    }
+    let mut idx = vec![0usize; k];
+    let mut boff = 0usize;
+    for dst in av.chunks_exact_mut(block) {
+        if constant {
+            let s = raw[boff];
+            dst.iter_mut().for_each(|x| *x = f(*x, s));
+        } else {
+            dst.iter_mut()
+                .zip(&raw[boff..boff + block])
+                .for_each(|(x, &y)| *x = f(*x, y));
+        }
+        let mut d = k;
+        while d > 0 {
+            d -= 1;
+            idx[d] += 1;
+            boff += st[d];
+            if idx[d] < shape[d] {
+                break;
+            }
+            boff -= st[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+    Ok(())
 }
 
 fn bin_op(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
@@ -863,6 +918,35 @@ mod tests {
             vec![tf(vec![1], vec![8.0]), Value::Float(1.0 / 3.0)],
         );
         assert!((r.to_f32_vec()[0] - 2.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn broadcast_blocks_match_materialised_broadcast() {
+        // per-channel [1,3,1,1], per-row [2,1,1,4], inner [4], transposed view [3,1] (strided)
+        let x: Vec<f32> = (0..24).map(|i| i as f32).collect();
+        let a = Tensor::from_f32(vec![2, 3, 1, 4], x.clone());
+        let cases = vec![
+            Tensor::from_f32(vec![1, 3, 1, 1], vec![1., 2., 3.]),
+            Tensor::from_f32(vec![2, 1, 1, 4], (0..8).map(|i| i as f32).collect()),
+            Tensor::from_f32(vec![4], vec![1., -1., 2., -2.]),
+            super::super::shape::transpose(&Tensor::from_f32(vec![1, 3], vec![5., 6., 7.]), 0, 1)
+                .unwrap(),
+            Tensor::from_i64(vec![3, 1, 1], vec![1, 2, 3]),
+        ];
+        for b in cases {
+            let r = binary(
+                Value::Tensor(a.clone()),
+                &Value::Tensor(b.clone()),
+                Bin::Mul,
+                None,
+            )
+            .unwrap();
+            let shape = broadcast_shapes(a.shape(), b.shape()).unwrap();
+            let eb = expand_to(&b, &shape).unwrap().to_f32_vec();
+            let ea = expand_to(&a, &shape).unwrap().to_f32_vec();
+            let want: Vec<f32> = ea.iter().zip(&eb).map(|(p, q)| p * q).collect();
+            assert_eq!(r.to_f32_vec(), want, "b shape {:?}", b.shape());
+        }
     }
 
     #[test]

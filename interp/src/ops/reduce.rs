@@ -312,7 +312,10 @@ fn vector_norm(args: &[Value]) -> Result<Vec<Value>> {
             } else if ord == 0.0 {
                 s.iter().filter(|b| **b != 0.0).count() as f64
             } else {
-                s.iter().map(|b| b.abs().powf(ord)).sum::<f64>().powf(1.0 / ord)
+                s.iter()
+                    .map(|b| b.abs().powf(ord))
+                    .sum::<f64>()
+                    .powf(1.0 / ord)
             }
         })
         .collect();
@@ -338,9 +341,19 @@ fn diff(args: &[Value]) -> Result<Vec<Value>> {
         let hi = super::shape::slice(&x, d, Some(1), None, 1)?;
         let lo = super::shape::slice(&x, d, None, Some(len - 1), 1)?;
         x = if x.dtype() == DType::Bool {
-            super::arith::binary(Value::Tensor(hi), &Value::Tensor(lo), super::arith::Bin::Ne, None)?
+            super::arith::binary(
+                Value::Tensor(hi),
+                &Value::Tensor(lo),
+                super::arith::Bin::Ne,
+                None,
+            )?
         } else {
-            super::arith::binary(Value::Tensor(hi), &Value::Tensor(lo), super::arith::Bin::Sub, None)?
+            super::arith::binary(
+                Value::Tensor(hi),
+                &Value::Tensor(lo),
+                super::arith::Bin::Sub,
+                None,
+            )?
         };
     }
     one(x)
