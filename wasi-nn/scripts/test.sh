@@ -53,6 +53,11 @@ if [ "${WASI_NN_BUILD_ZOO:-0}" = 1 ] && [ -z "${WASI_NN_ZOO:-}" ]; then
     .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18 squeezenet1_1
 fi
 
+if [ ! -d "$HERE/node_modules/@bjorn3/browser_wasi_shim" ] || [ ! -d "$HERE/node_modules/playwright-core" ]; then
+    say "npm ci in wasi-nn/ (browser_wasi_shim, playwright-core for the Chromium test)"
+    (cd "$HERE" && npm ci --no-audit --no-fund)
+fi
+
 say "node --test wasi-nn/test/*.test.mjs"
 node --test "$HERE"/test/*.test.mjs
 
