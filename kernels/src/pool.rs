@@ -159,6 +159,10 @@ pub fn max_pool2d(
     if let Some(ix) = indices.as_deref() {
         assert_eq!(ix.len(), out.len(), "max_pool2d: indices length");
     }
+    if indices.is_none() {
+        max_pool2d_rows(p, input, out, oh, ow);
+        return;
+    }
     let (ih, iw) = (p.in_h as isize, p.in_w as isize);
     let (kh, kw) = (p.kernel.0 as isize, p.kernel.1 as isize);
     let (dh, dw) = (p.dilation.0 as isize, p.dilation.1 as isize);
@@ -197,6 +201,56 @@ pub fn max_pool2d(
                 out[o] = best;
                 if let Some(ix) = indices.as_deref_mut() {
                     ix[o] = best_i as i64;
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling without indices, one output row at a time: each window tap updates the
+/// range of output columns whose input column is inside the image, so the inner loop has
+/// no bounds test and vectorises. Taps are visited in PyTorch's (y, x) order, so NaN
+/// handling matches the per-window loop.
+fn max_pool2d_rows(p: &Pool2dParams, input: &[f32], out: &mut [f32], oh: usize, ow: usize) {
+    let (ih, iw) = (p.in_h, p.in_w);
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.padding;
+    let (dh, dw) = p.dilation;
+    for (src, dst) in input
+        .chunks_exact(ih * iw)
+        .zip(out.chunks_exact_mut(oh * ow))
+    {
+        for (oy, drow) in dst.chunks_exact_mut(ow).enumerate() {
+            drow.fill(f32::NEG_INFINITY);
+            for ky in 0..p.kernel.0 {
+                let iy = (oy * sh + ky * dh) as isize - ph as isize;
+                if iy < 0 || iy as usize >= ih {
+                    continue;
+                }
+                let srow = &src[iy as usize * iw..(iy as usize + 1) * iw];
+                for kx in 0..p.kernel.1 {
+                    // Input column of output column ox: ox * sw + off.
+                    let off = (kx * dw) as isize - pw as isize;
+                    let lo = if off >= 0 {
+                        0
+                    } else {
+                        off.unsigned_abs().div_ceil(sw)
+                    };
+                    let room = iw as isize - off;
+                    if room <= 0 {
+                        continue;
+                    }
+                    let hi = ow.min((room as usize - 1) / sw + 1);
+                    if lo >= hi {
+                        continue;
+                    }
+                    let s0 = (lo as isize * sw as isize + off) as usize;
+                    let taps = srow[s0..].iter().step_by(sw);
+                    for (d, &v) in drow[lo..hi].iter_mut().zip(taps) {
+                        if v > *d || v.is_nan() {
+                            *d = v;
+                        }
+                    }
                 }
             }
         }

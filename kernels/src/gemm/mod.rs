@@ -1,6 +1,6 @@
 //! Single-precision matrix multiplication.
 //!
-//! Structure (GotoBLAS/BLIS style): B is packed into column panels of [`NR`] (=16)
+//! Structure (GotoBLAS/BLIS style): B is packed into column panels of `NR` = 16
 //! columns, stored `k`-major so the micro-kernel streams it; A is packed per cache block
 //! into row panels of `mr` rows; a register-blocked micro-kernel from the active
 //! [`crate::arch::Kernels`] table computes one `mr × NR` tile at a time, and the driver

@@ -58,6 +58,10 @@ proptest! {
         let mut out = vec![0f32; p.batch * p.channels * oh * ow];
         let mut idx = vec![0i64; out.len()];
         max_pool2d(&p, &x, &mut out, Some(&mut idx));
+        // The row-range path (no indices) must agree exactly.
+        let mut out2 = vec![0f32; out.len()];
+        max_pool2d(&p, &x, &mut out2, None);
+        prop_assert_eq!(&out, &out2);
         for pl in 0..p.batch * p.channels {
             let plane = &x[pl * p.in_h * p.in_w..][..p.in_h * p.in_w];
             for oy in 0..oh {
@@ -135,6 +139,27 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn max_pool_nan_wins_on_both_paths() {
+    let p = Pool2dParams {
+        kernel: (1, 3),
+        stride: (1, 1),
+        padding: (0, 1),
+        ..p1(4, 3, 1, 1, false)
+    };
+    let x = [1.0, f32::NAN, 3.0, 2.0];
+    let mut a = [0f32; 4];
+    let mut b = [0f32; 4];
+    let mut idx = [0i64; 4];
+    max_pool2d(&p, &x, &mut a, Some(&mut idx));
+    max_pool2d(&p, &x, &mut b, None);
+    for o in [a, b] {
+        assert!(o[0].is_nan() && o[1].is_nan() && o[2].is_nan());
+        assert_eq!(o[3], 3.0);
+    }
+    assert_eq!(idx, [1, 1, 1, 2]);
 }
 
 fn p1(in_len: usize, k: usize, s: usize, pad: usize, ceil_mode: bool) -> Pool2dParams {
