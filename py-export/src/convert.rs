@@ -64,7 +64,11 @@ fn constant(obj: &Bound<'_, PyAny>) -> PyResult<ConstValue> {
             shape: t.get_item(2)?.extract()?,
             data: bytes_of(&t.get_item(3)?)?,
         }),
-        other => return Err(PyValueError::new_err(format!("unknown constant tag '{other}'"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown constant tag '{other}'"
+            )))
+        }
     })
 }
 
@@ -74,7 +78,11 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
         "r" => Operand::Reg(index),
         "c" => Operand::Const(index),
         "w" => Operand::Weight(index),
-        other => return Err(PyValueError::new_err(format!("unknown operand kind '{other}'"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown operand kind '{other}'"
+            )))
+        }
     })
 }
 
@@ -131,7 +139,11 @@ fn instr(obj: &Bound<'_, PyAny>) -> PyResult<Instr> {
         "return" => Instr::Return {
             values: operands(&at(1)?)?,
         },
-        other => return Err(PyValueError::new_err(format!("unknown instruction '{other}'"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown instruction '{other}'"
+            )))
+        }
     })
 }
 
@@ -153,13 +165,17 @@ fn encoding(obj: &Bound<'_, PyAny>) -> PyResult<WeightEncoding> {
             "as_is" => Ok(WeightEncoding::AsIs),
             "f16" => Ok(WeightEncoding::F16),
             "int8" => Ok(WeightEncoding::Int8PerTensor),
-            other => Err(PyValueError::new_err(format!("unknown weight encoding '{other}'"))),
+            other => Err(PyValueError::new_err(format!(
+                "unknown weight encoding '{other}'"
+            ))),
         };
     }
     let (tag, axis): (String, u32) = obj.extract()?;
     match tag.as_str() {
         "int8_channel" => Ok(WeightEncoding::Int8PerChannel { axis }),
-        other => Err(PyValueError::new_err(format!("unknown weight encoding '{other}'"))),
+        other => Err(PyValueError::new_err(format!(
+            "unknown weight encoding '{other}'"
+        ))),
     }
 }
 
@@ -201,13 +217,28 @@ fn model_ir(ir: &Bound<'_, PyDict>) -> PyResult<ModelIr> {
     Ok(ModelIr {
         metadata: metadata(&item(ir, "metadata")?)?,
         signature: Signature {
-            inputs: list("inputs")?.iter().map(value_spec).collect::<PyResult<_>>()?,
-            outputs: list("outputs")?.iter().map(value_spec).collect::<PyResult<_>>()?,
+            inputs: list("inputs")?
+                .iter()
+                .map(value_spec)
+                .collect::<PyResult<_>>()?,
+            outputs: list("outputs")?
+                .iter()
+                .map(value_spec)
+                .collect::<PyResult<_>>()?,
         },
         ops: item(ir, "ops")?.extract()?,
-        functions: list("functions")?.iter().map(function).collect::<PyResult<_>>()?,
-        constants: list("constants")?.iter().map(constant).collect::<PyResult<_>>()?,
-        weights: list("weights")?.iter().map(weight).collect::<PyResult<_>>()?,
+        functions: list("functions")?
+            .iter()
+            .map(function)
+            .collect::<PyResult<_>>()?,
+        constants: list("constants")?
+            .iter()
+            .map(constant)
+            .collect::<PyResult<_>>()?,
+        weights: list("weights")?
+            .iter()
+            .map(weight)
+            .collect::<PyResult<_>>()?,
     })
 }
 

@@ -90,7 +90,9 @@ impl NativeSession {
     fn inputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         self.program
             .inputs()
-            .iter().map(|s| spec_to_py(py, s)).collect()
+            .iter()
+            .map(|s| spec_to_py(py, s))
+            .collect()
     }
 
     /// The model's outputs: a list of `(name, dtype, shape)`.
@@ -98,7 +100,9 @@ impl NativeSession {
     fn outputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         self.program
             .outputs()
-            .iter().map(|s| spec_to_py(py, s)).collect()
+            .iter()
+            .map(|s| spec_to_py(py, s))
+            .collect()
     }
 
     /// Run with positional inputs `[(dtype, shape, bytes), ...]`; returns outputs the same way.
@@ -150,9 +154,9 @@ impl NativeSession {
     }
 
     fn lock(&self) -> PyResult<MutexGuard<'_, Session>> {
-        self.session
-            .lock()
-            .map_err(|_| NativeError::new_err("runtime: a previous run panicked; load the model again"))
+        self.session.lock().map_err(|_| {
+            NativeError::new_err("runtime: a previous run panicked; load the model again")
+        })
     }
 }
 

@@ -94,9 +94,21 @@ class _Emitter:
         self.regs: Dict[Value, int] = {}
         self.names: List[str] = []
         self.code: List[Any] = []
-        order = used_weights(graph)
-        self.weight_map = {old: new for new, old in enumerate(order)}
-        self.weights = [self._weight_entry(graph.weights[i], weight_encoding) for i in order]
+        # One stored tensor per distinct weight: tied weights (GPT-2's embedding and LM head,
+        # frozen TorchScript constants read twice) share an entry.
+        self.weight_map: Dict[int, int] = {}
+        self.weights: List[Tuple] = []
+        seen: Dict[Any, int] = {}
+        for i in used_weights(graph):
+            w = graph.weights[i]
+            entry = self._weight_entry(w, weight_encoding)
+            t = w.tensor
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
+                   tuple(t.stride()), t.dtype, repr(entry[4]))
+            if key not in seen:
+                seen[key] = len(self.weights)
+                self.weights.append(entry)
+            self.weight_map[i] = seen[key]
 
     @staticmethod
     def _weight_entry(w: Any, mode: str) -> Tuple:
