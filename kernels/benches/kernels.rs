@@ -122,6 +122,27 @@ fn main() {
         in_w: 56,
         ..conv3.clone()
     };
+    // Element-wise maps run on the active table (`WASM_TORCH_KERNELS=portable` to compare).
+    let active = wasm_torch_kernels::arch::active().name;
+    let src = data(1 << 16);
+    for (name, act) in [
+        ("exp", None),
+        ("gelu", Some(Activation::Gelu)),
+        ("tanh", Some(Activation::Tanh)),
+    ] {
+        let mut v = src.clone();
+        let t = time(|| {
+            v.copy_from_slice(&src);
+            match act {
+                None => wasm_torch_kernels::activation::exp(black_box(&mut v[..])),
+                Some(a) => wasm_torch_kernels::activation::apply(a, black_box(&mut v[..])),
+            }
+        });
+        println!(
+            "{active:>18} {name} 64Ki elements (incl. copy): {:7.3} Gelem/s",
+            v.len() as f64 / t / 1e9
+        );
+    }
     for k in available() {
         bench_gemm(k, 128, 384, 1536);
         bench_gemm(k, 256, 256, 256);
@@ -129,24 +150,5 @@ fn main() {
         bench_conv(k, "3x3 64->64 56x56", &conv3);
         bench_conv(k, "1x1 128->128 28x28", &pw);
         bench_conv(k, "dw3x3 128 56x56", &dw);
-        let mut v = data(1 << 16);
-        for (name, act) in [
-            ("exp", Activation::None),
-            ("gelu", Activation::Gelu),
-            ("tanh", Activation::Tanh),
-        ] {
-            let t = match act {
-                Activation::None => {
-                    time(|| (wasm_torch_kernels::activation::exp)(black_box(&mut v[..])))
-                }
-                _ => time(|| wasm_torch_kernels::activation::apply(act, black_box(&mut v[..]))),
-            };
-            println!(
-                "{:>18} {name} (active table) 64Ki: {:7.3} Gelem/s",
-                k.name,
-                v.len() as f64 / t / 1e9
-            );
-            v = data(1 << 16);
-        }
     }
 }
