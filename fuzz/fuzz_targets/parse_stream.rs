@@ -30,7 +30,13 @@ fuzz_target!(|data: &[u8]| {
     // Piece lengths: small values stay small (byte-by-byte feeding), large ones are scaled.
     let cuts: Vec<usize> = ctl[1..]
         .iter()
-        .map(|&c| if c < 128 { c as usize } else { (c as usize - 127) * 97 })
+        .map(|&c| {
+            if c < 128 {
+                c as usize
+            } else {
+                (c as usize - 127) * 97
+            }
+        })
         .collect();
     let l = limits();
     let whole = parse_file(&file, &l).and_then(|g| decode_all(&file, &g, &l).map(|a| (g, a)));
