@@ -159,6 +159,13 @@ fn mm(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// Batched product of `a[..., m, k]` and `b[..., k, n]` with broadcast batch dims.
 fn batched(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (ar, br) = (a.ndim(), b.ndim());
+    if ar < 2 || br < 2 {
+        return Err(Error::runtime(format!(
+            "batched matmul needs at least 2-d operands, got {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        )));
+    }
     let (m, k) = (a.shape()[ar - 2], a.shape()[ar - 1]);
     let (k2, n) = (b.shape()[br - 2], b.shape()[br - 1]);
     if k != k2 {

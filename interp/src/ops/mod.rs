@@ -111,6 +111,16 @@ pub(crate) fn norm_dim(d: i64, ndim: usize) -> Result<usize> {
     Ok(dd as usize)
 }
 
+/// A dim of a tensor that must have at least one dimension.
+pub(crate) fn dim_of(t: &Tensor, d: i64) -> Result<usize> {
+    if t.ndim() == 0 {
+        return Err(Error::runtime(format!(
+            "dimension {d} given for a 0-d tensor"
+        )));
+    }
+    norm_dim(d, t.ndim())
+}
+
 /// Non-negative int → usize, with a clear error.
 pub(crate) fn to_usize(v: i64, what: &str) -> Result<usize> {
     usize::try_from(v).map_err(|_| Error::runtime(format!("{what} must be non-negative, got {v}")))
@@ -150,6 +160,12 @@ pub(crate) fn expand_to(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
         return Ok(t.clone());
     }
     let n = shape.len();
+    let bytes = crate::tensor::checked_numel(shape)?.saturating_mul(t.dtype().size());
+    if bytes > crate::storage::MAX_TENSOR_BYTES {
+        return Err(Error::oom(format!(
+            "expanding to {shape:?} needs {bytes} bytes"
+        )));
+    }
     if t.ndim() > n {
         return Err(Error::runtime(format!(
             "cannot expand {:?} to {shape:?}",
@@ -350,5 +366,89 @@ mod tests {
             vec![2, 4, 3]
         );
         assert!(broadcast_shapes(&[2], &[3]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::registry::{lookup, supported_ops, OpCtx};
+
+    fn pool() -> Vec<Value> {
+        let f = |shape: Vec<usize>| {
+            let n = shape.iter().product::<usize>();
+            Value::Tensor(Tensor::from_f32(
+                shape,
+                (0..n).map(|i| i as f32 - 2.0).collect(),
+            ))
+        };
+        let ints = |v: &[i64]| Value::List(v.iter().map(|&i| Value::Int(i)).collect());
+        vec![
+            Value::None,
+            Value::Int(0),
+            Value::Int(-1),
+            Value::Int(2),
+            Value::Int(1 << 40),
+            Value::Int(-(1 << 40)),
+            Value::Float(0.5),
+            Value::Float(f64::NAN),
+            Value::Bool(true),
+            Value::Str("tanh".into()),
+            ints(&[]),
+            ints(&[1, 2]),
+            ints(&[-1]),
+            ints(&[0, 0, 0, 0]),
+            ints(&[3, 1 << 40]),
+            f(vec![]),
+            f(vec![2, 3]),
+            f(vec![1, 2, 3, 3]),
+            f(vec![0]),
+            f(vec![2, 0, 3]),
+            Value::Tensor(Tensor::from_i64(vec![3], vec![0, -1, 5])),
+            Value::Tensor(Tensor::from_bool(
+                vec![2, 3],
+                vec![true, false, true, false, true, true],
+            )),
+            Value::List(vec![f(vec![2, 3]), f(vec![2, 3])]),
+            Value::List(vec![f(vec![2]), Value::None]),
+        ]
+    }
+
+    /// Every op, called with many malformed argument lists, returns an error instead of
+    /// panicking (kernel preconditions are checked by the ops).
+    #[test]
+    fn no_op_panics_on_bad_arguments() {
+        let values = pool();
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut failures = Vec::new();
+        for name in supported_ops() {
+            let f = lookup(name).unwrap();
+            for trial in 0..1500 {
+                let len = (next() % 10) as usize;
+                let args: Vec<Value> = (0..len)
+                    .map(|_| values[(next() % values.len() as u64) as usize].clone())
+                    .collect();
+                let desc = format!("{name} trial {trial}: {args:?}");
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _ = f(&mut OpCtx::default(), args);
+                }));
+                if r.is_err() {
+                    failures.push(desc);
+                    break;
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} ops panicked:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }

@@ -276,7 +276,7 @@ fn adaptive_avg(args: &[Value]) -> Result<Vec<Value>> {
             "adaptive_avg_pool2d: output size must be positive",
         ));
     }
-    let mut out = try_alloc::<f32>(n * c * os[0] * os[1])?;
+    let mut out = try_alloc::<f32>(crate::tensor::checked_numel(&[n, c, os[0], os[1]])?)?;
     adaptive_avg_pool2d(n, c, h, w, os[0], os[1], &x.f32s()?, &mut out);
     one(Tensor::from_f32_as(
         float_out(x),

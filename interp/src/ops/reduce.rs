@@ -326,7 +326,7 @@ fn vector_norm(args: &[Value]) -> Result<Vec<Value>> {
 fn diff(args: &[Value]) -> Result<Vec<Value>> {
     let mut x = targ(args, 0)?.clone();
     let n = opt(args, 1).as_opt_int()?.unwrap_or(1);
-    let d = norm_dim(opt(args, 2).as_opt_int()?.unwrap_or(-1), x.ndim())?;
+    let d = super::dim_of(&x, opt(args, 2).as_opt_int()?.unwrap_or(-1))?;
     if let Some(p) = opt(args, 3).as_opt_tensor()? {
         x = super::shape::cat(&[p.clone(), x], d as i64)?;
     }

@@ -2,7 +2,9 @@
 //! permute, transpose, expand, (un)squeeze, slice, select, narrow, split/chunk/unbind.
 //! cat, stack, pad and repeat copy.
 
-use super::{arg, barg_or, expand_to, iarg, ints, norm_dim, one, opt, promote, targ, to_usize};
+use super::{
+    arg, barg_or, dim_of, expand_to, iarg, ints, norm_dim, one, opt, promote, targ, to_usize,
+};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
 use crate::storage::Elem;
@@ -87,7 +89,7 @@ fn flatten(args: Vec<Value>) -> Result<Vec<Value>> {
 
 fn unflatten(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
-    let d = norm_dim(iarg(&args, 1)?, t.ndim())?;
+    let d = dim_of(t, iarg(&args, 1)?)?;
     let sizes = infer_shape(&ints(&args, 2)?, t.shape()[d])?;
     let mut shape = t.shape()[..d].to_vec();
     shape.extend(sizes);
@@ -261,7 +263,7 @@ pub(crate) fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
 
 fn narrow(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
-    let d = norm_dim(iarg(&args, 1)?, t.ndim())?;
+    let d = dim_of(t, iarg(&args, 1)?)?;
     let start = iarg(&args, 2)?;
     let len = iarg(&args, 3)?;
     let n = t.shape()[d] as i64;
@@ -299,7 +301,7 @@ fn split_sizes(t: &Tensor, sizes: &[usize], d: usize) -> Result<Vec<Value>> {
 
 fn split(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
-    let d = norm_dim(iarg(&args, 2)?, t.ndim())?;
+    let d = dim_of(t, iarg(&args, 2)?)?;
     let size = to_usize(iarg(&args, 1)?, "split_size")?;
     let n = t.shape()[d];
     if size == 0 && n > 0 {
@@ -320,7 +322,7 @@ fn split(args: Vec<Value>) -> Result<Vec<Value>> {
 
 fn split_with_sizes(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
-    let d = norm_dim(iarg(&args, 2)?, t.ndim())?;
+    let d = dim_of(t, iarg(&args, 2)?)?;
     let sizes = ints(&args, 1)?
         .into_iter()
         .map(|s| to_usize(s, "split size"))
@@ -334,7 +336,7 @@ fn chunk(args: Vec<Value>) -> Result<Vec<Value>> {
     if chunks == 0 {
         return Err(Error::runtime("chunk: chunks must be positive"));
     }
-    let d = norm_dim(iarg(&args, 2)?, t.ndim())?;
+    let d = dim_of(t, iarg(&args, 2)?)?;
     let size = t.shape()[d].div_ceil(chunks).max(1);
     split(vec![
         args[0].clone(),
@@ -345,7 +347,7 @@ fn chunk(args: Vec<Value>) -> Result<Vec<Value>> {
 
 fn unbind(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
-    let d = norm_dim(iarg(&args, 1)?, t.ndim())?;
+    let d = dim_of(t, iarg(&args, 1)?)?;
     let out = (0..t.shape()[d])
         .map(|i| select(t, d as i64, i as i64).map(Value::Tensor))
         .collect::<Result<Vec<_>>>()?;
