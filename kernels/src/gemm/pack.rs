@@ -22,8 +22,15 @@ pub(crate) fn pack_b_panels(
         if !trans_b {
             for (p, out) in panel.chunks_exact_mut(NR).enumerate() {
                 let src = &b[p * ldb + j0..p * ldb + j0 + w];
-                out[..w].copy_from_slice(src);
-                out[w..].fill(0.0);
+                if w == NR {
+                    // Fixed-size copy: a few vector moves instead of a `memcpy` call per
+                    // 64 bytes (which, in wasm without bulk-memory, is a software loop).
+                    let v: [f32; NR] = src.try_into().expect("NR elements");
+                    out.copy_from_slice(&v);
+                } else {
+                    out[..w].copy_from_slice(src);
+                    out[w..].fill(0.0);
+                }
             }
         } else {
             if w < NR {
