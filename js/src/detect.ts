@@ -95,10 +95,10 @@ export function chooseBuild(opts: ChoiceOptions, cores: number, features: Featur
       ? { variant: 'simd', threads: 1, reason: `${why}: single-threaded SIMD build`, features }
       : { variant: 'scalar', threads: 1, reason: `${why}; no wasm SIMD either: scalar build`, features };
   if (!wantThreads) return single('one thread requested');
+  if (!features.sharedMemory) return single(`${features.sharedMemoryNote ?? 'no shared memory'}, so no threads`);
   if (!isNode && typeof (globalThis as { document?: unknown }).document !== 'undefined') {
     return single('on a page\'s main thread, which may not block as a thread pool needs (use WorkerSession from wasm-torch/worker for threads)');
   }
-  if (!features.sharedMemory) return single(`${features.sharedMemoryNote ?? 'no shared memory'}, so no threads`);
   if (!features.workers) return single('no Worker support, so no threads');
   if (!features.relaxedSimd) return single('relaxed SIMD is unsupported (the threads build uses it)');
   if (poolSize < 2) return single('only one core');

@@ -69,6 +69,9 @@ export interface BuildInfo extends BuildChoice {
   flavor: string;
 }
 
+/** Largest piece handed to the wasm parser in one call (progress granularity). */
+const FEED_BYTES = 256 * 1024;
+
 function toValueInfo(spec: WireSpec): ValueInfo {
   return { name: spec.name, dtype: spec.dtype as DType, shape: spec.shape };
 }
@@ -113,20 +116,25 @@ export class Session {
     let loaded = 0;
     let model: WasmModel;
     try {
-      for await (const piece of opened.pieces) {
-        if (signal?.aborted) throw new AbortError();
-        const p = runtime.call('load', () => loader.feed(piece));
-        loaded += piece.byteLength;
-        const progress: LoadProgress = {
-          loadedBytes: loaded,
-          totalBytes: opened.totalBytes ?? (p.totalBytes >= 0 ? p.totalBytes : undefined),
-          graphReady: p.graphReady,
-          chunksReady: p.chunksReady,
-          chunksTotal: p.chunksTotal,
-        };
-        p.free();
-        peakMemory = Math.max(peakMemory, runtime.memoryBytes());
-        onProgress?.(progress);
+      for await (const received of opened.pieces) {
+        // Networks and files deliver pieces of any size (a local fetch may hand over the whole
+        // file at once): feed at most FEED_BYTES at a time so progress stays fine-grained.
+        for (let off = 0; off < received.byteLength; off += FEED_BYTES) {
+          if (signal?.aborted) throw new AbortError();
+          const piece = received.subarray(off, Math.min(received.byteLength, off + FEED_BYTES));
+          const p = runtime.call('load', () => loader.feed(piece));
+          loaded += piece.byteLength;
+          const progress: LoadProgress = {
+            loadedBytes: loaded,
+            totalBytes: opened.totalBytes ?? (p.totalBytes >= 0 ? p.totalBytes : undefined),
+            graphReady: p.graphReady,
+            chunksReady: p.chunksReady,
+            chunksTotal: p.chunksTotal,
+          };
+          p.free();
+          peakMemory = Math.max(peakMemory, runtime.memoryBytes());
+          onProgress?.(progress);
+        }
       }
       if (signal?.aborted) throw new AbortError();
       model = runtime.call('load', () => loader.finish());

@@ -131,6 +131,7 @@ async function withWebKit(fn) {
 const drivers = { chromium: withChromium, firefox: withFirefox, webkit: withWebKit };
 let pass = 0;
 let fail = 0;
+let skipped = 0;
 try {
   await drivers[engine](async (browser) => {
     for (const p of pages) {
@@ -146,6 +147,11 @@ try {
       console.log(`#   ${r.env.userAgent ?? ''}`);
       console.log(`#   crossOriginIsolated=${r.env.crossOriginIsolated} features=${JSON.stringify(r.env.features)}`);
       for (const t of r.results) {
+        if (t.skip) {
+          console.log(`ok - ${t.name} # SKIP ${t.skip}`);
+          skipped++;
+          continue;
+        }
         console.log(`${t.ok ? 'ok' : 'not ok'} - ${t.name}${t.detail ? ` # ${t.detail}` : ''}${t.ms !== undefined ? ` (${t.ms} ms)` : ''}`);
         if (t.ok) pass++;
         else fail++;
@@ -156,5 +162,5 @@ try {
   await isolated.close();
   await plain.close();
 }
-console.log(`# ${engine}: ${pass} passed, ${fail} failed`);
+console.log(`# ${engine}: ${pass} passed, ${fail} failed, ${skipped} skipped`);
 process.exit(fail === 0 && pass > 0 ? 0 : 1);

@@ -62,7 +62,7 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
   return new Promise((ok) =>
     server.listen(port, host, () => {
       const { port: p } = server.address();
-      ok({ url: `http://${host}:${p}`, close: () => new Promise((r) => server.close(r)), server });
+      ok({ url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${p}`, close: () => new Promise((r) => server.close(r)), server });
     }),
   );
 }

@@ -137,13 +137,36 @@ export async function main() {
       zoo = [];
     }
   }
-  for (const v of (q.get('variants') ?? 'scalar,simd').split(',').filter(Boolean)) await suiteFor(v, 'main', zoo);
-  for (const v of (q.get('workers') ?? '').split(',').filter(Boolean)) await suiteFor(v, 'worker', zoo);
+  // Builds this engine cannot run are skipped (reported as such), not failed.
+  const unsupported = (v) =>
+    v === 'simd' && !features.simd
+      ? 'no wasm SIMD'
+      : v === 'threads' && !(features.sharedMemory && features.relaxedSimd)
+        ? `threads build needs shared memory and relaxed SIMD (${features.sharedMemoryNote ?? 'relaxed SIMD missing'})`
+        : undefined;
+  for (const [where, list] of [['main', q.get('variants') ?? 'scalar,simd'], ['worker', q.get('workers') ?? '']]) {
+    for (const v of list.split(',').filter(Boolean)) {
+      const why = unsupported(v);
+      if (why) {
+        results.push({ name: `${v}/${where}: all checks`, ok: true, skip: why });
+        log(`skip ${v}/${where}: ${why}`);
+      } else await suiteFor(v, where, zoo);
+    }
+  }
   await check('automatic choice reports its reason', async () => {
     const s = await Session.load('/js/test/fixtures-out/tiny.wtb');
     done(s);
     assert(s.build.reason.length > 10, 'reason');
     return `${s.build.variant}: ${s.build.reason}`;
+  });
+  await check('automatic choice inside a Worker reports its reason', async () => {
+    const s = await WorkerSession.load('/js/test/fixtures-out/tiny.wtb');
+    const out = await s.run({ x: new Tensor('f32', X, [2, 4]) });
+    done(s);
+    assert(maxScaledDiff(out.y.data, tinyRef()) <= 1e-6, 'result');
+    const expectThreads = env.crossOriginIsolated && features.sharedMemory && features.relaxedSimd && navigator.hardwareConcurrency > 1;
+    assert((s.build.variant === 'threads') === expectThreads, `chose ${s.build.variant}: ${s.build.reason}`);
+    return `${s.build.variant}, ${s.build.threads} thread(s): ${s.build.reason}`;
   });
   window.__wasmTorchResults = { env, results };
   log('DONE');

@@ -1,0 +1,146 @@
+// The demo page: EfficientNet-Lite0 image classification and MiniLM sentence embeddings, both
+// running in a Worker (WorkerSession: the threads build when the page is cross-origin isolated,
+// else single-threaded SIMD, else scalar), with load progress, the chosen build and timings.
+//
+// Model locations can be overridden with query parameters: ?cnn=…&labels=…&minilm=…&vocab=…
+import { WorkerSession } from '/js/dist/worker-client.js';
+import { Tensor, detectFeatures } from '/js/dist/index.js';
+import { WordPieceTokenizer } from '/js/dist/wordpiece.js';
+
+const q = new URLSearchParams(location.search);
+const ZOO = q.get('zoo') ?? '/target/demo-zoo';
+const URLS = {
+  cnn: q.get('cnn') ?? `${ZOO}/efficientnet_lite0.wtb`,
+  labels: q.get('labels') ?? `${ZOO}/imagenet-labels.json`,
+  sample: q.get('sample') ?? `${ZOO}/flower.jpg`,
+  minilm: q.get('minilm') ?? `${ZOO}/minilm_seq128.wtb`,
+  vocab: q.get('vocab') ?? `${ZOO}/vocab.txt`,
+};
+const $ = (id) => document.getElementById(id);
+const mb = (b) => (b / 1048576).toFixed(1);
+
+const f = detectFeatures();
+$('env').textContent = `crossOriginIsolated: ${globalThis.crossOriginIsolated === true}; wasm SIMD: ${f.simd}; relaxed SIMD: ${f.relaxedSimd}; shared memory: ${f.sharedMemory}${f.sharedMemoryNote ? ` (${f.sharedMemoryNote})` : ''}`;
+
+async function loadModel(url, prefix) {
+  const bar = $(`${prefix}-progress`);
+  const status = $(`${prefix}-status`);
+  try {
+    const s = await WorkerSession.load(url, {
+      onProgress: (p) => {
+        if (p.totalBytes) bar.value = p.loadedBytes / p.totalBytes;
+        status.textContent = `${mb(p.loadedBytes)}${p.totalBytes ? ` / ${mb(p.totalBytes)}` : ''} MB, graph ${p.graphReady ? 'ready' : 'pending'}, weight chunks ${p.chunksReady}/${p.chunksTotal}`;
+      },
+    });
+    bar.value = 1;
+    const st = s.loadStats;
+    status.textContent = `loaded ${mb(st.bytes)} MB in ${st.ms.toFixed(0)} ms (${(st.bytes / 1048576 / (st.ms / 1000)).toFixed(0)} MB/s) · build: ${s.build.variant} (${s.build.flavor}, ${s.build.threads} thread${s.build.threads > 1 ? 's' : ''}) — ${s.build.reason}`;
+    return s;
+  } catch (e) {
+    status.innerHTML = `<span class="err">${e.name} [${e.code}]: ${e.message}</span>`;
+    return undefined;
+  }
+}
+
+// ---- image classification ------------------------------------------------------------------
+let labels = [];
+const cnn = loadModel(URLS.cnn, 'cnn');
+fetch(URLS.labels).then((r) => (r.ok ? r.json() : [])).then((l) => (labels = l), () => undefined);
+
+/** Resize the short side to 256, center-crop 224 (as the exporter's check does), NCHW in [-1, 1]. */
+function toTensor(img) {
+  const canvas = $('cnn-canvas');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const s = 256 / Math.min(img.width, img.height);
+  const w = Math.round(img.width * s);
+  const h = Math.round(img.height * s);
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(img, -Math.floor((w - 224) / 2), -Math.floor((h - 224) / 2), w, h);
+  const { data } = ctx.getImageData(0, 0, 224, 224);
+  const x = new Float32Array(3 * 224 * 224);
+  for (let i = 0; i < 224 * 224; i++)
+    for (let c = 0; c < 3; c++) x[c * 224 * 224 + i] = (data[i * 4 + c] / 255 - 0.5) / 0.5;
+  return new Tensor('f32', x, [1, 3, 224, 224]);
+}
+
+async function classify(img) {
+  const s = await cnn;
+  if (!s) return;
+  const t0 = performance.now();
+  const { logits } = await s.run({ image: toTensor(img) });
+  const ms = performance.now() - t0;
+  const z = Array.from(logits.data);
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  const top = e.map((v, i) => [v / sum, i]).sort((a, b) => b[0] - a[0]).slice(0, 5);
+  $('cnn-top').innerHTML = top.map(([p, i]) => `<li>${labels[i] ?? `class ${i}`} — ${(100 * p).toFixed(1)}%</li>`).join('');
+  $('cnn-time').textContent = `inference ${ms.toFixed(0)} ms (incl. transfer to the worker)`;
+}
+
+function loadImage(src) {
+  return new Promise((ok, fail) => {
+    const img = new Image();
+    img.onload = () => ok(img);
+    img.onerror = () => fail(new Error(`cannot load ${src}`));
+    img.src = src;
+  });
+}
+$('cnn-file').addEventListener('change', async (ev) => {
+  const file = ev.target.files?.[0];
+  if (file) classify(await loadImage(URL.createObjectURL(file)));
+});
+$('cnn-sample').addEventListener('click', async () => classify(await loadImage(URLS.sample)));
+cnn.then((s) => {
+  if (!s) return;
+  $('cnn-sample').disabled = false;
+  loadImage(URLS.sample).then(classify, () => undefined);
+});
+
+// ---- sentence embeddings -------------------------------------------------------------------
+const lm = loadModel(URLS.minilm, 'lm');
+const tokenizer = fetch(URLS.vocab).then((r) => {
+  if (!r.ok) throw new Error(`vocabulary ${URLS.vocab}: HTTP ${r.status}`);
+  return r.text().then((t) => new WordPieceTokenizer(t));
+});
+
+async function embed() {
+  const s = await lm;
+  if (!s) return;
+  const tok = await tokenizer;
+  const sentences = $('lm-text').value.split('\n').map((l) => l.trim()).filter(Boolean);
+  const [batch, seq] = s.inputs[0].shape.map((d) => (typeof d === 'number' ? d : undefined));
+  const B = batch ?? sentences.length;
+  const L = seq ?? 128;
+  const embeddings = [];
+  const t0 = performance.now();
+  for (let i = 0; i < sentences.length; i += B) {
+    const group = sentences.slice(i, i + B);
+    const ids = new BigInt64Array(B * L);
+    const mask = new BigInt64Array(B * L);
+    group.forEach((text, j) => {
+      const enc = tok.encode(text, L);
+      ids.set(enc.inputIds, j * L);
+      mask.set(enc.attentionMask, j * L);
+    });
+    const out = await s.run({ input_ids: new Tensor('i64', ids, [B, L]), attention_mask: new Tensor('i64', mask, [B, L]) });
+    const emb = out.embedding ?? Object.values(out)[0];
+    const dim = emb.shape[1];
+    group.forEach((_, j) => embeddings.push(emb.data.slice(j * dim, (j + 1) * dim)));
+  }
+  const ms = performance.now() - t0;
+  const dot = (a, b) => a.reduce((acc, v, k) => acc + v * b[k], 0);
+  const esc = (t) => t.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]);
+  let html = '<tr><th></th>' + sentences.map((_, i) => `<td>#${i + 1}</td>`).join('') + '</tr>';
+  sentences.forEach((text, i) => {
+    html += `<tr><th title="${esc(text)}">#${i + 1} ${esc(text)}</th>` + sentences.map((_, j) => `<td>${dot(embeddings[i], embeddings[j]).toFixed(3)}</td>`).join('') + '</tr>';
+  });
+  $('lm-sim').innerHTML = html;
+  $('lm-time').textContent = `${sentences.length} sentences embedded in ${ms.toFixed(0)} ms (cosine similarity of L2-normalised embeddings)`;
+}
+$('lm-run').addEventListener('click', embed);
+Promise.all([lm, tokenizer]).then(([s]) => {
+  if (!s) return;
+  $('lm-run').disabled = false;
+  embed();
+}, (e) => ($('lm-status').innerHTML += ` <span class="err">${e.message}</span>`));
