@@ -73,27 +73,35 @@ pub(crate) fn apply_with(k: &arch::Kernels, act: Activation, x: &mut [f32]) {
         Activation::Gelu => (k.gelu)(x),
         Activation::GeluTanh => (k.gelu_tanh)(x),
         Activation::Elu(alpha) => chunked(x, |c, tmp| {
-            tmp.copy_from_slice(c);
-            (k.exp)(tmp);
-            for (v, e) in c.iter_mut().zip(tmp.iter()) {
+            // alpha * expm1(x) for x <= 0, as 2t / (1 - t) with t = tanh(x / 2): exact
+            // relative accuracy near 0 where exp(x) - 1 would cancel, and -1 as x → -inf.
+            for (t, v) in tmp.iter_mut().zip(c.iter()) {
+                *t = 0.5 * *v;
+            }
+            (k.tanh)(tmp);
+            for (v, t) in c.iter_mut().zip(tmp.iter()) {
                 if *v <= 0.0 {
-                    *v = alpha * (*e - 1.0);
+                    *v = alpha * (2.0 * *t / (1.0 - *t));
                 }
             }
         }),
         Activation::Softplus => chunked(x, |c, tmp| {
-            // log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x.
+            // log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow for large x, and
+            // log1p(u) ≈ u (1 - u/2) for tiny u keeps exp(x) accuracy for very negative x.
             for (t, v) in tmp.iter_mut().zip(c.iter()) {
                 *t = -v.abs();
             }
             (k.exp)(tmp);
-            for t in tmp.iter_mut() {
-                *t += 1.0;
+            let mut lg = [0f32; CHUNK];
+            let lg = &mut lg[..tmp.len()];
+            for (l, t) in lg.iter_mut().zip(tmp.iter()) {
+                *l = 1.0 + *t;
             }
-            (k.log)(tmp);
-            for (v, t) in c.iter_mut().zip(tmp.iter()) {
+            (k.log)(lg);
+            for ((v, t), l) in c.iter_mut().zip(tmp.iter()).zip(lg.iter()) {
                 if *v <= 20.0 {
-                    *v = v.max(0.0) + *t;
+                    let log1p = if *t < 1e-4 { *t * (1.0 - 0.5 * *t) } else { *l };
+                    *v = v.max(0.0) + log1p;
                 }
             }
         }),
@@ -101,8 +109,9 @@ pub(crate) fn apply_with(k: &arch::Kernels, act: Activation, x: &mut [f32]) {
 }
 
 /// Runs `f` over `x` in chunks with a scratch buffer of the same length on the stack.
+const CHUNK: usize = 256;
+
 fn chunked(x: &mut [f32], mut f: impl FnMut(&mut [f32], &mut [f32])) {
-    const CHUNK: usize = 256;
     let mut tmp = [0f32; CHUNK];
     for c in x.chunks_mut(CHUNK) {
         let n = c.len();

@@ -231,6 +231,27 @@ proptest! {
     }
 }
 
+/// Near-zero and far-negative inputs where a naive formula loses relative accuracy.
+#[test]
+fn elu_and_softplus_relative_accuracy() {
+    let small: Vec<f32> = (1..=2000).map(|i| -(i as f32) * 1e-6).collect();
+    let far: Vec<f32> = (0..=300).map(|i| -15.0 - i as f32 * 0.25).collect();
+    for k in available() {
+        for (act, xs) in [(Activation::Elu(1.0), &small), (Activation::Softplus, &far)] {
+            let mut y = xs.clone();
+            apply_with(k, act, &mut y);
+            for (&x, &g) in xs.iter().zip(&y) {
+                let w = reference(act, x as f64);
+                assert!(
+                    ((g as f64 - w) / w).abs() <= 1e-5,
+                    "{} {act:?}({x}) = {g}, want {w}",
+                    k.name
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn relu_and_clamp_keep_nan() {
     for act in [
