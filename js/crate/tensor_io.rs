@@ -34,7 +34,7 @@ pub fn parse_shape(value: &JsValue, what: &str) -> Result<Vec<usize>, JsValue> {
         let d = v
             .as_f64()
             .ok_or_else(|| invalid_input(format!("{what}: shape entries must be numbers")))?;
-        if !(d >= 0.0 && d <= MAX_SAFE_DIM && d.fract() == 0.0) {
+        if !((0.0..=MAX_SAFE_DIM).contains(&d) && d.fract() == 0.0) {
             return Err(invalid_input(format!(
                 "{what}: shape entry {d} is not a non-negative integer"
             )));
