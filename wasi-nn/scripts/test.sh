@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds what the wasi-nn tests need and runs them all:
-#   1. the Rust crate wasm-torch-wasi-nn: tests natively
+#   1. the Rust crate wasm-torch-wasi-nn: tests natively (+ the zoo vs PyTorch when a zoo exists)
 #   7. last, a release build of the crate for wasm32-unknown-unknown and wasm32-wasip1 (the
 #      latter needs the wasi-libc headers for zstd's C code: apt-get install wasi-libc), and
 #      the crate's tests compiled to wasm32-wasip1 and run under node:wasi. A build, not a
@@ -30,9 +30,25 @@ AR="$(command -v llvm-ar || ls /usr/bin/llvm-ar-* 2>/dev/null | head -n1 || true
 installed="$(rustup target list --installed)"
 for t in wasm32-unknown-unknown wasm32-wasip1; do grep -qx "$t" <<<"$installed" || rustup target add "$t"; done
 
+if [ "${WASI_NN_BUILD_ZOO:-0}" = 1 ] && [ -z "${WASI_NN_ZOO:-}" ]; then
+    export WASI_NN_ZOO="$ROOT/target/wasi-nn-zoo"
+    say "exporting resnet18 squeezenet1_1 from PyTorch -> $WASI_NN_ZOO"
+    mkdir -p "$WASI_NN_ZOO"
+    .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18 squeezenet1_1
+fi
+for d in "${WASI_NN_ZOO:-}" "$ROOT/target/wasi-nn-zoo" "$ROOT/target/demo-zoo" "$ROOT/zoo-out"; do
+    if [ -n "$d" ] && [ -f "$d/manifest.json" ]; then export WASI_NN_ZOO="$d"; break; fi
+done
+
 if [ "${SKIP_RUST:-0}" != 1 ]; then
     say "crate tests (native)"
     cargo test "${CRATE[@]}"
+    if [ -n "${WASI_NN_ZOO:-}" ]; then
+        say "crate: zoo models in $WASI_NN_ZOO vs PyTorch"
+        cargo test "${CRATE[@]}" --release --test zoo -- --ignored --nocapture
+    else
+        say "no zoo (set WASI_NN_ZOO or WASI_NN_BUILD_ZOO=1): the PyTorch comparisons do not run"
+    fi
 fi
 
 say "fixtures -> wasi-nn/test/fixtures"
@@ -46,12 +62,6 @@ if [ -z "${WASM_TORCH_WASM_DIR:-}" ] && [ ! -f js/dist/wasm/simd/wasm_torch_bg.w
     bash js/scripts/build-wasm.sh simd
 fi
 
-if [ "${WASI_NN_BUILD_ZOO:-0}" = 1 ] && [ -z "${WASI_NN_ZOO:-}" ]; then
-    export WASI_NN_ZOO="$ROOT/target/wasi-nn-zoo"
-    say "exporting resnet18 squeezenet1_1 from PyTorch -> $WASI_NN_ZOO"
-    mkdir -p "$WASI_NN_ZOO"
-    .venv/bin/python py-export/zoo/build_zoo.py --out "$WASI_NN_ZOO" --models resnet18 squeezenet1_1
-fi
 
 if [ ! -d "$HERE/node_modules/@bjorn3/browser_wasi_shim" ] || [ ! -d "$HERE/node_modules/playwright-core" ]; then
     say "npm ci in wasi-nn/ (browser_wasi_shim, playwright-core for the Chromium test)"
