@@ -161,7 +161,9 @@ export function createWasiNnImports(wasmTorch, options = {}) {
         }
       }
       lastError = `${name}: ${message}`;
-      options.onError?.(lastError);
+      try {
+        options.onError?.(lastError);
+      } catch { /* a throwing logger must not turn into a trap in the guest */ }
       return errno;
     }
   }

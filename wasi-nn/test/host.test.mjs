@@ -180,9 +180,12 @@ test('RUNTIME_ERROR: an op failing while running; the context stays usable', () 
   assert.deepEqual(f32s(output(g, call, ok, 0).bytes), wantY);
 });
 
-test('MISSING_MEMORY: no guest memory bound', () => {
-  const nn = createWasiNnImports(wasmTorch);
+test('MISSING_MEMORY: no guest memory bound (and a throwing onError changes nothing)', () => {
+  const seen = [];
+  const nn = createWasiNnImports(wasmTorch, { onError: (m) => { seen.push(m); throw new Error('logger broke'); } });
   assert.equal(nn.wasi_ephemeral_nn.load(0, 1, GraphEncoding.PYTORCH, ExecutionTarget.CPU, 0), NnErrno.MISSING_MEMORY);
+  assert.equal(seen.length, 1);
+  assert.match(seen[0], /^load: no guest memory/);
 });
 
 test('a backend that throws anything unexpected becomes RUNTIME_ERROR, not a host exception', () => {
