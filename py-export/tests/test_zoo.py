@@ -97,3 +97,23 @@ def test_minilm_quantized(weights, min_cos, wtb):
     cos = (ref * got).sum(-1) / (np.linalg.norm(ref, axis=-1) * np.linalg.norm(got, axis=-1))
     assert cos.min() >= min_cos, cos
     assert ((ref @ ref.T).argmax(-1) == (got @ ref.T).argmax(-1)).all()
+
+
+@pytest.mark.slow
+def test_minilm_dynamic_batch_and_seq(wtb):
+    """torch.export Dim specs survive into the file by name; other sizes run and match."""
+    z = zoo_model("minilm_seq16")
+    batch = torch.export.Dim("batch", min=1, max=16)
+    seq = torch.export.Dim("seq", min=2, max=256)
+    wasm_torch.export(z.model, z.inputs, wtb, dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
+                      input_names=z.input_names, output_names=z.output_names)
+    sess = wasm_torch.load(wtb)
+    assert [s.shape for s in sess.inputs] == [("batch", "seq"), ("batch", "seq")]
+    assert [s.shape for s in sess.outputs] == [("batch", 384), ("batch", "seq", 384)]
+    g = torch.Generator().manual_seed(7)
+    for b, n in ((1, 9), (3, 40)):
+        ids = torch.randint(1000, 20000, (b, n), generator=g)
+        mask = torch.ones(b, n, dtype=torch.int64)
+        mask[-1, n // 2:] = 0
+        for r, o in zip(torch_outputs(z.model, (ids, mask)), sess.run(ids, mask)):
+            assert rel_err(r, o) <= 1e-4

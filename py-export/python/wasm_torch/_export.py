@@ -254,6 +254,8 @@ def build_graph(model: Any, inputs: Tuple[Any, ...], frontend: str, dynamic_shap
             reason = str(e)
     else:
         reason = None
+    if dynamic_shapes is not None and frontend in ("trace", "script"):
+        raise ValueError("dynamic_shapes needs frontend='export' (TorchScript files have fixed input shapes)")
     if dynamic_shapes is not None and frontend == "auto":
         raise ExportError([Problem(reason or "torch.export failed")],
                           header="torch.export failed and TorchScript cannot keep dynamic_shapes")

@@ -318,8 +318,11 @@ def _has_effects(n: Any) -> bool:
 
 
 def mark_weight_roles(graph: Graph) -> None:
-    """Tag weights used as linear/conv weights (int8 per-channel quantization targets)."""
+    """Tag linear/conv weights and embedding tables (int8 per-channel quantization targets)."""
     for n in iter_nodes(graph.block):
+        if isinstance(n, Node) and n.op == "aten::embedding.default" and isinstance(n.args[0], WeightRef):
+            graph.weights[n.args[0].index].role = "embedding"  # rows are looked up: per-row scales
+            continue
         if not isinstance(n, Node) or len(n.args) < 2 or not isinstance(n.args[1], WeightRef):
             continue
         w = graph.weights[n.args[1].index]
