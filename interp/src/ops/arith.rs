@@ -626,6 +626,28 @@ fn bitwise_not(args: Vec<Value>) -> Result<Vec<Value>> {
     one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
 }
 
+/// nan_to_num(self, nan, posinf, neginf): defaults 0 and the dtype's finite extremes.
+fn nan_to_num(args: Vec<Value>) -> Result<Vec<Value>> {
+    let nan = opt(&args, 1).as_opt_f64()?.unwrap_or(0.0) as f32;
+    let pinf = opt(&args, 2).as_opt_f64()?.map_or(f32::MAX, |v| v as f32);
+    let ninf = opt(&args, 3).as_opt_f64()?.map_or(f32::MIN, |v| v as f32);
+    keep_int_unary(
+        args,
+        move |v| {
+            v.iter_mut().for_each(|x| {
+                if x.is_nan() {
+                    *x = nan
+                } else if *x == f32::INFINITY {
+                    *x = pinf
+                } else if *x == f32::NEG_INFINITY {
+                    *x = ninf
+                }
+            })
+        },
+        |x| x,
+    )
+}
+
 fn isnan(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = super::targ(&args, 0)?;
     let v: Vec<u8> = t.f32s()?.iter().map(|x| u8::from(x.is_nan())).collect();
@@ -756,6 +778,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::logical_not.default" => |_: &mut OpCtx, a| logical_not(a),
         "aten::bitwise_not.default" => |_: &mut OpCtx, a| bitwise_not(a),
         "aten::isnan.default" => |_: &mut OpCtx, a| isnan(a),
+        "aten::nan_to_num.default" => |_: &mut OpCtx, a| nan_to_num(a),
     );
 }
 

@@ -27,6 +27,9 @@ fn run_dir(
     reverse: bool,
 ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
     let (t_len, batch, inp) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    if w_ih.ndim() != 2 || w_hh.ndim() != 2 {
+        return Err(Error::runtime("lstm: weights must be 2-d"));
+    }
     let g4 = w_ih.shape()[0];
     let h = g4 / 4;
     if g4 % 4 != 0 || w_ih.shape()[1] != inp || w_hh.shape() != [g4, h] {
@@ -173,16 +176,204 @@ fn lstm(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![out.into(), stack(hn)?.into(), stack(cn)?.into()])
 }
 
+/// One GRU direction over `x` [T, B, I]; returns (hs [T, B, H], h_T).
+#[allow(clippy::too_many_arguments)]
+fn gru_dir(
+    ctx: &mut OpCtx,
+    x: &Tensor,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    b_ih: Option<Vec<f32>>,
+    b_hh: Option<Vec<f32>>,
+    h0: Vec<f32>,
+    reverse: bool,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (t_len, batch, inp) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    if w_ih.ndim() != 2 || w_hh.ndim() != 2 {
+        return Err(Error::runtime("gru: weights must be 2-d"));
+    }
+    let g3 = w_ih.shape()[0];
+    let h = g3 / 3;
+    if w_ih.ndim() != 2
+        || w_hh.ndim() != 2
+        || g3 % 3 != 0
+        || w_ih.shape()[1] != inp
+        || w_hh.shape() != [g3, h]
+        || h0.len() != batch * h
+    {
+        return Err(Error::runtime(format!(
+            "gru: weights {:?} / {:?} do not fit input size {inp}",
+            w_ih.shape(),
+            w_hh.shape()
+        )));
+    }
+    let x2 = reshape(x, vec![t_len * batch, inp])?;
+    let pre = mm2d(ctx, &x2, &transpose(w_ih, 0, 1)?, b_ih.as_deref())?;
+    let whh_t = transpose(w_hh, 0, 1)?;
+    let mut hcur = h0;
+    let mut hs = vec![0f32; t_len * batch * h];
+    for step in 0..t_len {
+        let t = if reverse { t_len - 1 - step } else { step };
+        let ht = Tensor::from_f32(vec![batch, h], hcur.clone());
+        let rec = mm2d(ctx, &ht, &whh_t, b_hh.as_deref())?;
+        for bi in 0..batch {
+            let xi = |k: usize, j: usize| pre[(t * batch + bi) * g3 + k * h + j];
+            let hh = |k: usize, j: usize| rec[bi * g3 + k * h + j];
+            for j in 0..h {
+                let r = sigmoid(xi(0, j) + hh(0, j));
+                let z = sigmoid(xi(1, j) + hh(1, j));
+                let n = (xi(2, j) + r * hh(2, j)).tanh();
+                let hp = hcur[bi * h + j];
+                hcur[bi * h + j] = (1.0 - z) * n + z * hp;
+            }
+        }
+        hs[t * batch * h..(t + 1) * batch * h].copy_from_slice(&hcur);
+    }
+    Ok((hs, hcur))
+}
+
+/// gru.input(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+fn gru(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
+    let mut x = super::targ(args, 0)?.clone();
+    let h0 = super::targ(args, 1)?;
+    let params = arg(args, 2)?.as_tensors()?;
+    let has_b = barg_or(args, 3, true)?;
+    let layers = to_usize(iarg(args, 4)?, "num_layers")?;
+    let bidir = barg_or(args, 7, false)?;
+    let batch_first = barg_or(args, 8, false)?;
+    if barg_or(args, 6, false)? {
+        return Err(Error::runtime("gru in training mode is not supported"));
+    }
+    let dirs = if bidir { 2 } else { 1 };
+    let per = if has_b { 4 } else { 2 };
+    if params.len() != layers * dirs * per {
+        return Err(Error::runtime(format!(
+            "gru: expected {} parameter tensors, got {}",
+            layers * dirs * per,
+            params.len()
+        )));
+    }
+    let unbatched = x.ndim() == 2;
+    if unbatched {
+        x = reshape(&x, vec![x.shape()[0], 1, x.shape()[1]])?;
+    } else if batch_first && x.ndim() == 3 {
+        x = permute(&x, &[1, 0, 2])?;
+    }
+    if x.ndim() != 3 {
+        return Err(Error::runtime(format!(
+            "gru: input {:?} must be 2-d or 3-d",
+            x.shape()
+        )));
+    }
+    let (t_len, batch) = (x.shape()[0], x.shape()[1]);
+    let h = h0.shape().last().copied().unwrap_or(0);
+    if h0.numel() != layers * dirs * batch * h {
+        return Err(Error::runtime(format!(
+            "gru: h0 {:?} does not fit",
+            h0.shape()
+        )));
+    }
+    let h0 = reshape(h0, vec![layers * dirs, batch * h])?;
+    let mut hn = Vec::new();
+    let mut layer_in = x.contiguous();
+    for l in 0..layers {
+        let mut outs = Vec::new();
+        for d in 0..dirs {
+            let base = (l * dirs + d) * per;
+            let (bi, bh) = if has_b {
+                (
+                    Some(params[base + 2].f32s()?.into_owned()),
+                    Some(params[base + 3].f32s()?.into_owned()),
+                )
+            } else {
+                (None, None)
+            };
+            let (hs, ht) = gru_dir(
+                ctx,
+                &layer_in,
+                &params[base],
+                &params[base + 1],
+                bi,
+                bh,
+                select(&h0, 0, (l * dirs + d) as i64)?.f32s()?.into_owned(),
+                d == 1,
+            )?;
+            outs.push(Tensor::from_f32(vec![t_len, batch, h], hs));
+            hn.push(Tensor::from_f32(vec![batch, h], ht));
+        }
+        layer_in = if dirs == 1 {
+            outs.remove(0)
+        } else {
+            super::shape::cat(&outs, 2)?
+        };
+    }
+    let mut out = layer_in;
+    if unbatched {
+        out = reshape(&out, vec![t_len, out.shape()[2]])?;
+    } else if batch_first {
+        out = permute(&out, &[1, 0, 2])?.contiguous();
+    }
+    let n = hn.len();
+    let flat = super::shape::cat(&hn, 0)?;
+    let hn = if unbatched {
+        reshape(&flat, vec![n, h])?
+    } else {
+        reshape(&flat, vec![n, batch, h])?
+    };
+    Ok(vec![out.into(), hn.into()])
+}
+
 pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
     r.push((
         "aten::lstm.input",
         (|c: &mut OpCtx, a: Vec<Value>| lstm(c, &a)) as OpFn,
+    ));
+    r.push((
+        "aten::gru.input",
+        (|c: &mut OpCtx, a: Vec<Value>| gru(c, &a)) as OpFn,
     ));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gru_matches_hand_recurrence() {
+        let w_ih = Tensor::from_f32(vec![3, 1], vec![1.0, -0.5, 2.0]);
+        let w_hh = Tensor::from_f32(vec![3, 1], vec![0.3, 0.2, -0.4]);
+        let b_ih = Tensor::from_f32(vec![3], vec![0.1, 0.0, -0.1]);
+        let b_hh = Tensor::from_f32(vec![3], vec![0.0, 0.2, 0.3]);
+        let x = Tensor::from_f32(vec![1, 2, 1], vec![0.5, -1.0]);
+        let h0 = Tensor::from_f32(vec![1, 1, 1], vec![0.25]);
+        let args = vec![
+            x.into(),
+            h0.into(),
+            Value::List(vec![w_ih.into(), w_hh.into(), b_ih.into(), b_hh.into()]),
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Float(0.0),
+            Value::Bool(false),
+            Value::Bool(false),
+            Value::Bool(true),
+        ];
+        let r = gru(&mut OpCtx::default(), &args).unwrap();
+        let mut h = 0.25f32;
+        let mut hs = vec![];
+        for xt in [0.5f32, -1.0] {
+            let rg = sigmoid(xt + 0.1 + 0.3 * h);
+            let z = sigmoid(-0.5 * xt + 0.2 * h + 0.2);
+            let n = (2.0 * xt - 0.1 + rg * (-0.4 * h + 0.3)).tanh();
+            h = (1.0 - z) * n + z * h;
+            hs.push(h);
+        }
+        let out = r[0].as_tensor().unwrap();
+        assert_eq!(out.shape(), &[1, 2, 1]);
+        for (a, b) in out.to_f32_vec().iter().zip(&hs) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        assert_eq!(r[1].as_tensor().unwrap().shape(), &[1, 1, 1]);
+    }
 
     #[test]
     fn single_step_matches_hand_computation() {
