@@ -63,8 +63,8 @@ if [ -z "${WASM_TORCH_WASM_DIR:-}" ] && [ ! -f js/dist/wasm/simd/wasm_torch_bg.w
 fi
 
 
-if [ ! -d "$HERE/node_modules/@bjorn3/browser_wasi_shim" ] || [ ! -d "$HERE/node_modules/playwright-core" ]; then
-    say "npm ci in wasi-nn/ (browser_wasi_shim, playwright-core for the Chromium test)"
+if [ ! -d "$HERE/node_modules/@bjorn3/browser_wasi_shim" ] || [ ! -d "$HERE/node_modules/playwright-core" ] || [ ! -d "$HERE/node_modules/puppeteer-core" ]; then
+    say "npm ci in wasi-nn/ (browser_wasi_shim; playwright-core, puppeteer-core for the browser tests)"
     (cd "$HERE" && npm ci --no-audit --no-fund)
 fi
 

@@ -1,6 +1,7 @@
-// The same guest in headless Chromium: @bjorn3/browser_wasi_shim provides WASI preview1, the
-// wasi-nn host module and wasm-torch's wasm build are loaded as ES modules over HTTP.
-// Skipped when /usr/bin/chromium (CHROMIUM) or playwright-core is missing.
+// The same guest in headless Chromium and Firefox: @bjorn3/browser_wasi_shim provides WASI
+// preview1, the wasi-nn host module and wasm-torch's wasm build are loaded as ES modules over
+// HTTP. Chromium is driven by playwright-core, Firefox ESR by puppeteer-core (WebDriver BiDi);
+// each is skipped when its browser binary ($CHROMIUM, $FIREFOX) or driver package is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -9,11 +10,17 @@ import { dirname, extname, join, normalize } from 'node:path';
 import { FIXTURES, GUEST_WASM, WASI_NN_DIR, f32s, wasmTorchDir } from './helpers.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 let chromium;
+let puppeteer;
 try {
   ({ chromium } = await import('playwright-core'));
 } catch { /* reported as the skip reason */ }
+try {
+  puppeteer = (await import('puppeteer-core')).default;
+} catch { /* reported as the skip reason */ }
 const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm install in wasi-nn/)' : false;
+const skipFirefox = !existsSync(FIREFOX) ? `no ${FIREFOX}` : !puppeteer ? 'puppeteer-core not installed (npm install in wasi-nn/)' : false;
 
 /** Serve fixed directories under URL prefixes (read-only, no directory listing). */
 function serve(mounts) {
@@ -64,15 +71,32 @@ async function runInPage({ model, input, args }) {
   return { code, stdout, stderr, output: o ? Array.from(o.data) : null };
 }
 
-test('the guest runs in headless Chromium with browser_wasi_shim', { skip }, async (t) => {
+function mounts() {
   const wasmDir = wasmTorchDir();
   assert.ok(wasmDir, 'no wasm-torch wasm build');
-  const server = await serve({
+  return {
     '/wasi-nn/': WASI_NN_DIR,
     '/wasm-torch/': wasmDir,
     '/fixtures/': FIXTURES,
     '/guest/guest.wasm': GUEST_WASM, // a file: the rest of the path is '' and joins to itself
-  });
+  };
+}
+
+/** The checks, given `run(arg)` that evaluates `runInPage(arg)` in the browser. */
+async function checkGuest(t, name, run) {
+  const ok = await run({ model: '/fixtures/scale_bias_relu.wtb', input: '/fixtures/x.npy', args: [] });
+  assert.equal(ok.code, 0, ok.stderr.join('\n'));
+  const want = f32s(readFileSync(join(FIXTURES, 'y.f32')));
+  assert.deepEqual(f32s(Buffer.from(ok.output)), want);
+  assert.match(ok.stdout[0], /^output 0: 8 values/);
+  t.diagnostic(`${name} stdout: ${ok.stdout.join(' | ')}`);
+  const bad = await run({ model: '/fixtures/unsupported_op.wtb', input: '/fixtures/x.npy', args: [] });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.join('\n'), /UnsupportedOperation/);
+}
+
+test('the guest runs in headless Chromium with browser_wasi_shim', { skip }, async (t) => {
+  const server = await serve(mounts());
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -83,18 +107,21 @@ test('the guest runs in headless Chromium with browser_wasi_shim', { skip }, asy
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
-
-    const ok = await page.evaluate(runInPage, { model: '/fixtures/scale_bias_relu.wtb', input: '/fixtures/x.npy', args: [] });
-    assert.equal(ok.code, 0, ok.stderr.join('\n'));
-    const want = f32s(readFileSync(join(FIXTURES, 'y.f32')));
-    assert.deepEqual(f32s(Buffer.from(ok.output)), want);
-    assert.match(ok.stdout[0], /^output 0: 8 values/);
-    t.diagnostic(`chromium stdout: ${ok.stdout.join(' | ')}`);
-
-    const bad = await page.evaluate(runInPage, { model: '/fixtures/unsupported_op.wtb', input: '/fixtures/x.npy', args: [] });
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr.join('\n'), /UnsupportedOperation/);
+    await checkGuest(t, 'chromium', (arg) => page.evaluate(runInPage, arg));
     assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test('the guest runs in headless Firefox ESR with browser_wasi_shim', { skip: skipFirefox }, async (t) => {
+  const server = await serve(mounts());
+  const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await checkGuest(t, 'firefox', (arg) => page.evaluate(runInPage, arg));
   } finally {
     await browser.close();
     server.close();
