@@ -41,6 +41,17 @@ test('guest reads .npy input, autodetects the encoding and reads the second outp
   assert.deepEqual(f32s(readFileSync(join(out, 'z.f32'))), wantZ);
 });
 
+test('guest loads a graph the host registered by name (load_by_name)', async () => {
+  const { out, preopens } = dirs();
+  const graphs = { fixture: new Uint8Array(readFileSync(join(FIXTURES, 'scale_bias_relu.wtb'))) };
+  const r = await runGuest(['name:fixture', '/fixtures/x.npy', '/out/y.f32'], preopens, { graphs });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(f32s(readFileSync(join(out, 'y.f32'))), wantY);
+  const missing = await runGuest(['name:absent', '/fixtures/x.npy', '/out/y.f32'], preopens, { graphs });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /NotFound/);
+});
+
 test('guest sees wasi-nn errors as error codes', async () => {
   const cases = [
     [['/fixtures/unsupported_op.wtb', '/fixtures/x.npy', '/out/o.f32'], /UnsupportedOperation/],

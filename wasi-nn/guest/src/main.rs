@@ -5,6 +5,7 @@
 //! wasi-nn-guest <model.wtb> <input> [<input> ...] <output.f32>
 //!               [--dims 2,4] [--encoding pytorch|autodetect] [--output-index N] [--top K]
 //! ```
+//! `<model.wtb>` may be `name:<graph>` for a graph the host registered (`load_by_name`).
 //! Inputs are set in order (input 0, 1, ...). A `.npy` input (little-endian, C order) carries
 //! its dimensions and type (`<f4` F32, `<i8` I64, `<i4` I32, `|u1`/`|b1` U8); any other file is
 //! raw little-endian f32 with `--dims` (default `[1, n]`). The guest prints the top-K values of
@@ -161,7 +162,6 @@ fn f32_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
 }
 
 fn run(a: &Args) -> Result<(), wasi_nn::Error> {
-    let model = std::fs::read(&a.model)?;
     let mut inputs = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         let bytes = std::fs::read(path)?;
@@ -177,7 +177,12 @@ fn run(a: &Args) -> Result<(), wasi_nn::Error> {
             }
         });
     }
-    let graph = GraphBuilder::new(a.encoding, ExecutionTarget::CPU).build_from_bytes([&model])?;
+    let builder = GraphBuilder::new(a.encoding, ExecutionTarget::CPU);
+    // `name:<graph>` asks the host for a graph it preloaded (wasi-nn `load_by_name`).
+    let graph = match a.model.strip_prefix("name:") {
+        Some(name) => builder.build_from_cache(name)?,
+        None => builder.build_from_bytes([std::fs::read(&a.model)?])?,
+    };
     let mut ctx = graph.init_execution_context()?;
     for (i, input) in inputs.iter().enumerate() {
         ctx.set_input(i, input.ty, &input.dims, &input.data)?;
