@@ -68,3 +68,98 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_torch_format::{DType, Function, Instr, Operand, Signature, ValueSpec};
+    use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
+
+    fn model() -> ModelIr {
+        ModelIr {
+            signature: Signature {
+                inputs: vec![ValueSpec {
+                    name: "x".into(),
+                    dtype: DType::F32,
+                    shape: vec![wasm_torch_format::Dim::Fixed(4)],
+                }],
+                outputs: vec![ValueSpec {
+                    name: "y".into(),
+                    dtype: DType::F32,
+                    shape: vec![wasm_torch_format::Dim::Fixed(4)],
+                }],
+            },
+            ops: vec!["aten::add.Tensor".into()],
+            functions: vec![Function {
+                name: "forward".into(),
+                num_registers: 2,
+                params: vec![0],
+                register_names: vec![],
+                code: vec![
+                    Instr::CallOp {
+                        op: 0,
+                        args: vec![Operand::Reg(0), Operand::Weight(0)],
+                        outputs: vec![1],
+                    },
+                    Instr::Return {
+                        values: vec![Operand::Reg(1)],
+                    },
+                ],
+            }],
+            weights: (0..3)
+                .map(|i| WeightIr {
+                    name: format!("w{i}"),
+                    dtype: DType::F32,
+                    shape: vec![4],
+                    data: [1.0f32, 2.0, 3.0, 4.0]
+                        .iter()
+                        .flat_map(|v| (v * (i + 1) as f32).to_le_bytes())
+                        .collect(),
+                    encoding: WeightEncoding::AsIs,
+                })
+                .collect(),
+            ..ModelIr::default()
+        }
+    }
+
+    /// Stored chunks are viewed in place from the mapping: no weight byte is copied, and
+    /// no arena is allocated when nothing is compressed.
+    #[test]
+    fn stored_weights_are_views_of_the_mapping() {
+        let bytes = pack(
+            &model(),
+            &PackOptions {
+                chunk_target: 16,
+                compression: Compression::Never,
+                zstd_level: 3,
+            },
+        )
+        .unwrap();
+        let path = std::env::temp_dir().join(format!("wasm-torch-mmap-{}.wtb", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let p = load_path(&path).unwrap();
+        for (i, w) in p.weights().iter().enumerate() {
+            assert_eq!(w.owned_bytes(), 0, "weight {i} was copied");
+            assert_eq!(
+                w.to_f32_vec(),
+                vec![
+                    1.0 * (i + 1) as f32,
+                    2.0 * (i + 1) as f32,
+                    3.0 * (i + 1) as f32,
+                    4.0 * (i + 1) as f32
+                ]
+            );
+        }
+        // weights of different chunks point into one mapping, in file order
+        let ptrs: Vec<usize> = p.weights().iter().map(|w| w.data_ptr()).collect();
+        assert!(ptrs
+            .windows(2)
+            .all(|w| w[1] > w[0] && w[1] - w[0] < bytes.len()));
+        let mut s = crate::Session::new(std::sync::Arc::new(p)).unwrap();
+        let y = s
+            .run_positional(vec![crate::Tensor::from_f32(vec![4], vec![1.0; 4])])
+            .unwrap();
+        assert_eq!(y[0].to_f32_vec(), vec![2.0, 3.0, 4.0, 5.0]);
+        std::fs::remove_file(&path).ok();
+    }
+}

@@ -183,6 +183,42 @@ fn getitem(args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![l[j as usize].clone()])
 }
 
+/// `list + [x]` (TorchScript `list.append`). Values are immutable, so this returns the new
+/// list; the exporter writes the result back to the list's register.
+fn append(args: &[Value]) -> Result<Vec<Value>> {
+    let mut l = arg(args, 0)?.as_list()?.to_vec();
+    l.push(arg(args, 1)?.clone());
+    Ok(vec![Value::List(l)])
+}
+
+/// `a + b` for lists.
+fn list_concat(args: &[Value]) -> Result<Vec<Value>> {
+    let mut l = arg(args, 0)?.as_list()?.to_vec();
+    l.extend_from_slice(arg(args, 1)?.as_list()?);
+    Ok(vec![Value::List(l)])
+}
+
+/// `l[start:end:step]` for lists (Python semantics, step > 0).
+fn list_slice(args: &[Value]) -> Result<Vec<Value>> {
+    let l = arg(args, 0)?.as_list()?;
+    let n = l.len() as i64;
+    let norm = |v: Option<i64>, d: i64| {
+        let v = v.unwrap_or(d);
+        (if v < 0 { v + n } else { v }).clamp(0, n)
+    };
+    let start = norm(super::opt(args, 1).as_opt_int()?, 0);
+    let end = norm(super::opt(args, 2).as_opt_int()?, n);
+    let step = super::opt(args, 3).as_opt_int()?.unwrap_or(1);
+    if step <= 0 {
+        return Err(Error::runtime("list slice step must be positive"));
+    }
+    let out = (start..end.max(start))
+        .step_by(step as usize)
+        .map(|i| l[i as usize].clone())
+        .collect();
+    Ok(vec![Value::List(out)])
+}
+
 /// TorchScript loop helpers: number of iterations of `range(lo, hi, step)`.
 fn range_length(args: &[Value]) -> Result<Vec<Value>> {
     let (lo, hi, step) = (iarg(args, 0)?, iarg(args, 1)?, iarg(args, 2)?);
@@ -389,6 +425,9 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::len.t" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::Int(arg(&a, 0)?.as_list()?.len() as i64)]),
         "aten::len.Tensor" => |_: &mut OpCtx, a: Vec<Value>| { let t = super::targ(&a, 0)?; if t.ndim() == 0 { return Err(Error::runtime("len() of a 0-d tensor")); } Ok(vec![Value::Int(t.shape()[0] as i64)]) },
         "aten::__getitem__.t" => |_: &mut OpCtx, a: Vec<Value>| getitem(&a),
+        "aten::append.t" => |_: &mut OpCtx, a: Vec<Value>| append(&a),
+        "aten::add.t" => |_: &mut OpCtx, a: Vec<Value>| list_concat(&a),
+        "aten::slice.t" => |_: &mut OpCtx, a: Vec<Value>| list_slice(&a),
         "aten::list.t" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::List(arg(&a, 0)?.as_list()?.to_vec())]),
         "aten::__range_length.default" => |_: &mut OpCtx, a: Vec<Value>| range_length(&a),
         "aten::__range_length" => |_: &mut OpCtx, a: Vec<Value>| range_length(&a),
@@ -464,6 +503,17 @@ mod tests {
             ),
             Value::Int(4)
         ));
+        let l2 = call(
+            "aten::append.t",
+            vec![Value::List(vec![Value::Int(1)]), Value::Int(2)],
+        );
+        assert_eq!(l2.as_ints().unwrap(), vec![1, 2]);
+        let l3 = call("aten::add.t", vec![l2.clone(), l2]);
+        let s = call(
+            "aten::slice.t",
+            vec![l3, Value::Int(1), Value::None, Value::Int(2)],
+        );
+        assert_eq!(s.as_ints().unwrap(), vec![2, 2]);
         let f = crate::registry::lookup("aten::floordiv.int").unwrap();
         assert!(f(&mut OpCtx::default(), vec![Value::Int(1), Value::Int(0)]).is_err());
     }
