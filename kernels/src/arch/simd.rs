@@ -220,3 +220,125 @@ pub(crate) fn gemm_tile<S: Simd, const MR: usize, const STRIDE: usize, const NV:
         }
     }
 }
+
+/// Depthwise plane (see `conv::dw_plane`, the reference) with the interior of each output
+/// row — columns whose every tap is inside the input row — computed `LANES` outputs at a
+/// time with all taps accumulated in a register (one store per output instead of one
+/// read-modify-write per tap). Falls back to the reference for column stride ≠ 1 or
+/// kernels larger than 7×7.
+#[inline(always)]
+pub(crate) fn dw_plane<S: Simd>(a: &mut crate::conv::DwPlane) {
+    const KMAX: usize = 7;
+    let p = a.p;
+    let (kh, kw) = (p.kernel_h, p.kernel_w);
+    if p.stride.1 != 1 || kh > KMAX || kw > KMAX {
+        return crate::conv::dw_plane(a);
+    }
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let (ih, iw) = (p.in_h, p.in_w);
+    let (sh, ph, pw) = (p.stride.0, p.padding.0, p.padding.1);
+    let (dh, dw) = p.dilation;
+    assert!(a.src.len() == ih * iw && a.dst.len() == oh * ow && a.w.len() == kh * kw);
+    // Interior columns: ox - pw >= 0 and ox - pw + (kw - 1) dw < iw.
+    let x0 = pw.min(ow);
+    let x1 = (iw + pw).saturating_sub((kw - 1) * dw).clamp(x0, ow);
+    let bias = S::splat(a.bias);
+    let mut wv = [S::splat(0.0); KMAX * KMAX];
+    for (v, &w) in wv.iter_mut().zip(a.w) {
+        *v = S::splat(w);
+    }
+    for oy in 0..oh {
+        // The input rows this output row reads, with their kernel row.
+        let mut rows: [(&[f32], usize); KMAX] = [(&[], 0); KMAX];
+        let mut nrows = 0;
+        for ky in 0..kh {
+            let iy = (oy * sh + ky * dh) as isize - ph as isize;
+            if iy >= 0 && (iy as usize) < ih {
+                rows[nrows] = (&a.src[iy as usize * iw..(iy as usize + 1) * iw], ky);
+                nrows += 1;
+            }
+        }
+        let rows = &rows[..nrows];
+        let drow = &mut a.dst[oy * ow..(oy + 1) * ow];
+        let g = DwGeom { kw, dw, pw, iw };
+        for ox in (0..x0).chain(x1..ow) {
+            drow[ox] = dw_scalar(&g, rows, a.w, a.bias, ox);
+        }
+        if x1 - x0 < S::LANES {
+            for ox in x0..x1 {
+                drow[ox] = dw_scalar(&g, rows, a.w, a.bias, ox);
+            }
+            continue;
+        }
+        let mut ox = x0;
+        while ox + S::LANES <= x1 {
+            dw_vector(&g, rows, &wv, bias, ox, drow);
+            ox += S::LANES;
+        }
+        if ox < x1 {
+            // Tail: one more vector ending at x1, overlapping already computed outputs.
+            dw_vector(&g, rows, &wv, bias, x1 - S::LANES, drow);
+        }
+    }
+}
+
+/// Column geometry of a depthwise row: kernel width, column dilation, left padding, input
+/// width.
+struct DwGeom {
+    kw: usize,
+    dw: usize,
+    pw: usize,
+    iw: usize,
+}
+
+/// One depthwise output with bounds checks (edge columns). Functions, not closures: a
+/// closure is compiled without the caller's `#[target_feature]`s and blocks inlining.
+#[inline(always)]
+fn dw_scalar(g: &DwGeom, rows: &[(&[f32], usize)], w: &[f32], bias: f32, ox: usize) -> f32 {
+    let mut s = bias;
+    for &(srow, ky) in rows {
+        for kx in 0..g.kw {
+            let ix = (ox + kx * g.dw) as isize - g.pw as isize;
+            if ix >= 0 && (ix as usize) < g.iw {
+                s += w[ky * g.kw + kx] * srow[ix as usize];
+            }
+        }
+    }
+    s
+}
+
+/// `LANES` interior depthwise outputs starting at column `ox` (every tap in bounds).
+#[inline(always)]
+fn dw_vector<S: Simd>(
+    g: &DwGeom,
+    rows: &[(&[f32], usize)],
+    wv: &[S],
+    bias: S,
+    ox: usize,
+    drow: &mut [f32],
+) {
+    let (kw, dw) = (g.kw, g.dw);
+    let mut acc = bias;
+    for &(srow, ky) in rows {
+        // In the interior, ox - pw + (kw - 1) dw + LANES <= iw.
+        let base = &srow[ox - g.pw..ox - g.pw + (kw - 1) * dw + S::LANES];
+        let wrow = &wv[ky * kw..ky * kw + kw];
+        if kw == 3 {
+            // The common case, unrolled.
+            // SAFETY: 2 dw + LANES <= base.len().
+            unsafe {
+                acc = wrow[0].mul_add(S::load(base.as_ptr()), acc);
+                acc = wrow[1].mul_add(S::load(base.as_ptr().add(dw)), acc);
+                acc = wrow[2].mul_add(S::load(base.as_ptr().add(2 * dw)), acc);
+            }
+        } else {
+            for (kx, w) in wrow.iter().enumerate() {
+                // SAFETY: kx * dw + LANES <= base.len().
+                acc = w.mul_add(unsafe { S::load(base.as_ptr().add(kx * dw)) }, acc);
+            }
+        }
+    }
+    let d = &mut drow[ox..ox + S::LANES];
+    // SAFETY: `d` has exactly LANES elements.
+    unsafe { acc.store(d.as_mut_ptr()) };
+}

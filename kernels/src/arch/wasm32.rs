@@ -219,6 +219,5 @@ pub(crate) static TABLE: Kernels = Kernels {
     silu,
     gelu,
     gelu_tanh,
-    // The portable loops, auto-vectorised for simd128 since this build enables it.
-    dw_plane: |plane| crate::conv::dw_plane(plane),
+    dw_plane: |plane| simd::dw_plane::<F4>(plane),
 };

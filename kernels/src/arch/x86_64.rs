@@ -169,8 +169,7 @@ fn gemm_tile(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
 
 #[target_feature(enable = "avx2,fma")]
 fn dw_plane_avx2(plane: &mut crate::conv::DwPlane) {
-    // The portable loops, auto-vectorised for AVX2 by this instantiation.
-    crate::conv::dw_plane(plane)
+    simd::dw_plane::<F8>(plane)
 }
 
 fn dw_plane(plane: &mut crate::conv::DwPlane) {

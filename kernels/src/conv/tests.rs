@@ -175,6 +175,40 @@ fn pointwise_and_large_im2col() {
         false,
         Activation::None,
     );
+    // Depthwise with stride_w 1 and wide rows: the SIMD interior path (3x3, 5x5 dilated).
+    let dw1 = Conv2dParams {
+        in_channels: 4,
+        out_channels: 8,
+        groups: 4,
+        in_h: 6,
+        in_w: 41,
+        kernel_h: 3,
+        kernel_w: 3,
+        padding: (1, 1),
+        ..base.clone()
+    };
+    check(&dw1, true, Activation::Relu);
+    check(
+        &Conv2dParams {
+            kernel_h: 5,
+            kernel_w: 5,
+            padding: (2, 4),
+            dilation: (1, 2),
+            stride: (2, 1),
+            ..dw1.clone()
+        },
+        false,
+        Activation::None,
+    );
+    check(
+        &Conv2dParams {
+            kernel_w: 1,
+            padding: (0, 0),
+            ..dw1
+        },
+        false,
+        Activation::None,
+    );
     let dw = Conv2dParams {
         groups: 24,
         out_channels: 48,
