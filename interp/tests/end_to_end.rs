@@ -481,3 +481,21 @@ fn scripted_loop_and_branch() {
         .unwrap_err();
     assert!(e.message().contains("step limit"), "{e}");
 }
+
+#[test]
+fn program_is_shareable_and_sessions_are_sendable() {
+    fn shareable<T: Send + Sync>() {}
+    fn sendable<T: Send>() {}
+    shareable::<Program>();
+    shareable::<Tensor>();
+    sendable::<Session>();
+    sendable::<StreamingLoader>();
+    // two sessions over one program run independently
+    let bytes = pack_with(&conv_model(WeightEncoding::AsIs), Compression::Never);
+    let program = Arc::new(Program::from_bytes(&bytes).unwrap());
+    let mut a = Session::new(program.clone()).unwrap();
+    let mut b = Session::new(program).unwrap();
+    check(&a.run_positional(vec![input(1)]).unwrap()[0], 1, 1e-5);
+    check(&b.run_positional(vec![input(3)]).unwrap()[0], 3, 1e-5);
+    assert!(!wasm_torch_interp::supported_ops().is_empty());
+}

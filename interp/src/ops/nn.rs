@@ -455,7 +455,7 @@ fn native_group_norm(args: &[Value]) -> Result<Vec<Value>> {
         to_usize(g, "group")?,
     );
     let xv = x.f32s()?;
-    let per = if n * g == 0 { 0 } else { x.numel() / (n * g) };
+    let per = x.numel().checked_div(n * g).unwrap_or(0);
     let mut mean = Vec::with_capacity(n * g);
     let mut rstd = Vec::with_capacity(n * g);
     for chunk in xv.chunks(per.max(1)).take(n * g) {
