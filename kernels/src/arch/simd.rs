@@ -265,8 +265,8 @@ pub(crate) fn dw_plane<S: Simd>(a: &mut crate::conv::DwPlane) {
             drow[ox] = dw_scalar(&g, rows, a.w, a.bias, ox);
         }
         if x1 - x0 < S::LANES {
-            for ox in x0..x1 {
-                drow[ox] = dw_scalar(&g, rows, a.w, a.bias, ox);
+            for (i, d) in drow[x0..x1].iter_mut().enumerate() {
+                *d = dw_scalar(&g, rows, a.w, a.bias, x0 + i);
             }
             continue;
         }
