@@ -29,7 +29,8 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 if want apt; then
-    apt_install clang lld chromium firefox-esr
+    # wasi-libc: C headers for zstd-sys when building for wasm32-wasip1 (the WASI-NN guest tests).
+    apt_install clang lld wasi-libc chromium firefox-esr
 fi
 
 # --- Rust: components and targets ---------------------------------------------------------

@@ -2,7 +2,7 @@
 # The README's test command: installs what is missing, then runs every test suite.
 #
 #   scripts/test.sh                 # everything (what CI runs)
-#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python js
+#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python js wasinn
 #
 # Every stage runs even when an earlier one failed, so one run shows all failures; the exit
 # code is non-zero if any stage failed. FUZZ_SECONDS (default 60) is the time per fuzz target.
@@ -11,13 +11,14 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 STAGES=("$@")
-[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python js)
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python js wasinn)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 # Set-up first: the same script the demo uses; it skips what is installed.
 setup_parts=(rust)
 want wasm && setup_parts+=(apt wasm)
 want js && setup_parts+=(apt wasm node python)
+want wasinn && setup_parts+=(apt wasm node python)
 want fuzz && setup_parts+=(fuzz)
 want python && setup_parts+=(python)
 bash scripts/setup.sh "${setup_parts[@]}" || { echo "setup failed"; exit 1; }
@@ -51,6 +52,9 @@ wasm_check() {
 fuzz_run() { bash fuzz/run.sh "${FUZZ_SECONDS:-60}"; }
 python_tests() { bash scripts/test-python.sh; }
 js_tests() { bash scripts/test-js.sh; }
+# The WASI-NN host imports and a wasi-nn guest (wasm32-wasip1) in Node and browsers. It shares
+# the workspace's target dir, so its native crate tests reuse the `rust` stage's build.
+wasinn_tests() { CARGO_TARGET_DIR="$ROOT/target" WASI_NN_ZOO="$ROOT/target/test-zoo" bash wasi-nn/scripts/test.sh; }
 
 want lint && stage lint lint
 want rust && stage rust rust_tests
@@ -58,6 +62,7 @@ want wasm && stage wasm wasm_check
 want fuzz && stage fuzz fuzz_run
 want python && stage python python_tests
 want js && stage js js_tests
+want wasinn && stage wasinn wasinn_tests
 
 echo
 echo "passed stages: ${PASSED[*]:-none}"
