@@ -144,6 +144,9 @@ impl PackedB {
 ///
 /// `a` is row-major with leading dimension `lda`; `c` row-major with `ldc`. Preconditions
 /// (asserted): `a` holds `m × b.k()`, `c` holds `m × b.n()`, `bias` has length `b.n()`.
+///
+/// Rows are independent: to split the work (e.g. across threads), call it per row range
+/// `r0..r1` with `&a[r0 * lda..]`, `&mut c[r0 * ldc..]` and `m = r1 - r0`; `b` is shared.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_packed(
     m: usize,
