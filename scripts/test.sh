@@ -61,6 +61,16 @@ want rust && stage rust rust_tests
 want wasm && stage wasm wasm_check
 want fuzz && stage fuzz fuzz_run
 want python && stage python python_tests
+# The zoo subset the js and wasinn stages compare against PyTorch, exported afresh every run
+# (a stale zoo would hide exporter changes). build_zoo.py exits non-zero if any model fails to
+# export or to match PyTorch natively.
+zoo_build() {
+    bash scripts/build-python.sh &&
+        rm -rf target/test-zoo &&
+        HF_HUB_OFFLINE=1 .venv/bin/python py-export/zoo/build_zoo.py --out target/test-zoo \
+            --models resnet18 squeezenet1_1 minilm_seq16
+}
+if want js || want wasinn; then stage zoo zoo_build; fi
 want js && stage js js_tests
 want wasinn && stage wasinn wasinn_tests
 

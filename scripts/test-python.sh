@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The exporter's tests: builds py-export into .venv and runs its pytest suite against PyTorch.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/build-python.sh"
+cd "$ROOT/py-export"
+HF_HUB_OFFLINE=1 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider tests
