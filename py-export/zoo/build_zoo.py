@@ -109,7 +109,7 @@ def missing_ops(names, path: str) -> int:
             counts = collections.Counter()
             where = {}
             for n in iter_nodes(g.block):
-                if isinstance(n, Node) and not n.op.startswith("prim::") and n.op not in supported:
+                if isinstance(n, Node) and n.op not in _export._STRUCTURAL_PRIMS and n.op not in supported:
                     counts[n.op] += 1
                     where.setdefault(n.op, n.source or "")
             for op, c in counts.most_common():

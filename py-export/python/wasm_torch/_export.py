@@ -178,6 +178,10 @@ def lower_torchscript(model: Any, inputs: Tuple[Any, ...], mode: str,
     return _ts.lower(sm, inputs, input_names, output_names)
 
 
+#: The exporter's own structural nodes; they become BuildList/BuildTuple/Unpack/Move.
+_STRUCTURAL_PRIMS = ("prim::list", "prim::tuple", "prim::unpack", "prim::move")
+
+
 def _check_supported(graph: Graph) -> None:
     """Every op the interpreter lacks, all at once, with the source line that produced it."""
     from . import _native
@@ -185,7 +189,7 @@ def _check_supported(graph: Graph) -> None:
     supported = set(_native.supported_ops())
     missing: Dict[str, List[Optional[str]]] = collections.OrderedDict()
     for n in iter_nodes(graph.block):
-        if isinstance(n, Node) and not n.op.startswith("prim::") and n.op not in supported:
+        if isinstance(n, Node) and n.op not in _STRUCTURAL_PRIMS and n.op not in supported:
             missing.setdefault(n.op, []).append(n.source)
     from ._graph import Loop
 

@@ -66,20 +66,30 @@ def decompose(ep: Any, supported: Optional[set] = None) -> Any:
     # those too (e.g. native_group_norm, upsample_nearest2d), a few rounds at most.
     from torch._decomp import get_decompositions
 
-    for _ in range(3):
-        missing = {
-            n.target for n in ep.graph_module.graph.nodes
+    def missing_ops(p: Any) -> set:
+        return {
+            n.target for n in p.graph_module.graph.nodes
             if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)
             and qualified_name(n.target._schema) not in supported
         }
+
+    # Several rounds (a decomposition may need another one), then keep whichever program
+    # lacks the fewest ops: group_norm -> var_mean + as_strided is no progress.
+    best, best_missing = ep, len(missing_ops(ep))
+    current = ep
+    for _ in range(3):
+        missing = missing_ops(current)
         extra = get_decompositions(list(missing)) if missing else {}
         if not extra:
             break
         try:
-            ep = ep.run_decompositions(extra)
+            current = current.run_decompositions(extra)
         except Exception:
             break  # some decompositions go through prims; the op is then reported as missing
-    return ep
+        count = len(missing_ops(current))
+        if count < best_missing:
+            best, best_missing = current, count
+    return best
 
 
 def source_line(node: Any) -> Optional[str]:

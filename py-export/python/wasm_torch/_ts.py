@@ -198,6 +198,14 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
             return
         if kind in ("prim::DictConstruct",):
             raise ExportError([Problem("dict values are only supported as the model's output", src)])
+        if kind == "prim::NumToTensor":
+            # A Python number as a 0-d tensor: the ATen op with the dtype TorchScript gives it.
+            code = {"IntType": 4, "FloatType": 7, "BoolType": 11}.get(n.inputsAt(0).type().kind(), 6)
+            v = Value(outs[0].debugName())
+            block.nodes.append(Node("aten::scalar_tensor.default",
+                                    [operand(n.input()), Const(code), Const(None), Const(None), Const(None)], [v], src))
+            env[outs[0]] = v
+            return
         if not (kind.startswith("aten::") or kind.startswith("prim::")):
             raise ExportError([Problem(f"unsupported TorchScript op '{kind}'", src)])
         schema_s = n.schema()
