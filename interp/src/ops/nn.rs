@@ -471,6 +471,84 @@ fn native_group_norm(args: &[Value]) -> Result<Vec<Value>> {
     Ok(res)
 }
 
+/// Run a 2-d pool on a 1-d (N, C, L) or (C, L) input as (N, C, 1, L): rewrites the
+/// 1-value kernel/stride/padding/dilation arguments into 2-value ones.
+fn pool1d(args: &[Value], avg: bool, with_indices: bool) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    if x.ndim() != 2 && x.ndim() != 3 {
+        return Err(Error::runtime(format!(
+            "1-d pooling expects 2-d or 3-d input, got {:?}",
+            x.shape()
+        )));
+    }
+    let mut shape4 = x.shape().to_vec();
+    shape4.insert(shape4.len() - 1, 1);
+    let x4 = super::shape::reshape(x, shape4)?;
+    let one_of = |i: usize, default: i64| -> Result<Value> {
+        let v = match opt(args, i) {
+            Value::None => vec![],
+            v => v.as_ints()?,
+        };
+        let k = match v.as_slice() {
+            [] => default,
+            [k] => *k,
+            _ => return Err(Error::runtime("1-d pooling takes one value per parameter")),
+        };
+        let lead = if i == 3 { 0 } else { 1 };
+        Ok(Value::List(vec![Value::Int(lead), Value::Int(k)]))
+    };
+    let kernel = one_of(1, 1)?;
+    let stride = match opt(args, 2) {
+        Value::List(l) if l.is_empty() => kernel.clone(),
+        Value::None => kernel.clone(),
+        _ => one_of(2, 1)?,
+    };
+    let mut a2 = vec![Value::Tensor(x4), kernel, stride, one_of(3, 0)?];
+    if avg {
+        a2.extend([opt(args, 4).clone(), opt(args, 5).clone(), Value::None]);
+    } else {
+        a2.extend([one_of(4, 1)?, opt(args, 5).clone()]);
+    }
+    let res = if avg {
+        avg_pool(&a2)?
+    } else {
+        max_pool(&a2, with_indices)?
+    };
+    res.into_iter()
+        .map(|v| {
+            let t = v.as_tensor()?;
+            let mut s = t.shape().to_vec();
+            s.remove(s.len() - 2);
+            Ok(Value::Tensor(super::shape::reshape(t, s)?))
+        })
+        .collect()
+}
+
+/// pad(self, pad, mode, value): constant mode only.
+fn pad(args: Vec<Value>) -> Result<Vec<Value>> {
+    match opt(&args, 2) {
+        Value::None => {}
+        Value::Str(m) if m == "constant" => {}
+        Value::Str(m) => return Err(Error::runtime(format!("pad mode '{m}' is not supported"))),
+        v => {
+            return Err(Error::runtime(format!(
+                "pad mode must be a string, got {}",
+                v.type_name()
+            )))
+        }
+    }
+    let f = crate::registry::lookup("aten::constant_pad_nd.default")
+        .ok_or_else(|| Error::runtime("internal: constant_pad_nd missing"))?;
+    let value = match opt(&args, 3) {
+        Value::None => Value::Float(0.0),
+        v => v.clone(),
+    };
+    f(
+        &mut OpCtx::default(),
+        vec![arg(&args, 0)?.clone(), arg(&args, 1)?.clone(), value],
+    )
+}
+
 /// Source coordinate scale of an upsampling: `1/scale_factor` when given, else in/out.
 fn up_scale(inp: usize, out: usize, sf: Option<f64>) -> f64 {
     match sf {
@@ -639,6 +717,23 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::conv1d.padding" => |_: &mut OpCtx, a: Vec<Value>| one(conv(&a, 6)?),
         "aten::max_pool2d_with_indices.default" => |_: &mut OpCtx, a: Vec<Value>| max_pool(&a, true),
         "aten::max_pool2d.default" => |_: &mut OpCtx, a: Vec<Value>| max_pool(&a, false),
+        "aten::max_pool1d.default" => |_: &mut OpCtx, a: Vec<Value>| pool1d(&a, false, false),
+        "aten::max_pool1d_with_indices.default" => |_: &mut OpCtx, a: Vec<Value>| pool1d(&a, false, true),
+        "aten::avg_pool1d.default" => |_: &mut OpCtx, a: Vec<Value>| pool1d(&a, true, false),
+        "aten::adaptive_avg_pool1d.default" => |_: &mut OpCtx, a: Vec<Value>| {
+            let x = targ(&a, 0)?;
+            if x.ndim() != 2 && x.ndim() != 3 { return Err(Error::runtime("adaptive_avg_pool1d expects 2-d or 3-d input")); }
+            let mut s4 = x.shape().to_vec();
+            s4.insert(s4.len() - 1, 1);
+            let os = a.get(1).map(|v| v.as_ints()).transpose()?.unwrap_or_default();
+            let [o] = os.as_slice() else { return Err(Error::runtime("adaptive_avg_pool1d: output_size must have one value")) };
+            let r = adaptive_avg(&[Value::Tensor(super::shape::reshape(x, s4)?), Value::List(vec![Value::Int(1), Value::Int(*o)])])?;
+            let t = r[0].as_tensor()?;
+            let mut s = t.shape().to_vec();
+            s.remove(s.len() - 2);
+            one(super::shape::reshape(t, s)?)
+        },
+        "aten::pad.default" => |_: &mut OpCtx, a: Vec<Value>| pad(a),
         "aten::avg_pool2d.default" => |_: &mut OpCtx, a: Vec<Value>| avg_pool(&a),
         "aten::adaptive_avg_pool2d.default" => |_: &mut OpCtx, a: Vec<Value>| adaptive_avg(&a),
         "aten::_adaptive_avg_pool2d.default" => |_: &mut OpCtx, a: Vec<Value>| adaptive_avg(&a),
@@ -793,6 +888,58 @@ mod tests {
         );
         assert_eq!(r[1].as_tensor().unwrap().to_f32_vec(), vec![2., 15.]);
         assert_eq!(r[2].as_tensor().unwrap().shape(), &[1, 2]);
+    }
+
+    #[test]
+    fn pools_1d() {
+        let x = Tensor::from_f32(vec![1, 1, 6], vec![1., 5., 2., 4., 3., 0.]);
+        let r = call(
+            "aten::max_pool1d_with_indices.default",
+            vec![
+                x.clone().into(),
+                il(&[2]),
+                il(&[]),
+                il(&[0]),
+                il(&[1]),
+                Value::Bool(false),
+            ],
+        );
+        assert_eq!(r[0].as_tensor().unwrap().shape(), &[1, 1, 3]);
+        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec(), vec![5., 4., 3.]);
+        assert_eq!(r[1].as_tensor().unwrap().to_i64_vec(), vec![1, 3, 4]);
+        let r = call(
+            "aten::avg_pool1d.default",
+            vec![
+                x.clone().into(),
+                il(&[3]),
+                il(&[3]),
+                il(&[0]),
+                Value::Bool(false),
+                Value::Bool(true),
+            ],
+        );
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![8. / 3., 7. / 3.]
+        );
+        let r = call(
+            "aten::adaptive_avg_pool1d.default",
+            vec![x.clone().into(), il(&[2])],
+        );
+        assert_eq!(
+            r[0].as_tensor().unwrap().to_f32_vec(),
+            vec![8. / 3., 7. / 3.]
+        );
+        let r = call(
+            "aten::pad.default",
+            vec![
+                x.into(),
+                il(&[1, 0]),
+                Value::Str("constant".into()),
+                Value::Float(9.0),
+            ],
+        );
+        assert_eq!(r[0].as_tensor().unwrap().to_f32_vec()[..2], [9., 1.]);
     }
 
     #[test]

@@ -441,6 +441,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
             Ok(vec![])
         },
         "aten::scalar_to_tensor.default" => |_: &mut OpCtx, a: Vec<Value>| one(super::scalar_tensor(arg(&a, 0)?)?),
+        "prim::NumToTensor.Scalar" => |_: &mut OpCtx, a: Vec<Value>| one(super::scalar_tensor(arg(&a, 0)?)?),
         "aten::NumToTensor.Scalar" => |_: &mut OpCtx, a: Vec<Value>| one(super::scalar_tensor(arg(&a, 0)?)?),
     );
     let _ = (to_usize, Tensor::from_f32);

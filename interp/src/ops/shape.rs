@@ -610,6 +610,15 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::detach.default" => |_: &mut OpCtx, a| identity(a),
         "aten::lift_fresh_copy.default" => |_: &mut OpCtx, a| identity(a),
         "aten::dropout.default" => |_: &mut OpCtx, a| { if barg_or(&a, 2, false)? { return Err(Error::runtime("dropout in training mode is not supported")); } identity(a) },
+        "aten::alpha_dropout.default" => |_: &mut OpCtx, a| identity(a),
+        "aten::native_dropout.default" => |_: &mut OpCtx, a: Vec<Value>| {
+            if barg_or(&a, 2, false)? {
+                return Err(Error::runtime("dropout in training mode is not supported"));
+            }
+            let t = targ(&a, 0)?;
+            let mask = Tensor::full(DType::Bool, t.shape().to_vec(), 1.0)?;
+            Ok(vec![t.clone().into(), mask.into()])
+        },
         "aten::feature_dropout.default" => |_: &mut OpCtx, a| identity(a),
         "aten::_to_copy.default" => |_: &mut OpCtx, a| to_dtype_at(a, 1),
         "aten::to.dtype" => |_: &mut OpCtx, a| to_dtype_at(a, 1),
