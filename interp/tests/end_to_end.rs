@@ -499,3 +499,65 @@ fn program_is_shareable_and_sessions_are_sendable() {
     check(&b.run_positional(vec![input(3)]).unwrap()[0], 3, 1e-5);
     assert!(!wasm_torch_interp::supported_ops().is_empty());
 }
+
+/// A chain of element-wise ops: the planner frees each intermediate at its last use and the
+/// ops reuse the dying buffer, so the whole chain runs in one buffer.
+#[test]
+fn elementwise_chain_runs_in_one_buffer() {
+    let n = 1000usize;
+    let steps = 10u32;
+    let mut code = Vec::new();
+    for i in 0..steps {
+        let op = i % 2; // relu, neg alternately
+        code.push(Instr::CallOp {
+            op,
+            args: vec![Operand::Reg(i)],
+            outputs: vec![i + 1],
+        });
+    }
+    code.push(Instr::Return {
+        values: vec![Operand::Reg(steps)],
+    });
+    let ir = ModelIr {
+        signature: Signature {
+            inputs: vec![ValueSpec {
+                name: "x".into(),
+                dtype: DType::F32,
+                shape: vec![Dim::Fixed(n as u64)],
+            }],
+            outputs: vec![ValueSpec {
+                name: "y".into(),
+                dtype: DType::F32,
+                shape: vec![Dim::Fixed(n as u64)],
+            }],
+        },
+        ops: vec!["aten::relu.default".into(), "aten::neg.default".into()],
+        functions: vec![Function {
+            name: "forward".into(),
+            num_registers: steps + 1,
+            params: vec![0],
+            register_names: vec![],
+            code,
+        }],
+        ..ModelIr::default()
+    };
+    let bytes = pack_with(&ir, Compression::Never);
+    let mut s = Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap();
+    s.set_profiling(true);
+    let x: Vec<f32> = (0..n).map(|i| i as f32 - 500.0).collect();
+    let y = s
+        .run_positional(vec![Tensor::from_f32(vec![n], x.clone())])
+        .unwrap();
+    // relu, neg, relu, neg, ... (10 ops) = neg(relu(...)) five times: -max(x, 0) then 0
+    let want: Vec<f32> = x.iter().map(|_| 0.0).collect();
+    assert_eq!(
+        y[0].to_f32_vec()
+            .iter()
+            .map(|v| v.abs())
+            .collect::<Vec<_>>(),
+        want
+    );
+    let p = s.profile().unwrap();
+    assert_eq!(p.actual_peak_bytes, (n * 4) as u64, "{p:?}");
+    assert_eq!(p.planned_peak_bytes, (n * 4) as u64);
+}
