@@ -128,7 +128,7 @@ opts.expects.forEach((spec, idx) => {
 if (opts.profile) {
   const p = session.profile();
   console.log(`profile  (${p.runs} runs)`);
-  for (const op of p.ops.slice(0, 10)) console.log(`  ${op.name.padEnd(36)} ${String(op.calls).padStart(6)} calls ${(op.ms / p.runs).toFixed(2).padStart(9)} ms/run`);
+  for (const op of p.ops.slice(0, 10)) console.log(`  ${op.name.padEnd(36)} ${String(op.calls / p.runs).padStart(6)} calls/run ${(op.ms / p.runs).toFixed(2).padStart(9)} ms/run`);
 }
 session.release();
 if (opts.expects.length && !(worst <= 1e-4)) process.exit(1);

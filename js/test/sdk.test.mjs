@@ -11,6 +11,7 @@ import {
   BadFileError,
   InvalidInputError,
   UnsupportedOpsError,
+  OutOfMemoryError,
   AbortError,
   ReleasedError,
   WasmTorchError,
@@ -148,6 +149,19 @@ for (const variant of variants) {
       expectTiny(await s.run({ x: new Tensor('f32', X, [2, 4]) }));
       s.release();
       await assert.rejects(s.run({ x: new Tensor('f32', X, [2, 4]) }), ReleasedError);
+    });
+
+    test('out of memory at run time: OUT_OF_MEMORY, and the instance keeps working', async () => {
+      const s = await Session.load(fixture('oom.wtb'), { variant });
+      await assert.rejects(s.run({ x: new Tensor('f32', [1, 2], [2]) }), (e) => {
+        assert.ok(e instanceof OutOfMemoryError, `${e.name}: ${e.message}`);
+        assert.equal(e.code, 'OUT_OF_MEMORY');
+        return true;
+      });
+      s.release();
+      const t = await Session.load(fixture('tiny.wtb'), { variant });
+      expectTiny(await t.run({ x: new Tensor('f32', X, [2, 4]) }));
+      t.release();
     });
 
     test('abort: an aborted signal rejects with AbortError', async () => {

@@ -12,6 +12,7 @@
 //!   weight k, plus `y = x + 1` so it also takes an input. Values are small integers so the
 //!   f32 sums are exact; expected sums are printed to `multi_chunk.json`.
 //! - `unsupported.wtb`: calls `aten::frobnicate.default`, an op no interpreter implements.
+//! - `oom.wtb`: allocates a 6 GiB tensor at run time (OUT_OF_MEMORY), and computes `x + 1`.
 //! - `--big MB PATH`: weights of MB MiB in 4 MiB zstd chunks, output = the sums.
 
 use std::path::Path;
@@ -192,6 +193,50 @@ fn unsupported() -> ModelIr {
     }
 }
 
+/// `big = zeros([2^29, 3])` (6 GiB of f32: more than any wasm32 instance can hold), plus
+/// `y = x + 1`: running it must fail with OUT_OF_MEMORY, and the session must keep working.
+fn oom() -> ModelIr {
+    let none = Operand::Const(1);
+    ModelIr {
+        metadata: meta("oom"),
+        signature: Signature {
+            inputs: vec![spec("x", DType::F32, vec![Dim::Fixed(2)])],
+            outputs: vec![
+                spec("big", DType::F32, vec![Dim::Fixed(1 << 29), Dim::Fixed(3)]),
+                spec("y", DType::F32, vec![Dim::Fixed(2)]),
+            ],
+        },
+        ops: vec!["aten::zeros.default".into(), "aten::add.Scalar".into()],
+        functions: vec![Function {
+            name: "forward".into(),
+            num_registers: 3,
+            params: vec![0],
+            register_names: vec![],
+            code: vec![
+                Instr::CallOp {
+                    op: 1,
+                    args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)],
+                    outputs: vec![2],
+                },
+                Instr::CallOp {
+                    op: 0,
+                    args: vec![Operand::Const(0), none, none, none, none],
+                    outputs: vec![1],
+                },
+                Instr::Return {
+                    values: vec![Operand::Reg(1), Operand::Reg(2)],
+                },
+            ],
+        }],
+        constants: vec![
+            ConstValue::Ints(vec![1 << 29, 3]),
+            ConstValue::None,
+            ConstValue::Int(1),
+        ],
+        weights: vec![],
+    }
+}
+
 fn write(path: &Path, ir: &ModelIr, opts: &PackOptions) -> Result<(), Box<dyn std::error::Error>> {
     let bytes = pack(ir, opts)?;
     std::fs::write(path, &bytes)?;
@@ -239,6 +284,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &unsupported(),
                 &PackOptions::default(),
             )?;
+            write(&dir.join("oom.wtb"), &oom(), &PackOptions::default())?;
         }
         _ => {
             eprintln!("usage: make_fixture OUT_DIR | make_fixture --big MB PATH");

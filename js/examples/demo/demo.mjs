@@ -44,6 +44,7 @@ async function loadModel(url, prefix) {
 
 // ---- image classification ------------------------------------------------------------------
 let labels = [];
+let lastTop1;
 const cnn = loadModel(URLS.cnn, 'cnn');
 fetch(URLS.labels).then((r) => (r.ok ? r.json() : [])).then((l) => (labels = l), () => undefined);
 
@@ -74,6 +75,7 @@ async function classify(img) {
   const e = z.map((v) => Math.exp(v - max));
   const sum = e.reduce((a, b) => a + b, 0);
   const top = e.map((v, i) => [v / sum, i]).sort((a, b) => b[0] - a[0]).slice(0, 5);
+  lastTop1 = labels[top[0][1]] ?? `class ${top[0][1]}`;
   $('cnn-top').innerHTML = top.map(([p, i]) => `<li>${labels[i] ?? `class ${i}`} — ${(100 * p).toFixed(1)}%</li>`).join('');
   $('cnn-time').textContent = `inference ${ms.toFixed(0)} ms (incl. transfer to the worker)`;
 }
@@ -91,14 +93,15 @@ $('cnn-file').addEventListener('change', async (ev) => {
   if (file) classify(await loadImage(URL.createObjectURL(file)));
 });
 $('cnn-sample').addEventListener('click', async () => classify(await loadImage(URLS.sample)));
-cnn.then((s) => {
+const cnnDone = cnn.then(async (s) => {
   if (!s) return;
   $('cnn-sample').disabled = false;
-  loadImage(URLS.sample).then(classify, () => undefined);
+  await classify(await loadImage(URLS.sample));
 });
 
 // ---- sentence embeddings -------------------------------------------------------------------
 const lm = loadModel(URLS.minilm, 'lm');
+let lastSims;
 const tokenizer = fetch(URLS.vocab).then((r) => {
   if (!r.ok) throw new Error(`vocabulary ${URLS.vocab}: HTTP ${r.status}`);
   return r.text().then((t) => new WordPieceTokenizer(t));
@@ -136,11 +139,28 @@ async function embed() {
     html += `<tr><th title="${esc(text)}">#${i + 1} ${esc(text)}</th>` + sentences.map((_, j) => `<td>${dot(embeddings[i], embeddings[j]).toFixed(3)}</td>`).join('') + '</tr>';
   });
   $('lm-sim').innerHTML = html;
+  lastSims = embeddings.map((a) => embeddings.map((b) => dot(a, b)));
   $('lm-time').textContent = `${sentences.length} sentences embedded in ${ms.toFixed(0)} ms (cosine similarity of L2-normalised embeddings)`;
 }
 $('lm-run').addEventListener('click', embed);
-Promise.all([lm, tokenizer]).then(([s]) => {
+const lmDone = Promise.all([lm, tokenizer]).then(async ([s]) => {
   if (!s) return;
   $('lm-run').disabled = false;
-  embed();
+  await embed();
 }, (e) => ($('lm-status').innerHTML += ` <span class="err">${e.message}</span>`));
+
+// Self-check for the browser test drivers (js/test/browser/run.mjs --demo): the sample photo's
+// top class and that paraphrases are closer than unrelated sentences.
+Promise.allSettled([cnnDone, lmDone]).then(async () => {
+  const [c, l] = await Promise.all([cnn, lm]);
+  const results = [
+    { name: 'demo: classify the sample photo', ok: lastTop1 === 'daisy', detail: `top-1 ${lastTop1}; ${$('cnn-status').textContent}; ${$('cnn-time').textContent}` },
+    {
+      name: 'demo: sentence similarity',
+      ok: !!lastSims && lastSims[0][1] > lastSims[0][2] + 0.2 && lastSims[2][3] > lastSims[1][2] + 0.2,
+      detail: lastSims ? `sim(1,2)=${lastSims[0][1].toFixed(3)} sim(1,3)=${lastSims[0][2].toFixed(3)} sim(3,4)=${lastSims[2][3].toFixed(3)}; ${$('lm-status').textContent}; ${$('lm-time').textContent}` : $('lm-status').textContent,
+    },
+  ];
+  if (!c || !l) results.push({ name: 'demo: models loaded', ok: false, detail: 'see the status lines' });
+  window.__wasmTorchResults = { env: { userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true, features: f }, results };
+});

@@ -11,6 +11,8 @@ import { serve } from './server.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { prepareDemoZoo } from '../../examples/prepare-demo.mjs';
 
 const engine = process.argv[2];
 const tIdx = process.argv.indexOf('--timeout');
@@ -26,6 +28,14 @@ const pages = [
   { label: 'isolated', url: `${isolated.url}/js/test/browser/index.html?variants=scalar,simd&workers=simd,threads` },
   { label: 'not isolated', url: `${plain.url}/js/test/browser/index.html?variants=simd&workers=&zoo=0` },
 ];
+// The demo page checks itself when its models exist (js/examples/serve.mjs lists them).
+const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
+const demoMissing = prepareDemoZoo(fileURLToPath(new URL(`../../../${DEMO_ZOO}`, import.meta.url)), { quiet: true });
+if (demoMissing.length === 0) {
+  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}` });
+} else {
+console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+}
 
 async function withChromium(fn) {
   const { chromium } = await import('playwright-core');
