@@ -262,8 +262,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::add.float",
         "aten::add.int_float",
         "aten::add.float_int",
-        "aten::add.default",
-        "aten::add"
+        "aten::add.default"
     );
     reg_bin!(
         r,
@@ -272,8 +271,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::sub.float",
         "aten::sub.int_float",
         "aten::sub.float_int",
-        "aten::sub.default",
-        "aten::sub"
+        "aten::sub.default"
     );
     reg_bin!(
         r,
@@ -282,8 +280,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::mul.float",
         "aten::mul.int_float",
         "aten::mul.float_int",
-        "aten::mul.default",
-        "aten::mul"
+        "aten::mul.default"
     );
     reg_bin!(
         r,
@@ -291,7 +288,6 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::div.int",
         "aten::div.float",
         "aten::div.default",
-        "aten::div",
         "aten::truediv.default"
     );
     reg_bin!(
@@ -299,8 +295,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         S::FloorDiv,
         "aten::floordiv.int",
         "aten::floordiv.float",
-        "aten::floordiv.default",
-        "aten::floordiv"
+        "aten::floordiv.default"
     );
     reg_bin!(
         r,
@@ -340,8 +335,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::lt.float",
         "aten::lt.int_float",
         "aten::lt.float_int",
-        "aten::lt.default",
-        "aten::lt"
+        "aten::lt.default"
     );
     reg_bin!(
         r,
@@ -350,8 +344,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::le.float",
         "aten::le.int_float",
         "aten::le.float_int",
-        "aten::le.default",
-        "aten::le"
+        "aten::le.default"
     );
     reg_bin!(
         r,
@@ -360,8 +353,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::gt.float",
         "aten::gt.int_float",
         "aten::gt.float_int",
-        "aten::gt.default",
-        "aten::gt"
+        "aten::gt.default"
     );
     reg_bin!(
         r,
@@ -370,8 +362,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::ge.float",
         "aten::ge.int_float",
         "aten::ge.float_int",
-        "aten::ge.default",
-        "aten::ge"
+        "aten::ge.default"
     );
     reg_bin!(
         r,
@@ -381,8 +372,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::eq.int_float",
         "aten::eq.float_int",
         "aten::eq.bool",
-        "aten::eq.default",
-        "aten::eq"
+        "aten::eq.default"
     );
     reg_bin!(
         r,
@@ -392,8 +382,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::ne.int_float",
         "aten::ne.float_int",
         "aten::ne.bool",
-        "aten::ne.default",
-        "aten::ne"
+        "aten::ne.default"
     );
     reg!(r,
         "aten::neg.int" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![scalar_bin(S::Sub, &Value::Int(0), arg(&a, 0)?)?]),
@@ -430,9 +419,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::slice.t" => |_: &mut OpCtx, a: Vec<Value>| list_slice(&a),
         "aten::list.t" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::List(arg(&a, 0)?.as_list()?.to_vec())]),
         "aten::__range_length.default" => |_: &mut OpCtx, a: Vec<Value>| range_length(&a),
-        "aten::__range_length" => |_: &mut OpCtx, a: Vec<Value>| range_length(&a),
         "aten::__derive_index.default" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::Int(iarg(&a, 1)?.wrapping_add(iarg(&a, 0)?.wrapping_mul(iarg(&a, 2)?)))]),
-        "aten::__derive_index" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::Int(iarg(&a, 1)?.wrapping_add(iarg(&a, 0)?.wrapping_mul(iarg(&a, 2)?)))]),
         "aten::_assert_scalar.default" => |_: &mut OpCtx, a: Vec<Value>| {
             if !arg(&a, 0)?.as_bool()? {
                 let msg = a.get(1).and_then(|m| m.as_str().ok()).unwrap_or("assertion failed");
