@@ -57,42 +57,49 @@ impl Bin {
     }
 }
 
-fn f_op(op: Bin, alpha: f32) -> impl Fn(f32, f32) -> f32 {
-    move |a: f32, b: f32| match op {
-        Bin::Add => a + alpha * b,
-        Bin::Sub => a - alpha * b,
-        Bin::Mul => a * b,
-        Bin::Div => a / b,
-        Bin::FloorDiv => (a / b).floor(),
-        Bin::TruncDiv => (a / b).trunc(),
-        Bin::Pow => a.powf(b),
-        Bin::Max => {
-            if a.is_nan() || b.is_nan() {
-                f32::NAN
-            } else {
-                a.max(b)
+/// The float kernel of each binary op, for `f32` and (`f64` tensors) `f64`.
+macro_rules! float_op {
+    ($name:ident, $t:ty) => {
+        fn $name(op: Bin, alpha: $t) -> impl Fn($t, $t) -> $t {
+            move |a: $t, b: $t| match op {
+                Bin::Add => a + alpha * b,
+                Bin::Sub => a - alpha * b,
+                Bin::Mul => a * b,
+                Bin::Div => a / b,
+                Bin::FloorDiv => (a / b).floor(),
+                Bin::TruncDiv => (a / b).trunc(),
+                Bin::Pow => a.powf(b),
+                Bin::Max => {
+                    if a.is_nan() || b.is_nan() {
+                        <$t>::NAN
+                    } else {
+                        a.max(b)
+                    }
+                }
+                Bin::Min => {
+                    if a.is_nan() || b.is_nan() {
+                        <$t>::NAN
+                    } else {
+                        a.min(b)
+                    }
+                }
+                Bin::Rem => {
+                    let r = a % b;
+                    if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+                        r + b
+                    } else {
+                        r
+                    }
+                }
+                Bin::Fmod => a % b,
+                Bin::Atan2 => a.atan2(b),
+                _ => <$t>::NAN,
             }
         }
-        Bin::Min => {
-            if a.is_nan() || b.is_nan() {
-                f32::NAN
-            } else {
-                a.min(b)
-            }
-        }
-        Bin::Rem => {
-            let r = a % b;
-            if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
-                r + b
-            } else {
-                r
-            }
-        }
-        Bin::Fmod => a % b,
-        Bin::Atan2 => a.atan2(b),
-        _ => f32::NAN,
-    }
+    };
 }
+float_op!(f_op, f32);
+float_op!(f_op64, f64);
 
 fn f_cmp(op: Bin) -> impl Fn(f32, f32) -> bool {
     move |a: f32, b: f32| match op {
@@ -218,6 +225,18 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
     let float = cat(compute) == Cat::Float;
     if matches!(op, Bin::BAnd | Bin::BOr | Bin::BXor) && float {
         return Err(Error::runtime("bitwise ops need integer or bool tensors"));
+    }
+    if compute == DType::F64 && !(op.is_cmp() || op.is_logical()) {
+        // double precision end to end (f64 tensors are rare but must not lose precision)
+        let alpha = match alpha {
+            Some(v) if !matches!(v, Value::None) => v.as_f64()?,
+            _ => 1.0,
+        };
+        let av = expand_to(&ta, &shape)?.f64s()?;
+        let bv = expand_to(&tb, &shape)?.f64s()?;
+        let f = f_op64(op, alpha);
+        let out: Vec<f64> = av.iter().zip(&bv).map(|(&x, &y)| f(x, y)).collect();
+        return Ok(Tensor::from_f64_as(DType::F64, shape, out));
     }
     if float {
         let alpha = match alpha {
@@ -970,6 +989,15 @@ mod tests {
             let want: Vec<f32> = ea.iter().zip(&eb).map(|(p, q)| p * q).collect();
             assert_eq!(r.to_f32_vec(), want, "b shape {:?}", b.shape());
         }
+    }
+
+    #[test]
+    fn f64_tensors_compute_in_double() {
+        let a = Tensor::from_f64_as(DType::F64, vec![1], vec![1.0 + 1e-12]);
+        let r = binary(Value::Tensor(a), &Value::Float(-1.0), Bin::Add, None).unwrap();
+        assert_eq!(r.dtype(), DType::F64);
+        let v = r.f64s().unwrap()[0];
+        assert!((v - 1e-12).abs() < 1e-15, "{v}"); // f32 would give 0
     }
 
     #[test]
