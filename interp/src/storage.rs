@@ -108,7 +108,7 @@ elem!(u16, U16);
 pub const MAX_TENSOR_BYTES: usize = if usize::BITS == 32 {
     (u32::MAX / 2) as usize
 } else {
-    1 << 36
+    1 << 34
 };
 
 /// Allocate `n` default elements, or fail with `OutOfMemory` instead of aborting.

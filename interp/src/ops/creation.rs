@@ -86,6 +86,9 @@ fn arange(start: &Value, end: &Value, step: &Value, dtype: &Value) -> Result<Vec
     }
     let n = n as usize;
     checked_numel(&[n])?;
+    if n.saturating_mul(8) > crate::storage::MAX_TENSOR_BYTES {
+        return Err(Error::oom(format!("arange of {n} elements is too large")));
+    }
     if dt.is_float() {
         let v: Vec<f64> = (0..n).map(|i| s + i as f64 * st).collect();
         one(Tensor::from_f64_as(dt, vec![n], v))

@@ -134,7 +134,17 @@ fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize
     let nbefore: usize = before.iter().map(|&d| t.shape()[d]).product();
     let nafter: usize = after.iter().map(|&d| t.shape()[d]).product();
     let total = crate::tensor::checked_numel(&shape)?;
-    let mut offs = Vec::with_capacity(total);
+    if total.saturating_mul(t.dtype().size().max(8)) > crate::storage::MAX_TENSOR_BYTES {
+        return Err(Error::oom(format!(
+            "indexing result of shape {shape:?} is too large"
+        )));
+    }
+    let mut offs = Vec::new();
+    offs.try_reserve_exact(total).map_err(|_| {
+        Error::oom(format!(
+            "indexing result of shape {shape:?} does not fit in memory"
+        ))
+    })?;
     let st = t.strides();
     let off_of = |dims: &[usize], mut lin: usize| {
         let mut o = 0usize;
