@@ -178,12 +178,12 @@ pub(crate) use map_slice;
 
 /// GEMM micro-tile `acc[MR × NR] = a_panel · b_panel` (see `arch::TileFn`), computed in
 /// column strips of `NV` vectors: the `MR × NV` accumulators of a strip stay in registers.
-/// AVX2 uses one strip (NV·8 = 16); wasm uses two strips of 8 columns so that, once the
-/// engine maps it to 16 xmm registers, 12 accumulators + 2 B vectors + 1 broadcast fit.
-#[inline(always)]
+/// AVX2 uses it with one strip (NV·8 = 16). (wasm has its own hand-unrolled version in
+/// `arch::wasm32`: LLVM keeps these generic accumulators in linear memory there.)
 ///
 /// `MR` rows are computed from an A panel whose row stride is `STRIDE` (the table's `mr`;
 /// `MR < STRIDE` serves the last, partial panel without computing its zero rows).
+#[inline(always)]
 pub(crate) fn gemm_tile<S: Simd, const MR: usize, const STRIDE: usize, const NV: usize>(
     kc: usize,
     a: &[f32],
