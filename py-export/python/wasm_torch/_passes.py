@@ -303,18 +303,12 @@ def eliminate_dead_code(graph: Graph) -> int:
         for n in iter_nodes(graph.block):
             if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs):
                 removed.add(id(n))
-            elif isinstance(n, If) and not any(counts.get(o, 0) for o in n.outputs) and not _has_effects(n):
+            elif isinstance(n, If) and not any(counts.get(o, 0) for o in n.outputs):
                 removed.add(id(n))
         if not removed:
             return total
         total += len(removed)
         _remove_and_substitute(graph.block, removed, {})
-
-
-def _has_effects(n: Any) -> bool:
-    # Ops here are pure; an If only matters through its outputs. Kept as a hook for
-    # exceptions raised inside branches (prim::RaiseException), which do have an effect.
-    return any(isinstance(m, Node) and m.op.startswith("prim::RaiseException") for m in iter_nodes(Block(nodes=[n])))
 
 
 def mark_weight_roles(graph: Graph) -> None:
