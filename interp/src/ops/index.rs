@@ -312,6 +312,86 @@ fn nonzero_op(args: &[Value]) -> Result<Vec<Value>> {
     one(Tensor::from_i64(vec![n, nd], v))
 }
 
+/// flip(self, dims)
+fn flip(args: &[Value]) -> Result<Vec<Value>> {
+    let t = targ(args, 0)?;
+    let dims = arg(args, 1)?.as_ints()?;
+    let mut flipped = vec![false; t.ndim()];
+    for d in dims {
+        flipped[super::dim_of(t, d)?] = true;
+    }
+    let shape = t.shape().to_vec();
+    let n = t.numel();
+    let mut offs = Vec::with_capacity(n);
+    let st = t.strides();
+    for lin in 0..n {
+        let mut rem = lin;
+        let mut o = 0;
+        for k in (0..shape.len()).rev() {
+            let c = rem % shape[k];
+            rem /= shape[k];
+            let c = if flipped[k] { shape[k] - 1 - c } else { c };
+            o += c * st[k];
+        }
+        offs.push(o);
+    }
+    one(gather_offsets(t, &offs, shape)?)
+}
+
+/// topk(self, k, dim, largest, sorted) and sort(self, dim, descending) share this: the
+/// first `k` elements along `dim` in the requested order, with their indices (stable).
+fn sort_k(t: &Tensor, k: Option<usize>, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> {
+    if t.ndim() == 0 {
+        return Ok((t.clone(), Tensor::from_i64(vec![], vec![0])));
+    }
+    let d = super::dim_of(t, dim)?;
+    let last = t.ndim() - 1;
+    let moved = super::shape::transpose(t, d as i64, last as i64)?;
+    let row = moved.shape()[last];
+    let k = k.unwrap_or(row);
+    if k > row {
+        return Err(Error::runtime(format!(
+            "k ({k}) is larger than the dimension ({row})"
+        )));
+    }
+    let v = moved.f64s()?;
+    let rows = v.len().checked_div(row).unwrap_or(0);
+    let mut vals = Vec::with_capacity(rows * k);
+    let mut idx = Vec::with_capacity(rows * k);
+    for r in 0..rows {
+        let s = &v[r * row..(r + 1) * row];
+        let mut order: Vec<usize> = (0..row).collect();
+        // NaN sorts as the largest value, like PyTorch
+        let key = |i: &usize| s[*i];
+        order.sort_by(|a, b| {
+            let (x, y) = (key(a), key(b));
+            let o = match (x.is_nan(), y.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+            };
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        for &i in &order[..k] {
+            vals.push(s[i]);
+            idx.push(i as i64);
+        }
+    }
+    let mut shape = moved.shape().to_vec();
+    shape[last] = k;
+    let vt = Tensor::from_f64_as(t.dtype(), shape.clone(), vals);
+    let it = Tensor::from_i64(shape, idx);
+    Ok((
+        super::shape::transpose(&vt, d as i64, last as i64)?.contiguous(),
+        super::shape::transpose(&it, d as i64, last as i64)?.contiguous(),
+    ))
+}
+
 macro_rules! reg {
     ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
         $( $r.push(($name, $f as OpFn)); )*
@@ -329,6 +409,24 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::masked_fill.Scalar" => |_: &mut OpCtx, a: Vec<Value>| masked_fill(&a),
         "aten::masked_fill.Tensor" => |_: &mut OpCtx, a: Vec<Value>| masked_fill(&a),
         "aten::masked_fill_.Scalar" => |_: &mut OpCtx, a: Vec<Value>| masked_fill(&a),
+        "aten::flip.default" => |_: &mut OpCtx, a: Vec<Value>| flip(&a),
+        "aten::topk.default" => |_: &mut OpCtx, a: Vec<Value>| {
+            let k = to_usize(iarg(&a, 1)?, "k")?;
+            let dim = opt(&a, 2).as_opt_int()?.unwrap_or(-1);
+            let largest = super::barg_or(&a, 3, true)?;
+            let (v, i) = sort_k(targ(&a, 0)?, Some(k), dim, largest)?;
+            Ok(vec![v.into(), i.into()])
+        },
+        "aten::sort.default" => |_: &mut OpCtx, a: Vec<Value>| {
+            let dim = opt(&a, 1).as_opt_int()?.unwrap_or(-1);
+            let (v, i) = sort_k(targ(&a, 0)?, None, dim, super::barg_or(&a, 2, false)?)?;
+            Ok(vec![v.into(), i.into()])
+        },
+        "aten::sort.stable" => |_: &mut OpCtx, a: Vec<Value>| {
+            let dim = opt(&a, 2).as_opt_int()?.unwrap_or(-1);
+            let (v, i) = sort_k(targ(&a, 0)?, None, dim, super::barg_or(&a, 3, false)?)?;
+            Ok(vec![v.into(), i.into()])
+        },
         "aten::nonzero.default" => |_: &mut OpCtx, a: Vec<Value>| nonzero_op(&a),
     );
     let _ = (opt, to_usize);
