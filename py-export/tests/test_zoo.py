@@ -117,3 +117,16 @@ def test_minilm_dynamic_batch_and_seq(wtb):
         mask[-1, n // 2:] = 0
         for r, o in zip(torch_outputs(z.model, (ids, mask)), sess.run(ids, mask)):
             assert rel_err(r, o) <= 1e-4
+
+
+@pytest.mark.slow
+def test_gpt2_int8_quantizes_conv1d_weights(wtb):
+    """transformers' Conv1D weights ([in, out], used through addmm) are int8 per output column."""
+    z = zoo_model("gpt2_6l_512")
+    report = wasm_torch.export(z.model, z.inputs, wtb, weights="int8", tolerance=z.tolerances["int8"])
+    assert report.verified
+    f32_size = sum(p.numel() * 4 for p in z.model.parameters())
+    assert report.file_size < f32_size * 0.3
+    ref = torch_outputs(z.model, z.inputs)[0].numpy()[0]
+    got = wasm_torch.load(wtb).run(*z.inputs)[0][0]
+    assert (ref.argmax(-1) == got.argmax(-1)).mean() >= 0.9

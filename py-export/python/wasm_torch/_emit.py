@@ -120,8 +120,8 @@ class _Emitter:
             if mode == "f16" and t.dtype == torch.float32:
                 enc = "f16"
             elif mode == "int8" and t.dtype == torch.float32:
-                if w.role in ("linear", "conv", "embedding") and t.dim() >= 2:
-                    enc = ("int8_channel", 0)
+                if w.role in ("linear", "conv", "embedding", "matmul") and t.dim() >= 2:
+                    enc = ("int8_channel", w.axis)
         return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), tensor_bytes(t), enc)
 
     def reg(self, v: Value) -> int:

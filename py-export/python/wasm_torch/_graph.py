@@ -104,7 +104,9 @@ class Weight:
 
     name: str
     tensor: Any  # torch.Tensor, contiguous, on CPU
-    role: str = ""  # "linear" | "conv" | ""
+    role: str = ""  # "linear" | "conv" | "embedding" | "matmul" | ""
+    #: Output-channel axis for per-channel int8 (1 for ``x @ W`` weights stored [in, out]).
+    axis: int = 0
 
 
 @dataclass

@@ -311,11 +311,24 @@ def eliminate_dead_code(graph: Graph) -> int:
         _remove_and_substitute(graph.block, removed, {})
 
 
+#: op -> index of the argument that is the right-hand matrix.
+_MATMULS = {"aten::addmm.default": 2, "aten::mm.default": 1, "aten::matmul.default": 1}
+
+
 def mark_weight_roles(graph: Graph) -> None:
     """Tag linear/conv weights and embedding tables (int8 per-channel quantization targets)."""
     for n in iter_nodes(graph.block):
         if isinstance(n, Node) and n.op == "aten::embedding.default" and isinstance(n.args[0], WeightRef):
             graph.weights[n.args[0].index].role = "embedding"  # rows are looked up: per-row scales
+            continue
+        if isinstance(n, Node) and n.op in _MATMULS:
+            # x @ W with W stored [in, out] (transformers' Conv1D uses addmm): channels are
+            # the last axis.
+            arg = n.args[_MATMULS[n.op]]
+            if isinstance(arg, WeightRef):
+                w = graph.weights[arg.index]
+                if not w.role and w.tensor.dim() == 2:
+                    w.role, w.axis = "matmul", 1
             continue
         if not isinstance(n, Node) or len(n.args) < 2 or not isinstance(n.args[1], WeightRef):
             continue
