@@ -18,6 +18,27 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
     fold(acc, |a, b| a + b) + tail
 }
 
+/// Dot product of `x` and `y` (equal lengths).
+#[inline]
+pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    let mut acc = [0f32; W];
+    let mut cx = x.chunks_exact(W);
+    let mut cy = y.chunks_exact(W);
+    for (a, b) in (&mut cx).zip(&mut cy) {
+        for ((s, &u), &v) in acc.iter_mut().zip(a).zip(b) {
+            *s += u * v;
+        }
+    }
+    let tail: f32 = cx
+        .remainder()
+        .iter()
+        .zip(cy.remainder())
+        .map(|(u, v)| u * v)
+        .sum();
+    fold(acc, |a, b| a + b) + tail
+}
+
 /// Sum of `(x - mean)^2`.
 #[inline]
 pub(crate) fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {

@@ -94,6 +94,30 @@ pub fn sgemm_with(
     } else {
         check_matrix("sgemm b", k, n, ldb, b.len());
     }
+    if m == 1 && k > 0 && n > 0 {
+        // A vector times a matrix: packing B would cost as much as the product itself.
+        check_matrix(
+            "sgemm a",
+            if trans_a { k } else { 1 },
+            if trans_a { 1 } else { k },
+            lda,
+            a.len(),
+        );
+        check_matrix("sgemm c", 1, n, ldc, c.len());
+        gemv(
+            k,
+            n,
+            a,
+            lda,
+            trans_a,
+            b,
+            ldb,
+            trans_b,
+            &mut c[..n],
+            accumulate,
+        );
+        return;
+    }
     let packed = PackedB::pack(k, n, b, ldb, trans_b);
     let epi = Epilogue {
         accumulate,
@@ -101,6 +125,50 @@ pub fn sgemm_with(
         act: Activation::None,
     };
     gemm_packed_b(kern, m, k, n, a, lda, trans_a, &packed.data, c, ldc, &epi);
+}
+
+/// `c[1×n] (+)= a[1×k] · b` without packing: row-by-row axpy for a row-major `b`, one dot
+/// product per output for a transposed `b`. Slices are checked by the caller.
+#[allow(clippy::too_many_arguments)]
+fn gemv(
+    k: usize,
+    n: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &[f32],
+    ldb: usize,
+    trans_b: bool,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    // The k values of the single row of A, contiguous.
+    let a_row: std::borrow::Cow<[f32]> = if trans_a {
+        (0..k).map(|p| a[p * lda]).collect::<Vec<f32>>().into()
+    } else {
+        (&a[..k]).into()
+    };
+    if trans_b {
+        for (j, cj) in c.iter_mut().enumerate() {
+            let d = crate::lanes::dot(&a_row, &b[j * ldb..j * ldb + k]);
+            *cj = if accumulate { *cj + d } else { d };
+        }
+    } else {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        // Accumulate into a zeroed row and add once, so `accumulate` adds the finished
+        // product like the blocked path does.
+        let mut acc = vec![0f32; n];
+        for (p, &av) in a_row.iter().enumerate() {
+            for (s, &bv) in acc.iter_mut().zip(&b[p * ldb..p * ldb + n]) {
+                *s += av * bv;
+            }
+        }
+        for (cj, s) in c.iter_mut().zip(&acc) {
+            *cj += s;
+        }
+    }
 }
 
 /// The B operand (typically weights) packed once into the micro-kernel's panel layout:

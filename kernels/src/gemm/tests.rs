@@ -132,6 +132,16 @@ fn sgemm_large_blocks() {
     check_sgemm(97, 33, 513, true, true, 0, true, 8);
 }
 
+/// m = 1 takes the unpacked vector-matrix path: every layout and accumulate combination.
+#[test]
+fn sgemm_single_row() {
+    for (ta, tb, acc) in (0..8).map(|i| (i & 1 != 0, i & 2 != 0, i & 4 != 0)) {
+        for (n, k) in [(1, 1), (17, 33), (300, 70)] {
+            check_sgemm(1, n, k, ta, tb, 2, acc, 11);
+        }
+    }
+}
+
 #[test]
 fn sgemm_k_zero_zeroes_or_keeps_c() {
     for kern in available() {
