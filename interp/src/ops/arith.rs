@@ -263,7 +263,7 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
             expand_to(&ta, &shape)?.f32s()?.into_owned()
         };
         debug_assert_eq!(av.len(), numel);
-        apply_broadcast(&mut av, &shape, &tb, f_op(op, alpha))?;
+        apply_op(&mut av, &shape, &tb, op, alpha)?;
         return Ok(Tensor::from_f32_as(out_dtype, shape, av));
     }
     // integer / bool compute in i64
@@ -367,6 +367,18 @@ fn apply_broadcast(
         }
     }
     Ok(())
+}
+
+/// [`apply_broadcast`] with the common ops as separate closures, so each inner loop is
+/// monomorphised (and vectorised) without a per-element match.
+fn apply_op(av: &mut [f32], shape: &[usize], tb: &Tensor, op: Bin, alpha: f32) -> Result<()> {
+    match op {
+        Bin::Add if alpha == 1.0 => apply_broadcast(av, shape, tb, |a, b| a + b),
+        Bin::Sub if alpha == 1.0 => apply_broadcast(av, shape, tb, |a, b| a - b),
+        Bin::Mul => apply_broadcast(av, shape, tb, |a, b| a * b),
+        Bin::Div => apply_broadcast(av, shape, tb, |a, b| a / b),
+        _ => apply_broadcast(av, shape, tb, f_op(op, alpha)),
+    }
 }
 
 fn bin_op(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
@@ -496,7 +508,7 @@ fn keep_int_unary(
     one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
 }
 
-fn map(f: fn(f32) -> f32) -> impl Fn(&mut [f32]) {
+fn map(f: impl Fn(f32) -> f32) -> impl Fn(&mut [f32]) {
     move |v: &mut [f32]| v.iter_mut().for_each(|x| *x = f(*x))
 }
 
