@@ -257,16 +257,27 @@ pub fn sgemm_packed_with(
     gemm_packed_b(kern, m, b.k, b.n, a, lda, false, &b.data, c, ldc, &epi);
 }
 
-/// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]); always computes all 4
-/// rows (padding rows of A are zero).
-pub(crate) fn portable_tile(_rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
+/// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]), with a separate loop for
+/// partial panels so that e.g. a single row (m = 1) does not pay for four.
+pub(crate) fn portable_tile(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {
     const MR: usize = 4;
     assert!(a.len() >= kc * MR && b.len() >= kc * NR && acc.len() >= MR * NR);
     let mut t = [[0f32; NR]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
-        for (row, &av) in t.iter_mut().zip(ap) {
-            for (x, &bv) in row.iter_mut().zip(bp) {
-                *x += av * bv;
+    let steps = a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc);
+    if rows >= MR {
+        for (ap, bp) in steps {
+            for (row, &av) in t.iter_mut().zip(ap) {
+                for (x, &bv) in row.iter_mut().zip(bp) {
+                    *x += av * bv;
+                }
+            }
+        }
+    } else {
+        for (ap, bp) in steps {
+            for (row, &av) in t.iter_mut().zip(ap).take(rows) {
+                for (x, &bv) in row.iter_mut().zip(bp) {
+                    *x += av * bv;
+                }
             }
         }
     }
