@@ -37,6 +37,18 @@ pub fn reduce_axis(
     if inner == 0 {
         return;
     }
+    if inner == 1 && matches!(op, ReduceOp::Sum | ReduceOp::Mean) && axis > 0 {
+        // Reducing contiguous rows (the last axis): vectorised multi-accumulator sums.
+        for (d, row) in out.iter_mut().zip(x.chunks_exact(axis)) {
+            let s = crate::lanes::sum(row);
+            *d = if op == ReduceOp::Mean {
+                s / axis as f32
+            } else {
+                s
+            };
+        }
+        return;
+    }
     for (o, dst) in out.chunks_exact_mut(inner).enumerate() {
         dst.fill(init);
         let block = &x[o * axis * inner..(o + 1) * axis * inner];
@@ -92,6 +104,20 @@ mod tests {
                         prop_assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{:?}: {} vs {}", op, got, want);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn long_last_axis_sum_and_mean() {
+        let x: Vec<f32> = (0..3 * 100).map(|i| (i as f32 * 0.37).sin()).collect();
+        for op in [ReduceOp::Sum, ReduceOp::Mean] {
+            let mut out = [0f32; 3];
+            reduce_axis(op, &x, 3, 100, 1, &mut out);
+            for (r, &got) in out.iter().enumerate() {
+                let s: f64 = x[r * 100..(r + 1) * 100].iter().map(|&v| v as f64).sum();
+                let want = if op == ReduceOp::Mean { s / 100.0 } else { s };
+                assert!((got as f64 - want).abs() < 1e-5, "{op:?}: {got} vs {want}");
             }
         }
     }
