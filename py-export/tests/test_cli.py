@@ -114,3 +114,13 @@ def test_export_error_exit_code(tmp_path):
     assert r.returncode != 0 and "example inputs" in (r.stderr + r.stdout)
     r = run("export", "test_cli:make_net", str(tmp_path / "x.wtb"), "--input", "1x3x8:f32")
     assert r.returncode != 0
+
+
+def test_export_pt2_exported_program(tmp_path):
+    x = torch.randn(1, 3, 8, 8)
+    pt2 = str(tmp_path / "net.pt2")
+    torch.export.save(torch.export.export(make_net(), (x,)), pt2)
+    out = str(tmp_path / "net.wtb")
+    r = run("export", pt2, out, "--input", "1x3x8x8")
+    assert r.returncode == 0, r.stderr
+    assert "front end 'export'" in r.stdout and "(ok)" in r.stdout
