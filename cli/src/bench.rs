@@ -50,6 +50,11 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
     };
     let runs = p.count("runs", 20, 1, 1_000_000)?;
     let warmup = p.count("warmup", 3, 0, 1_000_000)?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "note: a debug build of wasm-torch; build with --release for representative timings"
+        );
+    }
     let mut loaded = load(file)?;
     let mut feeds: Vec<&str> = positional.iter().map(String::as_str).collect();
     feeds.extend(p.all("input"));

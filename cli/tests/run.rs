@@ -333,6 +333,18 @@ fn missing_or_wrong_inputs_are_typed_errors() {
         "{}",
         text(&out.stderr)
     );
+    // An op the interpreter does not implement: named, before anything runs.
+    let mut ir = sub_model();
+    ir.ops[0] = "aten::frobnicate.default".into();
+    let unsupported = write_model(&d, "unsupported.wtb", &ir);
+    let out = wt(&["run", s(&unsupported), s(&a), s(&a)]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("unsupported_ops") && e.contains("aten::frobnicate.default (x1)"),
+        "{e}"
+    );
     // Two outputs do not fit in one .npy.
     let x = write_npy(&d, "x.npy", &x_input());
     let out = wt(&["run", s(&lin), s(&x), "--output", s(&d.join("o.npy"))]);
