@@ -70,12 +70,14 @@ pub(crate) fn gemm_packed_b(
     }
     let mr = kern.mr;
     debug_assert!(mr <= MR_MAX && MC % mr == 0);
-    let mut a_buf = vec![0f32; MC * KC.min(k)];
+    // K blocks of equal depth (at most KC): k = 384 runs as 2 × 192, not 256 + 128.
+    let kc_step = k.div_ceil(k.div_ceil(KC));
+    let mut a_buf = vec![0f32; MC * kc_step];
     let mut tile = [0f32; MR_MAX * NR];
     for jc in (0..panels).step_by(NC_PANELS) {
         let jc_end = (jc + NC_PANELS).min(panels);
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
+        for pc in (0..k).step_by(kc_step) {
+            let kc = kc_step.min(k - pc);
             let first = pc == 0;
             let last = pc + kc == k;
             for ic in (0..m).step_by(MC) {
