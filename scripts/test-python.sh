@@ -5,3 +5,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/build-python.sh"
 cd "$ROOT/py-export"
 HF_HUB_OFFLINE=1 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider tests
+# docs/ops.md is generated from the registry and torch's Core ATen list: fail when stale.
+bash "$ROOT/scripts/gen-ops-doc.sh" --check
