@@ -289,3 +289,153 @@ impl Exec<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use wasm_torch_format::model::{
+        ConstValue, Dim, Function, Graph, Instr, Operand, Signature, ValueSpec,
+    };
+
+    use crate::program::{resolve_ops, Program};
+    use crate::{DType, Session, Tensor};
+
+    /// Random (index-valid) bytecode — loops, recursion, wrong arities, wrong types — must
+    /// end in `Ok` or an error, never a panic or a hang.
+    #[test]
+    fn random_programs_never_panic() {
+        let ops: Vec<String> = [
+            "aten::add.Tensor",
+            "aten::relu.default",
+            "aten::lt.int",
+            "aten::add.int",
+            "aten::cat.default",
+            "aten::view.default",
+            "aten::sum.default",
+            "aten::__getitem__.t",
+            "aten::len.t",
+            "aten::Int.Tensor",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let constants = vec![
+            ConstValue::Int(0),
+            ConstValue::Int(1),
+            ConstValue::Float(2.5),
+            ConstValue::None,
+            ConstValue::Ints(vec![-1]),
+            ConstValue::Bool(true),
+        ];
+        let mut seed: u64 = 0x1234_5678_9ABC_DEF1;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let nregs = 6u32;
+        let (mut ran, mut succeeded) = (0, 0);
+        for trial in 0..400 {
+            let mut functions = Vec::new();
+            for f in 0..2u32 {
+                let len = 3 + rnd(10) as u32;
+                let mut code = Vec::new();
+                let operand = |rnd: &mut dyn FnMut(u64) -> u64| match rnd(3) {
+                    0 => Operand::Reg(rnd(nregs as u64) as u32),
+                    1 => Operand::Const(rnd(constants.len() as u64) as u32),
+                    _ => Operand::Reg(0),
+                };
+                for pc in 0..len {
+                    let ins = if pc == len - 1 {
+                        Instr::Return {
+                            values: vec![operand(&mut rnd)],
+                        }
+                    } else {
+                        match rnd(9) {
+                            0..=2 => Instr::CallOp {
+                                op: rnd(ops.len() as u64) as u32,
+                                args: (0..rnd(4)).map(|_| operand(&mut rnd)).collect(),
+                                outputs: (0..rnd(3)).map(|_| rnd(nregs as u64) as u32).collect(),
+                            },
+                            3 => Instr::LoadConst {
+                                dst: rnd(nregs as u64) as u32,
+                                index: rnd(constants.len() as u64) as u32,
+                            },
+                            4 => Instr::Move {
+                                dst: rnd(nregs as u64) as u32,
+                                src: operand(&mut rnd),
+                            },
+                            5 => Instr::BuildList {
+                                dst: rnd(nregs as u64) as u32,
+                                items: (0..rnd(3)).map(|_| operand(&mut rnd)).collect(),
+                            },
+                            6 => Instr::Unpack {
+                                src: operand(&mut rnd),
+                                dsts: (0..rnd(3)).map(|_| rnd(nregs as u64) as u32).collect(),
+                            },
+                            7 => Instr::JumpIf {
+                                cond: operand(&mut rnd),
+                                target: rnd(len as u64) as u32,
+                            },
+                            _ => Instr::CallFunction {
+                                function: rnd(2) as u32,
+                                args: vec![operand(&mut rnd)],
+                                outputs: vec![rnd(nregs as u64) as u32],
+                            },
+                        }
+                    };
+                    code.push(ins);
+                }
+                functions.push(Function {
+                    name: format!("f{f}"),
+                    num_registers: nregs,
+                    params: vec![0],
+                    register_names: vec![],
+                    code,
+                });
+            }
+            let graph = Graph {
+                signature: Signature {
+                    inputs: vec![ValueSpec {
+                        name: "x".into(),
+                        dtype: DType::F32,
+                        shape: vec![Dim::Fixed(2)],
+                    }],
+                    outputs: vec![ValueSpec {
+                        name: "y".into(),
+                        dtype: DType::F32,
+                        shape: vec![],
+                    }],
+                },
+                ops: ops.clone(),
+                functions,
+                constants: constants.clone(),
+                ..Graph::default()
+            };
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let resolved = resolve_ops(&graph).unwrap();
+                let program =
+                    Program::assemble(graph.clone(), resolved, &|_| unreachable!()).unwrap();
+                let mut s = Session::new(Arc::new(program)).unwrap();
+                s.set_step_limit(10_000);
+                s.run_positional(vec![Tensor::from_f32(vec![2], vec![1.0, -2.0])])
+                    .is_ok()
+            }));
+            match r {
+                Ok(ok) => {
+                    ran += 1;
+                    succeeded += usize::from(ok);
+                }
+                Err(_) => panic!("trial {trial} panicked on {graph:#?}"),
+            }
+        }
+        // every program validated and ran; the generator yields both successes and errors
+        assert_eq!(ran, 400);
+        assert!(
+            succeeded > 0 && succeeded < ran,
+            "{succeeded} of {ran} succeeded"
+        );
+    }
+}
