@@ -13,10 +13,11 @@ use crate::value::Value;
 
 /// Per-call context handed to ops: session scratch state they may use.
 pub struct OpCtx {
-    /// Weights pre-packed for the GEMM kernel, keyed by the weight's storage address and
-    /// shape; lives as long as the session (the program keeps the weights alive).
+    /// Weights pre-packed for the GEMM kernel, keyed by the weight's storage address, shape
+    /// (k, n) and whether it is used transposed; lives as long as the session (the program
+    /// keeps the weights alive).
     pub(crate) packed: std::collections::HashMap<
-        (usize, usize, usize),
+        (usize, usize, usize, bool),
         std::sync::Arc<wasm_torch_kernels::gemm::PackedB>,
     >,
     /// Addresses of the program's weights: only these (alive as long as the program) may be

@@ -87,7 +87,7 @@ pub(crate) fn mm2d(
         ctx.persistent.contains(&b.data_ptr())
     };
     if cacheable && !am.trans {
-        let key = (b.data_ptr(), k, n + usize::from(bm.trans) * (1 << 40));
+        let key = (b.data_ptr(), k, n, bm.trans);
         let packed = match ctx.packed.get(&key) {
             Some(p) => p.clone(),
             None => {
