@@ -32,7 +32,8 @@ const pages = [
 const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
 const demoMissing = prepareDemoZoo(fileURLToPath(new URL(`../../../${DEMO_ZOO}`, import.meta.url)), { quiet: true });
 if (demoMissing.length === 0) {
-  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}` });
+  // First: in Firefox the demo page did not report back when opened after the suite pages.
+  pages.unshift({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}` });
 } else {
 console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
 }
@@ -74,10 +75,20 @@ async function withFirefox(fn) {
         const page = await browser.newPage();
         page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
         await page.goto(url);
-        await page.waitForFunction(() => window.__wasmTorchResults, { timeout: timeoutMs, polling: 500 });
-        const r = await page.evaluate(() => window.__wasmTorchResults);
+        // Poll with plain evaluations: waitForFunction over BiDi gives up when the page's main
+        // thread is busy for seconds (a model running on it), which is expected here.
+        const deadline = Date.now() + timeoutMs;
+        while (Date.now() < deadline) {
+          const r = await page.evaluate(() => window.__wasmTorchResults ?? null).catch(() => null);
+          if (r) {
+            await page.close();
+            return r;
+          }
+          await sleep(1000);
+        }
+        const log = await page.evaluate(() => document.getElementById('log')?.textContent ?? '').catch(() => '');
         await page.close();
-        return r;
+        throw new Error(`timed out; page log:\n${log}`);
       },
     });
   } finally {
