@@ -78,9 +78,11 @@ impl NativeSession {
 
     /// Load a `.wtb` file from bytes.
     #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: Vec<u8>) -> PyResult<Self> {
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<Self> {
+        // Borrow the bytes object's buffer (bytes are immutable): no element-wise extraction.
+        let bytes = data.as_bytes();
         let program = py
-            .detach(|| Program::from_bytes(&data))
+            .detach(|| Program::from_bytes(bytes))
             .map_err(native_err)?;
         Self::with_program(program)
     }
@@ -109,11 +111,11 @@ impl NativeSession {
     fn run<'py>(
         &mut self,
         py: Python<'py>,
-        inputs: Vec<(String, Vec<usize>, Vec<u8>)>,
+        inputs: Vec<RawTensor<'py>>,
     ) -> PyResult<Vec<RawTensor<'py>>> {
         let tensors = inputs
             .into_iter()
-            .map(|(d, s, b)| from_raw(&d, s, &b))
+            .map(|(d, s, b)| from_raw(&d, s, b.as_bytes()))
             .collect::<PyResult<Vec<_>>>()?;
         let mut guard = self.lock()?;
         let session: &mut Session = &mut guard;
