@@ -50,7 +50,7 @@ class ExportReport:
     ops: Dict[str, int]
     num_instructions: int
     num_weights: int
-    weight_bytes: int
+    weight_bytes: int  # logical (pre-f16/int8) bytes of the stored weights; see file_size/chunks
     chunks: Dict[str, Any] = field(default_factory=dict)
     passes: Dict[str, int] = field(default_factory=dict)
     fallback_reason: Optional[str] = None
