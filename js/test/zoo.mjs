@@ -14,8 +14,12 @@ export function zooModels() {
   const mf = join(ZOO_DIR, 'manifest.json');
   if (!existsSync(mf)) return [];
   const manifest = JSON.parse(readFileSync(mf, 'utf8'));
-  return manifest.models
-    .filter((m) => ZOO_MODELS.includes(m.name) && !m.error && m.cases?.length)
+  const usable = manifest.models.filter((m) => !m.error && m.cases?.length);
+  // Exact names first; else another size of the same family (minilm_seq16 → minilm_seq128).
+  const picked = ZOO_MODELS.map(
+    (want) => usable.find((m) => m.name === want) ?? usable.find((m) => m.name.startsWith(want.replace(/\d+$/, ''))),
+  ).filter(Boolean);
+  return picked
     .map((m) => ({
       name: m.name,
       path: join(ZOO_DIR, m.file),
