@@ -71,6 +71,9 @@ export interface Glue {
 
 let instanceCounter = 0;
 
+/** How long the threads build may take to start its pool before the load gives up on it. */
+const POOL_START_MS = 30_000;
+
 /** An instantiated build. */
 export class Runtime {
   readonly variant: Variant;
@@ -114,7 +117,19 @@ export class Runtime {
     let pool = 1;
     if (variant === 'threads') {
       if (typeof glue.initThreadPool !== 'function') throw new InternalError('the threads build lacks initThreadPool');
-      await glue.initThreadPool(threads);
+      // A pool that does not come up (seen intermittently in Firefox inside a Worker) must not
+      // hang the load: give up after POOL_START_MS and let the caller fall back.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the ${threads} pool threads did not start within ${POOL_START_MS / 1000} s`)), POOL_START_MS);
+      });
+      try {
+        await Promise.race([glue.initThreadPool(threads), timeout]);
+      } catch (e) {
+        throw new UnsupportedEnvironmentError(`threads build: ${(e as Error).message}`, { cause: e });
+      } finally {
+        clearTimeout(timer);
+      }
       pool = threads;
     }
     return new Runtime(variant, pool, glue);

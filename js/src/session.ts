@@ -105,8 +105,17 @@ export class Session {
   static async load(source: ModelSource, options: LoadOptions = {}): Promise<Session> {
     const { onProgress, signal } = options;
     if (onProgress !== undefined && typeof onProgress !== 'function') throw new InvalidInputError('onProgress must be a function');
-    const choice = chooseBuild(options, await hardwareThreads());
-    const runtime = await getRuntime(choice.variant, choice.threads, options.wasmBaseUrl);
+    let choice = chooseBuild(options, await hardwareThreads());
+    let runtime: Runtime;
+    try {
+      runtime = await getRuntime(choice.variant, choice.threads, options.wasmBaseUrl);
+    } catch (e) {
+      // An automatically chosen threads build that cannot start falls back to one thread.
+      if (options.variant || choice.variant !== 'threads') throw e;
+      const single = chooseBuild({ ...options, threads: false }, 1, choice.features);
+      choice = { ...single, reason: `threads build failed to start (${(e as Error).message}): ${single.reason.replace(/^one thread requested: /, '')}` };
+      runtime = await getRuntime(choice.variant, choice.threads, options.wasmBaseUrl);
+    }
     const build: BuildInfo = { ...choice, threads: runtime.threads, flavor: runtime.glue.buildFlavor() };
     const start = performance.now();
     const memoryBefore = runtime.memoryBytes();
