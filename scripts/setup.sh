@@ -30,7 +30,8 @@ apt_install() {
 }
 if want apt; then
     # wasi-libc: C headers for zstd-sys when building for wasm32-wasip1 (the WASI-NN guest tests).
-    apt_install clang lld wasi-libc chromium firefox-esr
+    # webkit2gtk-driver + xvfb: Safari's engine (WebKitGTK) for the browser tests.
+    apt_install clang lld wasi-libc chromium firefox-esr webkit2gtk-driver xvfb
 fi
 
 # --- Rust: components and targets ---------------------------------------------------------
@@ -55,7 +56,10 @@ if want wasm; then
     if [ -n "$wbg" ]; then
         if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
             say "cargo install wasm-bindgen-cli $wbg (about 2.5 min)"
-            cargo install wasm-bindgen-cli --version "=$wbg" --locked --quiet
+            # --locked first (reproducible); the registry mirror here lacks one locked
+            # dependency version (webpki-roots), so fall back to a fresh resolution.
+            cargo install wasm-bindgen-cli --version "=$wbg" --locked --quiet ||
+                cargo install wasm-bindgen-cli --version "=$wbg" --quiet
         fi
     fi
 fi
