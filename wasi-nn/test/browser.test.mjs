@@ -50,7 +50,7 @@ async function runInPage({ model, input, args }) {
   const wt = await import('/wasm-torch/wasm_torch.js');
   await wt.default({ module_or_path: '/wasm-torch/wasm_torch_bg.wasm' });
   wt.initRuntime?.();
-  const { createWasiNnImports } = await import('/wasi-nn/host/wasi-nn.js');
+  const { createWasiNnImports } = await import('/wasi-nn-host/host.js');
   const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
   const out = new shim.PreopenDirectory('/out', []);
   const stdout = [];
@@ -76,6 +76,7 @@ function mounts() {
   assert.ok(wasmDir, 'no wasm-torch wasm build');
   return {
     '/wasi-nn/': WASI_NN_DIR,
+    '/wasi-nn-host/': join(WASI_NN_DIR, '..', 'js', 'wasi-nn'),
     '/wasm-torch/': wasmDir,
     '/fixtures/': FIXTURES,
     '/guest/guest.wasm': GUEST_WASM, // a file: the rest of the path is '' and joins to itself

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WASI } from 'node:wasi';
-import { createWasiNnImports } from '../host/wasi-nn.js';
+import { createWasiNnImports } from '../../js/wasi-nn/host.js';
 
 export const WASI_NN_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(WASI_NN_DIR, '..');

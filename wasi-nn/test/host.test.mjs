@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createWasiNnImports, NnErrno, GraphEncoding, ExecutionTarget, TensorType } from '../host/wasi-nn.js';
+import { createWasiNnImports, NnErrno, GraphEncoding, ExecutionTarget, TensorType } from '../../js/wasi-nn/host.js';
 import { FakeGuest, fixture, f32s, loadWasmTorch } from './helpers.mjs';
 
 const wasmTorch = await loadWasmTorch();
