@@ -2,7 +2,7 @@
 # The README's test command: installs what is missing, then runs every test suite.
 #
 #   scripts/test.sh                 # everything (what CI runs)
-#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python js wasinn
+#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python zoo js wasinn
 #
 # Every stage runs even when an earlier one failed, so one run shows all failures; the exit
 # code is non-zero if any stage failed. FUZZ_SECONDS (default 60) is the time per fuzz target.
@@ -11,7 +11,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 STAGES=("$@")
-[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python js wasinn)
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python zoo js wasinn)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 # Set-up first: the same script the demo uses; it skips what is installed.
@@ -70,7 +70,7 @@ zoo_build() {
         HF_HUB_OFFLINE=1 .venv/bin/python py-export/zoo/build_zoo.py --out target/test-zoo \
             --models resnet18 squeezenet1_1 minilm_seq16
 }
-if want js || want wasinn; then stage zoo zoo_build; fi
+if want zoo || want js || want wasinn; then stage zoo zoo_build; fi
 want js && stage js js_tests
 want wasinn && stage wasinn wasinn_tests
 
