@@ -21,6 +21,7 @@ want js && setup_parts+=(apt wasm node python)
 want wasinn && setup_parts+=(apt wasm node python)
 want fuzz && setup_parts+=(fuzz)
 want python && setup_parts+=(python)
+want zoo && setup_parts+=(python)
 bash scripts/setup.sh "${setup_parts[@]}" || { echo "setup failed"; exit 1; }
 
 export CARGO_TERM_COLOR=never
