@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, normalize } from 'node:path';
-import { FIXTURES, GUEST_WASM, WASI_NN_DIR, f32s, wasmTorchDir } from './helpers.mjs';
+import { FIXTURES, GUEST_WASM, ROOT, WASI_NN_DIR, f32s, maxScaledDiff, readNpy, wasmTorchDir } from './helpers.mjs';
+
+// A zoo model exported from PyTorch, to compare the guest's output in the browser with
+// PyTorch's own (py-export/zoo/build_zoo.py writes the .wtb, its input and the reference).
+const ZOO_MODEL = 'squeezenet1_1';
+const ZOO = [process.env.WASI_NN_ZOO, join(ROOT, 'target/wasi-nn-zoo'), join(ROOT, 'target/test-zoo'), join(ROOT, 'target/demo-zoo')]
+  .filter(Boolean)
+  .find((d) => existsSync(join(d, `${ZOO_MODEL}.wtb`)) && existsSync(join(d, `${ZOO_MODEL}.case0.out0.npy`)));
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
@@ -79,6 +86,7 @@ function mounts() {
     '/wasi-nn-host/': join(WASI_NN_DIR, '..', 'js', 'wasi-nn'),
     '/wasm-torch/': wasmDir,
     '/fixtures/': FIXTURES,
+    ...(ZOO ? { '/zoo/': ZOO } : {}),
     '/guest/guest.wasm': GUEST_WASM, // a file: the rest of the path is '' and joins to itself
   };
 }
@@ -94,6 +102,16 @@ async function checkGuest(t, name, run) {
   const bad = await run({ model: '/fixtures/unsupported_op.wtb', input: '/fixtures/x.npy', args: [] });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr.join('\n'), /UnsupportedOperation/);
+  if (!ZOO) {
+    t.diagnostic(`${name}: no zoo with ${ZOO_MODEL} (set WASI_NN_ZOO): the PyTorch comparison did not run`);
+    return;
+  }
+  const zoo = await run({ model: `/zoo/${ZOO_MODEL}.wtb`, input: `/zoo/${ZOO_MODEL}.case0.in0.npy`, args: [] });
+  assert.equal(zoo.code, 0, zoo.stderr.join('\n'));
+  const ref = readNpy(readFileSync(join(ZOO, `${ZOO_MODEL}.case0.out0.npy`)));
+  const diff = maxScaledDiff(f32s(Buffer.from(zoo.output)), ref.data);
+  t.diagnostic(`${name}: ${ZOO_MODEL} through wasi-nn vs PyTorch: max scaled diff ${diff.toExponential(2)}`);
+  assert.ok(diff <= 1e-4, `${ZOO_MODEL}: max scaled diff ${diff} > 1e-4`);
 }
 
 test('the guest runs in headless Chromium with browser_wasi_shim', { skip }, async (t) => {
