@@ -11,7 +11,7 @@ import { FIXTURES, GUEST_WASM, ROOT, WASI_NN_DIR, f32s, maxScaledDiff, readNpy, 
 
 // A zoo model exported from PyTorch, to compare the guest's output in the browser with
 // PyTorch's own (py-export/zoo/build_zoo.py writes the .wtb, its input and the reference).
-const ZOO_MODEL = 'squeezenet1_1';
+const ZOO_MODEL = 'resnet18';
 const ZOO = [process.env.WASI_NN_ZOO, join(ROOT, 'target/wasi-nn-zoo'), join(ROOT, 'target/test-zoo'), join(ROOT, 'target/demo-zoo')]
   .filter(Boolean)
   .find((d) => existsSync(join(d, `${ZOO_MODEL}.wtb`)) && existsSync(join(d, `${ZOO_MODEL}.case0.out0.npy`)));
