@@ -11,6 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/benches/e2e"
 cd "$ROOT"
+ARGS="$*"
 MODELS=""; SECS=3; RUNS=20
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -47,4 +48,4 @@ for v in simd scalar; do
 done
 .venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" \
     --out-md "$OUT/table.md" --out-json "$OUT/table.json" --node-version "$($NODE --version)" \
-    --command "benches/e2e/run.sh $*"
+    --command "benches/e2e/run.sh${ARGS:+ $ARGS}"
