@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python zoo js wasinn
+#                                   (wasm also runs the kernels' wasm test suites under Node)
 #
 # Every stage runs even when an earlier one failed, so one run shows all failures; the exit
 # code is non-zero if any stage failed. FUZZ_SECONDS (default 60) is the time per fuzz target.
@@ -50,6 +51,23 @@ wasm_check() {
         RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR=target/wasm-simd-check \
             cargo build -p wasm-torch-interp --target wasm32-unknown-unknown --release --quiet
 }
+# The kernels' wasm tables (no SIMD, simd128, relaxed-simd) run their whole test suite — every
+# SIMD kernel against the portable one — under Node's WASI; one target dir per feature level so
+# the three RUSTFLAGS do not rebuild each other.
+kernels_wasm_tests() {
+    export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --experimental-wasm-relaxed-simd --no-warnings $ROOT/kernels/wasm-runner/run-wasi.mjs"
+    local level flags
+    for level in scalar simd128 relaxed; do
+        case $level in
+            scalar) flags="" ;;
+            simd128) flags="-C target-feature=+simd128" ;;
+            relaxed) flags="-C target-feature=+simd128,+relaxed-simd" ;;
+        esac
+        echo "== kernels on wasm32-wasip1 ($level)"
+        RUSTFLAGS="$flags" CARGO_TARGET_DIR="$ROOT/target/kernels-wasm-$level" \
+            cargo test -q -p wasm-torch-kernels --target wasm32-wasip1 -- --test-threads=1 || return 1
+    done
+}
 fuzz_run() { bash fuzz/run.sh "${FUZZ_SECONDS:-60}"; }
 python_tests() { bash scripts/test-python.sh; }
 js_tests() { bash scripts/test-js.sh; }
@@ -60,6 +78,7 @@ wasinn_tests() { CARGO_TARGET_DIR="$ROOT/target" WASI_NN_ZOO="$ROOT/target/test-
 want lint && stage lint lint
 want rust && stage rust rust_tests
 want wasm && stage wasm wasm_check
+want wasm && stage kernels-wasm kernels_wasm_tests
 want fuzz && stage fuzz fuzz_run
 want python && stage python python_tests
 # The zoo subset the js and wasinn stages compare against PyTorch, exported afresh every run
