@@ -4,8 +4,8 @@
 use wasm_torch_kernels::activation::{self as act, Activation};
 
 use super::{
-    arg, broadcast_shapes, cat, expand_to, farg, one, opt, result_type, scalar_tensor, take_t, Cat,
-    PromoArg,
+    arg, broadcast_shapes, cat, expand_to, farg, one, opt, opt_f32, result_type, scalar_tensor,
+    take_t, Cat, PromoArg,
 };
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
@@ -574,38 +574,20 @@ fn clamp_tensor(args: Vec<Value>) -> Result<Vec<Value>> {
 }
 
 fn hardtanh(args: Vec<Value>) -> Result<Vec<Value>> {
-    let lo = match opt(&args, 1) {
-        Value::None => -1.0,
-        v => v.as_f64()?,
-    } as f32;
-    let hi = match opt(&args, 2) {
-        Value::None => 1.0,
-        v => v.as_f64()?,
-    } as f32;
+    let lo = opt_f32(&args, 1, -1.0)?;
+    let hi = opt_f32(&args, 2, 1.0)?;
     activation(args, Activation::Clamp(lo, hi))
 }
 
 fn leaky_relu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let s = match opt(&args, 1) {
-        Value::None => 0.01,
-        v => v.as_f64()?,
-    } as f32;
+    let s = opt_f32(&args, 1, 0.01)?;
     activation(args, Activation::LeakyRelu(s))
 }
 
 fn elu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let alpha = match opt(&args, 1) {
-        Value::None => 1.0,
-        v => v.as_f64()?,
-    } as f32;
-    let scale = match opt(&args, 2) {
-        Value::None => 1.0,
-        v => v.as_f64()?,
-    } as f32;
-    let in_scale = match opt(&args, 3) {
-        Value::None => 1.0,
-        v => v.as_f64()?,
-    } as f32;
+    let alpha = opt_f32(&args, 1, 1.0)?;
+    let scale = opt_f32(&args, 2, 1.0)?;
+    let in_scale = opt_f32(&args, 3, 1.0)?;
     float_unary(args, move |v| {
         v.iter_mut().for_each(|x| {
             *x = if *x > 0.0 {
@@ -618,14 +600,8 @@ fn elu(args: Vec<Value>) -> Result<Vec<Value>> {
 }
 
 fn softplus(args: Vec<Value>) -> Result<Vec<Value>> {
-    let beta = match opt(&args, 1) {
-        Value::None => 1.0,
-        v => v.as_f64()?,
-    } as f32;
-    let thr = match opt(&args, 2) {
-        Value::None => 20.0,
-        v => v.as_f64()?,
-    } as f32;
+    let beta = opt_f32(&args, 1, 1.0)?;
+    let thr = opt_f32(&args, 2, 20.0)?;
     float_unary(args, move |v| {
         v.iter_mut().for_each(|x| {
             *x = if *x * beta > thr {

@@ -94,6 +94,15 @@ pub(crate) fn opt(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::None)
 }
 
+/// Optional float argument `i` as f32: `default` when absent or `None` (e.g. leaky_relu's
+/// negative slope, elu's alpha).
+pub(crate) fn opt_f32(args: &[Value], i: usize, default: f32) -> Result<f32> {
+    Ok(match opt(args, i) {
+        Value::None => default,
+        v => v.as_f64()? as f32,
+    })
+}
+
 /// Wrap one result.
 pub(crate) fn one(t: Tensor) -> Result<Vec<Value>> {
     Ok(vec![Value::Tensor(t)])
