@@ -8,10 +8,17 @@
 // runs, load_ms} or {name, engine, error}). One process per engine and thread count because
 // onnxruntime-web fixes its thread count at its first session. Inputs are the zoo's case-0
 // inputs (the same arrays bench_native.py feeds PyTorch), read from DIR/manifest.json.
-import { readFileSync } from 'node:fs';
+//
+// With --rss, it measures resident memory instead of time: each model runs in a fresh child
+// process (so models do not share a high-water mark) that prints {name, engine, ..., rss:
+// {base_mb, loaded_mb, peak_load_mb, peak_infer_mb}} — the same fields as bench_native.py's
+// probe: base after importing the engine, loaded after the session is created, the high-water
+// marks up to then and over --rss-runs inferences after resetting it (/proc/self/clear_refs).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { execFileSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -26,6 +33,9 @@ const variant = opt('variant');
 const only = opt('models')?.split(',');
 const minRuns = Number(opt('min-runs', '20'));
 const seconds = Number(opt('seconds', '3'));
+const rss = args.includes('--rss');
+const rssChild = args.includes('--rss-child');
+const rssRuns = Number(opt('rss-runs', '10'));
 if (!zoo || !['ort', 'wasm-torch'].includes(engine)) {
   console.error('usage: bench_web.mjs --zoo DIR --engine ort|wasm-torch --threads N [--variant V]');
   process.exit(2);
@@ -82,6 +92,43 @@ async function benchWasmTorch(model, Session) {
   return { ...r, load_ms, variant: build };
 }
 
+/** A VmRSS/VmHWM field of /proc/self/status, in MiB. */
+function statusMb(field) {
+  const m = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`));
+  return Number(m[1]) / 1024;
+}
+
+/** Load one model, run it rssRuns times, and report the resident-memory marks. */
+async function rssProbe(model, engine) {
+  const base_mb = statusMb('VmRSS');
+  const inputs = caseInputs(model);
+  let run, release;
+  if (engine === 'ort') {
+    const session = await ort.InferenceSession.create(readFileSync(join(zoo, `${model.name}.onnx`)),
+      { executionProviders: ['wasm'] });
+    const feeds = {};
+    inputs.forEach((t, i) => {
+      const type = { f32: 'float32', i64: 'int64', i32: 'int32', bool: 'bool' }[t.dtype];
+      feeds[session.inputNames[i]] = new ort.Tensor(type, t.data, t.shape);
+    });
+    run = () => session.run(feeds);
+    release = () => session.release();
+  } else {
+    const session = await Session.load(join(zoo, model.file), { variant, threads: threads > 1 ? threads : false });
+    const feeds = {};
+    inputs.forEach((t, i) => { feeds[session.inputs[i].name] = t; });
+    run = () => session.run(feeds);
+    release = () => session.release();
+  }
+  const loaded_mb = statusMb('VmRSS');
+  const peak_load_mb = statusMb('VmHWM');
+  writeFileSync('/proc/self/clear_refs', '5');
+  for (let i = 0; i < rssRuns; i++) await run();
+  const peak_infer_mb = statusMb('VmHWM');
+  await release();
+  return { base_mb, loaded_mb, peak_load_mb, peak_infer_mb };
+}
+
 let ort, Session;
 if (engine === 'ort') {
   ort = await import('onnxruntime-web');
@@ -93,7 +140,22 @@ for (const model of manifest.models) {
   if (only && !only.includes(model.name)) continue;
   if (!model.verified || model.name === 'data_dependent') continue;
   const base = { name: model.name, engine, threads, variant: variant ?? null };
+  if (rss && !rssChild) {
+    // One fresh process per model: forward our arguments with this model only.
+    const childArgs = [fileURLToPath(import.meta.url), ...args.filter((a, i) => a !== '--models' && args[i - 1] !== '--models'),
+      '--models', model.name, '--rss-child'];
+    try {
+      process.stdout.write(execFileSync(process.execPath, childArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+    } catch (e) {
+      console.log(JSON.stringify({ ...base, error: `rss probe failed: ${String(e?.message ?? e).split('\n')[0].slice(0, 200)}` }));
+    }
+    continue;
+  }
   try {
+    if (rssChild) {
+      console.log(JSON.stringify({ ...base, rss: await rssProbe(model, engine) }));
+      continue;
+    }
     const r = engine === 'ort' ? await benchOrt(model, ort) : await benchWasmTorch(model, Session);
     console.log(JSON.stringify({ ...base, ...r }));
   } catch (e) {

@@ -26,6 +26,29 @@ def fmt(x, digits=2):
     return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
+def memory_rows(native: dict, web: list) -> list:
+    """Per model: peak RSS during inference and its part above the runtime's baseline, per engine."""
+    def marks(rss):
+        if not rss or "peak_infer_mb" not in rss:
+            return {"peak": None, "model": None}
+        return {"peak": rss["peak_infer_mb"], "model": rss["peak_infer_mb"] - rss["base_mb"]}
+
+    out = []
+    for m in native["models"]:
+        if "rss" not in m:
+            continue
+        ortw = next((w.get("rss") for w in web if w["name"] == m["name"] and w["engine"] == "ort" and "rss" in w), None)
+        ours = next((w.get("rss") for w in web if w["name"] == m["name"] and w["engine"] == "wasm-torch"
+                     and "rss" in w), None)
+        r = {"model": m["name"], "torch": marks(m["rss"]), "ort_web": marks(ortw), "wasm_torch": marks(ours)}
+        ratio = lambda a, b: a / b if a and b else None  # noqa: E731
+        r["ours_torch_peak"] = ratio(r["wasm_torch"]["peak"], r["torch"]["peak"])
+        r["ours_torch_model"] = ratio(r["wasm_torch"]["model"], r["torch"]["model"])
+        r["ours_ort_peak"] = ratio(r["wasm_torch"]["peak"], r["ort_web"]["peak"])
+        out.append(r)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--native", required=True)
@@ -86,11 +109,27 @@ def main() -> int:
         g = {k: geomean(v) for k, v in ratios[t].items()}
         summary[t] = g
         md.append(f"| {t} | {fmt(g['wt_torch'])} | {fmt(g['ort_torch'])} | {fmt(g['wt_ort'])} | {fmt(g['wt_ceiling'])} |")
+    mem_rows = memory_rows(native, web)
+    if mem_rows:
+        md += ["", "Peak resident memory during inference (MiB, 1 thread, one fresh process per model and engine; "
+               "\"model\" = peak minus the process's RSS after importing the engine):", "",
+               "| model | PyTorch peak | PyTorch model | ORT-web peak | ORT-web model | wasm-torch peak | "
+               "wasm-torch model | ours/PyTorch peak | ours/PyTorch model | ours/ORT-web peak |",
+               "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in mem_rows:
+            md.append(f"| {r['model']} | " + " | ".join(
+                f"{fmt(r[e]['peak'], 0)} | {fmt(r[e]['model'], 0)}" for e in ("torch", "ort_web", "wasm_torch"))
+                + f" | {fmt(r['ours_torch_peak'])} | {fmt(r['ours_torch_model'])} | {fmt(r['ours_ort_peak'])} |")
+        mem_geo = {k: geomean([r[k] for r in mem_rows]) for k in ("ours_torch_peak", "ours_torch_model", "ours_ort_peak")}
+        md += ["", "Geometric means: ours/PyTorch peak " + fmt(mem_geo["ours_torch_peak"]) + ", ours/PyTorch model "
+               + fmt(mem_geo["ours_torch_model"]) + ", ours/ORT-web peak " + fmt(mem_geo["ours_ort_peak"]) + "."]
+        summary["memory"] = mem_geo
     errs = [e for r in rows for e in r["errors"]]
     if errs:
         md += ["", "Errors:", ""] + [f"- {e}" for e in errs]
     open(args.out_md, "w").write("\n".join(md) + "\n")
-    json.dump({"versions": {**native["versions"], "node": args.node_version}, "rows": rows, "geomean": summary},
+    json.dump({"versions": {**native["versions"], "node": args.node_version}, "rows": rows, "memory": mem_rows,
+               "geomean": summary},
               open(args.out_json, "w"), indent=2)
     print("\n".join(md))
     return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end comparison, in one run: builds the zoo and the wasm bundles, measures native
 # PyTorch and onnxruntime, onnxruntime-web (wasm backend) and wasm-torch's builds, and writes the
-# ratio table to benches/e2e/results/table.{md,json}.
+# ratio table (latency, and peak resident memory during inference) to
+# benches/e2e/results/table.{md,json}.
 #
 #   benches/e2e/run.sh [--models a,b] [--seconds S] [--min-runs N]
 #
@@ -46,6 +47,9 @@ done
 for v in simd scalar; do
     $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant $v --threads 1 "${common[@]}" | tee -a "$web"
 done
+# Resident memory (one fresh process per model and engine; PyTorch's probe ran in bench_native.py).
+$NODE "$HERE/bench_web.mjs" --engine ort --threads 1 --rss "${common[@]}" | tee -a "$web"
+$NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant simd --threads 1 --rss "${common[@]}" | tee -a "$web"
 .venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" \
     --out-md "$OUT/table.md" --out-json "$OUT/table.json" --node-version "$($NODE --version)" \
     --command "benches/e2e/run.sh${ARGS:+ $ARGS}"

@@ -133,12 +133,15 @@ def gpt2(seq: int = 32) -> ZooModel:
 
 
 class LSTMNet(torch.nn.Module):
-    """A 2-layer LSTM over a sequence followed by a linear head."""
+    """A 2-layer LSTM over a sequence followed by a linear head.
+
+    2 x 256 wide over 64 steps: the shape issue #6 benchmarks PyTorch and onnxruntime-web on.
+    """
 
     def __init__(self):
         super().__init__()
-        self.lstm = torch.nn.LSTM(32, 64, num_layers=2, batch_first=True)
-        self.head = torch.nn.Linear(64, 10)
+        self.lstm = torch.nn.LSTM(256, 256, num_layers=2, batch_first=True)
+        self.head = torch.nn.Linear(256, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x)
@@ -146,10 +149,10 @@ class LSTMNet(torch.nn.Module):
 
 
 def lstm() -> ZooModel:
-    """2-layer LSTM, random weights, sequence of 12."""
+    """2-layer LSTM (256 wide), random weights, sequence of 64."""
     torch.manual_seed(0)
     m = LSTMNet().eval()
-    x = torch.randn(1, 12, 32, generator=_seeded(4))
+    x = torch.randn(1, 64, 256, generator=_seeded(4))
     return ZooModel("lstm2", m, (x,), ["x"], ["y"])
 
 
