@@ -58,6 +58,7 @@ def main() -> int:
     ap.add_argument("--node-version", default="?")
     ap.add_argument("--peak-gflops", type=float, default=30.0)
     ap.add_argument("--command", default="benches/e2e/run.sh")
+    ap.add_argument("--load", help="bench_load.mjs's JSON (100 MB model load time)")
     args = ap.parse_args()
 
     native = json.load(open(args.native))
@@ -124,11 +125,18 @@ def main() -> int:
         md += ["", "Geometric means: ours/PyTorch peak " + fmt(mem_geo["ours_torch_peak"]) + ", ours/PyTorch model "
                + fmt(mem_geo["ours_torch_model"]) + ", ours/ORT-web peak " + fmt(mem_geo["ours_ort_peak"]) + "."]
         summary["memory"] = mem_geo
+    load = json.load(open(args.load)) if args.load else None
+    if load:
+        md += ["", f"Load time, {load['bytes'] / 1e6:.1f} MB model from a local file (Node, {load['variant']} build, "
+               f"median of {load['repeats']} fresh loads): Session.load {load['load_ms']:.0f} ms "
+               f"({load['load_mb_per_s']:.0f} MB/s), first run {load['first_run_ms']:.0f} ms, steady run "
+               f"{load['steady_run_ms']:.0f} ms; ready to run (load + first run - steady run, i.e. weight "
+               f"packing counted) **{load['ready_ms']:.0f} ms**. Output vs PyTorch: {load['max_rel_err']:.1e} relative."]
     errs = [e for r in rows for e in r["errors"]]
     if errs:
         md += ["", "Errors:", ""] + [f"- {e}" for e in errs]
     open(args.out_md, "w").write("\n".join(md) + "\n")
-    json.dump({"versions": {**native["versions"], "node": args.node_version}, "rows": rows, "memory": mem_rows,
+    json.dump({"versions": {**native["versions"], "node": args.node_version}, "rows": rows, "memory": mem_rows, "load": load,
                "geomean": summary},
               open(args.out_json, "w"), indent=2)
     print("\n".join(md))

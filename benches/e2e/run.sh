@@ -50,6 +50,9 @@ done
 # Resident memory (one fresh process per model and engine; PyTorch's probe ran in bench_native.py).
 $NODE "$HERE/bench_web.mjs" --engine ort --threads 1 --rss "${common[@]}" | tee -a "$web"
 $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant simd --threads 1 --rss "${common[@]}" | tee -a "$web"
-.venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" \
+# Load time of a 100 MB model (ready to run, weight packing counted).
+[ -f "$ZOO/mlp_100mb.wtb" ] || .venv/bin/python "$HERE/make_load_model.py" --out "$ZOO"
+$NODE "$HERE/bench_load.mjs" --dir "$ZOO" --variant simd | tee "$OUT/load.json"
+.venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" --load "$OUT/load.json" \
     --out-md "$OUT/table.md" --out-json "$OUT/table.json" --node-version "$($NODE --version)" \
     --command "benches/e2e/run.sh${ARGS:+ $ARGS}"
