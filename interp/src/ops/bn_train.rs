@@ -54,21 +54,17 @@ fn batch_stats(x: &[f64], d: &Dims) -> (Vec<f64>, Vec<f64>) {
     let count = (d.n * d.spatial) as f64;
     let mut mean = vec![0.0; d.c];
     let mut var = vec![0.0; d.c];
-    for b in 0..d.n {
-        for ch in 0..d.c {
-            let base = (b * d.c + ch) * d.spatial;
-            mean[ch] += x[base..base + d.spatial].iter().sum::<f64>();
-        }
+    if d.spatial == 0 || d.c == 0 {
+        return (vec![f64::NAN; d.c], vec![f64::NAN; d.c]);
+    }
+    // x is [N, C, spatial]: chunk k belongs to channel k % C
+    for (k, chunk) in x.chunks(d.spatial).enumerate() {
+        mean[k % d.c] += chunk.iter().sum::<f64>();
     }
     mean.iter_mut().for_each(|m| *m /= count);
-    for b in 0..d.n {
-        for ch in 0..d.c {
-            let base = (b * d.c + ch) * d.spatial;
-            var[ch] += x[base..base + d.spatial]
-                .iter()
-                .map(|v| (v - mean[ch]) * (v - mean[ch]))
-                .sum::<f64>();
-        }
+    for (k, chunk) in x.chunks(d.spatial).enumerate() {
+        let m = mean[k % d.c];
+        var[k % d.c] += chunk.iter().map(|v| (v - m) * (v - m)).sum::<f64>();
     }
     var.iter_mut().for_each(|v| *v /= count);
     (mean, var)
