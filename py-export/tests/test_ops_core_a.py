@@ -137,6 +137,14 @@ def _cases():
                                   ["aten::scatter.src", "aten::scatter.value", "aten::scatter_add.default"], BOTH),
         "scatter_int": (Fn(lambda x, i, s: (x.scatter(1, i[:, :1], s), x.scatter_add(1, i, s), x.scatter(1, i[:, :1], 7))),
                         (xi, IDX, xi * 3), ["aten::scatter.src", "aten::scatter_add.default", "aten::scatter.value"], BOTH),
+        # non-contiguous self/src (transposed and expanded views in the interpreter too)
+        "scatter_views": (Fn(lambda x, i, s: (x.t().scatter(0, i.t()[1:3], s.t()), x.t().scatter_add(0, i.t(), s.t()),
+                                              x.t().scatter_reduce(0, i.t(), s.t(), "amax", include_self=False),
+                                              torch.slice_scatter(x.t(), s.t()[:2], 0, 1, 3),
+                                              x[:1].expand(3, 4).masked_scatter(x > 0, s.t()))),
+                          (x, IDX, g(3, 5, seed=10)), ["aten::scatter.src", "aten::scatter_add.default",
+                                                       "aten::scatter_reduce.two", "aten::slice_scatter.default",
+                                                       "aten::masked_scatter.default"], BOTH),
         "slice_scatter": (Fn(lambda x, s, t: (torch.slice_scatter(x, s, 1, 0, None, 2), torch.slice_scatter(x, t, 0, 1, 3),
                                               torch.slice_scatter(x, s, -1, 1, 100, 2))),
                           (x, g(3, 2, seed=4), g(2, 4, seed=5)), ["aten::slice_scatter.default"], BOTH),
@@ -340,9 +348,10 @@ def _random_model():
     return Fn(fn)
 
 
-def test_random_ops(wtb):
+@pytest.mark.parametrize("frontend", ["export", "trace"])
+def test_random_ops(frontend, wtb):
     model, x = _random_model(), torch.ones(4)
-    report = wasm_torch.export(model, (x,), wtb, frontend="export", verify=False)
+    report = wasm_torch.export(model, (x,), wtb, frontend=frontend, verify=False)
     for op in ("aten::rand.default", "aten::randn.default", "aten::randperm.default"):
         assert op in report.ops, (op, report.ops)
     ref = torch_outputs(model, (x,))
