@@ -270,6 +270,94 @@ mod tests {
         assert_eq!(r.numel(), 0);
     }
 
+    /// Random sizes/strides/offsets over a 12-element storage: accepted views read exactly
+    /// `storage[offset + Σ i·stride]` and flow through other ops (GEMM on strided operands,
+    /// broadcasting, reductions, diagonal) without panicking; rejected ones really reach
+    /// outside the storage.
+    #[test]
+    fn random_as_strided_views_are_exact_and_safe() {
+        let x = arange(vec![12]);
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m) as i64
+        };
+        let (mut accepted, mut rejected) = (0, 0);
+        for _ in 0..3000 {
+            let nd = next(4) as usize;
+            let size: Vec<i64> = (0..nd).map(|_| next(5)).collect();
+            let stride: Vec<i64> = (0..nd).map(|_| next(7)).collect();
+            let off = next(15);
+            let args = vec![x.clone().into(), il(&size), il(&stride), Value::Int(off)];
+            let last: i64 = off
+                + size
+                    .iter()
+                    .zip(&stride)
+                    .map(|(n, s)| (n - 1).max(0) * s)
+                    .sum::<i64>();
+            let empty = size.contains(&0);
+            match call("aten::as_strided.default", args) {
+                Ok(v) => {
+                    accepted += 1;
+                    assert!(
+                        if empty { off <= 12 } else { last < 12 },
+                        "{size:?} {stride:?} {off}"
+                    );
+                    let t = v[0].as_tensor().unwrap().clone();
+                    // expected values by direct index arithmetic
+                    let shape: Vec<usize> = size.iter().map(|&d| d as usize).collect();
+                    let want: Vec<f32> = (0..t.numel())
+                        .map(|lin| {
+                            let (mut rem, mut o) = (lin, off as usize);
+                            for k in (0..nd).rev() {
+                                o += (rem % shape[k]) * stride[k] as usize;
+                                rem /= shape[k];
+                            }
+                            o as f32
+                        })
+                        .collect();
+                    assert_eq!(t.to_f32_vec(), want);
+                    let tv: Value = t.clone().into();
+                    let mut uses = vec![
+                        ("aten::sum.default", vec![tv.clone(), Value::None]),
+                        (
+                            "aten::add.Tensor",
+                            vec![tv.clone(), tv.clone(), Value::Int(1)],
+                        ),
+                        ("aten::clone.default", vec![tv.clone(), Value::None]),
+                        (
+                            "aten::diagonal.default",
+                            vec![tv.clone(), Value::Int(1), Value::Int(0), Value::Int(-1)],
+                        ),
+                    ];
+                    if nd == 2 {
+                        let tt = crate::ops::shape::transpose(&t, 0, 1).unwrap();
+                        uses.push(("aten::mm.default", vec![tv.clone(), tt.into()]));
+                    }
+                    for (op, a) in uses {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let _ = call(op, a);
+                        }));
+                        assert!(
+                            r.is_ok(),
+                            "{op} panicked on as_strided {size:?} {stride:?} {off}"
+                        );
+                    }
+                }
+                Err(_) => {
+                    rejected += 1;
+                    assert!(
+                        if empty { off > 12 } else { last >= 12 },
+                        "{size:?} {stride:?} {off}"
+                    );
+                }
+            }
+        }
+        assert!(accepted > 500 && rejected > 500, "{accepted} {rejected}");
+    }
+
     #[test]
     fn diagonal_views() {
         let x = arange(vec![3, 4]);
