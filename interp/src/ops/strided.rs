@@ -117,13 +117,10 @@ pub(crate) fn diagonal(t: &Tensor, offset: i64, dim1: i64, dim2: i64) -> Result<
 pub(crate) fn filled(dtype: DType, shape: Vec<usize>, value: &Value) -> Result<Tensor> {
     match value {
         Value::Int(i) if !dtype.is_float() && dtype != DType::Bool => {
-            let n = checked_numel(&shape)?;
-            if n.saturating_mul(8) > crate::storage::MAX_TENSOR_BYTES {
-                return Err(Error::oom(format!(
-                    "tensor of shape {shape:?} is too large"
-                )));
-            }
-            Ok(Tensor::from_i64_as(dtype, shape, vec![*i; n]))
+            // exact for every i64 (a detour through f64 would round above 2^53)
+            let mut v = crate::storage::try_alloc::<i64>(checked_numel(&shape)?)?;
+            v.fill(*i);
+            Ok(Tensor::from_i64_as(dtype, shape, v))
         }
         Value::Tensor(v) if v.numel() != 1 => Err(Error::runtime(format!(
             "fill value must be a number or a one-element tensor, got shape {:?}",
