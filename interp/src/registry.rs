@@ -25,6 +25,8 @@ pub struct OpCtx {
     pub(crate) persistent: std::collections::HashSet<usize>,
     /// Whether to pre-pack weights (costs a copy of each linear weight; saves a pack per call).
     pub(crate) pack_weights: bool,
+    /// The session's random stream (`rand`, `randn`, `randperm`; see `ops/random.rs`).
+    pub(crate) rng: crate::ops::random::Rng,
 }
 
 impl Default for OpCtx {
@@ -33,6 +35,7 @@ impl Default for OpCtx {
             packed: Default::default(),
             persistent: Default::default(),
             pack_weights: true,
+            rng: Default::default(),
         }
     }
 }

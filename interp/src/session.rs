@@ -62,6 +62,12 @@ impl Session {
         })
     }
 
+    /// Restart the session's random stream (`rand`, `randn`, `randperm`) from `seed`; a new
+    /// session starts from a fixed default seed, so runs are reproducible either way.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.ctx.rng = crate::ops::random::Rng::new(seed);
+    }
+
     /// The program this session runs.
     pub fn program(&self) -> &Arc<Program> {
         &self.program

@@ -10,14 +10,19 @@ use crate::value::Value;
 
 pub(crate) mod arith;
 pub(crate) mod attention;
+pub(crate) mod bn_train;
 pub(crate) mod creation;
 pub(crate) mod index;
 pub(crate) mod linalg;
 pub(crate) mod nn;
+pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod scalar;
+pub(crate) mod scatter;
 pub(crate) mod shape;
+pub(crate) mod strided;
+pub(crate) mod unary_math;
 
 /// Collect every module's ops.
 pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
@@ -31,6 +36,11 @@ pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
     scalar::register(r);
     attention::register(r);
     rnn::register(r);
+    unary_math::register(r);
+    strided::register(r);
+    scatter::register(r);
+    bn_train::register(r);
+    random::register(r);
 }
 
 /// Argument `i`, or an error saying how many were expected.

@@ -283,6 +283,7 @@ _DUNDER = {
     "aten::__xor__.Tensor": "aten::bitwise_xor.Tensor",
     "aten::__and__.Scalar": "aten::bitwise_and.Scalar",
     "aten::__or__.Scalar": "aten::bitwise_or.Scalar",
+    "aten::__xor__.Scalar": "aten::bitwise_xor.Scalar",
 }
 
 
