@@ -18,6 +18,17 @@ pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod scalar;
 pub(crate) mod shape;
+// ops2: Core ATen set part B (padding, 3-d pooling, sampling, distances, backward ops)
+pub(crate) mod conv_backward;
+pub(crate) mod distance;
+pub(crate) mod embedding_bag;
+pub(crate) mod fold;
+pub(crate) mod norm_backward;
+pub(crate) mod padding;
+pub(crate) mod pool3d;
+pub(crate) mod pool_backward;
+pub(crate) mod sampler;
+pub(crate) mod spatial;
 
 /// Collect every module's ops.
 pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
@@ -31,6 +42,15 @@ pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
     scalar::register(r);
     attention::register(r);
     rnn::register(r);
+    padding::register(r);
+    pool3d::register(r);
+    pool_backward::register(r);
+    fold::register(r);
+    sampler::register(r);
+    distance::register(r);
+    embedding_bag::register(r);
+    norm_backward::register(r);
+    conv_backward::register(r);
 }
 
 /// Argument `i`, or an error saying how many were expected.
