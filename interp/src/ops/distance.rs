@@ -124,10 +124,13 @@ fn pdist(args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![tensor_f64(float_out(x), vec![pairs], out)])
 }
 
-/// Register the distance ops.
+/// Register the distance ops, also under the public names TorchScript traces to (same
+/// arguments).
 pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
     r.push(("aten::_cdist_forward.default", |_: &mut OpCtx, a| cdist(&a)));
+    r.push(("aten::cdist.default", |_: &mut OpCtx, a| cdist(&a)));
     r.push(("aten::_pdist_forward.default", |_: &mut OpCtx, a| pdist(&a)));
+    r.push(("aten::pdist.default", |_: &mut OpCtx, a| pdist(&a)));
 }
 
 #[cfg(test)]

@@ -256,9 +256,13 @@ fn grid_sampler_2d(args: &[Value]) -> Result<Vec<Value>> {
     one(Tensor::from_f32_as(float_out(x), shape, out))
 }
 
-/// Register `grid_sampler_2d`.
+/// Register `grid_sampler_2d`, and `grid_sampler` (same arguments; what TorchScript
+/// traces `F.grid_sample` to) for 4-d inputs.
 pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
     r.push(("aten::grid_sampler_2d.default", |_: &mut OpCtx, a| {
+        grid_sampler_2d(&a)
+    }));
+    r.push(("aten::grid_sampler.default", |_: &mut OpCtx, a| {
         grid_sampler_2d(&a)
     }));
 }
