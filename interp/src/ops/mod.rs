@@ -23,6 +23,8 @@ pub(crate) mod conv_backward;
 pub(crate) mod distance;
 pub(crate) mod embedding_bag;
 pub(crate) mod fold;
+#[cfg(test)]
+mod hostile_b;
 pub(crate) mod norm_backward;
 pub(crate) mod padding;
 pub(crate) mod pool3d;

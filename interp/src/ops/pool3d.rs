@@ -23,16 +23,16 @@ pub(crate) fn avg_window(a: &Axis, o: usize) -> (usize, usize, usize) {
 }
 
 /// The divisor of one average-pooling window (PyTorch: the override, else the window size
-/// with or without the padding).
+/// with or without the padding). In f64: padded sizes of hostile kernels overflow usize.
 pub(crate) fn avg_divisor(
     win: &[(usize, usize, usize); 3],
     count_include_pad: bool,
     divisor: Option<usize>,
-) -> usize {
+) -> f64 {
     match divisor {
-        Some(d) => d,
-        None if count_include_pad => win.iter().map(|w| w.2).product(),
-        None => win.iter().map(|w| w.1 - w.0).product(),
+        Some(d) => d as f64,
+        None if count_include_pad => win.iter().map(|w| w.2 as f64).product(),
+        None => win.iter().map(|w| (w.1 - w.0) as f64).product(),
     }
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn avg_pool(
                                 sum += src[row + ww.0..row + ww.1].iter().sum::<f64>();
                             }
                         }
-                        out[k] = sum / avg_divisor(&win, count_include_pad, divisor) as f64;
+                        out[k] = sum / avg_divisor(&win, count_include_pad, divisor);
                     }
                     k += 1;
                 }
@@ -142,10 +142,10 @@ pub(crate) fn max_pool(x: &[f64], planes: usize, axes: &[Axis; 3]) -> Result<(Ve
 }
 
 /// Adaptive window along one axis: `[floor(o*in/out), ceil((o+1)*in/out))`.
+/// (u64 arithmetic: `o * input` may not fit a 32-bit usize.)
 pub(crate) fn adaptive_window(input: usize, out: usize, o: usize) -> (usize, usize) {
-    let s = o * input / out;
-    let e = ((o + 1) * input).div_ceil(out);
-    (s, e)
+    let (i, n, o) = (input as u64, out as u64, o as u64);
+    ((o * i / n) as usize, ((o + 1) * i).div_ceil(n) as usize)
 }
 
 fn avg_pool3d(args: &[Value]) -> Result<Vec<Value>> {

@@ -53,7 +53,7 @@ fn avg_pool2d_backward(args: &[Value]) -> Result<Vec<Value>> {
             for ow in 0..aw.out {
                 let ww = avg_window(aw, ow);
                 let div = avg_divisor(&[unit, wh, ww], count_include_pad, divisor);
-                let share = gv[k] / div.max(1) as f64;
+                let share = if div > 0.0 { gv[k] / div } else { 0.0 };
                 k += 1;
                 for h in wh.0..wh.1 {
                     for v in &mut dst[h * aw.input + ww.0..h * aw.input + ww.1] {
