@@ -371,3 +371,24 @@ def test_trace_front_end(name, wtb):
     }
     model, inputs, op = cases[name]
     _check(model, inputs, op, wtb, frontend="trace")
+
+
+# ---------------------------------------------------------------- dtypes
+# (bad arguments, e.g. reflect padding >= the input size, are covered by the Rust unit tests:
+# torch.export refuses them at export time, so a .wtb never carries them)
+
+F64_CASES = {
+    "reflect2d": ("reflection_pad2d", lambda x: F.pad(x, (2, 1, 1, 3), mode="reflect")),
+    "avg3d": ("avg_pool3d", lambda x: F.avg_pool3d(x.unsqueeze(2), (1, 2, 2))),
+    "max3d": ("max_pool3d_with_indices", lambda x: F.max_pool3d(x.unsqueeze(2), (1, 3, 3), 2, return_indices=True)),
+    "grid": ("grid_sampler_2d", lambda x: F.grid_sample(x, x[:, :2].permute(0, 2, 3, 1).tanh(), align_corners=True)),
+    "cdist": ("_cdist_forward", lambda x: A._cdist_forward(x[0], x[1], 3.0, None)),
+}
+
+
+@pytest.mark.parametrize("name", list(F64_CASES))
+def test_float64_stays_float64(name, wtb):
+    op, fn = F64_CASES[name]
+    got = _check(Fn(fn), (X4.double(),), f"aten::{op}.default", wtb)
+    assert got[0].dtype == np.float64
+

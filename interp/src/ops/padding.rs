@@ -82,12 +82,6 @@ fn pad(x: &Tensor, padding: &[i64], spatial: usize, mode: Mode, op: &str) -> Res
         )));
     }
     let l = Layout::of(x.shape(), spatial, op)?;
-    if mode == Mode::Reflect && l.n * l.c == 0 {
-        return Err(Error::runtime(format!(
-            "{op}: expected non-empty batch and channel dims, got {:?}",
-            x.shape()
-        )));
-    }
     let mut maps: [Vec<usize>; 3] = [vec![0], vec![0], vec![0]];
     for d in 0..spatial {
         // padding[2d..2d+2] pads the d-th dim counted from the last one.
