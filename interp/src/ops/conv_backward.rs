@@ -217,7 +217,10 @@ fn convolution_backward(args: &[Value]) -> Result<Vec<Value>> {
     let (gv, xv, wv) = (gy.f64s()?, x.f64s()?, w.f64s()?);
     let mut gx = zeros_for(if mask[0] { x.shape() } else { &[0] })?;
     let mut gw = zeros_for(if mask[1] { w.shape() } else { &[0] })?;
-    if mask[0] || mask[1] {
+    // every connection pairs an element of each of the three tensors; an empty one (which
+    // may still have huge other dims) has none, so its loops are skipped
+    let empty = gy.numel() == 0 || x.numel() == 0 || w.numel() == 0;
+    if (mask[0] || mask[1]) && !empty {
         connections(&g, |xi, yi, wi| {
             let d = gv[yi];
             if mask[0] {

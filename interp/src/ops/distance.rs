@@ -79,6 +79,10 @@ fn cdist(args: &[Value]) -> Result<Vec<Value>> {
     let mut shape = batch.clone();
     shape.extend([pa, rb]);
     let mut out = zeros_for(&shape)?;
+    if out.is_empty() {
+        // (empty batch dims may multiply to a huge loop count)
+        return Ok(vec![tensor_f64(float_out(&a), shape, out)]);
+    }
     let (av, bv) = (a.f64s()?, b.f64s()?);
     let nb: usize = batch.iter().product();
     for k in 0..nb {
@@ -111,7 +115,8 @@ fn pdist(args: &[Value]) -> Result<Vec<Value>> {
             x.dtype().name()
         )));
     }
-    let pairs = (n as u128 * n.saturating_sub(1) as u128 / 2) as usize;
+    let pairs = usize::try_from(n as u128 * n.saturating_sub(1) as u128 / 2)
+        .map_err(|_| Error::oom(format!("{op}: {n} rows have too many pairs")))?;
     let mut out = zeros_for(&[pairs])?;
     let xv = x.f64s()?;
     let mut k = 0;

@@ -69,6 +69,13 @@ fn col2im(args: &[Value]) -> Result<Vec<Value>> {
     }
     let mut shape = vec![n, c, size[0], size[1]];
     let mut out = zeros_for(&shape)?;
+    if out.is_empty() || x.numel() == 0 {
+        // nothing to add (and an empty input may have huge leading dims: no loops over them)
+        if !batched {
+            shape.remove(0);
+        }
+        return Ok(vec![tensor_f64(float_out(x), shape, out)]);
+    }
     let xv = x.f64s()?;
     let plane = size[0] * size[1];
     for b in 0..n {

@@ -348,6 +348,85 @@ fn hostile_arguments_give_errors_not_panics() {
             }
         }
     }
+    // empty tensors whose other dims multiply past usize or into a huge loop count
+    let huge = 1usize << 31;
+    let e = |shape: &[usize]| -> Value { Tensor::from_f32(shape.to_vec(), vec![]).into() };
+    cases.push((
+        "_cdist_forward",
+        vec![
+            e(&[huge, huge, 0, 3]),
+            t(&[1, 4, 3]),
+            Value::Float(2.0),
+            Value::None,
+        ],
+    ));
+    cases.push((
+        "_cdist_forward",
+        vec![
+            e(&[huge, huge, 2, 0]),
+            e(&[1, 4, 0]),
+            Value::Float(1.0),
+            Value::None,
+        ],
+    ));
+    cases.push((
+        "avg_pool3d",
+        vec![
+            e(&[huge, huge, 0, 3, 3]),
+            il(&[2]),
+            il(&[2]),
+            il(&[1]),
+            b(false),
+            b(true),
+            Value::None,
+        ],
+    ));
+    cases.push((
+        "replication_pad2d",
+        vec![e(&[huge, huge, 0, 3]), il(&[1, 1, 1, 1])],
+    ));
+    cases.push((
+        "col2im",
+        vec![
+            e(&[huge, 1 << 20, 0]),
+            il(&[0, 0]),
+            il(&[2, 2]),
+            il(&[1, 1]),
+            il(&[1, 1]),
+            il(&[1, 1]),
+        ],
+    ));
+    cases.push((
+        "convolution_backward",
+        vec![
+            e(&[huge, 0, 1, 1]),
+            e(&[huge, 2, 0, 0]),
+            t(&[0, 2, 1, 1]),
+            Value::None,
+            il(&[1]),
+            il(&[1]),
+            il(&[1]),
+            b(false),
+            il(&[0]),
+            Value::Int(1),
+            mask.clone(),
+        ],
+    ));
+    cases.push((
+        "native_group_norm_backward",
+        vec![
+            e(&[huge, 2, 0]),
+            e(&[huge, 2, 0]),
+            e(&[huge, 0]),
+            e(&[huge, 0]),
+            Value::None,
+            Value::Int(huge as i64),
+            Value::Int(2),
+            Value::Int(0),
+            Value::Int(1),
+            mask.clone(),
+        ],
+    ));
     let failures: Vec<String> = cases
         .into_iter()
         .filter_map(|(op, args)| call(&format!("aten::{op}.default"), args).err())

@@ -10,7 +10,7 @@ use super::spatial::{float_out, output_mask, tensor_f64, usize_of, zeros_for};
 use super::{iarg, ints, opt, targ};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
-use crate::tensor::Tensor;
+use crate::tensor::{checked_numel, Tensor};
 use crate::value::Value;
 
 /// A saved-statistics tensor with exactly `n` values.
@@ -80,8 +80,13 @@ fn layer_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
         )));
     }
     let norm_shape = x.shape()[x.ndim() - ns.len()..].to_vec();
-    let row: usize = norm_shape.iter().product();
-    let rows: usize = x.shape()[..x.ndim() - ns.len()].iter().product();
+    let row = checked_numel(&norm_shape)?;
+    // rows * row = numel; with row = 0 the leading dims may be huge, and nothing is looped
+    let rows = if row == 0 {
+        checked_numel(&x.shape()[..x.ndim() - ns.len()])?
+    } else {
+        x.numel() / row
+    };
     let mean = stats(targ(args, 3)?, rows, "mean", op)?;
     let rstd = stats(targ(args, 4)?, rows, "rstd", op)?;
     let w = affine(opt(args, 5).as_opt_tensor()?, row, "weight", op)?;
@@ -94,7 +99,7 @@ fn layer_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
     };
     let mut dw = zeros_for(if mask[1] { &norm_shape } else { &[0] })?;
     let mut db = zeros_for(if mask[2] { &norm_shape } else { &[0] })?;
-    for r in 0..rows {
+    for r in 0..if row == 0 { 0 } else { rows } {
         let span = r * row..(r + 1) * row;
         let (xr, dr) = (&xv[span.clone()], &dv[span.clone()]);
         if mask[0] {
@@ -156,8 +161,9 @@ fn group_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
         )));
     }
     let cg = c / groups;
-    let mean = stats(targ(args, 2)?, n * groups, "mean", op)?;
-    let rstd = stats(targ(args, 3)?, n * groups, "rstd", op)?;
+    let ng = checked_numel(&[n, groups])?;
+    let mean = stats(targ(args, 2)?, ng, "mean", op)?;
+    let rstd = stats(targ(args, 3)?, ng, "rstd", op)?;
     let w = affine(opt(args, 4).as_opt_tensor()?, c, "weight", op)?;
     let (xv, dv) = (x.f64s()?, dy.f64s()?);
     let mut dx = if mask[0] {
@@ -168,7 +174,8 @@ fn group_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
     let mut dw = zeros_for(&[if mask[1] { c } else { 0 }])?;
     let mut db = zeros_for(&[if mask[2] { c } else { 0 }])?;
     let size = cg * hw;
-    for b in 0..n {
+    // size = 0: an empty input (N may still be huge); nothing to accumulate
+    for b in 0..if size == 0 { 0 } else { n } {
         for g in 0..groups {
             let k = b * groups + g;
             let span = k * size..(k + 1) * size;

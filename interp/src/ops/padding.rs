@@ -99,7 +99,7 @@ fn pad(x: &Tensor, padding: &[i64], spatial: usize, mode: Mode, op: &str) -> Res
     let src = x.to_le_bytes();
     let [id, ih, iw] = l.dims;
     let mut w = 0;
-    for p in 0..l.planes() {
+    for p in 0..l.planes()? {
         for &zd in &maps[0] {
             for &zh in &maps[1] {
                 let row = ((p * id + zd) * ih + zh) * iw;

@@ -161,7 +161,7 @@ fn avg_pool3d(args: &[Value]) -> Result<Vec<Value>> {
         l.dims,
         ceil_mode,
     )?;
-    let out = avg_pool(&x.f64s()?, l.planes(), &axes, count_include_pad, divisor)?;
+    let out = avg_pool(&x.f64s()?, l.planes()?, &axes, count_include_pad, divisor)?;
     let shape = l.shape_with([axes[0].out, axes[1].out, axes[2].out], 3);
     Ok(vec![tensor_f64(float_out(x), shape, out)])
 }
@@ -177,7 +177,7 @@ fn max_pool3d(args: &[Value]) -> Result<Vec<Value>> {
         l.dims,
         ceil_mode,
     )?;
-    let (out, idx) = max_pool(&x.f64s()?, l.planes(), &axes)?;
+    let (out, idx) = max_pool(&x.f64s()?, l.planes()?, &axes)?;
     let shape = l.shape_with([axes[0].out, axes[1].out, axes[2].out], 3);
     Ok(vec![
         tensor_f64(float_out(x), shape.clone(), out),
@@ -218,7 +218,7 @@ fn adaptive_avg_pool3d(args: &[Value]) -> Result<Vec<Value>> {
     let xv = x.f64s()?;
     let plane_in = id * ih * iw;
     let mut k = 0;
-    for p in 0..l.planes() {
+    for p in 0..l.planes()? {
         let src = &xv[p * plane_in..(p + 1) * plane_in];
         for od in 0..os[0] {
             let (d0, d1) = adaptive_window(id, os[0], od);

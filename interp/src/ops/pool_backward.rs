@@ -46,7 +46,7 @@ fn avg_pool2d_backward(args: &[Value]) -> Result<Vec<Value>> {
     let plane_in = ah.input * aw.input;
     let unit = avg_window(&Axis::unit(), 0);
     let mut k = 0;
-    for p in 0..l.planes() {
+    for p in 0..l.planes()? {
         let dst = &mut out[p * plane_in..(p + 1) * plane_in];
         for oh in 0..ah.out {
             let wh = avg_window(ah, oh);
@@ -87,7 +87,7 @@ fn adaptive_avg_pool2d_backward(args: &[Value]) -> Result<Vec<Value>> {
     }
     let gv = g.f64s()?;
     let mut k = 0;
-    for p in 0..l.planes() {
+    for p in 0..l.planes()? {
         let dst = &mut out[p * ih * iw..(p + 1) * ih * iw];
         for o_h in 0..oh {
             let (h0, h1) = adaptive_window(ih, oh, o_h);
@@ -136,7 +136,7 @@ fn max_pool2d_backward(args: &[Value]) -> Result<Vec<Value>> {
     let gv = g.f64s()?;
     let iv = idx.i64s()?;
     let mut out = zeros_for(x.shape())?;
-    for p in 0..l.planes() {
+    for p in 0..l.planes()? {
         let dst = &mut out[p * plane_in..(p + 1) * plane_in];
         for k in p * plane_out..(p + 1) * plane_out {
             let i = usize::try_from(iv[k])

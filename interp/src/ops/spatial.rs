@@ -76,9 +76,10 @@ impl Layout {
         s
     }
 
-    /// Number of (batch, channel) planes.
-    pub(crate) fn planes(&self) -> usize {
-        self.n * self.c
+    /// Number of (batch, channel) planes (checked: an empty tensor may have huge batch
+    /// and channel dims whose product overflows).
+    pub(crate) fn planes(&self) -> Result<usize> {
+        checked_numel(&[self.n, self.c])
     }
 }
 
