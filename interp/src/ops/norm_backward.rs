@@ -82,10 +82,9 @@ fn layer_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
     let norm_shape = x.shape()[x.ndim() - ns.len()..].to_vec();
     let row = checked_numel(&norm_shape)?;
     // rows * row = numel; with row = 0 the leading dims may be huge, and nothing is looped
-    let rows = if row == 0 {
-        checked_numel(&x.shape()[..x.ndim() - ns.len()])?
-    } else {
-        x.numel() / row
+    let rows = match x.numel().checked_div(row) {
+        Some(rows) => rows,
+        None => checked_numel(&x.shape()[..x.ndim() - ns.len()])?,
     };
     let mean = stats(targ(args, 3)?, rows, "mean", op)?;
     let rstd = stats(targ(args, 4)?, rows, "rstd", op)?;
