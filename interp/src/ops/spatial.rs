@@ -219,10 +219,13 @@ pub(crate) fn pool_axes(
             None => Ok([default; 3]),
         }
     };
-    let kernel = get(at[0], 1, "kernel_size")?;
-    if at[0].is_some() && matches!(opt(args, at[0].unwrap_or(0)), Value::None) {
-        return Err(Error::runtime("pooling: kernel_size is required"));
+    if let Some(i) = at[0] {
+        let empty = matches!(opt(args, i), Value::List(l) if l.is_empty());
+        if empty || matches!(opt(args, i), Value::None) {
+            return Err(Error::runtime("pooling: kernel_size is required"));
+        }
     }
+    let kernel = get(at[0], 1, "kernel_size")?;
     let stride = match at[1].map(|i| opt(args, i)) {
         Some(Value::List(l)) if l.is_empty() => kernel,
         Some(Value::None) | None => kernel,
