@@ -23,6 +23,19 @@ pub(crate) mod scatter;
 pub(crate) mod shape;
 pub(crate) mod strided;
 pub(crate) mod unary_math;
+// ops2: Core ATen set part B (padding, 3-d pooling, sampling, distances, backward ops)
+pub(crate) mod conv_backward;
+pub(crate) mod distance;
+pub(crate) mod embedding_bag;
+pub(crate) mod fold;
+#[cfg(test)]
+mod hostile_b;
+pub(crate) mod norm_backward;
+pub(crate) mod padding;
+pub(crate) mod pool3d;
+pub(crate) mod pool_backward;
+pub(crate) mod sampler;
+pub(crate) mod spatial;
 
 /// Collect every module's ops.
 pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
@@ -41,6 +54,15 @@ pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
     scatter::register(r);
     bn_train::register(r);
     random::register(r);
+    padding::register(r);
+    pool3d::register(r);
+    pool_backward::register(r);
+    fold::register(r);
+    sampler::register(r);
+    distance::register(r);
+    embedding_bag::register(r);
+    norm_backward::register(r);
+    conv_backward::register(r);
 }
 
 /// Argument `i`, or an error saying how many were expected.

@@ -22,6 +22,17 @@ KEEP_WHOLE = (
     "gelu.default",
     "conv2d.default",
     "conv1d.default",
+    # Core ATen ops PyTorch's default table decomposes into index/scatter chains
+    "reflection_pad1d.default",
+    "reflection_pad2d.default",
+    "reflection_pad3d.default",
+    "replication_pad1d.default",
+    "replication_pad2d.default",
+    "replication_pad3d.default",
+    "col2im.default",
+    "embedding_dense_backward.default",
+    "native_layer_norm_backward.default",
+    "native_group_norm_backward.default",
 )
 
 #: Python scalar arithmetic on SymInts (dynamic shapes) -> TorchScript's int ops.
