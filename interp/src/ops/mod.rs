@@ -23,7 +23,6 @@ pub(crate) mod scatter;
 pub(crate) mod shape;
 pub(crate) mod strided;
 pub(crate) mod unary_math;
-// ops2: Core ATen set part B (padding, 3-d pooling, sampling, distances, backward ops)
 pub(crate) mod conv_backward;
 pub(crate) mod distance;
 pub(crate) mod embedding_bag;
