@@ -216,15 +216,28 @@ fn main() {
         }
         return;
     }
+    let dw7 = Conv2dParams {
+        in_h: 7,
+        in_w: 7,
+        in_channels: 576,
+        out_channels: 576,
+        groups: 576,
+        ..dw5.clone()
+    };
+    let only_dw = std::env::args().any(|a| a == "--dw");
     for k in available() {
+        bench_conv(k, "dw3x3 128 56x56", &dw);
         bench_conv(k, "dw3x3/2 96 112x112", &dw3s2);
         bench_conv(k, "dw5x5 240 28x28", &dw5);
         bench_conv(k, "dw5x5/2 144 56x56", &dw5s2);
+        bench_conv(k, "dw5x5 576 7x7", &dw7);
+        if only_dw {
+            continue;
+        }
         bench_gemm(k, 128, 384, 1536);
         bench_gemm(k, 256, 256, 256);
         bench_gemm(k, 1, 768, 768);
         bench_conv(k, "3x3 64->64 56x56", &conv3);
         bench_conv(k, "1x1 128->128 28x28", &pw);
-        bench_conv(k, "dw3x3 128 56x56", &dw);
     }
 }

@@ -515,6 +515,7 @@ fn depthwise(
     // Planes (image, output channel) are independent: split them over threads.
     let min_planes = MIN_PAR_MACS.div_ceil((ohw * kk).max(1));
     parallel::for_each_rows(out, ohw, min_planes, |first, planes| {
+        let mut scratch = Vec::new();
         for (i, dst) in planes.chunks_exact_mut(ohw).enumerate() {
             let (b, oc) = ((first + i) / p.out_channels, (first + i) % p.out_channels);
             let ic = oc / mult;
@@ -524,6 +525,7 @@ fn depthwise(
                 w: &weight[oc * kk..(oc + 1) * kk],
                 bias: bias.map_or(0.0, |bv| bv[oc]),
                 dst,
+                scratch: &mut scratch,
             };
             (kern.dw_plane)(&mut plane);
             apply_with(kern, act, plane.dst);
@@ -541,6 +543,8 @@ pub(crate) struct DwPlane<'a> {
     pub bias: f32,
     /// The output plane (`out_h × out_w`), overwritten.
     pub dst: &'a mut [f32],
+    /// Working memory the SIMD versions may resize and reuse from plane to plane.
+    pub scratch: &'a mut Vec<f32>,
 }
 
 /// Depthwise plane: per output row, each filter tap adds `w · input row` over the range of
