@@ -348,8 +348,9 @@ fn dw_run<S: Simd, const V: usize>(
             *a = w.mul_add(unsafe { S::load(run.as_ptr().add(v * l)) }, *a);
         }
     }
-    for v in 0..V {
-        let sum = acc[0][v].add(acc[1][v]);
+    let [even, odd] = acc;
+    for (v, (e, o)) in even.iter().zip(odd).enumerate() {
+        let sum = e.add(o);
         // SAFETY: x + V·LANES <= orow.len() (asserted).
         unsafe { sum.store(orow.as_mut_ptr().add(x + v * l)) };
     }
