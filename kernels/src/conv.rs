@@ -544,6 +544,13 @@ pub(crate) struct DwPlane<'a> {
     /// The output plane (`out_h × out_w`), overwritten.
     pub dst: &'a mut [f32],
     /// Working memory the SIMD versions may resize and reuse from plane to plane.
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )),
+        allow(dead_code)
+    )]
     pub scratch: &'a mut Vec<f32>,
 }
 
