@@ -302,56 +302,62 @@ pub(crate) fn dw_plane<S: Simd>(a: &mut crate::conv::DwPlane) {
         let taps = &taps[..nt];
         let mut x = 0;
         while x + 4 * l <= owv {
-            dw_run::<S, 4>(pad, taps, bias, x, orow);
+            dw_run4(pad, taps, bias, x, orow);
             x += 4 * l;
         }
         match (owv - x) / l {
-            3 => dw_run::<S, 3>(pad, taps, bias, x, orow),
-            2 => dw_run::<S, 2>(pad, taps, bias, x, orow),
-            1 => dw_run::<S, 1>(pad, taps, bias, x, orow),
+            3 => dw_run3(pad, taps, bias, x, orow),
+            2 => dw_run2(pad, taps, bias, x, orow),
+            1 => dw_run1(pad, taps, bias, x, orow),
             _ => {}
         }
         a.dst[oy * ow..(oy + 1) * ow].copy_from_slice(&orow[..ow]);
     }
 }
 
-/// `V` vectors of outputs at columns `x..x + V·LANES` of one row: `orow[..] = bias +
-/// Σ w · pad[off + x + ..]` over `taps`. Bounds: every `off + owv <= pad.len()` and
-/// `x + V·LANES <= owv <= orow.len()` (asserted).
-#[inline(always)]
-fn dw_run<S: Simd, const V: usize>(
-    pad: &[f32],
-    taps: &[(usize, S)],
-    bias: S,
-    x: usize,
-    orow: &mut [f32],
-) {
-    let l = S::LANES;
-    assert!(x + V * l <= orow.len());
-    // Two accumulator sets (even and odd taps): twice the independent FMA chains, so the
-    // FMA latency is hidden even for one vector.
-    let mut acc = [[bias; V], [S::splat(0.0); V]];
-    let mut pairs = taps.chunks_exact(2);
-    for pair in &mut pairs {
-        for (set, &(off, w)) in acc.iter_mut().zip(pair) {
-            let run = &pad[off + x..off + x + V * l];
-            for (v, a) in set.iter_mut().enumerate() {
-                // SAFETY: `run` holds V·LANES floats.
-                *a = w.mul_add(unsafe { S::load(run.as_ptr().add(v * l)) }, *a);
+/// Defines `$name`: `V` (= the number of indices) vectors of outputs at columns
+/// `x..x + V·LANES` of one row, `orow[..] = bias + Σ w · pad[off + x + ..]` over `taps`.
+/// Bounds: every `off + owv <= pad.len()` (slices checked) and `x + V·LANES <= orow.len()`
+/// (asserted). Two accumulator sets (even and odd taps) give twice the independent FMA
+/// chains, so the FMA latency is hidden even for one vector. Written with literal indices
+/// (like the wasm GEMM strips): with loops over the accumulators LLVM keeps them in linear
+/// memory on wasm.
+macro_rules! dw_run {
+    ($name:ident, [$($v:literal),+]) => {
+        #[inline(always)]
+        fn $name<S: Simd>(pad: &[f32], taps: &[(usize, S)], bias: S, x: usize, orow: &mut [f32]) {
+            const V: usize = [$($v),+].len();
+            let l = S::LANES;
+            assert!(x + V * l <= orow.len());
+            let mut a = [bias; V];
+            let mut b = [S::splat(0.0); V];
+            let mut pairs = taps.chunks_exact(2);
+            for pair in &mut pairs {
+                let ((o0, w0), (o1, w1)) = (pair[0], pair[1]);
+                let r0 = &pad[o0 + x..o0 + x + V * l];
+                let r1 = &pad[o1 + x..o1 + x + V * l];
+                // SAFETY: `r0` and `r1` hold V·LANES floats.
+                unsafe {
+                    $( a[$v] = w0.mul_add(S::load(r0.as_ptr().add($v * l)), a[$v]); )+
+                    $( b[$v] = w1.mul_add(S::load(r1.as_ptr().add($v * l)), b[$v]); )+
+                }
+            }
+            for &(o0, w0) in pairs.remainder() {
+                let r0 = &pad[o0 + x..o0 + x + V * l];
+                // SAFETY: `r0` holds V·LANES floats.
+                unsafe {
+                    $( a[$v] = w0.mul_add(S::load(r0.as_ptr().add($v * l)), a[$v]); )+
+                }
+            }
+            // SAFETY: x + V·LANES <= orow.len() (asserted).
+            unsafe {
+                $( a[$v].add(b[$v]).store(orow.as_mut_ptr().add(x + $v * l)); )+
             }
         }
-    }
-    for &(off, w) in pairs.remainder() {
-        let run = &pad[off + x..off + x + V * l];
-        for (v, a) in acc[0].iter_mut().enumerate() {
-            // SAFETY: `run` holds V·LANES floats.
-            *a = w.mul_add(unsafe { S::load(run.as_ptr().add(v * l)) }, *a);
-        }
-    }
-    let [even, odd] = acc;
-    for (v, (e, o)) in even.iter().zip(odd).enumerate() {
-        let sum = e.add(o);
-        // SAFETY: x + V·LANES <= orow.len() (asserted).
-        unsafe { sum.store(orow.as_mut_ptr().add(x + v * l)) };
-    }
+    };
 }
+
+dw_run!(dw_run1, [0]);
+dw_run!(dw_run2, [0, 1]);
+dw_run!(dw_run3, [0, 1, 2]);
+dw_run!(dw_run4, [0, 1, 2, 3]);

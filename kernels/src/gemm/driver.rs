@@ -14,12 +14,12 @@ pub(crate) const KC: usize = 256;
 pub(crate) const MC: usize = 96;
 /// Panels of B per column block (`NC_PANELS × NR` columns).
 const NC_PANELS: usize = 32;
-/// Least multiply-adds per thread worth a fork/join: about 20-40 µs of work at the
-/// AVX2 kernel's speed. Measured with `cargo bench -p wasm-torch-kernels --features
-/// threads` (gemm thread scaling rows): below ~1M MACs per part the second thread's
-/// wake-up and the duplicated A packing eat the gain. (Tiny in unit tests, so that their
-/// small shapes do take the split paths.)
-pub(crate) const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 20 };
+/// Least multiply-adds per thread worth a fork/join: about 40-80 µs of work at the AVX2
+/// kernel's speed. Chosen from zoo models at 1 vs 2 threads (`wasm-torch bench`): with
+/// 2^20, mobilenet_v3_small (many ~100 µs convolutions) got ~10% slower on 2 threads than
+/// on 1 (waking a parked worker costs tens of µs); 2^22 lost MiniLM-seq16's gain; 2^21
+/// keeps both. (Tiny in unit tests, so that their small shapes do take the split paths.)
+pub(crate) const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 21 };
 
 /// Depth of the K blocks for reduction depth `k`: equal blocks of at most [`KC`]
 /// (k = 384 runs as 2 × 192, not 256 + 128).
