@@ -20,6 +20,12 @@ pub struct OpCtx {
         (usize, usize, usize, bool),
         std::sync::Arc<wasm_torch_kernels::gemm::PackedB>,
     >,
+    /// Convolution weights pre-packed for the GEMM kernel (same policy as `packed`), keyed
+    /// by the weight's address, (out channels, in channels per group, kh, kw) and groups.
+    pub(crate) packed_conv: std::collections::HashMap<
+        (usize, [usize; 4], usize),
+        std::sync::Arc<wasm_torch_kernels::conv::PackedConvWeight>,
+    >,
     /// Addresses of the program's weights: only these (alive as long as the program) may be
     /// cached by address.
     pub(crate) persistent: std::collections::HashSet<usize>,
@@ -33,6 +39,7 @@ impl Default for OpCtx {
     fn default() -> Self {
         OpCtx {
             packed: Default::default(),
+            packed_conv: Default::default(),
             persistent: Default::default(),
             pack_weights: true,
             rng: Default::default(),

@@ -79,12 +79,14 @@ impl Session {
         self.step_limit = limit;
     }
 
-    /// Pre-pack linear/matmul weights for the GEMM kernel on first use (default on). The
-    /// packed copy costs about as much memory as the weights; turn off for huge models.
+    /// Pre-pack linear/matmul and convolution weights for the GEMM kernel on first use
+    /// (default on). The packed copy costs about as much memory as the weights; turn off
+    /// for huge models.
     pub fn set_weight_packing(&mut self, on: bool) {
         self.ctx.pack_weights = on;
         if !on {
             self.ctx.packed.clear();
+            self.ctx.packed_conv.clear();
         }
     }
 

@@ -143,12 +143,101 @@ fn main() {
             v.len() as f64 / t / 1e9
         );
     }
+    let dw5 = Conv2dParams {
+        kernel_h: 5,
+        kernel_w: 5,
+        padding: (2, 2),
+        in_h: 28,
+        in_w: 28,
+        in_channels: 240,
+        out_channels: 240,
+        groups: 240,
+        ..dw.clone()
+    };
+    let dw3s2 = Conv2dParams {
+        stride: (2, 2),
+        in_h: 112,
+        in_w: 112,
+        in_channels: 96,
+        out_channels: 96,
+        groups: 96,
+        ..dw.clone()
+    };
+    let dw5s2 = Conv2dParams {
+        stride: (2, 2),
+        in_h: 56,
+        in_w: 56,
+        in_channels: 144,
+        out_channels: 144,
+        groups: 144,
+        ..dw5.clone()
+    };
+    let conv3s2 = Conv2dParams {
+        stride: (2, 2),
+        in_channels: 128,
+        out_channels: 256,
+        in_h: 28,
+        in_w: 28,
+        ..conv3.clone()
+    };
+    let late = Conv2dParams {
+        in_channels: 512,
+        out_channels: 512,
+        in_h: 7,
+        in_w: 7,
+        ..conv3.clone()
+    };
+    if std::env::args().any(|a| a == "--threads") {
+        // Thread scaling of the active table (needs `--features threads`; without it both
+        // rows run on one thread). Small sizes show where splitting stops paying.
+        let k = wasm_torch_kernels::arch::active();
+        for t in [1, 2] {
+            wasm_torch_kernels::parallel::with_threads(t, || {
+                println!(
+                    "--- {t} thread(s) ({} in the pool)",
+                    wasm_torch_kernels::parallel::threads()
+                );
+                for (m, kd, n) in [
+                    (32, 64, 64),
+                    (64, 64, 128),
+                    (64, 128, 256),
+                    (128, 384, 1536),
+                    (256, 256, 256),
+                ] {
+                    bench_gemm(k, m, kd, n);
+                }
+                bench_conv(k, "3x3 64->64 56x56", &conv3);
+                bench_conv(k, "3x3/2 128->256 28x28", &conv3s2);
+                bench_conv(k, "3x3 512->512 7x7", &late);
+                bench_conv(k, "1x1 128->128 28x28", &pw);
+                bench_conv(k, "dw3x3 128 56x56", &dw);
+                bench_conv(k, "dw5x5 240 28x28", &dw5);
+            });
+        }
+        return;
+    }
+    let dw7 = Conv2dParams {
+        in_h: 7,
+        in_w: 7,
+        in_channels: 576,
+        out_channels: 576,
+        groups: 576,
+        ..dw5.clone()
+    };
+    let only_dw = std::env::args().any(|a| a == "--dw");
     for k in available() {
+        bench_conv(k, "dw3x3 128 56x56", &dw);
+        bench_conv(k, "dw3x3/2 96 112x112", &dw3s2);
+        bench_conv(k, "dw5x5 240 28x28", &dw5);
+        bench_conv(k, "dw5x5/2 144 56x56", &dw5s2);
+        bench_conv(k, "dw5x5 576 7x7", &dw7);
+        if only_dw {
+            continue;
+        }
         bench_gemm(k, 128, 384, 1536);
         bench_gemm(k, 256, 256, 256);
         bench_gemm(k, 1, 768, 768);
         bench_conv(k, "3x3 64->64 56x56", &conv3);
         bench_conv(k, "1x1 128->128 28x28", &pw);
-        bench_conv(k, "dw3x3 128 56x56", &dw);
     }
 }

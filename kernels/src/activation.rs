@@ -46,9 +46,42 @@ pub enum Activation {
     Clamp(f32, f32),
 }
 
-/// Applies `act` to every element of `x`, in place.
+/// Applies `act` to every element of `x`, in place. Large slices of the transcendental
+/// activations are split over threads (feature `threads`); the cheap ones are bound by
+/// memory bandwidth and stay on one thread.
 pub fn apply(act: Activation, x: &mut [f32]) {
-    apply_with(arch::active(), act, x)
+    let k = arch::active();
+    if act.is_transcendental() {
+        crate::parallel::for_each_rows(x, 1, MIN_PAR_ELEMS, |_, part| apply_with(k, act, part));
+    } else {
+        apply_with(k, act, x)
+    }
+}
+
+/// Least elements per thread for the transcendental maps: about 50 µs of work at the AVX2
+/// speed (~1-2 Gelem/s), so the fork/join and waking a worker are paid for.
+const MIN_PAR_ELEMS: usize = if cfg!(test) { 16 } else { 1 << 16 };
+
+/// Runs `f` (an element-wise map of the active table) over `x`, split over threads when
+/// it is large.
+fn map_split(x: &mut [f32], f: fn(&mut [f32])) {
+    crate::parallel::for_each_rows(x, 1, MIN_PAR_ELEMS, |_, part| f(part));
+}
+
+impl Activation {
+    /// Whether the activation evaluates exp/tanh/erf (costly per element).
+    fn is_transcendental(self) -> bool {
+        matches!(
+            self,
+            Activation::Sigmoid
+                | Activation::Tanh
+                | Activation::Gelu
+                | Activation::GeluTanh
+                | Activation::Silu
+                | Activation::Elu(_)
+                | Activation::Softplus
+        )
+    }
 }
 
 /// [`apply`] with an explicit kernel set (tests compare implementations with it).
@@ -142,28 +175,28 @@ pub(crate) fn clamp(v: f32, lo: f32, hi: f32) -> f32 {
 /// `e^x` in place. Max error about 2 ulp over the normal range (checked in tests);
 /// overflows to `+inf` above ~88.72, flushes smoothly through subnormals to 0 below ~-103.9.
 pub fn exp(x: &mut [f32]) {
-    (arch::active().exp)(x)
+    map_split(x, arch::active().exp)
 }
 
 /// `tanh(x)` in place. Max abs error below 3e-7 (checked in tests).
 pub fn tanh(x: &mut [f32]) {
-    (arch::active().tanh)(x)
+    map_split(x, arch::active().tanh)
 }
 
 /// `erf(x)` in place. Max abs error below 5e-7, about 7 ulp of 1 near |x| = 4 (checked in tests).
 pub fn erf(x: &mut [f32]) {
-    (arch::active().erf)(x)
+    map_split(x, arch::active().erf)
 }
 
 /// Logistic sigmoid `1 / (1 + e^-x)` in place. Max abs error below 2e-7 (checked in tests).
 pub fn sigmoid(x: &mut [f32]) {
-    (arch::active().sigmoid)(x)
+    map_split(x, arch::active().sigmoid)
 }
 
 /// Natural logarithm in place. Max error about 2 ulp for positive normal and subnormal
 /// inputs; `log(0) = -inf`, `log(x<0) = NaN`, `log(inf) = inf` (checked in tests).
 pub fn log(x: &mut [f32]) {
-    (arch::active().log)(x)
+    map_split(x, arch::active().log)
 }
 
 #[cfg(test)]

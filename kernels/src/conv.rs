@@ -7,7 +7,11 @@
 
 use crate::activation::{apply_with, Activation};
 use crate::arch::{self, Kernels, NR};
-use crate::gemm::{gemm_packed_b, pack_b_panels, Bias, Epilogue};
+use crate::gemm::{gemm_block, pack_b_panels, AOperand, Bias, Epilogue, MatMut, PackedA};
+use crate::parallel;
+
+/// Least multiply-adds per thread worth a fork/join (same figure as the GEMM's).
+const MIN_PAR_MACS: usize = crate::gemm::MIN_PAR_MACS;
 
 /// Shape and hyper-parameters of a 2-D convolution (PyTorch `nn.Conv2d` semantics, with
 /// zero padding). Conv1d is the case `in_h = kernel_h = 1`, `stride.0 = dilation.0 = 1`,
@@ -159,6 +163,129 @@ pub fn conv2d_with(
     act: Activation,
     out: &mut [f32],
 ) {
+    conv2d_impl(kern, p, input, Weight::Raw(weight), bias, act, out)
+}
+
+/// Convolution weights packed once (e.g. at load) into the GEMM's A-panel layout, one
+/// [`PackedA`] per group, for [`conv2d_packed`]. Only for the GEMM paths: a depthwise
+/// convolution (one input channel per group) reads its weights directly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedConvWeight {
+    params: Conv2dParams,
+    kernels: &'static str,
+    groups: Vec<PackedA>,
+}
+
+impl PackedConvWeight {
+    /// Packs `weight` (O×(C/groups)×KH×KW) of the convolution `p` for the active kernel
+    /// table; `None` for depthwise convolutions, which do not use packed weights.
+    /// Preconditions (asserted): `p.validate()` is `Ok` and `weight` has that length.
+    pub fn pack(p: &Conv2dParams, weight: &[f32]) -> Option<PackedConvWeight> {
+        PackedConvWeight::pack_with(arch::active(), p, weight)
+    }
+
+    /// [`PackedConvWeight::pack`] for an explicit kernel table.
+    pub fn pack_with(
+        kern: &'static Kernels,
+        p: &Conv2dParams,
+        weight: &[f32],
+    ) -> Option<PackedConvWeight> {
+        if let Err(e) = p.validate() {
+            panic!("{e}");
+        }
+        let cin_g = p.in_channels / p.groups;
+        if cin_g == 1 {
+            return None;
+        }
+        let cout_g = p.out_channels / p.groups;
+        let kdim = cin_g * p.kernel_h * p.kernel_w;
+        assert_eq!(weight.len(), p.out_channels * kdim, "conv2d: weight length");
+        let groups = (0..p.groups)
+            .map(|g| {
+                let w = &weight[g * cout_g * kdim..(g + 1) * cout_g * kdim];
+                PackedA::pack_with(kern, cout_g, kdim, w, kdim, false)
+            })
+            .collect();
+        Some(PackedConvWeight {
+            params: p.clone(),
+            kernels: kern.name,
+            groups,
+        })
+    }
+
+    /// Bytes held by the packed copy.
+    pub fn bytes(&self) -> usize {
+        self.groups.iter().map(PackedA::bytes).sum()
+    }
+}
+
+/// [`conv2d`] with weights packed by [`PackedConvWeight::pack`]. The weights must have
+/// been packed for a convolution with the same channels, kernel size and groups
+/// (asserted); batch, spatial size, stride, padding and dilation may differ.
+pub fn conv2d_packed(
+    p: &Conv2dParams,
+    input: &[f32],
+    weight: &PackedConvWeight,
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    let kern = arch::active();
+    assert_eq!(
+        weight.kernels, kern.name,
+        "conv2d_packed: weights packed for another kernel table"
+    );
+    conv2d_packed_with(kern, p, input, weight, bias, act, out)
+}
+
+/// [`conv2d_packed`] with an explicit kernel table (the one the weights were packed for).
+pub fn conv2d_packed_with(
+    kern: &Kernels,
+    p: &Conv2dParams,
+    input: &[f32],
+    weight: &PackedConvWeight,
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    let q = &weight.params;
+    assert!(
+        (
+            q.in_channels,
+            q.out_channels,
+            q.kernel_h,
+            q.kernel_w,
+            q.groups
+        ) == (
+            p.in_channels,
+            p.out_channels,
+            p.kernel_h,
+            p.kernel_w,
+            p.groups
+        ) && weight.kernels == kern.name,
+        "conv2d_packed: weights packed for {q:?} ({}), used for {p:?} ({})",
+        weight.kernels,
+        kern.name
+    );
+    conv2d_impl(kern, p, input, Weight::Packed(weight), bias, act, out)
+}
+
+/// The weights of a convolution as given to [`conv2d_impl`].
+#[derive(Clone, Copy)]
+enum Weight<'a> {
+    Raw(&'a [f32]),
+    Packed(&'a PackedConvWeight),
+}
+
+fn conv2d_impl(
+    kern: &Kernels,
+    p: &Conv2dParams,
+    input: &[f32],
+    weight: Weight,
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
     if let Err(e) = p.validate() {
         panic!("{e}");
     }
@@ -173,11 +300,13 @@ pub fn conv2d_with(
         p.batch * p.in_channels * ihw,
         "conv2d: input length"
     );
-    assert_eq!(
-        weight.len(),
-        p.out_channels * cin_g * kk,
-        "conv2d: weight length"
-    );
+    if let Weight::Raw(w) = weight {
+        assert_eq!(
+            w.len(),
+            p.out_channels * cin_g * kk,
+            "conv2d: weight length"
+        );
+    }
     assert_eq!(
         out.len(),
         p.batch * p.out_channels * ohw,
@@ -190,45 +319,81 @@ pub fn conv2d_with(
         return;
     }
     if cin_g == 1 {
-        depthwise(kern, p, input, weight, bias, act, out);
+        let Weight::Raw(w) = weight else {
+            unreachable!("depthwise weights are never packed")
+        };
+        depthwise(kern, p, input, w, bias, act, out);
         return;
     }
     let kdim = cin_g * kk;
     let pointwise = kk == 1 && p.stride == (1, 1) && p.padding == (0, 0);
-    // General convolutions go through im2col in blocks of output pixels so the packed
-    // columns (kdim × BLOCK floats) stay in cache for the GEMM that consumes them.
-    let block = if pointwise { ohw } else { COL_BLOCK.min(ohw) };
-    let mut cols = vec![0f32; block.div_ceil(NR) * NR * kdim];
-    for b in 0..p.batch {
-        for g in 0..p.groups {
-            let c0 = g * cin_g;
-            let img =
-                &input[(b * p.in_channels + c0) * ihw..(b * p.in_channels + c0 + cin_g) * ihw];
-            let o0 = g * cout_g;
-            let w = &weight[o0 * kdim..(o0 + cout_g) * kdim];
-            let dst =
-                &mut out[(b * p.out_channels + o0) * ohw..(b * p.out_channels + o0 + cout_g) * ohw];
-            let epi = Epilogue {
-                accumulate: false,
-                bias: match bias {
-                    Some(bv) => Bias::PerRow(&bv[o0..o0 + cout_g]),
-                    None => Bias::None,
-                },
-                act,
-            };
-            for j0 in (0..ohw).step_by(block) {
-                let cnt = block.min(ohw - j0);
-                let cols = &mut cols[..cnt.div_ceil(NR) * NR * kdim];
-                if pointwise {
-                    pack_b_panels(kdim, cnt, &img[j0..], ihw, false, cols);
-                } else {
-                    im2col_panels(p, img, cin_g, ow, j0, cnt, cols);
-                }
-                // Columns j0..j0+cnt of every output row: offset j0, leading dimension ohw.
-                let c = &mut dst[j0..];
-                gemm_packed_b(kern, cout_g, kdim, cnt, w, kdim, false, cols, c, ohw, &epi);
-            }
+    // Work items: one per (image, group, range of output pixels), each writing its own
+    // columns of its own output rows. Pixel ranges are split along whole B panels only when
+    // there are fewer (image, group) pairs than threads.
+    let pairs = p.batch * p.groups;
+    let panels = ohw.div_ceil(NR);
+    let macs_per_panel = cout_g.saturating_mul(kdim).saturating_mul(NR).max(1);
+    let total_macs = (pairs * panels).saturating_mul(macs_per_panel);
+    let threads = parallel::threads();
+    let serial = threads <= 1 || total_macs < 2 * MIN_PAR_MACS;
+    let pixel_parts = if serial || pairs >= threads {
+        1
+    } else {
+        parallel::parts(panels, MIN_PAR_MACS.div_ceil(macs_per_panel)).min(threads.div_ceil(pairs))
+    };
+    let ranges: Vec<(usize, usize)> = parallel::split_even(panels, pixel_parts)
+        .into_iter()
+        .map(|(p0, p1)| (p0 * NR, (p1 * NR).min(ohw)))
+        .collect();
+    let mut items = Vec::with_capacity(pairs * ranges.len());
+    for (bg, dst) in out.chunks_exact_mut(cout_g * ohw).enumerate() {
+        let view = MatMut::new(dst, cout_g, ohw, ohw);
+        for (v, &r) in view.split_blocks(&ranges).into_iter().zip(&ranges) {
+            items.push((bg / p.groups, bg % p.groups, r, v));
         }
+    }
+    let run = |(b, g, (j_start, j_end), mut view): (usize, usize, (usize, usize), MatMut)| {
+        let c0 = g * cin_g;
+        let img = &input[(b * p.in_channels + c0) * ihw..(b * p.in_channels + c0 + cin_g) * ihw];
+        let o0 = g * cout_g;
+        let a = match weight {
+            Weight::Raw(w) => AOperand::Raw {
+                a: &w[o0 * kdim..(o0 + cout_g) * kdim],
+                lda: kdim,
+                trans: false,
+            },
+            Weight::Packed(pw) => AOperand::Packed(&pw.groups[g]),
+        };
+        let epi = Epilogue {
+            accumulate: false,
+            bias: match bias {
+                Some(bv) => Bias::PerRow(&bv[o0..o0 + cout_g]),
+                None => Bias::None,
+            },
+            act,
+        };
+        // General convolutions go through im2col in blocks of output pixels so the packed
+        // columns (kdim × block floats) stay in cache for the GEMM that consumes them.
+        let len = j_end - j_start;
+        let block = if pointwise { len } else { COL_BLOCK.min(len) };
+        let mut cols = vec![0f32; block.div_ceil(NR) * NR * kdim];
+        for j0 in (j_start..j_end).step_by(block) {
+            let cnt = block.min(j_end - j0);
+            let cols = &mut cols[..cnt.div_ceil(NR) * NR * kdim];
+            if pointwise {
+                pack_b_panels(kdim, cnt, &img[j0..], ihw, false, cols);
+            } else {
+                im2col_panels(p, img, cin_g, ow, j0, cnt, cols);
+            }
+            let (head, rest) = view.split_cols(cnt);
+            view = rest;
+            gemm_block(kern, cout_g, kdim, cnt, a, cols, head, &epi);
+        }
+    };
+    if serial {
+        items.into_iter().for_each(run);
+    } else {
+        parallel::for_each(items, run);
     }
 }
 
@@ -346,21 +511,26 @@ fn depthwise(
     let (ih, iw) = (p.in_h, p.in_w);
     let mult = p.out_channels / p.in_channels;
     let kk = p.kernel_h * p.kernel_w;
-    for b in 0..p.batch {
-        for oc in 0..p.out_channels {
+    let ohw = oh * ow;
+    // Planes (image, output channel) are independent: split them over threads.
+    let min_planes = MIN_PAR_MACS.div_ceil((ohw * kk).max(1));
+    parallel::for_each_rows(out, ohw, min_planes, |first, planes| {
+        let mut scratch = Vec::new();
+        for (i, dst) in planes.chunks_exact_mut(ohw).enumerate() {
+            let (b, oc) = ((first + i) / p.out_channels, (first + i) % p.out_channels);
             let ic = oc / mult;
-            let dst = &mut out[(b * p.out_channels + oc) * oh * ow..][..oh * ow];
             let mut plane = DwPlane {
                 p,
                 src: &input[(b * p.in_channels + ic) * ih * iw..][..ih * iw],
                 w: &weight[oc * kk..(oc + 1) * kk],
                 bias: bias.map_or(0.0, |bv| bv[oc]),
                 dst,
+                scratch: &mut scratch,
             };
             (kern.dw_plane)(&mut plane);
             apply_with(kern, act, plane.dst);
         }
-    }
+    });
 }
 
 /// One output plane of a depthwise convolution (see [`dw_plane`]).
@@ -373,6 +543,15 @@ pub(crate) struct DwPlane<'a> {
     pub bias: f32,
     /// The output plane (`out_h × out_w`), overwritten.
     pub dst: &'a mut [f32],
+    /// Working memory the SIMD versions may resize and reuse from plane to plane.
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )),
+        allow(dead_code)
+    )]
+    pub scratch: &'a mut Vec<f32>,
 }
 
 /// Depthwise plane: per output row, each filter tap adds `w · input row` over the range of

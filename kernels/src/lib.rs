@@ -10,6 +10,11 @@
 //! caller passes validated sizes. Slice lengths are checked with `assert!` at entry, so a
 //! caller bug panics instead of reading out of bounds. Functions keep no global mutable
 //! state and are re-entrant, so callers may split work across threads.
+//!
+//! With the cargo feature `threads`, the large kernels (GEMM, convolution, depthwise
+//! convolution, row-wise softmax/norms) split their own work over rayon's pool; see
+//! [`parallel`], the only module that touches threads. Results are bit-identical for any
+//! number of threads.
 #![deny(missing_docs)]
 #![cfg_attr(target_arch = "wasm32", allow(unused_unsafe))]
 
@@ -21,6 +26,7 @@ pub mod conv_transpose;
 pub mod gemm;
 mod lanes;
 pub mod norm;
+pub mod parallel;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;

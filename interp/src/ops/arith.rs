@@ -222,6 +222,11 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
     let tb = scalar_tensor(b)?;
     let shape = broadcast_shapes(ta.shape(), tb.shape())?;
     let numel = crate::tensor::checked_numel(&shape)?;
+    if op.is_cmp() && tb.numel() == 1 && ta.shape() == shape.as_slice() {
+        if let Some(out) = cmp_scalar(&ta, &tb, op, compute)? {
+            return Ok(Tensor::from_bool_bytes(shape, out));
+        }
+    }
     let float = cat(compute) == Cat::Float;
     if matches!(op, Bin::BAnd | Bin::BOr | Bin::BXor) && float {
         return Err(Error::runtime("bitwise ops need integer or bool tensors"));
@@ -379,6 +384,34 @@ fn apply_op(av: &mut [f32], shape: &[usize], tb: &Tensor, op: Bin, alpha: f32) -
         Bin::Div => apply_broadcast(av, shape, tb, |a, b| a / b),
         _ => apply_broadcast(av, shape, tb, f_op(op, alpha)),
     }
+}
+
+/// A comparison of a tensor with one value (`ids == 0`, `mask > 0.5`): one monomorphic
+/// pass over `a`, without materialising the broadcast scalar or calling a comparison
+/// through a closure per element. `None` when the dtypes are not the common f32 / i64
+/// cases (the caller then takes the general path).
+fn cmp_scalar(a: &Tensor, b: &Tensor, op: Bin, compute: DType) -> Result<Option<Vec<u8>>> {
+    Ok(match (compute, a.dtype()) {
+        (DType::F32, DType::F32) => cmp_all(op, &a.f32s()?, b.f32s()?[0]),
+        (DType::I64, DType::I64) => cmp_all(op, &a.i64s()?, b.i64s()?[0]),
+        _ => None,
+    })
+}
+
+/// `x[i] <op> y` as 0/1 bytes, for the six comparisons (`None` for other ops).
+fn cmp_all<T: PartialOrd + Copy>(op: Bin, x: &[T], y: T) -> Option<Vec<u8>> {
+    fn map<T: Copy>(x: &[T], f: impl Fn(T) -> bool) -> Vec<u8> {
+        x.iter().map(|&v| u8::from(f(v))).collect()
+    }
+    Some(match op {
+        Bin::Eq => map(x, |v| v == y),
+        Bin::Ne => map(x, |v| v != y),
+        Bin::Lt => map(x, |v| v < y),
+        Bin::Le => map(x, |v| v <= y),
+        Bin::Gt => map(x, |v| v > y),
+        Bin::Ge => map(x, |v| v >= y),
+        _ => return None,
+    })
 }
 
 fn bin_op(op: Bin, mut args: Vec<Value>) -> Result<Vec<Value>> {
@@ -795,6 +828,33 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scalar-comparison fast path gives the general path's answer (NaN compares
+    /// false except for ne), for f32 and i64 tensors, contiguous or not.
+    #[test]
+    fn scalar_comparisons_match_general_path() {
+        let f = Tensor::from_f32(vec![2, 3], vec![0.0, 1.5, -2.0, f32::NAN, 1.5, 3.0]);
+        let i = Tensor::from_i64(vec![2, 3], vec![0, 2, -2, 7, 2, 3]);
+        for op in [Bin::Eq, Bin::Ne, Bin::Lt, Bin::Le, Bin::Gt, Bin::Ge] {
+            for (t, y) in [(f.clone(), Value::Float(1.5)), (i.clone(), Value::Int(2))] {
+                let fast = binary(t.clone().into(), &y, op, None).unwrap();
+                // Broadcasting the scalar as a [1, 1] tensor takes the general path.
+                let b = scalar_tensor(&y).unwrap();
+                let b = crate::ops::shape::reshape(&b, vec![1, 1]).unwrap();
+                let slow = binary(t.clone().into(), &Value::Tensor(b), op, None).unwrap();
+                assert_eq!(fast.dtype(), DType::Bool);
+                assert_eq!(fast.to_i64_vec(), slow.to_i64_vec(), "{op:?}");
+                let tt = crate::ops::shape::transpose(&t, 0, 1).unwrap();
+                let fast_t = binary(tt.clone().into(), &y, op, None).unwrap();
+                let want_t = crate::ops::shape::transpose(&slow, 0, 1).unwrap();
+                assert_eq!(
+                    fast_t.to_i64_vec(),
+                    want_t.to_i64_vec(),
+                    "{op:?} transposed"
+                );
+            }
+        }
+    }
 
     fn call(name: &str, args: Vec<Value>) -> Tensor {
         let f = crate::registry::lookup(name).unwrap();

@@ -1,5 +1,14 @@
 //! `scaled_dot_product_attention`: softmax(q·kᵀ·scale + mask)·v, with boolean or additive
 //! masks, causal masking and grouped-query attention (kept whole by the exporter).
+//!
+//! f32 attention runs fused, one (batch, head) at a time: scores in a per-thread `L × S`
+//! buffer, scale + causal + mask + softmax in one pass over it, and the heads split over
+//! the kernels' thread pool. Other dtypes and empty shapes take the composed path (matmul,
+//! mul, masked_fill/add, softmax, matmul), which is also the reference in the tests.
+
+use wasm_torch_kernels::gemm::sgemm;
+use wasm_torch_kernels::parallel;
+use wasm_torch_kernels::softmax::softmax_rows;
 
 use super::arith::{binary, Bin};
 use super::linalg::matmul;
@@ -8,6 +17,7 @@ use super::shape::{reshape, transpose};
 use super::{barg_or, expand_to, one, opt, targ};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
+use crate::storage::try_alloc;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
@@ -62,9 +72,26 @@ pub(crate) fn sdpa(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
         v = repeat_heads(&v, hq / hk)?;
     }
     let e = q.shape()[nd - 1];
-    let (l, s) = (q.shape()[nd - 2], k.shape()[nd - 2]);
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
-    let kt = transpose(&k, -2, -1)?;
+    if let Some(out) = fused(q, &k, &v, mask, causal, scale)? {
+        return Ok(out);
+    }
+    composed(ctx, q, &k, &v, mask, causal, scale)
+}
+
+/// The unfused attention (any dtype): matmul, scale, causal/`mask`, softmax, matmul.
+fn composed(
+    ctx: &mut OpCtx,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    causal: bool,
+    scale: f64,
+) -> Result<Tensor> {
+    let nd = q.ndim();
+    let (l, s) = (q.shape()[nd - 2], k.shape()[nd - 2]);
+    let kt = transpose(k, -2, -1)?;
     let scores = matmul(ctx, q, &kt)?;
     let mut scores = binary(Value::Tensor(scores), &Value::Float(scale), Bin::Mul, None)?;
     if causal {
@@ -87,7 +114,183 @@ pub(crate) fn sdpa(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
         };
     }
     let attn = softmax(&scores, -1, false, None)?;
-    matmul(ctx, &attn, &v)
+    matmul(ctx, &attn, v)
+}
+
+/// Least multiply-adds of attention per thread worth splitting heads over threads.
+/// (Tiny in unit tests, so their small shapes do split.)
+const MIN_PAR_MACS: usize = if cfg!(test) { 16 } else { 1 << 20 };
+
+/// The matrices of a `[P..., R, C]` tensor with unit column stride (see [`gemm_ready`]):
+/// storage from element 0, the offset of each of the `P` matrices, the row stride.
+struct Mats<'a> {
+    data: &'a [f32],
+    base: Vec<usize>,
+    row: usize,
+}
+
+/// Offsets of the matrices of `t` (all but its last two dims), from its strides.
+fn bases(t: &Tensor) -> Vec<usize> {
+    let nd = t.ndim();
+    let mut base = vec![0usize];
+    for d in 0..nd - 2 {
+        let (n, st) = (t.shape()[d], t.strides()[d]);
+        base = base
+            .iter()
+            .flat_map(|&b| (0..n).map(move |i| b + i * st))
+            .collect();
+    }
+    base
+}
+
+fn mats(t: &Tensor) -> Result<Mats<'_>> {
+    let nd = t.ndim();
+    Ok(Mats {
+        data: t.raw::<f32>()?,
+        base: bases(t),
+        row: t.strides()[nd - 2],
+    })
+}
+
+/// `t` as f32 with unit column stride and a row stride of at least its width (what the
+/// GEMM takes without a copy), copying only when it is not already.
+fn gemm_ready(t: &Tensor) -> Tensor {
+    let nd = t.ndim();
+    let (r, c) = (t.shape()[nd - 2], t.shape()[nd - 1]);
+    let st = t.strides();
+    let ok = (st[nd - 1] == 1 || c == 1) && (st[nd - 2] >= c || r == 1);
+    if ok {
+        t.clone()
+    } else {
+        t.contiguous()
+    }
+}
+
+/// The fused f32 path; `None` when it does not apply (dtypes, batch shapes that differ
+/// between q, k and v, empty dims), so the caller runs [`composed`].
+fn fused(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    causal: bool,
+    scale: f64,
+) -> Result<Option<Tensor>> {
+    let nd = q.ndim();
+    let prefix = &q.shape()[..nd - 2];
+    let (l, e) = (q.shape()[nd - 2], q.shape()[nd - 1]);
+    let (s, ev) = (k.shape()[nd - 2], v.shape()[nd - 1]);
+    let f32s = [q, k, v].iter().all(|t| t.dtype() == DType::F32);
+    if !f32s
+        || k.shape()[..nd - 2] != *prefix
+        || v.shape()[..nd - 2] != *prefix
+        || k.shape()[nd - 1] != e
+        || v.shape()[nd - 2] != s
+        || l == 0
+        || s == 0
+        || e == 0
+        || ev == 0
+        || mask.is_some_and(|m| !matches!(m.dtype(), DType::F32 | DType::Bool))
+    {
+        return Ok(None);
+    }
+    // The mask broadcast to [P..., L, S] (a strided view, nothing copied).
+    let mut full = prefix.to_vec();
+    full.extend([l, s]);
+    let mask = mask.map(|m| expand_to(m, &full)).transpose()?;
+    let (q, k, v) = (gemm_ready(q), gemm_ready(k), gemm_ready(v));
+    let (qm, km, vm) = (mats(&q)?, mats(&k)?, mats(&v)?);
+    enum MaskData<'a> {
+        None,
+        Add(&'a [f32]),
+        Keep(&'a [u8]),
+    }
+    let (mdata, mbase, mrow, mcol) = match &mask {
+        None => (MaskData::None, vec![], 0, 0),
+        Some(m) => {
+            let data = if m.dtype() == DType::Bool {
+                MaskData::Keep(m.raw::<u8>()?)
+            } else {
+                MaskData::Add(m.raw::<f32>()?)
+            };
+            (data, bases(m), m.strides()[nd - 2], m.strides()[nd - 1])
+        }
+    };
+    let heads = qm.base.len();
+    let mut out = try_alloc::<f32>(
+        heads
+            .checked_mul(l * ev)
+            .ok_or_else(|| Error::oom("attention output too large"))?,
+    )?;
+    let macs_per_head = l.saturating_mul(s).saturating_mul(e + ev).max(1);
+    let parts = parallel::parts(heads, MIN_PAR_MACS.div_ceil(macs_per_head));
+    let ranges = parallel::split_even(heads, parts);
+    // One scores buffer per part, allocated (and size-checked) before the parallel region.
+    let mut items = Vec::with_capacity(ranges.len());
+    let mut rest = &mut out[..];
+    for &(h0, h1) in &ranges {
+        let (head, tail) = rest.split_at_mut((h1 - h0) * l * ev);
+        rest = tail;
+        items.push((h0, head, try_alloc::<f32>(l * s)?));
+    }
+    let scale = scale as f32;
+    parallel::for_each(items, |(h0, dst, mut sc)| {
+        for (i, o) in dst.chunks_exact_mut(l * ev).enumerate() {
+            let h = h0 + i;
+            let (qb, kb, vb) = (qm.base[h], km.base[h], vm.base[h]);
+            sgemm(
+                l,
+                s,
+                e,
+                &qm.data[qb..],
+                qm.row,
+                false,
+                &km.data[kb..],
+                km.row,
+                true,
+                &mut sc,
+                s,
+                false,
+            );
+            for (r, row) in sc.chunks_exact_mut(s).enumerate() {
+                let mb = mbase.get(h).map_or(0, |b| b + r * mrow);
+                for (c, x) in row.iter_mut().enumerate() {
+                    let mut y = *x * scale;
+                    if causal && c > r {
+                        y = f32::NEG_INFINITY;
+                    }
+                    match mdata {
+                        MaskData::None => {}
+                        MaskData::Add(m) => y += m[mb + c * mcol],
+                        MaskData::Keep(m) => {
+                            if m[mb + c * mcol] == 0 {
+                                y = f32::NEG_INFINITY;
+                            }
+                        }
+                    }
+                    *x = y;
+                }
+            }
+            softmax_rows(&mut sc, s);
+            sgemm(
+                l,
+                ev,
+                s,
+                &sc,
+                s,
+                false,
+                &vm.data[vb..],
+                vm.row,
+                false,
+                o,
+                ev,
+                false,
+            );
+        }
+    });
+    full.pop();
+    full.push(ev);
+    Ok(Some(Tensor::from_f32(full, out)))
 }
 
 /// `scores` with -inf where `drop` is true (broadcast).
@@ -151,6 +354,74 @@ mod tests {
             }
         }
         out
+    }
+
+    fn args(q: Tensor, k: Tensor, v: Tensor, mask: Option<Tensor>, causal: bool) -> Vec<Value> {
+        vec![
+            q.into(),
+            k.into(),
+            v.into(),
+            mask.map_or(Value::None, Value::from),
+            Value::Float(0.0),
+            Value::Bool(causal),
+            Value::None,
+            Value::Bool(false),
+        ]
+    }
+
+    /// Deterministic values in [-1, 1).
+    fn vals(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32) / 1001.5 - 1.0)
+            .collect()
+    }
+
+    /// The fused path (serial and over 3 threads) against the composed one, with odd
+    /// sizes, strided (permuted) q/k/v, broadcast float and bool masks and causal masking.
+    #[test]
+    fn fused_matches_composed() {
+        for &(b, h, l, s, e, ev) in &[
+            (1, 1, 1, 1, 1, 1),
+            (2, 3, 5, 7, 4, 3),
+            (1, 2, 17, 33, 8, 16),
+            (2, 1, 40, 19, 21, 5),
+        ] {
+            // q stored [B, L, H, E] and viewed as [B, H, L, E] (as transformers do).
+            let q = Tensor::from_f32(vec![b, l, h, e], vals(b * l * h * e, 1));
+            let q = super::super::shape::permute(&q, &[0, 2, 1, 3]).unwrap();
+            let k = Tensor::from_f32(vec![b, h, s, e], vals(b * h * s * e, 2));
+            let v = Tensor::from_f32(vec![b, h, s, ev], vals(b * h * s * ev, 3));
+            let add = Tensor::from_f32(vec![b, 1, 1, s], vals(b * s, 4));
+            let keep = Tensor::from_bool(
+                vec![b, 1, l, s],
+                (0..b * l * s).map(|i| i % 3 != 1 || i % s == 0).collect(),
+            );
+            for (mask, causal) in [
+                (None, false),
+                (None, true),
+                (Some(add.clone()), false),
+                (Some(add), true),
+                (Some(keep), false),
+            ] {
+                let a = args(q.clone(), k.clone(), v.clone(), mask.clone(), causal);
+                let mut ctx = OpCtx::default();
+                let scale = 1.0 / (e as f64).sqrt();
+                let want = composed(&mut ctx, &q, &k, &v, mask.as_ref(), causal, scale)
+                    .unwrap()
+                    .to_f32_vec();
+                for threads in [1, 3] {
+                    let got = wasm_torch_kernels::parallel::with_threads(threads, || {
+                        sdpa(&mut OpCtx::default(), &a).unwrap()
+                    });
+                    assert_eq!(got.shape(), &[b, h, l, ev]);
+                    for (x, y) in got.to_f32_vec().iter().zip(&want) {
+                        let ok =
+                            (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-5 * (1.0 + y.abs());
+                        assert!(ok, "{b}x{h}x{l}x{s}x{e}x{ev} causal {causal}: {x} vs {y}");
+                    }
+                }
+            }
+        }
     }
 
     fn seq(n: usize, s: f32) -> Vec<f32> {

@@ -1,8 +1,10 @@
 //! Neural-network ops over NCHW tensors: convolution, pooling, batch/layer/group norm,
 //! softmax. Arguments are validated here so the kernels' preconditions always hold.
 
+use std::sync::Arc;
+
 use wasm_torch_kernels::activation::Activation;
-use wasm_torch_kernels::conv::{conv2d, Conv2dParams};
+use wasm_torch_kernels::conv::{conv2d, conv2d_packed, Conv2dParams, PackedConvWeight};
 use wasm_torch_kernels::norm::{batch_norm_inference, group_norm, layer_norm_rows};
 use wasm_torch_kernels::pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, Pool2dParams};
 use wasm_torch_kernels::softmax::{log_softmax_rows, softmax_rows};
@@ -42,7 +44,7 @@ fn float_out(t: &Tensor) -> DType {
 
 /// conv (1-d or 2-d, batched or not): args input, weight, bias, stride, padding, dilation,
 /// then `groups` at `groups_at`. `transposed` convolutions are not supported.
-fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
+fn conv(ctx: &mut OpCtx, args: &[Value], groups_at: usize) -> Result<Tensor> {
     let x = targ(args, 0)?;
     let w = targ(args, 1)?;
     let bias = opt(args, 2).as_opt_tensor()?;
@@ -147,8 +149,17 @@ fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
     let (oh, ow) = (p.out_h(), p.out_w());
     let mut out = try_alloc::<f32>(n * o * oh * ow)?;
     let xin = x.f32s()?;
-    let win = w.f32s()?;
-    conv2d(&p, &xin, &win, bv.as_deref(), Activation::None, &mut out);
+    match packed_conv_weight(ctx, w, &p)? {
+        Some(pw) => conv2d_packed(&p, &xin, &pw, bv.as_deref(), Activation::None, &mut out),
+        None => conv2d(
+            &p,
+            &xin,
+            &w.f32s()?,
+            bv.as_deref(),
+            Activation::None,
+            &mut out,
+        ),
+    }
     let mut shape = vec![n, o];
     if spatial == 2 {
         shape.extend([oh, ow]);
@@ -161,11 +172,48 @@ fn conv(args: &[Value], groups_at: usize) -> Result<Tensor> {
     Ok(Tensor::from_f32_as(float_out(x), shape, out))
 }
 
-fn convolution(args: Vec<Value>) -> Result<Vec<Value>> {
+/// The packed copy of a program weight `w` for convolution `p`, packed on first use and
+/// cached in the session (like linear weights, see `linalg::mm2d`); `None` when packing is
+/// off, `w` is not a program weight, or the convolution is depthwise (direct, unpacked).
+fn packed_conv_weight(
+    ctx: &mut OpCtx,
+    w: &Tensor,
+    p: &Conv2dParams,
+) -> Result<Option<Arc<PackedConvWeight>>> {
+    // Only the base of a contiguous program weight: a strided view of the same storage
+    // would have the same address but different values.
+    if !ctx.pack_weights
+        || p.in_channels == p.groups
+        || !w.is_contiguous()
+        || !ctx.persistent.contains(&w.data_ptr())
+    {
+        return Ok(None);
+    }
+    let key = (
+        w.data_ptr(),
+        [
+            p.out_channels,
+            p.in_channels / p.groups,
+            p.kernel_h,
+            p.kernel_w,
+        ],
+        p.groups,
+    );
+    if let Some(pw) = ctx.packed_conv.get(&key) {
+        return Ok(Some(pw.clone()));
+    }
+    let packed = PackedConvWeight::pack(p, &w.f32s()?).map(Arc::new);
+    if let Some(pw) = &packed {
+        ctx.packed_conv.insert(key, pw.clone());
+    }
+    Ok(packed)
+}
+
+fn convolution(ctx: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
     if barg_or(&args, 6, false)? {
         return Err(Error::runtime("transposed convolution is not supported"));
     }
-    one(conv(&args, 8)?)
+    one(conv(ctx, &args, 8)?)
 }
 
 /// Batched NCHW view of a 3-d or 4-d pooling input: (n, c, h, w, batched).
@@ -709,12 +757,12 @@ macro_rules! reg {
 
 pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
     reg!(r,
-        "aten::convolution.default" => |_: &mut OpCtx, a| convolution(a),
-        "aten::_convolution.default" => |_: &mut OpCtx, a| convolution(a),
-        "aten::conv2d.default" => |_: &mut OpCtx, a: Vec<Value>| one(conv(&a, 6)?),
-        "aten::conv2d.padding" => |_: &mut OpCtx, a: Vec<Value>| one(conv(&a, 6)?),
-        "aten::conv1d.default" => |_: &mut OpCtx, a: Vec<Value>| one(conv(&a, 6)?),
-        "aten::conv1d.padding" => |_: &mut OpCtx, a: Vec<Value>| one(conv(&a, 6)?),
+        "aten::convolution.default" => convolution,
+        "aten::_convolution.default" => convolution,
+        "aten::conv2d.default" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
+        "aten::conv2d.padding" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
+        "aten::conv1d.default" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
+        "aten::conv1d.padding" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
         "aten::max_pool2d_with_indices.default" => |_: &mut OpCtx, a: Vec<Value>| max_pool(&a, true),
         "aten::max_pool2d.default" => |_: &mut OpCtx, a: Vec<Value>| max_pool(&a, false),
         "aten::max_pool1d.default" => |_: &mut OpCtx, a: Vec<Value>| pool1d(&a, false, false),

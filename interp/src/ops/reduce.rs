@@ -253,19 +253,27 @@ fn any_all(
     let x = targ(args, 0)?;
     let dims = dims_of(dims_at.map_or(&Value::None, |i| opt(args, i)), x.ndim())?;
     let keep = keep_at.map_or(Ok(false), |i| barg_or(args, i, false))?;
-    let b = x.cast(DType::I64)?;
-    let r = reduce_i(
-        &b.cast(DType::Bool)?.cast(DType::I64)?,
-        &dims,
-        keep,
-        if any { ReduceOp::Max } else { ReduceOp::Min },
-        DType::Bool,
-    );
-    let r = match r {
-        Err(_) => Tensor::from_bool(vec![], vec![!any]),
-        Ok(t) => t,
+    // Truth values as bytes (x != 0; NaN counts as true, as in PyTorch), reduced dims
+    // moved last, then one pass per output.
+    let b = if x.dtype() == DType::Bool {
+        x.clone()
+    } else {
+        Tensor::from_bool_bytes(x.shape().to_vec(), x.bools()?.into_owned())
     };
-    one(r)
+    let (p, rows, row, shape) = arrange(&b, &dims, keep)?;
+    let v = p.bools()?;
+    let out: Vec<u8> = if row == 0 {
+        vec![u8::from(!any); rows]
+    } else if any {
+        v.chunks_exact(row)
+            .map(|r| u8::from(r.iter().any(|&e| e != 0)))
+            .collect()
+    } else {
+        v.chunks_exact(row)
+            .map(|r| u8::from(r.iter().all(|&e| e != 0)))
+            .collect()
+    };
+    one(Tensor::from_bool_bytes(shape, out))
 }
 
 fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
@@ -430,6 +438,50 @@ mod tests {
     }
     fn x() -> Tensor {
         Tensor::from_f32(vec![2, 3], vec![1., 5., 3., 4., 2., 6.])
+    }
+
+    /// any/all test truth (x != 0, NaN true): 0.5 is true, unlike a cast to int first.
+    #[test]
+    fn any_all_truth_values() {
+        let t = Tensor::from_f32(vec![2, 3], vec![0.0, 0.5, 0.0, f32::NAN, -0.0, 2.0]);
+        let r = call(
+            "aten::any.dim",
+            vec![t.clone().into(), Value::Int(1), Value::Bool(false)],
+        );
+        let r = r[0].as_tensor().unwrap();
+        assert_eq!((r.dtype(), r.shape()), (DType::Bool, &[2usize][..]));
+        assert_eq!(r.to_i64_vec(), vec![1, 1]);
+        let r = call(
+            "aten::all.dim",
+            vec![t.clone().into(), Value::Int(0), Value::Bool(true)],
+        );
+        let r = r[0].as_tensor().unwrap();
+        assert_eq!(r.shape(), &[1, 3]);
+        assert_eq!(r.to_i64_vec(), vec![0, 0, 0]);
+        let r = call(
+            "aten::any.dim",
+            vec![t.into(), Value::Int(0), Value::Bool(false)],
+        );
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![1, 1, 1]);
+        // A transposed bool view, and an empty reduction (any → false, all → true).
+        let b = Tensor::from_bool(vec![2, 2], vec![true, false, false, false]);
+        let bt = super::super::shape::transpose(&b, 0, 1).unwrap();
+        let r = call(
+            "aten::any.dim",
+            vec![bt.into(), Value::Int(1), Value::Bool(false)],
+        );
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![1, 0]);
+        let e = Tensor::from_f32(vec![2, 0], vec![]);
+        let r = call(
+            "aten::all.dim",
+            vec![e.clone().into(), Value::Int(1), Value::Bool(false)],
+        );
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![1, 1]);
+        let r = call(
+            "aten::any.dim",
+            vec![e.into(), Value::Int(1), Value::Bool(false)],
+        );
+        assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![0, 0]);
     }
 
     #[test]

@@ -264,3 +264,30 @@ fn relu_and_clamp_keep_nan() {
         assert!(v[0].is_nan(), "{act:?}");
     }
 }
+
+/// The public maps split large slices over threads: same bits as one serial pass.
+#[test]
+fn split_maps_match_serial() {
+    let x: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) / 50.0).collect();
+    for act in [
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Elu(0.5),
+        Activation::Relu,
+    ] {
+        let mut want = x.clone();
+        apply_with(crate::arch::active(), act, &mut want);
+        let mut got = x.clone();
+        crate::parallel::with_threads(3, || apply(act, &mut got));
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&got) == bits(&want), "{act:?}");
+    }
+    let mut want = x.clone();
+    (crate::arch::active().exp)(&mut want);
+    let mut got = x;
+    crate::parallel::with_threads(3, || exp(&mut got));
+    assert!(got
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}

@@ -221,124 +221,143 @@ pub(crate) fn gemm_tile<S: Simd, const MR: usize, const STRIDE: usize, const NV:
     }
 }
 
-/// Depthwise plane (see `conv::dw_plane`, the reference) with the interior of each output
-/// row — columns whose every tap is inside the input row — computed `LANES` outputs at a
-/// time with all taps accumulated in a register (one store per output instead of one
-/// read-modify-write per tap). Falls back to the reference for column stride ≠ 1 or
-/// kernels larger than 7×7.
+/// Depthwise plane (see `conv::dw_plane`, the reference), for any stride and dilation.
+///
+/// The input plane is first copied into `scratch` with its horizontal zero padding made
+/// explicit and, for a column stride `sw` > 1, its columns split by phase (`x mod sw`):
+/// row `iy`, phase `r` holds the padded columns `r, r + sw, r + 2 sw, ...`. Every tap
+/// `(ky, kx)` of an output row then reads one contiguous run of that buffer (phase
+/// `kx·dw mod sw`, starting `kx·dw / sw` in), so all `out_w` outputs of a row are computed
+/// `LANES` at a time — 4 vectors per step, each tap's weight loaded once per step — with
+/// no bounds tests and no scalar edge columns. Rows of the kernel that fall in the
+/// vertical padding are skipped. Kernels with more than 7×7 taps use the reference.
 #[inline(always)]
 pub(crate) fn dw_plane<S: Simd>(a: &mut crate::conv::DwPlane) {
-    const KMAX: usize = 7;
+    const KMAX: usize = 49;
     let p = a.p;
     let (kh, kw) = (p.kernel_h, p.kernel_w);
-    if p.stride.1 != 1 || kh > KMAX || kw > KMAX {
+    if kh * kw > KMAX {
         return crate::conv::dw_plane(a);
     }
     let (oh, ow) = (p.out_h(), p.out_w());
     let (ih, iw) = (p.in_h, p.in_w);
-    let (sh, ph, pw) = (p.stride.0, p.padding.0, p.padding.1);
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.padding;
     let (dh, dw) = p.dilation;
     assert!(a.src.len() == ih * iw && a.dst.len() == oh * ow && a.w.len() == kh * kw);
-    // Interior columns: ox - pw >= 0 and ox - pw + (kw - 1) dw < iw.
-    let x0 = pw.min(ow);
-    let x1 = (iw + pw).saturating_sub((kw - 1) * dw).clamp(x0, ow);
-    let bias = S::splat(a.bias);
-    let mut wv = [S::splat(0.0); KMAX * KMAX];
+    let l = S::LANES;
+    // Output columns rounded up to whole vectors, and the width of one phase row.
+    let owv = ow.div_ceil(l) * l;
+    let wp = owv + (kw - 1) * dw / sw;
+    let rows = ih * sw;
+    a.scratch.clear();
+    a.scratch.resize(rows * wp + owv, 0.0);
+    let (pad, orow) = a.scratch.split_at_mut(rows * wp);
+    for iy in 0..ih {
+        let src = &a.src[iy * iw..(iy + 1) * iw];
+        for r in 0..sw {
+            let dst = &mut pad[(iy * sw + r) * wp..(iy * sw + r + 1) * wp];
+            // Padded column j·sw + r is input column j·sw + r − pw: inside the input for
+            // j in j0..j1.
+            let j0 = pw.saturating_sub(r).div_ceil(sw).min(wp);
+            let j1 = (iw + pw).saturating_sub(r).div_ceil(sw).clamp(j0, wp);
+            dst[..j0].fill(0.0);
+            dst[j1..].fill(0.0);
+            if j1 > j0 {
+                let x0 = j0 * sw + r - pw;
+                if sw == 1 {
+                    dst[j0..j1].copy_from_slice(&src[x0..x0 + (j1 - j0)]);
+                } else {
+                    for (d, ch) in dst[j0..j1].iter_mut().zip(src[x0..].chunks(sw)) {
+                        *d = ch[0];
+                    }
+                }
+            }
+        }
+    }
+    let mut wv = [S::splat(0.0); KMAX];
     for (v, &w) in wv.iter_mut().zip(a.w) {
         *v = S::splat(w);
     }
+    let bias = S::splat(a.bias);
+    let mut taps = [(0usize, S::splat(0.0)); KMAX];
+    // Per kernel column: (phase row, start) of its run, computed once (no divisions per row).
+    let mut cols = [(0usize, 0usize); KMAX];
+    for (kx, c) in cols.iter_mut().enumerate().take(kw) {
+        *c = ((kx * dw) % sw, (kx * dw) / sw);
+    }
     for oy in 0..oh {
-        // The input rows this output row reads, with their kernel row.
-        let mut rows: [(&[f32], usize); KMAX] = [(&[], 0); KMAX];
-        let mut nrows = 0;
+        // (offset in `pad` of this row's run, weight) of every tap inside the input.
+        let mut nt = 0;
         for ky in 0..kh {
             let iy = (oy * sh + ky * dh) as isize - ph as isize;
-            if iy >= 0 && (iy as usize) < ih {
-                rows[nrows] = (&a.src[iy as usize * iw..(iy as usize + 1) * iw], ky);
-                nrows += 1;
+            if iy < 0 || iy as usize >= ih {
+                continue;
+            }
+            for (kx, &(r, j)) in cols[..kw].iter().enumerate() {
+                taps[nt] = ((iy as usize * sw + r) * wp + j, wv[ky * kw + kx]);
+                nt += 1;
             }
         }
-        let rows = &rows[..nrows];
-        let drow = &mut a.dst[oy * ow..(oy + 1) * ow];
-        let g = DwGeom { kw, dw, pw, iw };
-        for ox in (0..x0).chain(x1..ow) {
-            drow[ox] = dw_scalar(&g, rows, a.w, a.bias, ox);
+        let taps = &taps[..nt];
+        let mut x = 0;
+        while x + 4 * l <= owv {
+            dw_run4(pad, taps, bias, x, orow);
+            x += 4 * l;
         }
-        if x1 - x0 < S::LANES {
-            for (i, d) in drow[x0..x1].iter_mut().enumerate() {
-                *d = dw_scalar(&g, rows, a.w, a.bias, x0 + i);
-            }
-            continue;
+        match (owv - x) / l {
+            3 => dw_run3(pad, taps, bias, x, orow),
+            2 => dw_run2(pad, taps, bias, x, orow),
+            1 => dw_run1(pad, taps, bias, x, orow),
+            _ => {}
         }
-        let mut ox = x0;
-        while ox + S::LANES <= x1 {
-            dw_vector(&g, rows, &wv, bias, ox, drow);
-            ox += S::LANES;
-        }
-        if ox < x1 {
-            // Tail: one more vector ending at x1, overlapping already computed outputs.
-            dw_vector(&g, rows, &wv, bias, x1 - S::LANES, drow);
-        }
+        a.dst[oy * ow..(oy + 1) * ow].copy_from_slice(&orow[..ow]);
     }
 }
 
-/// Column geometry of a depthwise row: kernel width, column dilation, left padding, input
-/// width.
-struct DwGeom {
-    kw: usize,
-    dw: usize,
-    pw: usize,
-    iw: usize,
-}
-
-/// One depthwise output with bounds checks (edge columns). Functions, not closures: a
-/// closure is compiled without the caller's `#[target_feature]`s and blocks inlining.
-#[inline(always)]
-fn dw_scalar(g: &DwGeom, rows: &[(&[f32], usize)], w: &[f32], bias: f32, ox: usize) -> f32 {
-    let mut s = bias;
-    for &(srow, ky) in rows {
-        for kx in 0..g.kw {
-            let ix = (ox + kx * g.dw) as isize - g.pw as isize;
-            if ix >= 0 && (ix as usize) < g.iw {
-                s += w[ky * g.kw + kx] * srow[ix as usize];
+/// Defines `$name`: `V` (= the number of indices) vectors of outputs at columns
+/// `x..x + V·LANES` of one row, `orow[..] = bias + Σ w · pad[off + x + ..]` over `taps`.
+/// Bounds: every `off + owv <= pad.len()` (slices checked) and `x + V·LANES <= orow.len()`
+/// (asserted). Two accumulator sets (even and odd taps) give twice the independent FMA
+/// chains, so the FMA latency is hidden even for one vector. Written with literal indices
+/// (like the wasm GEMM strips): with loops over the accumulators LLVM keeps them in linear
+/// memory on wasm.
+macro_rules! dw_run {
+    ($name:ident, [$($v:literal),+]) => {
+        #[inline(always)]
+        fn $name<S: Simd>(pad: &[f32], taps: &[(usize, S)], bias: S, x: usize, orow: &mut [f32]) {
+            const V: usize = [$($v),+].len();
+            let l = S::LANES;
+            assert!(x + V * l <= orow.len());
+            let mut a = [bias; V];
+            let mut b = [S::splat(0.0); V];
+            let mut pairs = taps.chunks_exact(2);
+            for pair in &mut pairs {
+                let ((o0, w0), (o1, w1)) = (pair[0], pair[1]);
+                let r0 = &pad[o0 + x..o0 + x + V * l];
+                let r1 = &pad[o1 + x..o1 + x + V * l];
+                // SAFETY: `r0` and `r1` hold V·LANES floats.
+                unsafe {
+                    $( a[$v] = w0.mul_add(S::load(r0.as_ptr().add($v * l)), a[$v]); )+
+                    $( b[$v] = w1.mul_add(S::load(r1.as_ptr().add($v * l)), b[$v]); )+
+                }
             }
-        }
-    }
-    s
-}
-
-/// `LANES` interior depthwise outputs starting at column `ox` (every tap in bounds).
-#[inline(always)]
-fn dw_vector<S: Simd>(
-    g: &DwGeom,
-    rows: &[(&[f32], usize)],
-    wv: &[S],
-    bias: S,
-    ox: usize,
-    drow: &mut [f32],
-) {
-    let (kw, dw) = (g.kw, g.dw);
-    let mut acc = bias;
-    for &(srow, ky) in rows {
-        // In the interior, ox - pw + (kw - 1) dw + LANES <= iw.
-        let base = &srow[ox - g.pw..ox - g.pw + (kw - 1) * dw + S::LANES];
-        let wrow = &wv[ky * kw..ky * kw + kw];
-        if kw == 3 {
-            // The common case, unrolled.
-            // SAFETY: 2 dw + LANES <= base.len().
+            for &(o0, w0) in pairs.remainder() {
+                let r0 = &pad[o0 + x..o0 + x + V * l];
+                // SAFETY: `r0` holds V·LANES floats.
+                unsafe {
+                    $( a[$v] = w0.mul_add(S::load(r0.as_ptr().add($v * l)), a[$v]); )+
+                }
+            }
+            // SAFETY: x + V·LANES <= orow.len() (asserted).
             unsafe {
-                acc = wrow[0].mul_add(S::load(base.as_ptr()), acc);
-                acc = wrow[1].mul_add(S::load(base.as_ptr().add(dw)), acc);
-                acc = wrow[2].mul_add(S::load(base.as_ptr().add(2 * dw)), acc);
-            }
-        } else {
-            for (kx, w) in wrow.iter().enumerate() {
-                // SAFETY: kx * dw + LANES <= base.len().
-                acc = w.mul_add(unsafe { S::load(base.as_ptr().add(kx * dw)) }, acc);
+                $( a[$v].add(b[$v]).store(orow.as_mut_ptr().add(x + $v * l)); )+
             }
         }
-    }
-    let d = &mut drow[ox..ox + S::LANES];
-    // SAFETY: `d` has exactly LANES elements.
-    unsafe { acc.store(d.as_mut_ptr()) };
+    };
 }
+
+dw_run!(dw_run1, [0]);
+dw_run!(dw_run2, [0, 1]);
+dw_run!(dw_run3, [0, 1, 2]);
+dw_run!(dw_run4, [0, 1, 2, 3]);

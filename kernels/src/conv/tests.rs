@@ -101,12 +101,33 @@ fn check(p: &Conv2dParams, with_bias: bool, act: Activation) {
     }
     let kdim = p.in_channels / p.groups * p.kernel_h * p.kernel_w;
     for kern in available() {
-        let mut out = vec![f32::NAN; want.len()];
-        conv2d_with(kern, p, &x, &w, bias, act, &mut out);
+        // Serial, with pre-packed weights, and split over 3 threads: all bit-identical.
+        let run = |threads: usize, packed: bool| -> Vec<f32> {
+            crate::parallel::with_threads(threads, || {
+                let mut out = vec![f32::NAN; want.len()];
+                match packed
+                    .then(|| PackedConvWeight::pack_with(kern, p, &w))
+                    .flatten()
+                {
+                    Some(pw) => conv2d_packed_with(kern, p, &x, &pw, bias, act, &mut out),
+                    None => conv2d_with(kern, p, &x, &w, bias, act, &mut out),
+                }
+                out
+            })
+        };
+        let out = run(1, false);
         for (i, (&g, &wv)) in out.iter().zip(&want).enumerate() {
             assert!(
                 (g as f64 - wv).abs() <= 1e-5 + 2e-7 * kdim as f64,
                 "{} {p:?} [{i}]: {g} vs {wv}",
+                kern.name
+            );
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (threads, packed) in [(1, true), (3, false), (3, true)] {
+            assert!(
+                bits(&run(threads, packed)) == bits(&out),
+                "{} {p:?}: {threads} threads, packed {packed} differs from serial",
                 kern.name
             );
         }
@@ -280,4 +301,55 @@ fn validate_rejects_bad_params() {
     }
     .validate()
     .is_err());
+}
+
+fn grouped() -> Conv2dParams {
+    Conv2dParams {
+        batch: 1,
+        in_channels: 4,
+        in_h: 5,
+        in_w: 5,
+        out_channels: 6,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride: (1, 1),
+        padding: (0, 0),
+        dilation: (1, 1),
+        groups: 2,
+    }
+}
+
+#[test]
+fn packed_weights_skip_depthwise() {
+    let p = grouped();
+    let w = vals(6 * 2 * 9, 1);
+    let pw = PackedConvWeight::pack(&p, &w).expect("a grouped conv packs");
+    assert!(pw.bytes() >= w.len() * 4);
+    // Depthwise convolutions are direct: nothing to pack.
+    let dw = Conv2dParams {
+        in_channels: 6,
+        groups: 6,
+        ..p.clone()
+    };
+    assert!(PackedConvWeight::pack(&dw, &vals(6 * 9, 1)).is_none());
+}
+
+#[test]
+#[should_panic(expected = "conv2d_packed: weights packed for")]
+fn packed_weights_reject_other_shapes() {
+    let p = grouped();
+    let pw = PackedConvWeight::pack(&p, &vals(6 * 2 * 9, 1)).expect("a grouped conv packs");
+    let other = Conv2dParams {
+        out_channels: 4,
+        ..p
+    };
+    let mut out = vec![0f32; 4 * 9];
+    conv2d_packed(
+        &other,
+        &vals(4 * 25, 2),
+        &pw,
+        None,
+        Activation::None,
+        &mut out,
+    );
 }

@@ -1,17 +1,47 @@
-//! The cache-blocked GEMM loop nest around the micro-kernel, with the fused epilogue.
+//! The cache-blocked GEMM loop nest around the micro-kernel, with the fused epilogue, and
+//! its split across threads (over column panels of the packed B, which all threads share).
 
 use super::pack::pack_a;
+use super::view::MatMut;
+use super::PackedA;
 use crate::activation::{apply_with, Activation};
 use crate::arch::{Kernels, MR_MAX, NR};
+use crate::parallel;
 
 /// Depth of a K block: one B micro-panel (`KC × NR` floats = 16 KiB) stays in L1.
-const KC: usize = 256;
+pub(crate) const KC: usize = 256;
 /// Rows of an A block (multiple of every `mr`): `MC × KC` floats (~96 KiB) stay in L2.
-const MC: usize = 96;
+pub(crate) const MC: usize = 96;
 /// Panels of B per column block (`NC_PANELS × NR` columns).
 const NC_PANELS: usize = 32;
+/// Least multiply-adds per thread worth a fork/join: about 40-80 µs of work at the AVX2
+/// kernel's speed. Chosen from zoo models at 1 vs 2 threads (`wasm-torch bench`): with
+/// 2^20, mobilenet_v3_small (many ~100 µs convolutions) got ~10% slower on 2 threads than
+/// on 1 (waking a parked worker costs tens of µs); 2^22 lost MiniLM-seq16's gain; 2^21
+/// keeps both. (Tiny in unit tests, so that their small shapes do take the split paths.)
+pub(crate) const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 21 };
+
+/// Depth of the K blocks for reduction depth `k`: equal blocks of at most [`KC`]
+/// (k = 384 runs as 2 × 192, not 256 + 128).
+pub(crate) fn kc_step(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC).max(1)).max(1)
+}
+
+/// The A operand: a plain matrix (packed per block on the fly) or pre-packed weights.
+#[derive(Clone, Copy)]
+pub(crate) enum AOperand<'a> {
+    /// `m × k` row-major with leading dimension `lda` (stored `k × m` when `trans`).
+    Raw {
+        a: &'a [f32],
+        lda: usize,
+        trans: bool,
+    },
+    /// Packed once with [`PackedA::pack`] for the same kernel table.
+    Packed(&'a PackedA),
+}
 
 /// What is added to the product before the activation.
+#[derive(Clone, Copy)]
 pub(crate) enum Bias<'a> {
     None,
     /// One value per output column (length n): Linear layers.
@@ -21,46 +51,119 @@ pub(crate) enum Bias<'a> {
 }
 
 /// The fused epilogue: `c = act((accumulate ? c : 0) + a·b + bias)`.
+#[derive(Clone, Copy)]
 pub(crate) struct Epilogue<'a> {
     pub accumulate: bool,
     pub bias: Bias<'a>,
     pub act: Activation,
 }
 
-/// `c[m×n] = epilogue(a[m×k] · B)` with B already packed into panels (full `k` each).
+impl<'a> Epilogue<'a> {
+    /// The epilogue of output columns `j0..j0 + w` (a per-column bias is sliced).
+    fn cols(&self, j0: usize, w: usize) -> Epilogue<'a> {
+        Epilogue {
+            bias: match self.bias {
+                Bias::PerCol(b) => Bias::PerCol(&b[j0..j0 + w]),
+                other => other,
+            },
+            ..*self
+        }
+    }
+}
+
+/// Checks the operands of `c[m×n] = epilogue(a[m×k] · B)` (asserting on misuse).
+#[allow(clippy::too_many_arguments)]
+fn check(
+    kern: &Kernels,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: AOperand,
+    bp: &[f32],
+    c: &MatMut,
+    epi: &Epilogue,
+) {
+    match a {
+        AOperand::Raw { a, lda, trans } => {
+            if trans {
+                super::check_matrix("gemm a", k, m, lda, a.len());
+            } else {
+                super::check_matrix("gemm a", m, k, lda, a.len());
+            }
+        }
+        AOperand::Packed(pa) => {
+            assert!(
+                pa.m == m && pa.k == k && pa.mr == kern.mr,
+                "gemm: packed A is {}x{} for mr {}, used as {m}x{k} with mr {}",
+                pa.m,
+                pa.k,
+                pa.mr,
+                kern.mr
+            );
+        }
+    }
+    assert!(c.rows() == m && c.cols() == n, "gemm: output view size");
+    assert_eq!(bp.len(), n.div_ceil(NR) * NR * k, "gemm: packed B size");
+    match epi.bias {
+        Bias::PerCol(b) => assert_eq!(b.len(), n, "gemm: column bias length"),
+        Bias::PerRow(b) => assert_eq!(b.len(), m, "gemm: row bias length"),
+        Bias::None => {}
+    }
+}
+
+/// `c[m×n] = epilogue(a[m×k] · B)` with B already packed into panels (full `k` each),
+/// split over groups of B panels across threads when the product is large enough.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_packed_b(
     kern: &Kernels,
     m: usize,
     k: usize,
     n: usize,
-    a: &[f32],
-    lda: usize,
-    trans_a: bool,
+    a: AOperand,
     bp: &[f32],
-    c: &mut [f32],
-    ldc: usize,
+    c: MatMut,
     epi: &Epilogue,
 ) {
-    if trans_a {
-        super::check_matrix("gemm a", k, m, lda, a.len());
-    } else {
-        super::check_matrix("gemm a", m, k, lda, a.len());
-    }
-    super::check_matrix("gemm c", m, n, ldc, c.len());
+    check(kern, m, k, n, a, bp, &c, epi);
     let panels = n.div_ceil(NR);
-    assert_eq!(bp.len(), panels * NR * k, "gemm: packed B size");
-    match epi.bias {
-        Bias::PerCol(b) => assert_eq!(b.len(), n, "gemm: column bias length"),
-        Bias::PerRow(b) => assert_eq!(b.len(), m, "gemm: row bias length"),
-        Bias::None => {}
+    let macs_per_panel = m.saturating_mul(k).saturating_mul(NR).max(1);
+    let parts = parallel::parts(panels, MIN_PAR_MACS.div_ceil(macs_per_panel));
+    if parts <= 1 {
+        gemm_block(kern, m, k, n, a, bp, c, epi);
+        return;
     }
+    let ranges = parallel::split_even(panels, parts);
+    let cols: Vec<(usize, usize)> = ranges
+        .iter()
+        .map(|&(p0, p1)| (p0 * NR, (p1 * NR).min(n)))
+        .collect();
+    let items: Vec<_> = c.split_blocks(&cols).into_iter().zip(cols).collect();
+    parallel::for_each(items, |(view, (j0, j1))| {
+        let b = &bp[j0 * k..j1.div_ceil(NR) * NR * k];
+        gemm_block(kern, m, k, j1 - j0, a, b, view, &epi.cols(j0, j1 - j0));
+    });
+}
+
+/// [`gemm_packed_b`] on the calling thread only (callers that split the work themselves).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_block(
+    kern: &Kernels,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: AOperand,
+    bp: &[f32],
+    mut c: MatMut,
+    epi: &Epilogue,
+) {
+    check(kern, m, k, n, a, bp, &c, epi);
+    let panels = n.div_ceil(NR);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         for i in 0..m {
-            let row = &mut c[i * ldc..i * ldc + n];
+            let row = c.row_part(i, 0, n);
             if !epi.accumulate {
                 row.fill(0.0);
             }
@@ -70,9 +173,12 @@ pub(crate) fn gemm_packed_b(
     }
     let mr = kern.mr;
     debug_assert!(mr <= MR_MAX && MC % mr == 0);
-    // K blocks of equal depth (at most KC): k = 384 runs as 2 × 192, not 256 + 128.
-    let kc_step = k.div_ceil(k.div_ceil(KC));
-    let mut a_buf = vec![0f32; MC * kc_step];
+    let kc_step = kc_step(k);
+    let mut a_buf = match a {
+        AOperand::Raw { .. } => vec![0f32; MC * kc_step],
+        AOperand::Packed(_) => Vec::new(),
+    };
+    let m_pad = m.div_ceil(mr) * mr;
     let mut tile = [0f32; MR_MAX * NR];
     for jc in (0..panels).step_by(NC_PANELS) {
         let jc_end = (jc + NC_PANELS).min(panels);
@@ -82,19 +188,26 @@ pub(crate) fn gemm_packed_b(
             let last = pc + kc == k;
             for ic in (0..m).step_by(MC) {
                 let mc = MC.min(m - ic);
-                pack_a(a, lda, trans_a, ic, mc, pc, kc, mr, &mut a_buf);
+                let a_blk: &[f32] = match a {
+                    AOperand::Raw { a, lda, trans } => {
+                        pack_a(a, lda, trans, ic, mc, pc, kc, mr, &mut a_buf);
+                        &a_buf
+                    }
+                    // Block (pc, ic) of the pre-packed A: see `PackedA`.
+                    AOperand::Packed(pa) => &pa.data[pc * m_pad + ic * kc..],
+                };
                 for jp in jc..jc_end {
                     let b_panel = &bp[jp * k * NR + pc * NR..jp * k * NR + (pc + kc) * NR];
                     let j0 = jp * NR;
                     let w = NR.min(n - j0);
                     for ir in (0..mc).step_by(mr) {
-                        let a_panel = &a_buf[ir * kc..(ir + mr) * kc];
+                        let a_panel = &a_blk[ir * kc..(ir + mr) * kc];
                         let h = mr.min(mc - ir);
                         (kern.gemm_tile)(h, kc, a_panel, b_panel, &mut tile[..mr * NR]);
                         for ii in 0..h {
                             let i = ic + ir + ii;
                             let src = &tile[ii * NR..ii * NR + w];
-                            let dst = &mut c[i * ldc + j0..i * ldc + j0 + w];
+                            let dst = c.row_part(i, j0, w);
                             if first && !epi.accumulate {
                                 dst.copy_from_slice(src);
                             } else {

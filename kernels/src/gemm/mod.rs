@@ -9,11 +9,13 @@
 
 mod driver;
 mod pack;
+mod view;
 
 use crate::activation::Activation;
 use crate::arch::{self, NR};
-pub(crate) use driver::{gemm_packed_b, Bias, Epilogue};
+pub(crate) use driver::{gemm_block, gemm_packed_b, AOperand, Bias, Epilogue, MIN_PAR_MACS};
 pub(crate) use pack::pack_b_panels;
+pub(crate) use view::MatMut;
 
 /// Checks that a row-major `rows × cols` matrix with leading dimension `ld` fits in `len`.
 pub(crate) fn check_matrix(name: &str, rows: usize, cols: usize, ld: usize, len: usize) {
@@ -124,7 +126,13 @@ pub fn sgemm_with(
         bias: Bias::None,
         act: Activation::None,
     };
-    gemm_packed_b(kern, m, k, n, a, lda, trans_a, &packed.data, c, ldc, &epi);
+    let a = AOperand::Raw {
+        a,
+        lda,
+        trans: trans_a,
+    };
+    let c = MatMut::new(c, m, n, ldc);
+    gemm_packed_b(kern, m, k, n, a, &packed.data, c, &epi);
 }
 
 /// `c[1×n] (+)= a[1×k] · b` without packing: row-by-row axpy for a row-major `b`, one dot
@@ -254,7 +262,78 @@ pub fn sgemm_packed_with(
         bias,
         act,
     };
-    gemm_packed_b(kern, m, b.k, b.n, a, lda, false, &b.data, c, ldc, &epi);
+    let a = AOperand::Raw {
+        a,
+        lda,
+        trans: false,
+    };
+    let c = MatMut::new(c, m, b.n, ldc);
+    gemm_packed_b(kern, m, b.k, b.n, a, &b.data, c, &epi);
+}
+
+/// The A operand (typically convolution weights, `m` output channels × `k`) packed once
+/// into the row panels of one kernel table's micro-tile, for every K block the driver
+/// uses: block `pc` (depth `kc`) starts at `pc · m_pad` and holds `m_pad / mr` panels of
+/// `mr × kc` values (`m_pad` = `m` rounded up to `mr`, padding rows zero). Saves packing
+/// A on every call (for a convolution: once per block of output pixels).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedA {
+    m: usize,
+    k: usize,
+    mr: usize,
+    data: Vec<f32>,
+}
+
+impl PackedA {
+    /// Packs `a` (`m × k`, or stored `k × m` when `trans`, leading dimension `lda`) for the
+    /// active kernel table. Preconditions (asserted): `a` holds the described matrix.
+    pub fn pack(m: usize, k: usize, a: &[f32], lda: usize, trans: bool) -> PackedA {
+        PackedA::pack_with(arch::active(), m, k, a, lda, trans)
+    }
+
+    /// [`PackedA::pack`] for an explicit kernel table (only usable with that table).
+    pub fn pack_with(
+        kern: &arch::Kernels,
+        m: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        trans: bool,
+    ) -> PackedA {
+        if trans {
+            check_matrix("PackedA::pack a", k, m, lda, a.len());
+        } else {
+            check_matrix("PackedA::pack a", m, k, lda, a.len());
+        }
+        let mr = kern.mr;
+        let m_pad = m.div_ceil(mr) * mr;
+        let len = m_pad.checked_mul(k).expect("packed size overflows usize");
+        let mut data = vec![0f32; len];
+        if m > 0 {
+            let kc_step = driver::kc_step(k);
+            for pc in (0..k).step_by(kc_step) {
+                let kc = kc_step.min(k - pc);
+                let dst = &mut data[pc * m_pad..pc * m_pad + m_pad * kc];
+                pack::pack_a(a, lda, trans, 0, m, pc, kc, mr, dst);
+            }
+        }
+        PackedA { m, k, mr, data }
+    }
+
+    /// Rows (output channels).
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Inner (reduction) dimension.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Bytes held by the packed copy.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
 }
 
 /// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]), with a separate loop for

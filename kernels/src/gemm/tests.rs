@@ -92,6 +92,19 @@ fn check_sgemm(
                 assert_eq!(c[i * ldc + j], c0[i * ldc + j]);
             }
         }
+        // Split over 3 threads (column panels): bit-identical to the serial result.
+        let mut ct = c0.clone();
+        crate::parallel::with_threads(3, || {
+            sgemm_with(
+                kern, m, n, k, &a, lda, ta, &b, ldb, tb, &mut ct, ldc, accumulate,
+            )
+        });
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(
+            bits(&ct) == bits(&c),
+            "{} m{m} n{n} k{k}: threads differ",
+            kern.name
+        );
     }
 }
 
@@ -115,6 +128,11 @@ proptest! {
             let mut c = vec![f32::NAN; m * n];
             let bias_opt = if with_bias { Some(&bias[..]) } else { None };
             sgemm_packed_with(kern, m, &a, k, &pb, bias_opt, Activation::Relu, &mut c, n);
+            let mut ct = vec![f32::NAN; m * n];
+            crate::parallel::with_threads(3, || {
+                sgemm_packed_with(kern, m, &a, k, &pb, bias_opt, Activation::Relu, &mut ct, n)
+            });
+            prop_assert!(ct.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()), "{}: threads differ", kern.name);
             for i in 0..m {
                 for j in 0..n {
                     let w = (want[i * n + j] + if with_bias { bias[j] as f64 } else { 0.0 }).max(0.0);
@@ -187,4 +205,59 @@ fn sgemm_rejects_short_slices() {
     sgemm(
         2, 2, 2, &[1.0; 3], 2, false, &[1.0; 4], 2, false, &mut c, 2, false,
     );
+}
+
+/// Pre-packed A (as convolutions use it) gives the same bits as packing per block, for
+/// sizes crossing the K and M blocks.
+#[test]
+fn packed_a_matches_raw() {
+    for (m, n, k) in [(1, 5, 3), (7, 40, 300), (130, 33, 513), (97, 17, 96)] {
+        let a = data(m * k, 3);
+        let b = data(k * n, 4);
+        let pb = PackedB::pack(k, n, &b, n, false);
+        for kern in available() {
+            let pa = PackedA::pack_with(kern, m, k, &a, k, false);
+            assert_eq!((pa.m(), pa.k()), (m, k));
+            let epi = Epilogue {
+                accumulate: false,
+                bias: Bias::None,
+                act: Activation::None,
+            };
+            let mut want = vec![0f32; m * n];
+            let raw = AOperand::Raw {
+                a: &a,
+                lda: k,
+                trans: false,
+            };
+            gemm_block(
+                kern,
+                m,
+                k,
+                n,
+                raw,
+                &pb.data,
+                MatMut::new(&mut want, m, n, n),
+                &epi,
+            );
+            let mut got = vec![f32::NAN; m * n];
+            let packed = AOperand::Packed(&pa);
+            gemm_block(
+                kern,
+                m,
+                k,
+                n,
+                packed,
+                &pb.data,
+                MatMut::new(&mut got, m, n, n),
+                &epi,
+            );
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{} m{m} n{n} k{k}",
+                kern.name
+            );
+        }
+    }
 }
