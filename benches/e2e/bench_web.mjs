@@ -82,7 +82,7 @@ async function benchOrt(model, ort) {
 
 async function benchWasmTorch(model, Session) {
   const t0 = performance.now();
-  const session = await Session.load(join(zoo, model.file), { variant, threads: threads > 1 ? threads : false });
+  const session = await Session.load(join(zoo, model.file), { variant, threads: variant === 'threads' ? threads : false });
   const load_ms = performance.now() - t0;
   const feeds = {};
   caseInputs(model).forEach((t, i) => { feeds[session.inputs[i].name] = t; });
@@ -114,7 +114,7 @@ async function rssProbe(model, engine) {
     run = () => session.run(feeds);
     release = () => session.release();
   } else {
-    const session = await Session.load(join(zoo, model.file), { variant, threads: threads > 1 ? threads : false });
+    const session = await Session.load(join(zoo, model.file), { variant, threads: variant === 'threads' ? threads : false });
     const feeds = {};
     inputs.forEach((t, i) => { feeds[session.inputs[i].name] = t; });
     run = () => session.run(feeds);

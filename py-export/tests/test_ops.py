@@ -63,6 +63,11 @@ def _cases():
         "where_compare": (Fn(lambda m, a, b: torch.where(a > b, a, b * 2) + (a <= 0).float()), (x3, g(2, 5, 8, seed=5))),
         "cumsum_clamp_pad": (Fn(lambda m, x: F.pad(x.cumsum(-1).clamp(-1, 2), (1, 2))), (x3,)),
         "math": (Fn(lambda m, x: x.abs().sqrt() + x.exp() * 0.1 + (x.abs() + 1).log() + x.rsqrt().nan_to_num(0) * 0 + x.erf()), (x3,)),
+        # Trace records F.pad's reflect/replicate modes as aten::pad, export as the dedicated ops.
+        "pad_modes_2d": (Fn(lambda m, x: torch.cat([F.pad(x, (1, 2, 2, 1), mode="reflect"),
+                                                    F.pad(x, (1, 2, 2, 1), mode="replicate")], 1)), (x4,)),
+        "pad_modes_1d": (Fn(lambda m, x: torch.cat([F.pad(x, (2, 3), mode="reflect"),
+                                                    F.pad(x, (3, 2), mode="replicate")], 1)), (x3,)),
         "interpolate": (Fn(lambda m, x: F.interpolate(x, scale_factor=2, mode="nearest")), (x4,)),
         "gru": (Fn(lambda m, x: m.r(x)[0], r=nn.GRU(8, 6, batch_first=True)), (x3,)),
         "int_ops": (Fn(lambda m, i: (i * 3 + 1) // 2 % 5), (torch.tensor([[1, 5, 19], [0, 3, 3]]),)),

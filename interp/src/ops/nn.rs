@@ -577,6 +577,26 @@ fn pad(args: Vec<Value>) -> Result<Vec<Value>> {
     match opt(&args, 2) {
         Value::None => {}
         Value::Str(m) if m == "constant" => {}
+        // TorchScript records `F.pad(mode="reflect"|"replicate")` as aten::pad; torch.export
+        // names the dedicated ops, which run the same code here.
+        Value::Str(m) if m == "reflect" || m == "replicate" => {
+            let padding = ints(&args, 1)?;
+            if padding.is_empty() || padding.len() % 2 != 0 || padding.len() > 6 {
+                return Err(Error::runtime(format!(
+                    "pad mode '{m}' takes 2, 4 or 6 padding values, got {}",
+                    padding.len()
+                )));
+            }
+            let spatial = padding.len() / 2;
+            let family = if m == "reflect" { "reflection" } else { "replication" };
+            let name = format!("aten::{family}_pad{spatial}d.default");
+            let f = crate::registry::lookup(&name)
+                .ok_or_else(|| Error::runtime(format!("internal: {name} missing")))?;
+            return f(
+                &mut OpCtx::default(),
+                vec![arg(&args, 0)?.clone(), arg(&args, 1)?.clone()],
+            );
+        }
         Value::Str(m) => return Err(Error::runtime(format!("pad mode '{m}' is not supported"))),
         v => {
             return Err(Error::runtime(format!(
