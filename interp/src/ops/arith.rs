@@ -584,11 +584,13 @@ fn clamp(args: Vec<Value>) -> Result<Vec<Value>> {
     );
     keep_int_unary(
         args,
+        // Compare-and-select keeps NaN (every comparison with it is false) and, unlike a
+        // conditional store, vectorizes: hardswish exported as clamp spent 21% of
+        // mobilenet_v3_small's time here.
         |v| {
             v.iter_mut().for_each(|x| {
-                if !x.is_nan() {
-                    *x = x.max(lof).min(hif)
-                }
+                let y = if *x < lof { lof } else { *x };
+                *x = if y > hif { hif } else { y };
             })
         },
         |x| x.max(loi).min(hii),
