@@ -82,7 +82,8 @@ def main() -> int:
             ceiling = m["flops"] / (args.peak_gflops * 1e9 * int(t)) * 1e3 if m["flops"] else None
             row = {"model": name, "threads": int(t), "torch_ms": torch_ms, "ort_native_ms": ortn_ms,
                    "ort_web_ms": ortw["median_ms"] if ortw else None, "wasm_torch_ms": by_variant,
-                   "wasm_torch_best_ms": best, "wasm_ceiling_ms": ceiling, "errors": errors}
+                   "wasm_torch_best_ms": best, "wasm_ceiling_ms": ceiling, "errors": errors,
+                   "onnx_exporter": m.get("onnx_exporter")}
             for key, num, den in (("wt_torch", best, torch_ms), ("ort_torch", row["ort_web_ms"], torch_ms),
                                   ("wt_ort", best, row["ort_web_ms"]), ("wt_ceiling", best, ceiling)):
                 r = num / den if num and den else None
