@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod aligned;
+mod arena;
 mod decode;
 mod error;
 mod limits;
@@ -24,13 +25,14 @@ mod whole;
 pub mod writer;
 
 pub use aligned::{AlignedBuf, ARENA_ALIGN};
+pub use arena::{Arena, SlotLocation, SEGMENT_TARGET};
 pub use error::{ErrorKind, FormatError, SectionKind};
 pub use limits::Limits;
 pub use model::*;
 pub use sections::header::{parse_header, FileHeader, SectionEntry, MAGIC};
 pub use stream::{StreamEvent, StreamParser};
 pub use whole::{
-    arena_slot, chunk_encoded, decode_all, decode_chunk, decode_chunk_with, parse_file,
+    chunk_encoded, decode_all, decode_all_with, decode_chunk, decode_chunk_with, parse_file,
     parse_file_detailed, tensor_arena_range, tensor_in_place,
 };
 pub use writer::{refresh_checksums, write_file, write_file_with, ExtraSection, WriteOptions};

@@ -1,16 +1,14 @@
 //! [`StreamingLoader`]: build a [`Program`] from a byte stream (fetch, file stream) without
 //! ever holding the whole file. The format's incremental parser decodes each weight chunk
-//! straight into its slot of the 64-byte-aligned arena; this layer checks op support as soon
+//! straight into its slot of the 64-byte-aligned, segmented arena; this layer checks op support as soon
 //! as the graph is complete — before any weight byte arrives — and reports progress.
-
-use std::sync::Arc;
 
 use wasm_torch_format::{Limits, StreamEvent, StreamParser};
 
 use crate::error::{Error, Result};
 use crate::program::{resolve_ops, validate, Program};
 use crate::registry::OpFn;
-use crate::storage::ByteSource;
+use crate::weights::ArenaSources;
 
 /// Progress after a [`StreamingLoader::feed`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,13 +112,7 @@ impl StreamingLoader {
                 ops
             }
         };
-        let arena: Arc<dyn ByteSource> = Arc::new(arena);
-        let chunks = graph.chunks.clone();
-        Program::assemble(graph, ops, &|c| {
-            let ci = chunks
-                .get(c)
-                .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
-            Ok((arena.clone(), ci.arena_offset as usize))
-        })
+        let arena = ArenaSources::new(arena)?;
+        Program::assemble(graph, ops, &|c| arena.locate(c))
     }
 }
