@@ -35,7 +35,9 @@ pub use whole::{
     chunk_encoded, decode_all, decode_all_with, decode_chunk, decode_chunk_with, parse_file,
     parse_file_detailed, tensor_arena_range, tensor_in_place,
 };
-pub use writer::{refresh_checksums, write_file, write_file_with, ExtraSection, WriteOptions};
+pub use writer::{
+    refresh_checksums, write_file, write_file_to, write_file_with, ExtraSection, WriteOptions,
+};
 
 /// Major format version this crate reads and writes. Readers refuse any other major.
 pub const FORMAT_MAJOR: u16 = 1;
