@@ -3,8 +3,8 @@
 //! `SPEC.md` beside this crate is normative; this crate owns the file's types ([`model`]),
 //! its nom grammar ([`sections`], one module per section) and the two drivers over it —
 //! whole-file ([`parse_file`], over a byte slice or a memory mapping) and incremental
-//! ([`StreamParser`]) — plus chunk decoding and the writer primitives the packer uses
-//! ([`writer`]).
+//! ([`StreamParser`]) — plus chunk decoding into the segmented weight [`Arena`] and the writer
+//! primitives the packer uses ([`writer`]).
 //!
 //! Every offset, length, count and declared size is checked against the file and against
 //! [`Limits`] before anything is allocated; malformed input yields a [`FormatError`], never a
