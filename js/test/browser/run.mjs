@@ -85,17 +85,25 @@ async function withFirefox(fn) {
         // Poll with plain evaluations: waitForFunction over BiDi gives up when the page's main
         // thread is busy for seconds (a model running on it), which is expected here.
         const deadline = Date.now() + timeoutMs;
+        // Why evaluations fail, if they do: a hang with an empty page log is otherwise
+        // indistinguishable from a page whose script never ran.
+        let evalError = '';
         while (Date.now() < deadline) {
-          const r = await page.evaluate(() => window.__wasmTorchResults ?? null).catch(() => null);
+          const r = await page.evaluate(() => window.__wasmTorchResults ?? null).catch((e) => {
+            evalError = String(e?.message ?? e);
+            return null;
+          });
           if (r) {
             await page.close();
             return r;
           }
           await sleep(1000);
         }
-        const log = await page.evaluate(() => document.getElementById('log')?.textContent ?? '').catch(() => '');
+        const log = await page
+          .evaluate(() => document.getElementById('log')?.textContent ?? '')
+          .catch((e) => `(cannot read the page log: ${e?.message ?? e})`);
         await page.close();
-        throw new Error(`timed out; page log:\n${log}`);
+        throw new Error(`timed out${evalError ? ` (last evaluation error: ${evalError})` : ''}; page log:\n${log}`);
       },
     });
   } finally {
