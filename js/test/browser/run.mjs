@@ -32,7 +32,8 @@ const plain = await serve({ isolated: false });
 // Workers, and only the first one ever requests its script; the second never reaches the
 // server, so its READY never comes (no error event either). The SDK then gives up after
 // POOL_START_MS and falls back to one thread; nested-worker creation in Firefox is the suspect,
-// not the shared-memory hand-off (the first nested worker instantiates fine).
+// not the shared-memory hand-off (the first nested worker instantiates fine). Creating the
+// nested workers one at a time instead of together did not help (4 of 8 runs still hung).
 const firefoxWorkerThreads = engine !== 'firefox' || process.env.WASM_TORCH_FIREFOX_WORKER_THREADS === '1';
 if (!firefoxWorkerThreads) {
   console.log('# KNOWN ISSUE: threads build in a Worker not checked on Firefox (pool start is flaky; set WASM_TORCH_FIREFOX_WORKER_THREADS=1)');
