@@ -1,4 +1,5 @@
-//! A 64-byte-aligned, zero-initialised, fallibly allocated byte buffer: the weight arena.
+//! A 64-byte-aligned, zero-initialised, fallibly allocated byte buffer: one segment of the
+//! weight arena (see [`crate::Arena`]).
 //!
 //! 64-byte alignment lets the interpreter view f32/f16/i64 weights in place (and lets SIMD
 //! kernels use aligned loads). Allocation goes through `alloc_zeroed`, so a failed or
@@ -30,7 +31,7 @@ impl AlignedBuf {
                 ErrorKind::Alloc,
                 None,
                 0,
-                format!("cannot allocate a {len}-byte arena: {why}"),
+                format!("cannot allocate a {len}-byte arena segment: {why}"),
             )
         };
         let len_usize = usize::try_from(len).map_err(|_| fail("larger than the address space"))?;
@@ -39,8 +40,11 @@ impl AlignedBuf {
             let ptr = NonNull::new(ARENA_ALIGN as *mut u8).ok_or_else(|| fail("null"))?;
             return Ok(AlignedBuf { ptr, len: 0 });
         }
-        let layout =
-            Layout::from_size_align(len_usize, ARENA_ALIGN).map_err(|_| fail("bad layout"))?;
+        // Rust caps one allocation at isize::MAX (2 GiB on wasm32): say so instead of
+        // "bad layout". Only a single chunk larger than that can hit this (segments group
+        // chunks up to SEGMENT_TARGET), i.e. a tensor too large for a 32-bit address space.
+        let layout = Layout::from_size_align(len_usize, ARENA_ALIGN)
+            .map_err(|_| fail("larger than one allocation may be on this platform"))?;
         // SAFETY: layout has a non-zero size.
         let raw = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).ok_or_else(|| fail("out of memory"))?;

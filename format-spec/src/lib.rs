@@ -3,8 +3,8 @@
 //! `SPEC.md` beside this crate is normative; this crate owns the file's types ([`model`]),
 //! its nom grammar ([`sections`], one module per section) and the two drivers over it —
 //! whole-file ([`parse_file`], over a byte slice or a memory mapping) and incremental
-//! ([`StreamParser`]) — plus chunk decoding and the writer primitives the packer uses
-//! ([`writer`]).
+//! ([`StreamParser`]) — plus chunk decoding into the segmented weight [`Arena`] and the writer
+//! primitives the packer uses ([`writer`]).
 //!
 //! Every offset, length, count and declared size is checked against the file and against
 //! [`Limits`] before anything is allocated; malformed input yields a [`FormatError`], never a
@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod aligned;
+mod arena;
 mod decode;
 mod error;
 mod limits;
@@ -24,16 +25,19 @@ mod whole;
 pub mod writer;
 
 pub use aligned::{AlignedBuf, ARENA_ALIGN};
+pub use arena::{Arena, SlotLocation, SEGMENT_TARGET};
 pub use error::{ErrorKind, FormatError, SectionKind};
 pub use limits::Limits;
 pub use model::*;
 pub use sections::header::{parse_header, FileHeader, SectionEntry, MAGIC};
 pub use stream::{StreamEvent, StreamParser};
 pub use whole::{
-    arena_slot, chunk_encoded, decode_all, decode_chunk, decode_chunk_with, parse_file,
+    chunk_encoded, decode_all, decode_all_with, decode_chunk, decode_chunk_with, parse_file,
     parse_file_detailed, tensor_arena_range, tensor_in_place,
 };
-pub use writer::{refresh_checksums, write_file, write_file_with, ExtraSection, WriteOptions};
+pub use writer::{
+    refresh_checksums, write_file, write_file_to, write_file_with, ExtraSection, WriteOptions,
+};
 
 /// Major format version this crate reads and writes. Readers refuse any other major.
 pub const FORMAT_MAJOR: u16 = 1;

@@ -35,9 +35,13 @@ pub struct Limits {
     pub max_rank: u32,
     /// Deepest nesting of list constants (a top-level list has depth 1).
     pub max_const_depth: u32,
-    /// Largest decoded size of one chunk.
+    /// Largest decoded size of one chunk (one contiguous allocation: on 32-bit readers a chunk
+    /// must also stay below the 2 GiB single-allocation cap, or loading fails with `Alloc`).
     pub max_chunk_decoded: u64,
-    /// Largest weight arena.
+    /// Largest weight arena (its logical size, `arena_size`). The default, 4 GiB, is the whole
+    /// wasm32 memory: no larger model can load there. Readers allocate the arena segment by
+    /// segment as weight bytes arrive (SPEC.md §5.1), so this caps what a file may declare,
+    /// not an allocation made up front.
     pub max_arena: u64,
     /// Largest zstd window (log2 bytes) a decoder accepts; bounds the decoder's own memory.
     pub max_zstd_window_log: u32,

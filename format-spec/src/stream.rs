@@ -1,10 +1,11 @@
 //! The incremental driver: bytes arrive in pieces of any size (a `fetch` body, a file read
 //! loop). Header and graph bytes are buffered (bounded by [`Limits::max_graph_bytes`]) and run
-//! through the same grammar as the whole-file driver; then the weight arena is allocated once
-//! and every chunk is decoded straight into its slot as its bytes arrive. Peak memory: arena +
+//! through the same grammar as the whole-file driver; then the segmented weight arena is
+//! planned ([`Arena`]) and every chunk is decoded straight into its slot as its bytes arrive,
+//! each segment allocated when its first chunk's first byte arrives. Peak memory: weights +
 //! graph + one zstd decoder — never the file.
 
-use crate::aligned::AlignedBuf;
+use crate::arena::{Arena, SEGMENT_TARGET};
 use crate::decode::ChunkSink;
 use crate::error::{ErrorKind, FormatError, SectionKind};
 use crate::limits::Limits;
@@ -12,7 +13,6 @@ use crate::model::Graph;
 use crate::sections::header::{header_and_table_len, parse_header, FileHeader, HEADER_LEN};
 use crate::sections::parse_graph;
 use crate::validate::validate;
-use crate::whole::arena_slot;
 
 /// Progress reported by [`StreamParser::feed`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum StreamEvent {
         /// Total file length.
         total_len: u64,
     },
-    /// The graph is parsed and validated and the arena allocated ([`StreamParser::graph`]).
+    /// The graph is parsed and validated and the arena planned ([`StreamParser::graph`]).
     GraphReady,
     /// Chunk N is decoded into the arena and its CRC checked.
     ChunkReady(u32),
@@ -48,7 +48,8 @@ pub struct StreamParser {
     consumed: u64,
     header: Option<FileHeader>,
     graph: Option<Graph>,
-    arena: Option<AlignedBuf>,
+    arena: Option<Arena>,
+    segment_target: u64,
     next_chunk: usize,
     sink: Option<ChunkSink>,
 }
@@ -64,9 +65,17 @@ impl StreamParser {
             header: None,
             graph: None,
             arena: None,
+            segment_target: SEGMENT_TARGET,
             next_chunk: 0,
             sink: None,
         }
+    }
+
+    /// Use arena segments of at most `bytes` (default [`SEGMENT_TARGET`]; 0 = one segment per
+    /// chunk). Tests use small values to exercise many segments with small files.
+    pub fn with_segment_target(mut self, bytes: u64) -> Self {
+        self.segment_target = bytes;
+        self
     }
 
     /// The parsed graph, once [`StreamEvent::GraphReady`] was reported.
@@ -80,7 +89,7 @@ impl StreamParser {
     }
 
     /// The weight arena (chunks reported ready hold their final bytes).
-    pub fn arena(&self) -> Option<&AlignedBuf> {
+    pub fn arena(&self) -> Option<&Arena> {
         self.arena.as_ref()
     }
 
@@ -113,7 +122,7 @@ impl StreamParser {
     }
 
     /// The graph and the filled arena; an error unless the whole file arrived.
-    pub fn finish(self) -> Result<(Graph, AlignedBuf), FormatError> {
+    pub fn finish(self) -> Result<(Graph, Arena), FormatError> {
         match self.phase {
             Phase::Failed(e) => Err(e),
             Phase::Done => match (self.graph, self.arena) {
@@ -192,7 +201,8 @@ impl StreamParser {
                     let h = self.header.as_ref().ok_or_else(|| internal("no header"))?;
                     let g = parse_graph(&self.buf, h, &self.limits)?;
                     validate(&g, h, &self.limits)?;
-                    self.arena = Some(AlignedBuf::zeroed(g.arena_size)?);
+                    // Planned only: each segment is allocated when its first byte arrives.
+                    self.arena = Some(Arena::plan(&g, self.segment_target)?);
                     self.graph = Some(g);
                     self.buf = Vec::new();
                     ev.push(StreamEvent::GraphReady);
@@ -243,7 +253,10 @@ impl StreamParser {
                 }
                 let end = c.file_offset + c.stored_len;
                 let k = take(end - pos, piece);
-                let slot = arena_slot(arena.as_mut_slice(), c)?;
+                if k == 0 && self.consumed != end {
+                    return Ok(());
+                }
+                let slot = arena.slot_mut(self.next_chunk)?;
                 if k > 0 {
                     if let Some(s) = self.sink.as_mut() {
                         s.push(&piece[..k], slot)?;

@@ -1,6 +1,7 @@
 //! The whole-file driver: the grammar run over a complete byte slice (a `Vec`, or a
 //! `memmap2` mapping natively), plus bounds-checked chunk access and chunk decoding.
 
+use crate::arena::{Arena, SEGMENT_TARGET};
 use crate::decode::ChunkSink;
 use crate::error::{ErrorKind, FormatError, SectionKind};
 use crate::limits::Limits;
@@ -117,40 +118,25 @@ pub fn decode_chunk_with(
     sink.finish(chunk, out)
 }
 
-/// Decode every chunk of a validated graph into a fresh arena (the whole-file equivalent of
-/// what [`crate::StreamParser`] builds).
-pub fn decode_all(
+/// Decode every chunk of a validated graph into a fresh segmented arena (the whole-file
+/// equivalent of what [`crate::StreamParser`] builds), with the default segment size.
+pub fn decode_all(file: &[u8], graph: &Graph, limits: &Limits) -> Result<Arena, FormatError> {
+    decode_all_with(file, graph, limits, SEGMENT_TARGET)
+}
+
+/// [`decode_all`] with segments of at most `segment_target` bytes (0: one per chunk).
+pub fn decode_all_with(
     file: &[u8],
     graph: &Graph,
     limits: &Limits,
-) -> Result<crate::AlignedBuf, FormatError> {
-    let mut arena = crate::AlignedBuf::zeroed(graph.arena_size)?;
-    for c in &graph.chunks {
+    segment_target: u64,
+) -> Result<Arena, FormatError> {
+    let mut arena = Arena::plan(graph, segment_target)?;
+    for (ci, c) in graph.chunks.iter().enumerate() {
         let enc = chunk_encoded(file, c)?;
-        let slot = arena_slot(arena.as_mut_slice(), c)?;
-        decode_chunk_with(enc, c, slot, limits.max_zstd_window_log)?;
+        decode_chunk_with(enc, c, arena.slot_mut(ci)?, limits.max_zstd_window_log)?;
     }
     Ok(arena)
-}
-
-/// The slot of `chunk` inside `arena` (bounds-checked).
-pub fn arena_slot<'a>(arena: &'a mut [u8], c: &ChunkInfo) -> Result<&'a mut [u8], FormatError> {
-    let len = arena.len();
-    let oob = || {
-        FormatError::new(
-            ErrorKind::OutOfBounds,
-            Some(SectionKind::Chunks),
-            0,
-            format!(
-                "arena slot {}+{} outside the {len}-byte arena",
-                c.arena_offset, c.decoded_len
-            ),
-        )
-    };
-    let start = usize::try_from(c.arena_offset).map_err(|_| oob())?;
-    let n = usize::try_from(c.decoded_len).map_err(|_| oob())?;
-    let end = start.checked_add(n).ok_or_else(oob)?;
-    arena.get_mut(start..end).ok_or_else(oob)
 }
 
 /// The bytes of tensor `t` viewed in place in the file, when its chunk is stored
@@ -167,8 +153,9 @@ pub fn tensor_in_place<'a>(file: &'a [u8], graph: &Graph, t: &TensorInfo) -> Opt
     enc.get(start..end)
 }
 
-/// The byte range of tensor `t` inside the weight arena of a validated `graph`
-/// (`None` only for a graph that did not pass validation).
+/// The byte range of tensor `t` in the *logical* weight arena of a validated `graph`
+/// (`None` only for a graph that did not pass validation). Readers may place chunks anywhere
+/// (see [`Arena`]); use [`Arena::tensor`] for the bytes.
 pub fn tensor_arena_range(graph: &Graph, t: &TensorInfo) -> Option<std::ops::Range<usize>> {
     let c = graph.chunks.get(t.chunk as usize)?;
     let start = c.arena_offset.checked_add(t.offset)?;

@@ -69,70 +69,16 @@ pub fn write_file_with(
             ),
         ));
     }
-    let mut g = graph.clone();
-    g.version = opts.version;
-    let known = &SectionKind::REQUIRED_V1[..7];
-    let nsec = known.len() + opts.extra_sections.len() + 1;
-    let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
-    // Section payloads; the chunk index's size does not depend on the offsets it will hold.
-    let mut bodies: Vec<(SectionKind, bool, Vec<u8>)> = Vec::with_capacity(nsec);
-    let suffix = |k: SectionKind| {
-        opts.appended
-            .iter()
-            .filter(move |(id, _)| *id == k.id())
-            .flat_map(|(_, b)| b.iter().copied())
-    };
-    for &k in known {
-        let mut body = if k == SectionKind::Chunks {
-            vec![0; 12 + CHUNK_ENTRY_LEN * g.chunks.len()]
-        } else {
-            encode_section(k, &g)
-        };
-        body.extend(suffix(k));
-        bodies.push((k, true, body));
-    }
-    for x in &opts.extra_sections {
-        bodies.push((SectionKind::from_id(x.id), x.required, x.payload.clone()));
-    }
-    let mut cursor = table_end;
-    let mut entries = Vec::with_capacity(nsec);
-    for (k, req, b) in &bodies {
-        entries.push(SectionEntry {
-            kind: *k,
-            required: *req,
-            crc32: 0,
-            offset: cursor,
-            length: b.len() as u64,
-        });
-        cursor += b.len() as u64;
-    }
-    let overflow = || FormatError::new(ErrorKind::Usage, None, 0, "file size overflows u64");
-    let weights_offset = align64(cursor).ok_or_else(overflow)?;
-    let mut pos = weights_offset;
-    for (c, p) in g.chunks.iter_mut().zip(payloads) {
+    let mut prep = Prepared::new(graph, opts)?;
+    let mut pos = prep.weights_offset;
+    for (c, p) in prep.g.chunks.iter_mut().zip(payloads) {
         c.file_offset = align64(pos).ok_or_else(overflow)?;
         c.stored_len = p.len() as u64;
         c.crc32 = crc32fast::hash(p);
         pos = c.file_offset + c.stored_len;
     }
     let total_len = pos;
-    // Now the real chunk index.
-    let ci = known
-        .iter()
-        .position(|&k| k == SectionKind::Chunks)
-        .unwrap_or(6);
-    bodies[ci].2 = encode_section(SectionKind::Chunks, &g);
-    bodies[ci].2.extend(suffix(SectionKind::Chunks));
-    for (e, (_, _, b)) in entries.iter_mut().zip(&bodies) {
-        e.crc32 = crc32fast::hash(b);
-    }
-    entries.push(SectionEntry {
-        kind: SectionKind::Weights,
-        required: true,
-        crc32: 0,
-        offset: weights_offset,
-        length: total_len - weights_offset,
-    });
+    let head = prep.head(total_len);
     let cap = usize::try_from(total_len).map_err(|_| overflow())?;
     let mut out = Vec::new();
     out.try_reserve_exact(cap).map_err(|_| {
@@ -143,16 +89,158 @@ pub fn write_file_with(
             format!("cannot allocate {total_len} bytes"),
         )
     })?;
-    out.extend_from_slice(&header::encode(opts.version, total_len, &entries));
-    for (_, _, b) in &bodies {
-        out.extend_from_slice(b);
-    }
-    for (c, p) in g.chunks.iter().zip(payloads) {
+    out.extend_from_slice(&head);
+    for (c, p) in prep.g.chunks.iter().zip(payloads) {
         out.resize(c.file_offset as usize, 0);
         out.extend_from_slice(p);
     }
     out.resize(cap, 0);
-    Ok((out, g))
+    Ok((out, prep.g))
+}
+
+/// Write a file to `out` one chunk at a time, for files too large to hold in memory:
+/// `payload(i)` returns chunk `i`'s encoded bytes when the writer reaches it (so at most one
+/// chunk is in memory). The weights are written first, behind a zeroed placeholder of the
+/// graph's size; then the writer seeks back and writes the header and graph, whose chunk index
+/// and CRCs are only known at the end. Produces the same bytes as [`write_file_with`].
+pub fn write_file_to<W, F>(
+    graph: &Graph,
+    mut payload: F,
+    out: &mut W,
+    opts: &WriteOptions,
+) -> Result<Graph, FormatError>
+where
+    W: std::io::Write + std::io::Seek,
+    F: FnMut(usize) -> Result<Vec<u8>, FormatError>,
+{
+    let io = |e: std::io::Error| {
+        FormatError::new(ErrorKind::Usage, None, 0, format!("write failed: {e}"))
+    };
+    let mut prep = Prepared::new(graph, opts)?;
+    let zeros = [0u8; 64];
+    out.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    let mut pos = 0u64;
+    let pad_to = |out: &mut W, pos: &mut u64, to: u64| -> Result<(), FormatError> {
+        while *pos < to {
+            let n = (to - *pos).min(64) as usize;
+            out.write_all(&zeros[..n]).map_err(io)?;
+            *pos += n as u64;
+        }
+        Ok(())
+    };
+    pad_to(out, &mut pos, prep.weights_offset)?;
+    for i in 0..prep.g.chunks.len() {
+        let p = payload(i)?;
+        let at = align64(pos).ok_or_else(overflow)?;
+        pad_to(out, &mut pos, at)?;
+        out.write_all(&p).map_err(io)?;
+        let c = &mut prep.g.chunks[i];
+        c.file_offset = at;
+        c.stored_len = p.len() as u64;
+        c.crc32 = crc32fast::hash(&p);
+        pos = at.checked_add(c.stored_len).ok_or_else(overflow)?;
+    }
+    let head = prep.head(pos);
+    out.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    out.write_all(&head).map_err(io)?;
+    out.seek(std::io::SeekFrom::Start(pos)).map_err(io)?;
+    out.flush().map_err(io)?;
+    Ok(prep.g)
+}
+
+fn overflow() -> FormatError {
+    FormatError::new(ErrorKind::Usage, None, 0, "file size overflows u64")
+}
+
+/// A graph's sections encoded and placed, waiting for the chunks' file offsets, lengths and
+/// CRCs (the chunk index's size does not depend on them).
+struct Prepared {
+    g: Graph,
+    version: (u16, u16),
+    bodies: Vec<(SectionKind, bool, Vec<u8>)>,
+    entries: Vec<SectionEntry>,
+    chunk_suffix: Vec<u8>,
+    weights_offset: u64,
+}
+
+impl Prepared {
+    fn new(graph: &Graph, opts: &WriteOptions) -> Result<Prepared, FormatError> {
+        let mut g = graph.clone();
+        g.version = opts.version;
+        let known = &SectionKind::REQUIRED_V1[..7];
+        let nsec = known.len() + opts.extra_sections.len() + 1;
+        let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
+        let suffix = |k: SectionKind| -> Vec<u8> {
+            opts.appended
+                .iter()
+                .filter(|(id, _)| *id == k.id())
+                .flat_map(|(_, b)| b.iter().copied())
+                .collect()
+        };
+        let mut bodies: Vec<(SectionKind, bool, Vec<u8>)> = Vec::with_capacity(nsec);
+        for &k in known {
+            let mut body = if k == SectionKind::Chunks {
+                vec![0; 12 + CHUNK_ENTRY_LEN * g.chunks.len()]
+            } else {
+                encode_section(k, &g)
+            };
+            body.extend(suffix(k));
+            bodies.push((k, true, body));
+        }
+        for x in &opts.extra_sections {
+            bodies.push((SectionKind::from_id(x.id), x.required, x.payload.clone()));
+        }
+        let mut cursor = table_end;
+        let mut entries = Vec::with_capacity(nsec);
+        for (k, req, b) in &bodies {
+            entries.push(SectionEntry {
+                kind: *k,
+                required: *req,
+                crc32: 0,
+                offset: cursor,
+                length: b.len() as u64,
+            });
+            cursor += b.len() as u64;
+        }
+        let weights_offset = align64(cursor).ok_or_else(overflow)?;
+        Ok(Prepared {
+            g,
+            version: opts.version,
+            bodies,
+            entries,
+            chunk_suffix: suffix(SectionKind::Chunks),
+            weights_offset,
+        })
+    }
+
+    /// Header, section table and graph sections (up to the padding before the weights), once
+    /// the chunks in `self.g` have their file offsets, lengths and CRCs.
+    fn head(&mut self, total_len: u64) -> Vec<u8> {
+        if let Some(b) = self
+            .bodies
+            .iter_mut()
+            .find(|(k, _, _)| *k == SectionKind::Chunks)
+        {
+            b.2 = encode_section(SectionKind::Chunks, &self.g);
+            b.2.extend_from_slice(&self.chunk_suffix);
+        }
+        let mut entries = self.entries.clone();
+        for (e, (_, _, b)) in entries.iter_mut().zip(&self.bodies) {
+            e.crc32 = crc32fast::hash(b);
+        }
+        entries.push(SectionEntry {
+            kind: SectionKind::Weights,
+            required: true,
+            crc32: 0,
+            offset: self.weights_offset,
+            length: total_len - self.weights_offset,
+        });
+        let mut out = header::encode(self.version, total_len, &entries).to_vec();
+        for (_, _, b) in &self.bodies {
+            out.extend_from_slice(b);
+        }
+        out
+    }
 }
 
 /// Recompute every section CRC and the header CRC of `file` in place, leaving all other
@@ -207,4 +295,45 @@ pub fn refresh_checksums(file: &mut [u8]) -> Result<(), FormatError> {
     let crc = h.finalize();
     file[28..32].copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streaming writer produces exactly the bytes of the in-memory one (checked on both
+    /// golden files: stored and zstd chunks, several chunks, padding).
+    #[test]
+    fn streaming_writer_matches_in_memory_writer() {
+        for name in ["tiny_v1_0.wtb", "kitchen_sink_v1_0.wtb"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/golden")
+                .join(name);
+            let golden = std::fs::read(path).unwrap();
+            let g = crate::parse_file(&golden, &crate::Limits::default()).unwrap();
+            let payloads: Vec<Vec<u8>> = g
+                .chunks
+                .iter()
+                .map(|c| crate::chunk_encoded(&golden, c).unwrap().to_vec())
+                .collect();
+            let refs: Vec<&[u8]> = payloads.iter().map(|p| p.as_slice()).collect();
+            let (mem, g1) = write_file(&g, &refs).unwrap();
+            assert_eq!(mem, golden, "{name}");
+            let mut cur = std::io::Cursor::new(Vec::new());
+            let mut asked = vec![];
+            let g2 = write_file_to(
+                &g,
+                |i| {
+                    asked.push(i);
+                    Ok(payloads[i].clone())
+                },
+                &mut cur,
+                &WriteOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(asked, (0..g.chunks.len()).collect::<Vec<_>>());
+            assert_eq!(g2, g1);
+            assert_eq!(cur.into_inner(), golden, "{name}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ fn read(name: &str) -> Vec<u8> {
 }
 
 /// Whole-file parse + decode, checked equal to a 1-byte-piece stream parse.
-fn load(bytes: &[u8]) -> (Graph, AlignedBuf) {
+fn load(bytes: &[u8]) -> (Graph, Arena) {
     let l = Limits::default();
     let g = parse_file(bytes, &l).unwrap();
     let arena = decode_all(bytes, &g, &l).unwrap();
@@ -24,15 +24,27 @@ fn load(bytes: &[u8]) -> (Graph, AlignedBuf) {
     assert_eq!(events.len(), 3 + g.chunks.len());
     let (g2, a2) = sp.finish().unwrap();
     assert_eq!(g2, g);
-    assert_eq!(a2.as_slice(), arena.as_slice());
+    assert_eq!(a2, arena);
+    // One segment per chunk places chunks differently but holds the same bytes.
+    assert_eq!(
+        decode_all_with(bytes, &g, &Limits::default(), 0).unwrap(),
+        arena
+    );
     (g, arena)
 }
 
-fn tensor<'a>(g: &Graph, arena: &'a AlignedBuf, name: &str) -> (&'a [u8], TensorInfo) {
+fn tensor<'a>(g: &Graph, arena: &'a Arena, name: &str) -> (&'a [u8], TensorInfo) {
     let t = g.tensors.iter().find(|t| t.name == name).unwrap().clone();
     let r = tensor_arena_range(g, &t).unwrap();
     assert_eq!(r.start % 64, 0);
-    (&arena.as_slice()[r], t)
+    let b = arena.tensor(g, &t).unwrap();
+    assert_eq!(b.len(), r.len());
+    assert_eq!(
+        b.as_ptr() as usize % 64,
+        0,
+        "tensors are 64-byte aligned in memory"
+    );
+    (b, t)
 }
 
 fn f32s(b: &[u8]) -> Vec<f32> {

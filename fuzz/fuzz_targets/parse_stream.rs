@@ -2,13 +2,17 @@
 //! (+ decoding every chunk): both accept with equal graphs and arena bytes, or both reject.
 //!
 //! Input layout: 8 control bytes, then the file. Control byte 0 bit 0 asks for the file's
-//! checksums to be refreshed (so mutated values get past the CRCs); bytes 1..8 are the piece
+//! checksums to be refreshed (so mutated values get past the CRCs), bits 1-2 pick the
+//! streaming side's arena segment size (default, one per chunk, 64 B, 4 KiB: chunk bytes must
+//! agree however the arena is segmented); bytes 1..8 are the piece
 //! lengths, used cyclically (0 = an empty piece). `run.sh` seeds the corpus with the golden
 //! files behind 8 control bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasm_torch_format::{decode_all, parse_file, refresh_checksums, Limits, StreamParser};
+use wasm_torch_format::{
+    decode_all, parse_file, refresh_checksums, Limits, StreamParser, SEGMENT_TARGET,
+};
 
 fn limits() -> Limits {
     Limits {
@@ -41,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
     let l = limits();
     let whole = parse_file(&file, &l).and_then(|g| decode_all(&file, &g, &l).map(|a| (g, a)));
 
-    let mut sp = StreamParser::new(l);
+    let seg = [SEGMENT_TARGET, 0, 64, 4096][(ctl[0] >> 1) as usize & 3];
+    let mut sp = StreamParser::new(l).with_segment_target(seg);
     let mut pos = 0usize;
     let mut k = 0usize;
     let mut res = Ok(());
@@ -64,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
     match (whole, streamed) {
         (Ok((g, a)), Ok((g2, a2))) => {
             assert_eq!(g, g2);
-            assert_eq!(a.as_slice(), a2.as_slice());
+            assert_eq!(a, a2);
         }
         (Err(_), Err(_)) => {}
         (w, s) => panic!(

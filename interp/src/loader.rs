@@ -1,16 +1,14 @@
 //! [`StreamingLoader`]: build a [`Program`] from a byte stream (fetch, file stream) without
 //! ever holding the whole file. The format's incremental parser decodes each weight chunk
-//! straight into its slot of the 64-byte-aligned arena; this layer checks op support as soon
+//! straight into its slot of the 64-byte-aligned, segmented arena; this layer checks op support as soon
 //! as the graph is complete — before any weight byte arrives — and reports progress.
-
-use std::sync::Arc;
 
 use wasm_torch_format::{Limits, StreamEvent, StreamParser};
 
 use crate::error::{Error, Result};
 use crate::program::{resolve_ops, validate, Program};
 use crate::registry::OpFn;
-use crate::storage::ByteSource;
+use crate::weights::ArenaSources;
 
 /// Progress after a [`StreamingLoader::feed`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +53,13 @@ impl StreamingLoader {
             chunks_ready: 0,
             failed: None,
         }
+    }
+
+    /// Use weight-arena segments of at most `bytes` (default
+    /// [`wasm_torch_format::SEGMENT_TARGET`]; 0 = one per chunk). Only tests need this.
+    pub fn with_segment_target(mut self, bytes: u64) -> Self {
+        self.parser = self.parser.with_segment_target(bytes);
+        self
     }
 
     /// Feed the next piece of the file (any size, including empty).
@@ -114,13 +119,93 @@ impl StreamingLoader {
                 ops
             }
         };
-        let arena: Arc<dyn ByteSource> = Arc::new(arena);
-        let chunks = graph.chunks.clone();
-        Program::assemble(graph, ops, &|c| {
-            let ci = chunks
-                .get(c)
-                .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
-            Ok((arena.clone(), ci.arena_offset as usize))
-        })
+        let arena = ArenaSources::new(arena)?;
+        Program::assemble(graph, ops, &|c| arena.locate(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_torch_format::{DType, Dim, Function, Instr, Operand, Signature, ValueSpec};
+    use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
+
+    /// `y = x + w0 + w1 + w2`, each weight in its own chunk.
+    fn model() -> ModelIr {
+        let spec = |name: &str| ValueSpec {
+            name: name.into(),
+            dtype: DType::F32,
+            shape: vec![Dim::Fixed(4)],
+        };
+        let add = |a: Operand, w: u32, out: u32| Instr::CallOp {
+            op: 0,
+            args: vec![a, Operand::Weight(w)],
+            outputs: vec![out],
+        };
+        ModelIr {
+            signature: Signature {
+                inputs: vec![spec("x")],
+                outputs: vec![spec("y")],
+            },
+            ops: vec!["aten::add.Tensor".into()],
+            functions: vec![Function {
+                name: "forward".into(),
+                num_registers: 4,
+                params: vec![0],
+                register_names: vec![],
+                code: vec![
+                    add(Operand::Reg(0), 0, 1),
+                    add(Operand::Reg(1), 1, 2),
+                    add(Operand::Reg(2), 2, 3),
+                    Instr::Return {
+                        values: vec![Operand::Reg(3)],
+                    },
+                ],
+            }],
+            weights: (0..3u8)
+                .map(|i| WeightIr {
+                    name: format!("w{i}"),
+                    dtype: DType::F32,
+                    shape: vec![4],
+                    data: (0..4)
+                        .flat_map(|j| (f32::from(10 * i + j)).to_le_bytes())
+                        .collect(),
+                    encoding: WeightEncoding::AsIs,
+                })
+                .collect(),
+            ..ModelIr::default()
+        }
+    }
+
+    /// However the arena is segmented (one segment per chunk, or all in one), every weight
+    /// views the right bytes, 64-byte aligned, and the program computes the same result.
+    #[test]
+    fn any_segmentation_loads_the_same_weights() {
+        for compression in [Compression::Never, Compression::Always] {
+            let opts = PackOptions {
+                chunk_target: 16,
+                compression,
+                zstd_level: 3,
+            };
+            let bytes = pack(&model(), &opts).unwrap();
+            for seg in [0u64, 64, 128, wasm_torch_format::SEGMENT_TARGET] {
+                let mut loader = StreamingLoader::new().with_segment_target(seg);
+                for piece in bytes.chunks(5) {
+                    loader.feed(piece).unwrap();
+                }
+                let p = loader.finish().unwrap();
+                assert_eq!(p.graph().chunks.len(), 3);
+                for (i, w) in p.weights().iter().enumerate() {
+                    let want: Vec<f32> = (0..4).map(|j| (10 * i + j) as f32).collect();
+                    assert_eq!(w.to_f32_vec(), want, "segment target {seg}, w{i}");
+                    assert_eq!(w.data_ptr() % 64, 0);
+                }
+                let mut s = crate::Session::new(std::sync::Arc::new(p)).unwrap();
+                let y = s
+                    .run_positional(vec![crate::Tensor::from_f32(vec![4], vec![1.0; 4])])
+                    .unwrap();
+                assert_eq!(y[0].to_f32_vec(), vec![31.0, 34.0, 37.0, 40.0]);
+            }
+        }
     }
 }

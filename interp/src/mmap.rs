@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use wasm_torch_format::model::Codec;
-use wasm_torch_format::Limits;
+use wasm_torch_format::{Arena, Limits, SEGMENT_TARGET};
 
 use crate::error::{Error, Result};
-use crate::program::{arena_slot, resolve_ops, validate, Program};
+use crate::program::{resolve_ops, validate, Program};
 use crate::storage::ByteSource;
+use crate::weights::ArenaSources;
 
 struct Mapped(memmap2::Mmap);
 
@@ -31,10 +32,9 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
     let graph = wasm_torch_format::parse_file(bytes, &Limits::default())?;
     let ops = resolve_ops(&graph)?;
     validate(&graph)?;
-    let needs_arena = graph.chunks.iter().any(|c| c.codec != Codec::Stored);
-    let mut arena =
-        wasm_torch_format::AlignedBuf::zeroed(if needs_arena { graph.arena_size } else { 0 })?;
-    for ci in &graph.chunks {
+    // Only compressed chunks need memory: stored ones are viewed in the mapping.
+    let mut arena = Arena::plan_for(&graph, SEGMENT_TARGET, |c| c.codec != Codec::Stored)?;
+    for (i, ci) in graph.chunks.iter().enumerate() {
         let encoded = wasm_torch_format::chunk_encoded(bytes, ci)?;
         match ci.codec {
             Codec::Stored => {
@@ -45,27 +45,20 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
                     )));
                 }
             }
-            _ => {
-                let (start, len) = arena_slot(ci, arena.len())?;
-                wasm_torch_format::decode_chunk(
-                    encoded,
-                    ci,
-                    &mut arena.as_mut_slice()[start..start + len],
-                )?;
-            }
+            _ => wasm_torch_format::decode_chunk(encoded, ci, arena.slot_mut(i)?)?,
         }
     }
-    let arena: Arc<dyn ByteSource> = Arc::new(arena);
+    let arena = ArenaSources::new(arena)?;
     let file_src: Arc<dyn ByteSource> = mapped.clone();
     let chunks = graph.chunks.clone();
     Program::assemble(graph, ops, &|c| {
         let ci = chunks
             .get(c)
             .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
-        Ok(match ci.codec {
-            Codec::Stored => (file_src.clone(), ci.file_offset as usize),
-            _ => (arena.clone(), ci.arena_offset as usize),
-        })
+        match ci.codec {
+            Codec::Stored => Ok((file_src.clone(), ci.file_offset as usize)),
+            _ => arena.locate(c),
+        }
     })
 }
 

@@ -6,17 +6,15 @@
 //! weight byte is touched — so running never re-checks indices.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use wasm_torch_format::model::{Graph, Instr, Operand, ValueSpec};
 use wasm_torch_format::Limits;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::{lookup, OpCtx, OpFn};
-use crate::storage::ByteSource;
 use crate::tensor::Tensor;
 use crate::value::Value;
-use crate::weights::build_weights;
+use crate::weights::{build_weights, ArenaSources};
 
 /// A loaded model: graph, resolved op table, constants and weights.
 pub struct Program {
@@ -185,7 +183,7 @@ impl Program {
     }
 
     /// Load a model from its bytes: parse, check op support, then decode every weight chunk
-    /// into one 64-byte-aligned arena (the bytes are not kept).
+    /// into the segmented, 64-byte-aligned arena (the bytes are not kept).
     pub fn from_bytes(bytes: &[u8]) -> Result<Program> {
         Program::from_bytes_with_limits(bytes, &Limits::default())
     }
@@ -195,24 +193,8 @@ impl Program {
         let graph = wasm_torch_format::parse_file(bytes, limits)?;
         let ops = resolve_ops(&graph)?;
         validate(&graph)?;
-        let mut arena = wasm_torch_format::AlignedBuf::zeroed(graph.arena_size)?;
-        for ci in &graph.chunks {
-            let encoded = wasm_torch_format::chunk_encoded(bytes, ci)?;
-            let (start, len) = arena_slot(ci, arena.len())?;
-            wasm_torch_format::decode_chunk(
-                encoded,
-                ci,
-                &mut arena.as_mut_slice()[start..start + len],
-            )?;
-        }
-        let arena: Arc<dyn ByteSource> = Arc::new(arena);
-        let chunks = graph.chunks.clone();
-        Program::assemble(graph, ops, &|c| {
-            let ci = chunks
-                .get(c)
-                .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
-            Ok((arena.clone(), ci.arena_offset as usize))
-        })
+        let arena = ArenaSources::new(wasm_torch_format::decode_all(bytes, &graph, limits)?)?;
+        Program::assemble(graph, ops, &|c| arena.locate(c))
     }
 
     /// Load a model from a file by memory-mapping it: stored (uncompressed) chunks are viewed
@@ -247,22 +229,6 @@ impl Program {
     pub fn weights(&self) -> &[Tensor] {
         &self.weights
     }
-}
-
-/// The arena slot of a chunk, checked against the arena.
-pub(crate) fn arena_slot(
-    ci: &wasm_torch_format::model::ChunkInfo,
-    arena_len: usize,
-) -> Result<(usize, usize)> {
-    let start =
-        usize::try_from(ci.arena_offset).map_err(|_| Error::bad_file("arena offset too large"))?;
-    let len = usize::try_from(ci.decoded_len).map_err(|_| Error::bad_file("chunk too large"))?;
-    if start.checked_add(len).is_none_or(|e| e > arena_len) {
-        return Err(Error::bad_file(format!(
-            "chunk slot {start}+{len} outside the {arena_len}-byte arena"
-        )));
-    }
-    Ok((start, len))
 }
 
 impl From<wasm_torch_format::FormatError> for Error {

@@ -1,13 +1,13 @@
 //! Turning the tensor table into ready-to-use weight tensors.
 //!
 //! A weight is a view into a byte source — the memory map of the file for stored chunks, or
-//! the arena that compressed chunks were decoded into — so f32/i64/... weights are never
-//! copied. Stored f16/bf16 and int8-quantised (per-tensor or per-channel) weights are
+//! the arena segment its chunk was decoded into — so f32/i64/... weights are never copied. Stored f16/bf16 and int8-quantised (per-tensor or per-channel) weights are
 //! dequantised to their logical dtype (f32) once, here.
 
 use std::sync::Arc;
 
 use wasm_torch_format::model::{DType, Graph, Quantization, TensorInfo};
+use wasm_torch_format::{Arena, SlotLocation};
 
 use crate::error::{Error, Result};
 use crate::storage::ByteSource;
@@ -16,6 +16,40 @@ use crate::tensor::Tensor;
 impl ByteSource for wasm_torch_format::AlignedBuf {
     fn bytes(&self) -> &[u8] {
         self.as_slice()
+    }
+}
+
+/// A decoded segmented arena as shared byte sources: each segment is one [`ByteSource`]
+/// that the weights of its chunks view (and keep alive).
+pub(crate) struct ArenaSources {
+    segments: Vec<Arc<dyn ByteSource>>,
+    slots: Vec<Option<SlotLocation>>,
+}
+
+impl ArenaSources {
+    /// Share the segments of `arena`.
+    pub(crate) fn new(arena: Arena) -> Result<ArenaSources> {
+        let (bufs, slots) = arena.into_segments()?;
+        let segments = bufs
+            .into_iter()
+            .map(|b| Arc::new(b) as Arc<dyn ByteSource>)
+            .collect();
+        Ok(ArenaSources { segments, slots })
+    }
+
+    /// The source holding chunk `c` and the chunk's offset in it.
+    pub(crate) fn locate(&self, c: usize) -> Result<(Arc<dyn ByteSource>, usize)> {
+        let loc = self
+            .slots
+            .get(c)
+            .copied()
+            .flatten()
+            .ok_or_else(|| Error::bad_file(format!("chunk {c} has no arena slot")))?;
+        let seg = self
+            .segments
+            .get(loc.segment)
+            .ok_or_else(|| Error::bad_file(format!("chunk {c}: segment out of range")))?;
+        Ok((seg.clone(), loc.offset))
     }
 }
 

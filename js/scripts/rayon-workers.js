@@ -11,13 +11,28 @@
 const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
 const INIT = 'wasm_torch_rayon_init';
 const READY = 'wasm_torch_rayon_ready';
+const FAILED = 'wasm_torch_rayon_failed';
 
-async function runWorker(data, postReady) {
-  const pkg = await import(data.mainJS);
-  await pkg.default({ module_or_path: data.module, memory: data.memory });
-  postReady();
+// A worker that cannot start (import or instantiation failure, e.g. no address space left for
+// another view of the shared memory) must say so: a rejected promise inside a worker fires no
+// 'error' event on the Worker object, so without this message the pool start would wait
+// forever instead of failing (and the SDK falling back to one thread).
+async function runWorker(data, post) {
+  let pkg;
+  try {
+    pkg = await import(data.mainJS);
+    await pkg.default({ module_or_path: data.module, memory: data.memory });
+  } catch (e) {
+    post({ type: FAILED, message: String((e && e.stack) || e) });
+    return;
+  }
+  post({ type: READY });
   // Never returns: this thread now serves rayon's pool.
   pkg.wbg_rayon_start_worker(data.receiver);
+}
+
+function failure(m) {
+  return new Error(`thread pool worker failed to start: ${m.message}`);
 }
 
 // Worker side. In a Web Worker wait for the init message (other messages are ignored: the
@@ -28,25 +43,32 @@ if (IS_NODE) {
   if (!wt.isMainThread && wt.workerData && wt.workerData.type === INIT) {
     const port = wt.parentPort;
     port.once('message', (data) => {
-      runWorker(data, () => port.postMessage({ type: READY }));
+      runWorker(data, (m) => port.postMessage(m));
     });
   }
 } else if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope) {
   self.addEventListener('message', function onInit({ data }) {
     if (data == null || data.type !== INIT) return;
     self.removeEventListener('message', onInit);
-    runWorker(data, () => self.postMessage({ type: READY }));
+    runWorker(data, (m) => self.postMessage(m));
+  });
+  // The init message (module + shared memory) could not be received here: report it instead
+  // of never starting.
+  self.addEventListener('messageerror', () => {
+    self.postMessage({ type: FAILED, message: 'the init message (module, shared memory) could not be deserialized in the worker' });
   });
 }
 
 // Kept referenced so engines do not collect workers that only share memory with us.
 let workers = [];
 
-function spawnNode(wt, init) {
+function spawnNode(wt, init, created) {
   return new Promise((resolve, reject) => {
     const w = new wt.Worker(new URL(import.meta.url), { workerData: { type: INIT } });
+    created.push(w);
     w.once('error', reject);
     w.on('message', (m) => {
+      if (m && m.type === FAILED) reject(failure(m));
       if (m && m.type === READY) {
         // The pool threads must not keep the process alive on their own.
         w.unref();
@@ -57,11 +79,14 @@ function spawnNode(wt, init) {
   });
 }
 
-function spawnWeb(init) {
+function spawnWeb(init, created) {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { type: 'module' });
+    created.push(w);
     w.addEventListener('error', (e) => reject(new Error(`thread pool worker failed: ${e.message ?? e}`)));
+    w.addEventListener('messageerror', () => reject(new Error('thread pool worker: a message could not be deserialized')));
     w.addEventListener('message', function onReady({ data }) {
+      if (data != null && data.type === FAILED) reject(failure(data));
       if (data == null || data.type !== READY) return;
       w.removeEventListener('message', onReady);
       resolve(w);
@@ -75,6 +100,14 @@ export async function startWorkers(module, memory, builder) {
   if (n === 0) throw new Error('num_threads must be > 0');
   const init = { type: INIT, module, memory, receiver: builder.receiver(), mainJS: builder.mainJS() };
   const wt = IS_NODE ? await import('node:worker_threads') : null;
-  workers = await Promise.all(Array.from({ length: n }, () => (wt ? spawnNode(wt, init) : spawnWeb(init))));
+  const created = [];
+  const spawn = () => (wt ? spawnNode(wt, init, created) : spawnWeb(init, created));
+  try {
+    workers = await Promise.all(Array.from({ length: n }, spawn));
+  } catch (e) {
+    // Do not leave half a pool running on the shared memory.
+    for (const w of created) w.terminate();
+    throw e;
+  }
   builder.build();
 }

@@ -7,8 +7,11 @@
 # Steps: npm ci (if needed) → wasm builds (scripts/build-wasm.sh, skips nothing: cargo is
 # incremental) → tsc → fixtures (make_fixture) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
-# → node --test → browsers. Exit status is non-zero if any stage failed. webkit is reported
-# but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is not always installed).
+# → node --test (includes test/huge.test.mjs: writes a 2.5 GB model to the temp dir with the
+# make_huge example, loads it, deletes it; ~30 s; skipped, saying why, with < 8 GiB available
+# memory or < 6 GiB free disk) → browsers. Exit status is non-zero if any stage failed.
+# webkit is reported but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is
+# not always installed).
 set -uo pipefail
 JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$JS/.." && pwd)"

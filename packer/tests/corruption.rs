@@ -37,7 +37,7 @@ fn sample() -> Vec<u8> {
     bytes
 }
 
-fn stream_all(bytes: &[u8], piece: usize) -> Result<(Graph, AlignedBuf), FormatError> {
+fn stream_all(bytes: &[u8], piece: usize) -> Result<(Graph, Arena), FormatError> {
     let mut sp = StreamParser::new(Limits::default());
     for p in bytes.chunks(piece.max(1)) {
         sp.feed(p)?;
@@ -302,7 +302,7 @@ fn version_rules() {
     assert_eq!(g2.functions, g.functions);
     let (g3, a3) = stream_all(&b, 9).unwrap();
     assert_eq!(g3, g2);
-    assert_eq!(a3.as_slice(), arena.as_slice());
+    assert_eq!(a3, arena);
     // Unknown required section: refused.
     let mut opts = opts;
     opts.extra_sections[0].required = true;

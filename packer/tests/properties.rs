@@ -72,12 +72,12 @@ proptest! {
         prop_assert_eq!(g.tensors.len(), ir.weights.len());
         let arena = decode_all(&bytes, &g, &l).unwrap();
         for (t, w) in g.tensors.iter().zip(&ir.weights) {
-            let c = &g.chunks[t.chunk as usize];
-            let s = (c.arena_offset + t.offset) as usize;
-            check_weight(t, w, &arena.as_slice()[s..s + t.nbytes as usize]);
+            check_weight(t, w, arena.tensor(&g, t).unwrap());
         }
-        // Streaming with arbitrary piece boundaries == whole file, incl. arena bytes.
-        let mut sp = StreamParser::new(l.clone());
+        // Streaming with arbitrary piece boundaries and arena segmentation == whole file,
+        // incl. every chunk's bytes; every tensor stays 64-byte aligned in memory.
+        let seg = [0u64, 64, 256, 4096, SEGMENT_TARGET][cuts[0] as usize % 5];
+        let mut sp = StreamParser::new(l.clone()).with_segment_target(seg);
         let mut events = vec![];
         for r in pieces(bytes.len(), &cuts) {
             events.extend(sp.feed(&bytes[r]).unwrap());
@@ -89,7 +89,11 @@ proptest! {
         prop_assert_eq!(sp.bytes_consumed(), bytes.len() as u64);
         let (g2, a2) = sp.finish().unwrap();
         prop_assert_eq!(&g2, &g);
-        prop_assert_eq!(a2.as_slice(), arena.as_slice());
+        prop_assert_eq!(&a2, &arena);
+        for t in &g.tensors {
+            prop_assert_eq!(a2.tensor(&g, t).unwrap().as_ptr() as usize % 64, 0);
+        }
+        prop_assert!(a2.segment_count() <= g.chunks.len());
     }
 
     /// Corrupting any value (with checksums refreshed so the corruption reaches the grammar)
@@ -112,7 +116,7 @@ proptest! {
         }
         let streamed = res.and_then(|_| sp.finish());
         match (whole, streamed) {
-            (Ok((g, a)), Ok((g2, a2))) => { prop_assert_eq!(g, g2); prop_assert_eq!(a.as_slice(), a2.as_slice()); }
+            (Ok((g, a)), Ok((g2, a2))) => { prop_assert_eq!(g, g2); prop_assert_eq!(a, a2); }
             (Err(_), Err(_)) => {}
             (w, s) => prop_assert!(false, "drivers disagree: whole {:?} stream {:?}", w.map(|_| ()), s.map(|_| ())),
         }

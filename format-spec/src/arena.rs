@@ -1,0 +1,345 @@
+//! The segmented weight arena: where decoded chunks live in memory.
+//!
+//! The file's `arena_offset`s describe one *logical* address space of `arena_size` bytes
+//! (SPEC.md §5). A reader need not back it with one allocation, and on wasm32 it cannot for
+//! large models: Rust caps a single allocation at `isize::MAX` (2 GiB) while a wasm32 memory
+//! holds 4 GiB. So the arena is a list of *segments*: runs of consecutive chunks, each one
+//! 64-byte-aligned [`AlignedBuf`] of at most [`SEGMENT_TARGET`] bytes (a chunk larger than
+//! that gets a segment of its own). Inside a segment chunks keep their logical spacing, so
+//! every tensor stays 64-byte aligned and a chunk's slot is one contiguous slice.
+//!
+//! Segments are allocated lazily, when the first chunk slot in them is asked for (the
+//! streaming parser asks when that chunk's first byte arrives). A hostile file declaring a
+//! 4 GiB arena and sending nothing else therefore costs no weight memory at all, and at any
+//! time the allocated memory is at most what arrived plus one segment.
+
+use crate::aligned::AlignedBuf;
+use crate::error::{ErrorKind, FormatError, SectionKind};
+use crate::model::{ChunkInfo, Graph, TensorInfo};
+
+/// Default cap on one segment's size (256 MiB).
+///
+/// Why this size: an order of magnitude below the 2 GiB single-allocation cap of wasm32 and
+/// 1/16 of its 4 GiB memory, so allocator fragmentation after loads and frees rarely blocks a
+/// model that fits; large enough that even a 4 GiB arena needs only ~16 allocations. The
+/// packer's chunks are ~4 MiB, so a segment groups ~64 of them.
+pub const SEGMENT_TARGET: u64 = 256 << 20;
+
+/// One segment: a run of consecutive chunks in one buffer.
+#[derive(Debug)]
+struct Segment {
+    /// Logical arena offset of the segment's first byte (its first chunk's `arena_offset`).
+    start: u64,
+    /// Size in bytes (the last chunk's slot end − `start`, rounded up to 64).
+    len: u64,
+    /// The bytes, once a chunk in this segment was written.
+    buf: Option<AlignedBuf>,
+}
+
+/// Where a chunk's slot is: segment index and byte offset inside the segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotLocation {
+    /// Index of the segment (see [`Arena::into_segments`]).
+    pub segment: usize,
+    /// Byte offset of the slot inside the segment (a multiple of 64).
+    pub offset: usize,
+}
+
+/// A segmented weight arena laid out for one graph (see the module docs).
+#[derive(Debug)]
+pub struct Arena {
+    segments: Vec<Segment>,
+    /// Per chunk: its slot, or `None` for chunks this arena does not hold.
+    slots: Vec<Option<SlotLocation>>,
+    decoded_len: Vec<u64>,
+}
+
+fn oob(c: usize, msg: String) -> FormatError {
+    FormatError::new(
+        ErrorKind::OutOfBounds,
+        Some(SectionKind::Chunks),
+        0,
+        format!("chunk {c}: {msg}"),
+    )
+}
+
+fn to_usize(x: u64, c: usize) -> Result<usize, FormatError> {
+    usize::try_from(x).map_err(|_| oob(c, format!("{x} exceeds the address space")))
+}
+
+impl Arena {
+    /// Plan an arena for every chunk of a validated `graph`, in segments of at most
+    /// `segment_target` bytes (0 means one chunk per segment). Allocates nothing.
+    pub fn plan(graph: &Graph, segment_target: u64) -> Result<Arena, FormatError> {
+        Arena::plan_for(graph, segment_target, |_| true)
+    }
+
+    /// Like [`Arena::plan`], holding only the chunks `keep` selects (e.g. a memory-mapped
+    /// reader views stored chunks in the file and needs slots only for compressed ones).
+    /// Chunks that are not kept never share a segment with kept ones' gaps: a segment is a
+    /// run of consecutive *kept* chunks.
+    pub fn plan_for(
+        graph: &Graph,
+        segment_target: u64,
+        keep: impl Fn(&ChunkInfo) -> bool,
+    ) -> Result<Arena, FormatError> {
+        let n = graph.chunks.len();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut slots = Vec::with_capacity(n);
+        let mut open = false; // whether the last segment may take the next kept chunk
+        let mut prev_end = 0u64;
+        for (ci, c) in graph.chunks.iter().enumerate() {
+            if !keep(c) {
+                slots.push(None);
+                open = false;
+                continue;
+            }
+            let end = c
+                .arena_offset
+                .checked_add(c.decoded_len)
+                .filter(|_| c.arena_offset >= prev_end && c.arena_offset % 64 == 0)
+                .ok_or_else(|| {
+                    oob(
+                        ci,
+                        format!(
+                            "slot {}+{} is not an ordered, aligned arena slot",
+                            c.arena_offset, c.decoded_len
+                        ),
+                    )
+                })?;
+            prev_end = end;
+            let padded = end
+                .checked_add(63)
+                .map(|e| e & !63)
+                .ok_or_else(|| oob(ci, "slot end overflows".into()))?;
+            let joins = match segments.last() {
+                Some(s) if open => padded - s.start <= segment_target,
+                _ => false,
+            };
+            if !joins {
+                segments.push(Segment {
+                    start: c.arena_offset,
+                    len: 0,
+                    buf: None,
+                });
+            }
+            let si = segments.len() - 1;
+            let seg = &mut segments[si];
+            seg.len = padded - seg.start;
+            slots.push(Some(SlotLocation {
+                segment: si,
+                offset: to_usize(c.arena_offset - seg.start, ci)?,
+            }));
+            open = true;
+        }
+        Ok(Arena {
+            segments,
+            slots,
+            decoded_len: graph.chunks.iter().map(|c| c.decoded_len).collect(),
+        })
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Bytes allocated so far (segments whose first chunk arrived).
+    pub fn allocated_bytes(&self) -> u64 {
+        self.segments
+            .iter()
+            .filter(|s| s.buf.is_some())
+            .map(|s| s.len)
+            .sum()
+    }
+
+    /// Bytes all segments take once allocated.
+    pub fn planned_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum()
+    }
+
+    /// Where chunk `c`'s slot is (`None` for a chunk this arena does not hold).
+    pub fn location(&self, c: usize) -> Option<SlotLocation> {
+        self.slots.get(c).copied().flatten()
+    }
+
+    fn range(&self, c: usize) -> Result<(SlotLocation, usize), FormatError> {
+        let loc = self
+            .location(c)
+            .ok_or_else(|| oob(c, "not held by this arena".into()))?;
+        let len = to_usize(self.decoded_len[c], c)?;
+        Ok((loc, len))
+    }
+
+    /// Chunk `c`'s slot, for writing its decoded bytes; allocates (zeroed, 64-byte aligned)
+    /// the chunk's segment the first time one of its chunks is asked for.
+    pub fn slot_mut(&mut self, c: usize) -> Result<&mut [u8], FormatError> {
+        let (loc, len) = self.range(c)?;
+        let seg = &mut self.segments[loc.segment];
+        if seg.buf.is_none() {
+            seg.buf = Some(AlignedBuf::zeroed(seg.len)?);
+        }
+        let buf = seg
+            .buf
+            .as_mut()
+            .map(|b| b.as_mut_slice())
+            .unwrap_or(&mut []);
+        let blen = buf.len();
+        loc.offset
+            .checked_add(len)
+            .and_then(|end| buf.get_mut(loc.offset..end))
+            .ok_or_else(|| oob(c, format!("slot outside its {blen}-byte segment")))
+    }
+
+    /// Chunk `c`'s decoded bytes (`None` when not held or its segment was never written).
+    pub fn chunk(&self, c: usize) -> Option<&[u8]> {
+        let (loc, len) = self.range(c).ok()?;
+        let buf = self.segments[loc.segment].buf.as_ref()?;
+        buf.as_slice().get(loc.offset..loc.offset.checked_add(len)?)
+    }
+
+    /// The bytes of tensor `t` of `graph` (the graph this arena was planned for).
+    pub fn tensor(&self, graph: &Graph, t: &TensorInfo) -> Option<&[u8]> {
+        let _ = graph.chunks.get(t.chunk as usize)?;
+        let chunk = self.chunk(t.chunk as usize)?;
+        let start = usize::try_from(t.offset).ok()?;
+        chunk.get(start..start.checked_add(usize::try_from(t.nbytes).ok()?)?)
+    }
+
+    /// Every kept chunk's slot as `(chunk index, bytes)`, for comparing two arenas
+    /// (tests; the logical offsets are in the graph).
+    pub fn chunks(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        (0..self.slots.len()).filter_map(|c| self.chunk(c).map(|b| (c, b)))
+    }
+
+    /// The segments' buffers (never-written segments allocated now, zeroed) and each
+    /// chunk's location in them: what a reader turns into weight views.
+    pub fn into_segments(
+        self,
+    ) -> Result<(Vec<AlignedBuf>, Vec<Option<SlotLocation>>), FormatError> {
+        let bufs = self
+            .segments
+            .into_iter()
+            .map(|s| match s.buf {
+                Some(b) => Ok(b),
+                None => AlignedBuf::zeroed(s.len),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((bufs, self.slots))
+    }
+}
+
+/// Two arenas are equal when they hold the same chunks with the same bytes, however they
+/// are segmented (what "streaming == whole-file" means for weights).
+impl PartialEq for Arena {
+    fn eq(&self, other: &Arena) -> bool {
+        self.decoded_len == other.decoded_len && self.chunks().eq(other.chunks())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Codec;
+
+    fn graph(slots: &[(u64, u64, Codec)]) -> Graph {
+        let chunks: Vec<ChunkInfo> = slots
+            .iter()
+            .map(|&(arena_offset, decoded_len, codec)| ChunkInfo {
+                codec,
+                file_offset: 0,
+                stored_len: decoded_len,
+                arena_offset,
+                decoded_len,
+                crc32: 0,
+            })
+            .collect();
+        Graph {
+            version: (1, 0),
+            metadata: Default::default(),
+            signature: Default::default(),
+            ops: vec![],
+            functions: vec![],
+            constants: vec![],
+            tensors: vec![],
+            arena_size: slots
+                .last()
+                .map_or(0, |s| s.0.saturating_add(s.1 + 63) & !63),
+            chunks,
+        }
+    }
+
+    #[test]
+    fn groups_consecutive_chunks_up_to_the_target() {
+        let z = Codec::Zstd;
+        let g = graph(&[(0, 100, z), (128, 64, z), (192, 1000, z), (1216, 10, z)]);
+        let mut a = Arena::plan(&g, 256).unwrap();
+        // [0,192) fits 256; chunk 2 would make it 1216 -> own segment (oversized); chunk 3
+        // would make that 1280 - 192 > 256 -> new segment.
+        assert_eq!(a.segment_count(), 3);
+        assert_eq!(
+            a.location(1),
+            Some(SlotLocation {
+                segment: 0,
+                offset: 128
+            })
+        );
+        assert_eq!(
+            a.location(2),
+            Some(SlotLocation {
+                segment: 1,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            a.location(3),
+            Some(SlotLocation {
+                segment: 2,
+                offset: 0
+            })
+        );
+        assert_eq!(a.planned_bytes(), 192 + 1024 + 64);
+        assert_eq!(a.allocated_bytes(), 0, "planning allocates nothing");
+        a.slot_mut(1).unwrap().fill(7);
+        assert_eq!(a.allocated_bytes(), 192, "only the touched segment");
+        assert_eq!(a.chunk(1).unwrap(), &[7u8; 64][..]);
+        assert_eq!(a.chunk(0).unwrap(), &[0u8; 100][..]);
+        assert!(a.chunk(2).is_none());
+        let (bufs, slots) = a.into_segments().unwrap();
+        assert_eq!(bufs.len(), 3);
+        assert!(bufs
+            .iter()
+            .all(|b| b.as_slice().as_ptr() as usize % 64 == 0));
+        assert_eq!(slots.len(), 4);
+        // One chunk per segment with target 0.
+        assert_eq!(Arena::plan(&g, 0).unwrap().segment_count(), 4);
+        // Everything in one segment with a large target.
+        assert_eq!(Arena::plan(&g, 1 << 20).unwrap().segment_count(), 1);
+    }
+
+    #[test]
+    fn unkept_chunks_split_segments_and_have_no_slot() {
+        let (s, z) = (Codec::Stored, Codec::Zstd);
+        let g = graph(&[(0, 64, z), (64, 64, s), (128, 64, z), (192, 64, z)]);
+        let mut a = Arena::plan_for(&g, 1 << 20, |c| c.codec == Codec::Zstd).unwrap();
+        assert_eq!(a.segment_count(), 2);
+        assert_eq!(a.location(1), None);
+        assert!(a.slot_mut(1).is_err());
+        assert_eq!(
+            a.location(3),
+            Some(SlotLocation {
+                segment: 1,
+                offset: 64
+            })
+        );
+        assert_eq!(a.planned_bytes(), 64 + 128);
+    }
+
+    #[test]
+    fn unordered_or_overflowing_slots_are_errors() {
+        let z = Codec::Zstd;
+        assert!(Arena::plan(&graph(&[(128, 64, z), (0, 64, z)]), 1 << 20).is_err());
+        assert!(Arena::plan(&graph(&[(u64::MAX - 63, 64, z)]), 1 << 20).is_err());
+        assert!(Arena::plan(&graph(&[(3, 64, z)]), 1 << 20).is_err());
+    }
+}
