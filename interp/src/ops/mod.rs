@@ -11,30 +11,30 @@ use crate::value::Value;
 pub(crate) mod arith;
 pub(crate) mod attention;
 pub(crate) mod bn_train;
-pub(crate) mod creation;
-pub(crate) mod index;
-pub(crate) mod linalg;
-pub(crate) mod nn;
-pub(crate) mod random;
-pub(crate) mod reduce;
-pub(crate) mod rnn;
-pub(crate) mod scalar;
-pub(crate) mod scatter;
-pub(crate) mod shape;
-pub(crate) mod strided;
-pub(crate) mod unary_math;
 pub(crate) mod conv_backward;
+pub(crate) mod creation;
 pub(crate) mod distance;
 pub(crate) mod embedding_bag;
 pub(crate) mod fold;
 #[cfg(test)]
 mod hostile_b;
+pub(crate) mod index;
+pub(crate) mod linalg;
+pub(crate) mod nn;
 pub(crate) mod norm_backward;
 pub(crate) mod padding;
 pub(crate) mod pool3d;
 pub(crate) mod pool_backward;
+pub(crate) mod random;
+pub(crate) mod reduce;
+pub(crate) mod rnn;
 pub(crate) mod sampler;
+pub(crate) mod scalar;
+pub(crate) mod scatter;
+pub(crate) mod shape;
 pub(crate) mod spatial;
+pub(crate) mod strided;
+pub(crate) mod unary_math;
 
 /// Collect every module's ops.
 pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {

@@ -588,7 +588,11 @@ fn pad(args: Vec<Value>) -> Result<Vec<Value>> {
                 )));
             }
             let spatial = padding.len() / 2;
-            let family = if m == "reflect" { "reflection" } else { "replication" };
+            let family = if m == "reflect" {
+                "reflection"
+            } else {
+                "replication"
+            };
             let name = format!("aten::{family}_pad{spatial}d.default");
             let f = crate::registry::lookup(&name)
                 .ok_or_else(|| Error::runtime(format!("internal: {name} missing")))?;
