@@ -22,6 +22,12 @@ KEEP_WHOLE = (
     "gelu.default",
     "conv2d.default",
     "conv1d.default",
+    # Activations the default table splits into 2-4 element-wise passes (silu = x * sigmoid(x),
+    # hardswish = x * clamp(x + 3, 0, 6) / 6): one vectorized pass instead (efficientnet_b0,
+    # mobilenet_v3_small).
+    "silu.default",
+    "hardswish.default",
+    "hardsigmoid.default",
     # Core ATen ops PyTorch's default table decomposes into index/scatter chains
     "reflection_pad1d.default",
     "reflection_pad2d.default",
