@@ -40,3 +40,19 @@ def rel_err(ref: torch.Tensor, got: np.ndarray) -> float:
 def wtb(tmp_path):
     """A fresh .wtb path."""
     return str(tmp_path / "model.wtb")
+
+
+class Lambda(torch.nn.Module):
+    """Wraps a function of the inputs as a module (one-op parity tests)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+def seeded_randn(*shape, seed=0, scale=1.0, dtype=torch.float32):
+    """Normal samples from a fixed seed, scaled and cast: the same inputs on every run."""
+    return (torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale).to(dtype)

@@ -29,24 +29,11 @@ from wasm_torch import _emit, _native
 from wasm_torch._graph import Block, Const, Graph, IOSpec, Node, Value
 from wasm_torch._schema import DTYPE_NAMES
 
-from conftest import rel_err, torch_outputs
+from conftest import Lambda as Fn, rel_err, seeded_randn as g, torch_outputs
 
 A = torch.ops.aten
 
 
-class Fn(nn.Module):
-    """Wraps a function of the inputs as a module."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
-
-
-def g(*shape, seed=0, scale=1.0, dtype=torch.float32):
-    return (torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale).to(dtype)
 
 
 #: Cases whose float64 outputs are computed in double precision by both sides.

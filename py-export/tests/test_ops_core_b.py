@@ -20,24 +20,11 @@ import torch.nn.functional as F
 
 import wasm_torch
 
-from conftest import rel_err, torch_outputs
+from conftest import Lambda as Fn, rel_err, seeded_randn as g, torch_outputs
 
 A = torch.ops.aten
 
 
-class Fn(nn.Module):
-    """Wraps a function of the inputs as a module."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
-
-
-def g(*shape, seed=0, scale=1.0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale
 
 
 def u(*shape, seed=0, lo=-1.0, hi=1.0):
