@@ -6,7 +6,7 @@
 //! forward convolution connects: not a hot path (a model calls it directly at most), and
 //! one loop serves every dimensionality and both the plain and the transposed case.
 
-use super::spatial::{float_out, output_mask, per_dim, tensor_f64, zeros_for};
+use super::spatial::{float_out, masked_grad, output_mask, per_dim, zeros_for};
 use super::{barg_or, iarg, targ};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
@@ -240,17 +240,10 @@ fn convolution_backward(args: &[Value]) -> Result<Vec<Value>> {
         }
     }
     let dt = float_out(gy);
-    let pick = |on: bool, shape: Vec<usize>, v: Vec<f64>| {
-        if on {
-            tensor_f64(dt, shape, v)
-        } else {
-            Value::None
-        }
-    };
     Ok(vec![
-        pick(mask[0], x.shape().to_vec(), gx),
-        pick(mask[1], w.shape().to_vec(), gw),
-        pick(mask[2], vec![cout], gb),
+        masked_grad(mask[0], dt, x.shape(), gx),
+        masked_grad(mask[1], dt, w.shape(), gw),
+        masked_grad(mask[2], dt, &[cout], gb),
     ])
 }
 

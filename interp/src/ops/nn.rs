@@ -9,6 +9,7 @@ use wasm_torch_kernels::norm::{batch_norm_inference, group_norm, layer_norm_rows
 use wasm_torch_kernels::pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, Pool2dParams};
 use wasm_torch_kernels::softmax::{log_softmax_rows, softmax_rows};
 
+use super::spatial::float_out;
 use super::{arg, barg_or, farg, iarg, ints, norm_dim, one, opt, targ, to_usize};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
@@ -32,14 +33,6 @@ fn pair(args: &[Value], i: usize, n: usize, default: usize) -> Result<Vec<usize>
         l if l == n => v,
         _ => return Err(Error::runtime(format!("expected {n} values, got {v:?}"))),
     })
-}
-
-fn float_out(t: &Tensor) -> DType {
-    if t.dtype().is_float() {
-        t.dtype()
-    } else {
-        DType::F32
-    }
 }
 
 /// conv (1-d or 2-d, batched or not): args input, weight, bias, stride, padding, dilation,
@@ -387,6 +380,22 @@ fn empty_f32() -> Value {
     Value::Tensor(Tensor::from_f32(vec![0], vec![]))
 }
 
+/// The trailing dims of `x` a layer norm's `normalized_shape` names; an error naming `op`
+/// when `normalized_shape` does not end `x`'s shape.
+pub(crate) fn normalized_dims<'a>(op: &str, x: &'a Tensor, ns: &[i64]) -> Result<&'a [usize]> {
+    match x
+        .ndim()
+        .checked_sub(ns.len())
+        .map(|lead| &x.shape()[lead..])
+    {
+        Some(tail) if tail.iter().zip(ns).all(|(&a, &b)| a as i64 == b) => Ok(tail),
+        _ => Err(Error::runtime(format!(
+            "{op}: normalized_shape {ns:?} does not end input {:?}",
+            x.shape()
+        ))),
+    }
+}
+
 /// layer norm over the trailing `normalized_shape`; returns (out, mean, rstd).
 fn layer_norm(args: &[Value], want_stats: bool) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
@@ -394,18 +403,7 @@ fn layer_norm(args: &[Value], want_stats: bool) -> Result<Vec<Value>> {
     let w = opt(args, 2).as_opt_tensor()?;
     let b = opt(args, 3).as_opt_tensor()?;
     let eps = farg(args, 4)?;
-    if ns.len() > x.ndim()
-        || x.shape()[x.ndim() - ns.len()..]
-            .iter()
-            .zip(&ns)
-            .any(|(&a, &b)| a as i64 != b)
-    {
-        return Err(Error::runtime(format!(
-            "layer_norm: normalized_shape {ns:?} does not end input {:?}",
-            x.shape()
-        )));
-    }
-    let row: usize = x.shape()[x.ndim() - ns.len()..].iter().product();
+    let row: usize = normalized_dims("layer_norm", x, &ns)?.iter().product();
     for t in [w, b].into_iter().flatten() {
         if t.numel() != row {
             return Err(Error::runtime(format!(

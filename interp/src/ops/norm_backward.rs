@@ -6,7 +6,8 @@
 //! (sums over everything but the affine parameter's own axis). Outputs switched off by
 //! `output_mask` are `None` (undefined in PyTorch).
 
-use super::spatial::{float_out, output_mask, tensor_f64, usize_of, zeros_for};
+use super::nn::normalized_dims;
+use super::spatial::{float_out, masked_grad, output_mask, usize_of, zeros_for};
 use super::{iarg, ints, opt, targ};
 use crate::error::{Error, Result};
 use crate::registry::{OpCtx, OpFn};
@@ -68,18 +69,7 @@ fn layer_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
             x.shape()
         )));
     }
-    if ns.len() > x.ndim()
-        || x.shape()[x.ndim() - ns.len()..]
-            .iter()
-            .zip(&ns)
-            .any(|(&a, &b)| a as i64 != b)
-    {
-        return Err(Error::runtime(format!(
-            "{op}: normalized_shape {ns:?} does not end input {:?}",
-            x.shape()
-        )));
-    }
-    let norm_shape = x.shape()[x.ndim() - ns.len()..].to_vec();
+    let norm_shape = normalized_dims(op, x, &ns)?.to_vec();
     let row = checked_numel(&norm_shape)?;
     // rows * row = numel; with row = 0 the leading dims may be huge, and nothing is looped
     let rows = match x.numel().checked_div(row) {
@@ -117,17 +107,10 @@ fn layer_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
         }
     }
     let dt = float_out(x);
-    let pick = |on: bool, shape: &[usize], v: Vec<f64>| {
-        if on {
-            tensor_f64(dt, shape.to_vec(), v)
-        } else {
-            Value::None
-        }
-    };
     Ok(vec![
-        pick(mask[0], x.shape(), dx),
-        pick(mask[1], &norm_shape, dw),
-        pick(mask[2], &norm_shape, db),
+        masked_grad(mask[0], dt, x.shape(), dx),
+        masked_grad(mask[1], dt, &norm_shape, dw),
+        masked_grad(mask[2], dt, &norm_shape, db),
     ])
 }
 
@@ -195,17 +178,10 @@ fn group_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
         }
     }
     let dt = float_out(x);
-    let pick = |on: bool, shape: Vec<usize>, v: Vec<f64>| {
-        if on {
-            tensor_f64(dt, shape, v)
-        } else {
-            Value::None
-        }
-    };
     Ok(vec![
-        pick(mask[0], x.shape().to_vec(), dx),
-        pick(mask[1], vec![c], dw),
-        pick(mask[2], vec![c], db),
+        masked_grad(mask[0], dt, x.shape(), dx),
+        masked_grad(mask[1], dt, &[c], dw),
+        masked_grad(mask[2], dt, &[c], db),
     ])
 }
 

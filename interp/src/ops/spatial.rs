@@ -277,6 +277,16 @@ pub(crate) fn tensor_f64(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Value 
     Value::Tensor(Tensor::from_f64_as(dtype, shape, v))
 }
 
+/// One return of a backward op with an `output_mask`: the gradient as a `dtype` tensor
+/// when its mask bit is set, `None` (what PyTorch returns) when it is not.
+pub(crate) fn masked_grad(on: bool, dtype: DType, shape: &[usize], v: Vec<f64>) -> Value {
+    if on {
+        tensor_f64(dtype, shape.to_vec(), v)
+    } else {
+        Value::None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
