@@ -6,7 +6,7 @@ use crate::common::{ms, read, CliError};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use wasm_torch_interp::{npy, Dim, Error, Program, Session, Tensor, ValueSpec};
+use wasm_torch_interp::{npy, Error, Program, Session, Tensor, ValueSpec};
 
 /// A loaded model with a session over it, and how long loading took.
 pub struct Loaded {
@@ -35,23 +35,10 @@ pub fn load(path: &str) -> Result<Loaded, CliError> {
     })
 }
 
-/// `name: dtype[d0, d1, ...]` with symbolic dims by name.
-pub fn describe(s: &ValueSpec) -> String {
-    let dims: Vec<String> = s
-        .shape
-        .iter()
-        .map(|d| match d {
-            Dim::Fixed(n) => n.to_string(),
-            Dim::Symbolic(name) => name.clone(),
-        })
-        .collect();
-    format!("{}: {}[{}]", s.name, s.dtype.name(), dims.join(", "))
-}
-
 fn expected(specs: &[ValueSpec]) -> String {
     let mut s = String::from("the model takes:");
     for (i, spec) in specs.iter().enumerate() {
-        s.push_str(&format!("\n  [{i}] {}", describe(spec)));
+        s.push_str(&format!("\n  [{i}] {spec}"));
     }
     s.push_str("\ngive each as NAME=FILE.npy (--input) or as FILE.npy positionally, in this order");
     s

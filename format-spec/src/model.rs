@@ -117,6 +117,24 @@ pub struct ValueSpec {
     pub shape: Vec<Dim>,
 }
 
+/// `name: dtype[d0, d1, ...]`, symbolic dims by name: how error messages and tools show a
+/// model's inputs and outputs.
+impl std::fmt::Display for ValueSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}[", self.name, self.dtype.name())?;
+        for (i, d) in self.shape.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match d {
+                Dim::Fixed(n) => write!(f, "{n}")?,
+                Dim::Symbolic(name) => f.write_str(name)?,
+            }
+        }
+        f.write_str("]")
+    }
+}
+
 /// The model's calling convention.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Signature {

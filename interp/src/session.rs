@@ -208,20 +208,8 @@ impl Session {
 }
 
 fn describe_specs(specs: &[ValueSpec]) -> String {
-    let items: Vec<String> = specs.iter().map(describe_spec).collect();
+    let items: Vec<String> = specs.iter().map(ValueSpec::to_string).collect();
     format!("[{}]", items.join(", "))
-}
-
-fn describe_spec(s: &ValueSpec) -> String {
-    let dims: Vec<String> = s
-        .shape
-        .iter()
-        .map(|d| match d {
-            Dim::Fixed(n) => n.to_string(),
-            Dim::Symbolic(name) => name.clone(),
-        })
-        .collect();
-    format!("{}: {}[{}]", s.name, s.dtype.name(), dims.join(", "))
 }
 
 /// Check dtypes, ranks, fixed dims and the consistency of symbolic dims.
@@ -236,7 +224,7 @@ fn check_inputs(specs: &[ValueSpec], inputs: &[Tensor]) -> Result<()> {
     }
     let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
     for (s, t) in specs.iter().zip(inputs) {
-        let want = || describe_spec(s);
+        let want = || s.to_string();
         if t.dtype() != s.dtype {
             return Err(Error::invalid_input(format!(
                 "input '{}' has dtype {}, expected {}",
