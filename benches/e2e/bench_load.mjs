@@ -14,13 +14,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { argReader, median } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = argReader(args);
 const dir = opt('dir');
 const variant = opt('variant', 'simd');
 const repeats = Number(opt('repeats', '7'));
@@ -33,12 +31,6 @@ const { parseNpy } = await import(join(here, '../../js/dist/npy.js'));
 const file = join(dir, 'mlp_100mb.wtb');
 const x = parseNpy(new Uint8Array(readFileSync(join(dir, 'mlp_100mb.in0.npy'))));
 const ref = parseNpy(new Uint8Array(readFileSync(join(dir, 'mlp_100mb.out0.npy'))));
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const rows = [];
 for (let i = 0; i < repeats; i++) {

@@ -19,13 +19,11 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execFileSync } from 'node:child_process';
+import { argReader, median } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = argReader(args);
 const zoo = opt('zoo');
 const engine = opt('engine');
 const threads = Number(opt('threads', '1'));
@@ -55,41 +53,48 @@ async function medianMs(fn) {
     times.push(performance.now() - t0);
     if (times.length >= 10 * minRuns) break;
   }
-  times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-  return { median_ms: median, runs: times.length };
+  return { median_ms: median(times), runs: times.length };
 }
 
 function caseInputs(model) {
   return model.cases[0].inputs.map((f) => parseNpy(new Uint8Array(readFileSync(join(zoo, f)))));
 }
 
-async function benchOrt(model, ort) {
-  const onnx = join(zoo, `${model.name}.onnx`);
-  const t0 = performance.now();
-  const session = await ort.InferenceSession.create(readFileSync(onnx), { executionProviders: ['wasm'] });
-  const load_ms = performance.now() - t0;
+/**
+ * Opens `model` with the engine under test and binds `inputs` (its case-0 tensors): `run()`
+ * runs one inference, `release()` frees the session, `variant` is the wasm build that ran
+ * (wasm-torch).
+ */
+async function openModel(model, inputs) {
   const feeds = {};
-  caseInputs(model).forEach((t, i) => {
-    const type = { f32: 'float32', i64: 'int64', i32: 'int32', bool: 'bool' }[t.dtype];
-    feeds[session.inputNames[i]] = new ort.Tensor(type, t.data, t.shape);
-  });
-  const r = await medianMs(() => session.run(feeds));
-  await session.release();
-  return { ...r, load_ms };
+  if (engine === 'ort') {
+    const session = await ort.InferenceSession.create(readFileSync(join(zoo, `${model.name}.onnx`)),
+      { executionProviders: ['wasm'] });
+    inputs.forEach((t, i) => {
+      const type = { f32: 'float32', i64: 'int64', i32: 'int32', bool: 'bool' }[t.dtype];
+      feeds[session.inputNames[i]] = new ort.Tensor(type, t.data, t.shape);
+    });
+    return { run: () => session.run(feeds), release: () => session.release() };
+  }
+  const session = await Session.load(join(zoo, model.file),
+    { variant, threads: variant === 'threads' ? threads : false });
+  inputs.forEach((t, i) => { feeds[session.inputs[i].name] = t; });
+  return {
+    run: () => session.run(feeds),
+    release: () => session.release(),
+    variant: session.build?.variant ?? variant,
+  };
 }
 
-async function benchWasmTorch(model, Session) {
+/** Load time and median latency of one model. */
+async function benchModel(model) {
+  const inputs = caseInputs(model);
   const t0 = performance.now();
-  const session = await Session.load(join(zoo, model.file), { variant, threads: variant === 'threads' ? threads : false });
+  const opened = await openModel(model, inputs);
   const load_ms = performance.now() - t0;
-  const feeds = {};
-  caseInputs(model).forEach((t, i) => { feeds[session.inputs[i].name] = t; });
-  const r = await medianMs(() => session.run(feeds));
-  const build = session.build?.variant ?? variant;
-  session.release();
-  return { ...r, load_ms, variant: build };
+  const r = await medianMs(opened.run);
+  await opened.release();
+  return engine === 'ort' ? { ...r, load_ms } : { ...r, load_ms, variant: opened.variant };
 }
 
 /** A VmRSS/VmHWM field of /proc/self/status, in MiB. */
@@ -99,27 +104,9 @@ function statusMb(field) {
 }
 
 /** Load one model, run it rssRuns times, and report the resident-memory marks. */
-async function rssProbe(model, engine) {
+async function rssProbe(model) {
   const base_mb = statusMb('VmRSS');
-  const inputs = caseInputs(model);
-  let run, release;
-  if (engine === 'ort') {
-    const session = await ort.InferenceSession.create(readFileSync(join(zoo, `${model.name}.onnx`)),
-      { executionProviders: ['wasm'] });
-    const feeds = {};
-    inputs.forEach((t, i) => {
-      const type = { f32: 'float32', i64: 'int64', i32: 'int32', bool: 'bool' }[t.dtype];
-      feeds[session.inputNames[i]] = new ort.Tensor(type, t.data, t.shape);
-    });
-    run = () => session.run(feeds);
-    release = () => session.release();
-  } else {
-    const session = await Session.load(join(zoo, model.file), { variant, threads: variant === 'threads' ? threads : false });
-    const feeds = {};
-    inputs.forEach((t, i) => { feeds[session.inputs[i].name] = t; });
-    run = () => session.run(feeds);
-    release = () => session.release();
-  }
+  const { run, release } = await openModel(model, caseInputs(model));
   const loaded_mb = statusMb('VmRSS');
   const peak_load_mb = statusMb('VmHWM');
   writeFileSync('/proc/self/clear_refs', '5');
@@ -153,10 +140,10 @@ for (const model of manifest.models) {
   }
   try {
     if (rssChild) {
-      console.log(JSON.stringify({ ...base, rss: await rssProbe(model, engine) }));
+      console.log(JSON.stringify({ ...base, rss: await rssProbe(model) }));
       continue;
     }
-    const r = engine === 'ort' ? await benchOrt(model, ort) : await benchWasmTorch(model, Session);
+    const r = await benchModel(model);
     console.log(JSON.stringify({ ...base, ...r }));
   } catch (e) {
     console.log(JSON.stringify({ ...base, error: String(e?.message ?? e).split('\n')[0].slice(0, 300) }));
