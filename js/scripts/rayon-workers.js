@@ -95,19 +95,39 @@ function spawnWeb(init, created) {
   });
 }
 
-export async function startWorkers(module, memory, builder) {
-  const n = builder.numThreads();
-  if (n === 0) throw new Error('num_threads must be > 0');
-  const init = { type: INIT, module, memory, receiver: builder.receiver(), mainJS: builder.mainJS() };
+/**
+ * Start `n` pool workers for `init` from the calling thread and resolve to them once each has
+ * instantiated the module on the shared memory (or reject, terminating the ones started).
+ * Exported so a page can start the pool of a build that lives in one of its Workers (see
+ * POOL_SPAWNER below).
+ */
+export async function spawnPoolWorkers(init, n) {
   const wt = IS_NODE ? await import('node:worker_threads') : null;
   const created = [];
   const spawn = () => (wt ? spawnNode(wt, init, created) : spawnWeb(init, created));
   try {
-    workers = await Promise.all(Array.from({ length: n }, spawn));
+    return await Promise.all(Array.from({ length: n }, spawn));
   } catch (e) {
     // Do not leave half a pool running on the shared memory.
     for (const w of created) w.terminate();
     throw e;
   }
+}
+
+// A host may register a function under this symbol to start the pool workers somewhere else:
+// (url of this module, init message, count) => Promise that resolves once all are ready. The
+// SDK's WorkerSession does, in browsers, so the pool workers are started by the page rather
+// than nested inside the session's Worker: Firefox ESR 153 intermittently never starts the
+// second of two nested module Workers (no script request, no error event), which hung the
+// load; workers created by the page start reliably. The host then owns the workers' lifetime.
+const POOL_SPAWNER = Symbol.for('wasm-torch.poolSpawner');
+
+export async function startWorkers(module, memory, builder) {
+  const n = builder.numThreads();
+  if (n === 0) throw new Error('num_threads must be > 0');
+  const init = { type: INIT, module, memory, receiver: builder.receiver(), mainJS: builder.mainJS() };
+  const host = globalThis[POOL_SPAWNER];
+  if (typeof host === 'function') await host(import.meta.url, init, n);
+  else workers = await spawnPoolWorkers(init, n);
   builder.build();
 }

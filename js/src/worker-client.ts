@@ -86,9 +86,15 @@ export class WorkerSession {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private terminated = false;
+  /** Thread-pool workers this page started for the worker's threads build (browsers only). */
+  private poolWorkers: { terminate(): void }[] = [];
 
   private constructor(private readonly ep: Endpoint) {
     ep.onMessage((msg) => {
+      if (msg.type === 'spawn-pool') {
+        void this.spawnPool(msg);
+        return;
+      }
       const p = this.pending.get(msg.id);
       if (!p) return;
       if (msg.type === 'progress') {
@@ -160,6 +166,25 @@ export class WorkerSession {
     }
   }
 
+  /**
+   * Start the pool workers the worker's threads build asked for (see 'spawn-pool' in
+   * worker-protocol.ts) with the build's own start-up module, and tell the worker how it went.
+   */
+  private async spawnPool(msg: Extract<Reply, { type: 'spawn-pool' }>): Promise<void> {
+    let error: string | undefined;
+    try {
+      const helper = (await import(/* @vite-ignore */ /* webpackIgnore: true */ msg.url)) as {
+        spawnPoolWorkers(init: unknown, n: number): Promise<{ terminate(): void }[]>;
+      };
+      const started = await helper.spawnPoolWorkers(msg.init, msg.threads);
+      if (this.terminated) started.forEach((w) => w.terminate());
+      else this.poolWorkers.push(...started);
+    } catch (e) {
+      error = `the page could not start the thread pool: ${(e as Error)?.message ?? e}`;
+    }
+    if (!this.terminated) this.ep.post({ id: 0, type: 'pool-spawned', request: msg.request, error });
+  }
+
   /** Run the model in the worker. Input data is copied (the caller keeps its arrays). */
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const posted: Record<string, PostedTensor> = {};
@@ -192,5 +217,7 @@ export class WorkerSession {
     for (const p of this.pending.values()) p.reject(new ReleasedError('the worker was terminated'));
     this.pending.clear();
     this.ep.terminate();
+    for (const w of this.poolWorkers) w.terminate();
+    this.poolWorkers = [];
   }
 }

@@ -18,7 +18,9 @@ export type Request =
   | { id: number; type: 'abort'; target: number }
   | { id: number; type: 'run'; inputs: Record<string, PostedTensor> }
   | { id: number; type: 'profile'; on?: boolean }
-  | { id: number; type: 'release' };
+  | { id: number; type: 'release' }
+  /** Answer to a 'spawn-pool' reply: the pool workers are ready, or why they are not. */
+  | { id: 0; type: 'pool-spawned'; request: number; error?: string };
 
 /** Worker → caller. */
 export type Reply =
@@ -34,4 +36,10 @@ export type Reply =
   | { id: number; type: 'result'; outputs: Record<string, PostedTensor> }
   | { id: number; type: 'profile'; profile: unknown }
   | { id: number; type: 'done' }
-  | { id: number; type: 'error'; error: { code: string; name: string; message: string } };
+  | { id: number; type: 'error'; error: { code: string; name: string; message: string } }
+  /**
+   * Unprompted, in browsers: start `threads` thread-pool workers from `url` (the build's
+   * worker start-up module) with `init`, and answer with 'pool-spawned'. The caller keeps the
+   * workers and terminates them with the session. See POOL_SPAWNER in rayon-workers.js.
+   */
+  | { id: 0; type: 'spawn-pool'; request: number; url: string; threads: number; init: unknown };

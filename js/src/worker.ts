@@ -46,11 +46,37 @@ function errorReply(id: number, e: unknown): Reply {
   return { id, type: 'error', error: { code, name: err?.name ?? 'Error', message: err?.message ?? String(e) } };
 }
 
+/**
+ * In a browser, have the page start the threads build's pool workers (see POOL_SPAWNER in
+ * scripts/rayon-workers.js): Firefox ESR intermittently never starts the second of two module
+ * Workers nested in this one. Node's worker_threads nest fine and keep the default.
+ */
+function startPoolsOnCaller(port: Port): (request: Request) => boolean {
+  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  let next = 1;
+  (globalThis as Record<symbol, unknown>)[Symbol.for('wasm-torch.poolSpawner')] = (url: string, init: unknown, threads: number) =>
+    new Promise<void>((resolve, reject) => {
+      const request = next++;
+      waiting.set(request, { resolve, reject });
+      port.post({ id: 0, type: 'spawn-pool', request, url, threads, init });
+    });
+  return (msg) => {
+    if (msg.type !== 'pool-spawned') return false;
+    const w = waiting.get(msg.request);
+    waiting.delete(msg.request);
+    if (msg.error === undefined) w?.resolve();
+    else w?.reject(new Error(msg.error));
+    return true;
+  };
+}
+
 const port = await getPort();
 if (port) {
   let session: Session | undefined;
+  const poolAnswer = isNode ? () => false : startPoolsOnCaller(port);
   const aborts = new Map<number, AbortController>();
   port.listen(async (msg) => {
+    if (poolAnswer(msg)) return;
     try {
       switch (msg.type) {
         case 'load': {

@@ -24,21 +24,10 @@ if (!['chromium', 'firefox', 'webkit'].includes(engine)) {
 
 const isolated = await serve({ isolated: true });
 const plain = await serve({ isolated: false });
-// KNOWN ISSUE (Firefox ESR 153): the threads build started inside a Worker sometimes never
-// starts its thread pool, so a default Firefox run checks the Worker with the simd build only
-// and says so; WASM_TORCH_FIREFOX_WORKER_THREADS=1 puts the threads case back. What a request
-// log of the test server showed (7 hangs in ~20 runs with the case on, 0 in 6 without): after
-// earlier Worker sessions on the page, a new Worker session's pool asks for 2 nested module
-// Workers, and only the first one ever requests its script; the second never reaches the
-// server, so its READY never comes (no error event either). The SDK then gives up after
-// POOL_START_MS and falls back to one thread; nested-worker creation in Firefox is the suspect,
-// not the shared-memory hand-off (the first nested worker instantiates fine). Creating the
-// nested workers one at a time instead of together did not help (4 of 8 runs still hung).
-const firefoxWorkerThreads = engine !== 'firefox' || process.env.WASM_TORCH_FIREFOX_WORKER_THREADS === '1';
-if (!firefoxWorkerThreads) {
-  console.log('# KNOWN ISSUE: threads build in a Worker not checked on Firefox (pool start is flaky; set WASM_TORCH_FIREFOX_WORKER_THREADS=1)');
-}
-const workers = firefoxWorkerThreads ? 'simd,threads' : 'simd';
+// Worker sessions run every build they support, threads included. (Firefox ESR 153 used to
+// hang about one threads-build Worker session in ten while its pool workers were nested in the
+// session's Worker; the page starts them now: see POOL_SPAWNER in js/scripts/rayon-workers.js.)
+const workers = 'simd,threads';
 const pages = [
   { label: 'isolated', url: `${isolated.url}/js/test/browser/index.html?variants=scalar,simd&workers=${workers}` },
   { label: 'not isolated', url: `${plain.url}/js/test/browser/index.html?variants=simd&workers=&zoo=0` },
@@ -106,8 +95,8 @@ async function withFirefox(fn) {
           }
           await sleep(1000);
         }
-        // Which document the driver sees: a hang with an empty log was the driver looking at a
-        // document other than the test page (see the KNOWN ISSUE note above).
+        // Which document the driver sees, and the page's own log: enough to tell a page whose
+        // script never ran from one stuck in a check.
         const log = await page
           .evaluate(() => `[${location.href}, readyState ${document.readyState}, #log ${document.getElementById('log') ? 'present' : 'absent'}]\n${document.getElementById('log')?.textContent ?? ''}`)
           .catch((e) => `(cannot read the page log: ${e?.message ?? e})`);
