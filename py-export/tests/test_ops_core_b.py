@@ -379,3 +379,14 @@ def test_float64_stays_float64(name, wtb):
     got = _check(Fn(fn), (X4.double(),), f"aten::{op}.default", wtb)
     assert got[0].dtype == np.float64
 
+
+
+def test_float64_comparisons_are_made_in_double(wtb):
+    # Each pair differs only below f32 precision (1 + 1e-12 vs 1; 1e-300 vs 0), so a
+    # comparison made in f32 gets every one of these wrong.
+    x = torch.tensor([1 + 1e-12, 0.0, 2.0], dtype=torch.float64)
+    y = torch.tensor([1.0, 1e-300, 2.0], dtype=torch.float64)
+    model = Fn(lambda a, b: (a == b, a < b, a > b, torch.logical_xor(a, b), a != 1.0))
+    got = _check(model, (x, y), "aten::eq.Tensor", wtb)
+    assert [o.tolist() for o in got] == [
+        [False, False, True], [False, True, False], [True, False, False], [False, True, False], [True, True, True]]

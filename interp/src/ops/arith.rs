@@ -101,17 +101,20 @@ macro_rules! float_op {
 float_op!(f_op, f32);
 float_op!(f_op64, f64);
 
-fn f_cmp(op: Bin) -> impl Fn(f32, f32) -> bool {
-    move |a: f32, b: f32| match op {
+/// The comparison and logical ops on floats, in the compute precision (`f32`, or `f64` for
+/// double tensors: comparing doubles in f32 would call 1 + 1e-12 equal to 1).
+fn f_cmp<T: PartialOrd + Copy + From<i8>>(op: Bin) -> impl Fn(T, T) -> bool {
+    let zero = T::from(0);
+    move |a: T, b: T| match op {
         Bin::Eq => a == b,
         Bin::Ne => a != b,
         Bin::Lt => a < b,
         Bin::Le => a <= b,
         Bin::Gt => a > b,
         Bin::Ge => a >= b,
-        Bin::LAnd => a != 0.0 && b != 0.0,
-        Bin::LOr => a != 0.0 || b != 0.0,
-        Bin::LXor => (a != 0.0) != (b != 0.0),
+        Bin::LAnd => a != zero && b != zero,
+        Bin::LOr => a != zero || b != zero,
+        Bin::LXor => (a != zero) != (b != zero),
         _ => false,
     }
 }
@@ -231,14 +234,23 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
     if matches!(op, Bin::BAnd | Bin::BOr | Bin::BXor) && float {
         return Err(Error::runtime("bitwise ops need integer or bool tensors"));
     }
-    if compute == DType::F64 && !(op.is_cmp() || op.is_logical()) {
+    if compute == DType::F64 {
         // double precision end to end (f64 tensors are rare but must not lose precision)
+        let av = expand_to(&ta, &shape)?.f64s()?;
+        let bv = expand_to(&tb, &shape)?.f64s()?;
+        if op.is_cmp() || op.is_logical() {
+            let f = f_cmp::<f64>(op);
+            let out: Vec<u8> = av
+                .iter()
+                .zip(&bv)
+                .map(|(&x, &y)| u8::from(f(x, y)))
+                .collect();
+            return Ok(Tensor::from_bool_bytes(shape, out));
+        }
         let alpha = match alpha {
             Some(v) if !matches!(v, Value::None) => v.as_f64()?,
             _ => 1.0,
         };
-        let av = expand_to(&ta, &shape)?.f64s()?;
-        let bv = expand_to(&tb, &shape)?.f64s()?;
         let f = f_op64(op, alpha);
         let out: Vec<f64> = av.iter().zip(&bv).map(|(&x, &y)| f(x, y)).collect();
         return Ok(Tensor::from_f64_as(DType::F64, shape, out));
@@ -253,7 +265,7 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
             let av = av.f32s()?;
             let bx = expand_to(&tb, &shape)?;
             let bv = bx.f32s()?;
-            let f = f_cmp(op);
+            let f = f_cmp::<f32>(op);
             let out: Vec<u8> = av
                 .iter()
                 .zip(bv.iter())
@@ -1051,6 +1063,34 @@ mod tests {
         assert_eq!(r.dtype(), DType::F64);
         let v = r.f64s().unwrap()[0];
         assert!((v - 1e-12).abs() < 1e-15, "{v}"); // f32 would give 0
+    }
+
+    #[test]
+    fn f64_comparisons_compare_in_double() {
+        let a = || {
+            Value::Tensor(Tensor::from_f64_as(
+                DType::F64,
+                vec![2],
+                vec![1.0 + 1e-12, 0.0],
+            ))
+        };
+        let b = Value::Tensor(Tensor::from_f64_as(DType::F64, vec![2], vec![1.0, 1e-300]));
+        // In f32 both pairs would be equal (1e-300 flushes to 0 and 1 + 1e-12 rounds to 1).
+        let cases = [
+            (Bin::Eq, [0, 0]),
+            (Bin::Gt, [1, 0]),
+            (Bin::Lt, [0, 1]),
+            (Bin::LAnd, [1, 0]),
+            (Bin::LXor, [0, 1]),
+        ];
+        for (op, want) in cases {
+            let r = binary(a(), &b, op, None).unwrap();
+            assert_eq!(r.dtype(), DType::Bool);
+            assert_eq!(r.to_i64_vec(), want.to_vec(), "{op:?}");
+        }
+        // A double scalar against a double tensor takes the same path.
+        let r = binary(a(), &Value::Float(1.0), Bin::Eq, None).unwrap();
+        assert_eq!(r.to_i64_vec(), vec![0, 0]);
     }
 
     #[test]
