@@ -390,3 +390,37 @@ def test_float64_comparisons_are_made_in_double(wtb):
     got = _check(model, (x, y), "aten::eq.Tensor", wtb)
     assert [o.tolist() for o in got] == [
         [False, False, True], [False, True, False], [True, False, False], [False, True, False], [True, True, True]]
+
+
+@pytest.mark.parametrize("op,fn,frontend", [
+    ("aten::where.self", lambda a, b: torch.where(a > 0, a, b), "export"),
+    # torch.export decomposes masked_fill into where; TorchScript keeps it
+    ("aten::masked_fill.Scalar", lambda a, b: a.masked_fill(b > 0, 0.25), "trace"),
+])
+def test_float64_selection_keeps_every_bit(op, fn, frontend, wtb):
+    # Values that f32 cannot hold: an f32 round trip changes each by ~1e-8 relative.
+    a = torch.tensor([1 + 1e-12, -1 / 3, 2 ** 0.5, -(1e-300)], dtype=torch.float64)
+    b = torch.tensor([-1.0, 1 / 7, -1e300, 1 + 2e-12], dtype=torch.float64)
+    model = Fn(fn)
+    got = _check(model, (a, b), op, wtb, frontend=frontend)
+    assert got[0].dtype == np.float64
+    np.testing.assert_array_equal(got[0], model(a, b).numpy())
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, i: torch.gather(x, 1, i),
+    lambda x, i: torch.index_select(x, 0, i[:, 0]),
+    lambda x, i: F.embedding(i, x),
+])
+def test_negative_indices_error_like_pytorch(fn, wtb):
+    # PyTorch refuses a negative index in these ops (only t[i] wraps it); returning a row
+    # would hide the caller's bug.
+    x = g(4, 3, seed=4)
+    good = torch.tensor([[0, 1], [2, 2]])
+    model = Fn(fn)
+    wasm_torch.export(model, (x, good), wtb, verify=False)
+    bad = torch.tensor([[0, -1], [-3, 2]])
+    with pytest.raises(Exception):
+        model(x, bad)
+    with pytest.raises(wasm_torch.NativeError, match=r"runtime: .*index -?\d+ out of"):
+        wasm_torch.load(wtb).run(x, bad)

@@ -501,22 +501,19 @@ fn where_(args: Vec<Value>) -> Result<Vec<Value>> {
     let c = c.bools()?;
     let ea = expand_to(&ta, &shape)?;
     let eb = expand_to(&tb, &shape)?;
-    let out = if dt.is_float() {
-        let (x, y) = (ea.f32s()?, eb.f32s()?);
-        let v: Vec<f32> = c
-            .iter()
+    fn pick<T: Copy>(c: &[u8], x: &[T], y: &[T]) -> Vec<T> {
+        c.iter()
             .zip(x.iter().zip(y.iter()))
             .map(|(&c, (&x, &y))| if c != 0 { x } else { y })
-            .collect();
-        Tensor::from_f32_as(dt, shape, v)
+            .collect()
+    }
+    let out = if dt == DType::F64 {
+        // doubles pass through untouched (an f32 round trip would round them)
+        Tensor::from_f64_as(dt, shape, pick(&c, &ea.f64s()?, &eb.f64s()?))
+    } else if dt.is_float() {
+        Tensor::from_f32_as(dt, shape, pick(&c, &ea.f32s()?, &eb.f32s()?))
     } else {
-        let (x, y) = (ea.i64s()?, eb.i64s()?);
-        let v: Vec<i64> = c
-            .iter()
-            .zip(x.iter().zip(y.iter()))
-            .map(|(&c, (&x, &y))| if c != 0 { x } else { y })
-            .collect();
-        Tensor::from_i64_as(dt, shape, v)
+        Tensor::from_i64_as(dt, shape, pick(&c, &ea.i64s()?, &eb.i64s()?))
     };
     one(out)
 }

@@ -211,6 +211,7 @@ fn index_select(t: &Tensor, dim: i64, ix: &Tensor) -> Result<Tensor> {
     if t.ndim() == 0 {
         return Ok(t.clone());
     }
+    reject_negative("index_select", ix)?;
     let ix1 = super::shape::reshape(ix, vec![ix.numel()])?;
     let mut list: Vec<Option<Tensor>> = vec![None; d];
     list.push(Some(ix1));
@@ -225,8 +226,21 @@ fn embedding(args: &[Value]) -> Result<Vec<Value>> {
     if w.ndim() != 2 {
         return Err(Error::runtime("embedding: weight must be 2-d"));
     }
+    reject_negative("embedding", ix)?;
     let (offs, shape) = advanced_offsets(w, &[Some(ix.clone())])?;
     one(gather_offsets(w, &offs, shape)?)
+}
+
+/// index_select and embedding take indices in `0..size` only: unlike `t[ix]` (which
+/// [`advanced_offsets`] serves, wrapping negatives as Python does), PyTorch rejects a negative
+/// index there ("index out of range in self"), so we must not return a row for it.
+fn reject_negative(op: &str, ix: &Tensor) -> Result<()> {
+    match ix.i64s()?.iter().find(|&&i| i < 0) {
+        Some(i) => Err(Error::runtime(format!(
+            "{op}: index {i} out of range (negative indices are not allowed)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// gather(self, dim, index, sparse_grad)
@@ -245,10 +259,11 @@ fn gather(args: &[Value]) -> Result<Vec<Value>> {
     let st = t.strides();
     let mut offs = Vec::with_capacity(iv.len());
     for (lin, &i) in iv.iter().enumerate() {
-        let j = if i < 0 { i + n } else { i };
+        // No wrapping of negative indices: PyTorch's gather rejects them too.
+        let j = i;
         if j < 0 || j >= n {
             return Err(Error::runtime(format!(
-                "gather: index {i} out of bounds for size {n}"
+                "gather: index {i} out of bounds for dimension {d} with size {n}"
             )));
         }
         let mut rem = lin;
@@ -277,23 +292,22 @@ fn masked_fill(args: &[Value]) -> Result<Vec<Value>> {
     let em = expand_to(m, &shape)?;
     let mb = em.bools()?;
     let et = expand_to(t, &shape)?;
-    let out = if t.dtype().is_float() {
-        let mut x = et.f32s()?.into_owned();
-        let vf = v as f32;
-        x.iter_mut().zip(mb.iter()).for_each(|(x, &b)| {
+    fn fill<T: Copy>(mut x: Vec<T>, mask: &[u8], v: T) -> Vec<T> {
+        x.iter_mut().zip(mask).for_each(|(x, &b)| {
             if b != 0 {
-                *x = vf
+                *x = v
             }
         });
-        Tensor::from_f32_as(t.dtype(), shape, x)
+        x
+    }
+    let dt = t.dtype();
+    let out = if dt == DType::F64 {
+        // doubles stay doubles (an f32 round trip would round the kept values)
+        Tensor::from_f64_as(dt, shape, fill(et.f64s()?, &mb, v))
+    } else if dt.is_float() {
+        Tensor::from_f32_as(dt, shape, fill(et.f32s()?.into_owned(), &mb, v as f32))
     } else {
-        let mut x = et.i64s()?.into_owned();
-        x.iter_mut().zip(mb.iter()).for_each(|(x, &b)| {
-            if b != 0 {
-                *x = v as i64
-            }
-        });
-        Tensor::from_i64_as(t.dtype(), shape, x)
+        Tensor::from_i64_as(dt, shape, fill(et.i64s()?.into_owned(), &mb, v as i64))
     };
     one(out)
 }
@@ -484,6 +498,40 @@ mod tests {
             vec![x().into(), Value::List(vec![ix(vec![3])])]
         )
         .is_err());
+    }
+
+    #[test]
+    fn negative_indices_are_rejected_where_pytorch_rejects_them() {
+        // PyTorch: gather, index_select and embedding refuse -1 ("out of bounds" / "index out
+        // of range in self"); only `t[ix]` (index.Tensor, tested above) wraps it.
+        let f = |name: &str, args: Vec<Value>| {
+            crate::registry::lookup(name).unwrap()(&mut OpCtx::default(), args)
+        };
+        let gather = f(
+            "aten::gather.default",
+            vec![
+                x().into(),
+                Value::Int(1),
+                Tensor::from_i64(vec![3, 1], vec![0, -1, 2]).into(),
+            ],
+        );
+        assert!(gather
+            .unwrap_err()
+            .to_string()
+            .contains("index -1 out of bounds"));
+        let select = f(
+            "aten::index_select.default",
+            vec![x().into(), Value::Int(0), ix(vec![0, -1])],
+        );
+        assert!(select
+            .unwrap_err()
+            .to_string()
+            .contains("index -1 out of range"));
+        let embed = f("aten::embedding.default", vec![x().into(), ix(vec![-3])]);
+        assert!(embed
+            .unwrap_err()
+            .to_string()
+            .contains("index -3 out of range"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 - :func:`export` ``(model, example_inputs, path, *, frontend="auto", dynamic_shapes=None,
   weights="f32", input_names=None, output_names=None, verify=True) -> ExportReport``
 - :func:`load` ``(path) -> Session`` with ``.run(*inputs) -> [numpy arrays]``, ``.inputs``,
-  ``.outputs``.
+  ``.outputs``. Interpreter failures (a bad file, unsupported ops, wrong inputs, an op that
+  refuses its arguments) raise :class:`NativeError`, whose message starts with the kind.
 
 ``frontend="auto"`` tries torch.export (non-strict) first and falls back to torch.jit.trace;
 ``"script"`` compiles with torch.jit.script (for data-dependent ``if``/loops, which become
@@ -15,6 +16,7 @@ inputs and raises :class:`VerificationError` when it differs from PyTorch by mor
 
 from ._export import TOLERANCES, ExportReport, OutputCheck, __version__, export
 from ._session import Session, TensorSpec, load
+from ._native import NativeError
 from .errors import ExportError, Problem, VerificationError
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ExportError",
     "Problem",
     "VerificationError",
+    "NativeError",
     "TOLERANCES",
     "__version__",
 ]
