@@ -3,7 +3,7 @@
 //! counts calls.
 
 /// A monotonic clock in nanoseconds.
-pub trait Clock: Send {
+pub trait Clock: Send + Sync {
     /// Nanoseconds since an arbitrary fixed origin.
     fn now_ns(&self) -> u64;
 }
@@ -27,7 +27,7 @@ impl Clock for InstantClock {
 }
 
 /// A clock backed by a host function (wasm: `performance.now()` in milliseconds).
-pub struct FnClock(pub Box<dyn Fn() -> f64 + Send>);
+pub struct FnClock(pub Box<dyn Fn() -> f64 + Send + Sync>);
 
 impl Clock for FnClock {
     fn now_ns(&self) -> u64 {

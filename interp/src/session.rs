@@ -184,7 +184,11 @@ impl Session {
             step_limit: self.step_limit,
             outer_bytes: 0,
         };
-        let values = exec.run_function(0, inputs.into_iter().map(Value::Tensor).collect(), 0)?;
+        // On a pool thread, so the ops' parallel splits start from inside the pool (see
+        // `parallel::on_pool`); without threads this is a plain call.
+        let values = wasm_torch_kernels::parallel::on_pool(|| {
+            exec.run_function(0, inputs.into_iter().map(Value::Tensor).collect(), 0)
+        })?;
         if let Some(p) = self.profile.as_mut() {
             p.runs += 1;
             if let (Some(c), Some(t0)) = (self.clock.as_ref(), t0) {

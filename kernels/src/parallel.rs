@@ -94,6 +94,25 @@ pub fn for_each_rows<T: Send>(
     for_each(items, |(s, chunk)| f(s, chunk));
 }
 
+/// Runs `f` on a thread of the pool (the caller blocks until it returns) when there is a
+/// pool of more than one thread and the caller is not already one of its threads; else on
+/// the calling thread.
+///
+/// Why: a split started from outside the pool is *injected*: the caller sleeps on a latch
+/// while pool threads are woken to run every part, then wakes again, so each split pays
+/// several thread wake-ups (costly in wasm, where a wake-up is an `Atomics.notify` to a Web
+/// Worker). Started from a pool thread, the split keeps one part on that thread and only
+/// offers the others to idle threads (running them itself when nobody takes them in time).
+/// The interpreter runs a whole inference through this, so each op's split is a cheap one.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "threads")]
+    if threads() > 1 && rayon::current_thread_index().is_none() {
+        // `scope` runs its body on a pool thread when called from outside the pool.
+        return rayon::scope(|_| f());
+    }
+    f()
+}
+
 /// Runs `f` with the kernels' parallel work spread over a private pool of `n` threads
 /// (tests and benchmarks compare thread counts in one process with it). Without the
 /// `threads` feature it just calls `f`.
@@ -150,6 +169,30 @@ mod tests {
                     assert!(r.iter().all(|&x| x == i as u32 + 1), "{t} threads: {v:?}");
                 }
             });
+        }
+    }
+
+    #[test]
+    fn on_pool_runs_on_a_pool_thread() {
+        let outside = on_pool(|| 41) + 1;
+        assert_eq!(outside, 42);
+        with_threads(2, || {
+            // Inside `with_threads` the caller already is a pool thread: it stays there.
+            let here = std::thread::current().id();
+            assert_eq!(on_pool(|| std::thread::current().id()), here);
+        });
+        #[cfg(feature = "threads")]
+        {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            assert!(pool
+                .install(|| on_pool(rayon::current_thread_index))
+                .is_some());
+            // From outside any pool it moves to the global pool (when that has 2+ threads).
+            let moved = on_pool(rayon::current_thread_index);
+            assert_eq!(moved.is_some(), threads() > 1);
         }
     }
 
