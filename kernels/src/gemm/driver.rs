@@ -14,12 +14,15 @@ pub(crate) const KC: usize = 256;
 pub(crate) const MC: usize = 96;
 /// Panels of B per column block (`NC_PANELS × NR` columns).
 const NC_PANELS: usize = 32;
-/// Least multiply-adds per thread worth a fork/join: about 40-80 µs of work at the AVX2
-/// kernel's speed. Chosen from zoo models at 1 vs 2 threads (`wasm-torch bench`): with
-/// 2^20, mobilenet_v3_small (many ~100 µs convolutions) got ~10% slower on 2 threads than
-/// on 1 (waking a parked worker costs tens of µs); 2^22 lost MiniLM-seq16's gain; 2^21
-/// keeps both. (Tiny in unit tests, so that their small shapes do take the split paths.)
-pub(crate) const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 21 };
+/// Least multiply-adds per thread worth a fork/join: about 10-20 µs of work at the AVX2
+/// kernel's speed. First tuned at 2^21 while ops' splits were injected into the pool from
+/// outside (each split then woke the caller and every part's thread; at 2^20 mobilenet_v3_small
+/// got ~10% slower on 2 threads). Since inferences run on a pool thread
+/// (`parallel::on_pool`), 2^19 measured, at 2 threads against 2^21: efficientnet_b0 -9% in the
+/// wasm threads build (`benches/e2e/ab_builds.mjs`, paired) and about -20% natively, every
+/// other zoo model within ±3%; 2^17 made the LSTM and MiniLM-16 ~20% slower in wasm. (Tiny
+/// in unit tests, so that their small shapes do take the split paths.)
+pub(crate) const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 19 };
 
 /// Depth of the K blocks for reduction depth `k`: equal blocks of at most [`KC`]
 /// (k = 384 runs as 2 × 192, not 256 + 128).
