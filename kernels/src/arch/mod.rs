@@ -36,6 +36,11 @@ pub(crate) type TileFn = fn(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &
 pub(crate) type MapFn = fn(x: &mut [f32]);
 /// One depthwise-convolution output plane.
 pub(crate) type DwPlaneFn = fn(plane: &mut crate::conv::DwPlane);
+/// A one-row product `out = a · B` over `k` steps: `a` holds `k` values, `b` holds
+/// `panels` packed B panels (`k × NR` each, as [`crate::gemm::PackedB`] stores them), and
+/// `out` (`panels × NR`) is overwritten. The m = 1 case of the GEMM (a recurrent step, a
+/// classifier head), where a one-row micro-tile would leave most of the vector units idle.
+pub(crate) type GemvFn = fn(k: usize, a: &[f32], b: &[f32], panels: usize, out: &mut [f32]);
 
 /// One implementation of every dispatched kernel.
 pub struct Kernels {
@@ -53,6 +58,7 @@ pub struct Kernels {
     pub(crate) gelu: MapFn,
     pub(crate) gelu_tanh: MapFn,
     pub(crate) dw_plane: DwPlaneFn,
+    pub(crate) gemv: GemvFn,
 }
 
 /// The portable (plain Rust) kernel table: the reference for every other table.
@@ -73,6 +79,7 @@ static PORTABLE: Kernels = Kernels {
     gelu: scalar::gelu_slice,
     gelu_tanh: scalar::gelu_tanh_slice,
     dw_plane: dw_plane_portable,
+    gemv: crate::gemm::portable_gemv,
 };
 
 fn dw_plane_portable(plane: &mut crate::conv::DwPlane) {

@@ -221,6 +221,74 @@ pub(crate) fn gemm_tile<S: Simd, const MR: usize, const STRIDE: usize, const NV:
     }
 }
 
+/// One-row GEMM over packed B panels (see [`super::GemvFn`]; `gemm::portable_gemv` is the
+/// reference). `G` panels are computed together: with one panel the accumulators form a
+/// short chain of dependent multiply-adds per step and the loop runs at the FMA latency
+/// rather than its throughput (the one-row micro-tile's problem). Callers pick `G` so that
+/// `G × NR / LANES` is 8 accumulators: independent enough, and within 16 vector registers.
+#[inline(always)]
+pub(crate) fn gemv<S: Simd, const G: usize>(
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    panels: usize,
+    out: &mut [f32],
+) {
+    const NR: usize = super::NR;
+    assert!(a.len() >= k && b.len() >= panels * k * NR && out.len() >= panels * NR);
+    let mut jp = 0;
+    while jp + G <= panels {
+        // SAFETY: panels jp..jp + G exist in b and out (asserted above).
+        unsafe {
+            gemv_panels::<S, G>(
+                k,
+                a,
+                b.as_ptr().add(jp * k * NR),
+                out.as_mut_ptr().add(jp * NR),
+            )
+        };
+        jp += G;
+    }
+    while jp < panels {
+        // SAFETY: as above, for one panel.
+        unsafe {
+            gemv_panels::<S, 1>(
+                k,
+                a,
+                b.as_ptr().add(jp * k * NR),
+                out.as_mut_ptr().add(jp * NR),
+            )
+        };
+        jp += 1;
+    }
+}
+
+/// `G` consecutive panels of [`gemv`].
+///
+/// # Safety
+/// `b` is valid for reading `G × k × NR` floats and `out` for writing `G × NR`; `a.len() >= k`.
+#[inline(always)]
+unsafe fn gemv_panels<S: Simd, const G: usize>(k: usize, a: &[f32], b: *const f32, out: *mut f32) {
+    const NR: usize = super::NR;
+    const MAX_V: usize = 4;
+    let nv = NR / S::LANES;
+    debug_assert!(NR % S::LANES == 0 && nv <= MAX_V);
+    let mut acc = [[S::splat(0.0); MAX_V]; G];
+    for (p, &x) in a.iter().enumerate().take(k) {
+        let x = S::splat(x);
+        for (q, accq) in acc.iter_mut().enumerate() {
+            for (v, accv) in accq.iter_mut().enumerate().take(nv) {
+                *accv = x.mul_add(S::load(b.add(q * k * NR + p * NR + v * S::LANES)), *accv);
+            }
+        }
+    }
+    for (q, accq) in acc.iter().enumerate() {
+        for (v, accv) in accq.iter().enumerate().take(nv) {
+            accv.store(out.add(q * NR + v * S::LANES));
+        }
+    }
+}
+
 /// Depthwise plane (see `conv::dw_plane`, the reference), for any stride and dilation.
 ///
 /// The input plane is first copied into `scratch` with its horizontal zero padding made

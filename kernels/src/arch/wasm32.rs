@@ -220,4 +220,5 @@ pub(crate) static TABLE: Kernels = Kernels {
     gelu,
     gelu_tanh,
     dw_plane: |plane| simd::dw_plane::<F4>(plane),
+    gemv: |k, a, b, panels, out| simd::gemv::<F4, 2>(k, a, b, panels, out),
 };

@@ -177,6 +177,16 @@ fn dw_plane(plane: &mut crate::conv::DwPlane) {
     unsafe { dw_plane_avx2(plane) }
 }
 
+#[target_feature(enable = "avx2,fma")]
+fn gemv_avx2(k: usize, a: &[f32], b: &[f32], panels: usize, out: &mut [f32]) {
+    simd::gemv::<F8, 4>(k, a, b, panels, out)
+}
+
+fn gemv(k: usize, a: &[f32], b: &[f32], panels: usize, out: &mut [f32]) {
+    // SAFETY: reachable only through `TABLE`, handed out after AVX2+FMA detection.
+    unsafe { gemv_avx2(k, a, b, panels, out) }
+}
+
 /// The AVX2+FMA table. Only hand it out after [`detected`] returned true.
 pub(crate) static TABLE: Kernels = Kernels {
     name: "avx2-fma",
@@ -191,6 +201,7 @@ pub(crate) static TABLE: Kernels = Kernels {
     gelu,
     gelu_tanh,
     dw_plane,
+    gemv,
 };
 
 /// Whether this CPU runs the AVX2+FMA table.

@@ -174,6 +174,10 @@ pub(crate) fn gemm_block(
         }
         return;
     }
+    if let (1, AOperand::Raw { a, lda, trans }) = (m, a) {
+        gemv_row(kern, k, n, a, lda, trans, bp, c, epi);
+        return;
+    }
     let mr = kern.mr;
     debug_assert!(mr <= MR_MAX && MC % mr == 0);
     let kc_step = kc_step(k);
@@ -227,6 +231,41 @@ pub(crate) fn gemm_block(
             }
         }
     }
+}
+
+/// The m = 1 product (a recurrent step, a classifier head) with the table's GEMV over all
+/// of B's panels at once: a one-row micro-tile per panel would run at the latency of its
+/// few dependent multiply-adds (see `arch::GemvFn`). `k > 0`.
+#[allow(clippy::too_many_arguments)]
+fn gemv_row(
+    kern: &Kernels,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    lda: usize,
+    trans: bool,
+    bp: &[f32],
+    mut c: MatMut,
+    epi: &Epilogue,
+) {
+    // Stored transposed, the row is a column of a `k × 1` matrix: gather it.
+    let gathered: Vec<f32>;
+    let row_a = if trans {
+        gathered = (0..k).map(|p| a[p * lda]).collect();
+        &gathered[..]
+    } else {
+        &a[..k]
+    };
+    let panels = n.div_ceil(NR);
+    let mut out = vec![0f32; panels * NR];
+    (kern.gemv)(k, row_a, bp, panels, &mut out);
+    let dst = c.row_part(0, 0, n);
+    if epi.accumulate {
+        dst.iter_mut().zip(&out).for_each(|(d, s)| *d += s);
+    } else {
+        dst.copy_from_slice(&out[..n]);
+    }
+    finish_row(kern, epi, 0, 0, dst);
 }
 
 /// Adds the bias and applies the activation to `row` = row `i`, columns `j0..`, of C.

@@ -336,6 +336,24 @@ impl PackedA {
     }
 }
 
+/// Portable one-row product over packed B panels (see [`arch::GemvFn`]): the reference
+/// for the SIMD versions, summing over `k` in order for every column.
+pub(crate) fn portable_gemv(k: usize, a: &[f32], b: &[f32], panels: usize, out: &mut [f32]) {
+    assert!(a.len() >= k && b.len() >= panels * k * NR && out.len() >= panels * NR);
+    for (panel, dst) in b
+        .chunks_exact(k * NR)
+        .zip(out.chunks_exact_mut(NR))
+        .take(panels)
+    {
+        dst.fill(0.0);
+        for (&x, row) in a.iter().zip(panel.chunks_exact(NR)) {
+            for (d, &bv) in dst.iter_mut().zip(row) {
+                *d += x * bv;
+            }
+        }
+    }
+}
+
 /// Portable micro-kernel: a 4 × 16 tile (see [`arch::TileFn`]), with a separate loop for
 /// partial panels so that e.g. a single row (m = 1) does not pay for four.
 pub(crate) fn portable_tile(rows: usize, kc: usize, a: &[f32], b: &[f32], acc: &mut [f32]) {

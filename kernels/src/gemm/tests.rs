@@ -161,6 +161,38 @@ fn sgemm_single_row() {
 }
 
 #[test]
+fn gemv_of_every_table_matches_the_reference() {
+    // Panel counts around the SIMD versions' group sizes (2 and 4 panels), so both full
+    // groups and the one-panel tail run; k from 1 to past a K block.
+    for panels in 1..=9 {
+        for k in [1, 2, 7, 64, 300] {
+            let a = data(k, panels as u32);
+            let b = data(panels * k * NR, 100 + k as u32);
+            let mut want = vec![f32::NAN; panels * NR];
+            portable_gemv(k, &a, &b, panels, &mut want);
+            for (j, &w) in want.iter().enumerate() {
+                let (panel, col) = (j / NR, j % NR);
+                let exact: f64 = (0..k)
+                    .map(|p| a[p] as f64 * b[panel * k * NR + p * NR + col] as f64)
+                    .sum();
+                assert!((w as f64 - exact).abs() <= tol(k), "reference, k {k}");
+            }
+            for kern in available() {
+                let mut got = vec![f32::NAN; panels * NR];
+                (kern.gemv)(k, &a, &b, panels, &mut got);
+                for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() as f64 <= tol(k),
+                        "{}: panels {panels}, k {k}, column {j}: {g} vs {w}",
+                        kern.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn sgemm_k_zero_zeroes_or_keeps_c() {
     for kern in available() {
         let mut c = vec![3.0f32; 6];
