@@ -7,9 +7,10 @@
 # Steps: npm ci (if needed) → wasm builds (scripts/build-wasm.sh, skips nothing: cargo is
 # incremental) → tsc → fixtures (make_fixture) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
+# → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
 # → node --test (includes test/huge.test.mjs: writes a 2.5 GB model to the temp dir with the
 # make_huge example, loads it, deletes it; ~30 s; skipped, saying why, with < 8 GiB available
-# memory or < 6 GiB free disk) → browsers. Exit status is non-zero if any stage failed.
+# memory or < 6 GiB free disk) → browsers (each also checks the demo page). Exit status is non-zero if any stage failed.
 # webkit is reported but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is
 # not always installed).
 set -uo pipefail
@@ -33,6 +34,17 @@ if [ ! -f "$WASM_TORCH_ZOO/manifest.json" ]; then
     "$ROOT/.venv/bin/python" "$ROOT/py-export/zoo/build_zoo.py" --out "$WASM_TORCH_ZOO" --models resnet18 minilm_seq16
 fi
 node test/zoo.mjs
+# The demo page's models (real weights: MiniLM seq 128, EfficientNet-Lite0 and its labels), so
+# the browser runs check the demo page too; scripts/demo.sh builds the same folder. ~30 s.
+DEMO_ZOO_DIR="$ROOT/${WASM_TORCH_DEMO_ZOO:-target/demo-zoo}"
+if [ ! -f "$DEMO_ZOO_DIR/minilm_seq128.wtb" ]; then
+    say "building the demo page's MiniLM into $DEMO_ZOO_DIR"
+    "$ROOT/.venv/bin/python" "$ROOT/py-export/zoo/build_zoo.py" --out "$DEMO_ZOO_DIR" --models minilm_seq128
+fi
+if [ ! -f "$DEMO_ZOO_DIR/efficientnet_lite0.wtb" ] || [ ! -f "$DEMO_ZOO_DIR/imagenet-labels.json" ]; then
+    say "building the demo page's EfficientNet-Lite0 into $DEMO_ZOO_DIR"
+    "$ROOT/.venv/bin/python" "$ROOT/js/examples/demo/efficientnet_lite0.py" "$DEMO_ZOO_DIR" > /dev/null
+fi
 set +e
 
 FAILED=()
