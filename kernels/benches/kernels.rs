@@ -237,6 +237,7 @@ fn main() {
         bench_gemm(k, 128, 384, 1536);
         bench_gemm(k, 256, 256, 256);
         bench_gemm(k, 1, 768, 768);
+        bench_gemm(k, 1, 256, 1024);
         bench_conv(k, "3x3 64->64 56x56", &conv3);
         bench_conv(k, "1x1 128->128 28x28", &pw);
     }

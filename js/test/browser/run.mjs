@@ -109,20 +109,35 @@ async function withFirefox(fn) {
   }
 }
 
+/** Longest a single WebDriver request may take (page loads included) before the run says so. */
+const WEBDRIVER_REQUEST_MS = 120_000;
+
+/** Resolves when child process `p` has exited. */
+const exited = (p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
+
 async function withWebKit(fn) {
   const driverBin = '/usr/bin/WebKitWebDriver';
   const mini = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
   if (!existsSync(driverBin) || !existsSync(mini)) {
     throw new Error('WebKitGTK driver missing: apt-get install webkit2gtk-driver xvfb');
   }
-  const display = ':99';
+  // A display of its own per page: reusing :99 raced with the previous page's Xvfb, still
+  // exiting, and the new MiniBrowser then never came up (a session request hung for minutes).
+  const display = `:${100 + Math.floor(Math.random() * 800)}`;
   const xvfb = spawn('Xvfb', [display], { stdio: 'ignore' });
   await sleep(1000);
   const port = 4444 + Math.floor(Math.random() * 1000);
   const driver = spawn(driverBin, [`--port=${port}`], { stdio: 'ignore', env: { ...process.env, DISPLAY: display } });
   const base = `http://127.0.0.1:${port}`;
   const wd = async (method, path, body) => {
-    const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    const r = await fetch(base + path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(WEBDRIVER_REQUEST_MS),
+    }).catch((e) => {
+      throw new Error(`WebDriver ${method} ${path}: ${e.name === 'TimeoutError' ? `no answer within ${WEBDRIVER_REQUEST_MS / 1000} s` : e.message}`);
+    });
     const j = await r.json();
     if (!r.ok) throw new Error(`WebDriver ${path}: ${JSON.stringify(j.value)}`);
     return j.value;
@@ -159,6 +174,7 @@ async function withWebKit(fn) {
   } finally {
     driver.kill();
     xvfb.kill();
+    await Promise.all([exited(driver), exited(xvfb)]);
   }
 }
 
