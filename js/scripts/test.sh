@@ -10,7 +10,8 @@
 # → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
 # → node --test (includes test/huge.test.mjs: writes a 2.5 GB model to the temp dir with the
 # make_huge example, loads it, deletes it; ~30 s; skipped, saying why, with < 8 GiB available
-# memory or < 6 GiB free disk) → browsers (each also checks the demo page). Exit status is non-zero if any stage failed.
+# memory or < 6 GiB free disk) → browsers (each also checks the demo page). Exit status is
+# non-zero if any stage failed.
 # webkit is reported but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is
 # not always installed).
 set -uo pipefail

@@ -260,8 +260,7 @@ fn gather(args: &[Value]) -> Result<Vec<Value>> {
     let mut offs = Vec::with_capacity(iv.len());
     for (lin, &i) in iv.iter().enumerate() {
         // No wrapping of negative indices: PyTorch's gather rejects them too.
-        let j = i;
-        if j < 0 || j >= n {
+        if i < 0 || i >= n {
             return Err(Error::runtime(format!(
                 "gather: index {i} out of bounds for dimension {d} with size {n}"
             )));
@@ -276,7 +275,7 @@ fn gather(args: &[Value]) -> Result<Vec<Value>> {
                     "gather: index shape exceeds self outside dim",
                 ));
             }
-            o += if k == d { j as usize } else { c } * st[k];
+            o += if k == d { i as usize } else { c } * st[k];
         }
         offs.push(o);
     }
