@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { argReader, median } from './stats.mjs';
+import { argReader, caseInputs, median, namedFeeds } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const opt = argReader(process.argv.slice(2));
@@ -35,7 +35,7 @@ const only = opt('models')?.split(',');
 const models = manifest.models.filter((m) => m.file && (!only || only.includes(m.name)));
 
 for (const model of models) {
-  const inputs = model.cases[0].inputs.map((f) => parseNpy(new Uint8Array(readFileSync(join(zoo, f)))));
+  const inputs = caseInputs(zoo, model, parseNpy);
   const runs = [];
   for (const dir of builds) {
     const session = await Session.load(join(zoo, model.file), {
@@ -43,10 +43,7 @@ for (const model of models) {
       threads: variant === 'threads' ? threads : false,
       wasmBaseUrl: pathToFileURL(resolve(dir) + '/').href,
     });
-    const feeds = {};
-    inputs.forEach((t, i) => {
-      feeds[session.inputs[i].name] = t;
-    });
+    const feeds = namedFeeds(session, inputs);
     for (let i = 0; i < 3; i++) await session.run(feeds);
     runs.push({ dir, session, feeds, times: [] });
   }

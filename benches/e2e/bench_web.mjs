@@ -19,7 +19,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execFileSync } from 'node:child_process';
-import { argReader, median } from './stats.mjs';
+import { argReader, caseInputs, median, namedFeeds } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -56,18 +56,14 @@ async function medianMs(fn) {
   return { median_ms: median(times), runs: times.length };
 }
 
-function caseInputs(model) {
-  return model.cases[0].inputs.map((f) => parseNpy(new Uint8Array(readFileSync(join(zoo, f)))));
-}
-
 /**
  * Opens `model` with the engine under test and binds `inputs` (its case-0 tensors): `run()`
  * runs one inference, `release()` frees the session, `variant` is the wasm build that ran
  * (wasm-torch).
  */
 async function openModel(model, inputs) {
-  const feeds = {};
   if (engine === 'ort') {
+    const feeds = {};
     const session = await ort.InferenceSession.create(readFileSync(join(zoo, `${model.name}.onnx`)),
       { executionProviders: ['wasm'] });
     inputs.forEach((t, i) => {
@@ -78,9 +74,9 @@ async function openModel(model, inputs) {
   }
   const session = await Session.load(join(zoo, model.file),
     { variant, threads: variant === 'threads' ? threads : false });
-  inputs.forEach((t, i) => { feeds[session.inputs[i].name] = t; });
+  const named = namedFeeds(session, inputs);
   return {
-    run: () => session.run(feeds),
+    run: () => session.run(named),
     release: () => session.release(),
     variant: session.build?.variant ?? variant,
   };
@@ -88,7 +84,7 @@ async function openModel(model, inputs) {
 
 /** Load time and median latency of one model. */
 async function benchModel(model) {
-  const inputs = caseInputs(model);
+  const inputs = caseInputs(zoo, model, parseNpy);
   const t0 = performance.now();
   const opened = await openModel(model, inputs);
   const load_ms = performance.now() - t0;
@@ -106,7 +102,7 @@ function statusMb(field) {
 /** Load one model, run it rssRuns times, and report the resident-memory marks. */
 async function rssProbe(model) {
   const base_mb = statusMb('VmRSS');
-  const { run, release } = await openModel(model, caseInputs(model));
+  const { run, release } = await openModel(model, caseInputs(zoo, model, parseNpy));
   const loaded_mb = statusMb('VmRSS');
   const peak_load_mb = statusMb('VmHWM');
   writeFileSync('/proc/self/clear_refs', '5');
