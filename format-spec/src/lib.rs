@@ -6,6 +6,9 @@
 //! ([`StreamParser`]) — plus chunk decoding into the segmented weight [`Arena`] and the writer
 //! primitives the packer uses ([`writer`]).
 //!
+//! Parsed graphs compare with [`BitEq`] (floats bit for bit) when the question is "did both
+//! readers get the same file contents"; the derived `PartialEq` compares floats as IEEE values.
+//!
 //! Every offset, length, count and declared size is checked against the file and against
 //! [`Limits`] before anything is allocated; malformed input yields a [`FormatError`], never a
 //! panic.
@@ -13,6 +16,7 @@
 
 mod aligned;
 mod arena;
+mod bit_eq;
 mod decode;
 mod error;
 mod limits;
@@ -26,6 +30,7 @@ pub mod writer;
 
 pub use aligned::{AlignedBuf, ARENA_ALIGN};
 pub use arena::{Arena, SlotLocation, SEGMENT_TARGET};
+pub use bit_eq::BitEq;
 pub use error::{ErrorKind, FormatError, SectionKind};
 pub use limits::Limits;
 pub use model::*;

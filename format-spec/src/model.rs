@@ -8,6 +8,12 @@
 //! 2 GB model.
 //!
 //! Field order and meaning follow `format-spec/SPEC.md`; when you change one, change both.
+//!
+//! The derived `PartialEq` of the float-carrying types ([`ConstValue`], [`Quantization`],
+//! [`TensorInfo`], [`Graph`]) compares floats as IEEE values (NaN != NaN, -0.0 == +0.0). To
+//! check that two graphs hold the same file contents use [`crate::BitEq`], which compares
+//! floats bit for bit; a new field or variant must be added to its impls too (they fail to
+//! compile until it is).
 
 /// Element types a tensor (logical or stored) can have. Codes are the on-disk byte values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
