@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Run every fuzz target for SECONDS each (default 60). Needs cargo-fuzz and a nightly
 # toolchain (the project's setup script installs both); installs nothing itself.
-# Seeds come from the golden files; corpora and crashes stay under fuzz/ (git-ignored).
+# Seeds come from the golden files and the committed regression files (format-spec/tests/
+# regress/*.wtb: inputs that once broke a target or its checks, kept so every run starts from
+# them); corpora and crashes stay under fuzz/ (git-ignored).
 set -euo pipefail
 secs="${1:-60}"
 cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 targets=(parse_whole parse_stream roundtrip)
 mkdir -p corpus/parse_whole corpus/parse_stream corpus/roundtrip
-for f in ../format-spec/tests/golden/*.wtb; do
+for f in ../format-spec/tests/golden/*.wtb ../format-spec/tests/regress/*.wtb; do
     b=$(basename "$f")
     cp -n "$f" "corpus/parse_whole/$b"
     # parse_stream inputs start with 8 control bytes (see its source).

@@ -332,7 +332,7 @@ mod tests {
             )
             .unwrap();
             assert_eq!(asked, (0..g.chunks.len()).collect::<Vec<_>>());
-            assert_eq!(g2, g1);
+            crate::assert_bit_eq!(g2, g1);
             assert_eq!(cur.into_inner(), golden, "{name}");
         }
     }

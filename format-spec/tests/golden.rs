@@ -11,7 +11,8 @@ fn read(name: &str) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
-/// Whole-file parse + decode, checked equal to a 1-byte-piece stream parse.
+/// Whole-file parse + decode, checked equal (floats bit for bit) to a 1-byte-piece stream
+/// parse.
 fn load(bytes: &[u8]) -> (Graph, Arena) {
     let l = Limits::default();
     let g = parse_file(bytes, &l).unwrap();
@@ -23,7 +24,7 @@ fn load(bytes: &[u8]) -> (Graph, Arena) {
     }
     assert_eq!(events.len(), 3 + g.chunks.len());
     let (g2, a2) = sp.finish().unwrap();
-    assert_eq!(g2, g);
+    assert_bit_eq!(g2, g);
     assert_eq!(a2, arena);
     // One segment per chunk places chunks differently but holds the same bytes.
     assert_eq!(

@@ -1,5 +1,7 @@
 //! Streaming parse with fuzzer-chosen piece boundaries must agree with the whole-file parse
 //! (+ decoding every chunk): both accept with equal graphs and arena bytes, or both reject.
+//! Graphs are compared with `BitEq` (floats bit for bit): a mutated file may hold NaN
+//! constants, which the derived `PartialEq` would call unequal to themselves.
 //!
 //! Input layout: 8 control bytes, then the file. Control byte 0 bit 0 asks for the file's
 //! checksums to be refreshed (so mutated values get past the CRCs), bits 1-2 pick the
@@ -11,7 +13,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use wasm_torch_format::{
-    decode_all, parse_file, refresh_checksums, Limits, StreamParser, SEGMENT_TARGET,
+    assert_bit_eq, decode_all, parse_file, refresh_checksums, Limits, StreamParser,
+    SEGMENT_TARGET,
 };
 
 fn limits() -> Limits {
@@ -68,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
     let streamed = res.and_then(|_| sp.finish());
     match (whole, streamed) {
         (Ok((g, a)), Ok((g2, a2))) => {
-            assert_eq!(g, g2);
+            assert_bit_eq!(g, g2, "whole vs streamed graph");
             assert_eq!(a, a2);
         }
         (Err(_), Err(_)) => {}

@@ -1,10 +1,11 @@
 //! Structured round trip: an arbitrary valid model (built from fuzzer bytes by the packer's
-//! test generator) → pack with arbitrary options → parse (whole and streamed) → equal.
+//! test generator) → pack with arbitrary options → parse (whole and streamed) → equal, with
+//! constants and graphs compared bit for bit (`BitEq`).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wasm_torch_format::{decode_all, parse_file, Limits, StreamParser};
+use wasm_torch_format::{assert_bit_eq, decode_all, parse_file, Limits, StreamParser};
 use wasm_torch_packer::{pack, testgen, Compression, PackOptions, WeightEncoding};
 
 #[derive(Arbitrary, Debug)]
@@ -31,7 +32,7 @@ fuzz_target!(|input: Input| {
     assert_eq!(g.signature, ir.signature);
     assert_eq!(g.ops, ir.ops);
     assert_eq!(g.functions, ir.functions);
-    assert_eq!(g.constants, ir.constants);
+    assert_bit_eq!(g.constants, ir.constants);
     assert_eq!(g.tensors.len(), ir.weights.len());
     let arena = decode_all(&bytes, &g, &l).expect("packed chunks decode");
     for (t, w) in g.tensors.iter().zip(&ir.weights) {
@@ -45,6 +46,6 @@ fuzz_target!(|input: Input| {
         sp.feed(p).expect("stream accepts a valid file");
     }
     let (g2, a2) = sp.finish().expect("stream completes");
-    assert_eq!(g2, g);
+    assert_bit_eq!(g2, g);
     assert_eq!(a2, arena);
 });

@@ -141,7 +141,7 @@ fn streaming_peak_memory_is_arena_plus_one_chunk() {
         result = Some(sp.finish().unwrap());
     });
     let (g2, a2) = result.unwrap();
-    assert_eq!(g2, g);
+    assert_bit_eq!(g2, g);
     assert_eq!(a2.planned_bytes() as usize, arena);
     assert_eq!(a2.allocated_bytes() as usize, arena);
     let budget = arena + opts.chunk_target + (1 << 20);

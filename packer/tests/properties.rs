@@ -68,7 +68,7 @@ proptest! {
         prop_assert_eq!(&g.signature, &ir.signature);
         prop_assert_eq!(&g.ops, &ir.ops);
         prop_assert_eq!(&g.functions, &ir.functions);
-        prop_assert_eq!(&g.constants, &ir.constants);
+        prop_assert!(g.constants.bit_eq(&ir.constants), "{:?}\n{:?}", g.constants, ir.constants);
         prop_assert_eq!(g.tensors.len(), ir.weights.len());
         let arena = decode_all(&bytes, &g, &l).unwrap();
         for (t, w) in g.tensors.iter().zip(&ir.weights) {
@@ -88,7 +88,7 @@ proptest! {
         prop_assert_eq!(events.last(), Some(&StreamEvent::Done));
         prop_assert_eq!(sp.bytes_consumed(), bytes.len() as u64);
         let (g2, a2) = sp.finish().unwrap();
-        prop_assert_eq!(&g2, &g);
+        prop_assert!(g2.bit_eq(&g), "stream {:?}\nwhole {:?}", g2, g);
         prop_assert_eq!(&a2, &arena);
         for t in &g.tensors {
             prop_assert_eq!(a2.tensor(&g, t).unwrap().as_ptr() as usize % 64, 0);
@@ -116,7 +116,7 @@ proptest! {
         }
         let streamed = res.and_then(|_| sp.finish());
         match (whole, streamed) {
-            (Ok((g, a)), Ok((g2, a2))) => { prop_assert_eq!(g, g2); prop_assert_eq!(a, a2); }
+            (Ok((g, a)), Ok((g2, a2))) => { prop_assert!(g.bit_eq(&g2), "whole {:?}\nstream {:?}", g, g2); prop_assert_eq!(a, a2); }
             (Err(_), Err(_)) => {}
             (w, s) => prop_assert!(false, "drivers disagree: whole {:?} stream {:?}", w.map(|_| ()), s.map(|_| ())),
         }

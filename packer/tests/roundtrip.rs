@@ -73,7 +73,7 @@ fn check_roundtrip(ir: &ModelIr, opts: &PackOptions) {
     assert_eq!(g.signature, ir.signature);
     assert_eq!(g.ops, ir.ops);
     assert_eq!(g.functions, ir.functions);
-    assert_eq!(g.constants, ir.constants);
+    assert_bit_eq!(g.constants, ir.constants);
     assert_eq!(g.tensors.len(), ir.weights.len());
     let arena = decode_all(&bytes, &g, &Limits::default()).unwrap();
     for (t, w) in g.tensors.iter().zip(&ir.weights) {
@@ -92,7 +92,7 @@ fn check_roundtrip(ir: &ModelIr, opts: &PackOptions) {
     }
     assert_eq!(events.last(), Some(&StreamEvent::Done));
     let (g2, a2) = sp.finish().unwrap();
-    assert_eq!(g2, g);
+    assert_bit_eq!(g2, g);
     assert_eq!(a2, arena);
 }
 
