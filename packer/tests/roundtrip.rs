@@ -117,6 +117,35 @@ fn linear_all_encodings_and_codecs() {
     }
 }
 
+/// NaN (with and without payload), -0.0 and infinite constants come back bit for bit from
+/// both drivers (the checks in `check_roundtrip` compare with `BitEq`; IEEE `==` could not).
+#[test]
+fn non_finite_constants_round_trip_bit_for_bit() {
+    let mut ir = linear_model(WeightEncoding::AsIs);
+    let specials = [
+        f64::NAN,
+        f64::from_bits(0x7ff0_0000_dead_beef),
+        -f64::NAN,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    ir.constants.extend(specials.map(ConstValue::Float));
+    ir.constants.push(ConstValue::Floats(specials.to_vec()));
+    ir.constants.push(ConstValue::List(vec![ConstValue::Floats(vec![
+        f64::NAN,
+        -0.2500000521540641,
+    ])]));
+    assert_ne!(ir.constants, ir.constants.clone(), "the data holds NaN");
+    for compression in [Compression::Never, Compression::Always] {
+        let opts = PackOptions {
+            compression,
+            ..PackOptions::default()
+        };
+        check_roundtrip(&ir, &opts);
+    }
+}
+
 #[test]
 fn stored_chunks_are_viewable_in_place() {
     let ir = linear_model(WeightEncoding::AsIs);
