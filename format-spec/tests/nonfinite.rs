@@ -190,5 +190,9 @@ fn committed_regression_seed_matches() {
         std::fs::write(&path, &bytes).unwrap();
     }
     let on_disk = std::fs::read(&path).unwrap();
-    assert!(on_disk == bytes, "{} differs from what this test writes", path.display());
+    assert!(
+        on_disk == bytes,
+        "{} differs from what this test writes",
+        path.display()
+    );
 }

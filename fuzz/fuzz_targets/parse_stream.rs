@@ -13,8 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wasm_torch_format::{
-    assert_bit_eq, decode_all, parse_file, refresh_checksums, Limits, StreamParser,
-    SEGMENT_TARGET,
+    assert_bit_eq, decode_all, parse_file, refresh_checksums, Limits, StreamParser, SEGMENT_TARGET,
 };
 
 fn limits() -> Limits {

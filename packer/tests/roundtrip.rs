@@ -132,10 +132,11 @@ fn non_finite_constants_round_trip_bit_for_bit() {
     ];
     ir.constants.extend(specials.map(ConstValue::Float));
     ir.constants.push(ConstValue::Floats(specials.to_vec()));
-    ir.constants.push(ConstValue::List(vec![ConstValue::Floats(vec![
-        f64::NAN,
-        -0.2500000521540641,
-    ])]));
+    ir.constants
+        .push(ConstValue::List(vec![ConstValue::Floats(vec![
+            f64::NAN,
+            -0.2500000521540641,
+        ])]));
     assert_ne!(ir.constants, ir.constants.clone(), "the data holds NaN");
     for compression in [Compression::Never, Compression::Always] {
         let opts = PackOptions {
