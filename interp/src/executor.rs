@@ -415,6 +415,8 @@ mod tests {
                 ..Graph::default()
             };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                wasm_torch_format::validate::validate_bytecode(&graph, &Default::default())
+                    .unwrap();
                 let resolved = resolve_ops(&graph).unwrap();
                 let program =
                     Program::assemble(graph.clone(), resolved, &|_| unreachable!()).unwrap();
