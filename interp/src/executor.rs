@@ -7,10 +7,10 @@ use wasm_torch_format::model::{Instr, Operand};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::ops::OpCtx;
 use crate::planner::FunctionPlan;
 use crate::profile::Profile;
 use crate::program::Program;
-use crate::registry::OpCtx;
 use crate::tensor::Tensor;
 use crate::value::Value;
 

@@ -6,8 +6,8 @@
 use wasm_torch_format::{Limits, StreamEvent, StreamParser};
 
 use crate::error::{Error, Result};
+use crate::ops::OpFn;
 use crate::program::{resolve_ops, Program};
-use crate::registry::OpFn;
 use crate::weights::ArenaSources;
 
 /// Progress after a [`StreamingLoader::feed`].

@@ -13,7 +13,8 @@ use wasm_torch_format::model::{Graph, Instr, ValueSpec};
 use wasm_torch_format::Limits;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::registry::{lookup, OpCtx, OpFn};
+use crate::ops::registry::lookup;
+use crate::ops::{OpCtx, OpFn};
 use crate::tensor::Tensor;
 use crate::value::Value;
 use crate::weights::{build_weights, ArenaSources};
