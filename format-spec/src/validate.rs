@@ -15,23 +15,36 @@ pub fn align64(x: u64) -> Option<u64> {
 }
 
 struct Ctx<'a> {
-    header: &'a FileHeader,
+    /// The file's header, for section offsets in errors (`None` for a graph built in memory).
+    header: Option<&'a FileHeader>,
 }
 
 impl Ctx<'_> {
     fn err(&self, kind: ErrorKind, s: SectionKind, msg: String) -> FormatError {
-        let off = self.header.section(s).map_or(0, |e| e.offset);
+        let off = self
+            .header
+            .and_then(|h| h.section(s))
+            .map_or(0, |e| e.offset);
         FormatError::new(kind, Some(s), off, msg)
     }
 }
 
 /// Validate `g` (parsed from a file with `header`) against itself, the file and `limits`.
 pub fn validate(g: &Graph, header: &FileHeader, limits: &Limits) -> Result<(), FormatError> {
-    let cx = Ctx { header };
+    let cx = Ctx {
+        header: Some(header),
+    };
     validate_code(&cx, g, limits)?;
-    validate_chunks(&cx, g, limits)?;
+    validate_chunks(&cx, header, g, limits)?;
     validate_tensors(&cx, g)?;
     Ok(())
+}
+
+/// Validate only `g`'s bytecode (functions, registers, operands, jumps, calls, the entry's
+/// signature): the checks that need no file, for a graph built in memory. [`validate`] runs
+/// them too.
+pub fn validate_bytecode(g: &Graph, limits: &Limits) -> Result<(), FormatError> {
+    validate_code(&Ctx { header: None }, g, limits)
 }
 
 fn return_arity(code: &[Instr]) -> Option<Result<usize, (usize, usize, usize)>> {
@@ -231,7 +244,12 @@ fn validate_code(cx: &Ctx<'_>, g: &Graph, limits: &Limits) -> Result<(), FormatE
     Ok(())
 }
 
-fn validate_chunks(cx: &Ctx<'_>, g: &Graph, limits: &Limits) -> Result<(), FormatError> {
+fn validate_chunks(
+    cx: &Ctx<'_>,
+    header: &FileHeader,
+    g: &Graph,
+    limits: &Limits,
+) -> Result<(), FormatError> {
     let s = SectionKind::Chunks;
     let e = |kind, msg: String| cx.err(kind, s, msg);
     if g.arena_size > limits.max_arena {
@@ -243,8 +261,8 @@ fn validate_chunks(cx: &Ctx<'_>, g: &Graph, limits: &Limits) -> Result<(), Forma
             ),
         ));
     }
-    let w_start = cx.header.weights_offset();
-    let total = cx.header.total_len;
+    let w_start = header.weights_offset();
+    let total = header.total_len;
     let (mut file_end, mut arena_end) = (w_start, 0u64);
     for (ci, c) in g.chunks.iter().enumerate() {
         if c.decoded_len > limits.max_chunk_decoded {
@@ -440,4 +458,63 @@ fn validate_tensors(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Function;
+
+    /// `f(x) = op0(x)`, with the op table `ops`.
+    fn one_call(ops: Vec<String>, op: u32) -> Graph {
+        Graph {
+            ops,
+            functions: vec![Function {
+                name: "forward".into(),
+                num_registers: 2,
+                params: vec![0],
+                register_names: vec![],
+                code: vec![
+                    Instr::CallOp {
+                        op,
+                        args: vec![Operand::Reg(0)],
+                        outputs: vec![1],
+                    },
+                    Instr::Return {
+                        values: vec![Operand::Reg(1)],
+                    },
+                ],
+            }],
+            signature: crate::model::Signature {
+                inputs: vec![crate::model::ValueSpec {
+                    name: "x".into(),
+                    dtype: DType::F32,
+                    shape: vec![],
+                }],
+                outputs: vec![crate::model::ValueSpec {
+                    name: "y".into(),
+                    dtype: DType::F32,
+                    shape: vec![],
+                }],
+            },
+            ..Graph::default()
+        }
+    }
+
+    #[test]
+    fn bytecode_checks_need_no_file() {
+        let limits = Limits::default();
+        let ok = one_call(vec!["aten::relu.default".into()], 0);
+        assert!(validate_bytecode(&ok, &limits).is_ok());
+        let e = validate_bytecode(&one_call(vec![], 0), &limits).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::IndexOutOfRange);
+        let mut bad_reg = ok.clone();
+        bad_reg.functions[0].num_registers = 1;
+        let e = validate_bytecode(&bad_reg, &limits).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::IndexOutOfRange);
+        let mut no_return = ok;
+        no_return.functions[0].code.pop();
+        let e = validate_bytecode(&no_return, &limits).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Inconsistent);
+    }
 }

@@ -7,10 +7,10 @@ use wasm_torch_format::model::{Instr, Operand};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::ops::OpCtx;
 use crate::planner::FunctionPlan;
 use crate::profile::Profile;
 use crate::program::Program;
-use crate::registry::OpCtx;
 use crate::tensor::Tensor;
 use crate::value::Value;
 
@@ -415,6 +415,8 @@ mod tests {
                 ..Graph::default()
             };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                wasm_torch_format::validate::validate_bytecode(&graph, &Default::default())
+                    .unwrap();
                 let resolved = resolve_ops(&graph).unwrap();
                 let program =
                     Program::assemble(graph.clone(), resolved, &|_| unreachable!()).unwrap();

@@ -21,7 +21,7 @@ mod ops;
 mod planner;
 pub mod profile;
 mod program;
-mod registry;
+
 mod session;
 mod storage;
 pub mod tensor;
@@ -30,9 +30,9 @@ mod weights;
 
 pub use error::{Error, ErrorKind, Result};
 pub use loader::{LoadProgress, StreamingLoader};
+pub use ops::registry::supported_ops;
 pub use profile::{OpProfile, Profile};
 pub use program::Program;
-pub use registry::supported_ops;
 pub use session::{Session, DEFAULT_STEP_LIMIT};
 pub use storage::{ByteSource, MAX_TENSOR_BYTES};
 pub use tensor::{DType, Tensor};

@@ -6,8 +6,8 @@
 use wasm_torch_format::{Limits, StreamEvent, StreamParser};
 
 use crate::error::{Error, Result};
-use crate::program::{resolve_ops, validate, Program};
-use crate::registry::OpFn;
+use crate::ops::OpFn;
+use crate::program::{resolve_ops, Program};
 use crate::weights::ArenaSources;
 
 /// Progress after a [`StreamingLoader::feed`].
@@ -84,7 +84,6 @@ impl StreamingLoader {
                         .graph()
                         .ok_or_else(|| Error::runtime("internal: graph ready but not available"))?;
                     let ops = resolve_ops(graph)?;
-                    validate(graph)?;
                     self.ops = Some(ops);
                 }
                 StreamEvent::ChunkReady(_) => self.chunks_ready += 1,
@@ -113,11 +112,7 @@ impl StreamingLoader {
         let (graph, arena) = self.parser.finish()?;
         let ops = match self.ops {
             Some(ops) => ops,
-            None => {
-                let ops = resolve_ops(&graph)?;
-                validate(&graph)?;
-                ops
-            }
+            None => resolve_ops(&graph)?,
         };
         let arena = ArenaSources::new(arena)?;
         Program::assemble(graph, ops, &|c| arena.locate(c))

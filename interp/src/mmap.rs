@@ -7,7 +7,7 @@ use wasm_torch_format::model::Codec;
 use wasm_torch_format::{Arena, Limits, SEGMENT_TARGET};
 
 use crate::error::{Error, Result};
-use crate::program::{resolve_ops, validate, Program};
+use crate::program::{resolve_ops, Program};
 use crate::storage::ByteSource;
 use crate::weights::ArenaSources;
 
@@ -31,7 +31,6 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
     let bytes = mapped.bytes();
     let graph = wasm_torch_format::parse_file(bytes, &Limits::default())?;
     let ops = resolve_ops(&graph)?;
-    validate(&graph)?;
     // Only compressed chunks need memory: stored ones are viewed in the mapping.
     let mut arena = Arena::plan_for(&graph, SEGMENT_TARGET, |c| c.codec != Codec::Stored)?;
     for (i, ci) in graph.chunks.iter().enumerate() {

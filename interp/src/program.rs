@@ -2,16 +2,19 @@
 //!
 //! Like ExecuTorch's `Program`, it is immutable and shareable (`Send + Sync`, hold it in an
 //! `Arc`); executable state (memory plan, scratch, profiling) lives in a
-//! [`crate::Session`]. Loading validates everything once — op support first, before any
-//! weight byte is touched — so running never re-checks indices.
+//! [`crate::Session`]. Loading validates everything once, before any weight byte is touched:
+//! the format's parser checks the file and graph (`wasm_torch_format::validate`), and the
+//! interpreter adds what only it knows, that every op the bytecode calls is implemented
+//! (`resolve_ops`). Running never re-checks indices.
 
 use std::collections::BTreeMap;
 
-use wasm_torch_format::model::{Graph, Instr, Operand, ValueSpec};
+use wasm_torch_format::model::{Graph, Instr, ValueSpec};
 use wasm_torch_format::Limits;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::registry::{lookup, OpCtx, OpFn};
+use crate::ops::registry::lookup;
+use crate::ops::{OpCtx, OpFn};
 use crate::tensor::Tensor;
 use crate::value::Value;
 use crate::weights::{build_weights, ArenaSources};
@@ -77,92 +80,16 @@ pub(crate) fn resolve_ops(graph: &Graph) -> Result<Vec<OpFn>> {
     Ok(ops)
 }
 
-/// Checks the interpreter relies on beyond the format's own validation.
-pub(crate) fn validate(graph: &Graph) -> Result<()> {
-    let entry = graph
-        .functions
-        .first()
-        .ok_or_else(|| Error::bad_file("the program has no functions"))?;
-    if entry.params.len() != graph.signature.inputs.len() {
-        return Err(Error::bad_file(format!(
-            "entry function takes {} parameters but the signature lists {} inputs",
-            entry.params.len(),
-            graph.signature.inputs.len()
-        )));
-    }
-    for (fi, f) in graph.functions.iter().enumerate() {
-        let bad = |what: String| {
-            Err(Error::bad_file(format!(
-                "function {fi} ('{}'): {what}",
-                f.name
-            )))
-        };
-        let nregs = f.num_registers;
-        let reg_ok = |r: u32| r < nregs;
-        let operand_ok = |o: &Operand| match o {
-            Operand::Reg(r) => reg_ok(*r),
-            Operand::Const(c) => (*c as usize) < graph.constants.len(),
-            Operand::Weight(w) => (*w as usize) < graph.tensors.len(),
-        };
-        if f.code.is_empty() {
-            return bad("empty code".into());
-        }
-        if !f.params.iter().all(|&p| reg_ok(p)) {
-            return bad("parameter register out of range".into());
-        }
-        if !matches!(
-            f.code.last(),
-            Some(Instr::Return { .. } | Instr::Jump { .. })
-        ) {
-            return bad("code does not end in Return".into());
-        }
-        for (pc, ins) in f.code.iter().enumerate() {
-            let uses_ok = match ins {
-                Instr::CallOp { args, .. } | Instr::CallFunction { args, .. } => {
-                    args.iter().all(operand_ok)
-                }
-                Instr::BuildList { items, .. } | Instr::BuildTuple { items, .. } => {
-                    items.iter().all(operand_ok)
-                }
-                Instr::Return { values } => values.iter().all(operand_ok),
-                Instr::Move { src, .. } | Instr::Unpack { src, .. } => operand_ok(src),
-                Instr::JumpIf { cond, .. } | Instr::JumpIfNot { cond, .. } => operand_ok(cond),
-                Instr::LoadConst { index, .. } => (*index as usize) < graph.constants.len(),
-                Instr::Jump { .. } => true,
-            };
-            let defs_ok = crate::planner::defs(ins).iter().all(|&r| reg_ok(r));
-            let target_ok = match ins {
-                Instr::Jump { target }
-                | Instr::JumpIf { target, .. }
-                | Instr::JumpIfNot { target, .. } => (*target as usize) < f.code.len(),
-                _ => true,
-            };
-            let call_ok = match ins {
-                Instr::CallOp { op, .. } => (*op as usize) < graph.ops.len(),
-                Instr::CallFunction { function, args, .. } => graph
-                    .functions
-                    .get(*function as usize)
-                    .is_some_and(|callee| callee.params.len() == args.len()),
-                _ => true,
-            };
-            if !(uses_ok && defs_ok && target_ok && call_ok) {
-                return bad(format!(
-                    "instruction {pc} has an out-of-range index: {ins:?}"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 impl Program {
-    /// Assemble a program from a validated graph and a way to find each chunk's bytes.
+    /// Assemble a program from a graph the format has validated (`parse_file` and the
+    /// streaming parser run `wasm_torch_format::validate`: every index in range, jumps inside
+    /// their function, the entry matching the signature) and a way to find each chunk's
+    /// bytes.
     pub(crate) fn assemble(
         graph: Graph,
         ops: Vec<OpFn>,
         locate: &crate::weights::Locate<'_>,
     ) -> Result<Program> {
-        validate(&graph)?;
         let constants = graph
             .constants
             .iter()
@@ -192,7 +119,6 @@ impl Program {
     pub fn from_bytes_with_limits(bytes: &[u8], limits: &Limits) -> Result<Program> {
         let graph = wasm_torch_format::parse_file(bytes, limits)?;
         let ops = resolve_ops(&graph)?;
-        validate(&graph)?;
         let arena = ArenaSources::new(wasm_torch_format::decode_all(bytes, &graph, limits)?)?;
         Program::assemble(graph, ops, &|c| arena.locate(c))
     }

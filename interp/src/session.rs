@@ -9,10 +9,10 @@ use wasm_torch_format::model::{Dim, ValueSpec};
 use crate::clock::{default_clock, Clock};
 use crate::error::{Error, Result};
 use crate::executor::Exec;
+use crate::ops::OpCtx;
 use crate::planner::{plan_function, FunctionPlan};
 use crate::profile::{OpProfile, Profile};
 use crate::program::Program;
-use crate::registry::OpCtx;
 use crate::tensor::Tensor;
 use crate::value::Value;
 

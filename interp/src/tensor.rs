@@ -7,6 +7,8 @@
 //! An op that receives the only reference to a contiguous buffer may take it over and write
 //! its result in place ([`Tensor::into_f32_vec`]).
 
+mod view;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 

@@ -10,13 +10,14 @@ use wasm_torch_kernels::gemm::sgemm;
 use wasm_torch_kernels::parallel;
 use wasm_torch_kernels::softmax::softmax_rows;
 
-use super::arith::{binary, Bin};
 use super::linalg::matmul;
-use super::nn::softmax;
-use super::shape::{reshape, transpose};
-use super::{barg_or, expand_to, one, opt, targ};
+use crate::ops::elementwise::{binary, Bin};
+use crate::ops::softmax::softmax;
+
+use super::{barg_or, one, opt, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::storage::try_alloc;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
@@ -31,11 +32,11 @@ fn repeat_heads(t: &Tensor, n: usize) -> Result<Tensor> {
     let h = s[nd - 3];
     let mut v = s.clone();
     v.insert(nd - 2, 1);
-    let x = reshape(t, v.clone())?;
+    let x = t.reshape(v.clone())?;
     v[nd - 2] = n;
-    let e = expand_to(&x, &v)?.contiguous();
+    let e = x.expand_to(&v)?.contiguous();
     s[nd - 3] = h * n;
-    reshape(&e, s)
+    e.reshape(s)
 }
 
 pub(crate) fn sdpa(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
@@ -91,7 +92,7 @@ fn composed(
 ) -> Result<Tensor> {
     let nd = q.ndim();
     let (l, s) = (q.shape()[nd - 2], k.shape()[nd - 2]);
-    let kt = transpose(k, -2, -1)?;
+    let kt = k.transpose(-2, -1)?;
     let scores = matmul(ctx, q, &kt)?;
     let mut scores = binary(Value::Tensor(scores), &Value::Float(scale), Bin::Mul, None)?;
     if causal {
@@ -197,7 +198,7 @@ fn fused(
     // The mask broadcast to [P..., L, S] (a strided view, nothing copied).
     let mut full = prefix.to_vec();
     full.extend([l, s]);
-    let mask = mask.map(|m| expand_to(m, &full)).transpose()?;
+    let mask = mask.map(|m| m.expand_to(&full)).transpose()?;
     let (q, k, v) = (gemm_ready(q), gemm_ready(k), gemm_ready(v));
     let (qm, km, vm) = (mats(&q)?, mats(&k)?, mats(&v)?);
     enum MaskData<'a> {
@@ -295,7 +296,7 @@ fn fused(
 
 /// `scores` with -inf where `drop` is true (broadcast).
 fn masked(scores: Tensor, drop: &Tensor) -> Result<Tensor> {
-    let f = crate::registry::lookup("aten::masked_fill.Scalar")
+    let f = crate::ops::registry::lookup("aten::masked_fill.Scalar")
         .ok_or_else(|| Error::runtime("internal: masked_fill missing"))?;
     let r = f(
         &mut OpCtx::default(),
@@ -311,11 +312,10 @@ fn masked(scores: Tensor, drop: &Tensor) -> Result<Tensor> {
         .take_tensor()
 }
 
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push((
-        "aten::scaled_dot_product_attention.default",
-        (|c: &mut OpCtx, a: Vec<Value>| one(sdpa(c, &a)?)) as OpFn,
-    ));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::scaled_dot_product_attention.default" => |c: &mut OpCtx, a: Vec<Value>| one(sdpa(c, &a)?),
+    );
 }
 
 #[cfg(test)]
@@ -388,7 +388,7 @@ mod tests {
         ] {
             // q stored [B, L, H, E] and viewed as [B, H, L, E] (as transformers do).
             let q = Tensor::from_f32(vec![b, l, h, e], vals(b * l * h * e, 1));
-            let q = super::super::shape::permute(&q, &[0, 2, 1, 3]).unwrap();
+            let q = q.permute(&[0, 2, 1, 3]).unwrap();
             let k = Tensor::from_f32(vec![b, h, s, e], vals(b * h * s * e, 2));
             let v = Tensor::from_f32(vec![b, h, s, ev], vals(b * h * s * ev, 3));
             let add = Tensor::from_f32(vec![b, 1, 1, s], vals(b * s, 4));

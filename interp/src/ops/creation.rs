@@ -2,7 +2,8 @@
 
 use super::{arg, farg, ints, one, opt, targ, to_usize};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::tensor::{checked_numel, DType, Tensor};
 use crate::value::Value;
 
@@ -151,13 +152,7 @@ fn scalar_tensor(args: &[Value]) -> Result<Vec<Value>> {
     one(Tensor::full(dt, vec![], v.as_f64()?)?)
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::full.default" => |_: &mut OpCtx, a: Vec<Value>| full(&a),
         "aten::zeros.default" => |_: &mut OpCtx, a: Vec<Value>| filled(&a, 0.0, 1),
@@ -187,21 +182,12 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn call(name: &str, args: Vec<Value>) -> Tensor {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()[0]
-            .as_tensor()
-            .unwrap()
-            .clone()
-    }
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
+    use crate::ops::registry::lookup;
+    use crate::ops::test_util::{call_t, il};
 
     #[test]
     fn creation_ops() {
-        let t = call(
+        let t = call_t(
             "aten::full.default",
             vec![
                 il(&[2, 2]),
@@ -213,7 +199,7 @@ mod tests {
             ],
         );
         assert_eq!((t.dtype(), t.to_f32_vec()), (DType::F32, vec![1.5; 4]));
-        let t = call(
+        let t = call_t(
             "aten::full.default",
             vec![
                 il(&[2]),
@@ -225,27 +211,27 @@ mod tests {
             ],
         );
         assert_eq!((t.dtype(), t.to_i64_vec()), (DType::I64, vec![3, 3]));
-        let t = call(
+        let t = call_t(
             "aten::arange.start_step",
             vec![Value::Int(1), Value::Int(7), Value::Int(2), Value::None],
         );
         assert_eq!((t.dtype(), t.to_i64_vec()), (DType::I64, vec![1, 3, 5]));
-        let t = call("aten::arange.default", vec![Value::Float(2.0), Value::None]);
+        let t = call_t("aten::arange.default", vec![Value::Float(2.0), Value::None]);
         assert_eq!((t.dtype(), t.to_f32_vec()), (DType::F32, vec![0., 1.]));
-        let t = call(
+        let t = call_t(
             "aten::ones_like.default",
             vec![Tensor::from_i64(vec![3], vec![0; 3]).into(), Value::Int(6)],
         );
         assert_eq!((t.dtype(), t.to_f32_vec()), (DType::F32, vec![1.; 3]));
         let ones = Tensor::from_f32(vec![3, 3], vec![1.0; 9]);
-        let t = call(
+        let t = call_t(
             "aten::triu.default",
             vec![ones.clone().into(), Value::Int(1)],
         );
         assert_eq!(t.to_f32_vec(), vec![0., 1., 1., 0., 0., 1., 0., 0., 0.]);
-        let t = call("aten::tril.default", vec![ones.into(), Value::Int(0)]);
+        let t = call_t("aten::tril.default", vec![ones.into(), Value::Int(0)]);
         assert_eq!(t.to_f32_vec(), vec![1., 0., 0., 1., 1., 0., 1., 1., 1.]);
-        let f = crate::registry::lookup("aten::full.default").unwrap();
+        let f = lookup("aten::full.default").unwrap();
         let e = f(
             &mut OpCtx::default(),
             vec![il(&[1 << 40, 1 << 30]), Value::Float(0.0)],

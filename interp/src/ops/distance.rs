@@ -3,10 +3,11 @@
 //! take a matrix-multiply shortcut (`compute_mode`); the direct form is the exact one the
 //! shortcut approximates, so it is accepted and ignored.
 
-use super::spatial::{float_out, tensor_f64, zeros_for};
 use super::{farg, opt, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{float_out, tensor_f64, zeros_for};
 use crate::value::Value;
 
 /// ‖a - b‖_p with PyTorch's special cases: p = 0 counts differing entries, p = ∞ takes the
@@ -74,8 +75,8 @@ fn cdist(args: &[Value]) -> Result<Vec<Value>> {
         )));
     }
     let batch = super::broadcast_shapes(&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])?;
-    let a = super::expand_to(a, &[batch.clone(), vec![pa, m]].concat())?;
-    let b = super::expand_to(b, &[batch.clone(), vec![rb, m]].concat())?;
+    let a = a.expand_to(&[batch.clone(), vec![pa, m]].concat())?;
+    let b = b.expand_to(&[batch.clone(), vec![rb, m]].concat())?;
     let mut shape = batch.clone();
     shape.extend([pa, rb]);
     let mut out = zeros_for(&shape)?;
@@ -131,11 +132,13 @@ fn pdist(args: &[Value]) -> Result<Vec<Value>> {
 
 /// Register the distance ops, also under the public names TorchScript traces to (same
 /// arguments).
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::_cdist_forward.default", |_: &mut OpCtx, a| cdist(&a)));
-    r.push(("aten::cdist.default", |_: &mut OpCtx, a| cdist(&a)));
-    r.push(("aten::_pdist_forward.default", |_: &mut OpCtx, a| pdist(&a)));
-    r.push(("aten::pdist.default", |_: &mut OpCtx, a| pdist(&a)));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::_cdist_forward.default" => |_: &mut OpCtx, a: Vec<Value>| cdist(&a),
+        "aten::cdist.default" => |_: &mut OpCtx, a: Vec<Value>| cdist(&a),
+        "aten::_pdist_forward.default" => |_: &mut OpCtx, a: Vec<Value>| pdist(&a),
+        "aten::pdist.default" => |_: &mut OpCtx, a: Vec<Value>| pdist(&a),
+    );
 }
 
 #[cfg(test)]

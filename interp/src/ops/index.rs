@@ -1,14 +1,15 @@
 //! Indexing: advanced `index.Tensor` (integer and boolean index tensors, numpy placement
-//! rules), index_put, index_select, embedding, gather, masked_fill, nonzero.
+//! rules), index_put, index_select, gather, masked_fill, nonzero.
 
-use super::{arg, broadcast_shapes, expand_to, iarg, norm_dim, one, opt, targ, to_usize};
+use super::{arg, broadcast_shapes, iarg, norm_dim, one, opt, targ, to_usize};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
 /// Gather elements of `t` at storage offsets (relative to its element 0).
-fn gather_offsets(t: &Tensor, offs: &[usize], shape: Vec<usize>) -> Result<Tensor> {
+pub(crate) fn gather_offsets(t: &Tensor, offs: &[usize], shape: Vec<usize>) -> Result<Tensor> {
     let dt = t.dtype();
     Ok(crate::with_elem!(dt, T => {
         let raw = t.raw::<T>()?;
@@ -67,7 +68,10 @@ fn nonzero(m: &Tensor) -> Result<Vec<Tensor>> {
 }
 
 /// Storage offsets and result shape of `t[indices]` (numpy advanced indexing).
-fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize>, Vec<usize>)> {
+pub(crate) fn advanced_offsets(
+    t: &Tensor,
+    indices: &[Option<Tensor>],
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let indices = expand_masks(t, indices)?;
     if indices.len() > t.ndim() {
         return Err(Error::runtime(format!(
@@ -100,7 +104,7 @@ fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize
         if it.dtype().is_float() {
             return Err(Error::runtime("index tensors must be integer or bool"));
         }
-        let e = expand_to(it, &bshape)?;
+        let e = it.expand_to(&bshape)?;
         let n = t.shape()[p] as i64;
         let v = e
             .i64s()?
@@ -184,7 +188,7 @@ fn index_put(args: &[Value]) -> Result<Vec<Value>> {
     let t = targ(args, 0)?.contiguous();
     let (offs, shape) = advanced_offsets(&t, &index_list(arg(args, 1)?)?)?;
     let vals = targ(args, 2)?.cast(t.dtype())?;
-    let vals = expand_to(&vals, &shape)?;
+    let vals = vals.expand_to(&shape)?;
     let acc = super::barg_or(args, 3, false)?;
     let dt = t.dtype();
     let out = if dt.is_float() {
@@ -212,29 +216,17 @@ fn index_select(t: &Tensor, dim: i64, ix: &Tensor) -> Result<Tensor> {
         return Ok(t.clone());
     }
     reject_negative("index_select", ix)?;
-    let ix1 = super::shape::reshape(ix, vec![ix.numel()])?;
+    let ix1 = ix.reshape(vec![ix.numel()])?;
     let mut list: Vec<Option<Tensor>> = vec![None; d];
     list.push(Some(ix1));
     let (offs, shape) = advanced_offsets(t, &list)?;
     gather_offsets(t, &offs, shape)
 }
 
-/// embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
-fn embedding(args: &[Value]) -> Result<Vec<Value>> {
-    let w = targ(args, 0)?;
-    let ix = targ(args, 1)?;
-    if w.ndim() != 2 {
-        return Err(Error::runtime("embedding: weight must be 2-d"));
-    }
-    reject_negative("embedding", ix)?;
-    let (offs, shape) = advanced_offsets(w, &[Some(ix.clone())])?;
-    one(gather_offsets(w, &offs, shape)?)
-}
-
 /// index_select and embedding take indices in `0..size` only: unlike `t[ix]` (which
 /// [`advanced_offsets`] serves, wrapping negatives as Python does), PyTorch rejects a negative
 /// index there ("index out of range in self"), so we must not return a row for it.
-fn reject_negative(op: &str, ix: &Tensor) -> Result<()> {
+pub(crate) fn reject_negative(op: &str, ix: &Tensor) -> Result<()> {
     match ix.i64s()?.iter().find(|&&i| i < 0) {
         Some(i) => Err(Error::runtime(format!(
             "{op}: index {i} out of range (negative indices are not allowed)"
@@ -288,9 +280,9 @@ fn masked_fill(args: &[Value]) -> Result<Vec<Value>> {
     let m = targ(args, 1)?;
     let v = arg(args, 2)?.as_f64()?;
     let shape = broadcast_shapes(t.shape(), m.shape())?;
-    let em = expand_to(m, &shape)?;
+    let em = m.expand_to(&shape)?;
     let mb = em.bools()?;
-    let et = expand_to(t, &shape)?;
+    let et = t.expand_to(&shape)?;
     fn fill<T: Copy>(mut x: Vec<T>, mask: &[u8], v: T) -> Vec<T> {
         x.iter_mut().zip(mask).for_each(|(x, &b)| {
             if b != 0 {
@@ -359,7 +351,7 @@ fn sort_k(t: &Tensor, k: Option<usize>, dim: i64, descending: bool) -> Result<(T
     }
     let d = super::dim_of(t, dim)?;
     let last = t.ndim() - 1;
-    let moved = super::shape::transpose(t, d as i64, last as i64)?;
+    let moved = t.transpose(d as i64, last as i64)?;
     let row = moved.shape()[last];
     let k = k.unwrap_or(row);
     if k > row {
@@ -400,24 +392,17 @@ fn sort_k(t: &Tensor, k: Option<usize>, dim: i64, descending: bool) -> Result<(T
     let vt = Tensor::from_f64_as(t.dtype(), shape.clone(), vals);
     let it = Tensor::from_i64(shape, idx);
     Ok((
-        super::shape::transpose(&vt, d as i64, last as i64)?.contiguous(),
-        super::shape::transpose(&it, d as i64, last as i64)?.contiguous(),
+        vt.transpose(d as i64, last as i64)?.contiguous(),
+        it.transpose(d as i64, last as i64)?.contiguous(),
     ))
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::index.Tensor" => |_: &mut OpCtx, a: Vec<Value>| index(&a),
         "aten::index_put.default" => |_: &mut OpCtx, a: Vec<Value>| index_put(&a),
         "aten::index_put_.default" => |_: &mut OpCtx, a: Vec<Value>| index_put(&a),
         "aten::index_select.default" => |_: &mut OpCtx, a: Vec<Value>| one(index_select(targ(&a, 0)?, iarg(&a, 1)?, targ(&a, 2)?)?),
-        "aten::embedding.default" => |_: &mut OpCtx, a: Vec<Value>| embedding(&a),
         "aten::gather.default" => |_: &mut OpCtx, a: Vec<Value>| gather(&a),
         "aten::masked_fill.Scalar" => |_: &mut OpCtx, a: Vec<Value>| masked_fill(&a),
         "aten::masked_fill.Tensor" => |_: &mut OpCtx, a: Vec<Value>| masked_fill(&a),
@@ -448,14 +433,9 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::registry::lookup;
+    use crate::ops::test_util::call_t;
 
-    fn call(name: &str, args: Vec<Value>) -> Tensor {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()[0]
-            .as_tensor()
-            .unwrap()
-            .clone()
-    }
     fn x() -> Tensor {
         Tensor::from_f32(vec![3, 4], (0..12).map(|v| v as f32).collect())
     }
@@ -465,19 +445,19 @@ mod tests {
 
     #[test]
     fn advanced_indexing() {
-        let r = call(
+        let r = call_t(
             "aten::index.Tensor",
             vec![x().into(), Value::List(vec![ix(vec![2, 0])])],
         );
         assert_eq!(r.shape(), &[2, 4]);
         assert_eq!(r.to_f32_vec(), vec![8., 9., 10., 11., 0., 1., 2., 3.]);
-        let r = call(
+        let r = call_t(
             "aten::index.Tensor",
             vec![x().into(), Value::List(vec![Value::None, ix(vec![-1, 1])])],
         );
         assert_eq!(r.shape(), &[3, 2]);
         assert_eq!(r.to_f32_vec(), vec![3., 1., 7., 5., 11., 9.]);
-        let r = call(
+        let r = call_t(
             "aten::index.Tensor",
             vec![
                 x().into(),
@@ -486,12 +466,12 @@ mod tests {
         );
         assert_eq!(r.to_f32_vec(), vec![1., 11.]);
         let mask = Tensor::from_bool(vec![3], vec![true, false, true]);
-        let r = call(
+        let r = call_t(
             "aten::index.Tensor",
             vec![x().into(), Value::List(vec![mask.into()])],
         );
         assert_eq!(r.shape(), &[2, 4]);
-        let f = crate::registry::lookup("aten::index.Tensor").unwrap();
+        let f = lookup("aten::index.Tensor").unwrap();
         assert!(f(
             &mut OpCtx::default(),
             vec![x().into(), Value::List(vec![ix(vec![3])])]
@@ -503,9 +483,7 @@ mod tests {
     fn negative_indices_are_rejected_where_pytorch_rejects_them() {
         // PyTorch: gather, index_select and embedding refuse -1 ("out of bounds" / "index out
         // of range in self"); only `t[ix]` (index.Tensor, tested above) wraps it.
-        let f = |name: &str, args: Vec<Value>| {
-            crate::registry::lookup(name).unwrap()(&mut OpCtx::default(), args)
-        };
+        let f = |name: &str, args: Vec<Value>| lookup(name).unwrap()(&mut OpCtx::default(), args);
         let gather = f(
             "aten::gather.default",
             vec![
@@ -535,13 +513,13 @@ mod tests {
 
     #[test]
     fn select_embed_gather_fill_put() {
-        let r = call(
+        let r = call_t(
             "aten::index_select.default",
             vec![x().into(), Value::Int(1), ix(vec![3, 0])],
         );
         assert_eq!(r.to_f32_vec(), vec![3., 0., 7., 4., 11., 8.]);
         let ids = Tensor::from_i64(vec![1, 2], vec![2, 1]);
-        let r = call(
+        let r = call_t(
             "aten::embedding.default",
             vec![
                 x().into(),
@@ -554,18 +532,18 @@ mod tests {
         assert_eq!(r.shape(), &[1, 2, 4]);
         assert_eq!(r.to_f32_vec()[..5], [8., 9., 10., 11., 4.]);
         let gi = Tensor::from_i64(vec![3, 1], vec![3, 0, 1]);
-        let r = call(
+        let r = call_t(
             "aten::gather.default",
             vec![x().into(), Value::Int(1), gi.into(), Value::Bool(false)],
         );
         assert_eq!(r.to_f32_vec(), vec![3., 4., 9.]);
         let m = Tensor::from_bool(vec![4], vec![true, false, false, true]);
-        let r = call(
+        let r = call_t(
             "aten::masked_fill.Scalar",
             vec![x().into(), m.into(), Value::Float(-1.0)],
         );
         assert_eq!(r.to_f32_vec()[..4], [-1., 1., 2., -1.]);
-        let r = call(
+        let r = call_t(
             "aten::index_put.default",
             vec![
                 x().into(),
@@ -575,7 +553,7 @@ mod tests {
             ],
         );
         assert_eq!(r.to_f32_vec()[4..8], [0., 0., 0., 0.]);
-        let r = call(
+        let r = call_t(
             "aten::nonzero.default",
             vec![Tensor::from_i64(vec![2, 2], vec![0, 1, 1, 0]).into()],
         );

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use wasm_torch_kernels::activation::Activation;
 use wasm_torch_kernels::gemm::{sgemm, sgemm_packed, PackedB};
 
-use super::{arg, broadcast_shapes, expand_to, one, opt, promote, targ};
+use super::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::storage::try_alloc;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
@@ -179,7 +180,7 @@ fn batched(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let nb: usize = batch.iter().product();
     // b broadcast over a batch (common: activations @ weight): fold batch into m
     if br == 2 && a.is_contiguous() {
-        let a2 = super::shape::reshape(a, vec![nb * m, k])?;
+        let a2 = a.reshape(vec![nb * m, k])?;
         let v = mm2d(ctx, &a2, b, None)?;
         let mut shape = batch.clone();
         shape.extend([m, n]);
@@ -189,8 +190,8 @@ fn batched(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     ash.extend([m, k]);
     let mut bsh = batch.clone();
     bsh.extend([k, n]);
-    let ea = expand_to(a, &ash)?;
-    let eb = expand_to(b, &bsh)?;
+    let ea = a.expand_to(&ash)?;
+    let eb = b.expand_to(&bsh)?;
     let mut out = try_alloc::<f32>(
         nb.checked_mul(m * n)
             .ok_or_else(|| Error::oom("bmm too large"))?,
@@ -207,8 +208,8 @@ fn batched(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let mut sa = ea.clone();
         let mut sb = eb.clone();
         for &j in &idx {
-            sa = super::shape::select(&sa, 0, j as i64)?;
-            sb = super::shape::select(&sb, 0, j as i64)?;
+            sa = sa.select(0, j as i64)?;
+            sb = sb.select(0, j as i64)?;
         }
         let v = mm2d(ctx, &sa, &sb, None)?;
         out[i * m * n..(i + 1) * m * n].copy_from_slice(&v);
@@ -234,19 +235,19 @@ pub(crate) fn matmul(ctx: &mut OpCtx, a: &Tensor, b: &Tensor) -> Result<Tensor> 
             Ok(Tensor::from_f32_as(out_dtype(a, b), vec![], vec![s]))
         }
         (1, _) => {
-            let a2 = super::shape::unsqueeze(a, 0)?;
+            let a2 = a.unsqueeze(0)?;
             let r = matmul(ctx, &a2, b)?;
             let nd = r.ndim();
             let mut shape = r.shape().to_vec();
             shape.remove(nd - 2);
-            super::shape::reshape(&r, shape)
+            r.reshape(shape)
         }
         (_, 1) => {
-            let b2 = super::shape::unsqueeze(b, 1)?;
+            let b2 = b.unsqueeze(1)?;
             let r = matmul(ctx, a, &b2)?;
             let mut shape = r.shape().to_vec();
             shape.pop();
-            super::shape::reshape(&r, shape)
+            r.reshape(shape)
         }
         (2, 2) => mm(ctx, a, b),
         _ => batched(ctx, a, b),
@@ -276,8 +277,8 @@ fn linear(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
         )));
     }
     let m = x.numel() / k.max(1);
-    let x2 = super::shape::reshape(x, vec![if k == 0 { x.numel() } else { m }, k])?;
-    let wt = super::shape::transpose(w, 0, 1)?;
+    let x2 = x.reshape(vec![if k == 0 { x.numel() } else { m }, k])?;
+    let wt = w.transpose(0, 1)?;
     let bv = match bias {
         Some(b) if b.numel() == n => Some(b.f32s()?.into_owned()),
         Some(b) => {
@@ -318,7 +319,7 @@ fn addmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
         return Ok(finish(v, out_dtype(a, b), vec![m, n]));
     }
     let mut v = mm2d(ctx, a, b, None)?;
-    let eb = expand_to(bias, &[m, n])?;
+    let eb = bias.expand_to(&[m, n])?;
     let bv = eb.f32s()?;
     v.iter_mut()
         .zip(bv.iter())
@@ -337,33 +338,27 @@ fn baddbmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
         Value::None => 1.0,
         v => v.as_f64()?,
     };
-    let scaled = super::arith::binary(
+    let scaled = crate::ops::elementwise::binary(
         Value::Tensor(prod),
         &Value::Float(alpha),
-        super::arith::Bin::Mul,
+        crate::ops::elementwise::Bin::Mul,
         None,
     )?;
-    let bias = super::arith::binary(
+    let bias = crate::ops::elementwise::binary(
         arg(args, 0)?.clone(),
         &Value::Float(beta),
-        super::arith::Bin::Mul,
+        crate::ops::elementwise::Bin::Mul,
         None,
     )?;
-    super::arith::binary(
+    crate::ops::elementwise::binary(
         Value::Tensor(scaled),
         &Value::Tensor(bias),
-        super::arith::Bin::Add,
+        crate::ops::elementwise::Bin::Add,
         None,
     )
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::mm.default" => |c: &mut OpCtx, a: Vec<Value>| one(mm(c, targ(&a, 0)?, targ(&a, 1)?)?),
         "aten::bmm.default" => |c: &mut OpCtx, a: Vec<Value>| {
@@ -408,13 +403,8 @@ mod tests {
             assert!((x - y).abs() < 1e-4);
         }
         // b as a transposed view of an [n, k] matrix
-        let bt = Tensor::from_f32(
-            vec![n, k],
-            super::super::shape::transpose(&b, 0, 1)
-                .unwrap()
-                .to_f32_vec(),
-        );
-        let view = super::super::shape::transpose(&bt, 0, 1).unwrap();
+        let bt = Tensor::from_f32(vec![n, k], b.transpose(0, 1).unwrap().to_f32_vec());
+        let view = bt.transpose(0, 1).unwrap();
         let got = mm(&mut OpCtx::default(), &a, &view).unwrap().to_f32_vec();
         for (x, y) in got.iter().zip(&want) {
             assert!((x - y).abs() < 1e-4);
@@ -429,9 +419,7 @@ mod tests {
         let b = Tensor::from_f32(vec![n], (0..n).map(|i| i as f32).collect());
         let mut ctx = OpCtx::default();
         ctx.persistent.insert(w.data_ptr());
-        let wt = super::super::shape::transpose(&w, 0, 1)
-            .unwrap()
-            .to_f32_vec();
+        let wt = w.transpose(0, 1).unwrap().to_f32_vec();
         let mut want = naive(&x.to_f32_vec(), &wt, m, k, n);
         for (i, v) in want.iter_mut().enumerate() {
             *v += (i % n) as f32;

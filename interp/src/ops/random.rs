@@ -20,7 +20,8 @@
 
 use super::{iarg, opt, to_usize};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::storage::{try_alloc, MAX_TENSOR_BYTES};
 use crate::tensor::{checked_numel, DType, Tensor};
 use crate::value::Value;
@@ -180,13 +181,7 @@ fn randperm(rng: &mut Rng, args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![Tensor::from_i64_as(dt, vec![n], v).into()])
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::rand.default" => |c: &mut OpCtx, a: Vec<Value>| rand(&mut c.rng, &a),
         "aten::randn.default" => |c: &mut OpCtx, a: Vec<Value>| randn(&mut c.rng, &a),
@@ -197,10 +192,8 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
+    use crate::ops::registry::lookup;
+    use crate::ops::test_util::il;
 
     fn mean_var(v: &[f64]) -> (f64, f64) {
         let n = v.len() as f64;
@@ -218,7 +211,7 @@ mod tests {
         assert_ne!(xs[0], c.next_u64());
         // a fresh context starts at the default seed; successive calls advance
         let mut ctx = OpCtx::default();
-        let f = crate::registry::lookup("aten::rand.default").unwrap();
+        let f = lookup("aten::rand.default").unwrap();
         let r1 = f(&mut ctx, vec![il(&[8])]).unwrap()[0]
             .as_tensor()
             .unwrap()

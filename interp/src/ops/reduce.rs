@@ -3,9 +3,10 @@
 
 use wasm_torch_kernels::reduce::{reduce_axis, ReduceOp};
 
-use super::{arg, barg_or, cat, iarg, norm_dim, one, opt, targ, Cat};
+use super::{arg, barg_or, category, iarg, norm_dim, one, opt, targ, Cat};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::storage::try_alloc;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
@@ -40,7 +41,7 @@ fn arrange(
     let nd = x.ndim();
     let kept: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
     let order: Vec<i64> = kept.iter().chain(dims.iter()).map(|&d| d as i64).collect();
-    let p = super::shape::permute(x, &order)?.contiguous();
+    let p = x.permute(&order)?.contiguous();
     let rows: usize = kept.iter().map(|&d| x.shape()[d]).product();
     let row: usize = dims.iter().map(|&d| x.shape()[d]).product();
     let shape = if keepdim {
@@ -129,7 +130,7 @@ fn reduce(
         Some(d) if d != x.dtype() => x.cast(d)?,
         _ => x.clone(),
     };
-    let int = cat(x.dtype()) != Cat::Float;
+    let int = category(x.dtype()) != Cat::Float;
     match op {
         ReduceOp::Mean if int => Err(Error::runtime(
             "mean of an integer tensor needs a float dtype",
@@ -161,7 +162,7 @@ fn arg_reduce(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<
             let d = norm_dim(d, x.ndim())?;
             (x.clone(), if x.ndim() == 0 { vec![] } else { vec![d] })
         }
-        None => (super::shape::reshape(x, vec![x.numel()])?, vec![0]),
+        None => (x.reshape(vec![x.numel()])?, vec![0]),
     };
     let keepdim = keepdim && dim.is_some();
     let (p, rows, row, shape) = arrange(&x, &dims, keepdim)?;
@@ -290,7 +291,7 @@ fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
         return one(x.cast(dt)?);
     }
     let last = x.ndim() - 1;
-    let moved = super::shape::transpose(x, d as i64, last as i64)?;
+    let moved = x.transpose(d as i64, last as i64)?;
     let row = moved.shape()[last];
     let shape = moved.shape().to_vec();
     let t = if dt.is_float() {
@@ -314,7 +315,7 @@ fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
         }
         Tensor::from_i64_as(dt, shape, v)
     };
-    one(super::shape::transpose(&t, d as i64, last as i64)?.contiguous())
+    one(t.transpose(d as i64, last as i64)?.contiguous())
 }
 
 /// linalg_vector_norm(self, ord, dim, keepdim, dtype)
@@ -356,30 +357,30 @@ fn diff(args: &[Value]) -> Result<Vec<Value>> {
     let n = opt(args, 1).as_opt_int()?.unwrap_or(1);
     let d = super::dim_of(&x, opt(args, 2).as_opt_int()?.unwrap_or(-1))?;
     if let Some(p) = opt(args, 3).as_opt_tensor()? {
-        x = super::shape::cat(&[p.clone(), x], d as i64)?;
+        x = Tensor::cat(&[p.clone(), x], d as i64)?;
     }
     if let Some(a) = opt(args, 4).as_opt_tensor()? {
-        x = super::shape::cat(&[x, a.clone()], d as i64)?;
+        x = Tensor::cat(&[x, a.clone()], d as i64)?;
     }
     for _ in 0..n.max(0) {
         let len = x.shape()[d] as i64;
         if len == 0 {
             break;
         }
-        let hi = super::shape::slice(&x, d, Some(1), None, 1)?;
-        let lo = super::shape::slice(&x, d, None, Some(len - 1), 1)?;
+        let hi = x.slice(d, Some(1), None, 1)?;
+        let lo = x.slice(d, None, Some(len - 1), 1)?;
         x = if x.dtype() == DType::Bool {
-            super::arith::binary(
+            crate::ops::elementwise::binary(
                 Value::Tensor(hi),
                 &Value::Tensor(lo),
-                super::arith::Bin::Ne,
+                crate::ops::elementwise::Bin::Ne,
                 None,
             )?
         } else {
-            super::arith::binary(
+            crate::ops::elementwise::binary(
                 Value::Tensor(hi),
                 &Value::Tensor(lo),
-                super::arith::Bin::Sub,
+                crate::ops::elementwise::Bin::Sub,
                 None,
             )?
         };
@@ -387,13 +388,7 @@ fn diff(args: &[Value]) -> Result<Vec<Value>> {
     one(x)
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::sum.dim_IntList" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Sum, Some(1), Some(2), Some(3)),
         "aten::sum.default" => |_: &mut OpCtx, a: Vec<Value>| reduce_op(&a, ReduceOp::Sum, None, None, Some(1)),
@@ -428,14 +423,8 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::test_util::{call, il};
 
-    fn call(name: &str, args: Vec<Value>) -> Vec<Value> {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()
-    }
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
     fn x() -> Tensor {
         Tensor::from_f32(vec![2, 3], vec![1., 5., 3., 4., 2., 6.])
     }
@@ -465,7 +454,7 @@ mod tests {
         assert_eq!(r[0].as_tensor().unwrap().to_i64_vec(), vec![1, 1, 1]);
         // A transposed bool view, and an empty reduction (any → false, all → true).
         let b = Tensor::from_bool(vec![2, 2], vec![true, false, false, false]);
-        let bt = super::super::shape::transpose(&b, 0, 1).unwrap();
+        let bt = b.transpose(0, 1).unwrap();
         let r = call(
             "aten::any.dim",
             vec![bt.into(), Value::Int(1), Value::Bool(false)],

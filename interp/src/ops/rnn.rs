@@ -3,10 +3,10 @@
 //! need nothing special.
 
 use super::linalg::mm2d;
-use super::shape::{permute, reshape, select, transpose};
 use super::{arg, barg_or, iarg, to_usize};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::tensor::Tensor;
 use crate::value::Value;
 
@@ -42,9 +42,9 @@ fn run_dir(
     if h0.len() != batch * h || c0.len() != batch * h {
         return Err(Error::runtime("lstm: initial states have the wrong size"));
     }
-    let x2 = reshape(x, vec![t_len * batch, inp])?;
-    let pre = mm2d(ctx, &x2, &transpose(w_ih, 0, 1)?, b.as_deref())?;
-    let whh_t = transpose(w_hh, 0, 1)?;
+    let x2 = x.reshape(vec![t_len * batch, inp])?;
+    let pre = mm2d(ctx, &x2, &w_ih.transpose(0, 1)?, b.as_deref())?;
+    let whh_t = w_hh.transpose(0, 1)?;
     let mut hcur = h0;
     let mut c = c0;
     let mut hs = vec![0f32; t_len * batch * h];
@@ -97,9 +97,9 @@ fn lstm(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
     }
     let unbatched = x.ndim() == 2;
     if unbatched {
-        x = reshape(&x, vec![x.shape()[0], 1, x.shape()[1]])?;
+        x = x.reshape(vec![x.shape()[0], 1, x.shape()[1]])?;
     } else if batch_first {
-        x = permute(&x, &[1, 0, 2])?;
+        x = x.permute(&[1, 0, 2])?;
     }
     if x.ndim() != 3 {
         return Err(Error::runtime(format!(
@@ -117,8 +117,8 @@ fn lstm(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
             c0.shape()
         )));
     }
-    let h0 = reshape(h0, vec![layers * dirs, batch * h])?;
-    let c0 = reshape(c0, vec![layers * dirs, batch * h])?;
+    let h0 = h0.reshape(vec![layers * dirs, batch * h])?;
+    let c0 = c0.reshape(vec![layers * dirs, batch * h])?;
     let mut hn = Vec::new();
     let mut cn = Vec::new();
     let mut layer_in = x.contiguous();
@@ -144,8 +144,8 @@ fn lstm(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
                 &params[base],
                 &params[base + 1],
                 bias,
-                select(&h0, 0, idx)?.f32s()?.into_owned(),
-                select(&c0, 0, idx)?.f32s()?.into_owned(),
+                h0.select(0, idx)?.f32s()?.into_owned(),
+                c0.select(0, idx)?.f32s()?.into_owned(),
                 d == 1,
             )?;
             outs.push(Tensor::from_f32(vec![t_len, batch, h], hs));
@@ -155,22 +155,22 @@ fn lstm(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
         layer_in = if dirs == 1 {
             outs.remove(0)
         } else {
-            super::shape::cat(&outs, 2)?
+            Tensor::cat(&outs, 2)?
         };
     }
     let mut out = layer_in;
     if unbatched {
-        out = reshape(&out, vec![t_len, out.shape()[2]])?;
+        out = out.reshape(vec![t_len, out.shape()[2]])?;
     } else if batch_first {
-        out = permute(&out, &[1, 0, 2])?.contiguous();
+        out = out.permute(&[1, 0, 2])?.contiguous();
     }
     let stack = |v: Vec<Tensor>| -> Result<Tensor> {
         let n = v.len();
-        let flat = super::shape::cat(&v, 0)?;
+        let flat = Tensor::cat(&v, 0)?;
         if unbatched {
-            reshape(&flat, vec![n, h])
+            flat.reshape(vec![n, h])
         } else {
-            reshape(&flat, vec![n, batch, h])
+            flat.reshape(vec![n, batch, h])
         }
     };
     Ok(vec![out.into(), stack(hn)?.into(), stack(cn)?.into()])
@@ -207,9 +207,9 @@ fn gru_dir(
             w_hh.shape()
         )));
     }
-    let x2 = reshape(x, vec![t_len * batch, inp])?;
-    let pre = mm2d(ctx, &x2, &transpose(w_ih, 0, 1)?, b_ih.as_deref())?;
-    let whh_t = transpose(w_hh, 0, 1)?;
+    let x2 = x.reshape(vec![t_len * batch, inp])?;
+    let pre = mm2d(ctx, &x2, &w_ih.transpose(0, 1)?, b_ih.as_deref())?;
+    let whh_t = w_hh.transpose(0, 1)?;
     let mut hcur = h0;
     let mut hs = vec![0f32; t_len * batch * h];
     for step in 0..t_len {
@@ -255,9 +255,9 @@ fn gru(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
     }
     let unbatched = x.ndim() == 2;
     if unbatched {
-        x = reshape(&x, vec![x.shape()[0], 1, x.shape()[1]])?;
+        x = x.reshape(vec![x.shape()[0], 1, x.shape()[1]])?;
     } else if batch_first && x.ndim() == 3 {
-        x = permute(&x, &[1, 0, 2])?;
+        x = x.permute(&[1, 0, 2])?;
     }
     if x.ndim() != 3 {
         return Err(Error::runtime(format!(
@@ -273,7 +273,7 @@ fn gru(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
             h0.shape()
         )));
     }
-    let h0 = reshape(h0, vec![layers * dirs, batch * h])?;
+    let h0 = h0.reshape(vec![layers * dirs, batch * h])?;
     let mut hn = Vec::new();
     let mut layer_in = x.contiguous();
     for l in 0..layers {
@@ -295,7 +295,7 @@ fn gru(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
                 &params[base + 1],
                 bi,
                 bh,
-                select(&h0, 0, (l * dirs + d) as i64)?.f32s()?.into_owned(),
+                h0.select(0, (l * dirs + d) as i64)?.f32s()?.into_owned(),
                 d == 1,
             )?;
             outs.push(Tensor::from_f32(vec![t_len, batch, h], hs));
@@ -304,34 +304,30 @@ fn gru(ctx: &mut OpCtx, args: &[Value]) -> Result<Vec<Value>> {
         layer_in = if dirs == 1 {
             outs.remove(0)
         } else {
-            super::shape::cat(&outs, 2)?
+            Tensor::cat(&outs, 2)?
         };
     }
     let mut out = layer_in;
     if unbatched {
-        out = reshape(&out, vec![t_len, out.shape()[2]])?;
+        out = out.reshape(vec![t_len, out.shape()[2]])?;
     } else if batch_first {
-        out = permute(&out, &[1, 0, 2])?.contiguous();
+        out = out.permute(&[1, 0, 2])?.contiguous();
     }
     let n = hn.len();
-    let flat = super::shape::cat(&hn, 0)?;
+    let flat = Tensor::cat(&hn, 0)?;
     let hn = if unbatched {
-        reshape(&flat, vec![n, h])?
+        flat.reshape(vec![n, h])?
     } else {
-        reshape(&flat, vec![n, batch, h])?
+        flat.reshape(vec![n, batch, h])?
     };
     Ok(vec![out.into(), hn.into()])
 }
 
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push((
-        "aten::lstm.input",
-        (|c: &mut OpCtx, a: Vec<Value>| lstm(c, &a)) as OpFn,
-    ));
-    r.push((
-        "aten::gru.input",
-        (|c: &mut OpCtx, a: Vec<Value>| gru(c, &a)) as OpFn,
-    ));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::lstm.input" => |c: &mut OpCtx, a: Vec<Value>| lstm(c, &a),
+        "aten::gru.input" => |c: &mut OpCtx, a: Vec<Value>| gru(c, &a),
+    );
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! PyTorch's (`GridSampler.h`), done in f32 like PyTorch does for f32 tensors, so
 //! round-to-nearest and floor decisions agree.
 
-use super::spatial::float_out;
 use super::{barg_or, iarg, one, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::float_out;
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::storage::try_alloc;
 use crate::tensor::{checked_numel, Tensor};
 use crate::value::Value;
@@ -258,13 +259,11 @@ fn grid_sampler_2d(args: &[Value]) -> Result<Vec<Value>> {
 
 /// Register `grid_sampler_2d`, and `grid_sampler` (same arguments; what TorchScript
 /// traces `F.grid_sample` to) for 4-d inputs.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::grid_sampler_2d.default", |_: &mut OpCtx, a| {
-        grid_sampler_2d(&a)
-    }));
-    r.push(("aten::grid_sampler.default", |_: &mut OpCtx, a| {
-        grid_sampler_2d(&a)
-    }));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::grid_sampler_2d.default" => |_: &mut OpCtx, a: Vec<Value>| grid_sampler_2d(&a),
+        "aten::grid_sampler.default" => |_: &mut OpCtx, a: Vec<Value>| grid_sampler_2d(&a),
+    );
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 
 use super::{arg, iarg, one, to_usize};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
@@ -242,19 +243,14 @@ fn is_none(args: &[Value], want: bool) -> Result<Vec<Value>> {
     Ok(vec![Value::Bool(same == want)])
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
+/// Register scalar binary ops that share one implementation (`bin` with a fixed `S`).
 macro_rules! reg_bin {
     ($r:ident, $op:expr, $($name:literal),*) => {
-        $( $r.push(($name, (|_: &mut OpCtx, a: Vec<Value>| bin($op, &a)) as OpFn)); )*
+        $( reg!($r, $name => |_: &mut OpCtx, a: Vec<Value>| bin($op, &a)); )*
     };
 }
 
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg_bin!(
         r,
         S::Add,
@@ -437,72 +433,69 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn call(name: &str, args: Vec<Value>) -> Value {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap().remove(0)
-    }
+    use crate::ops::registry::lookup;
+    use crate::ops::test_util::call_v;
 
     #[test]
     fn int_float_semantics() {
         assert!(matches!(
-            call("aten::add.int", vec![Value::Int(2), Value::Int(3)]),
+            call_v("aten::add.int", vec![Value::Int(2), Value::Int(3)]),
             Value::Int(5)
         ));
         assert!(matches!(
-            call("aten::floordiv.int", vec![Value::Int(-7), Value::Int(2)]),
+            call_v("aten::floordiv.int", vec![Value::Int(-7), Value::Int(2)]),
             Value::Int(-4)
         ));
         assert!(matches!(
-            call("aten::remainder.int", vec![Value::Int(-7), Value::Int(3)]),
+            call_v("aten::remainder.int", vec![Value::Int(-7), Value::Int(3)]),
             Value::Int(2)
         ));
         assert!(
-            matches!(call("aten::div.int", vec![Value::Int(7), Value::Int(2)]), Value::Float(f) if f == 3.5)
+            matches!(call_v("aten::div.int", vec![Value::Int(7), Value::Int(2)]), Value::Float(f) if f == 3.5)
         );
         assert!(
-            matches!(call("aten::mul.int_float", vec![Value::Int(2), Value::Float(0.25)]), Value::Float(f) if f == 0.5)
+            matches!(call_v("aten::mul.int_float", vec![Value::Int(2), Value::Float(0.25)]), Value::Float(f) if f == 0.5)
         );
         assert!(matches!(
-            call("aten::lt.int", vec![Value::Int(2), Value::Int(3)]),
+            call_v("aten::lt.int", vec![Value::Int(2), Value::Int(3)]),
             Value::Bool(true)
         ));
         let t = Tensor::from_i64(vec![], vec![4]);
         assert!(matches!(
-            call("aten::Int.Tensor", vec![t.clone().into()]),
+            call_v("aten::Int.Tensor", vec![t.clone().into()]),
             Value::Int(4)
         ));
         assert!(
-            matches!(call("aten::ScalarImplicit.default", vec![Tensor::from_f32(vec![1], vec![0.5]).into()]), Value::Float(f) if f == 0.5)
+            matches!(call_v("aten::ScalarImplicit.default", vec![Tensor::from_f32(vec![1], vec![0.5]).into()]), Value::Float(f) if f == 0.5)
         );
         let l = Value::List(vec![Value::Int(7), Value::Int(8)]);
         assert!(matches!(
-            call("aten::len.t", vec![l.clone()]),
+            call_v("aten::len.t", vec![l.clone()]),
             Value::Int(2)
         ));
         assert!(matches!(
-            call("aten::__getitem__.t", vec![l, Value::Int(-1)]),
+            call_v("aten::__getitem__.t", vec![l, Value::Int(-1)]),
             Value::Int(8)
         ));
         assert!(matches!(
-            call(
+            call_v(
                 "aten::__range_length.default",
                 vec![Value::Int(0), Value::Int(10), Value::Int(3)]
             ),
             Value::Int(4)
         ));
-        let l2 = call(
+        let l2 = call_v(
             "aten::append.t",
             vec![Value::List(vec![Value::Int(1)]), Value::Int(2)],
         );
         assert_eq!(l2.as_ints().unwrap(), vec![1, 2]);
-        let l3 = call("aten::add.t", vec![l2.clone(), l2]);
-        let s = call(
+        let l3 = call_v("aten::add.t", vec![l2.clone(), l2]);
+        let s = call_v(
             "aten::slice.t",
             vec![l3, Value::Int(1), Value::None, Value::Int(2)],
         );
         assert_eq!(s.as_ints().unwrap(), vec![2, 2]);
-        let f = crate::registry::lookup("aten::floordiv.int").unwrap();
+        let f = lookup("aten::floordiv.int").unwrap();
         assert!(f(&mut OpCtx::default(), vec![Value::Int(1), Value::Int(0)]).is_err());
     }
 }

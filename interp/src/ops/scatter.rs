@@ -9,9 +9,10 @@
 //! bits for every dtype; reductions accumulate floats in f64 and integers in wrapping i64
 //! (integer `mean` rounds toward negative infinity, like PyTorch).
 
-use super::{arg, broadcast_shapes, dim_of, expand_to, iarg, norm_dim, one, opt, targ};
+use super::{arg, broadcast_shapes, dim_of, iarg, norm_dim, one, opt, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::tensor::{contiguous_strides, DType, Tensor};
 use crate::value::Value;
 
@@ -293,7 +294,7 @@ fn scatter_src(args: &[Value], reduce: Option<Reduce>) -> Result<Vec<Value>> {
 fn scatter_value(args: &[Value]) -> Result<Vec<Value>> {
     let t = targ(args, 0)?;
     let plan = scatter_plan(t, iarg(args, 1)?, targ(args, 2)?, None)?;
-    let v = super::strided::filled(t.dtype(), vec![], arg(args, 3)?)?;
+    let v = crate::ops::shape::strided::filled(t.dtype(), vec![], arg(args, 3)?)?;
     one(put(t, &plan, &v)?)
 }
 
@@ -397,8 +398,8 @@ fn masked_scatter(args: &[Value]) -> Result<Vec<Value>> {
         )));
     }
     let shape = broadcast_shapes(t.shape(), mask.shape())?;
-    let base = expand_to(t, &shape)?.contiguous();
-    let m = expand_to(mask, &shape)?;
+    let base = t.expand_to(&shape)?.contiguous();
+    let m = mask.expand_to(&shape)?;
     let m = m.bools()?;
     let count = m.iter().filter(|&&b| b != 0).count();
     if source.numel() < count {
@@ -418,13 +419,7 @@ fn masked_scatter(args: &[Value]) -> Result<Vec<Value>> {
     one(put(&base, &plan, &flat)?)
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::scatter.src" => |_: &mut OpCtx, a: Vec<Value>| scatter_src(&a, None),
         "aten::scatter.value" => |_: &mut OpCtx, a: Vec<Value>| scatter_value(&a),
@@ -439,11 +434,8 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::test_util::try_call_t;
 
-    fn call(name: &str, args: Vec<Value>) -> Result<Tensor> {
-        let f = crate::registry::lookup(name).unwrap();
-        Ok(f(&mut OpCtx::default(), args)?[0].as_tensor()?.clone())
-    }
     fn f(shape: Vec<usize>, v: &[f32]) -> Value {
         Tensor::from_f32(shape, v.to_vec()).into()
     }
@@ -457,20 +449,20 @@ mod tests {
         let s = f(vec![2, 3], &[0.; 6]);
         let idx = i(vec![2, 2], &[2, 0, 1, 2]);
         let src = f(vec![2, 3], &[1., 2., 3., 4., 5., 6.]);
-        let r = call(
+        let r = try_call_t(
             "aten::scatter.src",
             vec![s.clone(), Value::Int(1), idx.clone(), src.clone()],
         )
         .unwrap();
         assert_eq!(r.to_f32_vec(), vec![2., 0., 1., 0., 4., 5.]);
-        let r = call(
+        let r = try_call_t(
             "aten::scatter.value",
             vec![s.clone(), Value::Int(-1), idx.clone(), Value::Float(9.)],
         )
         .unwrap();
         assert_eq!(r.to_f32_vec(), vec![9., 0., 9., 0., 9., 9.]);
         let dup = i(vec![1, 3], &[1, 1, 1]);
-        let r = call(
+        let r = try_call_t(
             "aten::scatter_add.default",
             vec![s.clone(), Value::Int(1), dup, src.clone()],
         )
@@ -495,7 +487,7 @@ mod tests {
             vec![s.clone(), Value::Int(1), i(vec![2], &[0; 2]), src.clone()],
             vec![s.clone(), Value::Int(1), f(vec![1, 1], &[0.]), src.clone()],
         ] {
-            let e = call("aten::scatter.src", bad).unwrap_err();
+            let e = try_call_t("aten::scatter.src", bad).unwrap_err();
             assert!(
                 e.message().contains("scatter") || e.message().contains("dimension"),
                 "{}",
@@ -503,7 +495,7 @@ mod tests {
             );
         }
         // empty index: self unchanged
-        let r = call(
+        let r = try_call_t(
             "aten::scatter.src",
             vec![s, Value::Int(1), i(vec![0], &[]), src],
         )
@@ -517,7 +509,7 @@ mod tests {
         let idx = i(vec![4], &[0, 0, 1, 3]);
         let src = i(vec![4], &[1, 2, 4, 7]);
         let run = |red: &str, inc: bool, s: &Value, src: &Value| {
-            call(
+            try_call_t(
                 "aten::scatter_reduce.two",
                 vec![
                     s.clone(),
@@ -560,7 +552,7 @@ mod tests {
         assert!(r[0].is_nan() && r[1].is_nan() && r[2] == 3. && r[3] == 4.);
         let r = run("amin", false, &sf, &srcf).to_f32_vec();
         assert!(r[0].is_nan() && r[1] == 5. && r[2] == 3. && r[3] == 1.);
-        let e = call(
+        let e = try_call_t(
             "aten::scatter_reduce.two",
             vec![
                 s,
@@ -579,24 +571,24 @@ mod tests {
     fn select_slice_masked_scatter() {
         let s = f(vec![3, 4], &[0.; 12]);
         let row = f(vec![4], &[1., 2., 3., 4.]);
-        let r = call(
+        let r = try_call_t(
             "aten::select_scatter.default",
             vec![s.clone(), row.clone(), Value::Int(0), Value::Int(-1)],
         )
         .unwrap();
         assert_eq!(&r.to_f32_vec()[8..], &[1., 2., 3., 4.]);
-        assert!(call(
+        assert!(try_call_t(
             "aten::select_scatter.default",
             vec![s.clone(), row.clone(), Value::Int(1), Value::Int(0)]
         )
         .is_err());
-        assert!(call(
+        assert!(try_call_t(
             "aten::select_scatter.default",
             vec![s.clone(), row.clone(), Value::Int(0), Value::Int(3)]
         )
         .is_err());
         let cols = f(vec![3, 2], &[1., 2., 3., 4., 5., 6.]);
-        let r = call(
+        let r = try_call_t(
             "aten::slice_scatter.default",
             vec![
                 s.clone(),
@@ -612,7 +604,7 @@ mod tests {
             r.to_f32_vec(),
             vec![0., 1., 0., 2., 0., 3., 0., 4., 0., 5., 0., 6.]
         );
-        assert!(call(
+        assert!(try_call_t(
             "aten::slice_scatter.default",
             vec![
                 s.clone(),
@@ -624,7 +616,7 @@ mod tests {
             ]
         )
         .is_err());
-        assert!(call(
+        assert!(try_call_t(
             "aten::slice_scatter.default",
             vec![
                 s.clone(),
@@ -640,7 +632,7 @@ mod tests {
         let base = f(vec![3], &[0.; 3]);
         let mask = Tensor::from_bool(vec![2, 3], vec![true, false, true, false, true, false]);
         let src = f(vec![6], &[0., 1., 2., 3., 4., 5.]);
-        let r = call(
+        let r = try_call_t(
             "aten::masked_scatter.default",
             vec![base.clone(), mask.clone().into(), src],
         )
@@ -650,7 +642,7 @@ mod tests {
             (&[2usize, 3][..], vec![0., 0., 1., 0., 2., 0.])
         );
         let short = f(vec![2], &[1., 2.]);
-        let e = call(
+        let e = try_call_t(
             "aten::masked_scatter.default",
             vec![base, mask.into(), short],
         )

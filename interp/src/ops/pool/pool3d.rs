@@ -1,12 +1,14 @@
 //! 3-d pooling (`avg_pool3d`, `max_pool3d_with_indices`, `_adaptive_avg_pool3d`) over
 //! `(N, C, D, H, W)` or `(C, D, H, W)` inputs. The window arithmetic is PyTorch's CPU
-//! kernels' (also used by the 2-d pooling backward ops in `pool_backward`, which run
+//! kernels' (also used by the 2-d pooling backward ops in `backward`, which run
 //! these loops with a unit depth axis).
 
-use super::spatial::{float_out, pool_axes, tensor_f64, usize_of, zeros_for, Axis, Layout};
-use super::{barg_or, ints, opt, targ};
+use super::window::{pool_axes, Axis};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{barg_or, ints, opt, targ};
+use crate::ops::{float_out, tensor_f64, usize_of, zeros_for, Layout};
 use crate::storage::try_alloc;
 use crate::tensor::Tensor;
 use crate::value::Value;
@@ -243,26 +245,18 @@ fn adaptive_avg_pool3d(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 /// Register the 3-d pooling ops.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::avg_pool3d.default", |_: &mut OpCtx, a| {
-        avg_pool3d(&a)
-    }));
-    r.push((
-        "aten::max_pool3d_with_indices.default",
-        |_: &mut OpCtx, a| max_pool3d(&a),
-    ));
-    r.push(("aten::_adaptive_avg_pool3d.default", |_: &mut OpCtx, a| {
-        adaptive_avg_pool3d(&a)
-    }));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::avg_pool3d.default" => |_: &mut OpCtx, a: Vec<Value>| avg_pool3d(&a),
+        "aten::max_pool3d_with_indices.default" => |_: &mut OpCtx, a: Vec<Value>| max_pool3d(&a),
+        "aten::_adaptive_avg_pool3d.default" => |_: &mut OpCtx, a: Vec<Value>| adaptive_avg_pool3d(&a),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
+    use crate::ops::test_util::il;
 
     #[test]
     fn max_and_avg_on_a_cube() {
@@ -294,9 +288,7 @@ mod tests {
     fn nan_wins_max() {
         let x = Tensor::from_f32(vec![1, 1, 1, 3], vec![1.0, f32::NAN, 2.0]);
         let r = max_pool3d(&[
-            super::super::shape::reshape(&x, vec![1, 1, 1, 1, 3])
-                .unwrap()
-                .into(),
+            x.reshape(vec![1, 1, 1, 1, 3]).unwrap().into(),
             il(&[1, 1, 3]),
         ])
         .unwrap();

@@ -3,10 +3,11 @@
 //! Both only move elements, so they work on raw element bytes and keep any dtype. Each
 //! spatial dim gets an output→input index map; the maps are then applied plane by plane.
 
-use super::spatial::Layout;
-use super::{ints, one, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::Layout;
+use crate::ops::OpCtx;
+use crate::ops::{ints, one, targ};
 use crate::storage::try_alloc;
 use crate::tensor::{checked_numel, Tensor};
 use crate::value::Value;
@@ -119,25 +120,15 @@ fn pad_op(args: &[Value], spatial: usize, mode: Mode, op: &str) -> Result<Vec<Va
 }
 
 /// Register the padding ops.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::reflection_pad1d.default", |_: &mut OpCtx, a| {
-        pad_op(&a, 1, Mode::Reflect, "reflection_pad1d")
-    }));
-    r.push(("aten::reflection_pad2d.default", |_: &mut OpCtx, a| {
-        pad_op(&a, 2, Mode::Reflect, "reflection_pad2d")
-    }));
-    r.push(("aten::reflection_pad3d.default", |_: &mut OpCtx, a| {
-        pad_op(&a, 3, Mode::Reflect, "reflection_pad3d")
-    }));
-    r.push(("aten::replication_pad1d.default", |_: &mut OpCtx, a| {
-        pad_op(&a, 1, Mode::Replicate, "replication_pad1d")
-    }));
-    r.push(("aten::replication_pad2d.default", |_: &mut OpCtx, a| {
-        pad_op(&a, 2, Mode::Replicate, "replication_pad2d")
-    }));
-    r.push(("aten::replication_pad3d.default", |_: &mut OpCtx, a| {
-        pad_op(&a, 3, Mode::Replicate, "replication_pad3d")
-    }));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::reflection_pad1d.default" => |_: &mut OpCtx, a: Vec<Value>| pad_op(&a, 1, Mode::Reflect, "reflection_pad1d"),
+        "aten::reflection_pad2d.default" => |_: &mut OpCtx, a: Vec<Value>| pad_op(&a, 2, Mode::Reflect, "reflection_pad2d"),
+        "aten::reflection_pad3d.default" => |_: &mut OpCtx, a: Vec<Value>| pad_op(&a, 3, Mode::Reflect, "reflection_pad3d"),
+        "aten::replication_pad1d.default" => |_: &mut OpCtx, a: Vec<Value>| pad_op(&a, 1, Mode::Replicate, "replication_pad1d"),
+        "aten::replication_pad2d.default" => |_: &mut OpCtx, a: Vec<Value>| pad_op(&a, 2, Mode::Replicate, "replication_pad2d"),
+        "aten::replication_pad3d.default" => |_: &mut OpCtx, a: Vec<Value>| pad_op(&a, 3, Mode::Replicate, "replication_pad3d"),
+    );
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@
 //! `as_strided` view is bounds-checked against its storage, so a hostile size/stride/offset
 //! is an error, never an out-of-bounds read.
 
-use super::{arg, dim_of, expand_to, iarg, ints, one, opt, targ, to_usize};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{arg, dim_of, iarg, ints, one, opt, targ, to_usize};
 use crate::tensor::{checked_numel, contiguous_strides, DType, Tensor};
 use crate::value::Value;
 
@@ -135,7 +136,7 @@ pub(crate) fn filled(dtype: DType, shape: Vec<usize>, value: &Value) -> Result<T
 fn copy(args: &[Value]) -> Result<Vec<Value>> {
     let t = targ(args, 0)?;
     let src = targ(args, 1)?;
-    let e = expand_to(src, t.shape())?;
+    let e = src.expand_to(t.shape())?;
     one(e.cast(t.dtype())?)
 }
 
@@ -167,13 +168,7 @@ fn sym_stride(args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![Value::Int(t.strides()[d] as i64)])
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::as_strided.default" => |_: &mut OpCtx, a: Vec<Value>| as_strided(&a),
         "aten::diagonal.default" => |_: &mut OpCtx, a: Vec<Value>| {
@@ -193,7 +188,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
             if v.ndim() != 0 {
                 return Err(Error::runtime(format!("fill.Tensor needs a 0-d value, got shape {:?}", v.shape())));
             }
-            one(expand_to(&v.cast(t.dtype())?, t.shape())?.contiguous())
+            one((v.cast(t.dtype())?).expand_to(t.shape())?.contiguous())
         },
         "aten::empty_strided.default" => |_: &mut OpCtx, a: Vec<Value>| empty_strided(&a),
         "aten::sym_stride.int" => |_: &mut OpCtx, a: Vec<Value>| sym_stride(&a),
@@ -204,16 +199,13 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::test_util::{il, try_call};
 
-    fn call(name: &str, args: Vec<Value>) -> Result<Vec<Value>> {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args)
-    }
     fn t1(name: &str, args: Vec<Value>) -> Tensor {
-        call(name, args).unwrap()[0].as_tensor().unwrap().clone()
-    }
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
+        try_call(name, args).unwrap()[0]
+            .as_tensor()
+            .unwrap()
+            .clone()
     }
     fn arange(shape: Vec<usize>) -> Tensor {
         let n = shape.iter().product::<usize>();
@@ -230,7 +222,7 @@ mod tests {
         assert_eq!(r.to_f32_vec(), vec![1., 3., 2., 4.]);
         assert_eq!(r.storage_id(), x.storage_id());
         // default offset: the input's own (a slice starting at element 4)
-        let s = crate::ops::shape::slice(&x, 0, Some(1), None, 1).unwrap();
+        let s = x.slice(0, Some(1), None, 1).unwrap();
         let r = t1(
             "aten::as_strided.default",
             vec![s.into(), il(&[2]), il(&[4]), Value::None],
@@ -256,7 +248,7 @@ mod tests {
             ],
             vec![x.clone().into(), il(&[3]), il(&[i64::MAX]), Value::Int(0)],
         ] {
-            let e = call("aten::as_strided.default", bad).unwrap_err();
+            let e = try_call("aten::as_strided.default", bad).unwrap_err();
             assert!(!e.message().is_empty());
         }
         // an empty view may sit at the end of the storage
@@ -295,7 +287,7 @@ mod tests {
                     .map(|(n, s)| (n - 1).max(0) * s)
                     .sum::<i64>();
             let empty = size.contains(&0);
-            match call("aten::as_strided.default", args) {
+            match try_call("aten::as_strided.default", args) {
                 Ok(v) => {
                     accepted += 1;
                     assert!(
@@ -330,12 +322,12 @@ mod tests {
                         ),
                     ];
                     if nd == 2 {
-                        let tt = crate::ops::shape::transpose(&t, 0, 1).unwrap();
+                        let tt = t.transpose(0, 1).unwrap();
                         uses.push(("aten::mm.default", vec![tv.clone(), tt.into()]));
                     }
                     for (op, a) in uses {
                         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            let _ = call(op, a);
+                            let _ = try_call(op, a);
                         }));
                         assert!(
                             r.is_ok(),
@@ -404,14 +396,14 @@ mod tests {
         );
         assert_eq!((r.dtype(), r.strides()), (DType::F64, &[1usize, 2][..]));
         assert_eq!(r.to_f32_vec(), vec![0.0; 6]);
-        assert!(call(
+        assert!(try_call(
             "aten::empty_strided.default",
             vec![il(&[2, 1 << 40]), il(&[1 << 40, 1]), Value::None]
         )
         .is_err());
         let y = arange(vec![3, 4]);
-        let s = crate::ops::shape::slice(&y, 0, Some(1), None, 1).unwrap();
-        let q = |n: &str, a: Vec<Value>| call(n, a).unwrap()[0].as_int().unwrap();
+        let s = y.slice(0, Some(1), None, 1).unwrap();
+        let q = |n: &str, a: Vec<Value>| try_call(n, a).unwrap()[0].as_int().unwrap();
         assert_eq!(
             q("aten::sym_storage_offset.default", vec![s.clone().into()]),
             4
@@ -430,6 +422,6 @@ mod tests {
             ),
             1
         );
-        assert!(call("aten::sym_stride.int", vec![s.into(), Value::Int(2)]).is_err());
+        assert!(try_call("aten::sym_stride.int", vec![s.into(), Value::Int(2)]).is_err());
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! Dtypes follow PyTorch: integer and bool inputs give float32 results; f16/bf16/f32 keep
 //! their dtype (computed in f32); f64 tensors are computed in f64, so double-precision
-//! models keep their precision (the older unary ops in `arith.rs` compute f64 in f32).
+//! models keep their precision (the unary ops in `unary` compute f64 in f32).
 
-use super::arith::{binary, Bin};
-use super::{arg, one, take_t, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::elementwise::{binary, Bin};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{arg, one, take_t, targ};
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
@@ -104,13 +105,7 @@ fn bitwise_xor_scalar(mut args: Vec<Value>) -> Result<Vec<Value>> {
     one(binary(Value::Tensor(a), b, Bin::BXor, None)?)
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::acos.default" => |_: &mut OpCtx, a| float_unary(a, float_fn!(acos)),
         "aten::acosh.default" => |_: &mut OpCtx, a| float_unary(a, float_fn!(acosh)),
@@ -131,16 +126,12 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn call(name: &str, args: Vec<Value>) -> Result<Tensor> {
-        let f = crate::registry::lookup(name).unwrap();
-        Ok(f(&mut OpCtx::default(), args)?[0].as_tensor()?.clone())
-    }
+    use crate::ops::test_util::try_call_t;
 
     #[test]
     fn dtypes_follow_pytorch() {
         let i = Tensor::from_i64(vec![3], vec![0, 1, -1]);
-        let r = call("aten::asin.default", vec![i.into()]).unwrap();
+        let r = try_call_t("aten::asin.default", vec![i.into()]).unwrap();
         assert_eq!(r.dtype(), DType::F32);
         let want = [
             0.0f32,
@@ -150,11 +141,11 @@ mod tests {
         assert_eq!(r.to_f32_vec(), want);
         // f64 computes in f64: tan(1) to double precision
         let d = Tensor::from_f64_as(DType::F64, vec![1], vec![1.0]);
-        let r = call("aten::tan.default", vec![d.into()]).unwrap();
+        let r = try_call_t("aten::tan.default", vec![d.into()]).unwrap();
         assert_eq!(r.dtype(), DType::F64);
         assert_eq!(r.f64s().unwrap()[0], 1.0f64.tan());
         let b = Tensor::from_bool(vec![2], vec![true, false]);
-        let r = call("aten::cosh.default", vec![b.into()]).unwrap();
+        let r = try_call_t("aten::cosh.default", vec![b.into()]).unwrap();
         assert_eq!(r.dtype(), DType::F32);
         let v = r.to_f32_vec();
         assert!((v[0] - 1.543_080_6).abs() < 1e-6 && v[1] == 1.0, "{v:?}");
@@ -163,21 +154,21 @@ mod tests {
     #[test]
     fn isinf_and_xor() {
         let t = Tensor::from_f32(vec![4], vec![f32::INFINITY, -f32::INFINITY, f32::NAN, 1.0]);
-        let r = call("aten::isinf.default", vec![t.into()]).unwrap();
+        let r = try_call_t("aten::isinf.default", vec![t.into()]).unwrap();
         assert_eq!((r.dtype(), r.to_i64_vec()), (DType::Bool, vec![1, 1, 0, 0]));
-        let r = call(
+        let r = try_call_t(
             "aten::isinf.default",
             vec![Tensor::from_i64(vec![2], vec![i64::MAX, 0]).into()],
         )
         .unwrap();
         assert_eq!(r.to_i64_vec(), vec![0, 0]);
-        let r = call(
+        let r = try_call_t(
             "aten::bitwise_xor.Scalar",
             vec![Tensor::from_i32(vec![2], vec![5, 3]).into(), Value::Int(6)],
         )
         .unwrap();
         assert_eq!((r.dtype(), r.to_i64_vec()), (DType::I32, vec![3, 5]));
-        let e = call(
+        let e = try_call_t(
             "aten::bitwise_xor.Scalar",
             vec![Tensor::from_f32(vec![1], vec![1.0]).into(), Value::Int(1)],
         )
@@ -190,7 +181,7 @@ mod tests {
         let a = Tensor::from_f32(vec![2], vec![1.0, -1.0]);
         let b = Tensor::from_f32(vec![1], vec![2.0]);
         let out = Tensor::from_f64_as(DType::F64, vec![0], vec![]);
-        let r = call(
+        let r = try_call_t(
             "aten::atan2.out",
             vec![a.clone().into(), b.clone().into(), out.into()],
         )
@@ -199,6 +190,6 @@ mod tests {
         assert_eq!(r.shape(), &[2]);
         assert!((r.f64s().unwrap()[1] - (-1.0f64).atan2(2.0)).abs() < 1e-7);
         let bad = Tensor::from_i64(vec![2], vec![0, 0]);
-        assert!(call("aten::atan2.out", vec![a.into(), b.into(), bad.into()]).is_err());
+        assert!(try_call_t("aten::atan2.out", vec![a.into(), b.into(), bad.into()]).is_err());
     }
 }

@@ -1,5 +1,6 @@
-//! `_embedding_bag` (and `_embedding_bag_forward_only`, which torch.export emits for
-//! `F.embedding_bag` outside autograd) and `embedding_dense_backward`.
+//! Embeddings: `embedding` (a row gather), `_embedding_bag` (and
+//! `_embedding_bag_forward_only`, which torch.export emits for `F.embedding_bag` outside
+//! autograd) and `embedding_dense_backward`.
 //!
 //! `_embedding_bag` returns `(output, offset2bag, bag_size, max_indices)`. The three
 //! auxiliary outputs follow PyTorch's CPU kernel, including its conventions: in `sum` mode
@@ -7,13 +8,27 @@
 //! `max_indices` are zeros; in `mean`/`max` mode `max_indices` repeats `bag_size` unless the
 //! mode is `max`, where it holds the arg-max row per bag and feature (0 for an empty bag).
 
-use super::spatial::{float_out, tensor_f64, usize_of, zeros_for};
-use super::{barg_or, iarg, opt, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::index::{advanced_offsets, gather_offsets, reject_negative};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{barg_or, iarg, one, opt, targ};
+use crate::ops::{float_out, tensor_f64, usize_of, zeros_for};
 use crate::storage::try_alloc;
 use crate::tensor::Tensor;
 use crate::value::Value;
+
+/// embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
+fn embedding(args: &[Value]) -> Result<Vec<Value>> {
+    let w = targ(args, 0)?;
+    let ix = targ(args, 1)?;
+    if w.ndim() != 2 {
+        return Err(Error::runtime("embedding: weight must be 2-d"));
+    }
+    reject_negative("embedding", ix)?;
+    let (offs, shape) = advanced_offsets(w, &[Some(ix.clone())])?;
+    one(gather_offsets(w, &offs, shape)?)
+}
 
 /// An integer index tensor's values.
 fn index_values(t: &Tensor, what: &str) -> Result<Vec<i64>> {
@@ -245,18 +260,13 @@ fn embedding_dense_backward(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 /// Register the embedding-bag ops.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::_embedding_bag.default", |_: &mut OpCtx, a| {
-        embedding_bag(&a, false)
-    }));
-    r.push((
-        "aten::_embedding_bag_forward_only.default",
-        |_: &mut OpCtx, a| embedding_bag(&a, true),
-    ));
-    r.push((
-        "aten::embedding_dense_backward.default",
-        |_: &mut OpCtx, a| embedding_dense_backward(&a),
-    ));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::_embedding_bag.default" => |_: &mut OpCtx, a: Vec<Value>| embedding_bag(&a, false),
+        "aten::_embedding_bag_forward_only.default" => |_: &mut OpCtx, a: Vec<Value>| embedding_bag(&a, true),
+        "aten::embedding_dense_backward.default" => |_: &mut OpCtx, a: Vec<Value>| embedding_dense_backward(&a),
+        "aten::embedding.default" => |_: &mut OpCtx, a: Vec<Value>| embedding(&a),
+    );
 }
 
 #[cfg(test)]

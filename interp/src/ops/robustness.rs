@@ -1,19 +1,19 @@
-//! Well-typed but hostile arguments for the part-B ops (padding, 3-d pooling, sampling,
-//! fold, distances, embedding bags, backward ops): huge or negative sizes, NaN/inf
-//! coordinates, out-of-range indices. The generic robustness test in `mod.rs` rarely builds
-//! argument lists that get past these ops' first checks; these reach the arithmetic. Each
-//! call must return (an error or a result) without panicking and without a huge allocation.
+//! Robustness of every op against bad arguments: an error, never a panic or a huge
+//! allocation.
+//!
+//! Two tests: random malformed argument lists for every registered op, and well-typed but
+//! hostile arguments (huge or negative sizes, NaN/inf coordinates, out-of-range indices) for
+//! the spatial ops (padding, 3-d pooling, sampling, fold, distances, embedding bags, backward
+//! ops), whose first checks the random lists rarely get past.
 
-use crate::registry::{lookup, OpCtx};
+use crate::ops::registry::{lookup, supported_ops};
+use crate::ops::test_util::il;
+use crate::ops::OpCtx;
 use crate::tensor::Tensor;
 use crate::value::Value;
 
 const BIG: i64 = 1 << 40;
 const I32: i64 = i32::MAX as i64;
-
-fn il(v: &[i64]) -> Value {
-    Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-}
 
 fn t(shape: &[usize]) -> Value {
     let n: usize = shape.iter().product();
@@ -33,7 +33,7 @@ fn b(v: bool) -> Value {
 }
 
 /// Call `name` with `args`; a panic fails the test with the arguments in the message.
-fn call(name: &str, args: Vec<Value>) -> Result<(), String> {
+fn survives(name: &str, args: Vec<Value>) -> Result<(), String> {
     let f = lookup(name).ok_or_else(|| format!("{name} is not registered"))?;
     let desc = format!("{name}: {args:?}");
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -429,11 +429,89 @@ fn hostile_arguments_give_errors_not_panics() {
     ));
     let failures: Vec<String> = cases
         .into_iter()
-        .filter_map(|(op, args)| call(&format!("aten::{op}.default"), args).err())
+        .filter_map(|(op, args)| survives(&format!("aten::{op}.default"), args).err())
         .collect();
     assert!(
         failures.is_empty(),
         "{} panics:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn pool() -> Vec<Value> {
+    let f = |shape: Vec<usize>| {
+        let n = shape.iter().product::<usize>();
+        Value::Tensor(Tensor::from_f32(
+            shape,
+            (0..n).map(|i| i as f32 - 2.0).collect(),
+        ))
+    };
+    let ints = |v: &[i64]| Value::List(v.iter().map(|&i| Value::Int(i)).collect());
+    vec![
+        Value::None,
+        Value::Int(0),
+        Value::Int(-1),
+        Value::Int(2),
+        Value::Int(1 << 40),
+        Value::Int(-(1 << 40)),
+        Value::Float(0.5),
+        Value::Float(f64::NAN),
+        Value::Bool(true),
+        Value::Str("tanh".into()),
+        ints(&[]),
+        ints(&[1, 2]),
+        ints(&[-1]),
+        ints(&[0, 0, 0, 0]),
+        ints(&[3, 1 << 40]),
+        f(vec![]),
+        f(vec![2, 3]),
+        f(vec![1, 2, 3, 3]),
+        f(vec![0]),
+        f(vec![2, 0, 3]),
+        Value::Tensor(Tensor::from_i64(vec![3], vec![0, -1, 5])),
+        Value::Tensor(Tensor::from_bool(
+            vec![2, 3],
+            vec![true, false, true, false, true, true],
+        )),
+        Value::List(vec![f(vec![2, 3]), f(vec![2, 3])]),
+        Value::List(vec![f(vec![2]), Value::None]),
+    ]
+}
+
+/// Every op, called with many malformed argument lists, returns an error instead of
+/// panicking (kernel preconditions are checked by the ops).
+#[test]
+fn no_op_panics_on_bad_arguments() {
+    let values = pool();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut failures = Vec::new();
+    for name in supported_ops() {
+        let f = lookup(name).unwrap();
+        for trial in 0..1500 {
+            let len = (next() % 10) as usize;
+            let args: Vec<Value> = (0..len)
+                .map(|_| values[(next() % values.len() as u64) as usize].clone())
+                .collect();
+            let desc = format!("{name} trial {trial}: {args:?}");
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = f(&mut OpCtx::default(), args);
+            }));
+            if r.is_err() {
+                failures.push(desc);
+                break;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} ops panicked:\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -1,10 +1,11 @@
 //! `col2im` (`F.fold`): sums sliding-window columns `(N, C*kh*kw, L)` back into images
 //! `(N, C, H, W)`; overlapping windows add up.
 
-use super::spatial::{float_out, per_dim, tensor_f64, zeros_for};
-use super::targ;
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::targ;
+use crate::ops::OpCtx;
+use crate::ops::{float_out, per_dim, tensor_f64, zeros_for};
 use crate::value::Value;
 
 /// Two positive/non-negative ints of a `col2im` parameter.
@@ -108,18 +109,17 @@ fn col2im(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 /// Register `col2im`.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::col2im.default", |_: &mut OpCtx, a| col2im(&a)));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::col2im.default" => |_: &mut OpCtx, a: Vec<Value>| col2im(&a),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::test_util::il;
     use crate::tensor::Tensor;
-
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
 
     #[test]
     fn overlapping_windows_add() {

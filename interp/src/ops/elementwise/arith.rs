@@ -1,14 +1,13 @@
 //! Element-wise arithmetic: binary ops with broadcasting and PyTorch type promotion,
 //! comparisons, `where`, unary math and activations.
 
-use wasm_torch_kernels::activation::{self as act, Activation};
-
-use super::{
-    arg, broadcast_shapes, cat, expand_to, farg, one, opt, opt_f32, result_type, scalar_tensor,
-    take_t, Cat, PromoArg,
-};
+use super::unary::float_unary;
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{
+    arg, broadcast_shapes, category, farg, one, opt, result_type, scalar_tensor, Cat, PromoArg,
+};
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
@@ -208,7 +207,7 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
     let pa = PromoArg::of(&a)?;
     let pb = PromoArg::of(b)?;
     let common = result_type(&[pa, pb]);
-    let compute = if op.always_float() && cat(common) != Cat::Float {
+    let compute = if op.always_float() && category(common) != Cat::Float {
         DType::F32
     } else {
         common
@@ -230,14 +229,14 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
             return Ok(Tensor::from_bool_bytes(shape, out));
         }
     }
-    let float = cat(compute) == Cat::Float;
+    let float = category(compute) == Cat::Float;
     if matches!(op, Bin::BAnd | Bin::BOr | Bin::BXor) && float {
         return Err(Error::runtime("bitwise ops need integer or bool tensors"));
     }
     if compute == DType::F64 {
         // double precision end to end (f64 tensors are rare but must not lose precision)
-        let av = expand_to(&ta, &shape)?.f64s()?;
-        let bv = expand_to(&tb, &shape)?.f64s()?;
+        let av = ta.expand_to(&shape)?.f64s()?;
+        let bv = tb.expand_to(&shape)?.f64s()?;
         if op.is_cmp() || op.is_logical() {
             let f = f_cmp::<f64>(op);
             let out: Vec<u8> = av
@@ -261,9 +260,9 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
             _ => 1.0,
         };
         if op.is_cmp() || op.is_logical() {
-            let av = expand_to(&ta, &shape)?;
+            let av = ta.expand_to(&shape)?;
             let av = av.f32s()?;
-            let bx = expand_to(&tb, &shape)?;
+            let bx = tb.expand_to(&shape)?;
             let bv = bx.f32s()?;
             let f = f_cmp::<f32>(op);
             let out: Vec<u8> = av
@@ -277,7 +276,7 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
         let mut av = if ta.shape() == shape.as_slice() {
             ta.into_f32_vec()?
         } else {
-            expand_to(&ta, &shape)?.f32s()?.into_owned()
+            ta.expand_to(&shape)?.f32s()?.into_owned()
         };
         debug_assert_eq!(av.len(), numel);
         apply_op(&mut av, &shape, &tb, op, alpha)?;
@@ -288,9 +287,9 @@ pub(crate) fn binary(a: Value, b: &Value, op: Bin, alpha: Option<&Value>) -> Res
         Some(v) if !matches!(v, Value::None) => v.as_int()?,
         _ => 1,
     };
-    let av = expand_to(&ta, &shape)?;
+    let av = ta.expand_to(&shape)?;
     let av = av.i64s()?;
-    let bx = expand_to(&tb, &shape)?;
+    let bx = tb.expand_to(&shape)?;
     let bv = bx.i64s()?;
     if op.is_cmp() || op.is_logical() {
         let f = i_cmp(op);
@@ -339,7 +338,7 @@ fn apply_broadcast(
     } else {
         Tensor::from_f32(tb.shape().to_vec(), tb.f32s()?.into_owned())
     };
-    let e = expand_to(&bc, shape)?;
+    let e = bc.expand_to(shape)?;
     let raw = e.raw::<f32>()?;
     let st = e.strides();
     let nd = shape.len();
@@ -497,10 +496,10 @@ fn where_(args: Vec<Value>) -> Result<Vec<Value>> {
     let ta = scalar_tensor(a)?;
     let tb = scalar_tensor(b)?;
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), ta.shape())?, tb.shape())?;
-    let c = expand_to(&cond, &shape)?;
+    let c = cond.expand_to(&shape)?;
     let c = c.bools()?;
-    let ea = expand_to(&ta, &shape)?;
-    let eb = expand_to(&tb, &shape)?;
+    let ea = ta.expand_to(&shape)?;
+    let eb = tb.expand_to(&shape)?;
     fn pick<T: Copy>(c: &[u8], x: &[T], y: &[T]) -> Vec<T> {
         c.iter()
             .zip(x.iter().zip(y.iter()))
@@ -518,196 +517,9 @@ fn where_(args: Vec<Value>) -> Result<Vec<Value>> {
     one(out)
 }
 
-/// Apply `f` to the elements as f32; the result keeps a float input's dtype, ints become f32.
-fn float_unary(mut args: Vec<Value>, f: impl Fn(&mut [f32])) -> Result<Vec<Value>> {
-    let t = take_t(&mut args, 0)?;
-    let dt = if t.dtype().is_float() {
-        t.dtype()
-    } else {
-        DType::F32
-    };
-    let shape = t.shape().to_vec();
-    let mut v = t.into_f32_vec()?;
-    f(&mut v);
-    one(Tensor::from_f32_as(dt, shape, v))
-}
-
-/// Like [`float_unary`] but integer tensors stay integer (via `fi`).
-fn keep_int_unary(
-    mut args: Vec<Value>,
-    f: impl Fn(&mut [f32]),
-    fi: impl Fn(i64) -> i64,
-) -> Result<Vec<Value>> {
-    let t = take_t(&mut args, 0)?;
-    if t.dtype().is_float() {
-        let dt = t.dtype();
-        let shape = t.shape().to_vec();
-        let mut v = t.into_f32_vec()?;
-        f(&mut v);
-        return one(Tensor::from_f32_as(dt, shape, v));
-    }
-    let v: Vec<i64> = t.i64s()?.iter().map(|&x| fi(x)).collect();
-    one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
-}
-
-fn map(f: impl Fn(f32) -> f32) -> impl Fn(&mut [f32]) {
-    move |v: &mut [f32]| v.iter_mut().for_each(|x| *x = f(*x))
-}
-
-fn activation(args: Vec<Value>, a: Activation) -> Result<Vec<Value>> {
-    float_unary(args, |v| act::apply(a, v))
-}
-
-fn gelu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let a = match opt(&args, 1) {
-        Value::Str(s) if s == "tanh" => Activation::GeluTanh,
-        Value::Str(s) if s == "none" => Activation::Gelu,
-        Value::None => Activation::Gelu,
-        v => return Err(Error::runtime(format!("gelu: unknown approximate={v:?}"))),
-    };
-    activation(args, a)
-}
-
-fn clamp_bounds(args: &[Value]) -> Result<(Option<f64>, Option<f64>)> {
-    Ok((opt(args, 1).as_opt_f64()?, opt(args, 2).as_opt_f64()?))
-}
-
-fn clamp(args: Vec<Value>) -> Result<Vec<Value>> {
-    let (lo, hi) = clamp_bounds(&args)?;
-    let int_bounds = [opt(&args, 1), opt(&args, 2)]
-        .iter()
-        .all(|v| matches!(v, Value::None | Value::Int(_)));
-    let t = super::targ(&args, 0)?;
-    if !t.dtype().is_float() && !int_bounds {
-        // clamp(int tensor, float bound) promotes to float
-        let f = t.cast(DType::F32)?;
-        return clamp(vec![f.into(), opt(&args, 1).clone(), opt(&args, 2).clone()]);
-    }
-    let (lof, hif) = (
-        lo.map_or(f32::NEG_INFINITY, |x| x as f32),
-        hi.map_or(f32::INFINITY, |x| x as f32),
-    );
-    let (loi, hii) = (
-        lo.map_or(i64::MIN, |x| x as i64),
-        hi.map_or(i64::MAX, |x| x as i64),
-    );
-    keep_int_unary(
-        args,
-        // Compare-and-select keeps NaN (every comparison with it is false) and, unlike a
-        // conditional store, vectorizes: hardswish exported as clamp spent 21% of
-        // mobilenet_v3_small's time here.
-        |v| {
-            v.iter_mut().for_each(|x| {
-                let y = if *x < lof { lof } else { *x };
-                *x = if y > hif { hif } else { y };
-            })
-        },
-        |x| x.max(loi).min(hii),
-    )
-}
-
-fn clamp_tensor(args: Vec<Value>) -> Result<Vec<Value>> {
-    let mut cur = Value::Tensor(super::targ(&args, 0)?.clone());
-    if !matches!(opt(&args, 1), Value::None) {
-        cur = Value::Tensor(binary(cur, opt(&args, 1), Bin::Max, None)?);
-    }
-    if !matches!(opt(&args, 2), Value::None) {
-        cur = Value::Tensor(binary(cur, opt(&args, 2), Bin::Min, None)?);
-    }
-    Ok(vec![cur])
-}
-
-fn hardtanh(args: Vec<Value>) -> Result<Vec<Value>> {
-    let lo = opt_f32(&args, 1, -1.0)?;
-    let hi = opt_f32(&args, 2, 1.0)?;
-    activation(args, Activation::Clamp(lo, hi))
-}
-
-fn leaky_relu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let s = opt_f32(&args, 1, 0.01)?;
-    activation(args, Activation::LeakyRelu(s))
-}
-
-fn elu(args: Vec<Value>) -> Result<Vec<Value>> {
-    let alpha = opt_f32(&args, 1, 1.0)?;
-    let scale = opt_f32(&args, 2, 1.0)?;
-    let in_scale = opt_f32(&args, 3, 1.0)?;
-    float_unary(args, move |v| {
-        v.iter_mut().for_each(|x| {
-            *x = if *x > 0.0 {
-                scale * *x
-            } else {
-                scale * alpha * ((*x * in_scale).exp() - 1.0)
-            }
-        })
-    })
-}
-
-fn softplus(args: Vec<Value>) -> Result<Vec<Value>> {
-    let beta = opt_f32(&args, 1, 1.0)?;
-    let thr = opt_f32(&args, 2, 20.0)?;
-    float_unary(args, move |v| {
-        v.iter_mut().for_each(|x| {
-            *x = if *x * beta > thr {
-                *x
-            } else {
-                (1.0 + (*x * beta).exp()).ln() / beta
-            }
-        })
-    })
-}
-
-fn logical_not(args: Vec<Value>) -> Result<Vec<Value>> {
-    let t = super::targ(&args, 0)?;
-    let v: Vec<u8> = t.bools()?.iter().map(|&b| u8::from(b == 0)).collect();
-    one(Tensor::from_bool_bytes(t.shape().to_vec(), v))
-}
-
-fn bitwise_not(args: Vec<Value>) -> Result<Vec<Value>> {
-    let t = super::targ(&args, 0)?;
-    if t.dtype() == DType::Bool {
-        return logical_not(args);
-    }
-    if t.dtype().is_float() {
-        return Err(Error::runtime(
-            "bitwise_not needs an integer or bool tensor",
-        ));
-    }
-    let v: Vec<i64> = t.i64s()?.iter().map(|&x| !x).collect();
-    one(Tensor::from_i64_as(t.dtype(), t.shape().to_vec(), v))
-}
-
-/// nan_to_num(self, nan, posinf, neginf): defaults 0 and the dtype's finite extremes.
-fn nan_to_num(args: Vec<Value>) -> Result<Vec<Value>> {
-    let nan = opt(&args, 1).as_opt_f64()?.unwrap_or(0.0) as f32;
-    let pinf = opt(&args, 2).as_opt_f64()?.map_or(f32::MAX, |v| v as f32);
-    let ninf = opt(&args, 3).as_opt_f64()?.map_or(f32::MIN, |v| v as f32);
-    keep_int_unary(
-        args,
-        move |v| {
-            v.iter_mut().for_each(|x| {
-                if x.is_nan() {
-                    *x = nan
-                } else if *x == f32::INFINITY {
-                    *x = pinf
-                } else if *x == f32::NEG_INFINITY {
-                    *x = ninf
-                }
-            })
-        },
-        |x| x,
-    )
-}
-
-fn isnan(args: Vec<Value>) -> Result<Vec<Value>> {
-    let t = super::targ(&args, 0)?;
-    let v: Vec<u8> = t.f32s()?.iter().map(|x| u8::from(x.is_nan())).collect();
-    one(Tensor::from_bool_bytes(t.shape().to_vec(), v))
-}
-
 fn pow_tensor_scalar(args: Vec<Value>) -> Result<Vec<Value>> {
     let e = farg(&args, 1)?;
-    let t = super::targ(&args, 0)?;
+    let t = crate::ops::targ(&args, 0)?;
     // fast paths for common exponents on float tensors
     if t.dtype().is_float() && (e == 2.0 || e == 0.5 || e == 1.0 || e == 3.0) {
         return float_unary(args, move |v| {
@@ -724,13 +536,7 @@ fn pow_tensor_scalar(args: Vec<Value>) -> Result<Vec<Value>> {
     bin_op(Bin::Pow, args)
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::add.Tensor" => |_: &mut OpCtx, a| bin_alpha(Bin::Add, a),
         "aten::add.Scalar" => |_: &mut OpCtx, a| bin_alpha(Bin::Add, a),
@@ -759,7 +565,6 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::minimum.default" => |_: &mut OpCtx, a| bin_op(Bin::Min, a),
         "aten::max.other" => |_: &mut OpCtx, a| bin_op(Bin::Max, a),
         "aten::min.other" => |_: &mut OpCtx, a| bin_op(Bin::Min, a),
-        "aten::square.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(|x| x * x), |x| x.wrapping_mul(x)),
         "aten::atan2.default" => |_: &mut OpCtx, a| bin_op(Bin::Atan2, a),
         "aten::eq.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Eq, a),
         "aten::eq.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Eq, a),
@@ -790,55 +595,14 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::where.ScalarSelf" => |_: &mut OpCtx, a| where_(a),
         "aten::where.ScalarOther" => |_: &mut OpCtx, a| where_(a),
         "aten::where.Scalar" => |_: &mut OpCtx, a| where_(a),
-        "aten::relu.default" => |_: &mut OpCtx, a| keep_int_unary(a, |v| act::apply(Activation::Relu, v), |x| x.max(0)),
-        "aten::relu_.default" => |_: &mut OpCtx, a| keep_int_unary(a, |v| act::apply(Activation::Relu, v), |x| x.max(0)),
-        "aten::relu6.default" => |_: &mut OpCtx, a| activation(a, Activation::Relu6),
-        "aten::neg.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(|x| -x), |x| x.wrapping_neg()),
-        "aten::abs.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::abs), |x| x.wrapping_abs()),
-        "aten::sign.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(|x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x }), i64::signum),
-        "aten::floor.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::floor), |x| x),
-        "aten::ceil.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::ceil), |x| x),
-        "aten::trunc.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::trunc), |x| x),
-        "aten::round.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(f32::round_ties_even), |x| x),
-        "aten::exp.default" => |_: &mut OpCtx, a| float_unary(a, act::exp),
-        "aten::log.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::ln)),
-        "aten::log2.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::log2)),
-        "aten::log1p.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::ln_1p)),
-        "aten::expm1.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::exp_m1)),
-        "aten::sqrt.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::sqrt)),
-        "aten::rsqrt.default" => |_: &mut OpCtx, a| float_unary(a, map(|x| 1.0 / x.sqrt())),
-        "aten::reciprocal.default" => |_: &mut OpCtx, a| float_unary(a, map(|x| 1.0 / x)),
-        "aten::sin.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::sin)),
-        "aten::cos.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::cos)),
-        "aten::erf.default" => |_: &mut OpCtx, a| float_unary(a, act::erf),
-        "aten::tanh.default" => |_: &mut OpCtx, a| float_unary(a, act::tanh),
-        "aten::sigmoid.default" => |_: &mut OpCtx, a| float_unary(a, act::sigmoid),
-        "aten::silu.default" => |_: &mut OpCtx, a| activation(a, Activation::Silu),
-        "aten::silu_.default" => |_: &mut OpCtx, a| activation(a, Activation::Silu),
-        "aten::hardswish.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSwish),
-        "aten::hardswish_.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSwish),
-        "aten::hardsigmoid.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSigmoid),
-        "aten::hardsigmoid_.default" => |_: &mut OpCtx, a| activation(a, Activation::HardSigmoid),
-        "aten::gelu.default" => |_: &mut OpCtx, a| gelu(a),
-        "aten::hardtanh.default" => |_: &mut OpCtx, a| hardtanh(a),
-        "aten::hardtanh_.default" => |_: &mut OpCtx, a| hardtanh(a),
-        "aten::leaky_relu.default" => |_: &mut OpCtx, a| leaky_relu(a),
-        "aten::elu.default" => |_: &mut OpCtx, a| elu(a),
-        "aten::softplus.default" => |_: &mut OpCtx, a| softplus(a),
-        "aten::clamp.default" => |_: &mut OpCtx, a| clamp(a),
-        "aten::clamp.Tensor" => |_: &mut OpCtx, a| clamp_tensor(a),
-        "aten::clamp_min.default" => |_: &mut OpCtx, a: Vec<Value>| { let mut a = a; a.resize(2, Value::None); a.push(Value::None); clamp(a) },
-        "aten::clamp_max.default" => |_: &mut OpCtx, a: Vec<Value>| { let mut a = a; a.resize(2, Value::None); a.insert(1, Value::None); clamp(a) },
-        "aten::logical_not.default" => |_: &mut OpCtx, a| logical_not(a),
-        "aten::bitwise_not.default" => |_: &mut OpCtx, a| bitwise_not(a),
-        "aten::isnan.default" => |_: &mut OpCtx, a| isnan(a),
-        "aten::nan_to_num.default" => |_: &mut OpCtx, a| nan_to_num(a),
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::registry::lookup;
+    use crate::ops::test_util::call_t;
 
     /// The scalar-comparison fast path gives the general path's answer (NaN compares
     /// false except for ne), for f32 and i64 tensors, contiguous or not.
@@ -851,13 +615,13 @@ mod tests {
                 let fast = binary(t.clone().into(), &y, op, None).unwrap();
                 // Broadcasting the scalar as a [1, 1] tensor takes the general path.
                 let b = scalar_tensor(&y).unwrap();
-                let b = crate::ops::shape::reshape(&b, vec![1, 1]).unwrap();
+                let b = b.reshape(vec![1, 1]).unwrap();
                 let slow = binary(t.clone().into(), &Value::Tensor(b), op, None).unwrap();
                 assert_eq!(fast.dtype(), DType::Bool);
                 assert_eq!(fast.to_i64_vec(), slow.to_i64_vec(), "{op:?}");
-                let tt = crate::ops::shape::transpose(&t, 0, 1).unwrap();
+                let tt = t.transpose(0, 1).unwrap();
                 let fast_t = binary(tt.clone().into(), &y, op, None).unwrap();
-                let want_t = crate::ops::shape::transpose(&slow, 0, 1).unwrap();
+                let want_t = slow.transpose(0, 1).unwrap();
                 assert_eq!(
                     fast_t.to_i64_vec(),
                     want_t.to_i64_vec(),
@@ -867,21 +631,13 @@ mod tests {
         }
     }
 
-    fn call(name: &str, args: Vec<Value>) -> Tensor {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()[0]
-            .as_tensor()
-            .unwrap()
-            .clone()
-    }
-
     fn tf(shape: Vec<usize>, v: Vec<f32>) -> Value {
         Tensor::from_f32(shape, v).into()
     }
 
     #[test]
     fn add_broadcast_alpha() {
-        let r = call(
+        let r = call_t(
             "aten::add.Tensor",
             vec![
                 tf(vec![2, 2], vec![1., 2., 3., 4.]),
@@ -892,7 +648,7 @@ mod tests {
         assert_eq!(r.to_f32_vec(), vec![21., 42., 23., 44.]);
         assert_eq!(r.shape(), &[2, 2]);
         // int tensor + float scalar promotes to f32
-        let r = call(
+        let r = call_t(
             "aten::add.Scalar",
             vec![
                 Tensor::from_i64(vec![2], vec![1, 2]).into(),
@@ -903,7 +659,7 @@ mod tests {
         assert_eq!(r.dtype(), DType::F32);
         assert_eq!(r.to_f32_vec(), vec![1.5, 2.5]);
         // int + int stays int
-        let r = call(
+        let r = call_t(
             "aten::mul.Tensor",
             vec![
                 Tensor::from_i64(vec![2], vec![3, -2]).into(),
@@ -918,10 +674,10 @@ mod tests {
     fn division_modes_and_rsub() {
         let a = Tensor::from_i64(vec![3], vec![7, -7, 6]);
         let b = Tensor::from_i64(vec![], vec![2]);
-        let r = call("aten::div.Tensor", vec![a.clone().into(), b.clone().into()]);
+        let r = call_t("aten::div.Tensor", vec![a.clone().into(), b.clone().into()]);
         assert_eq!(r.dtype(), DType::F32);
         assert_eq!(r.to_f32_vec(), vec![3.5, -3.5, 3.0]);
-        let r = call(
+        let r = call_t(
             "aten::div.Tensor_mode",
             vec![
                 a.clone().into(),
@@ -930,7 +686,7 @@ mod tests {
             ],
         );
         assert_eq!(r.to_i64_vec(), vec![3, -4, 3]);
-        let r = call(
+        let r = call_t(
             "aten::div.Tensor_mode",
             vec![
                 a.clone().into(),
@@ -939,14 +695,14 @@ mod tests {
             ],
         );
         assert_eq!(r.to_i64_vec(), vec![3, -3, 3]);
-        let r = call("aten::remainder.Scalar", vec![a.into(), Value::Int(3)]);
+        let r = call_t("aten::remainder.Scalar", vec![a.into(), Value::Int(3)]);
         assert_eq!(r.to_i64_vec(), vec![1, 2, 0]);
-        let r = call(
+        let r = call_t(
             "aten::rsub.Scalar",
             vec![tf(vec![2], vec![1., 3.]), Value::Float(1.0), Value::Int(1)],
         );
         assert_eq!(r.to_f32_vec(), vec![0., -2.]);
-        let f = crate::registry::lookup("aten::floor_divide.default").unwrap();
+        let f = lookup("aten::floor_divide.default").unwrap();
         let e = f(
             &mut OpCtx::default(),
             vec![Tensor::from_i64(vec![1], vec![1]).into(), Value::Int(0)],
@@ -958,17 +714,17 @@ mod tests {
     #[test]
     fn comparisons_where_and_logic() {
         let a = tf(vec![3], vec![1., 2., 3.]);
-        let m = call("aten::gt.Scalar", vec![a.clone(), Value::Int(1)]);
+        let m = call_t("aten::gt.Scalar", vec![a.clone(), Value::Int(1)]);
         assert_eq!(m.dtype(), DType::Bool);
         assert_eq!(m.to_i64_vec(), vec![0, 1, 1]);
-        let w = call(
+        let w = call_t(
             "aten::where.self",
             vec![m.clone().into(), a.clone(), tf(vec![], vec![-1.])],
         );
         assert_eq!(w.to_f32_vec(), vec![-1., 2., 3.]);
-        let n = call("aten::logical_not.default", vec![m.into()]);
+        let n = call_t("aten::logical_not.default", vec![m.into()]);
         assert_eq!(n.to_i64_vec(), vec![1, 0, 0]);
-        let e = call(
+        let e = call_t(
             "aten::eq.Tensor",
             vec![
                 Tensor::from_i64(vec![2], vec![5, 6]).into(),
@@ -976,52 +732,6 @@ mod tests {
             ],
         );
         assert_eq!(e.to_i64_vec(), vec![1, 0]);
-    }
-
-    #[test]
-    fn unary_and_activations() {
-        let x = vec![-2.0f32, -0.5, 0.0, 0.5, 3.0];
-        let r = call("aten::relu.default", vec![tf(vec![5], x.clone())]);
-        assert_eq!(r.to_f32_vec(), vec![0., 0., 0., 0.5, 3.]);
-        let r = call(
-            "aten::hardtanh.default",
-            vec![tf(vec![5], x.clone()), Value::Float(0.0), Value::Float(6.0)],
-        );
-        assert_eq!(r.to_f32_vec(), vec![0., 0., 0., 0.5, 3.]);
-        let r = call(
-            "aten::clamp.default",
-            vec![tf(vec![5], x.clone()), Value::Float(-1.0), Value::None],
-        );
-        assert_eq!(r.to_f32_vec(), vec![-1., -0.5, 0., 0.5, 3.]);
-        let r = call("aten::sigmoid.default", vec![tf(vec![5], x.clone())]);
-        for (a, b) in r.to_f32_vec().iter().zip(&x) {
-            assert!((a - 1.0 / (1.0 + (-b).exp())).abs() < 1e-6);
-        }
-        let r = call(
-            "aten::gelu.default",
-            vec![tf(vec![5], x.clone()), Value::Str("none".into())],
-        );
-        // gelu(3) = 3 * Phi(3) = 2.99595
-        assert!((r.to_f32_vec()[4] - 2.995_950_3).abs() < 1e-5);
-        let r = call("aten::hardswish.default", vec![tf(vec![5], x.clone())]);
-        assert!((r.to_f32_vec()[3] - 0.5 * 3.5 / 6.0).abs() < 1e-6);
-        let r = call("aten::rsqrt.default", vec![tf(vec![1], vec![4.0])]);
-        assert_eq!(r.to_f32_vec(), vec![0.5]);
-        let r = call(
-            "aten::neg.default",
-            vec![Tensor::from_i64(vec![1], vec![3]).into()],
-        );
-        assert_eq!((r.dtype(), r.to_i64_vec()), (DType::I64, vec![-3]));
-        let r = call(
-            "aten::pow.Tensor_Scalar",
-            vec![tf(vec![2], vec![3.0, -2.0]), Value::Int(2)],
-        );
-        assert_eq!(r.to_f32_vec(), vec![9.0, 4.0]);
-        let r = call(
-            "aten::pow.Tensor_Scalar",
-            vec![tf(vec![1], vec![8.0]), Value::Float(1.0 / 3.0)],
-        );
-        assert!((r.to_f32_vec()[0] - 2.0).abs() < 1e-5);
     }
 
     #[test]
@@ -1033,7 +743,8 @@ mod tests {
             Tensor::from_f32(vec![1, 3, 1, 1], vec![1., 2., 3.]),
             Tensor::from_f32(vec![2, 1, 1, 4], (0..8).map(|i| i as f32).collect()),
             Tensor::from_f32(vec![4], vec![1., -1., 2., -2.]),
-            super::super::shape::transpose(&Tensor::from_f32(vec![1, 3], vec![5., 6., 7.]), 0, 1)
+            (Tensor::from_f32(vec![1, 3], vec![5., 6., 7.]))
+                .transpose(0, 1)
                 .unwrap(),
             Tensor::from_i64(vec![3, 1, 1], vec![1, 2, 3]),
         ];
@@ -1046,8 +757,8 @@ mod tests {
             )
             .unwrap();
             let shape = broadcast_shapes(a.shape(), b.shape()).unwrap();
-            let eb = expand_to(&b, &shape).unwrap().to_f32_vec();
-            let ea = expand_to(&a, &shape).unwrap().to_f32_vec();
+            let eb = b.expand_to(&shape).unwrap().to_f32_vec();
+            let ea = a.expand_to(&shape).unwrap().to_f32_vec();
             let want: Vec<f32> = ea.iter().zip(&eb).map(|(p, q)| p * q).collect();
             assert_eq!(r.to_f32_vec(), want, "b shape {:?}", b.shape());
         }

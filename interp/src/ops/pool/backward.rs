@@ -4,10 +4,12 @@
 //! arithmetic of `pool3d` with a unit depth axis.
 
 use super::pool3d::{adaptive_window, avg_divisor, avg_window, divisor_arg};
-use super::spatial::{float_out, pool_axes, tensor_f64, zeros_for, Axis, Layout};
-use super::{barg_or, targ};
+use super::window::{pool_axes, Axis};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{barg_or, targ};
+use crate::ops::{float_out, tensor_f64, zeros_for, Layout};
 use crate::tensor::Tensor;
 use crate::value::Value;
 
@@ -155,27 +157,18 @@ fn max_pool2d_backward(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 /// Register the pooling backward ops.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::avg_pool2d_backward.default", |_: &mut OpCtx, a| {
-        avg_pool2d_backward(&a)
-    }));
-    r.push((
-        "aten::_adaptive_avg_pool2d_backward.default",
-        |_: &mut OpCtx, a| adaptive_avg_pool2d_backward(&a),
-    ));
-    r.push((
-        "aten::max_pool2d_with_indices_backward.default",
-        |_: &mut OpCtx, a| max_pool2d_backward(&a),
-    ));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::avg_pool2d_backward.default" => |_: &mut OpCtx, a: Vec<Value>| avg_pool2d_backward(&a),
+        "aten::_adaptive_avg_pool2d_backward.default" => |_: &mut OpCtx, a: Vec<Value>| adaptive_avg_pool2d_backward(&a),
+        "aten::max_pool2d_with_indices_backward.default" => |_: &mut OpCtx, a: Vec<Value>| max_pool2d_backward(&a),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
+    use crate::ops::test_util::il;
 
     #[test]
     fn gradients_spread_over_windows() {

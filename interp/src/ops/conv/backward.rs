@@ -6,10 +6,11 @@
 //! forward convolution connects: not a hot path (a model calls it directly at most), and
 //! one loop serves every dimensionality and both the plain and the transposed case.
 
-use super::spatial::{float_out, masked_grad, output_mask, per_dim, zeros_for};
-use super::{barg_or, iarg, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{barg_or, iarg, targ};
+use crate::ops::{float_out, masked_grad, output_mask, per_dim, zeros_for};
 use crate::tensor::Tensor;
 use crate::value::Value;
 
@@ -248,19 +249,16 @@ fn convolution_backward(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 /// Register `convolution_backward`.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::convolution_backward.default", |_: &mut OpCtx, a| {
-        convolution_backward(&a)
-    }));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::convolution_backward.default" => |_: &mut OpCtx, a: Vec<Value>| convolution_backward(&a),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
-    }
+    use crate::ops::test_util::il;
 
     /// 1-d, one channel: y[o] = Σ_k w[k] x[o + k]; gradients by hand.
     #[test]

@@ -10,9 +10,10 @@
 //! `(1 - momentum) * running + momentum * batch`, with the unbiased variance for
 //! `running_var`, like PyTorch. Statistics accumulate in f64.
 
-use super::{farg, opt, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{farg, opt, targ};
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
@@ -157,7 +158,7 @@ fn three(x: &Tensor, r: BnOut) -> Vec<Value> {
 fn legit(a: &[Value]) -> Result<Vec<Value>> {
     let x = targ(a, 0)?;
     let running = (targ(a, 3)?, targ(a, 4)?);
-    let training = super::arg(a, 5)?.as_bool()?;
+    let training = crate::ops::arg(a, 5)?.as_bool()?;
     let r = run(
         x,
         opt(a, 1).as_opt_tensor()?,
@@ -172,7 +173,7 @@ fn legit(a: &[Value]) -> Result<Vec<Value>> {
 /// _native_batch_norm_legit.no_stats(input, weight, bias, training, momentum, eps)
 fn legit_no_stats(a: &[Value]) -> Result<Vec<Value>> {
     let x = targ(a, 0)?;
-    let training = super::arg(a, 3)?.as_bool()?;
+    let training = crate::ops::arg(a, 3)?.as_bool()?;
     let r = run(
         x,
         opt(a, 1).as_opt_tensor()?,
@@ -190,7 +191,7 @@ fn legit_no_stats(a: &[Value]) -> Result<Vec<Value>> {
 fn legit_functional(a: &[Value]) -> Result<Vec<Value>> {
     let x = targ(a, 0)?;
     let (rm, rv) = (targ(a, 3)?, targ(a, 4)?);
-    let training = super::arg(a, 5)?.as_bool()?;
+    let training = crate::ops::arg(a, 5)?.as_bool()?;
     let momentum = farg(a, 6)?;
     let r = run(
         x,
@@ -230,13 +231,7 @@ fn legit_functional(a: &[Value]) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::_native_batch_norm_legit.default" => |_: &mut OpCtx, a: Vec<Value>| legit(&a),
         "aten::_native_batch_norm_legit.no_stats" => |_: &mut OpCtx, a: Vec<Value>| legit_no_stats(&a),
@@ -247,14 +242,7 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn call(name: &str, args: Vec<Value>) -> Result<Vec<Tensor>> {
-        let f = crate::registry::lookup(name).unwrap();
-        Ok(f(&mut OpCtx::default(), args)?
-            .iter()
-            .map(|v| v.as_tensor().unwrap().clone())
-            .collect())
-    }
+    use crate::ops::test_util::try_call_ts;
 
     #[test]
     fn training_uses_batch_statistics() {
@@ -263,7 +251,7 @@ mod tests {
         let x = Tensor::from_f32(vec![2, 2, 2], vec![1., 3., 0., 2., 5., 7., 0., 2.]);
         let w = Tensor::from_f32(vec![2], vec![2., 1.]);
         let b = Tensor::from_f32(vec![2], vec![0., 10.]);
-        let r = call(
+        let r = try_call_ts(
             "aten::_native_batch_norm_legit.no_stats",
             vec![
                 x.clone().into(),
@@ -284,7 +272,7 @@ mod tests {
         assert_eq!(r[1].to_f32_vec(), vec![4., 1.]);
         assert!((r[2].to_f32_vec()[0] - s).abs() < 1e-6);
         assert_eq!(r[2].to_f32_vec()[1], 1.0);
-        assert!(call(
+        assert!(try_call_ts(
             "aten::_native_batch_norm_legit.no_stats",
             vec![
                 x.clone().into(),
@@ -299,7 +287,7 @@ mod tests {
         // functional: running stats updated with momentum 0.5 (unbiased var 20/3)
         let rm = Tensor::from_f32(vec![2], vec![0., 0.]);
         let rv = Tensor::from_f32(vec![2], vec![1., 1.]);
-        let r = call(
+        let r = try_call_ts(
             "aten::_native_batch_norm_legit_functional.default",
             vec![
                 x.clone().into(),
@@ -324,7 +312,7 @@ mod tests {
         let x = Tensor::from_f32(vec![1, 2], vec![3., 4.]);
         let rm = Tensor::from_f32(vec![2], vec![1., 2.]);
         let rv = Tensor::from_f32(vec![2], vec![4., 1.]);
-        let r = call(
+        let r = try_call_ts(
             "aten::_native_batch_norm_legit.default",
             vec![
                 x.into(),
@@ -341,7 +329,7 @@ mod tests {
         assert_eq!(r[0].to_f32_vec(), vec![1., 2.]);
         assert_eq!((r[1].shape(), r[2].shape()), (&[0usize][..], &[0usize][..]));
         let bad = Tensor::from_f32(vec![3], vec![0.; 3]);
-        assert!(call(
+        assert!(try_call_ts(
             "aten::_native_batch_norm_legit.default",
             vec![
                 Tensor::from_f32(vec![1, 2], vec![0.; 2]).into(),

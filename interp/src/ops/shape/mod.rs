@@ -1,14 +1,15 @@
-//! Shape and layout ops. Most return views (no copy): view/reshape of contiguous data,
-//! permute, transpose, expand, (un)squeeze, slice, select, narrow, split/chunk/unbind.
-//! cat, stack, pad and repeat copy.
+//! Shape and view ops. Most return views (no copy): view/reshape of contiguous data,
+//! permute, transpose, expand, (un)squeeze, slice, select, narrow, split/chunk/unbind (the
+//! view helpers themselves are methods on `Tensor`, in `tensor/view.rs`). cat, stack and
+//! repeat copy. Ops on explicit strides and storage offsets are in `strided`.
 
-use super::{
-    arg, barg_or, dim_of, expand_to, iarg, ints, norm_dim, one, opt, promote, targ, to_usize,
-};
+pub(crate) mod strided;
+
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
-use crate::storage::Elem;
-use crate::tensor::{checked_numel, contiguous_strides, DType, Tensor};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{arg, barg_or, dim_of, iarg, ints, norm_dim, one, opt, targ, to_usize};
+use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
 /// Resolve a requested shape with at most one -1 against `numel`.
@@ -52,29 +53,16 @@ pub(crate) fn infer_shape(req: &[i64], numel: usize) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// `t` with a new shape (a view when contiguous, else a copy).
-pub(crate) fn reshape(t: &Tensor, shape: Vec<usize>) -> Result<Tensor> {
-    if checked_numel(&shape)? != t.numel() {
-        return Err(Error::runtime(format!(
-            "cannot reshape {:?} to {shape:?}",
-            t.shape()
-        )));
-    }
-    let c = t.contiguous();
-    let strides = contiguous_strides(&shape);
-    Ok(c.view_with(shape, strides, c.offset()))
-}
-
 fn view(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     let shape = infer_shape(&ints(&args, 1)?, t.numel())?;
-    one(reshape(t, shape)?)
+    one(t.reshape(shape)?)
 }
 
 fn flatten(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     if t.ndim() == 0 {
-        return one(reshape(t, vec![1])?);
+        return one(t.reshape(vec![1])?);
     }
     let s = norm_dim(iarg(&args, 1)?, t.ndim())?;
     let e = norm_dim(iarg(&args, 2)?, t.ndim())?;
@@ -84,7 +72,7 @@ fn flatten(args: Vec<Value>) -> Result<Vec<Value>> {
     let mut shape = t.shape()[..s].to_vec();
     shape.push(t.shape()[s..=e].iter().product());
     shape.extend_from_slice(&t.shape()[e + 1..]);
-    one(reshape(t, shape)?)
+    one(t.reshape(shape)?)
 }
 
 fn unflatten(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -94,41 +82,7 @@ fn unflatten(args: Vec<Value>) -> Result<Vec<Value>> {
     let mut shape = t.shape()[..d].to_vec();
     shape.extend(sizes);
     shape.extend_from_slice(&t.shape()[d + 1..]);
-    one(reshape(t, shape)?)
-}
-
-pub(crate) fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
-    if dims.len() != t.ndim() {
-        return Err(Error::runtime(format!(
-            "permute {dims:?} of a {}-d tensor",
-            t.ndim()
-        )));
-    }
-    let mut seen = vec![false; t.ndim()];
-    let mut shape = Vec::with_capacity(dims.len());
-    let mut strides = Vec::with_capacity(dims.len());
-    for &d in dims {
-        let d = norm_dim(d, t.ndim())?;
-        if std::mem::replace(&mut seen[d], true) {
-            return Err(Error::runtime(format!("permute: repeated dim in {dims:?}")));
-        }
-        shape.push(t.shape()[d]);
-        strides.push(t.strides()[d]);
-    }
-    Ok(t.view_with(shape, strides, t.offset()))
-}
-
-pub(crate) fn transpose(t: &Tensor, a: i64, b: i64) -> Result<Tensor> {
-    if t.ndim() == 0 {
-        return Ok(t.clone());
-    }
-    let a = norm_dim(a, t.ndim())?;
-    let b = norm_dim(b, t.ndim())?;
-    let mut shape = t.shape().to_vec();
-    let mut strides = t.strides().to_vec();
-    shape.swap(a, b);
-    strides.swap(a, b);
-    Ok(t.view_with(shape, strides, t.offset()))
+    one(t.reshape(shape)?)
 }
 
 fn expand(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -158,21 +112,7 @@ fn expand(args: Vec<Value>) -> Result<Vec<Value>> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    one(expand_to(t, &shape)?)
-}
-
-pub(crate) fn unsqueeze(t: &Tensor, d: i64) -> Result<Tensor> {
-    let d = norm_dim(d, t.ndim() + 1)?;
-    let mut shape = t.shape().to_vec();
-    let mut strides = t.strides().to_vec();
-    let st = if d < t.ndim() {
-        strides[d] * shape[d]
-    } else {
-        1
-    };
-    shape.insert(d, 1);
-    strides.insert(d, st);
-    Ok(t.view_with(shape, strides, t.offset()))
+    one(t.expand_to(&shape)?)
 }
 
 fn squeeze_dims(t: &Tensor, dims: Option<Vec<i64>>) -> Result<Tensor> {
@@ -200,35 +140,6 @@ fn squeeze_dims(t: &Tensor, dims: Option<Vec<i64>>) -> Result<Tensor> {
     Ok(t.view_with(shape, strides, t.offset()))
 }
 
-/// Python-style slice of one dim (negative and out-of-range bounds clamp).
-pub(crate) fn slice(
-    t: &Tensor,
-    dim: usize,
-    start: Option<i64>,
-    end: Option<i64>,
-    step: i64,
-) -> Result<Tensor> {
-    if step <= 0 {
-        return Err(Error::runtime(format!(
-            "slice step must be positive, got {step}"
-        )));
-    }
-    let n = t.shape()[dim] as i64;
-    let clamp = |v: i64| {
-        let v = if v < 0 { v + n } else { v };
-        v.clamp(0, n)
-    };
-    let s = clamp(start.unwrap_or(0));
-    let e = clamp(end.unwrap_or(n)).max(s);
-    let len = ((e - s) + step - 1) / step;
-    let mut shape = t.shape().to_vec();
-    let mut strides = t.strides().to_vec();
-    let offset = t.offset() + s as usize * strides[dim];
-    shape[dim] = len as usize;
-    strides[dim] *= step as usize;
-    Ok(t.view_with(shape, strides, if len == 0 { t.offset() } else { offset }))
-}
-
 fn slice_op(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     if t.ndim() == 0 {
@@ -238,27 +149,7 @@ fn slice_op(args: Vec<Value>) -> Result<Vec<Value>> {
     let start = opt(&args, 2).as_opt_int()?;
     let end = opt(&args, 3).as_opt_int()?;
     let step = opt(&args, 4).as_opt_int()?.unwrap_or(1);
-    one(slice(t, dim, start, end, step)?)
-}
-
-pub(crate) fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
-    if t.ndim() == 0 {
-        return Err(Error::runtime("select on a 0-d tensor"));
-    }
-    let d = norm_dim(dim, t.ndim())?;
-    let n = t.shape()[d] as i64;
-    let i = if index < 0 { index + n } else { index };
-    if i < 0 || i >= n {
-        return Err(Error::runtime(format!(
-            "index {index} out of range for dim {d} of size {n}"
-        )));
-    }
-    let mut shape = t.shape().to_vec();
-    let mut strides = t.strides().to_vec();
-    let offset = t.offset() + i as usize * strides[d];
-    shape.remove(d);
-    strides.remove(d);
-    Ok(t.view_with(shape, strides, offset))
+    one(t.slice(dim, start, end, step)?)
 }
 
 fn narrow(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -273,7 +164,7 @@ fn narrow(args: Vec<Value>) -> Result<Vec<Value>> {
             "narrow({start}, {len}) out of range for size {n}"
         )));
     }
-    one(slice(t, d, Some(s), Some(s + len), 1)?)
+    one(t.slice(d, Some(s), Some(s + len), 1)?)
 }
 
 fn split_sizes(t: &Tensor, sizes: &[usize], d: usize) -> Result<Vec<Value>> {
@@ -287,8 +178,7 @@ fn split_sizes(t: &Tensor, sizes: &[usize], d: usize) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(sizes.len());
     let mut start = 0;
     for &s in sizes {
-        out.push(Value::Tensor(slice(
-            t,
+        out.push(Value::Tensor(t.slice(
             d,
             Some(start as i64),
             Some((start + s) as i64),
@@ -349,70 +239,14 @@ fn unbind(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     let d = dim_of(t, iarg(&args, 1)?)?;
     let out = (0..t.shape()[d])
-        .map(|i| select(t, d as i64, i as i64).map(Value::Tensor))
+        .map(|i| t.select(d as i64, i as i64).map(Value::Tensor))
         .collect::<Result<Vec<_>>>()?;
     Ok(vec![Value::List(out)])
 }
 
-fn cat_typed<T: Elem>(ts: &[Tensor], d: usize, dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
-    let outer: usize = shape[..d].iter().product();
-    let mut out: Vec<T> = Vec::new();
-    out.try_reserve_exact(checked_numel(&shape)?)
-        .map_err(|_| Error::oom("cat: out of memory"))?;
-    let datas = ts
-        .iter()
-        .map(|t| t.data::<T>())
-        .collect::<Result<Vec<_>>>()?;
-    let blocks: Vec<usize> = ts.iter().map(|t| t.shape()[d..].iter().product()).collect();
-    for o in 0..outer {
-        for (data, &b) in datas.iter().zip(&blocks) {
-            out.extend_from_slice(&data[o * b..(o + 1) * b]);
-        }
-    }
-    Ok(Tensor::from_vec(dtype, shape, out))
-}
-
-pub(crate) fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
-    // legacy rule: 1-d empty tensors are skipped
-    let ts: Vec<&Tensor> = ts
-        .iter()
-        .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
-        .collect();
-    let Some(first) = ts.first() else {
-        return Ok(Tensor::from_f32(vec![0], vec![]));
-    };
-    if first.ndim() == 0 {
-        return Err(Error::runtime(
-            "cat: zero-dimensional tensors cannot be concatenated",
-        ));
-    }
-    let d = norm_dim(dim, first.ndim())?;
-    let dtype = ts.iter().map(|t| t.dtype()).fold(first.dtype(), promote);
-    let mut shape = first.shape().to_vec();
-    shape[d] = 0;
-    for t in &ts {
-        if t.ndim() != first.ndim()
-            || t.shape()
-                .iter()
-                .zip(first.shape())
-                .enumerate()
-                .any(|(i, (a, b))| i != d && a != b)
-        {
-            return Err(Error::runtime(format!(
-                "cat: shapes {:?} and {:?} differ outside dim {d}",
-                first.shape(),
-                t.shape()
-            )));
-        }
-        shape[d] += t.shape()[d];
-    }
-    let cast: Vec<Tensor> = ts.iter().map(|t| t.cast(dtype)).collect::<Result<_>>()?;
-    crate::with_elem!(dtype, T => cat_typed::<T>(&cast, d, dtype, shape))
-}
-
 fn cat_op(args: Vec<Value>) -> Result<Vec<Value>> {
     let ts = arg(&args, 0)?.as_tensors()?;
-    one(cat(&ts, iarg(&args, 1)?)?)
+    one(Tensor::cat(&ts, iarg(&args, 1)?)?)
 }
 
 fn stack(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -431,10 +265,10 @@ fn stack(args: Vec<Value>) -> Result<Vec<Value>> {
                     t.shape()
                 )));
             }
-            unsqueeze(t, d as i64)
+            t.unsqueeze(d as i64)
         })
         .collect::<Result<Vec<_>>>()?;
-    one(cat(&us, d as i64)?)
+    one(Tensor::cat(&us, d as i64)?)
 }
 
 fn to_dtype_at(args: Vec<Value>, i: usize) -> Result<Vec<Value>> {
@@ -453,81 +287,6 @@ fn clone_op(args: Vec<Value>) -> Result<Vec<Value>> {
     one(targ(&args, 0)?.contiguous())
 }
 
-fn pad_copy<T: Copy>(src: &[T], ishape: &[usize], dst: &mut [T], oshape: &[usize], off: &[usize]) {
-    // recursive over dims; off = destination offset of the source block per dim
-    fn rec<T: Copy>(src: &[T], is: &[usize], dst: &mut [T], os: &[usize], off: &[usize]) {
-        if is.len() == 1 {
-            dst[off[0]..off[0] + is[0]].copy_from_slice(&src[..is[0]]);
-            return;
-        }
-        let ib: usize = is[1..].iter().product();
-        let ob: usize = os[1..].iter().product();
-        for i in 0..is[0] {
-            rec(
-                &src[i * ib..(i + 1) * ib],
-                &is[1..],
-                &mut dst[(i + off[0]) * ob..(i + off[0] + 1) * ob],
-                &os[1..],
-                &off[1..],
-            );
-        }
-    }
-    if ishape.is_empty() {
-        dst[0] = src[0];
-    } else if !ishape.contains(&0) {
-        rec(src, ishape, dst, oshape, off);
-    }
-}
-
-fn constant_pad(args: Vec<Value>) -> Result<Vec<Value>> {
-    let mut t = targ(&args, 0)?.clone();
-    let pad = ints(&args, 1)?;
-    let value = match opt(&args, 2) {
-        Value::None => 0.0,
-        v => v.as_f64()?,
-    };
-    if pad.len() % 2 != 0 || pad.len() / 2 > t.ndim() {
-        return Err(Error::runtime(format!(
-            "pad {pad:?} invalid for a {}-d tensor",
-            t.ndim()
-        )));
-    }
-    let nd = t.ndim();
-    // negative pads crop first
-    for (k, pair) in pad.chunks(2).enumerate() {
-        let d = nd - 1 - k;
-        let (lo, hi) = (pair[0], pair[1]);
-        if lo < 0 || hi < 0 {
-            let n = t.shape()[d] as i64;
-            let s = (-lo).max(0);
-            let e = n - (-hi).max(0);
-            if e < s {
-                return Err(Error::runtime(
-                    "pad: negative padding removes the whole dim",
-                ));
-            }
-            t = slice(&t, d, Some(s), Some(e), 1)?;
-        }
-    }
-    let mut oshape = t.shape().to_vec();
-    let mut off = vec![0usize; nd];
-    for (k, pair) in pad.chunks(2).enumerate() {
-        let d = nd - 1 - k;
-        let (lo, hi) = (pair[0].max(0) as usize, pair[1].max(0) as usize);
-        oshape[d] += lo + hi;
-        off[d] = lo;
-    }
-    let out = Tensor::full(t.dtype(), oshape.clone(), value)?;
-    let dtype = t.dtype();
-    let r = crate::with_elem!(dtype, T => {
-        let src = t.data::<T>()?;
-        let mut dst = out.data::<T>()?.into_owned();
-        pad_copy(&src, t.shape(), &mut dst, &oshape, &off);
-        Tensor::from_vec(dtype, oshape.clone(), dst)
-    });
-    one(r)
-}
-
 fn repeat(args: Vec<Value>) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     let reps = ints(&args, 1)?;
@@ -537,7 +296,7 @@ fn repeat(args: Vec<Value>) -> Result<Vec<Value>> {
     let lead = reps.len() - t.ndim();
     let mut base = vec![1usize; lead];
     base.extend_from_slice(t.shape());
-    let src = reshape(t, base.clone())?;
+    let src = t.reshape(base.clone())?;
     // view as [1, s0, 1, s1, ...], expand to [r0, s0, r1, s1, ...], copy, merge pairs
     let mut vshape = Vec::new();
     let mut eshape = Vec::new();
@@ -548,9 +307,9 @@ fn repeat(args: Vec<Value>) -> Result<Vec<Value>> {
         eshape.extend([r, s]);
         oshape.push(r * s);
     }
-    let v = reshape(&src, vshape)?;
-    let e = expand_to(&v, &eshape)?.contiguous();
-    one(reshape(&e, oshape)?)
+    let v = src.reshape(vshape)?;
+    let e = v.expand_to(&eshape)?.contiguous();
+    one(e.reshape(oshape)?)
 }
 
 fn size_int(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -569,13 +328,7 @@ fn size_list(args: Vec<Value>) -> Result<Vec<Value>> {
     )])
 }
 
-macro_rules! reg {
-    ($r:ident, $($name:literal => $f:expr),* $(,)?) => {
-        $( $r.push(($name, $f as OpFn)); )*
-    };
-}
-
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
+pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::view.default" => |_: &mut OpCtx, a| view(a),
         "aten::_unsafe_view.default" => |_: &mut OpCtx, a| view(a),
@@ -583,19 +336,19 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::view_copy.default" => |_: &mut OpCtx, a| view(a),
         "aten::flatten.using_ints" => |_: &mut OpCtx, a| flatten(a),
         "aten::unflatten.int" => |_: &mut OpCtx, a| unflatten(a),
-        "aten::permute.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; one(permute(t, &ints(&a, 1)?)?) },
-        "aten::permute_copy.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; one(permute(t, &ints(&a, 1)?)?) },
-        "aten::transpose.int" => |_: &mut OpCtx, a| one(transpose(targ(&a, 0)?, iarg(&a, 1)?, iarg(&a, 2)?)?),
-        "aten::t.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; if t.ndim() < 2 { one(t.clone()) } else { one(transpose(t, 0, 1)?) } },
-        "aten::numpy_T.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; let d: Vec<i64> = (0..t.ndim() as i64).rev().collect(); one(permute(t, &d)?) },
+        "aten::permute.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; one(t.permute(&ints(&a, 1)?)?) },
+        "aten::permute_copy.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; one(t.permute(&ints(&a, 1)?)?) },
+        "aten::transpose.int" => |_: &mut OpCtx, a| one((targ(&a, 0)?).transpose(iarg(&a, 1)?, iarg(&a, 2)?)?),
+        "aten::t.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; if t.ndim() < 2 { one(t.clone()) } else { one(t.transpose(0, 1)?) } },
+        "aten::numpy_T.default" => |_: &mut OpCtx, a| { let t = targ(&a, 0)?; let d: Vec<i64> = (0..t.ndim() as i64).rev().collect(); one(t.permute(&d)?) },
         "aten::expand.default" => |_: &mut OpCtx, a| expand(a),
-        "aten::expand_as.default" => |_: &mut OpCtx, a| one(expand_to(targ(&a, 0)?, targ(&a, 1)?.shape())?),
-        "aten::unsqueeze.default" => |_: &mut OpCtx, a| one(unsqueeze(targ(&a, 0)?, iarg(&a, 1)?)?),
+        "aten::expand_as.default" => |_: &mut OpCtx, a| one((targ(&a, 0)?).expand_to(targ(&a, 1)?.shape())?),
+        "aten::unsqueeze.default" => |_: &mut OpCtx, a| one((targ(&a, 0)?).unsqueeze(iarg(&a, 1)?)?),
         "aten::squeeze.dim" => |_: &mut OpCtx, a| one(squeeze_dims(targ(&a, 0)?, Some(vec![iarg(&a, 1)?]))?),
         "aten::squeeze.dims" => |_: &mut OpCtx, a| one(squeeze_dims(targ(&a, 0)?, Some(ints(&a, 1)?))?),
         "aten::squeeze.default" => |_: &mut OpCtx, a| one(squeeze_dims(targ(&a, 0)?, None)?),
         "aten::slice.Tensor" => |_: &mut OpCtx, a| slice_op(a),
-        "aten::select.int" => |_: &mut OpCtx, a| one(select(targ(&a, 0)?, iarg(&a, 1)?, iarg(&a, 2)?)?),
+        "aten::select.int" => |_: &mut OpCtx, a| one((targ(&a, 0)?).select(iarg(&a, 1)?, iarg(&a, 2)?)?),
         "aten::narrow.default" => |_: &mut OpCtx, a| narrow(a),
         "aten::split.Tensor" => |_: &mut OpCtx, a| split(a),
         "aten::split_with_sizes.default" => |_: &mut OpCtx, a| split_with_sizes(a),
@@ -625,7 +378,6 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::to.dtype_layout" => |_: &mut OpCtx, a| to_dtype_at(a, 1),
         "aten::to.device" => |_: &mut OpCtx, a| to_dtype_at(a, 2),
         "aten::type_as.default" => |_: &mut OpCtx, a| one(targ(&a, 0)?.cast(targ(&a, 1)?.dtype())?),
-        "aten::constant_pad_nd.default" => |_: &mut OpCtx, a| constant_pad(a),
         "aten::repeat.default" => |_: &mut OpCtx, a| repeat(a),
         "aten::size.int" => |_: &mut OpCtx, a| size_int(a),
         "aten::sym_size.int" => |_: &mut OpCtx, a| size_int(a),
@@ -634,25 +386,21 @@ pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
         "aten::numel.default" => |_: &mut OpCtx, a| Ok(vec![Value::Int(targ(&a, 0)?.numel() as i64)]),
         "aten::sym_numel.default" => |_: &mut OpCtx, a| Ok(vec![Value::Int(targ(&a, 0)?.numel() as i64)]),
     );
+    strided::register(r);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::registry::lookup;
+    use crate::ops::test_util::{call, il};
 
-    fn call(name: &str, args: Vec<Value>) -> Vec<Value> {
-        let f = crate::registry::lookup(name).unwrap();
-        f(&mut OpCtx::default(), args).unwrap()
-    }
     fn t0(v: Vec<Value>) -> Tensor {
         v[0].as_tensor().unwrap().clone()
     }
     fn ar(shape: Vec<usize>) -> Tensor {
         let n = shape.iter().product::<usize>();
         Tensor::from_f32(shape, (0..n).map(|x| x as f32).collect())
-    }
-    fn il(v: &[i64]) -> Value {
-        Value::List(v.iter().map(|&i| Value::Int(i)).collect())
     }
 
     #[test]
@@ -786,7 +534,7 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_errors() {
-        let f = crate::registry::lookup("aten::view.default").unwrap();
+        let f = lookup("aten::view.default").unwrap();
         assert!(f(
             &mut OpCtx::default(),
             vec![ar(vec![2, 3]).into(), il(&[4, -1])]
@@ -797,7 +545,7 @@ mod tests {
             vec![ar(vec![2, 3]).into(), il(&[-1, -1])]
         )
         .is_err());
-        let f = crate::registry::lookup("aten::select.int").unwrap();
+        let f = lookup("aten::select.int").unwrap();
         assert!(f(
             &mut OpCtx::default(),
             vec![ar(vec![2]).into(), Value::Int(0), Value::Int(2)]

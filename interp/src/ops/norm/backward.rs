@@ -6,11 +6,12 @@
 //! (sums over everything but the affine parameter's own axis). Outputs switched off by
 //! `output_mask` are `None` (undefined in PyTorch).
 
-use super::nn::normalized_dims;
-use super::spatial::{float_out, masked_grad, output_mask, usize_of, zeros_for};
-use super::{iarg, ints, opt, targ};
+use super::forward::normalized_dims;
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
+use crate::ops::{float_out, masked_grad, output_mask, usize_of, zeros_for};
+use crate::ops::{iarg, ints, opt, targ};
 use crate::tensor::{checked_numel, Tensor};
 use crate::value::Value;
 
@@ -186,15 +187,11 @@ fn group_norm_backward(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 /// Register the norm backward ops.
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push((
-        "aten::native_layer_norm_backward.default",
-        |_: &mut OpCtx, a| layer_norm_backward(&a),
-    ));
-    r.push((
-        "aten::native_group_norm_backward.default",
-        |_: &mut OpCtx, a| group_norm_backward(&a),
-    ));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::native_layer_norm_backward.default" => |_: &mut OpCtx, a: Vec<Value>| layer_norm_backward(&a),
+        "aten::native_group_norm_backward.default" => |_: &mut OpCtx, a: Vec<Value>| group_norm_backward(&a),
+    );
 }
 
 #[cfg(test)]
