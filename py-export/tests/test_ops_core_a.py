@@ -1,4 +1,4 @@
-"""Core ATen ops (issue #3, part A): parity with PyTorch through the exporter.
+"""Core ATen ops: parity with PyTorch through the exporter.
 
 Three ways in, each asserting the op under test really reaches the interpreter:
 

@@ -1,4 +1,4 @@
-"""Core ATen ops, part B (issue #3): padding, 3-d pooling, grid sampling, fold, distances,
+"""Core ATen ops: padding, 3-d pooling, grid sampling, fold, distances,
 embedding bags and the backward ops a model can call directly.
 
 Each case is exported with torch.export, the exported program must contain the op under

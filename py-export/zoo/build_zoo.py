@@ -117,6 +117,9 @@ def missing_ops(names, path: str) -> int:
                 total += 1
     if total == 0:
         lines.append("| (none) | | | | |")
+    lines += ["", "Regenerate after interpreter changes. A missing op makes `wasm_torch.export` fail,",
+              "naming every such op and its source line; the per-op parity tests",
+              "(`py-export/tests/test_ops*.py`) fail on one too, they never skip."]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"{total} missing (model, front end, op) entries written to {path}")

@@ -135,7 +135,8 @@ def gpt2(seq: int = 32) -> ZooModel:
 class LSTMNet(torch.nn.Module):
     """A 2-layer LSTM over a sequence followed by a linear head.
 
-    2 x 256 wide over 64 steps: the shape issue #6 benchmarks PyTorch and onnxruntime-web on.
+    2 x 256 wide over 64 steps: the shape docs/performance.md compares with PyTorch and
+    onnxruntime-web.
     """
 
     def __init__(self):
