@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, Loop, Node, Value, WeightRef, iter_nodes, node_operands
+from ._graph import Block, Const, Graph, If, Loop, Node, Value, WeightRef, iter_nodes, iter_reads, node_operands
 
 #: Ops never folded: random, or meant to stay in the graph.
 _NO_FOLD = ("aten::rand", "aten::randn", "aten::dropout", "aten::bernoulli", "aten::native_dropout",
@@ -184,22 +184,9 @@ def fold_constants(graph: Graph) -> int:
 def use_counts(graph: Graph) -> Dict[Value, int]:
     """How many times each value is read (nested blocks and returns included)."""
     counts: Dict[Value, int] = {}
-
-    def visit(block: Block) -> None:
-        for n in block.nodes:
-            for a in node_operands(n):
-                if isinstance(a, Value):
-                    counts[a] = counts.get(a, 0) + 1
-            if isinstance(n, If):
-                visit(n.then_block)
-                visit(n.else_block)
-            elif isinstance(n, Loop):
-                visit(n.body)
-        for r in block.returns:
-            if isinstance(r, Value):
-                counts[r] = counts.get(r, 0) + 1
-
-    visit(graph.block)
+    for a in iter_reads(graph.block):
+        if isinstance(a, Value):
+            counts[a] = counts.get(a, 0) + 1
     return counts
 
 
@@ -342,22 +329,9 @@ def mark_weight_roles(graph: Graph) -> None:
 def used_weights(graph: Graph) -> List[int]:
     """Indices of weights referenced anywhere, in first-use order."""
     seen: Dict[int, None] = {}
-
-    def visit(block: Block) -> None:
-        for n in block.nodes:
-            for a in node_operands(n):
-                if isinstance(a, WeightRef):
-                    seen.setdefault(a.index)
-            if isinstance(n, If):
-                visit(n.then_block)
-                visit(n.else_block)
-            elif isinstance(n, Loop):
-                visit(n.body)
-        for r in block.returns:
-            if isinstance(r, WeightRef):
-                seen.setdefault(r.index)
-
-    visit(graph.block)
+    for a in iter_reads(graph.block):
+        if isinstance(a, WeightRef):
+            seen.setdefault(a.index)
     return list(seen)
 
 
