@@ -153,12 +153,12 @@ mod wasm_peak {
     }
 
     #[inline(always)]
+    #[cfg_attr(not(target_feature = "relaxed-simd"), allow(unused_variables))]
     fn madd(a: v128, b: v128, c: v128, relaxed: bool) -> v128 {
         #[cfg(target_feature = "relaxed-simd")]
         if relaxed {
             return f32x4_relaxed_madd(a, b, c);
         }
-        let _ = relaxed;
         f32x4_add(f32x4_mul(a, b), c)
     }
 }

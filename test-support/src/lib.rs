@@ -8,7 +8,6 @@
 //! the reader is checked against a second implementation); [`fixtures`] holds the models the
 //! JavaScript and wasi-nn tests load, written by the `fixtures` binary.
 
-
 mod builder;
 pub mod fixtures;
 pub mod npy;
