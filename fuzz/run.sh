@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Run every fuzz target for SECONDS each (default 60). Needs cargo-fuzz and a nightly
-# toolchain (the project's setup script installs both); installs nothing itself.
+# Run every fuzz target for SECONDS each (default 60). Needs cargo-fuzz and the pinned nightly
+# (scripts/nightly.sh) (the project's setup script installs both); installs nothing itself.
 # Seeds come from the golden files and the committed regression files (format-spec/tests/
 # regress/*.wtb: inputs that once broke a target or its checks, kept so every run starts from
 # them); corpora and crashes stay under fuzz/ (git-ignored).
 set -euo pipefail
 secs="${1:-60}"
 cd "$(dirname "$0")"
+source ../scripts/nightly.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 targets=(parse_whole parse_stream roundtrip)
 mkdir -p corpus/parse_whole corpus/parse_stream corpus/roundtrip
@@ -21,7 +22,7 @@ status=0
 for t in "${targets[@]}"; do
     echo "== fuzz target $t for ${secs}s"
     # -rss_limit_mb bounds memory; any leak/OOM/timeout/panic is a failure.
-    if ! cargo +nightly fuzz run "$t" "corpus/$t" -- \
+    if ! cargo "+$NIGHTLY" fuzz run "$t" "corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
         -print_final_stats=1 2>&1 | tee "/tmp/fuzz-$t.log" | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+== ERROR|SUMMARY|Done)" ; then
         :

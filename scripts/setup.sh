@@ -10,6 +10,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/nightly.sh"
 PARTS=("$@")
 [ ${#PARTS[@]} -gt 0 ] || PARTS=(apt rust wasm fuzz python node)
 
@@ -45,12 +46,8 @@ if want wasm; then
     for t in wasm32-unknown-unknown wasm32-wasip1; do
         grep -qx "$t" <<<"$installed" || rustup target add "$t"
     done
-    # The threads build needs nightly's build-std (atomics in std).
-    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-    rustup +nightly target list --installed | grep -qx wasm32-unknown-unknown ||
-        rustup +nightly target add wasm32-unknown-unknown
-    rustup +nightly component list --installed | grep -q '^rust-src' ||
-        rustup +nightly component add rust-src
+    # The threads build needs nightly's build-std (atomics in std): the pinned nightly.
+    ensure_nightly
     # wasm-bindgen-cli must match the wasm-bindgen crate version in Cargo.lock exactly.
     wbg="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock" 2>/dev/null || true)"
     if [ -n "$wbg" ]; then
@@ -64,7 +61,7 @@ if want wasm; then
     fi
 fi
 if want fuzz; then
-    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    rustup toolchain list | grep -q "^$NIGHTLY" || rustup toolchain install "$NIGHTLY" --profile minimal
     command -v cargo-fuzz >/dev/null || { say "cargo install cargo-fuzz"; cargo install cargo-fuzz --locked --quiet; }
 fi
 

@@ -17,6 +17,7 @@ want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done;
 
 # Set-up first: the same script the demo uses; it skips what is installed.
 setup_parts=(rust)
+want lint && setup_parts+=(apt wasm python)
 want wasm && setup_parts+=(apt wasm)
 want js && setup_parts+=(apt wasm node python)
 want wasinn && setup_parts+=(apt wasm node python)
@@ -35,9 +36,39 @@ stage() {
     printf '\033[1;35m===== stage %s: %s (%ss) =====\033[0m\n' "$name" "$r" "$((SECONDS - start))"
 }
 
+# Every check here fails on a new warning: clippy with -D warnings (the workspace lints in
+# Cargo.toml), ruff, mypy and tsc exit non-zero on any finding.
 lint() {
     cargo fmt --all -- --check &&
-        cargo clippy --workspace --all-targets --quiet -- -D warnings
+        cargo clippy --workspace --all-targets --quiet -- -D warnings &&
+        lint_wasm &&
+        lint_python &&
+        echo "== tsc --checkJs js/wasi-nn/host.js" &&
+        js/node_modules/.bin/tsc -p js/wasi-nn
+}
+# The wasm SIMD code compiles only with its target features on: clippy for both SIMD levels
+# (the kernels with their tests under wasm32-wasip1; interp and the js crate as the browser
+# build), one target dir per level so they do not rebuild each other.
+lint_wasm() {
+    export CC_wasm32_unknown_unknown=clang AR_wasm32_unknown_unknown=llvm-ar
+    command -v llvm-ar >/dev/null || export AR_wasm32_unknown_unknown=llvm-ar-14
+    local level flags
+    for level in simd128 relaxed; do
+        case $level in
+            simd128) flags="-C target-feature=+simd128" ;;
+            relaxed) flags="-C target-feature=+simd128,+relaxed-simd" ;;
+        esac
+        echo "== clippy wasm32 ($level)"
+        RUSTFLAGS="$flags" CARGO_TARGET_DIR="$ROOT/target/lint-wasm-$level" \
+            cargo clippy --quiet -p wasm-torch-kernels --all-targets --target wasm32-wasip1 -- -D warnings &&
+            RUSTFLAGS="$flags" CARGO_TARGET_DIR="$ROOT/target/lint-wasm-$level" \
+                cargo clippy --quiet -p wasm-torch-interp -p wasm-torch-js --target wasm32-unknown-unknown -- -D warnings ||
+            return 1
+    done
+}
+lint_python() {
+    echo "== ruff, mypy (py-export)"
+    (cd py-export && ../.venv/bin/ruff check . && ../.venv/bin/ruff format --check . && ../.venv/bin/mypy)
 }
 rust_tests() {
     # The pyo3 crate is tested through pytest (it links against libpython only inside Python).

@@ -1,7 +1,6 @@
 //! `wasm-torch`: the command line. `main` only dispatches; each subcommand lives in its own
 //! module with a `run(args) -> Result<(), CliError>` entry point, so a new subcommand is one
 //! module and one match arm.
-#![deny(missing_docs)]
 
 mod bench;
 mod common;

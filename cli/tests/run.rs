@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wasm_torch_format::{ConstValue, DType, Dim, Function, Instr, Operand, Signature, ValueSpec};
+use wasm_torch_format::{ConstValue, DType};
 use wasm_torch_interp::{npy, Tensor};
-use wasm_torch_packer::{pack, ModelIr, PackOptions, WeightEncoding, WeightIr};
+use wasm_torch_packer::ModelIr;
+use wasm_torch_test_support::{fixed, pack_default, sym, ModelBuilder};
 
 fn wt(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wasm-torch"))
@@ -30,27 +31,9 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn spec(name: &str, dtype: DType, shape: Vec<Dim>) -> ValueSpec {
-    ValueSpec {
-        name: name.into(),
-        dtype,
-        shape,
-    }
-}
-
-fn f32w(name: &str, shape: Vec<u64>, v: &[f32]) -> WeightIr {
-    WeightIr {
-        name: name.into(),
-        dtype: DType::F32,
-        shape,
-        data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        encoding: WeightEncoding::AsIs,
-    }
-}
-
 fn write_model(dir: &Path, name: &str, ir: &ModelIr) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, pack(ir, &PackOptions::default()).unwrap()).unwrap();
+    std::fs::write(&p, pack_default(ir)).unwrap();
     p
 }
 
@@ -65,107 +48,36 @@ const B: [f32; 2] = [0.5, -0.5];
 
 /// x: f32[batch, 3] → y = x Wᵀ + b (W 2x3), z = relu(y); outputs (y, z).
 fn linear_model() -> ModelIr {
-    let batch = || Dim::Symbolic("batch".into());
-    ModelIr {
-        signature: Signature {
-            inputs: vec![spec("x", DType::F32, vec![batch(), Dim::Fixed(3)])],
-            outputs: vec![
-                spec("y", DType::F32, vec![batch(), Dim::Fixed(2)]),
-                spec("z", DType::F32, vec![batch(), Dim::Fixed(2)]),
-            ],
-        },
-        ops: vec!["aten::linear.default".into(), "aten::relu.default".into()],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 3,
-            params: vec![0],
-            register_names: vec!["x".into(), "y".into(), "z".into()],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![Operand::Reg(0), Operand::Weight(0), Operand::Weight(1)],
-                    outputs: vec![1],
-                },
-                Instr::CallOp {
-                    op: 1,
-                    args: vec![Operand::Reg(1)],
-                    outputs: vec![2],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(1), Operand::Reg(2)],
-                },
-            ],
-        }],
-        weights: vec![
-            f32w("fc.weight", vec![2, 3], &W),
-            f32w("fc.bias", vec![2], &B),
-        ],
-        ..ModelIr::default()
-    }
+    let batch = || vec![sym("batch"), fixed(2)];
+    let mut m = ModelBuilder::new("linear").name_registers();
+    let x = m.input("x", DType::F32, vec![sym("batch"), fixed(3)]);
+    let w = m.weight_f32("fc.weight", &[2, 3], &W);
+    let b = m.weight_f32("fc.bias", &[2], &B);
+    let y = m.call_named("y", "aten::linear.default", &[x, w, b]);
+    let z = m.call_named("z", "aten::relu.default", &[y]);
+    m.output("y", DType::F32, batch(), y);
+    m.output("z", DType::F32, batch(), z);
+    m.build()
 }
 
 /// a, b: f32[2] (fully fixed) → d = a - b; order matters, so swapped inputs show.
 fn sub_model() -> ModelIr {
-    ModelIr {
-        signature: Signature {
-            inputs: vec![
-                spec("a", DType::F32, vec![Dim::Fixed(2)]),
-                spec("b", DType::F32, vec![Dim::Fixed(2)]),
-            ],
-            outputs: vec![spec("d", DType::F32, vec![Dim::Fixed(2)])],
-        },
-        ops: vec!["aten::sub.Tensor".into()],
-        constants: vec![ConstValue::Int(1)],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 3,
-            params: vec![0, 1],
-            register_names: vec!["a".into(), "b".into(), "d".into()],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![Operand::Reg(0), Operand::Reg(1), Operand::Const(0)],
-                    outputs: vec![2],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(2)],
-                },
-            ],
-        }],
-        ..ModelIr::default()
-    }
+    let mut m = ModelBuilder::new("sub").name_registers();
+    let a = m.input("a", DType::F32, vec![fixed(2)]);
+    let b = m.input("b", DType::F32, vec![fixed(2)]);
+    let alpha = m.constant(ConstValue::Int(1));
+    let d = m.call_named("d", "aten::sub.Tensor", &[a, b, alpha]);
+    m.output("d", DType::F32, vec![fixed(2)], d);
+    m.build()
 }
 
 /// x: f32[1, 10] → relu(x): a logits-like vector.
 fn logits_model() -> ModelIr {
-    ModelIr {
-        signature: Signature {
-            inputs: vec![spec("x", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(10)])],
-            outputs: vec![spec(
-                "logits",
-                DType::F32,
-                vec![Dim::Fixed(1), Dim::Fixed(10)],
-            )],
-        },
-        ops: vec!["aten::relu.default".into()],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 2,
-            params: vec![0],
-            register_names: vec!["x".into(), String::new()],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![Operand::Reg(0)],
-                    outputs: vec![1],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(1)],
-                },
-            ],
-        }],
-        ..ModelIr::default()
-    }
+    let mut m = ModelBuilder::new("logits").name_registers();
+    let x = m.input("x", DType::F32, vec![fixed(1), fixed(10)]);
+    let y = m.call("aten::relu.default", &[x]);
+    m.output("logits", DType::F32, vec![fixed(1), fixed(10)], y);
+    m.build()
 }
 
 fn x_input() -> Tensor {

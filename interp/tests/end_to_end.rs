@@ -5,21 +5,8 @@ use std::sync::Arc;
 
 use wasm_torch_format::{ConstValue, Dim, Function, Instr, Operand, Signature, ValueSpec};
 use wasm_torch_interp::{DType, ErrorKind, Program, Session, StreamingLoader, Tensor};
-use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn weight(name: &str, shape: Vec<u64>, data: &[f32], encoding: WeightEncoding) -> WeightIr {
-    WeightIr {
-        name: name.into(),
-        dtype: DType::F32,
-        shape,
-        data: f32_bytes(data),
-        encoding,
-    }
-}
+use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding};
+use wasm_torch_test_support::{f32_weight_encoded, fixed, sym, ModelBuilder};
 
 fn seq(n: usize, scale: f32) -> Vec<f32> {
     (0..n)
@@ -33,98 +20,39 @@ const LIN_IN: usize = 2 * 3 * 3;
 
 /// conv(1→2, 2x2) → relu → flatten → linear(18→3); input [batch, 1, 4, 4].
 fn conv_model(encoding: WeightEncoding) -> ModelIr {
-    let ints = |v: &[i64]| ConstValue::Ints(v.to_vec());
-    ModelIr {
-        signature: Signature {
-            inputs: vec![ValueSpec {
-                name: "x".into(),
-                dtype: DType::F32,
-                shape: vec![
-                    Dim::Symbolic("batch".into()),
-                    Dim::Fixed(1),
-                    Dim::Fixed(4),
-                    Dim::Fixed(4),
-                ],
-            }],
-            outputs: vec![ValueSpec {
-                name: "logits".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(3)],
-            }],
-        },
-        ops: vec![
-            "aten::convolution.default".into(),
-            "aten::relu.default".into(),
-            "aten::flatten.using_ints".into(),
-            "aten::linear.default".into(),
-        ],
-        constants: vec![
-            ints(&[1, 1]),
-            ints(&[0, 0]),
-            ConstValue::Bool(false),
-            ConstValue::Int(1),
-            ConstValue::Int(-1),
-        ],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 5,
-            params: vec![0],
-            register_names: vec![
-                "x".into(),
-                "conv".into(),
-                "relu".into(),
-                "flat".into(),
-                "linear".into(),
-            ],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![
-                        Operand::Reg(0),
-                        Operand::Weight(0),
-                        Operand::Weight(1),
-                        Operand::Const(0),
-                        Operand::Const(1),
-                        Operand::Const(0),
-                        Operand::Const(2),
-                        Operand::Const(1),
-                        Operand::Const(3),
-                    ],
-                    outputs: vec![1],
-                },
-                Instr::CallOp {
-                    op: 1,
-                    args: vec![Operand::Reg(1)],
-                    outputs: vec![2],
-                },
-                Instr::CallOp {
-                    op: 2,
-                    args: vec![Operand::Reg(2), Operand::Const(3), Operand::Const(4)],
-                    outputs: vec![3],
-                },
-                Instr::CallOp {
-                    op: 3,
-                    args: vec![Operand::Reg(3), Operand::Weight(2), Operand::Weight(3)],
-                    outputs: vec![4],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(4)],
-                },
-            ],
-        }],
-        weights: vec![
-            weight("conv.weight", vec![2, 1, 2, 2], &seq(CONV_W, 0.1), encoding),
-            weight("conv.bias", vec![2], &[0.05, -0.1], WeightEncoding::AsIs),
-            weight(
-                "fc.weight",
-                vec![3, LIN_IN as u64],
-                &seq(3 * LIN_IN, 0.02),
-                encoding,
-            ),
-            weight("fc.bias", vec![3], &[0.1, 0.2, 0.3], WeightEncoding::AsIs),
-        ],
-        ..ModelIr::default()
-    }
+    let mut m = ModelBuilder::new("conv").name_registers();
+    let x = m.input(
+        "x",
+        DType::F32,
+        vec![sym("batch"), fixed(1), fixed(4), fixed(4)],
+    );
+    let w = |name: &str, shape: &[u64], v: &[f32], enc| f32_weight_encoded(name, shape, v, enc);
+    let cw = m.weight(w("conv.weight", &[2, 1, 2, 2], &seq(CONV_W, 0.1), encoding));
+    let cb = m.weight(w("conv.bias", &[2], &[0.05, -0.1], WeightEncoding::AsIs));
+    let fw = m.weight(w(
+        "fc.weight",
+        &[3, LIN_IN as u64],
+        &seq(3 * LIN_IN, 0.02),
+        encoding,
+    ));
+    let fb = m.weight(w("fc.bias", &[3], &[0.1, 0.2, 0.3], WeightEncoding::AsIs));
+    let ones = m.constant(ConstValue::Ints(vec![1, 1]));
+    let zeros = m.constant(ConstValue::Ints(vec![0, 0]));
+    let no = m.constant(ConstValue::Bool(false));
+    let one = m.constant(ConstValue::Int(1));
+    let minus_one = m.constant(ConstValue::Int(-1));
+    // convolution(input, weight, bias, stride, padding, dilation, transposed,
+    // output_padding, groups)
+    let conv = m.call_named(
+        "conv",
+        "aten::convolution.default",
+        &[x, cw, cb, ones, zeros, ones, no, zeros, one],
+    );
+    let relu = m.call_named("relu", "aten::relu.default", &[conv]);
+    let flat = m.call_named("flat", "aten::flatten.using_ints", &[relu, one, minus_one]);
+    let logits = m.call_named("linear", "aten::linear.default", &[flat, fw, fb]);
+    m.output("logits", DType::F32, vec![sym("batch"), fixed(3)], logits);
+    m.build()
 }
 
 /// Straightforward reference of `conv_model` for one image.
@@ -506,41 +434,14 @@ fn program_is_shareable_and_sessions_are_sendable() {
 fn elementwise_chain_runs_in_one_buffer() {
     let n = 1000usize;
     let steps = 10u32;
-    let mut code = Vec::new();
+    let mut m = ModelBuilder::new("chain");
+    let mut v = m.input("x", DType::F32, vec![fixed(n as u64)]);
     for i in 0..steps {
-        let op = i % 2; // relu, neg alternately
-        code.push(Instr::CallOp {
-            op,
-            args: vec![Operand::Reg(i)],
-            outputs: vec![i + 1],
-        });
+        let op = ["aten::relu.default", "aten::neg.default"][i as usize % 2];
+        v = m.call(op, &[v]);
     }
-    code.push(Instr::Return {
-        values: vec![Operand::Reg(steps)],
-    });
-    let ir = ModelIr {
-        signature: Signature {
-            inputs: vec![ValueSpec {
-                name: "x".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Fixed(n as u64)],
-            }],
-            outputs: vec![ValueSpec {
-                name: "y".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Fixed(n as u64)],
-            }],
-        },
-        ops: vec!["aten::relu.default".into(), "aten::neg.default".into()],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: steps + 1,
-            params: vec![0],
-            register_names: vec![],
-            code,
-        }],
-        ..ModelIr::default()
-    };
+    m.output("y", DType::F32, vec![fixed(n as u64)], v);
+    let ir = m.build();
     let bytes = pack_with(&ir, Compression::Never);
     let mut s = Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap();
     s.set_profiling(true);

@@ -5,7 +5,8 @@
 //
 //   node js/bench/load.mjs MODEL.wtb [--variant scalar|simd|threads]... [--repeat N] [--check SUMS.json]
 //
-// --check: the model is a make_fixture "sums" model; verify its outputs s_k against the JSON
+// --check: the model is a "sums" model written by
+// `cargo run -p wasm-torch-test-support --bin fixtures -- js-big MB PATH`; verify its outputs s_k against the JSON
 // (proves every byte of every chunk landed in place, e.g. for the >2 GB model).
 import { spawnSync } from 'node:child_process';
 import { statSync, readFileSync } from 'node:fs';

@@ -12,7 +12,6 @@
 //! interpreter because a panic inside wasm aborts the instance (panic = abort on
 //! wasm32-unknown-unknown); [`panic_hook`] records the message of any panic that slips through
 //! so the SDK can report it instead of an opaque `unreachable` trap.
-#![deny(missing_docs)]
 
 pub mod error;
 pub mod loader;

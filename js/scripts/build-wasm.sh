@@ -17,6 +17,7 @@ unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS  # would override the per-variant flags 
 
 JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$JS/.." && pwd)"
+source "$ROOT/scripts/nightly.sh"
 VARIANTS=("$@")
 [ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(scalar simd threads)
 TARGET_BASE="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -29,11 +30,7 @@ grep -qx wasm32-unknown-unknown <<<"$installed" || rustup target add wasm32-unkn
 need_threads=0
 for v in "${VARIANTS[@]}"; do [ "$v" = threads ] && need_threads=1; done
 if [ $need_threads = 1 ]; then
-    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-    rustup +nightly target list --installed | grep -qx wasm32-unknown-unknown ||
-        rustup +nightly target add wasm32-unknown-unknown
-    rustup +nightly component list --installed | grep -q '^rust-src' ||
-        rustup +nightly component add rust-src
+    ensure_nightly
 fi
 # zstd-sys compiles C zstd for wasm32: needs clang (with the wasm32 backend) and llvm-ar.
 if ! command -v clang >/dev/null; then
@@ -61,7 +58,7 @@ build_variant() {
         scalar) flags="" ;;
         simd) flags="-C target-feature=+simd128" ;;
         threads)
-            toolchain="+nightly"
+            toolchain="+$NIGHTLY"
             flags="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128,+relaxed-simd"
             flags+=" -C link-arg=--shared-memory -C link-arg=--import-memory"
             flags+=" -C link-arg=--max-memory=4294967296"

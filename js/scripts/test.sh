@@ -5,7 +5,7 @@
 #   js/scripts/test.sh node chromium    # only some stages
 #
 # Steps: npm ci (if needed) → wasm builds (scripts/build-wasm.sh, skips nothing: cargo is
-# incremental) → tsc → fixtures (make_fixture) → zoo subset (resnet18, minilm_seq16 via
+# incremental) → tsc → fixtures (test-support's `fixtures js`) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
 # → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
 # → node --test (includes test/huge.test.mjs: writes a 2.5 GB model to the temp dir with the
@@ -28,7 +28,7 @@ set -e
 bash scripts/build-wasm.sh ${WASM_VARIANTS:-scalar simd threads}
 ./node_modules/.bin/tsc -p tsconfig.json
 say "fixtures"
-(cd "$ROOT" && cargo run -q -p wasm-torch-js --example make_fixture -- "$JS/test/fixtures-out")
+(cd "$ROOT" && cargo run -q -p wasm-torch-test-support --bin fixtures -- js "$JS/test/fixtures-out")
 export WASM_TORCH_ZOO="${WASM_TORCH_ZOO:-$ROOT/target/js-zoo}"
 if [ ! -f "$WASM_TORCH_ZOO/manifest.json" ]; then
     say "building the zoo subset into $WASM_TORCH_ZOO"

@@ -6,7 +6,7 @@ import { detectFeatures } from '../dist/index.js';
 
 export const JS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(JS_DIR, '..');
-/** Fixtures written by `cargo run -p wasm-torch-js --example make_fixture` (scripts/test.sh). */
+/** Fixtures written by `cargo run -p wasm-torch-test-support --bin fixtures -- js DIR` (scripts/test.sh). */
 export const FIXTURES = process.env.WASM_TORCH_FIXTURES ?? join(JS_DIR, 'test', 'fixtures-out');
 /** The model zoo written by py-export (its manifest.json lists models, inputs, outputs). */
 export const ZOO = process.env.WASM_TORCH_ZOO ?? join(ROOT, 'zoo-out');

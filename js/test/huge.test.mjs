@@ -1,5 +1,5 @@
-// A model with more weight bytes than one wasm32 allocation may hold (> 2 GiB; issue #5: "a
-// model larger than half of the wasm memory limit still loads"), loaded from a file path in
+// A model with more weight bytes than one wasm32 allocation may hold (> 2 GiB: a model larger
+// than half of the wasm memory limit must still load), loaded from a file path in
 // Node through the package's wasm build, run, and checked against values computed here.
 //
 // The ~2.4 GB file is written for the run by the `make_huge` example (packer layout, streamed

@@ -23,9 +23,11 @@
  * The part of wasm-torch's wasm-bindgen module this host uses (`js/crate/`): `Loader.fromBytes`
  * returns a model with `inputs()`, `outputs()` and `createSession()`; a session's `run` takes
  * and returns `NamedTensor` arrays. Errors are `Error`s with a string `code`.
- * @typedef {{Loader: {fromBytes(bytes: Uint8Array): WtModel}}} WasmTorch
- * @typedef {{inputs(): ValueSpec[], outputs(): ValueSpec[], createSession(): WtSession}} WtModel
- * @typedef {{run(inputs: NamedTensor[]): NamedTensor[]}} WtSession
+ * `free` releases a wasm-bindgen object now rather than at garbage collection;
+ * `takePanicMessage` returns the message of the panic behind the last trap, if any.
+ * @typedef {{Loader: {fromBytes(bytes: Uint8Array): WtModel}, takePanicMessage?(): string | undefined}} WasmTorch
+ * @typedef {{inputs(): ValueSpec[], outputs(): ValueSpec[], createSession(): WtSession, free?(): void}} WtModel
+ * @typedef {{run(inputs: NamedTensor[]): NamedTensor[], free?(): void}} WtSession
  */
 /**
  * @typedef {object} WasiNnOptions

@@ -1,6 +1,6 @@
 //! The machine's f32 SIMD peak, and the GEMM's share of it, measured in one run:
 //! `cargo bench -p wasm-torch-kernels --bench simd_peak` (natively, AVX2+FMA when present) or,
-//! for the number issue #6 asks about, on wasm under Node's WASI:
+//! for the number that matters in the browser, on wasm under Node's WASI:
 //!
 //! ```sh
 //! export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --experimental-wasm-relaxed-simd --no-warnings $PWD/kernels/wasm-runner/run-wasi.mjs"
@@ -71,7 +71,7 @@ fn peaks() -> Vec<(&'static str, f64)> {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         // x86-64 engines have 16 vector registers: tiles of 8-12 accumulators fit with their
-        // B vectors and the broadcast; 4x16 (16 accumulators) is issue #6's reference shape.
+        // B vectors and the broadcast; 4x16 (16 accumulators) is the commonly quoted reference shape.
         run("simd128 mul+add 4x8", 4, 8, &|a, b, s| {
             wasm_peak::tile::<4, 2>(a, b, s, false)
         });
@@ -153,12 +153,12 @@ mod wasm_peak {
     }
 
     #[inline(always)]
+    #[cfg_attr(not(target_feature = "relaxed-simd"), allow(unused_variables))]
     fn madd(a: v128, b: v128, c: v128, relaxed: bool) -> v128 {
         #[cfg(target_feature = "relaxed-simd")]
         if relaxed {
             return f32x4_relaxed_madd(a, b, c);
         }
-        let _ = relaxed;
         f32x4_add(f32x4_mul(a, b), c)
     }
 }

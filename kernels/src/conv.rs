@@ -10,6 +10,9 @@ use crate::arch::{self, Kernels, NR};
 use crate::gemm::{gemm_block, pack_b_panels, AOperand, Bias, Epilogue, MatMut, PackedA};
 use crate::parallel;
 
+pub(crate) mod dims;
+use dims::{check_sizes, conv_dims, ConvDims};
+
 /// Least multiply-adds per thread worth a fork/join (same figure as the GEMM's).
 const MIN_PAR_MACS: usize = crate::gemm::MIN_PAR_MACS;
 
@@ -128,12 +131,11 @@ impl Conv2dParams {
                 self.kernel_w,
             ],
         ];
-        for s in sizes {
-            s.iter()
-                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-                .ok_or_else(|| "conv2d: tensor size overflows".to_string())?;
-        }
-        Ok(())
+        check_sizes("conv2d", &sizes)
+    }
+
+    fn dims(&self) -> ConvDims {
+        conv_dims!(self, "conv2d")
     }
 }
 
@@ -289,32 +291,14 @@ fn conv2d_impl(
     if let Err(e) = p.validate() {
         panic!("{e}");
     }
-    let (oh, ow) = (p.out_h(), p.out_w());
-    let cin_g = p.in_channels / p.groups;
-    let cout_g = p.out_channels / p.groups;
-    let ihw = p.in_h * p.in_w;
-    let ohw = oh * ow;
-    let kk = p.kernel_h * p.kernel_w;
-    assert_eq!(
-        input.len(),
-        p.batch * p.in_channels * ihw,
-        "conv2d: input length"
-    );
-    if let Weight::Raw(w) = weight {
-        assert_eq!(
-            w.len(),
-            p.out_channels * cin_g * kk,
-            "conv2d: weight length"
-        );
-    }
-    assert_eq!(
-        out.len(),
-        p.batch * p.out_channels * ohw,
-        "conv2d: output length"
-    );
-    if let Some(b) = bias {
-        assert_eq!(b.len(), p.out_channels, "conv2d: bias length");
-    }
+    let d = p.dims();
+    let (cin_g, cout_g, ihw, ohw, kk) = (d.cin_g(), d.cout_g(), d.ihw(), d.ohw(), d.kk());
+    let ow = d.out_hw.1;
+    let raw = match weight {
+        Weight::Raw(w) => Some((w, p.out_channels * cin_g * kk)),
+        Weight::Packed(_) => None,
+    };
+    d.assert_lens(input, raw, bias, out);
     if p.batch == 0 || p.out_channels == 0 || ohw == 0 {
         return;
     }

@@ -2,6 +2,7 @@
 
 use crate::activation::{apply_with, Activation};
 use crate::arch::{self, Kernels};
+use crate::conv::dims::{check_sizes, conv_dims, ConvDims};
 use crate::gemm::sgemm_with;
 
 /// Shape and hyper-parameters of a 2-D transposed convolution (PyTorch semantics).
@@ -118,12 +119,11 @@ impl ConvTranspose2dParams {
                 self.in_w,
             ],
         ];
-        for sz in sizes {
-            sz.iter()
-                .try_fold(1usize, |a, &v| a.checked_mul(v))
-                .ok_or_else(|| "conv_transpose2d: tensor size overflows".to_string())?;
-        }
-        Ok(())
+        check_sizes("conv_transpose2d", &sizes)
+    }
+
+    fn dims(&self) -> ConvDims {
+        conv_dims!(self, "conv_transpose2d")
     }
 }
 
@@ -155,30 +155,15 @@ pub fn conv_transpose2d_with(
     if let Err(e) = p.validate() {
         panic!("{e}");
     }
-    let (oh, ow) = (p.out_h(), p.out_w());
-    let (ih, iw) = (p.in_h, p.in_w);
-    let cin_g = p.in_channels / p.groups;
-    let cout_g = p.out_channels / p.groups;
-    let kk = p.kernel_h * p.kernel_w;
-    let ihw = ih * iw;
-    assert_eq!(
-        input.len(),
-        p.batch * p.in_channels * ihw,
-        "conv_transpose2d: input length"
+    let d = p.dims();
+    let (cin_g, cout_g, ihw, kk) = (d.cin_g(), d.cout_g(), d.ihw(), d.kk());
+    let (oh, ow) = d.out_hw;
+    d.assert_lens(
+        input,
+        Some((weight, p.in_channels * cout_g * kk)),
+        bias,
+        out,
     );
-    assert_eq!(
-        weight.len(),
-        p.in_channels * cout_g * kk,
-        "conv_transpose2d: weight length"
-    );
-    assert_eq!(
-        out.len(),
-        p.batch * p.out_channels * oh * ow,
-        "conv_transpose2d: output length"
-    );
-    if let Some(b) = bias {
-        assert_eq!(b.len(), p.out_channels, "conv_transpose2d: bias length");
-    }
     let rows = cout_g * kk;
     let mut cols = vec![0f32; rows * ihw];
     for b in 0..p.batch {

@@ -15,7 +15,6 @@
 //! convolution, row-wise softmax/norms) split their own work over rayon's pool; see
 //! [`parallel`], the only module that touches threads. Results are bit-identical for any
 //! number of threads.
-#![deny(missing_docs)]
 #![cfg_attr(target_arch = "wasm32", allow(unused_unsafe))]
 
 pub mod activation;

@@ -116,6 +116,7 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs `f` with the kernels' parallel work spread over a private pool of `n` threads
 /// (tests and benchmarks compare thread counts in one process with it). Without the
 /// `threads` feature it just calls `f`.
+#[cfg_attr(not(feature = "threads"), allow(unused_variables))]
 pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "threads")]
     {
@@ -129,7 +130,6 @@ pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
     }
     #[cfg(not(feature = "threads"))]
     {
-        let _ = n;
         f()
     }
 }

@@ -3,7 +3,6 @@
 //! each chunk with zstd when it pays ([`encode`]) and assembles the file with the format
 //! crate's writer. Every packed file is parsed back and validated before it is returned, so
 //! an invalid IR is an error here, not at load time.
-#![deny(missing_docs)]
 
 pub mod encode;
 pub mod ir;

@@ -6,72 +6,19 @@
 use std::path::PathBuf;
 use wasm_torch_format::*;
 use wasm_torch_packer::*;
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+use wasm_torch_test_support::{f32_bytes, fixed, sym, ModelBuilder};
 
 /// `y = relu(linear(x, W, b))` with x: f32[batch, 3], W: f32[2, 3], b: f32[2]. The worked
 /// example of SPEC.md.
 fn tiny() -> ModelIr {
-    ModelIr {
-        metadata: Metadata {
-            producer: "wasm-torch-packer".into(),
-            model_name: "tiny".into(),
-            ..Metadata::default()
-        },
-        signature: Signature {
-            inputs: vec![ValueSpec {
-                name: "x".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(3)],
-            }],
-            outputs: vec![ValueSpec {
-                name: "y".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(2)],
-            }],
-        },
-        ops: vec!["aten::linear.default".into(), "aten::relu.default".into()],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 3,
-            params: vec![0],
-            register_names: vec![],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![Operand::Reg(0), Operand::Weight(0), Operand::Weight(1)],
-                    outputs: vec![1],
-                },
-                Instr::CallOp {
-                    op: 1,
-                    args: vec![Operand::Reg(1)],
-                    outputs: vec![2],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(2)],
-                },
-            ],
-        }],
-        constants: vec![],
-        weights: vec![
-            WeightIr {
-                name: "fc.weight".into(),
-                dtype: DType::F32,
-                shape: vec![2, 3],
-                data: f32_bytes(&[0.5, 1.0, 1.5, -0.5, -1.0, -1.5]),
-                encoding: WeightEncoding::AsIs,
-            },
-            WeightIr {
-                name: "fc.bias".into(),
-                dtype: DType::F32,
-                shape: vec![2],
-                data: f32_bytes(&[0.25, -0.25]),
-                encoding: WeightEncoding::AsIs,
-            },
-        ],
-    }
+    let mut m = ModelBuilder::new("tiny").producer("wasm-torch-packer");
+    let x = m.input("x", DType::F32, vec![sym("batch"), fixed(3)]);
+    let w = m.weight_f32("fc.weight", &[2, 3], &[0.5, 1.0, 1.5, -0.5, -1.0, -1.5]);
+    let b = m.weight_f32("fc.bias", &[2], &[0.25, -0.25]);
+    let lin = m.call("aten::linear.default", &[x, w, b]);
+    let y = m.call("aten::relu.default", &[lin]);
+    m.output("y", DType::F32, vec![sym("batch"), fixed(2)], y);
+    m.build()
 }
 
 /// Every instruction, constant kind, dtype encoding and both codecs.

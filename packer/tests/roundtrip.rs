@@ -2,67 +2,23 @@
 
 use wasm_torch_format::*;
 use wasm_torch_packer::*;
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+use wasm_torch_test_support::{f32_weight_encoded, fixed, sym, ModelBuilder};
 
 fn linear_model(encoding: WeightEncoding) -> ModelIr {
     let w: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
-    ModelIr {
-        metadata: Metadata {
-            producer: "test".into(),
-            model_name: "linear".into(),
-            extra: vec![("k".into(), "v".into())],
-            ..Metadata::default()
-        },
-        signature: Signature {
-            inputs: vec![ValueSpec {
-                name: "x".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(4)],
-            }],
-            outputs: vec![ValueSpec {
-                name: "y".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Symbolic("batch".into()), Dim::Fixed(3)],
-            }],
-        },
-        ops: vec!["aten::linear.default".into()],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 2,
-            params: vec![0],
-            register_names: vec!["x".into(), "y".into()],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![Operand::Reg(0), Operand::Weight(0), Operand::Weight(1)],
-                    outputs: vec![1],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(1)],
-                },
-            ],
-        }],
-        constants: vec![ConstValue::Ints(vec![1, -2]), ConstValue::Float(0.5)],
-        weights: vec![
-            WeightIr {
-                name: "fc.weight".into(),
-                dtype: DType::F32,
-                shape: vec![3, 4],
-                data: f32_bytes(&w),
-                encoding,
-            },
-            WeightIr {
-                name: "fc.bias".into(),
-                dtype: DType::F32,
-                shape: vec![3],
-                data: f32_bytes(&[0.5, -0.5, 1.0]),
-                encoding: WeightEncoding::AsIs,
-            },
-        ],
-    }
+    let mut m = ModelBuilder::new("linear")
+        .producer("test")
+        .name_registers();
+    m.metadata().extra = vec![("k".into(), "v".into())];
+    let x = m.input("x", DType::F32, vec![sym("batch"), fixed(4)]);
+    let w = m.weight(f32_weight_encoded("fc.weight", &[3, 4], &w, encoding));
+    let b = m.weight_f32("fc.bias", &[3], &[0.5, -0.5, 1.0]);
+    // Constants no instruction uses still round-trip.
+    m.constant(ConstValue::Ints(vec![1, -2]));
+    m.constant(ConstValue::Float(0.5));
+    let y = m.call_named("y", "aten::linear.default", &[x, w, b]);
+    m.output("y", DType::F32, vec![sym("batch"), fixed(3)], y);
+    m.build()
 }
 
 fn check_roundtrip(ir: &ModelIr, opts: &PackOptions) {

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import torch
 import torch.nn as nn
 
@@ -59,8 +58,14 @@ def test_python_dash_m_entry_point(tmp_path):
     """One real `python -m wasm_torch` run, so the module entry point itself is covered."""
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = str(tmp_path / "net.wtb")
-    r = subprocess.run([sys.executable, "-m", "wasm_torch", "export", "test_cli:make_net", out,
-                        "--input", "1x3x8x8"], cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "wasm_torch", "export", "test_cli:make_net", out, "--input", "1x3x8x8"],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "(ok)" in r.stdout
 

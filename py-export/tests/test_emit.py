@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from wasm_torch._emit import _const_key, const_to_tagged, emit
 from wasm_torch._graph import Block, Const, Graph, If, IOSpec, Node, Value
 
@@ -22,10 +21,14 @@ def test_if_becomes_jumps_with_moves_into_the_output_register():
     x, c, t, e, out = Value("x"), Value("c"), Value("t"), Value("e"), Value("out")
     then_b = Block(nodes=[Node("aten::mul.Scalar", [x, Const(2.0)], [t])], returns=[t])
     else_b = Block(nodes=[Node("aten::sub.Scalar", [x, Const(1.0), Const(1)], [e])], returns=[e])
-    block = Block(params=[x], nodes=[
-        Node("aten::gt.Scalar", [x, Const(0)], [c]),
-        If(c, then_b, else_b, [out]),
-    ], returns=[out])
+    block = Block(
+        params=[x],
+        nodes=[
+            Node("aten::gt.Scalar", [x, Const(0)], [c]),
+            If(c, then_b, else_b, [out]),
+        ],
+        returns=[out],
+    )
     g = Graph([x], block, [], [IOSpec("x", "f32", [1])], [IOSpec("out", "f32", [1])])
     ir = emit(g, "f32", {})
     code = ir["functions"][0]["code"]

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-
 import wasm_torch
 from wasm_torch import ExportError, VerificationError
 

@@ -1,4 +1,4 @@
-"""Core ATen ops (issue #3, part A): parity with PyTorch through the exporter.
+"""Core ATen ops: parity with PyTorch through the exporter.
 
 Three ways in, each asserting the op under test really reaches the interpreter:
 
@@ -21,19 +21,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-
 import wasm_torch
+from conftest import Lambda as Fn
+from conftest import rel_err, torch_outputs
+from conftest import seeded_randn as g
 from wasm_torch import _emit, _native
 from wasm_torch._graph import Block, Const, Graph, IOSpec, Node, Value
 from wasm_torch._schema import DTYPE_NAMES
 
-from conftest import Lambda as Fn, rel_err, seeded_randn as g, torch_outputs
-
 A = torch.ops.aten
-
-
 
 
 #: Cases whose float64 outputs are computed in double precision by both sides.
@@ -66,8 +63,20 @@ def _unit(*shape, seed=0, dtype=torch.float32):
 
 def _unary_all(x):
     a = x.abs()
-    return torch.stack([torch.acos(x), torch.asin(x), torch.atanh(x), torch.acosh(1 + a), torch.asinh(x * 3),
-                        torch.atan(x * 3), torch.cosh(x * 2), torch.sinh(x * 2), torch.tan(x), torch.log10(a + 0.1)])
+    return torch.stack(
+        [
+            torch.acos(x),
+            torch.asin(x),
+            torch.atanh(x),
+            torch.acosh(1 + a),
+            torch.asinh(x * 3),
+            torch.atan(x * 3),
+            torch.cosh(x * 2),
+            torch.sinh(x * 2),
+            torch.tan(x),
+            torch.log10(a + 0.1),
+        ]
+    )
 
 
 def _with_infs(x):
@@ -88,67 +97,198 @@ def _cases():
     xi = torch.tensor([[1, -6, 19, 0], [7, 3, -3, 2], [0, 5, 11, -8]])
     # (module, inputs, ops that must be in the exported file, front ends that emit them)
     cases = {
-        "unary_f32": (Fn(_unary_all), (_unit(2, 3, 4),), ["aten::acos.default", "aten::asin.default",
-                      "aten::atanh.default", "aten::acosh.default", "aten::asinh.default", "aten::atan.default",
-                      "aten::cosh.default", "aten::sinh.default", "aten::tan.default", "aten::log10.default"], BOTH),
-        "unary_f64": (Fn(_unary_all), (_unit(2, 3, 4, seed=1, dtype=torch.float64),), ["aten::acos.default",
-                      "aten::tan.default", "aten::log10.default"], BOTH),
-        "unary_int": (Fn(lambda i: torch.stack([torch.atan(i), torch.asinh(i), torch.cosh(i.clamp(-5, 5)),
-                                                torch.log10(i.abs() + 1), torch.acos(i.clamp(-1, 1)),
-                                                torch.tan(i)])), (xi,), ["aten::atan.default", "aten::tan.default"], BOTH),
-        "isinf": (Fn(lambda x, i: (torch.isinf(x), torch.isinf(i), torch.isinf(x.double()))),
-                  (_with_infs(g(4, 5)), xi), ["aten::isinf.default"], BOTH),
+        "unary_f32": (
+            Fn(_unary_all),
+            (_unit(2, 3, 4),),
+            [
+                "aten::acos.default",
+                "aten::asin.default",
+                "aten::atanh.default",
+                "aten::acosh.default",
+                "aten::asinh.default",
+                "aten::atan.default",
+                "aten::cosh.default",
+                "aten::sinh.default",
+                "aten::tan.default",
+                "aten::log10.default",
+            ],
+            BOTH,
+        ),
+        "unary_f64": (
+            Fn(_unary_all),
+            (_unit(2, 3, 4, seed=1, dtype=torch.float64),),
+            ["aten::acos.default", "aten::tan.default", "aten::log10.default"],
+            BOTH,
+        ),
+        "unary_int": (
+            Fn(
+                lambda i: torch.stack(
+                    [
+                        torch.atan(i),
+                        torch.asinh(i),
+                        torch.cosh(i.clamp(-5, 5)),
+                        torch.log10(i.abs() + 1),
+                        torch.acos(i.clamp(-1, 1)),
+                        torch.tan(i),
+                    ]
+                )
+            ),
+            (xi,),
+            ["aten::atan.default", "aten::tan.default"],
+            BOTH,
+        ),
+        "isinf": (
+            Fn(lambda x, i: (torch.isinf(x), torch.isinf(i), torch.isinf(x.double()))),
+            (_with_infs(g(4, 5)), xi),
+            ["aten::isinf.default"],
+            BOTH,
+        ),
         "bitwise_xor_scalar": (Fn(lambda i: (i ^ 5, i.int() ^ -3)), (xi,), ["aten::bitwise_xor.Scalar"], BOTH),
         # TorchScript's tracer fails on `bool tensor ^ bool` (an internal assert in PyTorch)
-        "bitwise_xor_bool": (Fn(lambda b: b ^ True), (torch.tensor([True, False, True]),),
-                             ["aten::bitwise_xor.Scalar"], EXPORT),
-        "as_strided": (Fn(lambda x: (torch.as_strided(x, (2, 3), (1, 2), 1), torch.as_strided(x[1:], (2, 2), (4, 1)),
-                                     torch.as_strided(x, (3, 3), (0, 1)) * 2)),
-                       (x,), ["aten::as_strided.default"], BOTH),
-        "diagonal": (Fn(lambda x, y: (x.diagonal(), x.diagonal(1), x.diagonal(-2), x.diagonal(0, -1, 0),
-                                      y.diagonal(1, 0, 2), y.diagonal(-1, -1, -2) + 1, x.diagonal(7))),
-                     (x, g(3, 5, 4, seed=1)), ["aten::diagonal.default"], BOTH),
-        "copy": (Fn(lambda x, y, i: (A.copy.default(x, y), A.copy.default(i, x))),
-                 (x, g(4, seed=2), xi), ["aten::copy.default"], EXPORT),
+        "bitwise_xor_bool": (
+            Fn(lambda b: b ^ True),
+            (torch.tensor([True, False, True]),),
+            ["aten::bitwise_xor.Scalar"],
+            EXPORT,
+        ),
+        "as_strided": (
+            Fn(
+                lambda x: (
+                    torch.as_strided(x, (2, 3), (1, 2), 1),
+                    torch.as_strided(x[1:], (2, 2), (4, 1)),
+                    torch.as_strided(x, (3, 3), (0, 1)) * 2,
+                )
+            ),
+            (x,),
+            ["aten::as_strided.default"],
+            BOTH,
+        ),
+        "diagonal": (
+            Fn(
+                lambda x, y: (
+                    x.diagonal(),
+                    x.diagonal(1),
+                    x.diagonal(-2),
+                    x.diagonal(0, -1, 0),
+                    y.diagonal(1, 0, 2),
+                    y.diagonal(-1, -1, -2) + 1,
+                    x.diagonal(7),
+                )
+            ),
+            (x, g(3, 5, 4, seed=1)),
+            ["aten::diagonal.default"],
+            BOTH,
+        ),
+        "copy": (
+            Fn(lambda x, y, i: (A.copy.default(x, y), A.copy.default(i, x))),
+            (x, g(4, seed=2), xi),
+            ["aten::copy.default"],
+            EXPORT,
+        ),
         "copy_inplace": (Fn(lambda x, y: x.clone().copy_(y)), (x, g(4, seed=2)), ["aten::copy.default"], BOTH),
         # torch.export decomposes select_scatter and functionalizes atan2(out=); TorchScript keeps them
-        "select_scatter": (Fn(lambda x, s: torch.select_scatter(x, s, 1, -2)), (x, g(3, seed=3)),
-                           ["aten::select_scatter.default"], TRACE),
-        "atan2_out": (Fn(lambda a, b: torch.atan2(a, b, out=torch.empty(3, 4)) * 1), (x, g(4, seed=4)),
-                      ["aten::atan2.out"], TRACE),
-        "empty_strided_copy": (Fn(lambda x: torch.empty_strided((3, 4), (1, 3)).copy_(x) * 2),
-                               (x,), ["aten::empty_strided.default", "aten::copy.default"], EXPORT),
-        "scatter_src_value_add": (Fn(lambda x, i, s: (x.scatter(1, i[:, 1:3], s), x.scatter(1, i[:, :2], -2.5),
-                                                      x.scatter_add(1, i, s), x.scatter(0, i[:2] % 3, s[:2]))),
-                                  (x, IDX, g(3, 5, seed=3)),
-                                  ["aten::scatter.src", "aten::scatter.value", "aten::scatter_add.default"], BOTH),
-        "scatter_int": (Fn(lambda x, i, s: (x.scatter(1, i[:, :1], s), x.scatter_add(1, i, s), x.scatter(1, i[:, :1], 7))),
-                        (xi, IDX, xi * 3), ["aten::scatter.src", "aten::scatter_add.default", "aten::scatter.value"], BOTH),
+        "select_scatter": (
+            Fn(lambda x, s: torch.select_scatter(x, s, 1, -2)),
+            (x, g(3, seed=3)),
+            ["aten::select_scatter.default"],
+            TRACE,
+        ),
+        "atan2_out": (
+            Fn(lambda a, b: torch.atan2(a, b, out=torch.empty(3, 4)) * 1),
+            (x, g(4, seed=4)),
+            ["aten::atan2.out"],
+            TRACE,
+        ),
+        "empty_strided_copy": (
+            Fn(lambda x: torch.empty_strided((3, 4), (1, 3)).copy_(x) * 2),
+            (x,),
+            ["aten::empty_strided.default", "aten::copy.default"],
+            EXPORT,
+        ),
+        "scatter_src_value_add": (
+            Fn(
+                lambda x, i, s: (
+                    x.scatter(1, i[:, 1:3], s),
+                    x.scatter(1, i[:, :2], -2.5),
+                    x.scatter_add(1, i, s),
+                    x.scatter(0, i[:2] % 3, s[:2]),
+                )
+            ),
+            (x, IDX, g(3, 5, seed=3)),
+            ["aten::scatter.src", "aten::scatter.value", "aten::scatter_add.default"],
+            BOTH,
+        ),
+        "scatter_int": (
+            Fn(lambda x, i, s: (x.scatter(1, i[:, :1], s), x.scatter_add(1, i, s), x.scatter(1, i[:, :1], 7))),
+            (xi, IDX, xi * 3),
+            ["aten::scatter.src", "aten::scatter_add.default", "aten::scatter.value"],
+            BOTH,
+        ),
         # non-contiguous self/src (transposed and expanded views in the interpreter too)
-        "scatter_views": (Fn(lambda x, i, s: (x.t().scatter(0, i.t()[1:3], s.t()), x.t().scatter_add(0, i.t(), s.t()),
-                                              x.t().scatter_reduce(0, i.t(), s.t(), "amax", include_self=False),
-                                              torch.slice_scatter(x.t(), s.t()[:2], 0, 1, 3),
-                                              x[:1].expand(3, 4).masked_scatter(x > 0, s.t()))),
-                          (x, IDX, g(3, 5, seed=10)), ["aten::scatter.src", "aten::scatter_add.default",
-                                                       "aten::scatter_reduce.two", "aten::slice_scatter.default",
-                                                       "aten::masked_scatter.default"], BOTH),
-        "slice_scatter": (Fn(lambda x, s, t: (torch.slice_scatter(x, s, 1, 0, None, 2), torch.slice_scatter(x, t, 0, 1, 3),
-                                              torch.slice_scatter(x, s, -1, 1, 100, 2))),
-                          (x, g(3, 2, seed=4), g(2, 4, seed=5)), ["aten::slice_scatter.default"], BOTH),
-        "masked_scatter": (Fn(lambda x, m, s, r: (x.masked_scatter(m, s), torch.masked_scatter(r, m, s))),
-                           (x, g(3, 4, seed=6) > 0, g(20, seed=7), g(4, seed=8)), ["aten::masked_scatter.default"], BOTH),
-        "batch_norm_no_stats": (Fn(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True, eps=1e-3)),
-                                (g(4, 3, 5, 2, scale=3.0), g(3, seed=1), g(3, seed=2)),
-                                ["aten::_native_batch_norm_legit.no_stats"], EXPORT),
-        "batch_norm_functional": (Fn(_bn_running), (g(4, 3, 6, scale=2.0, seed=3),),
-                                  ["aten::_native_batch_norm_legit_functional.default"], EXPORT),
+        "scatter_views": (
+            Fn(
+                lambda x, i, s: (
+                    x.t().scatter(0, i.t()[1:3], s.t()),
+                    x.t().scatter_add(0, i.t(), s.t()),
+                    x.t().scatter_reduce(0, i.t(), s.t(), "amax", include_self=False),
+                    torch.slice_scatter(x.t(), s.t()[:2], 0, 1, 3),
+                    x[:1].expand(3, 4).masked_scatter(x > 0, s.t()),
+                )
+            ),
+            (x, IDX, g(3, 5, seed=10)),
+            [
+                "aten::scatter.src",
+                "aten::scatter_add.default",
+                "aten::scatter_reduce.two",
+                "aten::slice_scatter.default",
+                "aten::masked_scatter.default",
+            ],
+            BOTH,
+        ),
+        "slice_scatter": (
+            Fn(
+                lambda x, s, t: (
+                    torch.slice_scatter(x, s, 1, 0, None, 2),
+                    torch.slice_scatter(x, t, 0, 1, 3),
+                    torch.slice_scatter(x, s, -1, 1, 100, 2),
+                )
+            ),
+            (x, g(3, 2, seed=4), g(2, 4, seed=5)),
+            ["aten::slice_scatter.default"],
+            BOTH,
+        ),
+        "masked_scatter": (
+            Fn(lambda x, m, s, r: (x.masked_scatter(m, s), torch.masked_scatter(r, m, s))),
+            (x, g(3, 4, seed=6) > 0, g(20, seed=7), g(4, seed=8)),
+            ["aten::masked_scatter.default"],
+            BOTH,
+        ),
+        "batch_norm_no_stats": (
+            Fn(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True, eps=1e-3)),
+            (g(4, 3, 5, 2, scale=3.0), g(3, seed=1), g(3, seed=2)),
+            ["aten::_native_batch_norm_legit.no_stats"],
+            EXPORT,
+        ),
+        "batch_norm_functional": (
+            Fn(_bn_running),
+            (g(4, 3, 6, scale=2.0, seed=3),),
+            ["aten::_native_batch_norm_legit_functional.default"],
+            EXPORT,
+        ),
     }
     for red in ("sum", "prod", "mean", "amax", "amin"):
         for inc in (True, False):
             cases[f"scatter_reduce_{red}_{inc}"] = (
-                Fn(lambda x, i, s, xi, r=red, inc=inc: (x.scatter_reduce(1, i, s, r, include_self=inc),
-                                                        xi.scatter_reduce(1, i, xi * 3 - 4, r, include_self=inc))),
-                (x, IDX, g(3, 5, seed=9), xi), ["aten::scatter_reduce.two"], BOTH)
+                Fn(
+                    lambda x, i, s, xi, r=red, inc=inc: (
+                        x.scatter_reduce(1, i, s, r, include_self=inc),
+                        xi.scatter_reduce(1, i, xi * 3 - 4, r, include_self=inc),
+                    )
+                ),
+                (x, IDX, g(3, 5, seed=9), xi),
+                ["aten::scatter_reduce.two"],
+                BOTH,
+            )
     return cases
 
 
@@ -213,8 +353,13 @@ def run_graph(tmp_path, inputs, nodes, returns, ref):
     for r, want in zip(returns, ref):
         graph.block.returns.append(outs[r.k][r.j])
         graph.output_specs.append(IOSpec(f"out{len(graph.output_specs)}", DTYPE_NAMES[want.dtype], list(want.shape)))
-    meta = {"producer": "", "exporter_version": "test", "torch_version": torch.__version__,
-            "model_name": "one_op", "extra": []}
+    meta = {
+        "producer": "",
+        "exporter_version": "test",
+        "torch_version": torch.__version__,
+        "model_name": "one_op",
+        "extra": [],
+    }
     path = tmp_path / "graph.wtb"
     path.write_bytes(_native.pack(_emit.emit(graph, "f32", meta)))
     return wasm_torch.load(str(path)).run(*inputs)
@@ -223,8 +368,12 @@ def run_graph(tmp_path, inputs, nodes, returns, ref):
 def _stride_case():
     x = g(3, 4)
     s, t = x[1:], x.t()
-    ref = [torch.tensor(s.storage_offset()), torch.tensor(t.stride(0)), torch.tensor(s.stride(-1)),
-           torch.tensor(A.diagonal.default(x, 1).storage_offset())]
+    ref = [
+        torch.tensor(s.storage_offset()),
+        torch.tensor(t.stride(0)),
+        torch.tensor(s.stride(-1)),
+        torch.tensor(A.diagonal.default(x, 1).storage_offset()),
+    ]
     nodes = [
         ("aten::slice.Tensor", [X(0), 0, 1, None, 1], 1),
         ("aten::sym_storage_offset.default", [R(0)], 1),
@@ -268,19 +417,41 @@ def _direct_cases():
     return {
         "fill_scalar_float": _simple("aten::fill.Scalar", [x], [X(0), 2.5], lambda x: A.fill.Scalar(x, 2.5)),
         "fill_scalar_int": _simple("aten::fill.Scalar", [xi], [X(0), -7], lambda i: A.fill.Scalar(i, -7)),
-        "fill_scalar_int_from_float": _simple("aten::fill.Scalar", [xi], [X(0), 2.75], lambda i: A.fill.Scalar(i, 2.75)),
+        "fill_scalar_int_from_float": _simple(
+            "aten::fill.Scalar", [xi], [X(0), 2.75], lambda i: A.fill.Scalar(i, 2.75)
+        ),
         "fill_tensor": _simple("aten::fill.Tensor", [x, torch.tensor(3.5)], [X(0), X(1)], A.fill.Tensor),
-        "atan2_out_f32": _simple("aten::atan2.out", [x, g(4, seed=1), torch.empty(0)], [X(0), X(1), X(2)],
-                                 lambda a, b, o: torch.atan2(a, b, out=o.clone())),
-        "atan2_out_f64": _simple("aten::atan2.out", [x, g(3, 1, seed=2), torch.empty(0, dtype=torch.float64)],
-                                 [X(0), X(1), X(2)], lambda a, b, o: torch.atan2(a, b, out=o.clone())),
+        "atan2_out_f32": _simple(
+            "aten::atan2.out",
+            [x, g(4, seed=1), torch.empty(0)],
+            [X(0), X(1), X(2)],
+            lambda a, b, o: torch.atan2(a, b, out=o.clone()),
+        ),
+        "atan2_out_f64": _simple(
+            "aten::atan2.out",
+            [x, g(3, 1, seed=2), torch.empty(0, dtype=torch.float64)],
+            [X(0), X(1), X(2)],
+            lambda a, b, o: torch.atan2(a, b, out=o.clone()),
+        ),
         "atan2_default_int": _simple("aten::atan2.default", [xi, xi.flip(0)], [X(0), X(1)], A.atan2.default),
-        "empty_strided_shape": _simple("aten::empty_strided.default", [], [[2, 3], [1, 2], 7, None, None, None],
-                                       lambda: A.empty_strided.default([2, 3], [1, 2], dtype=torch.float64).zero_()),
-        "select_scatter": _simple("aten::select_scatter.default", [x, g(3, seed=3)], [X(0), X(1), 1, -2],
-                                  lambda a, s: A.select_scatter.default(a, s, 1, -2)),
-        "as_strided_offset": _simple("aten::as_strided.default", [x], [X(0), [2, 2], [3, 1], 5],
-                                     lambda a: A.as_strided.default(a, [2, 2], [3, 1], 5)),
+        "empty_strided_shape": _simple(
+            "aten::empty_strided.default",
+            [],
+            [[2, 3], [1, 2], 7, None, None, None],
+            lambda: A.empty_strided.default([2, 3], [1, 2], dtype=torch.float64).zero_(),
+        ),
+        "select_scatter": _simple(
+            "aten::select_scatter.default",
+            [x, g(3, seed=3)],
+            [X(0), X(1), 1, -2],
+            lambda a, s: A.select_scatter.default(a, s, 1, -2),
+        ),
+        "as_strided_offset": _simple(
+            "aten::as_strided.default",
+            [x],
+            [X(0), [2, 2], [3, 1], 5],
+            lambda a: A.as_strided.default(a, [2, 2], [3, 1], 5),
+        ),
         "strides_and_offsets": _stride_case(),
         "bn_legit_train": _bn_legit_case(True, True),
         "bn_legit_train_noaffine": _bn_legit_case(True, False),
@@ -317,8 +488,9 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     assert "but source has only 2" in msg
     msg = _error_graph(tmp_path, [x, g(3, 3)], "aten::slice_scatter.default", [X(0), X(1), 1, 0, None, 2])
     assert "expected src of shape [3, 2]" in msg
-    msg = _error_graph(tmp_path, [x, torch.tensor([[0]])], "aten::scatter_reduce.two",
-                       [X(0), 1, X(1), X(0), "max", True])
+    msg = _error_graph(
+        tmp_path, [x, torch.tensor([[0]])], "aten::scatter_reduce.two", [X(0), 1, X(1), X(0), "max", True]
+    )
     assert "reduce must be sum, prod, mean, amax or amin" in msg
     msg = _error_graph(tmp_path, [x], "aten::diagonal.default", [X(0), 0, 1, -1])
     assert "cannot be identical" in msg
@@ -330,8 +502,14 @@ def test_bad_arguments_are_clear_errors(tmp_path):
 def _random_model():
     def fn(x):
         n = x.shape[0]
-        return (torch.rand(400, 500) + x.sum() * 0, torch.randn(401, 499, dtype=torch.float64),
-                torch.randperm(n * 250), torch.randperm(300, dtype=torch.float32), torch.rand(7, dtype=torch.float16))
+        return (
+            torch.rand(400, 500) + x.sum() * 0,
+            torch.randn(401, 499, dtype=torch.float64),
+            torch.randperm(n * 250),
+            torch.randperm(300, dtype=torch.float32),
+            torch.rand(7, dtype=torch.float16),
+        )
+
     return Fn(fn)
 
 

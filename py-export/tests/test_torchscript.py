@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import List, Tuple
 
 import torch
-
 import wasm_torch
-
 from conftest import rel_err
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 import wasm_torch
+from conftest import rel_err, torch_outputs, zoo_model
 from wasm_torch import zoo
 from wasm_torch.errors import ExportError
 
-from conftest import rel_err, torch_outputs, zoo_model
-
 SLOW = {"efficientnet_b0", "minilm_seq128", "gpt2_6l_512"}
-
 
 
 def _cases():
@@ -46,8 +43,9 @@ def _cases():
 @pytest.mark.parametrize("name,frontend", _cases())
 def test_zoo_f32(name, frontend, wtb):
     z = zoo_model(name)
-    report = wasm_torch.export(z.model, z.inputs, wtb, frontend=frontend, input_names=z.input_names,
-                               output_names=z.output_names)
+    report = wasm_torch.export(
+        z.model, z.inputs, wtb, frontend=frontend, input_names=z.input_names, output_names=z.output_names
+    )
     assert report.frontend == frontend
     assert report.verified
     assert len(report.outputs) == len(z.output_names)
@@ -105,8 +103,14 @@ def test_minilm_dynamic_batch_and_seq(wtb):
     z = zoo_model("minilm_seq16")
     batch = torch.export.Dim("batch", min=1, max=16)
     seq = torch.export.Dim("seq", min=2, max=256)
-    wasm_torch.export(z.model, z.inputs, wtb, dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
-                      input_names=z.input_names, output_names=z.output_names)
+    wasm_torch.export(
+        z.model,
+        z.inputs,
+        wtb,
+        dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
+        input_names=z.input_names,
+        output_names=z.output_names,
+    )
     sess = wasm_torch.load(wtb)
     assert [s.shape for s in sess.inputs] == [("batch", "seq"), ("batch", "seq")]
     assert [s.shape for s in sess.outputs] == [("batch", 384), ("batch", "seq", 384)]
@@ -114,7 +118,7 @@ def test_minilm_dynamic_batch_and_seq(wtb):
     for b, n in ((1, 9), (3, 40)):
         ids = torch.randint(1000, 20000, (b, n), generator=g)
         mask = torch.ones(b, n, dtype=torch.int64)
-        mask[-1, n // 2:] = 0
+        mask[-1, n // 2 :] = 0
         for r, o in zip(torch_outputs(z.model, (ids, mask)), sess.run(ids, mask)):
             assert rel_err(r, o) <= 1e-4
 

@@ -5,7 +5,8 @@
 #      latter needs the wasi-libc headers for zstd's C code: apt-get install wasi-libc), and
 #      the crate's tests compiled to wasm32-wasip1 and run under node:wasi. A build, not a
 #      check: some errors (e.g. constant overflow on 32-bit usize) only show there.
-#   2. the fixtures (tiny .wtb models + inputs + expected outputs) via its make_fixture example
+#   2. the fixtures (tiny .wtb models + inputs + expected outputs) via the test-support crate's
+#      `fixtures` tool
 #   3. the guest for wasm32-wasip1
 #   4. wasm-torch's wasm build: $WASM_TORCH_WASM_DIR if set, else js/dist/wasm/simd or
 #      js/dist/wasm/scalar; when none exists it runs `js/scripts/build-wasm.sh simd`
@@ -52,7 +53,7 @@ if [ "${SKIP_RUST:-0}" != 1 ]; then
 fi
 
 say "fixtures -> wasi-nn/test/fixtures"
-cargo run -q "${CRATE[@]}" --example make_fixture -- "$HERE/test/fixtures"
+cargo run -q -p wasm-torch-test-support --bin fixtures -- wasi-nn "$HERE/test/fixtures"
 
 say "guest for wasm32-wasip1 -> $GUEST_TARGET"
 CARGO_TARGET_DIR="$GUEST_TARGET" cargo build --manifest-path "$HERE/guest/Cargo.toml" --release --target wasm32-wasip1
@@ -79,8 +80,10 @@ if [ "${SKIP_RUST:-0}" != 1 ]; then
         say "crate build for wasm32-wasip1, and its tests run inside wasm under node:wasi"
         export CC_wasm32_wasip1=clang CFLAGS_wasm32_wasip1="-isystem /usr/include/wasm32-wasi" AR_wasm32_wasip1="$AR"
         cargo build "${CRATE[@]}" --lib --release --target wasm32-wasip1
+        # Only the test harnesses (profile.test): `cargo test` also builds examples and bins,
+        # which would take the harness flags as their own arguments.
         mapfile -t tests < <(cargo test "${CRATE[@]}" --target wasm32-wasip1 --no-run --message-format=json |
-            grep -o '"executable":"[^"]*\.wasm"' | cut -d'"' -f4)
+            grep '"test":true' | grep -o '"executable":"[^"]*\.wasm"' | cut -d'"' -f4)
         for t in "${tests[@]}"; do
             (cd "$HERE/crate" && node --no-warnings "$HERE/scripts/run-wasi-test.mjs" "$t" --test-threads=1)
         done

@@ -9,11 +9,11 @@ import { createWasiNnImports } from '../../js/wasi-nn/host.js';
 
 export const WASI_NN_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(WASI_NN_DIR, '..');
-/** Written by `cargo run --example make_fixture` (scripts/test.sh does it). */
+/** Written by `cargo run -p wasm-torch-test-support --bin fixtures -- wasi-nn DIR` (scripts/test.sh does it). */
 export const FIXTURES = process.env.WASI_NN_FIXTURES ?? join(WASI_NN_DIR, 'test', 'fixtures');
 export const fixture = (name) => join(FIXTURES, name);
 export const GUEST_WASM = process.env.WASI_NN_GUEST ??
-  join(process.env.WASI_NN_GUEST_TARGET ?? '/work/targets/wasinn-guest', 'wasm32-wasip1/release/wasm-torch-wasi-nn-guest.wasm');
+  join(process.env.WASI_NN_GUEST_TARGET ?? join(ROOT, 'target/wasi-nn-guest'), 'wasm32-wasip1/release/wasm-torch-wasi-nn-guest.wasm');
 
 /** The wasm-bindgen output directory of wasm-torch to use: $WASM_TORCH_WASM_DIR, else js's builds. */
 export function wasmTorchDir() {

@@ -3,8 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createWasiNnImports, NnErrno, GraphEncoding, ExecutionTarget, TensorType } from '../../js/wasi-nn/host.js';
-import { FakeGuest, fixture, f32s, loadWasmTorch } from './helpers.mjs';
+import { FakeGuest, ROOT, fixture, f32s, loadWasmTorch } from './helpers.mjs';
 
 const wasmTorch = await loadWasmTorch();
 const model = readFileSync(fixture('scale_bias_relu.wtb'));
@@ -216,4 +218,13 @@ test('the import object spreads to exactly the wasi_ephemeral_nn module', () => 
   assert.deepEqual(Object.keys({ ...nn }), ['wasi_ephemeral_nn']);
   assert.deepEqual(Object.keys(nn.wasi_ephemeral_nn).sort(),
     ['compute', 'get_output', 'init_execution_context', 'load', 'load_by_name', 'set_input']);
+});
+
+test('the js package exports these host imports as wasm-torch/wasi-nn', async () => {
+  // One home: the module the tests exercise is the one the npm package publishes.
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'js/package.json'), 'utf8'));
+  const target = pkg.exports['./wasi-nn'];
+  assert.equal(typeof target, 'string');
+  const published = await import(pathToFileURL(join(ROOT, 'js', target)).href);
+  assert.equal(published.createWasiNnImports, createWasiNnImports);
 });

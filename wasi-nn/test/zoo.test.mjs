@@ -4,7 +4,7 @@
 // The zoo is looked for in $WASI_NN_ZOO, target/wasi-nn-zoo, target/demo-zoo and zoo-out;
 // models with input types the guest cannot read from .npy, or a non-f32 first output, are not
 // run here.
-// Each model runs in a child `node host/run-guest.mjs` (node:wasi); on Node 20 with
+// Each model runs in a child `node scripts/run-guest.mjs` (node:wasi); on Node 20 with
 // --no-concurrent-marking, which avoids a V8 garbage-collector crash (see run-guest.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,7 @@ test('zoo models match PyTorch through wasi-nn', { skip: models.length ? false :
       const out = mkdtempSync(join(tmpdir(), 'wasi-nn-zoo-'));
       const c = m.cases[0];
       const nodeFlags = process.versions.node.startsWith('20.') ? ['--no-concurrent-marking'] : [];
-      const stdout = execFileSync(process.execPath, [...nodeFlags, '--no-warnings', join(WASI_NN_DIR, 'host/run-guest.mjs'),
+      const stdout = execFileSync(process.execPath, [...nodeFlags, '--no-warnings', join(WASI_NN_DIR, 'scripts/run-guest.mjs'),
         '--wasm-torch', wasmTorchDir(), '--dir', `/zoo=${zoo}`, '--dir', `/out=${out}`, GUEST_WASM,
         `/zoo/${m.file}`, ...c.inputs.map((f) => `/zoo/${f}`), '/out/out0.f32'], { encoding: 'utf8' }); // throws on a non-zero exit
       t.diagnostic(`${m.name} top: ${stdout.trim().split('\n').slice(1, 3).join(' | ')}`);

@@ -15,8 +15,8 @@ inputs and raises :class:`VerificationError` when it differs from PyTorch by mor
 """
 
 from ._export import TOLERANCES, ExportReport, OutputCheck, __version__, export
-from ._session import Session, TensorSpec, load
 from ._native import NativeError
+from ._session import Session, TensorSpec, load
 from .errors import ExportError, Problem, VerificationError
 
 __all__ = [

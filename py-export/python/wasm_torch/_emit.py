@@ -103,8 +103,14 @@ class _Emitter:
             w = graph.weights[i]
             entry = self._weight_entry(w, weight_encoding)
             t = w.tensor
-            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
-                   tuple(t.stride()), t.dtype, repr(entry[4]))
+            key = (
+                t.untyped_storage().data_ptr(),
+                t.storage_offset(),
+                tuple(t.shape),
+                tuple(t.stride()),
+                t.dtype,
+                repr(entry[4]),
+            )
             if key not in seen:
                 seen[key] = len(self.weights)
                 self.weights.append(entry)
@@ -223,9 +229,9 @@ class _Emitter:
         self.emit_block(n.body)
         rets = n.body.returns
         temps = []
-        for k, r in enumerate(rets[1:]):
+        for k, ret in enumerate(rets[1:]):
             t = self.temp(f"{n.body.params[0].name}_next{k}")
-            self.code.append(("move", t, self.operand(r)))
+            self.code.append(("move", t, self.operand(ret)))
             temps.append(t)
         self.code.append(("move", cond, self.operand(rets[0])))
         for r, t in zip(carried, temps):

@@ -123,8 +123,12 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
     bad = [type(o).__name__ for o in flat if not isinstance(o, torch.Tensor)]
     if bad:
         raise ExportError(
-            [Problem(f"the model returns non-tensor outputs ({', '.join(bad)}); only tensors "
-                     "(possibly in tuples/lists/dicts) can be exported")]
+            [
+                Problem(
+                    f"the model returns non-tensor outputs ({', '.join(bad)}); only tensors "
+                    "(possibly in tuples/lists/dicts) can be exported"
+                )
+            ]
         )
     return flat
 
@@ -139,8 +143,13 @@ def _flatten(out: Any) -> List[Any]:
     return [out]
 
 
-def lower_export(model: Any, inputs: Tuple[Any, ...], dynamic_shapes: Any,
-                 input_names: Optional[List[str]], output_names: Optional[List[str]]) -> Graph:
+def lower_export(
+    model: Any,
+    inputs: Tuple[Any, ...],
+    dynamic_shapes: Any,
+    input_names: Optional[List[str]],
+    output_names: Optional[List[str]],
+) -> Graph:
     """torch.export (non-strict) -> Core ATen (minus fused ops) -> Graph."""
     if isinstance(model, torch.export.ExportedProgram):
         ep = model
@@ -150,16 +159,18 @@ def lower_export(model: Any, inputs: Tuple[Any, ...], dynamic_shapes: Any,
         except ExportError:
             raise
         except Exception as e:  # torch raises many types; keep the first line meaningful
-            raise ExportError([Problem(_explain_export_failure(e))],
-                              header="torch.export could not capture the model") from e
+            raise ExportError(
+                [Problem(_explain_export_failure(e))], header="torch.export could not capture the model"
+            ) from e
     from . import _native
 
     ep = _fx.decompose(ep, set(_native.supported_ops()))
     return _fx.lower(ep, input_names, output_names, dynamic_shapes)
 
 
-def lower_torchscript(model: Any, inputs: Tuple[Any, ...], mode: str,
-                      input_names: Optional[List[str]], output_names: Optional[List[str]]) -> Graph:
+def lower_torchscript(
+    model: Any, inputs: Tuple[Any, ...], mode: str, input_names: Optional[List[str]], output_names: Optional[List[str]]
+) -> Graph:
     """torch.jit.trace / script (or an existing ScriptModule) -> freeze -> Graph."""
     from . import _ts
 
@@ -173,8 +184,10 @@ def lower_torchscript(model: Any, inputs: Tuple[Any, ...], mode: str,
                 sm = torch.jit.trace(model, inputs, check_trace=False, strict=False)
     except Exception as e:
         what = "torch.jit.script" if mode == "script" else "torch.jit.trace"
-        raise ExportError([Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
-                          header=f"{what} could not capture the model") from e
+        raise ExportError(
+            [Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
+            header=f"{what} could not capture the model",
+        ) from e
     return _ts.lower(sm, inputs, input_names, output_names)
 
 
@@ -194,21 +207,20 @@ def _check_supported(graph: Graph) -> None:
     from ._graph import Loop
 
     control = any(isinstance(n, Loop) for n in iter_nodes(graph.block))
-    for extra in (("aten::lt.int", "aten::add.int") if control else ()):
+    for extra in ("aten::lt.int", "aten::add.int") if control else ():
         if extra not in supported and extra not in missing:
             missing[extra] = [None]
     if missing:
         problems = []
         for op, sources in missing.items():
             where = next((s for s in sources if s), None)
-            problems.append(Problem(f"op {op} is not implemented by the interpreter "
-                                    f"({len(sources)} use(s))", where))
-        raise ExportError(problems, header=f"the interpreter does not implement {len(missing)} op(s) "
-                                           "this model uses")
+            problems.append(Problem(f"op {op} is not implemented by the interpreter ({len(sources)} use(s))", where))
+        raise ExportError(problems, header=f"the interpreter does not implement {len(missing)} op(s) this model uses")
 
 
-def compare(ref: Sequence[torch.Tensor], got: Sequence[np.ndarray], names: Sequence[str],
-            tolerance: float) -> List[OutputCheck]:
+def compare(
+    ref: Sequence[torch.Tensor], got: Sequence[np.ndarray], names: Sequence[str], tolerance: float
+) -> List[OutputCheck]:
     """Per-output error of the native results against PyTorch's."""
     checks = []
     for name, r, g in zip(names, ref, got):
@@ -233,8 +245,14 @@ def compare(ref: Sequence[torch.Tensor], got: Sequence[np.ndarray], names: Seque
     return checks
 
 
-def build_graph(model: Any, inputs: Tuple[Any, ...], frontend: str, dynamic_shapes: Any,
-                input_names: Optional[List[str]], output_names: Optional[List[str]]) -> Tuple[Graph, str, Optional[str]]:
+def build_graph(
+    model: Any,
+    inputs: Tuple[Any, ...],
+    frontend: str,
+    dynamic_shapes: Any,
+    input_names: Optional[List[str]],
+    output_names: Optional[List[str]],
+) -> Tuple[Graph, str, Optional[str]]:
     """Pick and run a front end; returns (graph, front end used, why torch.export was not used)."""
     if frontend not in FRONTENDS:
         raise ValueError(f"frontend must be one of {FRONTENDS}, got {frontend!r}")
@@ -261,8 +279,10 @@ def build_graph(model: Any, inputs: Tuple[Any, ...], frontend: str, dynamic_shap
     if dynamic_shapes is not None and frontend in ("trace", "script"):
         raise ValueError("dynamic_shapes needs frontend='export' (TorchScript files have fixed input shapes)")
     if dynamic_shapes is not None and frontend == "auto":
-        raise ExportError([Problem(reason or "torch.export failed")],
-                          header="torch.export failed and TorchScript cannot keep dynamic_shapes")
+        raise ExportError(
+            [Problem(reason or "torch.export failed")],
+            header="torch.export failed and TorchScript cannot keep dynamic_shapes",
+        )
     mode = "script" if frontend == "script" else "trace"
     with _quiet_torchscript(frontend in ("trace", "script")):
         try:
@@ -303,8 +323,10 @@ def export(
     except ExportError:
         raise
     except Exception as e:
-        raise ExportError([Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
-                          header="the model fails in PyTorch on the example inputs") from e
+        raise ExportError(
+            [Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
+            header="the model fails in PyTorch on the example inputs",
+        ) from e
     graph, used, reason = build_graph(model, inputs, frontend, dynamic_shapes, input_names, output_names)
     stats = _passes.run_all(graph)
     _check_supported(graph)
@@ -320,9 +342,7 @@ def export(
     path = os.fspath(path)
     with open(path, "wb") as f:
         f.write(data)
-    ops = collections.Counter(
-        ir["ops"][ins[1]] for ins in ir["functions"][0]["code"] if ins[0] == "call"
-    )
+    ops = collections.Counter(ir["ops"][ins[1]] for ins in ir["functions"][0]["code"] if ins[0] == "call")
     report = ExportReport(
         path=path,
         frontend=used,
@@ -353,8 +373,13 @@ def _chunk_stats(path: str) -> Dict[str, Any]:
         return {}
 
 
-def verify_file(report: ExportReport, model: Any, inputs: Tuple[Any, ...], tolerance: Optional[float],
-                ref: Optional[List[torch.Tensor]] = None) -> None:
+def verify_file(
+    report: ExportReport,
+    model: Any,
+    inputs: Tuple[Any, ...],
+    tolerance: Optional[float],
+    ref: Optional[List[torch.Tensor]] = None,
+) -> None:
     """Run the file natively on ``inputs``, compare with PyTorch, fill ``report``, raise if off."""
     from ._session import load
 
@@ -364,17 +389,20 @@ def verify_file(report: ExportReport, model: Any, inputs: Tuple[Any, ...], toler
     sess = load(report.path)
     got = sess.run(*inputs)
     if len(got) != len(ref):
-        raise VerificationError(
-            f"the file returns {len(got)} output(s), PyTorch returns {len(ref)}", report)
+        raise VerificationError(f"the file returns {len(got)} output(s), PyTorch returns {len(ref)}", report)
     report.outputs = compare(ref, got, [o.name for o in sess.outputs], tol)
     report.tolerance = tol
     report.verified = all(o.ok for o in report.outputs)
     if not report.verified:
         bad = [o for o in report.outputs if not o.ok]
-        lines = [f"  {o.name}: max abs err {o.max_abs_err:.4g}, relative to output scale "
-                 f"{o.scale:.4g}: {o.max_rel_err:.4g} > tolerance {tol:g}" for o in bad]
+        lines = [
+            f"  {o.name}: max abs err {o.max_abs_err:.4g}, relative to output scale "
+            f"{o.scale:.4g}: {o.max_rel_err:.4g} > tolerance {tol:g}"
+            for o in bad
+        ]
         raise VerificationError(
-            "the exported file's outputs differ from PyTorch's:\n" + "\n".join(lines)
+            "the exported file's outputs differ from PyTorch's:\n"
+            + "\n".join(lines)
             + f"\n(run `python -m wasm_torch diff {report.path} ...` to find the first op that diverges)",
             report,
         )

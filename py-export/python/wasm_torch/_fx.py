@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from ._graph import Const, Graph, IOSpec, Node, Value, WeightRef, Block
+from ._graph import Block, Const, Graph, IOSpec, Node, Value, WeightRef
 from ._schema import DTYPE_NAMES, fill_arguments, qualified_name, returns_list
 from .errors import ExportError, Problem
 
@@ -85,8 +85,10 @@ def decompose(ep: Any, supported: Optional[set] = None) -> Any:
 
     def missing_ops(p: Any) -> set:
         return {
-            n.target for n in p.graph_module.graph.nodes
-            if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)
+            n.target
+            for n in p.graph_module.graph.nodes
+            if n.op == "call_function"
+            and isinstance(n.target, torch._ops.OpOverload)
             and qualified_name(n.target._schema) not in supported
         }
 
@@ -190,9 +192,7 @@ def lower(
 
     kinds = {spec.arg.name: spec for spec in sig.input_specs}
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    user_inputs = [
-        n for n in placeholders if kinds.get(n.name) is None or kinds[n.name].kind == InputKind.USER_INPUT
-    ]
+    user_inputs = [n for n in placeholders if kinds.get(n.name) is None or kinds[n.name].kind == InputKind.USER_INPUT]
     dim_names = _dim_names(ep, user_inputs, dynamic_shapes)
 
     for n in placeholders:
@@ -283,11 +283,12 @@ def lower(
                 qname = qualified_name(schema)
                 if qname.startswith(_SKIP_PREFIXES):
                     continue
-                args = fill_arguments(schema, n.args, n.kwargs, lambda v, a: operand(v, nodes, n))
+                # The callback runs inside this iteration, so reading the loop variable is safe.
+                args = fill_arguments(schema, n.args, n.kwargs, lambda v, a: operand(v, nodes, n))  # noqa: B023
                 outs: List[Value] = []
                 lists = returns_list(schema)
                 val = n.meta.get("val")
-                for i, is_list in enumerate(lists):
+                for i in range(len(lists)):
                     rv = val[i] if len(lists) > 1 and isinstance(val, (list, tuple)) else val
                     outs.append(Value(n.name if i == 0 else f"{n.name}_{i}", rv))
                 nodes.append(Node(qname, args, outs, src))
@@ -335,24 +336,31 @@ def lower(
             continue
         if not isinstance(r, torch.fx.Node):
             problems.append(
-                Problem(f"output {i} is a constant {type(r).__name__} ({r!r}), not a tensor; only tensor outputs are supported")
+                Problem(
+                    f"output {i} is a constant {type(r).__name__} ({r!r}), not a tensor; only tensor outputs are supported"
+                )
             )
             continue
         val = r.meta.get("val")
         if not isinstance(val, torch.Tensor):
             problems.append(
-                Problem(f"output {i} ('{r.name}') is a {type(val).__name__}, not a tensor; only tensor outputs are supported")
+                Problem(
+                    f"output {i} ('{r.name}') is a {type(val).__name__}, not a tensor; only tensor outputs are supported"
+                )
             )
             continue
-        v = env.get(r)
-        if isinstance(v, WeightRef):
+        res = env.get(r)
+        if res is None:
+            problems.append(Problem(f"output {i} ('{r.name}') is not computed by the graph"))
+            continue
+        if isinstance(res, WeightRef):
             # An output that is a stored tensor: copy it through an op so it has a register.
             out = Value(f"{r.name}_out", val)
-            nodes.append(Node("prim::move", [v], [out]))
-            v = out
+            nodes.append(Node("prim::move", [res], [out]))
+            res = out
         idx = len(graph.output_specs)
         name = output_names[idx] if output_names and idx < len(output_names) else f"output{idx}"
-        graph.block.returns.append(v)
+        graph.block.returns.append(res)
         graph.output_specs.append(IOSpec(name, DTYPE_NAMES[val.dtype], _shape_of(val, dim_names)))
     if problems:
         raise ExportError(problems)

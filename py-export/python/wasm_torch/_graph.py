@@ -10,7 +10,7 @@ becomes jumps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Union
+from typing import Any, Iterator, List, Optional, Union
 
 
 class Value:
@@ -148,6 +148,19 @@ def iter_nodes(block: Block):
             yield from iter_nodes(n.else_block)
         elif isinstance(n, Loop):
             yield from iter_nodes(n.body)
+
+
+def iter_reads(block: Block) -> Iterator[Operand]:
+    """Every operand read in ``block`` and the blocks nested in it, in program order: each
+    node's own operands, then its nested blocks, and each block's returns after its nodes."""
+    for n in block.nodes:
+        yield from node_operands(n)
+        if isinstance(n, If):
+            yield from iter_reads(n.then_block)
+            yield from iter_reads(n.else_block)
+        elif isinstance(n, Loop):
+            yield from iter_reads(n.body)
+    yield from block.returns
 
 
 def node_operands(n: Any) -> List[Operand]:

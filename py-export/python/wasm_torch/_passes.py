@@ -6,11 +6,20 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, Loop, Node, Value, WeightRef, iter_nodes, node_operands
+from ._graph import Block, Const, Graph, If, Loop, Node, Operand, Value, WeightRef, iter_nodes, iter_reads
 
 #: Ops never folded: random, or meant to stay in the graph.
-_NO_FOLD = ("aten::rand", "aten::randn", "aten::dropout", "aten::bernoulli", "aten::native_dropout",
-            "aten::empty", "aten::randint", "aten::normal", "aten::uniform")
+_NO_FOLD = (
+    "aten::rand",
+    "aten::randn",
+    "aten::dropout",
+    "aten::bernoulli",
+    "aten::native_dropout",
+    "aten::empty",
+    "aten::randint",
+    "aten::normal",
+    "aten::uniform",
+)
 
 #: Largest tensor (elements) folding may create out of nothing (full/arange/zeros...).
 _MAX_CREATED = 1 << 16
@@ -136,7 +145,7 @@ def fold_constants(graph: Graph) -> int:
             return False
         if n.op in ("prim::list", "prim::tuple"):
             if all(isinstance(a, Const) for a in n.args):
-                vals = [a.value for a in n.args]
+                vals = [a.value for a in n.args if isinstance(a, Const)]
                 mapping[n.outputs[0]] = Const(vals if n.op == "prim::list" else tuple(vals))
                 return True
             return False
@@ -163,7 +172,7 @@ def fold_constants(graph: Graph) -> int:
         inputs = sum(_numel(a) for a in args) + sum(_numel(a) for a in kwargs.values())
         if created > max(inputs, _MAX_CREATED):
             return False
-        repl = []
+        repl: List[Operand] = []
         for o, r in zip(n.outputs, results):
             if isinstance(r, torch.Tensor):
                 repl.append(graph.add_weight(o.name, r))
@@ -184,22 +193,9 @@ def fold_constants(graph: Graph) -> int:
 def use_counts(graph: Graph) -> Dict[Value, int]:
     """How many times each value is read (nested blocks and returns included)."""
     counts: Dict[Value, int] = {}
-
-    def visit(block: Block) -> None:
-        for n in block.nodes:
-            for a in node_operands(n):
-                if isinstance(a, Value):
-                    counts[a] = counts.get(a, 0) + 1
-            if isinstance(n, If):
-                visit(n.then_block)
-                visit(n.else_block)
-            elif isinstance(n, Loop):
-                visit(n.body)
-        for r in block.returns:
-            if isinstance(r, Value):
-                counts[r] = counts.get(r, 0) + 1
-
-    visit(graph.block)
+    for a in iter_reads(graph.block):
+        if isinstance(a, Value):
+            counts[a] = counts.get(a, 0) + 1
     return counts
 
 
@@ -222,10 +218,14 @@ def fold_batch_norm(graph: Graph) -> int:
         if not isinstance(bn, Node) or bn.op not in _BNS:
             continue
         x = bn.args[0]
-        conv = producers.get(x) if isinstance(x, Value) else None
+        if not isinstance(x, Value):
+            continue
+        conv = producers.get(x)
         if conv is None or conv.op not in _CONVS or counts.get(x, 0) != 1:
             continue
-        if conv.op == "aten::convolution.default" and not (isinstance(conv.args[6], Const) and conv.args[6].value is False):
+        if conv.op == "aten::convolution.default" and not (
+            isinstance(conv.args[6], Const) and conv.args[6].value is False
+        ):
             continue  # transposed convolution: channels are on another axis
         if bn.op == "aten::batch_norm.default":
             training = bn.args[5]
@@ -236,6 +236,8 @@ def fold_batch_norm(graph: Graph) -> int:
             eps_arg = bn.args[6]
             if any(counts.get(o, 0) for o in bn.outputs[1:]):
                 continue
+        if not isinstance(eps_arg, Const):
+            continue  # eps computed at run time: nothing to fold into
         w_arg, b_arg = conv.args[1], conv.args[2]
         gamma, beta, mean, var = bn.args[1:5]
         parts = [w_arg, gamma, beta, mean, var]
@@ -248,7 +250,7 @@ def fold_batch_norm(graph: Graph) -> int:
         W = graph.weights[w_arg.index].tensor.double()
         out_ch = W.shape[0]
 
-        def get(p: Any, default: float) -> torch.Tensor:
+        def get(p: Any, default: float, out_ch: int = out_ch) -> torch.Tensor:
             if isinstance(p, WeightRef):
                 return graph.weights[p.index].tensor.double()
             return torch.full((out_ch,), default, dtype=torch.float64)
@@ -342,22 +344,9 @@ def mark_weight_roles(graph: Graph) -> None:
 def used_weights(graph: Graph) -> List[int]:
     """Indices of weights referenced anywhere, in first-use order."""
     seen: Dict[int, None] = {}
-
-    def visit(block: Block) -> None:
-        for n in block.nodes:
-            for a in node_operands(n):
-                if isinstance(a, WeightRef):
-                    seen.setdefault(a.index)
-            if isinstance(n, If):
-                visit(n.then_block)
-                visit(n.else_block)
-            elif isinstance(n, Loop):
-                visit(n.body)
-        for r in block.returns:
-            if isinstance(r, WeightRef):
-                seen.setdefault(r.index)
-
-    visit(graph.block)
+    for a in iter_reads(graph.block):
+        if isinstance(a, WeightRef):
+            seen.setdefault(a.index)
     return list(seen)
 
 

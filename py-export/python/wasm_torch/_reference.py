@@ -54,6 +54,7 @@ def evaluate(graph: Graph, inputs: Tuple[Any, ...]) -> Tuple[List[Any], List[Tup
 
     def run_node(n: Node) -> None:
         args = [get(a) for a in n.args]
+        outs: List[Any]
         if n.op == "prim::list":
             outs = [list(args)]
         elif n.op == "prim::tuple":
@@ -77,4 +78,3 @@ def evaluate(graph: Graph, inputs: Tuple[Any, ...]) -> Tuple[List[Any], List[Tup
     with torch.no_grad():
         outs = run_block(graph.block)
     return outs, record
-

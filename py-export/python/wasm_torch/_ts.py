@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, IOSpec, Loop, Node, Value, WeightRef
+from ._graph import Block, Const, Graph, If, IOSpec, Loop, Node, Operand, Value, WeightRef
 from ._schema import DTYPE_NAMES, expand_list_default, normalize_value, qualified_name
 from .errors import ExportError, Problem
 
@@ -20,8 +20,12 @@ _NONE_ARGS = {"layout", "device", "memory_format", "pin_memory"}
 
 #: Ops that are the identity at inference.
 _IDENTITY = {
-    "aten::dropout.default", "aten::feature_dropout.default", "aten::alpha_dropout.default",
-    "aten::detach.default", "aten::contiguous.default", "aten::clone.default",
+    "aten::dropout.default",
+    "aten::feature_dropout.default",
+    "aten::alpha_dropout.default",
+    "aten::detach.default",
+    "aten::contiguous.default",
+    "aten::clone.default",
 }
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
@@ -85,8 +89,9 @@ def _prepare(sm: Any) -> Any:
     return graph
 
 
-def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
-          output_names: Optional[List[str]]) -> Graph:
+def lower(
+    sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]], output_names: Optional[List[str]]
+) -> Graph:
     """Lower a ScriptModule/ScriptFunction; raises :class:`ExportError` listing every problem."""
     tsg = _prepare(sm)
     problems: List[Problem] = []
@@ -99,11 +104,17 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
     if ts_inputs and ts_inputs[0].type().kind() == "ClassType":
         ts_inputs = ts_inputs[1:]  # self
     if len(ts_inputs) != len(inputs):
-        raise ExportError([Problem(f"the model takes {len(ts_inputs)} inputs but {len(inputs)} example inputs were given")])
+        raise ExportError(
+            [Problem(f"the model takes {len(ts_inputs)} inputs but {len(inputs)} example inputs were given")]
+        )
     for i, (tv, ex) in enumerate(zip(ts_inputs, inputs)):
         if not isinstance(ex, torch.Tensor):
-            problems.append(Problem(f"input {i} ('{tv.debugName()}') is a {type(ex).__name__}, not a tensor; "
-                                    "only tensor inputs are supported"))
+            problems.append(
+                Problem(
+                    f"input {i} ('{tv.debugName()}') is a {type(ex).__name__}, not a tensor; "
+                    "only tensor inputs are supported"
+                )
+            )
             continue
         name = input_names[i] if input_names and i < len(input_names) else tv.debugName().split(".")[0]
         v = Value(tv.debugName(), ex)
@@ -147,9 +158,11 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
             return
         if kind in ("prim::ListConstruct", "prim::TupleConstruct"):
             items = [operand(i) for i in n.inputs()]
-            v = Value(outs[0].debugName())
-            block.nodes.append(Node("prim::list" if kind == "prim::ListConstruct" else "prim::tuple", items, [v], src))
-            env[outs[0]] = v
+            built = Value(outs[0].debugName())
+            block.nodes.append(
+                Node("prim::list" if kind == "prim::ListConstruct" else "prim::tuple", items, [built], src)
+            )
+            env[outs[0]] = built
             return
         if kind in ("prim::ListUnpack", "prim::TupleUnpack"):
             vs = [Value(o.debugName()) for o in outs]
@@ -180,15 +193,22 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
             (body,) = list(n.blocks())
             params = [Value(p.debugName()) for p in body.inputs()]
             env.update(zip(list(body.inputs()), params))
-            node = Loop(ins[0], ins[1], ins[2:], Block(params=params), [Value(o.debugName()) for o in outs], src)
-            lower_block(body.nodes(), node.body)
-            node.body.returns = [operand(o) for o in body.outputs()]
-            env.update(zip(outs, node.outputs))
+            loop = Loop(ins[0], ins[1], ins[2:], Block(params=params), [Value(o.debugName()) for o in outs], src)
+            lower_block(body.nodes(), loop.body)
+            loop.body.returns = [operand(o) for o in body.outputs()]
+            env.update(zip(outs, loop.outputs))
             block.nodes.append(node)
             return
         if kind == "prim::GetAttr":
-            raise ExportError([Problem("prim::GetAttr survived freezing (a non-tensor module attribute "
-                                       "read in forward); make it a constant or a buffer", src)])
+            raise ExportError(
+                [
+                    Problem(
+                        "prim::GetAttr survived freezing (a non-tensor module attribute "
+                        "read in forward); make it a constant or a buffer",
+                        src,
+                    )
+                ]
+            )
         if kind == "prim::RaiseException":
             # Only on error paths (asserts, argument checks in scripted code): the file keeps
             # the happy path; the interpreter's own checks still reject bad shapes at run time.
@@ -202,8 +222,14 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
             # A Python number as a 0-d tensor: the ATen op with the dtype TorchScript gives it.
             code = {"IntType": 4, "FloatType": 7, "BoolType": 11}.get(n.inputsAt(0).type().kind(), 6)
             v = Value(outs[0].debugName())
-            block.nodes.append(Node("aten::scalar_tensor.default",
-                                    [operand(n.input()), Const(code), Const(None), Const(None), Const(None)], [v], src))
+            block.nodes.append(
+                Node(
+                    "aten::scalar_tensor.default",
+                    [operand(n.input()), Const(code), Const(None), Const(None), Const(None)],
+                    [v],
+                    src,
+                )
+            )
             env[outs[0]] = v
             return
         if not (kind.startswith("aten::") or kind.startswith("prim::")):
@@ -217,12 +243,12 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
             qname = qualified_name(schema)
             args = []
             for a, i in zip(schema.arguments, n.inputs()):
-                v = operand(i)
+                arg: Operand = operand(i)
                 if a.name in _NONE_ARGS:
-                    v = Const(None)
-                elif isinstance(v, Const):
-                    v = Const(expand_list_default(v.value, a))
-                args.append(v)
+                    arg = Const(None)
+                elif isinstance(arg, Const):
+                    arg = Const(expand_list_default(arg.value, a))
+                args.append(arg)
         vs = [Value(o.debugName()) for o in outs]
         qname, args = _canonical(qname, args)
         if qname in _IDENTITY:
@@ -254,22 +280,23 @@ def lower(sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]],
     for i, tv in enumerate(outputs):
         t = tv.type()
         if t.kind() != "TensorType":
-            problems.append(Problem(f"output {i} ('{tv.debugName()}') is a {t}, not a tensor; "
-                                    "only tensor outputs are supported"))
+            problems.append(
+                Problem(f"output {i} ('{tv.debugName()}') is a {t}, not a tensor; only tensor outputs are supported")
+            )
             continue
         ex = ref_flat[i] if i < len(ref_flat) else None
         if not isinstance(ex, torch.Tensor):
             problems.append(Problem(f"output {i} is not a tensor at run time"))
             continue
-        v = env.get(tv)
-        if v is None:
+        res = env.get(tv)
+        if res is None:
             continue
-        if not isinstance(v, Value):
+        if not isinstance(res, Value):
             out = Value(f"{tv.debugName()}_out")
-            graph.block.nodes.append(Node("prim::move", [v], [out]))
-            v = out
+            graph.block.nodes.append(Node("prim::move", [res], [out]))
+            res = out
         name = output_names[i] if output_names and i < len(output_names) else f"output{i}"
-        graph.block.returns.append(v)
+        graph.block.returns.append(res)
         graph.output_specs.append(IOSpec(name, DTYPE_NAMES[ex.dtype], list(ex.shape)))
     if problems:
         raise ExportError(problems)

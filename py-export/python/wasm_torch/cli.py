@@ -16,12 +16,20 @@ import importlib
 import json
 import os
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-_DTYPES = {"f32": "float32", "f16": "float16", "f64": "float64", "i64": "int64", "i32": "int32",
-           "i8": "int8", "u8": "uint8", "bool": "bool"}
+_DTYPES = {
+    "f32": "float32",
+    "f16": "float16",
+    "f64": "float64",
+    "i64": "int64",
+    "i32": "int32",
+    "i8": "int8",
+    "u8": "uint8",
+    "bool": "bool",
+}
 
 
 def parse_input(spec: str, rng: np.random.Generator, int_high: int) -> Any:
@@ -37,7 +45,7 @@ def parse_input(spec: str, rng: np.random.Generator, int_high: int) -> Any:
     try:
         shape = [int(s) for s in shape_s.lower().split("x")] if shape_s else []
     except ValueError:
-        raise SystemExit(f"bad input spec '{spec}': expected e.g. 1x3x224x224:f32 or a .npy file")
+        raise SystemExit(f"bad input spec '{spec}': expected e.g. 1x3x224x224:f32 or a .npy file") from None
     if dt in ("f32", "f16", "f64"):
         a = rng.standard_normal(shape).astype(_DTYPES[dt])
     elif dt == "bool":
@@ -55,7 +63,7 @@ def load_model(spec: str) -> Tuple[Any, Optional[Tuple[Any, ...]], dict]:
         from . import zoo
 
         z = zoo.get(spec[4:])
-        extra = {"input_names": z.input_names, "output_names": z.output_names}
+        extra: Dict[str, Any] = {"input_names": z.input_names, "output_names": z.output_names}
         if z.frontends == ("script",):
             extra["frontend"] = "script"
         return z.model, z.inputs, extra
@@ -99,8 +107,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output_names:
         kw["output_names"] = args.output_names.split(",")
     try:
-        report = export(model, inputs, args.output, weights=args.weights, verify=not args.no_verify,
-                        tolerance=args.tolerance, **kw)
+        report = export(
+            model, inputs, args.output, weights=args.weights, verify=not args.no_verify, tolerance=args.tolerance, **kw
+        )
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -158,8 +167,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
             scale = max(float(np.abs(want_np).max()) if want_np.size else 0.0, 1e-12)
             err = float(diff.max()) / scale if diff.size else 0.0
             if not err <= args.tolerance:
-                print(f"first divergence at '{name}': max abs err {float(diff.max()):.4g}, "
-                      f"relative {err:.4g} > {args.tolerance:g}")
+                print(
+                    f"first divergence at '{name}': max abs err {float(diff.max()):.4g}, "
+                    f"relative {err:.4g} > {args.tolerance:g}"
+                )
                 return _where(graph, name)
         elif not np.array_equal(want_np, got):
             print(f"first divergence at '{name}': {int((want_np != got).sum())} elements differ")
@@ -180,8 +191,9 @@ def _where(graph: Any, name: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m wasm_torch", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m wasm_torch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def model_args(p: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, List, Optional
 
 
 @dataclass
@@ -30,6 +30,6 @@ class ExportError(Exception):
 class VerificationError(Exception):
     """The exported file's outputs differ from PyTorch's by more than the tolerance."""
 
-    def __init__(self, message: str, report: object = None):
+    def __init__(self, message: str, report: Any = None):
         self.report = report
         super().__init__(message)

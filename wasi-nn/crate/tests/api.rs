@@ -1,8 +1,7 @@
 //! End-to-end tests of the WIT-shaped API on the fixture model, one per error code the crate
 //! produces.
 
-#[path = "support/fixture.rs"]
-mod fixture;
+use wasm_torch_test_support::fixtures::scale_bias_relu as fixture;
 
 use wasm_torch_wasi_nn::{
     load, ErrorCode, ExecutionTarget, Graph, GraphEncoding, GraphRegistry, Tensor, TensorType,

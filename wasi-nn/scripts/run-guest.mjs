@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Run a WASI preview1 guest with the wasi-nn imports under node:wasi.
 //
-//   node wasi-nn/host/run-guest.mjs [--wasm-torch DIR] [--dir GUEST=HOST ...] [--graph NAME=FILE ...]
+//   node wasi-nn/scripts/run-guest.mjs [--wasm-torch DIR] [--dir GUEST=HOST ...] [--graph NAME=FILE ...]
 //                                   <guest.wasm> [guest args...]
 //
 // --wasm-torch: the wasm-bindgen output of wasm-torch (wasm_torch.js + wasm_torch_bg.wasm);
