@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generate docs/ops.md: every op the interpreter's registry supports, and Core ATen coverage.
 
-The supported list comes from the interpreter itself (`wasm-torch ops`, one line per op:
-`name<TAB>dtypes`), the Core ATen list from the installed torch (overloads tagged
+The supported list comes from the interpreter itself (`wasm-torch ops`, one op name per
+line), the Core ATen list from the installed torch (overloads tagged
 `torch.Tag.core`, i.e. torch.export's core IR). Run through scripts/gen-ops-doc.sh, which builds
 the CLI and uses the project's venv; `--check` fails when docs/ops.md is out of date, so the
 test command keeps the page honest.
@@ -34,19 +34,13 @@ def core_aten_ops() -> list[str]:
     return sorted(names)
 
 
-def supported_ops(cli: str) -> dict[str, str]:
-    """Op name -> dtype summary, as the interpreter's registry reports it."""
+def supported_ops(cli: str) -> list[str]:
+    """Op names, as the interpreter's registry reports them (it records no per-op dtypes)."""
     out = subprocess.run([cli, "ops"], check=True, capture_output=True, text=True).stdout
-    ops = {}
-    for line in out.splitlines():
-        if not line.strip():
-            continue
-        name, _, dtypes = line.partition("\t")
-        ops[name.strip()] = dtypes.strip()
-    return ops
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
-def render(supported: dict[str, str], core: list[str], torch_version: str) -> str:
+def render(supported: list[str], core: list[str], torch_version: str) -> str:
     covered = [op for op in core if op in supported]
     missing = [op for op in core if op not in supported]
     pct = 100.0 * len(covered) / len(core) if core else 0.0
@@ -61,10 +55,8 @@ def render(supported: dict[str, str], core: list[str], torch_version: str) -> st
         "",
         "## Supported ops",
         "",
-        "| op | dtypes |",
-        "|---|---|",
     ]
-    lines += [f"| `{name}` | {dtypes or '-'} |" for name, dtypes in sorted(supported.items())]
+    lines += [f"- `{name}`" for name in supported]
     lines += ["", f"## Core ATen ops not yet supported ({len(missing)})", ""]
     lines += [f"- `{name}`" for name in missing] or ["None."]
     return "\n".join(lines) + "\n"

@@ -37,7 +37,7 @@ commands:
   bench FILE [X.npy ...] [--input NAME=X.npy ...] [--runs N] [--warmup N]
                   load time (mmap), first run, then median/min/p90/max/mean latency over N
                   timed runs (default 20) after N warm-up runs (default 3)
-  ops             every op the interpreter implements: one line NAME<TAB>DTYPES
+  ops             every op the interpreter implements, one name per line
   help            this text
 
 exit codes: 0 ok, 1 invalid file / unsupported model / bad input / runtime error, 2 usage or I/O";

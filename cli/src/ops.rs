@@ -1,8 +1,8 @@
-//! `wasm-torch ops`: every op the interpreter's registry implements, one per line as
-//! `name<TAB>dtypes`. scripts/gen_ops_doc.py reads this to generate docs/ops.md.
+//! `wasm-torch ops`: every op the interpreter's registry implements, one name per line,
+//! sorted. scripts/gen_ops_doc.py reads this to generate docs/ops.md.
 //!
-//! The registry maps names to functions only and records no per-op dtype support, so the
-//! dtypes column is empty rather than guessed.
+//! The registry maps names to functions only and records no per-op dtype support, so no
+//! dtypes are printed rather than guessed.
 
 use crate::common::CliError;
 use std::io::Write;
@@ -15,7 +15,7 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
     let mut o = String::new();
     for name in wasm_torch_interp::supported_ops() {
         o.push_str(name);
-        o.push_str("\t\n");
+        o.push('\n');
     }
     std::io::stdout()
         .write_all(o.as_bytes())

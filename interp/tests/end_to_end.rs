@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wasm_torch_format::{ConstValue, Dim, Function, Instr, Operand, Signature, ValueSpec};
+use wasm_torch_format::{ConstValue, Function, Instr, Operand};
 use wasm_torch_interp::{DType, ErrorKind, Program, Session, StreamingLoader, Tensor};
 use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding};
 use wasm_torch_test_support::{f32_weight_encoded, fixed, sym, ModelBuilder};
@@ -265,120 +265,77 @@ fn profile_and_trace() {
 /// A scripted model: `for i in range(n): x = x * 2`, then `helper(x)` which returns
 /// `x + 1` if `x.sum() > 0` else `x - 1` (a data-dependent branch in a called function).
 fn loop_model() -> ModelIr {
+    use Operand::Reg;
     let call = |op: u32, args: Vec<Operand>, out: u32| Instr::CallOp {
         op,
         args,
         outputs: vec![out],
     };
-    ModelIr {
-        signature: Signature {
-            inputs: vec![
-                ValueSpec {
-                    name: "x".into(),
-                    dtype: DType::F32,
-                    shape: vec![Dim::Symbolic("n".into())],
-                },
-                ValueSpec {
-                    name: "steps".into(),
-                    dtype: DType::I64,
-                    shape: vec![],
-                },
-            ],
-            outputs: vec![ValueSpec {
-                name: "y".into(),
-                dtype: DType::F32,
-                shape: vec![Dim::Symbolic("n".into())],
-            }],
+    let mut m = ModelBuilder::new("loop");
+    let x = m.input("x", DType::F32, vec![sym("n")]);
+    let steps = m.input("steps", DType::I64, vec![]);
+    let zero_i = m.constant(ConstValue::Int(0));
+    let two = m.constant(ConstValue::Float(2.0));
+    let one = m.constant(ConstValue::Int(1));
+    let none = m.constant(ConstValue::None);
+    let (i, acc) = (m.register("i"), m.register("acc"));
+    let Operand::Const(zero_index) = zero_i else {
+        unreachable!("constants are Const operands")
+    };
+    m.push(Instr::LoadConst {
+        dst: i,
+        index: zero_index,
+    });
+    m.push(Instr::Move { dst: acc, src: x });
+    let n = m.call("aten::Int.Tensor", &[steps]);
+    let head = m.next_index();
+    let more = m.call("aten::lt.int", &[Reg(i), n]);
+    let exit = m.push(Instr::Jump { target: 0 }); // patched below
+    m.call_into("aten::mul.Tensor", &[Reg(acc), two], &[acc]);
+    m.call_into("aten::add.int", &[Reg(i), one], &[i]);
+    m.push(Instr::Jump { target: head });
+    let after = m.next_index();
+    m.patch(
+        exit,
+        Instr::JumpIfNot {
+            cond: more,
+            target: after,
         },
-        ops: vec![
-            "aten::Int.Tensor".into(),  // 0
-            "aten::lt.int".into(),      // 1
-            "aten::mul.Tensor".into(),  // 2
-            "aten::add.int".into(),     // 3
-            "aten::sum.default".into(), // 4
-            "aten::gt.Scalar".into(),   // 5
-            "aten::add.Scalar".into(),  // 6
-            "aten::sub.Scalar".into(),  // 7
-        ],
-        constants: vec![
-            ConstValue::Int(0),
-            ConstValue::Float(2.0),
-            ConstValue::Int(1),
-            ConstValue::None,
-        ],
-        functions: vec![
-            Function {
-                name: "forward".into(),
-                num_registers: 7,
-                params: vec![0, 1],
-                register_names: vec![],
-                code: vec![
-                    /* 0 */ Instr::LoadConst { dst: 2, index: 0 },
-                    /* 1 */
-                    Instr::Move {
-                        dst: 3,
-                        src: Operand::Reg(0),
-                    },
-                    /* 2 */ call(0, vec![Operand::Reg(1)], 4),
-                    /* 3 */ call(1, vec![Operand::Reg(2), Operand::Reg(4)], 5),
-                    /* 4 */
-                    Instr::JumpIfNot {
-                        cond: Operand::Reg(5),
-                        target: 8,
-                    },
-                    /* 5 */ call(2, vec![Operand::Reg(3), Operand::Const(1)], 3),
-                    /* 6 */ call(3, vec![Operand::Reg(2), Operand::Const(2)], 2),
-                    /* 7 */ Instr::Jump { target: 3 },
-                    /* 8 */
-                    Instr::CallFunction {
-                        function: 1,
-                        args: vec![Operand::Reg(3)],
-                        outputs: vec![6],
-                    },
-                    /* 9 */
-                    Instr::Return {
-                        values: vec![Operand::Reg(6)],
-                    },
-                ],
+    );
+    let y = m.register("y");
+    m.push(Instr::CallFunction {
+        function: 1,
+        args: vec![Reg(acc)],
+        outputs: vec![y],
+    });
+    m.output("y", DType::F32, vec![sym("n")], Reg(y));
+    // helper(x): x + 1 if x.sum() > 0 else x - 1; registers x, sum, cond, result.
+    let (sum, gt) = (m.op("aten::sum.default"), m.op("aten::gt.Scalar"));
+    let (add, sub) = (m.op("aten::add.Scalar"), m.op("aten::sub.Scalar"));
+    m.function(Function {
+        name: "helper".into(),
+        num_registers: 4,
+        params: vec![0],
+        register_names: vec![],
+        code: vec![
+            /* 0 */ call(sum, vec![Reg(0), none], 1),
+            /* 1 */ call(gt, vec![Reg(1), zero_i], 2),
+            /* 2 */
+            Instr::JumpIfNot {
+                cond: Reg(2),
+                target: 5,
             },
-            Function {
-                name: "helper".into(),
-                num_registers: 4,
-                params: vec![0],
-                register_names: vec![],
-                code: vec![
-                    /* 0 */ call(4, vec![Operand::Reg(0), Operand::Const(3)], 1),
-                    /* 1 */ call(5, vec![Operand::Reg(1), Operand::Const(0)], 2),
-                    /* 2 */
-                    Instr::JumpIfNot {
-                        cond: Operand::Reg(2),
-                        target: 5,
-                    },
-                    /* 3 */
-                    Instr::CallOp {
-                        op: 6,
-                        args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)],
-                        outputs: vec![3],
-                    },
-                    /* 4 */
-                    Instr::Return {
-                        values: vec![Operand::Reg(3)],
-                    },
-                    /* 5 */
-                    Instr::CallOp {
-                        op: 7,
-                        args: vec![Operand::Reg(0), Operand::Const(2), Operand::Const(2)],
-                        outputs: vec![3],
-                    },
-                    /* 6 */
-                    Instr::Return {
-                        values: vec![Operand::Reg(3)],
-                    },
-                ],
+            /* 3 */ call(add, vec![Reg(0), one, one], 3),
+            /* 4 */ Instr::Return {
+                values: vec![Reg(3)],
+            },
+            /* 5 */ call(sub, vec![Reg(0), one, one], 3),
+            /* 6 */ Instr::Return {
+                values: vec![Reg(3)],
             },
         ],
-        ..ModelIr::default()
-    }
+    });
+    m.build()
 }
 
 #[test]
