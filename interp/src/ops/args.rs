@@ -107,21 +107,21 @@ pub(crate) fn to_usize(v: i64, what: &str) -> Result<usize> {
     usize::try_from(v).map_err(|_| Error::runtime(format!("{what} must be non-negative, got {v}")))
 }
 
-/// An int-list argument of `n` values (one value is repeated; `None`/empty gives
-/// `default`), left-padded with `fill` to three entries.
-pub(crate) fn per_dim(
+/// An int-list argument of `n` values, as PyTorch reads `int[n]` parameters: `None` or an
+/// empty list gives `default` for every dim, one value is repeated, else exactly `n` values.
+/// `what` names the argument in errors.
+pub(crate) fn n_ints(
     args: &[Value],
     i: usize,
     n: usize,
     default: i64,
-    fill: i64,
     what: &str,
-) -> Result<[i64; 3]> {
+) -> Result<Vec<i64>> {
     let v = match opt(args, i) {
         Value::None => vec![],
         v => v.as_ints()?,
     };
-    let v = match v.len() {
+    Ok(match v.len() {
         0 => vec![default; n],
         1 => vec![v[0]; n],
         l if l == n => v,
@@ -130,28 +130,30 @@ pub(crate) fn per_dim(
                 "{what}: expected {n} values, got {v:?}"
             )))
         }
-    };
+    })
+}
+
+/// [`n_ints`] left-padded with `fill` to three entries, so one 3-d loop serves 1/2/3-d ops.
+pub(crate) fn per_dim(
+    args: &[Value],
+    i: usize,
+    n: usize,
+    default: i64,
+    fill: i64,
+    what: &str,
+) -> Result<[i64; 3]> {
+    let v = n_ints(args, i, n, default, what)?;
     let mut out = [fill; 3];
     out[3 - n..].copy_from_slice(&v);
     Ok(out)
 }
 
-/// An int-list argument of `n` spatial values (a single value is repeated).
+/// [`n_ints`] as sizes (non-negative), for the kernel-backed 1-d/2-d conv and pool ops.
 pub(crate) fn pair(args: &[Value], i: usize, n: usize, default: usize) -> Result<Vec<usize>> {
-    let v = match opt(args, i) {
-        Value::None => vec![],
-        v => v.as_ints()?,
-    };
-    let v: Vec<usize> = v
+    n_ints(args, i, n, default as i64, "size")?
         .into_iter()
         .map(|x| to_usize(x, "size"))
-        .collect::<Result<_>>()?;
-    Ok(match v.len() {
-        0 => vec![default; n],
-        1 => vec![v[0]; n],
-        l if l == n => v,
-        _ => return Err(Error::runtime(format!("expected {n} values, got {v:?}"))),
-    })
+        .collect()
 }
 
 /// A non-negative int argument as usize (`what` names it in the error).

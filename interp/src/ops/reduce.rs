@@ -54,17 +54,8 @@ fn arrange(
     Ok((p, rows, row, shape))
 }
 
-fn reduce_f(
-    x: &Tensor,
-    dims: &[usize],
-    keepdim: bool,
-    op: ReduceOp,
-    dtype: DType,
-) -> Result<Tensor> {
-    let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
-    if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
-        return Err(Error::runtime("max/min of an empty dimension"));
-    }
+/// Sum/mean/prod/max/min of each of `rows` contiguous f32 rows of `row` values.
+fn rows_f32(p: &Tensor, rows: usize, row: usize, op: ReduceOp) -> Result<Vec<f32>> {
     let mut out = try_alloc::<f32>(rows)?;
     if rows > 0 && row > 0 && matches!(op, ReduceOp::Sum | ReduceOp::Mean) {
         // contiguous rows: 8 independent accumulators vectorise (the axis kernel walks
@@ -89,22 +80,14 @@ fn reduce_f(
     } else if rows > 0 {
         reduce_axis(op, &p.f32s()?, rows, row, 1, &mut out);
     }
-    Ok(Tensor::from_f32_as(dtype, shape, out))
+    Ok(out)
 }
 
-fn reduce_i(
-    x: &Tensor,
-    dims: &[usize],
-    keepdim: bool,
-    op: ReduceOp,
-    dtype: DType,
-) -> Result<Tensor> {
-    let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
-    if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
-        return Err(Error::runtime("max/min of an empty dimension"));
-    }
+/// Sum/prod/max/min of each of `rows` contiguous integer rows of `row` values (wrapping,
+/// like PyTorch's int64 accumulation).
+fn rows_i64(p: &Tensor, rows: usize, row: usize, op: ReduceOp) -> Result<Vec<i64>> {
     let v = p.i64s()?;
-    let out: Vec<i64> = (0..rows)
+    Ok((0..rows)
         .map(|r| {
             let s = &v[r * row..(r + 1) * row];
             match op {
@@ -114,11 +97,12 @@ fn reduce_i(
                 ReduceOp::Min => s.iter().copied().min().unwrap_or(i64::MAX),
             }
         })
-        .collect();
-    Ok(Tensor::from_i64_as(dtype, shape, out))
+        .collect())
 }
 
-/// sum / prod / amax / amin / mean over `dims`, with PyTorch's result dtypes.
+/// sum / prod / amax / amin / mean over `dims`, with PyTorch's result dtypes: integer and
+/// bool sums and products give int64, integer max/min keep their dtype, integer means are
+/// refused; floats keep their dtype (computed in f32).
 fn reduce(
     x: &Tensor,
     dims: &[usize],
@@ -131,14 +115,25 @@ fn reduce(
         _ => x.clone(),
     };
     let int = category(x.dtype()) != Cat::Float;
-    match op {
-        ReduceOp::Mean if int => Err(Error::runtime(
+    if int && op == ReduceOp::Mean {
+        return Err(Error::runtime(
             "mean of an integer tensor needs a float dtype",
-        )),
-        ReduceOp::Sum | ReduceOp::Prod if int => reduce_i(&x, dims, keepdim, op, DType::I64),
-        ReduceOp::Max | ReduceOp::Min if int => reduce_i(&x, dims, keepdim, op, x.dtype()),
-        _ => reduce_f(&x, dims, keepdim, op, x.dtype()),
+        ));
     }
+    let (p, rows, row, shape) = arrange(&x, dims, keepdim)?;
+    if row == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
+        return Err(Error::runtime("max/min of an empty dimension"));
+    }
+    Ok(if int {
+        let dtype = if matches!(op, ReduceOp::Sum | ReduceOp::Prod) {
+            DType::I64
+        } else {
+            x.dtype()
+        };
+        Tensor::from_i64_as(dtype, shape, rows_i64(&p, rows, row, op)?)
+    } else {
+        Tensor::from_f32_as(x.dtype(), shape, rows_f32(&p, rows, row, op)?)
+    })
 }
 
 fn reduce_op(

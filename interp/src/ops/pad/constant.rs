@@ -8,7 +8,8 @@ use crate::ops::{arg, ints, one, opt, targ};
 use crate::tensor::Tensor;
 use crate::value::Value;
 
-/// pad(self, pad, mode, value): constant mode only.
+/// pad(self, pad, mode, value): constant mode here; reflect and replicate run the dedicated
+/// reflection/replication ops.
 fn pad(args: Vec<Value>) -> Result<Vec<Value>> {
     match opt(&args, 2) {
         Value::None => {}
