@@ -70,10 +70,26 @@ mod tests {
     #[test]
     fn rows_scales_zero_and_nonfinite() {
         let a = [
-            1.0, -2.0, 0.5, 0.0, 0.0, //
-            0.0, 0.0, 0.0, 0.0, 0.0, //
-            1.0, f32::NAN, 0.0, 0.0, 0.0, //
-            -3e38, 3e38, 1e-38, 0.0, 0.0,
+            1.0,
+            -2.0,
+            0.5,
+            0.0,
+            0.0, //
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0, //
+            1.0,
+            f32::NAN,
+            0.0,
+            0.0,
+            0.0, //
+            -3e38,
+            3e38,
+            1e-38,
+            0.0,
+            0.0,
         ];
         let mut q = QuantRows::default();
         quantize_rows(4, 3, &a, 5, &mut q);
@@ -89,7 +105,9 @@ mod tests {
 
     #[test]
     fn codes_stay_within_127_and_error_is_half_a_step() {
-        let a: Vec<f32> = (0..1000).map(|i| ((i * 37 % 1001) as f32 - 500.0) * 0.013).collect();
+        let a: Vec<f32> = (0..1000)
+            .map(|i| ((i * 37 % 1001) as f32 - 500.0) * 0.013)
+            .collect();
         let mut q = QuantRows::default();
         quantize_rows(1, a.len(), &a, a.len(), &mut q);
         let s = q.scales[0];

@@ -56,7 +56,10 @@ impl Q4Weights {
                 got: codes.len(),
             });
         }
-        for (what, v) in [("int4 scales", Some(&scales)), ("int4 offsets", mins.as_ref())] {
+        for (what, v) in [
+            ("int4 scales", Some(&scales)),
+            ("int4 offsets", mins.as_ref()),
+        ] {
             let Some(v) = v else { continue };
             if v.len() != groups {
                 return Err(QuantError::Length {
@@ -106,9 +109,11 @@ impl Q4Weights {
             .zip(codes.chunks_exact_mut(half))
             .enumerate()
         {
-            let (lo, hi) = g.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
-                (a.min(x), b.max(x))
-            });
+            let (lo, hi) = g
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
             if !(lo.is_finite() && hi.is_finite()) {
                 return Err(QuantError::BadScale { index: gi });
             }
@@ -162,7 +167,10 @@ impl Q4Weights {
         for (gi, o) in out.chunks_exact_mut(g).enumerate() {
             let idx = j * gs + gi;
             let d = f16_bits_to_f32(self.scales[idx]);
-            let m = self.mins.as_ref().map_or(-8.0 * d, |v| f16_bits_to_f32(v[idx]));
+            let m = self
+                .mins
+                .as_ref()
+                .map_or(-8.0 * d, |v| f16_bits_to_f32(v[idx]));
             let c = &self.codes[idx * half..(idx + 1) * half];
             for b in 0..half {
                 o[b] = (c[b] & 15) as f32 * d + m;
@@ -210,7 +218,11 @@ pub(crate) fn portable_row(
     check_row(group, x, xsum, codes, scales);
     let half = group / 2;
     let mut total = 0f32;
-    for (gi, (c, xg)) in codes.chunks_exact(half).zip(x.chunks_exact(group)).enumerate() {
+    for (gi, (c, xg)) in codes
+        .chunks_exact(half)
+        .zip(x.chunks_exact(group))
+        .enumerate()
+    {
         let (d, m) = group_params(scales, mins, gi);
         let (lo, hi) = xg.split_at(half);
         let mut s = [0f32; 8];

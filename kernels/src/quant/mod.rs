@@ -29,8 +29,8 @@
 //! - AVX512-VNNI `vpdpbusd` (unsigned × signed, 4 products into i32, no saturation) gets
 //!   `a + 128` (an xor with 0x80) and the result is corrected by `128 · Σ_k w` per column,
 //!   computed once at packing.
-//! - wasm relaxed SIMD `i32x4.relaxed_dot_i8x16_i7x16_add_s`: engines agree only when the
-//!   second operand's top bit is clear. It gets `|a|` (≤ 127) and the first operand is
+//! - wasm relaxed SIMD `i16x8.relaxed_dot_i8x16_i7x16_s` (then widened to i32): engines
+//!   agree only when the second operand's top bit is clear. It gets `|a|` (≤ 127) and the first operand is
 //!   `sign(a)·w`; the i16 pair sums cannot saturate (as for AVX2), so Node, Chromium and
 //!   Firefox compute the same integers.
 //! - wasm simd128: bytes widened to i16 and `i32x4.dot_i16x8_s` (exact, no trick needed).
@@ -100,7 +100,9 @@ pub struct QKernels {
 
 impl fmt::Debug for QKernels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QKernels").field("name", &self.name).finish()
+        f.debug_struct("QKernels")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -207,9 +209,9 @@ impl fmt::Display for QuantError {
 
 impl std::error::Error for QuantError {}
 
-pub use int8::{qgemm_i8, qgemm_i8_quantized_with, qgemm_i8_with};
-pub use int4::{q4_gemm, q4_gemm_with};
 pub use f16::{f16_gemm, f16_gemm_with};
+pub use int4::{q4_gemm, q4_gemm_with};
+pub use int8::{qgemm_i8, qgemm_i8_quantized_with, qgemm_i8_with};
 
 /// Applies the fused epilogue `act(v + bias)` to one output row (shared by every path).
 pub(crate) fn finish_row(row: &mut [f32], bias: Option<&[f32]>, act: Activation) {

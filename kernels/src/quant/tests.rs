@@ -79,14 +79,19 @@ fn int8_gemm_equals_the_integer_reference_on_every_table() {
         qgemm_i8(m, &a, k, &w, None, Activation::None, &mut c, n);
         for i in 0..m {
             for j in 0..n {
-                let exact: f64 = (0..k).map(|p| a[i * k + p] as f64 * wf[j * k + p] as f64).sum();
+                let exact: f64 = (0..k)
+                    .map(|p| a[i * k + p] as f64 * wf[j * k + p] as f64)
+                    .sum();
                 let bound: f64 = (0..k)
                     .map(|p| (a[i * k + p] as f64).abs() + (wf[j * k + p] as f64).abs())
                     .sum::<f64>()
                     / 127.0
                     + 1e-6;
                 let got = c[i * n + j] as f64;
-                assert!((got - exact).abs() <= bound, "{m}x{n}x{k} ({i},{j}): {got} vs {exact}");
+                assert!(
+                    (got - exact).abs() <= bound,
+                    "{m}x{n}x{k} ({i},{j}): {got} vs {exact}"
+                );
             }
         }
     }
@@ -97,13 +102,21 @@ fn int8_extreme_codes_and_deep_k_are_exact() {
     // Every product at ±127·127 with the same sign: the largest sums the kernels can meet,
     // checked at a depth where a saturating i16 step or an i32 overflow would show.
     let (m, n, k) = (3, 18, 8191);
-    let codes: Vec<i8> = (0..n * k).map(|i| if (i / k) % 2 == 0 { 127 } else { -127 }).collect();
+    let codes: Vec<i8> = (0..n * k)
+        .map(|i| if (i / k) % 2 == 0 { 127 } else { -127 })
+        .collect();
     let w = PackedI8::pack(n, k, &codes, &vec![1.0; n]).unwrap();
     let a: Vec<f32> = (0..m * k)
         .map(|i| match i / k {
             0 => 1.0,
             1 => -1.0,
-            _ => if i % 2 == 0 { 1.0 } else { -1.0 },
+            _ => {
+                if i % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
         })
         .collect();
     let want = int8_reference(m, k, &a, &w, None, Activation::None);
@@ -129,7 +142,11 @@ fn int8_zero_rows_give_the_bias_and_strided_output_is_respected() {
         assert_eq!(&c[ldc..ldc + n], &bias[..], "{}", qk.name);
         assert!(c.iter().all(|v| v.is_finite()));
         for i in 0..m {
-            assert_eq!(&c[i * ldc + n..(i + 1) * ldc], &[-7.0; 3], "padding untouched");
+            assert_eq!(
+                &c[i * ldc + n..(i + 1) * ldc],
+                &[-7.0; 3],
+                "padding untouched"
+            );
         }
     }
     // k = 0: the bias alone.
@@ -141,14 +158,26 @@ fn int8_zero_rows_give_the_bias_and_strided_output_is_respected() {
 
 #[test]
 fn int8_bad_weights_are_typed_errors() {
-    assert_eq!(PackedI8::pack(1, 2, &[1, -128], &[1.0]), Err(QuantError::Int8OutOfRange));
-    assert!(matches!(PackedI8::pack(2, 2, &[1, 2, 3], &[1.0, 1.0]), Err(QuantError::Length { .. })));
-    assert!(matches!(PackedI8::pack(1, 2, &[1, 2], &[]), Err(QuantError::Length { .. })));
+    assert_eq!(
+        PackedI8::pack(1, 2, &[1, -128], &[1.0]),
+        Err(QuantError::Int8OutOfRange)
+    );
+    assert!(matches!(
+        PackedI8::pack(2, 2, &[1, 2, 3], &[1.0, 1.0]),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        PackedI8::pack(1, 2, &[1, 2], &[]),
+        Err(QuantError::Length { .. })
+    ));
     assert_eq!(
         PackedI8::pack(2, 1, &[1, 2], &[1.0, f32::NAN]),
         Err(QuantError::BadScale { index: 1 })
     );
-    assert_eq!(PackedI8::pack(1, 1, &[1], &[-1.0]), Err(QuantError::BadScale { index: 0 }));
+    assert_eq!(
+        PackedI8::pack(1, 1, &[1], &[-1.0]),
+        Err(QuantError::BadScale { index: 0 })
+    );
     assert!(matches!(
         PackedI8::pack(0, MAX_K_I8 + 1, &[], &[]),
         Err(QuantError::TooDeep { .. })
@@ -189,7 +218,10 @@ fn int4_matches_its_dequantized_weights_on_every_table() {
         let wf = data(n * k, 4);
         for offsets in [false, true] {
             let w = Q4Weights::from_f32(n, k, group, &wf, offsets).unwrap();
-            assert_eq!(w.bytes(), n * k / 2 + (n * k / group) * if offsets { 4 } else { 2 });
+            assert_eq!(
+                w.bytes(),
+                n * k / 2 + (n * k / group) * if offsets { 4 } else { 2 }
+            );
             let mut deq = vec![0f32; n * k];
             for j in 0..n {
                 w.dequantize_row(j, &mut deq[j * k..(j + 1) * k]);
@@ -229,7 +261,10 @@ fn int4_bad_parameters_are_typed_errors() {
     let bad = |g, k| Q4Weights::new(1, k, g, vec![0; k / 2], vec![0x3c00; k / g.max(1)], None);
     assert_eq!(bad(48, 96), Err(QuantError::BadGroup { group: 48, k: 96 }));
     assert_eq!(bad(64, 96), Err(QuantError::BadGroup { group: 64, k: 96 }));
-    assert_eq!(bad(512, 512), Err(QuantError::BadGroup { group: 512, k: 512 }));
+    assert_eq!(
+        bad(512, 512),
+        Err(QuantError::BadGroup { group: 512, k: 512 })
+    );
     assert!(bad(32, 64).is_ok());
     assert!(matches!(
         Q4Weights::new(1, 64, 32, vec![0; 31], vec![0x3c00; 2], None),
@@ -244,14 +279,28 @@ fn int4_bad_parameters_are_typed_errors() {
         Err(QuantError::BadScale { index: 1 })
     );
     assert_eq!(
-        Q4Weights::new(1, 64, 32, vec![0; 32], vec![0x3c00; 2], Some(vec![0x7c00, 0])),
+        Q4Weights::new(
+            1,
+            64,
+            32,
+            vec![0; 32],
+            vec![0x3c00; 2],
+            Some(vec![0x7c00, 0])
+        ),
         Err(QuantError::BadScale { index: 0 })
     );
 }
 
 #[test]
 fn f16_gemm_matches_the_converted_weights_on_every_table() {
-    for &(m, n, k) in &[(1, 1, 1), (1, 9, 7), (1, 20, 33), (2, 5, 100), (6, 40, 77), (1, 64, 768)] {
+    for &(m, n, k) in &[
+        (1, 1, 1),
+        (1, 9, 7),
+        (1, 20, 33),
+        (2, 5, 100),
+        (6, 40, 77),
+        (1, 64, 768),
+    ] {
         let a = data(m * k, 11);
         let w = F16Weights::from_f32(n, k, &data(n * k, 12)).unwrap();
         assert_eq!(w.bytes(), 2 * n * k);

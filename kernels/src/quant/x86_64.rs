@@ -281,7 +281,10 @@ unsafe fn f16_row_avx2(x: &[f32], w: &[u16]) -> f32 {
         s[0] = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(i)), _mm256_cvtph_ps(h), s[0]);
         i += 8;
     }
-    let mut t = hsum(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
+    let mut t = hsum(_mm256_add_ps(
+        _mm256_add_ps(s[0], s[1]),
+        _mm256_add_ps(s[2], s[3]),
+    ));
     while i < n {
         t += *xp.add(i) * super::f16_bits_to_f32(*wp.add(i));
         i += 1;
