@@ -147,7 +147,10 @@ pub fn active() -> &'static QKernels {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        *available().last().expect("portable is always available")
+        available()
+            .last()
+            .copied()
+            .expect("portable is always available")
     }
 }
 

@@ -152,9 +152,9 @@ fn q4_row(
     let mask = u8x16_splat(0x0f);
     let mut tot = f32x4_splat(0.0);
     let mut off = 0f32;
-    for gi in 0..xsum.len() {
+    for (gi, &xs) in xsum.iter().enumerate() {
         let (d, m) = group_params(scales, mins, gi);
-        off += m * xsum[gi];
+        off += m * xs;
         let mut s = [f32x4_splat(0.0); 4];
         for o in (0..half).step_by(16) {
             // SAFETY: group is a multiple of 32 and `check_row` bounds the group: 16 code
@@ -164,11 +164,11 @@ fn q4_row(
                 let v = v128_load(codes.as_ptr().add(gi * half + o) as *const v128);
                 let lo = v128_and(v, mask);
                 let hi = u8x16_shr(v, 4);
-                for q in 0..4 {
+                for (q, sq) in s.iter_mut().enumerate() {
                     let l = codes4(i32x4_shuffle_bytes(lo, q));
                     let h = codes4(i32x4_shuffle_bytes(hi, q));
-                    s[q] = madd(v128_load(xg.add(4 * q) as *const v128), l, s[q]);
-                    s[q] = madd(v128_load(xg.add(half + 4 * q) as *const v128), h, s[q]);
+                    *sq = madd(v128_load(xg.add(4 * q) as *const v128), l, *sq);
+                    *sq = madd(v128_load(xg.add(half + 4 * q) as *const v128), h, *sq);
                 }
             }
         }

@@ -15,8 +15,9 @@ pub(crate) fn detected() -> Vec<&'static QKernels> {
         && is_x86_feature_detected!("f16c")
     {
         v.push(&AVX2);
+        #[cfg(wt_avx512)]
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni") {
-            v.push(&VNNI);
+            v.push(&vnni::VNNI);
         }
     }
     v
@@ -25,13 +26,6 @@ pub(crate) fn detected() -> Vec<&'static QKernels> {
 static AVX2: QKernels = QKernels {
     name: "avx2",
     i8_tile: i8_tile_avx2,
-    q4_row,
-    f16_row,
-};
-
-static VNNI: QKernels = QKernels {
-    name: "avx512-vnni",
-    i8_tile: i8_tile_vnni,
     q4_row,
     f16_row,
 };
@@ -106,93 +100,109 @@ fn i8_tile_avx2(
     }
 }
 
-/// `R` rows × `P` panels, one zmm accumulator (16 channels × i32) each; with one row the
-/// k loop runs two chains (even and odd groups) so `vpdpbusd`'s latency is hidden.
-#[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn i8_vnni<const R: usize, const P: usize>(
-    k4: usize,
-    a: *const i8,
-    lda: usize,
-    b: *const i8,
-    colsum: *const i32,
-    acc: *mut i32,
-) {
-    let flip = _mm512_set1_epi32(0x8080_8080_u32 as i32);
-    let mut c = [[_mm512_setzero_si512(); P]; R];
-    let mut c2 = [[_mm512_setzero_si512(); P]; R];
-    let mut g = 0;
-    if R == 1 {
-        while g + 2 <= k4 {
-            let a0 = _mm512_xor_si512(
-                _mm512_set1_epi32((a.add(4 * g) as *const i32).read_unaligned()),
-                flip,
-            );
-            let a1 = _mm512_xor_si512(
-                _mm512_set1_epi32((a.add(4 * g + 4) as *const i32).read_unaligned()),
-                flip,
-            );
-            for p in 0..P {
-                let bp = b.add(p * k4 * 64 + g * 64);
-                let w0 = _mm512_loadu_si512(bp as *const _);
-                let w1 = _mm512_loadu_si512(bp.add(64) as *const _);
-                c[0][p] = _mm512_dpbusd_epi32(c[0][p], a0, w0);
-                c2[0][p] = _mm512_dpbusd_epi32(c2[0][p], a1, w1);
-            }
-            g += 2;
-        }
-    }
-    while g < k4 {
-        let mut w = [_mm512_setzero_si512(); P];
-        for (p, wp) in w.iter_mut().enumerate() {
-            *wp = _mm512_loadu_si512(b.add(p * k4 * 64 + g * 64) as *const _);
-        }
-        for (r, cr) in c.iter_mut().enumerate() {
-            // a + 128 as an unsigned byte (xor 0x80); corrected below by 128 · Σw.
-            let av = _mm512_xor_si512(
-                _mm512_set1_epi32((a.add(r * lda + 4 * g) as *const i32).read_unaligned()),
-                flip,
-            );
-            for (cp, &wp) in cr.iter_mut().zip(&w) {
-                *cp = _mm512_dpbusd_epi32(*cp, av, wp);
-            }
-        }
-        g += 1;
-    }
-    for p in 0..P {
-        let corr = _mm512_slli_epi32::<7>(_mm512_loadu_si512(colsum.add(p * QNR) as *const _));
-        for r in 0..R {
-            let v = _mm512_sub_epi32(_mm512_add_epi32(c[r][p], c2[r][p]), corr);
-            _mm512_storeu_si512(acc.add(r * QNR * QNP + p * QNR) as *mut _, v);
-        }
-    }
-}
+/// The AVX512-VNNI int8 tile. Its intrinsics and `target_feature`s are stable since Rust
+/// 1.89, above the crate's minimum version: `build.rs` sets `wt_avx512` only on such
+/// compilers, hence the `incompatible_msrv` allowance.
+#[cfg(wt_avx512)]
+#[allow(clippy::incompatible_msrv)]
+mod vnni {
+    use super::*;
 
-#[allow(clippy::too_many_arguments)]
-fn i8_tile_vnni(
-    rows: usize,
-    k4: usize,
-    a: &[i8],
-    lda: usize,
-    b: &[i8],
-    panels: usize,
-    colsum: &[i32],
-    acc: &mut [i32],
-) {
-    check_tile(rows, k4, a, lda, b, panels, acc);
-    assert!(colsum.len() >= panels * QNR);
-    let (a, b, s, c) = (a.as_ptr(), b.as_ptr(), colsum.as_ptr(), acc.as_mut_ptr());
-    // SAFETY: `check_tile` bounds every access; the table is only handed out after
-    // AVX512F + AVX512-VNNI detection.
-    unsafe {
-        match (rows, panels) {
-            (1, 1) => i8_vnni::<1, 1>(k4, a, lda, b, s, c),
-            (2, 1) => i8_vnni::<2, 1>(k4, a, lda, b, s, c),
-            (3, 1) => i8_vnni::<3, 1>(k4, a, lda, b, s, c),
-            (_, 1) => i8_vnni::<4, 1>(k4, a, lda, b, s, c),
-            (1, _) => i8_vnni::<1, 2>(k4, a, lda, b, s, c),
-            (2, _) => i8_vnni::<2, 2>(k4, a, lda, b, s, c),
-            (3, _) => i8_vnni::<3, 2>(k4, a, lda, b, s, c),
-            _ => i8_vnni::<4, 2>(k4, a, lda, b, s, c),
+    pub(super) static VNNI: QKernels = QKernels {
+        name: "avx512-vnni",
+        i8_tile: i8_tile_vnni,
+        q4_row,
+        f16_row,
+    };
+
+    /// `R` rows × `P` panels, one zmm accumulator (16 channels × i32) each; with one row the
+    /// k loop runs two chains (even and odd groups) so `vpdpbusd`'s latency is hidden.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn i8_vnni<const R: usize, const P: usize>(
+        k4: usize,
+        a: *const i8,
+        lda: usize,
+        b: *const i8,
+        colsum: *const i32,
+        acc: *mut i32,
+    ) {
+        let flip = _mm512_set1_epi32(0x8080_8080_u32 as i32);
+        let mut c = [[_mm512_setzero_si512(); P]; R];
+        let mut c2 = [[_mm512_setzero_si512(); P]; R];
+        let mut g = 0;
+        if R == 1 {
+            while g + 2 <= k4 {
+                let a0 = _mm512_xor_si512(
+                    _mm512_set1_epi32((a.add(4 * g) as *const i32).read_unaligned()),
+                    flip,
+                );
+                let a1 = _mm512_xor_si512(
+                    _mm512_set1_epi32((a.add(4 * g + 4) as *const i32).read_unaligned()),
+                    flip,
+                );
+                for p in 0..P {
+                    let bp = b.add(p * k4 * 64 + g * 64);
+                    let w0 = _mm512_loadu_si512(bp as *const _);
+                    let w1 = _mm512_loadu_si512(bp.add(64) as *const _);
+                    c[0][p] = _mm512_dpbusd_epi32(c[0][p], a0, w0);
+                    c2[0][p] = _mm512_dpbusd_epi32(c2[0][p], a1, w1);
+                }
+                g += 2;
+            }
+        }
+        while g < k4 {
+            let mut w = [_mm512_setzero_si512(); P];
+            for (p, wp) in w.iter_mut().enumerate() {
+                *wp = _mm512_loadu_si512(b.add(p * k4 * 64 + g * 64) as *const _);
+            }
+            for (r, cr) in c.iter_mut().enumerate() {
+                // a + 128 as an unsigned byte (xor 0x80); corrected below by 128 · Σw.
+                let av = _mm512_xor_si512(
+                    _mm512_set1_epi32((a.add(r * lda + 4 * g) as *const i32).read_unaligned()),
+                    flip,
+                );
+                for (cp, &wp) in cr.iter_mut().zip(&w) {
+                    *cp = _mm512_dpbusd_epi32(*cp, av, wp);
+                }
+            }
+            g += 1;
+        }
+        for p in 0..P {
+            let corr = _mm512_slli_epi32::<7>(_mm512_loadu_si512(colsum.add(p * QNR) as *const _));
+            for r in 0..R {
+                let v = _mm512_sub_epi32(_mm512_add_epi32(c[r][p], c2[r][p]), corr);
+                _mm512_storeu_si512(acc.add(r * QNR * QNP + p * QNR) as *mut _, v);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn i8_tile_vnni(
+        rows: usize,
+        k4: usize,
+        a: &[i8],
+        lda: usize,
+        b: &[i8],
+        panels: usize,
+        colsum: &[i32],
+        acc: &mut [i32],
+    ) {
+        check_tile(rows, k4, a, lda, b, panels, acc);
+        assert!(colsum.len() >= panels * QNR);
+        let (a, b, s, c) = (a.as_ptr(), b.as_ptr(), colsum.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `check_tile` bounds every access; the table is only handed out after
+        // AVX512F + AVX512-VNNI detection.
+        unsafe {
+            match (rows, panels) {
+                (1, 1) => i8_vnni::<1, 1>(k4, a, lda, b, s, c),
+                (2, 1) => i8_vnni::<2, 1>(k4, a, lda, b, s, c),
+                (3, 1) => i8_vnni::<3, 1>(k4, a, lda, b, s, c),
+                (_, 1) => i8_vnni::<4, 1>(k4, a, lda, b, s, c),
+                (1, _) => i8_vnni::<1, 2>(k4, a, lda, b, s, c),
+                (2, _) => i8_vnni::<2, 2>(k4, a, lda, b, s, c),
+                (3, _) => i8_vnni::<3, 2>(k4, a, lda, b, s, c),
+                _ => i8_vnni::<4, 2>(k4, a, lda, b, s, c),
+            }
         }
     }
 }
@@ -217,9 +227,9 @@ unsafe fn q4_row_avx2(
     let mut tot = _mm256_setzero_ps();
     let mut off = 0f32;
     let (xp, cp) = (x.as_ptr(), codes.as_ptr());
-    for gi in 0..xsum.len() {
+    for (gi, &xs) in xsum.iter().enumerate() {
         let (d, m) = group_params(scales, mins, gi);
-        off += m * xsum[gi];
+        off += m * xs;
         let xg = xp.add(gi * group);
         let cg = cp.add(gi * half);
         let mut s = [_mm256_setzero_ps(); 4];
