@@ -2,7 +2,7 @@
 //! registers by the GEMV; the GEMM (several rows) converts one block of output channels at
 //! a time into the f32 GEMM's packed panels.
 
-use super::{F16RowFn, QKernels, QuantError};
+use super::{QKernels, QuantError};
 use crate::activation::Activation;
 
 /// Exact conversion of half bits to f32 (subnormals, infinities and NaN included).
@@ -42,11 +42,16 @@ pub fn f32_to_f16_bits(x: f32) -> u16 {
 
 /// f16 weights of a Linear layer: `n` output channels × `k` inputs, row-major half bits
 /// (the stored layout, used as is: 2 bytes per weight, no packing).
+///
+/// Weights holding an infinity or a NaN (found once, here) are multiplied with the exact
+/// portable conversion, so the SIMD rows may convert assuming finite halves (cheaper in
+/// wasm, which has no half conversion instruction).
 #[derive(Clone, Debug, PartialEq)]
 pub struct F16Weights {
     n: usize,
     k: usize,
     data: Vec<u16>,
+    special: bool,
 }
 
 impl F16Weights {
@@ -60,7 +65,13 @@ impl F16Weights {
                 got: data.len(),
             });
         }
-        Ok(F16Weights { n, k, data })
+        let special = data.iter().any(|&h| h & 0x7c00 == 0x7c00);
+        Ok(F16Weights {
+            n,
+            k,
+            data,
+            special,
+        })
     }
     /// Rounds f32 weights (`n × k`) to half.
     pub fn from_f32(n: usize, k: usize, w: &[f32]) -> Result<F16Weights, QuantError> {
@@ -139,14 +150,15 @@ pub fn f16_gemm_with(
     c: &mut [f32],
     ldc: usize,
 ) {
-    let f16_row = qk.f16_row;
-    let row_fn = |x: &[f32], j: usize| f16_row(x, &w.data[j * w.k..(j + 1) * w.k]);
+    let f16_row = if w.special { portable_row } else { qk.f16_row };
+    let row_fn = |x: &[f32], _: &[f32], j: usize| f16_row(x, &w.data[j * w.k..(j + 1) * w.k]);
     super::int4::weight_only_gemm(
         m,
         w.k,
         w.n,
         a,
         lda,
+        &|_| Vec::new(),
         &row_fn,
         &|j, out| w.dequantize_row(j, out),
         bias,
@@ -155,10 +167,6 @@ pub fn f16_gemm_with(
         ldc,
     )
 }
-
-/// Keeps the function-pointer type in use on tables without a SIMD version.
-#[allow(dead_code)]
-const _ROW: F16RowFn = portable_row;
 
 #[cfg(test)]
 mod tests {

@@ -266,27 +266,11 @@ pub fn q4_gemm_with(
 ) {
     let q4_row = qk.q4_row;
     let g = w.group;
-    let row_fn = |x: &[f32], j: usize| {
-        let mut xsum = [0f32; 64];
+    // Group sums of an activation row, computed once per row and shared by all outputs.
+    let prep = |x: &[f32]| -> Vec<f32> { x.chunks_exact(g).map(|xg| xg.iter().sum()).collect() };
+    let row_fn = |x: &[f32], xsum: &[f32], j: usize| {
         let (codes, scales, mins) = w.row(j);
-        let gs = scales.len();
-        // Group sums of x, recomputed per chunk of 64 groups (cheap next to the dots).
-        let mut total = 0f32;
-        for c0 in (0..gs).step_by(64) {
-            let c1 = (c0 + 64).min(gs);
-            for (s, xg) in xsum.iter_mut().zip(x[c0 * g..c1 * g].chunks_exact(g)) {
-                *s = xg.iter().sum();
-            }
-            total += q4_row(
-                g,
-                &x[c0 * g..c1 * g],
-                &xsum[..c1 - c0],
-                &codes[c0 * g / 2..c1 * g / 2],
-                &scales[c0..c1],
-                mins.map(|v| &v[c0..c1]),
-            );
-        }
-        total
+        q4_row(g, x, xsum, codes, scales, mins)
     };
     weight_only_gemm(
         m,
@@ -294,6 +278,7 @@ pub fn q4_gemm_with(
         w.n,
         a,
         lda,
+        &prep,
         &row_fn,
         &|j, out| w.dequantize_row(j, out),
         bias,
@@ -311,8 +296,9 @@ const GEMM_BLOCK: usize = 64;
 /// Least multiply-adds per thread on the GEMV path.
 const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 19 };
 
-/// The driver shared by the weight-only formats: `row(x, j)` is one output of one
-/// activation row, `deq(j, out)` converts channel `j` to f32.
+/// The driver shared by the weight-only formats: `prep(x)` is computed once per activation
+/// row `x` (int4: its group sums), `row(x, prep, j)` is output `j` of that row, and
+/// `deq(j, out)` converts channel `j` to f32.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn weight_only_gemm(
     m: usize,
@@ -320,7 +306,8 @@ pub(crate) fn weight_only_gemm(
     n: usize,
     a: &[f32],
     lda: usize,
-    row: &(dyn Fn(&[f32], usize) -> f32 + Sync),
+    prep: &dyn Fn(&[f32]) -> Vec<f32>,
+    row: &(dyn Fn(&[f32], &[f32], usize) -> f32 + Sync),
     deq: &(dyn Fn(usize, &mut [f32]) + Sync),
     bias: Option<&[f32]>,
     act: Activation,
@@ -339,10 +326,11 @@ pub(crate) fn weight_only_gemm(
         for i in 0..m {
             let x = &a[i * lda..i * lda + k];
             let out = &mut c[i * ldc..i * ldc + n];
+            let pre = prep(x);
             let min_cols = MIN_PAR_MACS.div_ceil(k.max(1));
             parallel::for_each_rows(out, 1, min_cols, |j0, part| {
                 for (jj, o) in part.iter_mut().enumerate() {
-                    *o = row(x, j0 + jj);
+                    *o = row(x, &pre, j0 + jj);
                 }
             });
             super::finish_row(out, bias, act);

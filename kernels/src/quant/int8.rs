@@ -276,10 +276,14 @@ pub(crate) fn portable_tile(
             let bp = &b[p * k4 * 64..(p + 1) * k4 * 64];
             let mut s = [0i32; QNR];
             for (av, wv) in ar.chunks_exact(4).zip(bp.chunks_exact(64)) {
-                for (sj, wj) in s.iter_mut().zip(wv.chunks_exact(4)) {
-                    for (&x, &y) in av.iter().zip(wj) {
-                        *sj += x as i32 * y as i32;
-                    }
+                // Fixed-size operands so the compiler can vectorize the 16 columns.
+                let av: [i32; 4] = std::array::from_fn(|t| av[t] as i32);
+                let wv: &[i8; 64] = wv.try_into().expect("64-byte group");
+                for (j, sj) in s.iter_mut().enumerate() {
+                    *sj += av[0] * wv[4 * j] as i32
+                        + av[1] * wv[4 * j + 1] as i32
+                        + av[2] * wv[4 * j + 2] as i32
+                        + av[3] * wv[4 * j + 3] as i32;
                 }
             }
             acc[r * QNR * QNP + p * QNR..][..QNR].copy_from_slice(&s);

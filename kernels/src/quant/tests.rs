@@ -358,3 +358,26 @@ fn expected_quant_tables_are_available() {
     }
     assert_eq!(active().name, *names.last().unwrap());
 }
+
+/// Every finite half (incl. subnormals and ±0) converts exactly in the SIMD rows: a
+/// one-hot activation picks out each weight.
+#[test]
+fn f16_rows_convert_every_finite_half_exactly() {
+    let halves: Vec<u16> = (0..=u16::MAX).filter(|h| h & 0x7c00 != 0x7c00).collect();
+    let k = 16;
+    for qk in available() {
+        for chunk in halves.chunks(k) {
+            for (p, &h) in chunk.iter().enumerate() {
+                let mut x = vec![0f32; chunk.len()];
+                x[p] = 1.0;
+                let got = (qk.f16_row)(&x, chunk);
+                let want = f16_bits_to_f32(h);
+                assert!(
+                    got == want || (got == 0.0 && want == 0.0),
+                    "{} {h:#x}",
+                    qk.name
+                );
+            }
+        }
+    }
+}

@@ -189,18 +189,16 @@ fn i32x4_shuffle_bytes(v: v128, q: usize) -> v128 {
     }
 }
 
-/// 4 halves (zero-extended into u32 lanes) to f32, exactly (see `f16_bits_to_f32`).
+/// 4 finite halves (zero-extended into u32 lanes) to f32, exactly: the sign is moved to
+/// bit 31 and exponent + mantissa to their f32 positions by one left and one arithmetic
+/// right shift, then the product with 2^112 rebiases the exponent (and scales subnormal
+/// halves, which land as f32 subnormals, exactly). Infinities and NaN would come out as
+/// large finite values: weights holding them never reach this kernel (see
+/// [`super::F16Weights`]).
 #[inline(always)]
 fn halves4(h: v128) -> v128 {
-    let em = v128_and(h, u32x4_splat(0x7fff));
-    let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
-    let finite = f32x4_mul(i32x4_shl(em, 13), f32x4_splat(f32::from_bits(0x7780_0000)));
-    let special = v128_or(
-        u32x4_splat(0x7f80_0000),
-        i32x4_shl(v128_and(em, u32x4_splat(0x3ff)), 13),
-    );
-    let is_special = i32x4_ge(em, u32x4_splat(0x7c00));
-    v128_or(v128_bitselect(special, finite, is_special), sign)
+    let bits = v128_and(i32x4_shr(i32x4_shl(h, 16), 3), u32x4_splat(0x8fff_e000));
+    f32x4_mul(bits, f32x4_splat(f32::from_bits(0x7780_0000)))
 }
 
 fn f16_row(x: &[f32], w: &[u16]) -> f32 {
