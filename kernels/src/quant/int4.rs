@@ -296,6 +296,9 @@ const GEMM_BLOCK: usize = 64;
 /// Least multiply-adds per thread on the GEMV path.
 const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 19 };
 
+/// One output of the weight-only product: `(activation row, its prep, channel)`.
+pub(crate) type RowFn<'a> = dyn Fn(&[f32], &[f32], usize) -> f32 + Sync + 'a;
+
 /// The driver shared by the weight-only formats: `prep(x)` is computed once per activation
 /// row `x` (int4: its group sums), `row(x, prep, j)` is output `j` of that row, and
 /// `deq(j, out)` converts channel `j` to f32.
@@ -307,7 +310,7 @@ pub(crate) fn weight_only_gemm(
     a: &[f32],
     lda: usize,
     prep: &dyn Fn(&[f32]) -> Vec<f32>,
-    row: &(dyn Fn(&[f32], &[f32], usize) -> f32 + Sync),
+    row: &RowFn<'_>,
     deq: &(dyn Fn(usize, &mut [f32]) + Sync),
     bias: Option<&[f32]>,
     act: Activation,
