@@ -21,6 +21,7 @@ mod ops;
 mod planner;
 pub mod profile;
 mod program;
+mod quant_weights;
 mod registry;
 mod session;
 mod storage;
