@@ -3,10 +3,12 @@
 //! weight operand run on the quantized kernels of `wasm_torch_kernels::quant`.
 //!
 //! Policy:
-//! - At load, a 2-d f32 weight stored as int8 quantized per channel along axis 0 with zero
-//!   points 0 (what the exporter's `weights="int8"` writes for Linear weights) becomes a
+//! - At load, a 2-d f32 weight stored as int8 quantized per channel with zero points 0
+//!   (what the exporter's `weights="int8"` writes: axis 0 for Linear weights `n × k`, axis
+//!   1 for transformers' Conv1D weights `k × n`) becomes a
 //!   [`QuantWeight`] holding a [`PackedI8`] (codes repacked once for the int8 tiles; about
-//!   the stored size); one stored as f16 holds the half bits as they are. Other quantized
+//!   the stored size); one stored as f16 holds the half bits as they are (`n × k`: an f16
+//!   weight is taken as a Linear weight; used any other way it is materialised in f32). Other quantized
 //!   weights (convolutions, non-zero zero points, a code of -128) are still dequantised to
 //!   f32 at load, as before.
 //! - The weight is still an f32 [`Tensor`] to every op: its storage is the [`QuantWeight`]
@@ -43,8 +45,13 @@ enum Kind {
 pub(crate) struct QuantWeight {
     n: usize,
     k: usize,
+    /// Stored as `k × n` (transformers' Conv1D, used as `addmm(bias, x, W)`) rather than
+    /// `n × k` (a Linear weight); the quantized data is `n × k` either way.
+    kn: bool,
     kind: Kind,
     f32_copy: OnceLock<Vec<f32>>,
+    /// An f16 weight used as `x · W` (not `x · Wᵀ`): its transpose, made on first use.
+    f16_t: OnceLock<F16Weights>,
 }
 
 impl QuantWeight {
@@ -56,6 +63,7 @@ impl QuantWeight {
             Kind::F16(h) => h.bytes(),
         };
         q + self.f32_copy.get().map_or(0, |v| 4 * v.len())
+            + self.f16_t.get().map_or(0, |t| t.bytes())
     }
 
     /// Dequantises output channel `j` into `out` (length `k`).
@@ -70,10 +78,19 @@ impl QuantWeight {
 impl ByteSource for QuantWeight {
     fn bytes(&self) -> &[u8] {
         let v = self.f32_copy.get_or_init(|| {
-            let mut v = vec![0f32; self.n * self.k];
-            if self.k > 0 {
-                for (j, r) in v.chunks_exact_mut(self.k).enumerate() {
+            let (n, k) = (self.n, self.k);
+            let mut v = vec![0f32; n * k];
+            if k > 0 && !self.kn {
+                for (j, r) in v.chunks_exact_mut(k).enumerate() {
                     self.row(j, r);
+                }
+            } else if k > 0 {
+                let mut r = vec![0f32; k];
+                for j in 0..n {
+                    self.row(j, &mut r);
+                    for (i, &x) in r.iter().enumerate() {
+                        v[i * n + j] = x;
+                    }
                 }
             }
             v
@@ -107,17 +124,32 @@ pub(crate) fn try_build(
     if info.dtype != DType::F32 || shape.len() != 2 || !enabled() {
         return Ok(None);
     }
-    let (n, k) = (shape[0], shape[1]);
+    // A Linear weight is `n × k` quantized per row (axis 0); a Conv1D weight `k × n`
+    // quantized per column (axis 1).
+    let (axis, codes_kn) = match &info.quantization {
+        Quantization::PerChannel { axis, .. } => (*axis, *axis == 1),
+        _ => (0, false),
+    };
+    let (n, k) = if codes_kn {
+        (shape[1], shape[0])
+    } else {
+        (shape[0], shape[1])
+    };
     let kind = match (&info.quantization, info.stored_dtype) {
         (
             Quantization::PerChannel {
-                axis: 0,
                 scales,
                 zero_points,
+                ..
             },
             DType::I8,
-        ) if zero_points.iter().all(|&z| z == 0) && scales.len() == n => {
-            let codes = stored.data::<i8>()?;
+        ) if axis <= 1 && zero_points.iter().all(|&z| z == 0) && scales.len() == n => {
+            let stored = stored.data::<i8>()?;
+            let codes = if codes_kn {
+                transpose(&stored, k, n)
+            } else {
+                stored.into_owned()
+            };
             match PackedI8::pack(n, k, &codes, scales) {
                 Ok(p) => Kind::I8(p),
                 // e.g. a code of -128 or a bad scale: the f32 path reports or handles it.
@@ -136,44 +168,85 @@ pub(crate) fn try_build(
     let q = QuantWeight {
         n,
         k,
+        kn: codes_kn,
         kind,
         f32_copy: OnceLock::new(),
+        f16_t: OnceLock::new(),
     };
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
 
-/// The quantized weight `W` (`n × k`) when `b` is its transposed view `Wᵀ` (`k × n`), the
-/// B operand of `x · Wᵀ`.
-pub(crate) fn transposed_weight(b: &Tensor) -> Option<&QuantWeight> {
-    let q = b.quant_weight()?;
-    (b.shape() == [q.k, q.n] && b.strides() == [1, q.k]).then_some(q)
+/// How a quantized weight `b` is used as the B operand (`k × n`) of `x · b`.
+pub(crate) struct Operand<'a> {
+    q: &'a QuantWeight,
+    /// `b` is the weight's own layout, not the transposed view of a Linear weight.
+    direct: bool,
 }
 
-/// `a[m×k] · Wᵀ (+ bias)` on the quantized kernels, into a fresh `m × n` vector.
-pub(crate) fn mm2d(q: &QuantWeight, a: &Tensor, bias: Option<&[f32]>) -> Result<Vec<f32>> {
+/// The quantized weight behind `b` when the quantized kernels can run `x · b`: the
+/// transposed view `Wᵀ` of a Linear weight `W` (`n × k`), an int8 `k × n` (Conv1D) weight
+/// itself, or an f16 weight itself (through its transpose, made once).
+pub(crate) fn product_weight(b: &Tensor) -> Option<Operand<'_>> {
+    let q = b.quant_weight()?;
+    let (rows, cols) = (b.shape().first()?, b.shape().get(1)?);
+    let ndim2 = b.ndim() == 2;
+    let (sn, sk) = if q.kn { (q.k, q.n) } else { (q.n, q.k) }; // stored rows, cols
+    if ndim2 && [*rows, *cols] == [sk, sn] && b.strides() == [1, sk] && !q.kn {
+        return Some(Operand { q, direct: false });
+    }
+    if ndim2 && [*rows, *cols] == [sn, sk] && b.strides() == [sk, 1] {
+        return match q.kind {
+            Kind::I8(_) if q.kn => Some(Operand { q, direct: false }),
+            Kind::F16(_) => Some(Operand { q, direct: true }),
+            Kind::I8(_) => None,
+        };
+    }
+    None
+}
+
+/// `m` (`rows × cols`, row-major) transposed.
+fn transpose<T: Copy + Default>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::default(); m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
+}
+
+/// `a · b (+ bias)` on the quantized kernels, into a fresh `m × n` vector.
+pub(crate) fn mm2d(op: Operand<'_>, a: &Tensor, bias: Option<&[f32]>) -> Result<Vec<f32>> {
+    let q = op.q;
+    let (k, n) = if op.direct { (q.n, q.k) } else { (q.k, q.n) };
     let m = a.shape()[0];
-    if a.shape()[1] != q.k {
+    if a.shape()[1] != k {
         return Err(Error::runtime(format!(
-            "matrix shapes {:?} and [{}, {}] cannot be multiplied",
-            a.shape(),
-            q.k,
-            q.n
+            "matrix shapes {:?} and [{k}, {n}] cannot be multiplied",
+            a.shape()
         )));
     }
-    if bias.is_some_and(|b| b.len() != q.n) {
-        return Err(Error::runtime(format!("bias for {} output columns", q.n)));
+    if bias.is_some_and(|b| b.len() != n) {
+        return Err(Error::runtime(format!("bias for {n} output columns")));
     }
     let mut out = try_alloc::<f32>(
-        m.checked_mul(q.n)
+        m.checked_mul(n)
             .ok_or_else(|| Error::oom("matmul too large"))?,
     )?;
-    if m == 0 || q.n == 0 {
+    if m == 0 || n == 0 {
         return Ok(out);
     }
     let x = a.f32s()?;
     match &q.kind {
-        Kind::I8(p) => qgemm_i8(m, &x, q.k, p, bias, Activation::None, &mut out, q.n),
-        Kind::F16(h) => f16_gemm(m, &x, q.k, h, bias, Activation::None, &mut out, q.n),
+        Kind::I8(p) => qgemm_i8(m, &x, k, p, bias, Activation::None, &mut out, n),
+        Kind::F16(h) if op.direct => {
+            let t = q.f16_t.get_or_init(|| {
+                let bits = transpose(h.bits(), q.n, q.k);
+                F16Weights::new(q.k, q.n, bits).expect("a transpose keeps the length")
+            });
+            f16_gemm(m, &x, k, t, bias, Activation::None, &mut out, n)
+        }
+        Kind::F16(h) => f16_gemm(m, &x, k, h, bias, Activation::None, &mut out, n),
     }
     Ok(out)
 }
@@ -184,7 +257,7 @@ pub(crate) fn embedding(w: &Tensor, ix: &Tensor) -> Result<Option<Tensor>> {
     let Some(q) = w.quant_weight() else {
         return Ok(None);
     };
-    if w.shape() != [q.n, q.k] || !w.is_contiguous() {
+    if q.kn || w.shape() != [q.n, q.k] || !w.is_contiguous() {
         return Ok(None);
     }
     let idx = ix.i64s()?;

@@ -280,3 +280,67 @@ fn tied_embedding_reads_the_quantized_weight() {
         .run_positional(vec![Tensor::from_i64(vec![3], vec![0, 1, 50])])
         .is_err());
 }
+
+/// `addmm(bias, x, W)` with `W` stored `k × n` (transformers' Conv1D): int8 quantized per
+/// output column runs int8 without any copy; f16 runs through one f16 transpose.
+#[test]
+fn conv1d_layout_weights_run_quantized() {
+    let (k, n) = (40usize, 24usize);
+    let w = data(k * n, 21);
+    let bias = data(n, 22);
+    for enc in [WeightEncoding::Int8PerChannel { axis: 1 }, WeightEncoding::F16] {
+        let ir = ModelIr {
+            signature: Signature {
+                inputs: vec![spec("x", vec![Dim::Fixed(3), Dim::Fixed(k as u64)])],
+                outputs: vec![spec("y", vec![Dim::Fixed(3), Dim::Fixed(n as u64)])],
+            },
+            ops: vec!["aten::addmm.default".into()],
+            functions: vec![Function {
+                name: "forward".into(),
+                num_registers: 2,
+                params: vec![0],
+                register_names: vec!["x".into(), "y".into()],
+                code: vec![
+                    Instr::CallOp {
+                        op: 0,
+                        args: vec![Operand::Weight(1), Operand::Reg(0), Operand::Weight(0)],
+                        outputs: vec![1],
+                    },
+                    Instr::Return {
+                        values: vec![Operand::Reg(1)],
+                    },
+                ],
+            }],
+            weights: vec![
+                weight("c.weight", vec![k as u64, n as u64], &w, enc),
+                weight("c.bias", vec![n as u64], &bias, WeightEncoding::AsIs),
+            ],
+            ..ModelIr::default()
+        };
+        let program = Arc::new(load(&ir));
+        let before = program.resident_weight_bytes();
+        let mut s = Session::new(program.clone()).unwrap();
+        let x = data(3 * k, 23);
+        let y = s
+            .run_positional(vec![Tensor::from_f32(vec![3, k], x.clone())])
+            .unwrap()[0]
+            .to_f32_vec();
+        let mut want = Vec::new();
+        for r in 0..3 {
+            for j in 0..n {
+                let dot: f64 = (0..k).map(|p| x[r * k + p] as f64 * w[p * n + j] as f64).sum();
+                want.push(bias[j] as f64 + dot);
+            }
+        }
+        let cos = cosine(&y, &want);
+        assert!(cos > 0.9995, "{enc:?}: cosine {cos}");
+        let after = program.resident_weight_bytes();
+        match enc {
+            WeightEncoding::F16 => assert_eq!(after, before + (2 * k * n) as u64),
+            _ => {
+                assert_eq!(before, packed_i8(n, k) + (4 * n) as u64);
+                assert_eq!(after, before);
+            }
+        }
+    }
+}
