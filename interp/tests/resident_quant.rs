@@ -288,7 +288,10 @@ fn conv1d_layout_weights_run_quantized() {
     let (k, n) = (40usize, 24usize);
     let w = data(k * n, 21);
     let bias = data(n, 22);
-    for enc in [WeightEncoding::Int8PerChannel { axis: 1 }, WeightEncoding::F16] {
+    for enc in [
+        WeightEncoding::Int8PerChannel { axis: 1 },
+        WeightEncoding::F16,
+    ] {
         let ir = ModelIr {
             signature: Signature {
                 inputs: vec![spec("x", vec![Dim::Fixed(3), Dim::Fixed(k as u64)])],
@@ -328,7 +331,9 @@ fn conv1d_layout_weights_run_quantized() {
         let mut want = Vec::new();
         for r in 0..3 {
             for j in 0..n {
-                let dot: f64 = (0..k).map(|p| x[r * k + p] as f64 * w[p * n + j] as f64).sum();
+                let dot: f64 = (0..k)
+                    .map(|p| x[r * k + p] as f64 * w[p * n + j] as f64)
+                    .sum();
                 want.push(bias[j] as f64 + dot);
             }
         }
