@@ -20,7 +20,7 @@ mod ops;
 mod planner;
 pub mod profile;
 mod program;
-
+mod quant_weights;
 mod session;
 mod storage;
 pub mod tensor;

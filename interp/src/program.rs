@@ -151,6 +151,15 @@ impl Program {
         self.weight_bytes
     }
 
+    /// Bytes the weights occupy in memory as the interpreter holds them: a resident
+    /// quantized weight counts its quantized (packed) size plus the f32 copy an op may have
+    /// forced, every other weight its element count × dtype size (shared storage once).
+    /// Session packing caches are not included. Compare with [`Program::weight_bytes`],
+    /// the f32 size.
+    pub fn resident_weight_bytes(&self) -> u64 {
+        crate::quant_weights::resident_bytes(&self.weights)
+    }
+
     /// The weight tensors, in tensor-table order.
     pub fn weights(&self) -> &[Tensor] {
         &self.weights

@@ -14,6 +14,19 @@ use crate::error::{Error, Result};
 pub trait ByteSource: Send + Sync {
     /// The bytes.
     fn bytes(&self) -> &[u8];
+    /// Length of [`ByteSource::bytes`], without producing them (a lazily built source
+    /// can answer without building).
+    fn byte_len(&self) -> usize {
+        self.bytes().len()
+    }
+    /// Address identifying the bytes (caches key on it), without producing them.
+    fn addr(&self) -> usize {
+        self.bytes().as_ptr() as usize
+    }
+    /// The source as `Any`, for the interpreter's own sources (resident quantized weights).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 impl ByteSource for Vec<u8> {
@@ -59,6 +72,14 @@ impl Buf {
     }
 
     /// The bytes as `T`s (checked alignment and length).
+    /// Address of the first byte, without forcing a lazily built source.
+    pub(crate) fn addr(&self) -> usize {
+        match self {
+            Buf::Ext { src, start, .. } => src.addr() + start,
+            b => b.bytes().as_ptr() as usize,
+        }
+    }
+
     pub(crate) fn typed<T: Pod>(&self) -> Result<&[T]> {
         bytemuck::try_cast_slice(self.bytes())
             .map_err(|e| Error::runtime(format!("misaligned tensor storage: {e:?}")))

@@ -173,11 +173,11 @@ impl Tensor {
             .ok_or_else(|| Error::oom("weight too large"))?;
         if start
             .checked_add(len)
-            .is_none_or(|end| end > src.bytes().len())
+            .is_none_or(|end| end > src.byte_len())
         {
             return Err(Error::bad_file(format!(
                 "weight view {start}+{len} outside its source of {} bytes",
-                src.bytes().len()
+                src.byte_len()
             )));
         }
         let t = Tensor {
@@ -359,7 +359,15 @@ impl Tensor {
 
     /// Address of element 0 (tests check in-place reuse with it).
     pub(crate) fn data_ptr(&self) -> usize {
-        self.buf.bytes().as_ptr() as usize + self.offset * self.dtype.size()
+        self.buf.addr() + self.offset * self.dtype.size()
+    }
+
+    /// The resident quantized weight this tensor views from its start, if any.
+    pub(crate) fn quant_weight(&self) -> Option<&crate::quant_weights::QuantWeight> {
+        match &*self.buf {
+            Buf::Ext { src, start: 0, .. } if self.offset == 0 => src.as_any()?.downcast_ref(),
+            _ => None,
+        }
     }
 
     /// Identity of the storage, to count shared buffers once.

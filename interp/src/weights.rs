@@ -101,6 +101,9 @@ fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
             .ok_or_else(|| Error::bad_file("weight outside its chunk"))?;
         Tensor::from_le_bytes(sdt, shape.clone(), &src.bytes()[start..end])?
     };
+    if let Some(t) = crate::quant_weights::try_build(info, &shape, &stored)? {
+        return Ok(t);
+    }
     match &info.quantization {
         Quantization::None => {
             if sdt == info.dtype {

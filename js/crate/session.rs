@@ -51,10 +51,17 @@ impl Model {
         self.program.outputs().iter().map(write_spec).collect()
     }
 
-    /// Bytes of decoded weights held in memory.
+    /// Bytes of the weights at f32 (their logical size).
     #[wasm_bindgen(js_name = weightBytes)]
     pub fn weight_bytes(&self) -> f64 {
         self.program.weight_bytes() as f64
+    }
+
+    /// Bytes the weights occupy in memory as held (quantized weights at their quantized
+    /// size; see `Program::resident_weight_bytes`).
+    #[wasm_bindgen(js_name = residentWeightBytes)]
+    pub fn resident_weight_bytes(&self) -> f64 {
+        self.program.resident_weight_bytes() as f64
     }
 
     /// A session (execution state, memory plan) over this model.

@@ -47,6 +47,7 @@ export interface WasmModel {
   inputs(): WireSpec[];
   outputs(): WireSpec[];
   weightBytes(): number;
+  residentWeightBytes(): number;
   createSession(): WasmSession;
   free(): void;
 }

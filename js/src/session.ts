@@ -55,8 +55,13 @@ export interface LoadStats {
   bytes: number;
   /** Wall time of the load in milliseconds (source open to model ready). */
   ms: number;
-  /** Decoded weight bytes held in wasm memory. */
+  /** Bytes of the weights at f32 (their logical size). */
   weightBytes: number;
+  /**
+   * Bytes the weights occupy in wasm memory as held: int8 and f16 Linear weights stay at
+   * their quantized size (plus their packing), other weights count their f32 size.
+   */
+  residentWeightBytes: number;
   /** wasm linear memory size before the load started. */
   memoryBefore: number;
   /** Largest wasm linear memory size seen during the load (memory never shrinks). */
@@ -161,6 +166,7 @@ export class Session {
       bytes: loaded,
       ms: performance.now() - start,
       weightBytes: runtime.call('weightBytes', () => model.weightBytes()),
+      residentWeightBytes: runtime.call('residentWeightBytes', () => model.residentWeightBytes()),
       memoryBefore,
       peakMemory,
     };

@@ -27,5 +27,6 @@ mod lanes;
 pub mod norm;
 pub mod parallel;
 pub mod pool;
+pub mod quant;
 pub mod reduce;
 pub mod softmax;

@@ -107,6 +107,19 @@ impl NativeSession {
             .collect()
     }
 
+    /// Bytes of the weights at f32 (their logical size).
+    #[getter]
+    fn weight_bytes(&self) -> u64 {
+        self.program.weight_bytes()
+    }
+
+    /// Bytes the weights occupy in memory as held (int8/f16 Linear weights at their
+    /// quantized size).
+    #[getter]
+    fn resident_weight_bytes(&self) -> u64 {
+        self.program.resident_weight_bytes()
+    }
+
     /// Run with positional inputs `[(dtype, shape, bytes), ...]`; returns outputs the same way.
     fn run<'py>(
         &mut self,

@@ -26,6 +26,9 @@ fn embedding(args: &[Value]) -> Result<Vec<Value>> {
         return Err(Error::runtime("embedding: weight must be 2-d"));
     }
     reject_negative("embedding", ix)?;
+    if let Some(t) = crate::quant_weights::embedding(w, ix)? {
+        return one(t);
+    }
     let (offs, shape) = advanced_offsets(w, &[Some(ix.clone())])?;
     one(gather_offsets(w, &offs, shape)?)
 }

@@ -80,6 +80,9 @@ pub(crate) fn mm2d(
     if m == 0 || n == 0 {
         return Ok(out);
     }
+    if let Some(q) = crate::quant_weights::product_weight(b) {
+        return crate::quant_weights::mm2d(q, a, bias);
+    }
     let am = as_mat(a)?;
     // the A operand must be row-major for sgemm_packed; sgemm accepts either
     let bm = as_mat(b)?;

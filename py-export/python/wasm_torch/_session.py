@@ -87,6 +87,17 @@ class Session:
 
     __call__ = run
 
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of the weights at f32 (their logical size)."""
+        return int(self._native.weight_bytes)
+
+    @property
+    def resident_weight_bytes(self) -> int:
+        """Bytes the weights occupy in memory as held: int8/f16 Linear weights stay at their
+        quantized size (plus packing), other weights count their f32 size."""
+        return int(self._native.resident_weight_bytes)
+
     def trace(self, *inputs: Any) -> Tuple[List[np.ndarray], List[Tuple[str, np.ndarray]]]:
         """Run once recording every value an instruction writes: (outputs, [(name, array), ...])."""
         self._native.set_trace(True)

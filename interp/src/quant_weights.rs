@@ -1,0 +1,299 @@
+//! Resident quantized weights: 2-d int8 (per output channel, symmetric) and f16 weights
+//! stay in their stored precision in memory, and the matrix products that use them as the
+//! weight operand run on the quantized kernels of `wasm_torch_kernels::quant`.
+//!
+//! Policy:
+//! - At load, a 2-d f32 weight stored as int8 quantized per channel with zero points 0
+//!   (what the exporter's `weights="int8"` writes: axis 0 for Linear weights `n × k`, axis
+//!   1 for transformers' Conv1D weights `k × n`) becomes a
+//!   [`QuantWeight`] holding a [`PackedI8`] (codes repacked once for the int8 tiles; about
+//!   the stored size); one stored as f16 holds the half bits as they are (`n × k`: an f16
+//!   weight is taken as a Linear weight; used any other way it is materialised in f32). Other quantized
+//!   weights (convolutions, non-zero zero points, a code of -128) are still dequantised to
+//!   f32 at load, as before.
+//! - The weight is still an f32 [`Tensor`] to every op: its storage is the [`QuantWeight`]
+//!   itself (a [`ByteSource`]). A product `x · Wᵀ` reaching [`mm2d`] (`aten::linear`, and
+//!   `mm`/`addmm`/`matmul` with the transposed weight) runs int8 GEMM with dynamic per-row
+//!   activation quantization (int8 weights) or the f16 GEMV/GEMM (f16 weights);
+//!   `aten::embedding` over the weight (tied input/output embeddings) dequantises only the
+//!   rows it gathers.
+//! - Any other read of the weight's f32 values materialises a full f32 copy on first use
+//!   and keeps it (counted by [`QuantWeight::resident_bytes`]): correct for every op, and
+//!   visible in the load statistics when a model pays for it.
+//! - `WASM_TORCH_RESIDENT_QUANT=0` in the environment turns the whole scheme off (weights
+//!   dequantised at load as before), for comparisons.
+
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+use wasm_torch_format::model::{DType, Quantization, TensorInfo};
+use wasm_torch_kernels::activation::Activation;
+use wasm_torch_kernels::quant::{f16_gemm, qgemm_i8, F16Weights, PackedI8};
+
+use crate::error::{Error, Result};
+use crate::storage::{try_alloc, ByteSource};
+use crate::tensor::Tensor;
+
+/// The stored representation.
+enum Kind {
+    I8(PackedI8),
+    F16(F16Weights),
+}
+
+/// A Linear-shaped weight (`n` outputs × `k` inputs) kept quantized; also the byte source
+/// of its f32 tensor (materialised lazily, see the module docs).
+pub(crate) struct QuantWeight {
+    n: usize,
+    k: usize,
+    /// Stored as `k × n` (transformers' Conv1D, used as `addmm(bias, x, W)`) rather than
+    /// `n × k` (a Linear weight); the quantized data is `n × k` either way.
+    kn: bool,
+    kind: Kind,
+    f32_copy: OnceLock<Vec<f32>>,
+    /// An f16 weight used as `x · W` (not `x · Wᵀ`): its transpose, made on first use.
+    f16_t: OnceLock<F16Weights>,
+}
+
+impl QuantWeight {
+    /// Bytes this weight holds now: the quantized data, plus the f32 copy if an op forced
+    /// one.
+    pub(crate) fn resident_bytes(&self) -> usize {
+        let q = match &self.kind {
+            Kind::I8(p) => p.bytes(),
+            Kind::F16(h) => h.bytes(),
+        };
+        q + self.f32_copy.get().map_or(0, |v| 4 * v.len())
+            + self.f16_t.get().map_or(0, |t| t.bytes())
+    }
+
+    /// Dequantises output channel `j` into `out` (length `k`).
+    fn row(&self, j: usize, out: &mut [f32]) {
+        match &self.kind {
+            Kind::I8(p) => p.dequantize_row(j, out),
+            Kind::F16(h) => h.dequantize_row(j, out),
+        }
+    }
+}
+
+impl ByteSource for QuantWeight {
+    fn bytes(&self) -> &[u8] {
+        let v = self.f32_copy.get_or_init(|| {
+            let (n, k) = (self.n, self.k);
+            let mut v = vec![0f32; n * k];
+            if k > 0 && !self.kn {
+                for (j, r) in v.chunks_exact_mut(k).enumerate() {
+                    self.row(j, r);
+                }
+            } else if k > 0 {
+                let mut r = vec![0f32; k];
+                for j in 0..n {
+                    self.row(j, &mut r);
+                    for (i, &x) in r.iter().enumerate() {
+                        v[i * n + j] = x;
+                    }
+                }
+            }
+            v
+        });
+        bytemuck::cast_slice(v)
+    }
+    fn byte_len(&self) -> usize {
+        4 * self.n * self.k
+    }
+    fn addr(&self) -> usize {
+        // An identity that does not force the f32 copy (packing caches key on it).
+        self as *const QuantWeight as usize
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// Whether resident quantized weights are enabled (see the module docs).
+fn enabled() -> bool {
+    std::env::var("WASM_TORCH_RESIDENT_QUANT").map_or(true, |v| v != "0")
+}
+
+/// The weight `info` as a resident quantized tensor, if the policy applies to it (`stored`
+/// is its stored-dtype view). `None`: build it the ordinary way.
+pub(crate) fn try_build(
+    info: &TensorInfo,
+    shape: &[usize],
+    stored: &Tensor,
+) -> Result<Option<Tensor>> {
+    if info.dtype != DType::F32 || shape.len() != 2 || !enabled() {
+        return Ok(None);
+    }
+    // A Linear weight is `n × k` quantized per row (axis 0); a Conv1D weight `k × n`
+    // quantized per column (axis 1).
+    let (axis, codes_kn) = match &info.quantization {
+        Quantization::PerChannel { axis, .. } => (*axis, *axis == 1),
+        _ => (0, false),
+    };
+    let (n, k) = if codes_kn {
+        (shape[1], shape[0])
+    } else {
+        (shape[0], shape[1])
+    };
+    let kind = match (&info.quantization, info.stored_dtype) {
+        (
+            Quantization::PerChannel {
+                scales,
+                zero_points,
+                ..
+            },
+            DType::I8,
+        ) if axis <= 1 && zero_points.iter().all(|&z| z == 0) && scales.len() == n => {
+            let stored = stored.data::<i8>()?;
+            let codes = if codes_kn {
+                transpose(&stored, k, n)
+            } else {
+                stored.into_owned()
+            };
+            match PackedI8::pack(n, k, &codes, scales) {
+                Ok(p) => Kind::I8(p),
+                // e.g. a code of -128 or a bad scale: the f32 path reports or handles it.
+                Err(_) => return Ok(None),
+            }
+        }
+        (Quantization::None, DType::F16) => {
+            let bits = stored.data::<u16>()?.into_owned();
+            match F16Weights::new(n, k, bits) {
+                Ok(h) => Kind::F16(h),
+                Err(_) => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    let q = QuantWeight {
+        n,
+        k,
+        kn: codes_kn,
+        kind,
+        f32_copy: OnceLock::new(),
+        f16_t: OnceLock::new(),
+    };
+    Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
+}
+
+/// How a quantized weight `b` is used as the B operand (`k × n`) of `x · b`.
+pub(crate) struct Operand<'a> {
+    q: &'a QuantWeight,
+    /// `b` is the weight's own layout, not the transposed view of a Linear weight.
+    direct: bool,
+}
+
+/// The quantized weight behind `b` when the quantized kernels can run `x · b`: the
+/// transposed view `Wᵀ` of a Linear weight `W` (`n × k`), an int8 `k × n` (Conv1D) weight
+/// itself, or an f16 weight itself (through its transpose, made once).
+pub(crate) fn product_weight(b: &Tensor) -> Option<Operand<'_>> {
+    let q = b.quant_weight()?;
+    let (rows, cols) = (b.shape().first()?, b.shape().get(1)?);
+    let ndim2 = b.ndim() == 2;
+    let (sn, sk) = if q.kn { (q.k, q.n) } else { (q.n, q.k) }; // stored rows, cols
+    if ndim2 && [*rows, *cols] == [sk, sn] && b.strides() == [1, sk] && !q.kn {
+        return Some(Operand { q, direct: false });
+    }
+    if ndim2 && [*rows, *cols] == [sn, sk] && b.strides() == [sk, 1] {
+        return match q.kind {
+            Kind::I8(_) if q.kn => Some(Operand { q, direct: false }),
+            Kind::F16(_) => Some(Operand { q, direct: true }),
+            Kind::I8(_) => None,
+        };
+    }
+    None
+}
+
+/// `m` (`rows × cols`, row-major) transposed.
+fn transpose<T: Copy + Default>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::default(); m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
+}
+
+/// `a · b (+ bias)` on the quantized kernels, into a fresh `m × n` vector.
+pub(crate) fn mm2d(op: Operand<'_>, a: &Tensor, bias: Option<&[f32]>) -> Result<Vec<f32>> {
+    let q = op.q;
+    let (k, n) = if op.direct { (q.n, q.k) } else { (q.k, q.n) };
+    let m = a.shape()[0];
+    if a.shape()[1] != k {
+        return Err(Error::runtime(format!(
+            "matrix shapes {:?} and [{k}, {n}] cannot be multiplied",
+            a.shape()
+        )));
+    }
+    if bias.is_some_and(|b| b.len() != n) {
+        return Err(Error::runtime(format!("bias for {n} output columns")));
+    }
+    let mut out = try_alloc::<f32>(
+        m.checked_mul(n)
+            .ok_or_else(|| Error::oom("matmul too large"))?,
+    )?;
+    if m == 0 || n == 0 {
+        return Ok(out);
+    }
+    let x = a.f32s()?;
+    match &q.kind {
+        Kind::I8(p) => qgemm_i8(m, &x, k, p, bias, Activation::None, &mut out, n),
+        Kind::F16(h) if op.direct => {
+            let t = q.f16_t.get_or_init(|| {
+                let bits = transpose(h.bits(), q.n, q.k);
+                F16Weights::new(q.k, q.n, bits).expect("a transpose keeps the length")
+            });
+            f16_gemm(m, &x, k, t, bias, Activation::None, &mut out, n)
+        }
+        Kind::F16(h) => f16_gemm(m, &x, k, h, bias, Activation::None, &mut out, n),
+    }
+    Ok(out)
+}
+
+/// `embedding(W, ix)` over a resident quantized weight: only the gathered rows are
+/// dequantised. `None` when `w` is not the whole weight (a view): use the f32 path.
+pub(crate) fn embedding(w: &Tensor, ix: &Tensor) -> Result<Option<Tensor>> {
+    let Some(q) = w.quant_weight() else {
+        return Ok(None);
+    };
+    if q.kn || w.shape() != [q.n, q.k] || !w.is_contiguous() {
+        return Ok(None);
+    }
+    let idx = ix.i64s()?;
+    let mut out = try_alloc::<f32>(
+        idx.len()
+            .checked_mul(q.k)
+            .ok_or_else(|| Error::oom("embedding too large"))?,
+    )?;
+    if q.k > 0 {
+        for (&i, row) in idx.iter().zip(out.chunks_exact_mut(q.k)) {
+            let j = usize::try_from(i)
+                .ok()
+                .filter(|&j| j < q.n)
+                .ok_or_else(|| {
+                    Error::runtime(format!(
+                        "embedding: index {i} out of range for {} rows",
+                        q.n
+                    ))
+                })?;
+            q.row(j, row);
+        }
+    }
+    let mut shape = ix.shape().to_vec();
+    shape.push(q.k);
+    Ok(Some(Tensor::from_f32(shape, out)))
+}
+
+/// See [`crate::Program::resident_weight_bytes`].
+pub(crate) fn resident_bytes(weights: &[Tensor]) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    weights
+        .iter()
+        .filter(|w| seen.insert(w.storage_id()))
+        .map(|w| match w.quant_weight() {
+            Some(q) => q.resident_bytes() as u64,
+            None => (w.numel() * w.dtype().size()) as u64,
+        })
+        .sum()
+}

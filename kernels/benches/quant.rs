@@ -1,0 +1,122 @@
+//! Quantized-kernel benchmark: `cargo bench -p wasm-torch-kernels --bench quant` (add
+//! `--target wasm32-wasip1` with the runner of the README for the wasm builds). Prints,
+//! per shape, the f32 GEMM with packed weights (active f32 table) in GFLOP/s and, per
+//! quantized table, the int8 GEMM (dynamic activation quantization included) in GOPS
+//! (2·m·n·k per second), and for m = 1 the int4 (group 32) and f16 weight-only GEMV.
+//! One thread.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use wasm_torch_kernels::activation::Activation;
+use wasm_torch_kernels::arch;
+use wasm_torch_kernels::gemm::{sgemm_packed_with, PackedB};
+use wasm_torch_kernels::quant::{
+    available, f16_gemm_with, q4_gemm_with, qgemm_i8_with, F16Weights, PackedI8, Q4Weights,
+};
+
+/// Fastest seconds per call of `f` over ~0.3 s of runs.
+fn time(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut best = f64::INFINITY;
+    let (start, mut runs) = (Instant::now(), 0);
+    while runs < 5 || (start.elapsed() < Duration::from_millis(300) && runs < 1000) {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+        runs += 1;
+    }
+    best
+}
+
+fn data(len: usize, seed: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| (((i + seed) * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
+}
+
+fn main() {
+    let f32k = arch::active();
+    for &(m, k, n) in &[
+        (128, 768, 768),
+        (1, 768, 768),
+        (1, 576, 1536),
+        (128, 768, 3072),
+    ] {
+        let a = data(m * k, 1);
+        let w = data(n * k, 2);
+        let mut c = vec![0f32; m * n];
+        let ops = 2.0 * (m * n * k) as f64;
+        let pb = PackedB::pack(k, n, &w, k, true);
+        let t = time(|| {
+            sgemm_packed_with(
+                f32k,
+                m,
+                black_box(&a),
+                k,
+                &pb,
+                None,
+                Activation::None,
+                &mut c,
+                n,
+            )
+        });
+        println!(
+            "{m}x{k}x{n}: f32 sgemm packed ({}) {:.1} GFLOP/s",
+            f32k.name,
+            ops / t / 1e9
+        );
+        let wi8 = PackedI8::from_f32(n, k, &w).unwrap();
+        let wq4 = Q4Weights::from_f32(n, k, 32, &w, false).unwrap();
+        let wf16 = F16Weights::from_f32(n, k, &w).unwrap();
+        for qk in available() {
+            let t = time(|| {
+                qgemm_i8_with(
+                    qk,
+                    m,
+                    black_box(&a),
+                    k,
+                    &wi8,
+                    None,
+                    Activation::None,
+                    &mut c,
+                    n,
+                )
+            });
+            let mut line = format!("  {:<18} int8 {:.1} GOPS", qk.name, ops / t / 1e9);
+            if m == 1 {
+                let t4 = time(|| {
+                    q4_gemm_with(
+                        qk,
+                        m,
+                        black_box(&a),
+                        k,
+                        &wq4,
+                        None,
+                        Activation::None,
+                        &mut c,
+                        n,
+                    )
+                });
+                let th = time(|| {
+                    f16_gemm_with(
+                        qk,
+                        m,
+                        black_box(&a),
+                        k,
+                        &wf16,
+                        None,
+                        Activation::None,
+                        &mut c,
+                        n,
+                    )
+                });
+                line += &format!(
+                    " | int4 gemv {:.1} GFLOP/s | f16 gemv {:.1} GFLOP/s",
+                    ops / t4 / 1e9,
+                    ops / th / 1e9
+                );
+            }
+            println!("{line}");
+        }
+    }
+}

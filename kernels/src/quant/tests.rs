@@ -1,0 +1,383 @@
+//! The shared suite of the quantized kernels, run for every table in [`available`]: int8
+//! results must be *equal* to an exact integer reference (and so to the portable table);
+//! the f32-accumulating weight-only kernels agree with an f64 reference within a bound.
+
+use super::*;
+use crate::activation::Activation;
+
+/// Deterministic values in [-1, 1).
+fn data(len: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Shapes covering odd m/n, k not a multiple of 4 (or of any vector width), one-row GEMV,
+/// several row tiles and panel pairs with a partial last one.
+const SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (1, 17, 5),
+    (1, 64, 768),
+    (2, 33, 7),
+    (3, 16, 4),
+    (5, 31, 64),
+    (4, 32, 256),
+    (7, 50, 131),
+    (9, 100, 300),
+];
+
+/// The exact reference: quantize rows, sum products in i64, same f32 epilogue.
+fn int8_reference(
+    m: usize,
+    k: usize,
+    a: &[f32],
+    w: &PackedI8,
+    bias: Option<&[f32]>,
+    act: Activation,
+) -> Vec<f32> {
+    let mut q = QuantRows::default();
+    quantize_rows(m, k, a, k, &mut q);
+    let n = w.n();
+    let mut c = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let s: i64 = (0..k)
+                .map(|p| q.data[i * q.stride + p] as i64 * w.code(j, p) as i64)
+                .sum();
+            assert!(s.abs() < i32::MAX as i64);
+            c[i * n + j] = s as i32 as f32 * (q.scales[i] * w.scales()[j]);
+        }
+        finish_row(&mut c[i * n..(i + 1) * n], bias, act);
+    }
+    c
+}
+
+#[test]
+fn int8_gemm_equals_the_integer_reference_on_every_table() {
+    for &(m, n, k) in SHAPES {
+        let a = data(m * k, (m * 31 + k) as u32);
+        let wf = data(n * k, (n * 7 + k) as u32);
+        let w = PackedI8::from_f32(n, k, &wf).unwrap();
+        let bias = data(n, 99);
+        for act in [Activation::None, Activation::Relu] {
+            let want = int8_reference(m, k, &a, &w, Some(&bias), act);
+            for qk in available() {
+                let mut c = vec![f32::NAN; m * n];
+                qgemm_i8_with(qk, m, &a, k, &w, Some(&bias), act, &mut c, n);
+                assert_eq!(c, want, "{} {m}x{n}x{k} {act:?}", qk.name);
+            }
+        }
+        // And close to the f32 product: per-row and per-channel steps of 1/254 of the
+        // range give a small relative error for these well-spread values.
+        let mut c = vec![0f32; m * n];
+        qgemm_i8(m, &a, k, &w, None, Activation::None, &mut c, n);
+        for i in 0..m {
+            for j in 0..n {
+                let exact: f64 = (0..k)
+                    .map(|p| a[i * k + p] as f64 * wf[j * k + p] as f64)
+                    .sum();
+                let bound: f64 = (0..k)
+                    .map(|p| (a[i * k + p] as f64).abs() + (wf[j * k + p] as f64).abs())
+                    .sum::<f64>()
+                    / 127.0
+                    + 1e-6;
+                let got = c[i * n + j] as f64;
+                assert!(
+                    (got - exact).abs() <= bound,
+                    "{m}x{n}x{k} ({i},{j}): {got} vs {exact}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn int8_extreme_codes_and_deep_k_are_exact() {
+    // Every product at ±127·127 with the same sign: the largest sums the kernels can meet,
+    // checked at a depth where a saturating i16 step or an i32 overflow would show.
+    let (m, n, k) = (3, 18, 8191);
+    let codes: Vec<i8> = (0..n * k)
+        .map(|i| if (i / k) % 2 == 0 { 127 } else { -127 })
+        .collect();
+    let w = PackedI8::pack(n, k, &codes, &vec![1.0; n]).unwrap();
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| match i / k {
+            0 => 1.0,
+            1 => -1.0,
+            _ => {
+                if i % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+        })
+        .collect();
+    let want = int8_reference(m, k, &a, &w, None, Activation::None);
+    assert_eq!(want[0], (127 * 127 * k) as f32 / 127.0);
+    for qk in available() {
+        let mut c = vec![0f32; m * n];
+        qgemm_i8_with(qk, m, &a, k, &w, None, Activation::None, &mut c, n);
+        assert_eq!(c, want, "{}", qk.name);
+    }
+}
+
+#[test]
+fn int8_zero_rows_give_the_bias_and_strided_output_is_respected() {
+    let (m, n, k) = (3, 20, 9);
+    let mut a = data(m * k, 5);
+    a[k..2 * k].fill(0.0);
+    let w = PackedI8::from_f32(n, k, &data(n * k, 6)).unwrap();
+    let bias = data(n, 7);
+    let ldc = n + 3;
+    for qk in available() {
+        let mut c = vec![-7.0f32; m * ldc];
+        qgemm_i8_with(qk, m, &a, k, &w, Some(&bias), Activation::None, &mut c, ldc);
+        assert_eq!(&c[ldc..ldc + n], &bias[..], "{}", qk.name);
+        assert!(c.iter().all(|v| v.is_finite()));
+        for i in 0..m {
+            assert_eq!(
+                &c[i * ldc + n..(i + 1) * ldc],
+                &[-7.0; 3],
+                "padding untouched"
+            );
+        }
+    }
+    // k = 0: the bias alone.
+    let w0 = PackedI8::pack(n, 0, &[], &vec![1.0; n]).unwrap();
+    let mut c = vec![0f32; 2 * n];
+    qgemm_i8(2, &[], 0, &w0, Some(&bias), Activation::None, &mut c, n);
+    assert_eq!(&c[n..], &bias[..]);
+}
+
+#[test]
+fn int8_bad_weights_are_typed_errors() {
+    assert_eq!(
+        PackedI8::pack(1, 2, &[1, -128], &[1.0]),
+        Err(QuantError::Int8OutOfRange)
+    );
+    assert!(matches!(
+        PackedI8::pack(2, 2, &[1, 2, 3], &[1.0, 1.0]),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        PackedI8::pack(1, 2, &[1, 2], &[]),
+        Err(QuantError::Length { .. })
+    ));
+    assert_eq!(
+        PackedI8::pack(2, 1, &[1, 2], &[1.0, f32::NAN]),
+        Err(QuantError::BadScale { index: 1 })
+    );
+    assert_eq!(
+        PackedI8::pack(1, 1, &[1], &[-1.0]),
+        Err(QuantError::BadScale { index: 0 })
+    );
+    assert!(matches!(
+        PackedI8::pack(0, MAX_K_I8 + 1, &[], &[]),
+        Err(QuantError::TooDeep { .. })
+    ));
+    assert!(PackedI8::from_f32(1, 2, &[1.0, f32::INFINITY]).is_err());
+}
+
+#[test]
+fn int8_results_do_not_depend_on_threads() {
+    let (m, n, k) = (6, 100, 70);
+    let a = data(m * k, 1);
+    let w = PackedI8::from_f32(n, k, &data(n * k, 2)).unwrap();
+    let mut c1 = vec![0f32; m * n];
+    qgemm_i8(m, &a, k, &w, None, Activation::Gelu, &mut c1, n);
+    let c2 = crate::parallel::with_threads(2, || {
+        let mut c = vec![0f32; m * n];
+        qgemm_i8(m, &a, k, &w, None, Activation::Gelu, &mut c, n);
+        c
+    });
+    assert_eq!(c1, c2);
+}
+
+/// `|got - want| ≤ tol · Σ|x·w|` for an f32 dot product of length k.
+fn close(got: f32, want: f64, mag: f64, k: usize) -> bool {
+    (got as f64 - want).abs() <= (1e-6 + 4e-7 * k as f64) * (mag + 1.0)
+}
+
+#[test]
+fn int4_matches_its_dequantized_weights_on_every_table() {
+    for &(m, n, k, group) in &[
+        (1, 3, 32, 32),
+        (1, 17, 256, 64),
+        (2, 9, 384, 128),
+        (1, 5, 512, 256),
+        (5, 70, 96, 32),
+    ] {
+        let a = data(m * k, 3);
+        let wf = data(n * k, 4);
+        for offsets in [false, true] {
+            let w = Q4Weights::from_f32(n, k, group, &wf, offsets).unwrap();
+            assert_eq!(
+                w.bytes(),
+                n * k / 2 + (n * k / group) * if offsets { 4 } else { 2 }
+            );
+            let mut deq = vec![0f32; n * k];
+            for j in 0..n {
+                w.dequantize_row(j, &mut deq[j * k..(j + 1) * k]);
+                // Quantization error ≤ half a step (+ f16 rounding of the scale).
+                for (p, (&d, &x)) in deq[j * k..(j + 1) * k].iter().zip(&wf[j * k..]).enumerate() {
+                    let step = if offsets { 2.0 / 15.0 } else { 1.0 / 7.0 };
+                    assert!((d - x).abs() <= 0.51 * step + 1e-3, "({j},{p}) {d} vs {x}");
+                }
+            }
+            let bias = data(n, 8);
+            for qk in available() {
+                let mut c = vec![0f32; m * n];
+                q4_gemm_with(qk, m, &a, k, &w, Some(&bias), Activation::None, &mut c, n);
+                for i in 0..m {
+                    for j in 0..n {
+                        let (mut s, mut mag) = (bias[j] as f64, 0f64);
+                        for p in 0..k {
+                            let t = a[i * k + p] as f64 * deq[j * k + p] as f64;
+                            s += t;
+                            mag += t.abs() + (a[i * k + p] as f64).abs();
+                        }
+                        assert!(
+                            close(c[i * n + j], s, mag, k),
+                            "{} {m}x{n}x{k}/{group} ({i},{j}): {} vs {s}",
+                            qk.name,
+                            c[i * n + j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn int4_bad_parameters_are_typed_errors() {
+    let bad = |g, k| Q4Weights::new(1, k, g, vec![0; k / 2], vec![0x3c00; k / g.max(1)], None);
+    assert_eq!(bad(48, 96), Err(QuantError::BadGroup { group: 48, k: 96 }));
+    assert_eq!(bad(64, 96), Err(QuantError::BadGroup { group: 64, k: 96 }));
+    assert_eq!(
+        bad(512, 512),
+        Err(QuantError::BadGroup { group: 512, k: 512 })
+    );
+    assert!(bad(32, 64).is_ok());
+    assert!(matches!(
+        Q4Weights::new(1, 64, 32, vec![0; 31], vec![0x3c00; 2], None),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        Q4Weights::new(1, 64, 32, vec![0; 32], vec![0x3c00; 3], None),
+        Err(QuantError::Length { .. })
+    ));
+    assert_eq!(
+        Q4Weights::new(1, 64, 32, vec![0; 32], vec![0x3c00, 0x7e00], None),
+        Err(QuantError::BadScale { index: 1 })
+    );
+    assert_eq!(
+        Q4Weights::new(
+            1,
+            64,
+            32,
+            vec![0; 32],
+            vec![0x3c00; 2],
+            Some(vec![0x7c00, 0])
+        ),
+        Err(QuantError::BadScale { index: 0 })
+    );
+}
+
+#[test]
+fn f16_gemm_matches_the_converted_weights_on_every_table() {
+    for &(m, n, k) in &[
+        (1, 1, 1),
+        (1, 9, 7),
+        (1, 20, 33),
+        (2, 5, 100),
+        (6, 40, 77),
+        (1, 64, 768),
+    ] {
+        let a = data(m * k, 11);
+        let w = F16Weights::from_f32(n, k, &data(n * k, 12)).unwrap();
+        assert_eq!(w.bytes(), 2 * n * k);
+        let mut deq = vec![0f32; n * k];
+        for j in 0..n {
+            w.dequantize_row(j, &mut deq[j * k..(j + 1) * k]);
+        }
+        for qk in available() {
+            let mut c = vec![0f32; m * n];
+            f16_gemm_with(qk, m, &a, k, &w, None, Activation::Relu, &mut c, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let (mut s, mut mag) = (0f64, 0f64);
+                    for p in 0..k {
+                        let t = a[i * k + p] as f64 * deq[j * k + p] as f64;
+                        s += t;
+                        mag += t.abs();
+                    }
+                    assert!(
+                        close(c[i * n + j], s.max(0.0), mag, k),
+                        "{} {m}x{n}x{k} ({i},{j})",
+                        qk.name
+                    );
+                }
+            }
+        }
+    }
+    assert!(F16Weights::new(2, 2, vec![0; 3]).is_err());
+}
+
+/// Infinite and NaN f16 weights propagate like f32 weights would.
+#[test]
+fn f16_specials_propagate() {
+    let w = F16Weights::new(2, 9, [vec![0x7c00; 9], vec![0x7e00; 9]].concat()).unwrap();
+    for qk in available() {
+        let mut c = [0f32; 2];
+        f16_gemm_with(qk, 1, &[1.0; 9], 9, &w, None, Activation::None, &mut c, 2);
+        assert_eq!(c[0], f32::INFINITY, "{}", qk.name);
+        assert!(c[1].is_nan(), "{}", qk.name);
+    }
+}
+
+#[test]
+fn expected_quant_tables_are_available() {
+    let names: Vec<_> = available().iter().map(|k| k.name).collect();
+    assert_eq!(names[0], "portable");
+    if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+        assert_eq!(names, ["portable", "wasm-relaxed-simd"]);
+    } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        assert_eq!(names, ["portable", "wasm-simd128"]);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx2") {
+        assert_eq!(names, ["portable", "avx2", "avx512-vnni"]);
+    }
+    assert_eq!(active().name, *names.last().unwrap());
+}
+
+/// Every finite half (incl. subnormals and ±0) converts exactly in the SIMD rows: a
+/// one-hot activation picks out each weight.
+#[test]
+fn f16_rows_convert_every_finite_half_exactly() {
+    let halves: Vec<u16> = (0..=u16::MAX).filter(|h| h & 0x7c00 != 0x7c00).collect();
+    let k = 16;
+    for qk in available() {
+        for chunk in halves.chunks(k) {
+            for (p, &h) in chunk.iter().enumerate() {
+                let mut x = vec![0f32; chunk.len()];
+                x[p] = 1.0;
+                let got = (qk.f16_row)(&x, chunk);
+                let want = f16_bits_to_f32(h);
+                assert!(
+                    got == want || (got == 0.0 && want == 0.0),
+                    "{} {h:#x}",
+                    qk.name
+                );
+            }
+        }
+    }
+}
