@@ -12,6 +12,8 @@
 
 pub mod clock;
 pub mod error;
+#[cfg(feature = "failpoints")]
+pub mod failpoint;
 mod executor;
 mod loader;
 #[cfg(not(target_arch = "wasm32"))]
@@ -19,6 +21,7 @@ mod mmap;
 pub mod npy;
 mod ops;
 mod planner;
+pub mod prepack;
 pub mod profile;
 mod program;
 mod registry;
