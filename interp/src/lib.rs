@@ -12,9 +12,9 @@
 
 pub mod clock;
 pub mod error;
+mod executor;
 #[cfg(feature = "failpoints")]
 pub mod failpoint;
-mod executor;
 mod loader;
 #[cfg(not(target_arch = "wasm32"))]
 mod mmap;

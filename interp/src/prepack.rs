@@ -185,10 +185,7 @@ pub(crate) fn conv_weight(
 ) -> Result<Option<Arc<PackedConvWeight>>> {
     // Only the base of a contiguous program weight: a strided view of the same storage
     // would have the same address but different values.
-    if p.in_channels == p.groups
-        || !w.is_contiguous()
-        || !ctx.persistent.contains(&w.data_ptr())
-    {
+    if p.in_channels == p.groups || !w.is_contiguous() || !ctx.persistent.contains(&w.data_ptr()) {
         return Ok(None);
     }
     let key = (
@@ -232,7 +229,9 @@ mod tests {
     fn weight(ctx: &mut OpCtx, n: usize, k: usize) -> Tensor {
         let w = Tensor::from_f32(
             vec![n, k],
-            (0..n * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect(),
+            (0..n * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
+                .collect(),
         );
         ctx.persistent.insert(w.data_ptr());
         w
@@ -286,7 +285,11 @@ mod tests {
         assert_eq!(ctx.prepack.used(), 2 * 64 * 64 * 4);
         assert_eq!(ctx.prepack.linear.len(), 2);
         ctx.prepack.set_budget(24 << 10);
-        assert_eq!(ctx.prepack.used(), 0, "copies over the new budget are dropped");
+        assert_eq!(
+            ctx.prepack.used(),
+            0,
+            "copies over the new budget are dropped"
+        );
         for m in [1, 3, 9] {
             linear(&mut ctx, &w1, m);
         }

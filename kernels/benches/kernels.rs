@@ -85,7 +85,17 @@ fn bench_linear_rows(k: &Kernels, m: usize, kd: usize, n: usize) {
     let tr = time(|| sgemm_rows_with(k, m, n, kd, black_box(&a), kd, &w, kd, None, &mut c, n));
     let pb = PackedB::pack(kd, n, &w, kd, true);
     let tp = time(|| {
-        sgemm_packed_with(k, m, black_box(&a), kd, &pb, None, Activation::None, &mut c, n)
+        sgemm_packed_with(
+            k,
+            m,
+            black_box(&a),
+            kd,
+            &pb,
+            None,
+            Activation::None,
+            &mut c,
+            n,
+        )
     });
     println!(
         "{:>18} linear m={m} k={kd} n={n}: stored rows {:7.2} GFLOP/s, packed copy {:7.2} GFLOP/s",
@@ -114,19 +124,24 @@ fn main() {
     if std::env::args().any(|a| a == "--linear-rows") {
         for k in available() {
             let shapes: &[(usize, usize, usize)] = if std::env::args().any(|a| a == "--big") {
-                &[(1, 4096, 4096), (1, 8192, 8192), (1, 4096, 4096), (1, 8192, 8192)]
+                &[
+                    (1, 4096, 4096),
+                    (1, 8192, 8192),
+                    (1, 4096, 4096),
+                    (1, 8192, 8192),
+                ]
             } else {
                 &[
-                (1, 256, 256),
-                (1, 768, 768),
-                (1, 768, 3072),
-                (1, 4096, 4096),
-                (1, 8192, 8192),
-                (2, 768, 768),
-                (4, 768, 768),
-                (4, 4096, 4096),
-                (8, 768, 768),
-            ]
+                    (1, 256, 256),
+                    (1, 768, 768),
+                    (1, 768, 3072),
+                    (1, 4096, 4096),
+                    (1, 8192, 8192),
+                    (2, 768, 768),
+                    (4, 768, 768),
+                    (4, 4096, 4096),
+                    (8, 768, 768),
+                ]
             };
             for &(m, kd, n) in shapes {
                 bench_linear_rows(k, m, kd, n);

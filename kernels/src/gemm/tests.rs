@@ -226,7 +226,13 @@ fn gemv_rows_of_every_table_matches_the_reference() {
 /// few rows of A, on every table, serially and split over threads (bit-identical).
 #[test]
 fn sgemm_rows_matches_naive() {
-    for (m, n, k) in [(1, 1, 1), (1, 37, 19), (3, 70, 300), (4, 9, 5000), (2, 5, 0)] {
+    for (m, n, k) in [
+        (1, 1, 1),
+        (1, 37, 19),
+        (3, 70, 300),
+        (4, 9, 5000),
+        (2, 5, 0),
+    ] {
         let (lda, ldb, ldc) = (k + 1, k + 2, n + 3);
         let a = data(m * lda, 7);
         let b = data(n * ldb, 8);
@@ -239,7 +245,11 @@ fn sgemm_rows_matches_naive() {
                 for j in 0..n {
                     let w = want[i * n + j] + bias[j] as f64;
                     let g = c[i * ldc + j] as f64;
-                    assert!((g - w).abs() <= tol(k), "{} ({i},{j}) k{k}: {g} vs {w}", kern.name);
+                    assert!(
+                        (g - w).abs() <= tol(k),
+                        "{} ({i},{j}) k{k}: {g} vs {w}",
+                        kern.name
+                    );
                 }
                 assert!(c[i * ldc + n..(i + 1) * ldc].iter().all(|v| v.is_nan()));
             }
