@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::value::Value;
 
 /// Per-call context handed to ops: session scratch state they may use.
+#[derive(Default)]
 pub struct OpCtx {
     /// Packed copies of program weights for the GEMM kernels, within a memory budget
     /// (see `prepack.rs`).
@@ -21,16 +22,6 @@ pub struct OpCtx {
     pub(crate) persistent: std::collections::HashSet<usize>,
     /// The session's random stream (`rand`, `randn`, `randperm`; see `ops/random.rs`).
     pub(crate) rng: crate::ops::random::Rng,
-}
-
-impl Default for OpCtx {
-    fn default() -> Self {
-        OpCtx {
-            prepack: Default::default(),
-            persistent: Default::default(),
-            rng: Default::default(),
-        }
-    }
 }
 
 /// An op implementation. Arguments are owned so an op can take over the buffer of a tensor

@@ -35,7 +35,9 @@ def main() -> None:
     np.save(os.path.join(out, "y.npy"), y.numpy())
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     path = os.path.join(out, "linear_stack.wtb")
-    wasm_torch.export(model, (x,), path, frontend="export", dynamic_shapes=({0: batch},), verify=False)
+    # Exported on two rows: torch.export specialises a dimension whose example size is 1.
+    example = torch.randn(2, width)
+    wasm_torch.export(model, (example,), path, frontend="export", dynamic_shapes=({0: batch},), verify=False)
     weight_bytes = sum(p.numel() * 4 for p in model.parameters())
     print(json.dumps({"path": path, "weightBytes": weight_bytes, "layers": layers, "width": width}))
 
