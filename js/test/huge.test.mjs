@@ -74,7 +74,7 @@ for (const variant of ['simd', 'threads']) {
       const ls = s.loadStats;
       assert.ok(ls.weightBytes > 2 * GiB, `${ls.weightBytes} weight bytes`);
       let t = performance.now();
-      const out = await s.run({ x: new Tensor('f32', x, [1, WIDTH]) });
+      const out = await s.run({ [s.inputs[0].name]: new Tensor('f32', x, [1, WIDTH]) });
       const runMs = performance.now() - t;
       // Memory never shrinks: its size now is the peak of the load and the run.
       const peak = s.memoryBytes;
@@ -101,11 +101,11 @@ for (const variant of ['simd', 'threads']) {
         const big = new Float32Array(rows * WIDTH);
         t = performance.now();
         await assert.rejects(
-          s.run({ x: new Tensor('f32', big, [rows, WIDTH]) }),
+          s.run({ [s.inputs[0].name]: new Tensor('f32', big, [rows, WIDTH]) }),
           (e) => e instanceof OutOfMemoryError && e.code === 'OUT_OF_MEMORY',
         );
         console.log(`# huge (simd): a batch of ${rows} rows (${((rows * WIDTH * 4) / MiB).toFixed(0)} MiB per activation, ${(left / MiB).toFixed(0)} MiB left) -> OUT_OF_MEMORY in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-        const again = await s.run({ x: new Tensor('f32', x, [1, WIDTH]) });
+        const again = await s.run({ [s.inputs[0].name]: new Tensor('f32', x, [1, WIDTH]) });
         assert.ok(compare(Object.values(again)[0].data, want).maxScaled <= 1e-4, 'the run after OUT_OF_MEMORY');
       }
     } finally {
