@@ -72,7 +72,9 @@ lint_python() {
 }
 rust_tests() {
     # The pyo3 crate is tested through pytest (it links against libpython only inside Python).
-    cargo test --workspace --exclude wasm-torch-py
+    cargo test --workspace --exclude wasm-torch-py &&
+        # Every allocation of a load and a run failed in turn (needs the test-only failpoint).
+        cargo test -p wasm-torch-interp --features failpoints --test alloc_failure
 }
 wasm_check() {
     # interp + kernels + format must build for the browser target, with and without SIMD.

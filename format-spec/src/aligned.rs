@@ -43,6 +43,10 @@ impl AlignedBuf {
         // Rust caps one allocation at isize::MAX (2 GiB on wasm32): say so instead of
         // "bad layout". Only a single chunk larger than that can hit this (segments group
         // chunks up to SEGMENT_TARGET), i.e. a tensor too large for a 32-bit address space.
+        #[cfg(feature = "failpoints")]
+        if failpoint::hit(len_usize) {
+            return Err(fail("out of memory (failpoint)"));
+        }
         let layout = Layout::from_size_align(len_usize, ARENA_ALIGN)
             .map_err(|_| fail("larger than one allocation may be on this platform"))?;
         // SAFETY: layout has a non-zero size.
@@ -118,5 +122,23 @@ mod tests {
     fn huge_request_is_an_error() {
         let err = AlignedBuf::zeroed(u64::MAX).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Alloc);
+    }
+}
+
+/// Test hook (feature `failpoints`): a function consulted before every arena allocation;
+/// when it returns true the allocation fails as if the memory were exhausted.
+#[cfg(feature = "failpoints")]
+pub mod failpoint {
+    use std::sync::OnceLock;
+
+    static HOOK: OnceLock<fn(usize) -> bool> = OnceLock::new();
+
+    /// Install the hook (once per process; later calls are ignored).
+    pub fn set_hook(f: fn(bytes: usize) -> bool) {
+        let _ = HOOK.set(f);
+    }
+
+    pub(super) fn hit(bytes: usize) -> bool {
+        HOOK.get().is_some_and(|f| f(bytes))
     }
 }

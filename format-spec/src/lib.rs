@@ -27,6 +27,8 @@ pub mod validate;
 mod whole;
 pub mod writer;
 
+#[cfg(feature = "failpoints")]
+pub use aligned::failpoint;
 pub use aligned::{AlignedBuf, ARENA_ALIGN};
 pub use arena::{Arena, SlotLocation, SEGMENT_TARGET};
 pub use bit_eq::BitEq;

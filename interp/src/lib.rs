@@ -12,12 +12,15 @@
 pub mod clock;
 pub mod error;
 mod executor;
+#[cfg(feature = "failpoints")]
+pub mod failpoint;
 mod loader;
 #[cfg(not(target_arch = "wasm32"))]
 mod mmap;
 pub mod npy;
 mod ops;
 mod planner;
+pub mod prepack;
 pub mod profile;
 mod program;
 mod quant_weights;

@@ -79,15 +79,34 @@ impl Session {
         self.step_limit = limit;
     }
 
-    /// Pre-pack linear/matmul and convolution weights for the GEMM kernel on first use
-    /// (default on). The packed copy costs about as much memory as the weights; turn off
-    /// for huge models.
+    /// Pre-pack linear/matmul and convolution weights for the GEMM kernel on first use,
+    /// within the budget of [`Session::set_prepack_budget`] (on: the default budget; off:
+    /// a budget of 0, every product runs from the stored weights).
     pub fn set_weight_packing(&mut self, on: bool) {
-        self.ctx.pack_weights = on;
-        if !on {
-            self.ctx.packed.clear();
-            self.ctx.packed_conv.clear();
-        }
+        self.set_prepack_budget(if on {
+            crate::prepack::DEFAULT_BUDGET
+        } else {
+            0
+        });
+    }
+
+    /// Bytes of packed weight copies this session may keep (default
+    /// [`crate::prepack::DEFAULT_BUDGET`], 256 MiB; one weight may take at most a quarter).
+    /// Packed copies save re-packing a weight on every call; weights beyond the budget run
+    /// from their stored layout (no copy), so memory stays weights + activations + budget.
+    /// Lowering the budget drops the copies made so far if they exceed it.
+    pub fn set_prepack_budget(&mut self, bytes: usize) {
+        self.ctx.prepack.set_budget(bytes);
+    }
+
+    /// The budget set by [`Session::set_prepack_budget`].
+    pub fn prepack_budget(&self) -> usize {
+        self.ctx.prepack.budget()
+    }
+
+    /// Bytes held by packed weight copies so far.
+    pub fn prepacked_bytes(&self) -> usize {
+        self.ctx.prepack.used()
     }
 
     /// Replace the profiling clock (`None` disables timing; calls are still counted).

@@ -138,9 +138,6 @@ pub(crate) fn try_alloc<T: Elem>(n: usize) -> Result<Vec<T>> {
         .checked_mul(std::mem::size_of::<T>())
         .filter(|b| *b <= MAX_TENSOR_BYTES)
         .ok_or_else(|| Error::oom(format!("tensor of {n} elements is too large")))?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| Error::oom(format!("could not allocate {bytes} bytes")))?;
-    v.resize(n, T::default());
-    Ok(v)
+    wasm_torch_kernels::alloc::try_zeroed(n)
+        .map_err(|_| Error::oom(format!("could not allocate {bytes} bytes")))
 }

@@ -56,12 +56,19 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
 }
 
 /// Read a `Vec<T>` of a given dtype out of little-endian bytes.
-fn vec_from_le<T: Elem>(bytes: &[u8]) -> Vec<T> {
+fn vec_from_le<T: Elem>(bytes: &[u8]) -> Result<Vec<T>> {
     let n = bytes.len() / std::mem::size_of::<T>();
-    let mut v: Vec<T> = vec![T::default(); n];
+    let mut v: Vec<T> = try_alloc(n)?;
     bytemuck::cast_slice_mut::<T, u8>(&mut v)
         .copy_from_slice(&bytes[..n * std::mem::size_of::<T>()]);
-    v
+    Ok(v)
+}
+
+/// `n` elements of `T` (zeroed, allocated fallibly) whose bytes `fill` then writes.
+fn vec_filled<T: Elem>(n: usize, fill: impl FnOnce(&mut [u8])) -> Result<Vec<T>> {
+    let mut v: Vec<T> = try_alloc(n)?;
+    fill(bytemuck::cast_slice_mut::<T, u8>(&mut v));
+    Ok(v)
 }
 
 /// Gather a strided view into a contiguous vector.
@@ -244,19 +251,45 @@ impl Tensor {
             )));
         }
         Ok(match dtype {
-            DType::F32 => Tensor::from_vec(dtype, shape, vec_from_le::<f32>(bytes)),
-            DType::F64 => Tensor::from_vec(dtype, shape, vec_from_le::<f64>(bytes)),
-            DType::I64 => Tensor::from_vec(dtype, shape, vec_from_le::<i64>(bytes)),
-            DType::I32 => Tensor::from_vec(dtype, shape, vec_from_le::<i32>(bytes)),
-            DType::I16 => Tensor::from_vec(dtype, shape, vec_from_le::<i16>(bytes)),
-            DType::I8 => Tensor::from_vec(dtype, shape, vec_from_le::<i8>(bytes)),
+            DType::F32 => Tensor::from_vec(dtype, shape, vec_from_le::<f32>(bytes)?),
+            DType::F64 => Tensor::from_vec(dtype, shape, vec_from_le::<f64>(bytes)?),
+            DType::I64 => Tensor::from_vec(dtype, shape, vec_from_le::<i64>(bytes)?),
+            DType::I32 => Tensor::from_vec(dtype, shape, vec_from_le::<i32>(bytes)?),
+            DType::I16 => Tensor::from_vec(dtype, shape, vec_from_le::<i16>(bytes)?),
+            DType::I8 => Tensor::from_vec(dtype, shape, vec_from_le::<i8>(bytes)?),
             DType::U8 => Tensor::from_vec(dtype, shape, bytes.to_vec()),
             DType::Bool => Tensor::from_vec(
                 dtype,
                 shape,
                 bytes.iter().map(|&b| u8::from(b != 0)).collect(),
             ),
-            DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_from_le::<u16>(bytes)),
+            DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_from_le::<u16>(bytes)?),
+        })
+    }
+
+    /// A tensor whose `numel × dtype.size()` little-endian bytes `fill` writes straight into
+    /// its storage: one copy of the data (e.g. from a JavaScript array), allocated fallibly
+    /// (`OutOfMemory` instead of an abort).
+    pub fn from_le_fill(
+        dtype: DType,
+        shape: Vec<usize>,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<Tensor> {
+        let n = checked_numel(&shape)?;
+        Ok(match dtype {
+            DType::F32 => Tensor::from_vec(dtype, shape, vec_filled::<f32>(n, fill)?),
+            DType::F64 => Tensor::from_vec(dtype, shape, vec_filled::<f64>(n, fill)?),
+            DType::I64 => Tensor::from_vec(dtype, shape, vec_filled::<i64>(n, fill)?),
+            DType::I32 => Tensor::from_vec(dtype, shape, vec_filled::<i32>(n, fill)?),
+            DType::I16 => Tensor::from_vec(dtype, shape, vec_filled::<i16>(n, fill)?),
+            DType::I8 => Tensor::from_vec(dtype, shape, vec_filled::<i8>(n, fill)?),
+            DType::U8 => Tensor::from_vec(dtype, shape, vec_filled::<u8>(n, fill)?),
+            DType::Bool => {
+                let mut v = vec_filled::<u8>(n, fill)?;
+                v.iter_mut().for_each(|b| *b = u8::from(*b != 0));
+                Tensor::from_vec(dtype, shape, v)
+            }
+            DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_filled::<u16>(n, fill)?),
         })
     }
 

@@ -100,6 +100,26 @@ impl Session {
         Ok(outputs.iter().map(|(n, t)| write_output(n, t)).collect())
     }
 
+    /// Bytes of packed weight copies this session may keep (see
+    /// `wasm_torch_interp::Session::set_prepack_budget`; default 256 MiB, 0 = none).
+    #[wasm_bindgen(js_name = setPrepackBudget)]
+    pub fn set_prepack_budget(&mut self, bytes: f64) -> Result<(), JsValue> {
+        if !(bytes >= 0.0 && bytes.is_finite()) {
+            return Err(invalid_input(
+                "prepackBudget must be a non-negative number of bytes",
+            ));
+        }
+        self.inner
+            .set_prepack_budget(bytes.min(usize::MAX as f64) as usize);
+        Ok(())
+    }
+
+    /// Bytes held by packed weight copies so far.
+    #[wasm_bindgen(js_name = prepackedBytes)]
+    pub fn prepacked_bytes(&self) -> f64 {
+        self.inner.prepacked_bytes() as f64
+    }
+
     /// Turn per-op timing on (resetting the counters) or off.
     #[wasm_bindgen(js_name = setProfiling)]
     pub fn set_profiling(&mut self, on: bool) {

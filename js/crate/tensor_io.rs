@@ -73,8 +73,10 @@ pub fn read_input(obj: &JsValue) -> Result<(String, Tensor), JsValue> {
             bytes.length()
         )));
     }
-    let data = bytes.to_vec();
-    let tensor = Tensor::from_le_bytes(dtype, shape, &data).map_err(from_interp)?;
+    // Copied once, straight into the tensor's storage, allocated fallibly: an input that
+    // does not fit is OUT_OF_MEMORY, not a trap.
+    let tensor =
+        Tensor::from_le_fill(dtype, shape, |dst| bytes.copy_to(dst)).map_err(from_interp)?;
     Ok((name, tensor))
 }
 

@@ -8,9 +8,10 @@
 # incremental) → tsc → fixtures (test-support's `fixtures js`) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
 # → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
-# → node --test (includes test/huge.test.mjs: writes a 2.5 GB model to the temp dir with the
-# make_huge example, loads it, deletes it; ~30 s; skipped, saying why, with < 8 GiB available
-# memory or < 6 GiB free disk) → browsers (each also checks the demo page). Exit status is
+# → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
+# once by test/big/make_linear_stack.py into target/big-linear (~2 min) and kept; runs it in the
+# simd and threads builds, ~45 s; skipped, saying why, with < 10 GiB available memory, < 6 GiB
+# free disk or no Python with torch) → browsers (each also checks the demo page). Exit status is
 # non-zero if any stage failed.
 # webkit is reported but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is
 # not always installed).

@@ -54,6 +54,8 @@ export interface WasmModel {
 /** The wasm session class. */
 export interface WasmSession {
   run(inputs: WireTensor[]): WireTensor[];
+  setPrepackBudget(bytes: number): void;
+  prepackedBytes(): number;
   setProfiling(on: boolean): void;
   profile(): unknown;
   free(): void;

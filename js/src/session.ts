@@ -40,6 +40,12 @@ export interface LoadOptions {
   variant?: Variant;
   /** Where `wasm/<variant>/` lives; default: next to this module. */
   wasmBaseUrl?: string | URL;
+  /**
+   * Bytes of packed weight copies the session may keep (default 256 MiB; 0 = none). Packing
+   * a weight once saves re-packing it per call; weights past the budget run from their stored
+   * layout, so memory stays weights + activations + this budget.
+   */
+  prepackBudget?: number;
 }
 
 /** A named input or output of the model. Symbolic dimensions are strings ("batch"). */
@@ -170,7 +176,9 @@ export class Session {
       memoryBefore,
       peakMemory,
     };
-    return new Session(runtime, model, build, stats);
+    const session = new Session(runtime, model, build, stats);
+    if (options.prepackBudget !== undefined) session.setPrepackBudget(options.prepackBudget);
+    return session;
   }
 
   /**
@@ -205,6 +213,29 @@ export class Session {
       result[o.name] = Tensor.fromBytes(o.dtype, o.shape, o.bytes);
     }
     return result;
+  }
+
+  /** Set the budget for packed weight copies (see `LoadOptions.prepackBudget`). */
+  setPrepackBudget(bytes: number): void {
+    const session = this.session;
+    if (!session) throw new ReleasedError();
+    if (typeof bytes !== 'number' || !(bytes >= 0)) throw new InvalidInputError('prepackBudget must be a non-negative number of bytes');
+    this.runtime.call('setPrepackBudget', () => session.setPrepackBudget(bytes));
+  }
+
+  /** Bytes held by packed weight copies so far. */
+  get prepackedBytes(): number {
+    const session = this.session;
+    if (!session) throw new ReleasedError();
+    return this.runtime.call('prepackedBytes', () => session.prepackedBytes());
+  }
+
+  /**
+   * Size of the wasm linear memory now. Memory never shrinks, so after a load and runs this
+   * is the peak they needed (shared by every session of the same build and thread setting).
+   */
+  get memoryBytes(): number {
+    return this.runtime.memoryBytes();
   }
 
   /** Switch per-op profiling on (resetting counters) or off. */

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use wasm_torch_kernels::activation::Activation;
 use wasm_torch_kernels::arch::{available, Kernels};
 use wasm_torch_kernels::conv::{conv2d_with, Conv2dParams};
-use wasm_torch_kernels::gemm::{sgemm_packed_with, sgemm_with, PackedB};
+use wasm_torch_kernels::gemm::{sgemm_packed_with, sgemm_rows_with, sgemm_with, PackedB};
 
 /// Fastest seconds per call of `f` over ~0.3 s of runs (the minimum is the most stable
 /// statistic on a shared, busy machine).
@@ -75,6 +75,36 @@ fn bench_gemm(k: &Kernels, m: usize, kd: usize, n: usize) {
     );
 }
 
+/// A Linear layer with few rows: the weight stored `[n, k]` read in place (`sgemm_rows`)
+/// against the same product over a pre-packed copy of it (`sgemm_packed`).
+fn bench_linear_rows(k: &Kernels, m: usize, kd: usize, n: usize) {
+    let a = data(m * kd);
+    let w = data(n * kd);
+    let mut c = vec![0f32; m * n];
+    let flops = 2.0 * (m * n * kd) as f64;
+    let tr = time(|| sgemm_rows_with(k, m, n, kd, black_box(&a), kd, &w, kd, None, &mut c, n));
+    let pb = PackedB::pack(kd, n, &w, kd, true);
+    let tp = time(|| {
+        sgemm_packed_with(
+            k,
+            m,
+            black_box(&a),
+            kd,
+            &pb,
+            None,
+            Activation::None,
+            &mut c,
+            n,
+        )
+    });
+    println!(
+        "{:>18} linear m={m} k={kd} n={n}: stored rows {:7.2} GFLOP/s, packed copy {:7.2} GFLOP/s",
+        k.name,
+        flops / tr / 1e9,
+        flops / tp / 1e9
+    );
+}
+
 fn bench_conv(k: &Kernels, name: &str, p: &Conv2dParams) {
     let x = data(p.batch * p.in_channels * p.in_h * p.in_w);
     let w = data(p.out_channels * p.in_channels / p.groups * p.kernel_h * p.kernel_w);
@@ -91,6 +121,34 @@ fn bench_conv(k: &Kernels, name: &str, p: &Conv2dParams) {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--linear-rows") {
+        for k in available() {
+            let shapes: &[(usize, usize, usize)] = if std::env::args().any(|a| a == "--big") {
+                &[
+                    (1, 4096, 4096),
+                    (1, 8192, 8192),
+                    (1, 4096, 4096),
+                    (1, 8192, 8192),
+                ]
+            } else {
+                &[
+                    (1, 256, 256),
+                    (1, 768, 768),
+                    (1, 768, 3072),
+                    (1, 4096, 4096),
+                    (1, 8192, 8192),
+                    (2, 768, 768),
+                    (4, 768, 768),
+                    (4, 4096, 4096),
+                    (8, 768, 768),
+                ]
+            };
+            for &(m, kd, n) in shapes {
+                bench_linear_rows(k, m, kd, n);
+            }
+        }
+        return;
+    }
     let conv3 = Conv2dParams {
         batch: 1,
         in_channels: 64,

@@ -192,12 +192,32 @@ impl PackedConvWeight {
         p: &Conv2dParams,
         weight: &[f32],
     ) -> Option<PackedConvWeight> {
+        match PackedConvWeight::try_pack_with(kern, p, weight) {
+            Ok(pw) => pw,
+            Err(e) => panic!("PackedConvWeight::pack: {e}"),
+        }
+    }
+
+    /// [`PackedConvWeight::pack`] that reports a failed allocation instead of panicking.
+    pub fn try_pack(
+        p: &Conv2dParams,
+        weight: &[f32],
+    ) -> Result<Option<PackedConvWeight>, crate::alloc::AllocError> {
+        PackedConvWeight::try_pack_with(arch::active(), p, weight)
+    }
+
+    /// [`PackedConvWeight::try_pack`] for an explicit kernel table.
+    pub fn try_pack_with(
+        kern: &'static Kernels,
+        p: &Conv2dParams,
+        weight: &[f32],
+    ) -> Result<Option<PackedConvWeight>, crate::alloc::AllocError> {
         if let Err(e) = p.validate() {
             panic!("{e}");
         }
         let cin_g = p.in_channels / p.groups;
         if cin_g == 1 {
-            return None;
+            return Ok(None);
         }
         let cout_g = p.out_channels / p.groups;
         let kdim = cin_g * p.kernel_h * p.kernel_w;
@@ -205,14 +225,14 @@ impl PackedConvWeight {
         let groups = (0..p.groups)
             .map(|g| {
                 let w = &weight[g * cout_g * kdim..(g + 1) * cout_g * kdim];
-                PackedA::pack_with(kern, cout_g, kdim, w, kdim, false)
+                PackedA::try_pack_with(kern, cout_g, kdim, w, kdim, false)
             })
-            .collect();
-        Some(PackedConvWeight {
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(PackedConvWeight {
             params: p.clone(),
             kernels: kern.name,
             groups,
-        })
+        }))
     }
 
     /// Bytes held by the packed copy.

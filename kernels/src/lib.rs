@@ -18,6 +18,7 @@
 #![cfg_attr(target_arch = "wasm32", allow(unused_unsafe))]
 
 pub mod activation;
+pub mod alloc;
 pub mod arch;
 pub mod binary;
 pub mod conv;

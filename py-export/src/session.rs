@@ -138,6 +138,19 @@ impl NativeSession {
         Ok(outs.iter().map(|t| to_raw(py, t)).collect())
     }
 
+    /// Bytes of packed weight copies this session may keep (0 = none; see
+    /// `wasm_torch_interp::Session::set_prepack_budget`).
+    fn set_prepack_budget(&mut self, bytes: usize) -> PyResult<()> {
+        self.lock()?.set_prepack_budget(bytes);
+        Ok(())
+    }
+
+    /// Bytes held by packed weight copies so far.
+    #[getter]
+    fn prepacked_bytes(&self) -> PyResult<usize> {
+        Ok(self.lock()?.prepacked_bytes())
+    }
+
     /// Record every tensor an instruction writes during the next runs (for `diff`).
     fn set_trace(&mut self, on: bool) -> PyResult<()> {
         self.lock()?.set_trace(on);

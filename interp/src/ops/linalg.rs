@@ -2,11 +2,6 @@
 //! All compute in f32 on the GEMM kernel; transposed views of weights are fed to it as
 //! `trans_b` without a copy, and program weights are packed once per session.
 
-use std::sync::Arc;
-
-use wasm_torch_kernels::activation::Activation;
-use wasm_torch_kernels::gemm::{sgemm, sgemm_packed, PackedB};
-
 use super::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::error::{Error, Result};
 use crate::ops::registry::OpList;
@@ -20,6 +15,16 @@ struct Mat<'a> {
     data: std::borrow::Cow<'a, [f32]>,
     ld: usize,
     trans: bool,
+}
+
+impl Mat<'_> {
+    fn view(&self) -> crate::prepack::MatRef<'_> {
+        crate::prepack::MatRef {
+            data: &self.data,
+            ld: self.ld,
+            trans: self.trans,
+        }
+    }
 }
 
 fn as_mat(t: &Tensor) -> Result<Mat<'_>> {
@@ -83,60 +88,8 @@ pub(crate) fn mm2d(
     if let Some(q) = crate::quant_weights::product_weight(b) {
         return crate::quant_weights::mm2d(q, a, bias);
     }
-    let am = as_mat(a)?;
-    // the A operand must be row-major for sgemm_packed; sgemm accepts either
-    let bm = as_mat(b)?;
-    let cacheable = ctx.pack_weights && b.dtype() == DType::F32 && k > 0 && {
-        // the base of a (possibly transposed) view of a program weight
-        ctx.persistent.contains(&b.data_ptr())
-    };
-    if cacheable && !am.trans {
-        let key = (b.data_ptr(), k, n, bm.trans);
-        let packed = match ctx.packed.get(&key) {
-            Some(p) => p.clone(),
-            None => {
-                let p = Arc::new(PackedB::pack(k, n, &bm.data, bm.ld, bm.trans));
-                ctx.packed.insert(key, p.clone());
-                p
-            }
-        };
-        sgemm_packed(
-            m,
-            &am.data,
-            am.ld,
-            &packed,
-            bias,
-            Activation::None,
-            &mut out,
-            n,
-        );
-        return Ok(out);
-    }
-    if k == 0 {
-        if let Some(bv) = bias {
-            out.chunks_exact_mut(n)
-                .for_each(|row| row.copy_from_slice(bv));
-        }
-        return Ok(out);
-    }
-    if let Some(bv) = bias {
-        out.chunks_exact_mut(n)
-            .for_each(|row| row.copy_from_slice(bv));
-    }
-    sgemm(
-        m,
-        n,
-        k,
-        &am.data,
-        am.ld,
-        am.trans,
-        &bm.data,
-        bm.ld,
-        bm.trans,
-        &mut out,
-        n,
-        bias.is_some(),
-    );
+    let (am, bm) = (as_mat(a)?, as_mat(b)?);
+    crate::prepack::product(ctx, b, am.view(), bm.view(), (m, k, n), bias, &mut out)?;
     Ok(out)
 }
 
@@ -438,7 +391,7 @@ mod tests {
                 assert!((p - q).abs() < 1e-4, "{p} vs {q}");
             }
         }
-        assert_eq!(ctx.packed.len(), 1);
+        assert_eq!(ctx.prepack.used(), 16 * 4 * 4);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // Runs the browser suite (suite.mjs) in a real engine and reports pass/fail counts.
 //
-//   node js/test/browser/run.mjs chromium|firefox|webkit [--timeout SECONDS]
+//   node js/test/browser/run.mjs chromium|firefox|webkit [--timeout SECONDS] [--pages LABEL,...]
 //
 // chromium: Debian's /usr/bin/chromium driven by playwright-core (CDP).
 // firefox:  /usr/bin/firefox-esr driven by puppeteer-core over WebDriver BiDi.
@@ -32,6 +32,15 @@ const pages = [
   { label: 'isolated', url: `${isolated.url}/js/test/browser/index.html?variants=scalar,simd&workers=${workers}` },
   { label: 'not isolated', url: `${plain.url}/js/test/browser/index.html?variants=simd&workers=&zoo=0` },
 ];
+// The >2 GiB Linear stack of test/huge.test.mjs, streamed from the server, when it has been
+// written (by that test or test/big/make_linear_stack.py) into target/big-linear; Chromium
+// only (the engine the browser-size goal is checked on), and the only large model on its page.
+const BIG_DIR = 'target/big-linear';
+if (engine === 'chromium' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}/y.npy`, import.meta.url)))) {
+  pages.push({ label: 'big model', url: `${isolated.url}/js/test/browser/index.html?variants=&workers=&zoo=0&big=/${BIG_DIR}` });
+} else {
+  console.log(`# big-model page not checked: ${engine === 'chromium' ? `${BIG_DIR} not written (see js/test/huge.test.mjs)` : 'Chromium only'}`);
+}
 // The demo page checks itself when its models exist (js/examples/serve.mjs lists them).
 const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
 const demoMissing = prepareDemoZoo(fileURLToPath(new URL(`../../../${DEMO_ZOO}`, import.meta.url)), { quiet: true });
@@ -185,7 +194,9 @@ let skipped = 0;
 try {
   // A fresh browser per page: in Firefox a page opened after one that ran thread pools did
   // not report back, and isolation between pages is what we want anyway.
-  for (const p of pages) await drivers[engine](async (browser) => {
+  // `--pages LABEL,...` runs only those pages (e.g. `--pages 'big model'`).
+  const only = process.argv.indexOf('--pages') > 0 ? process.argv[process.argv.indexOf('--pages') + 1].split(',') : undefined;
+  for (const p of pages.filter((pg) => !only || only.includes(pg.label))) await drivers[engine](async (browser) => {
     {
       console.log(`# ${engine}, ${p.label}: ${p.url}`);
       let r;

@@ -1,7 +1,7 @@
 // The in-browser test suite: the same checks as the Node tests, run by a real engine on a
 // page (index.html) served by server.mjs. Results go to `window.__wasmTorchResults` for the
 // drivers (run-chromium.mjs, run-firefox.mjs, run-webkit.mjs) to collect.
-import { Session, Tensor, detectFeatures, BadFileError, InvalidInputError, UnsupportedOpsError } from '/js/dist/index.js';
+import { Session, Tensor, detectFeatures, BadFileError, InvalidInputError, UnsupportedOpsError, OutOfMemoryError } from '/js/dist/index.js';
 import { WorkerSession } from '/js/dist/worker-client.js';
 import { parseNpy } from '/js/dist/npy.js';
 
@@ -146,7 +146,43 @@ async function suiteFor(variant, where, zoo) {
   }
 }
 
-/** Entry: `?variants=scalar,simd&workers=threads,simd&zoo=1`. */
+/**
+ * The >2 GiB Linear stack (nine Linear(8192, 8192) + Tanh, see js/test/huge.test.mjs) streamed
+ * from `dir` on the server: output vs PyTorch's, peak wasm memory ≤ weights + 64 MiB, and (simd)
+ * a batch too large for the remaining memory gets OUT_OF_MEMORY with the session usable after.
+ */
+async function bigModel(dir, variant) {
+  await check(`${variant}/main: 2.42 GB Linear stack streamed, like PyTorch, memory ≤ weights + 64 MiB`, async () => {
+    const x = await fetchNpy(`${dir}/x.npy`);
+    const want = await fetchNpy(`${dir}/y.npy`);
+    const s = await Session.load(`${dir}/linear_stack.wtb`, { variant, threads: variant === 'threads' ? 2 : false });
+    try {
+      const name = s.inputs[0].name;
+      const t = performance.now();
+      const out = await s.run({ [name]: new Tensor('f32', x.data, [1, 8192]) });
+      const runMs = performance.now() - t;
+      const peak = s.memoryBytes;
+      const ls = s.loadStats;
+      const over = peak - ls.memoryBefore - ls.weightBytes;
+      const worst = maxScaledDiff(Object.values(out)[0].data, want.data);
+      assert(worst <= 1e-4, `max scaled diff ${worst}`);
+      assert(over <= 64 * 2 ** 20, `memory ${peak} for ${ls.weightBytes} bytes of weights`);
+      let oom = '';
+      if (variant === 'simd') {
+        const rows = Math.floor((0.7 * (4 * 2 ** 30 - peak)) / (8192 * 4));
+        await rejectsWith(s.run({ [name]: new Tensor('f32', new Float32Array(rows * 8192), [rows, 8192]) }), OutOfMemoryError, 'OUT_OF_MEMORY');
+        const again = await s.run({ [name]: new Tensor('f32', x.data, [1, 8192]) });
+        assert(maxScaledDiff(Object.values(again)[0].data, want.data) <= 1e-4, 'run after OUT_OF_MEMORY');
+        oom = `; ${rows} rows -> OUT_OF_MEMORY, then a correct run`;
+      }
+      return `load ${(ls.ms / 1000).toFixed(1)} s (${(ls.bytes / ls.ms / 1000).toFixed(0)} MB/s), run ${runMs.toFixed(0)} ms, weights + ${(over / 2 ** 20).toFixed(1)} MiB, max diff ${worst.toExponential(2)}${oom}`;
+    } finally {
+      s.release();
+    }
+  });
+}
+
+/** Entry: `?variants=scalar,simd&workers=threads,simd&zoo=1&big=/target/big-linear`. */
 export async function main() {
   const q = new URLSearchParams(location.search);
   const features = detectFeatures();
@@ -176,6 +212,17 @@ export async function main() {
         log(`skip ${v}/${where}: ${why}`);
       } else await suiteFor(v, where, zoo);
     }
+  }
+  const big = q.get('big');
+  if (big) {
+    for (const v of ['simd', 'threads']) {
+      const why = unsupported(v);
+      if (why) results.push({ name: `${v}/main: big model`, ok: true, skip: why });
+      else await bigModel(big, v);
+    }
+    window.__wasmTorchResults = { env, results };
+    log('DONE');
+    return;
   }
   await check('automatic choice reports its reason', async () => {
     const s = await Session.load('/js/test/fixtures-out/tiny.wtb');

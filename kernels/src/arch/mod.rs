@@ -42,6 +42,12 @@ pub(crate) type DwPlaneFn = fn(plane: &mut crate::conv::DwPlane);
 /// classifier head), where a one-row micro-tile would leave most of the vector units idle.
 pub(crate) type GemvFn = fn(k: usize, a: &[f32], b: &[f32], panels: usize, out: &mut [f32]);
 
+/// A one-row product against a matrix stored by rows: `out[j] = a · b[j·ldb .. j·ldb + k]`
+/// for `j < out.len()` (`a` holds `k` values, `ldb >= k`). The m = 1 case of a Linear layer
+/// read straight from its stored `[out, in]` weight, so no packed copy of the weight is
+/// needed: every output is a dot product along a contiguous row.
+pub(crate) type GemvRowsFn = fn(k: usize, a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]);
+
 /// One implementation of every dispatched kernel.
 pub struct Kernels {
     /// Human-readable name of the instruction set ("portable", "avx2-fma", "wasm-simd128", ...).
@@ -59,6 +65,7 @@ pub struct Kernels {
     pub(crate) gelu_tanh: MapFn,
     pub(crate) dw_plane: DwPlaneFn,
     pub(crate) gemv: GemvFn,
+    pub(crate) gemv_rows: GemvRowsFn,
 }
 
 /// The portable (plain Rust) kernel table: the reference for every other table.
@@ -80,6 +87,7 @@ static PORTABLE: Kernels = Kernels {
     gelu_tanh: scalar::gelu_tanh_slice,
     dw_plane: dw_plane_portable,
     gemv: crate::gemm::portable_gemv,
+    gemv_rows: crate::gemm::portable_gemv_rows,
 };
 
 fn dw_plane_portable(plane: &mut crate::conv::DwPlane) {

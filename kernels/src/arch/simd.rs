@@ -263,6 +263,90 @@ pub(crate) fn gemv<S: Simd, const G: usize>(
     }
 }
 
+/// One-row product against a matrix stored by rows (see [`super::GemvRowsFn`];
+/// `gemm::portable_gemv_rows` is the reference): `out[j] = a · b[j]`, four rows of `b` at a
+/// time with two vector accumulators each, so eight independent multiply-add chains run per
+/// step and `a` is loaded once for four rows. Named locals rather than arrays: wasm's LLVM
+/// keeps accumulator arrays in linear memory.
+#[inline(always)]
+pub(crate) fn gemv_rows<S: Simd>(k: usize, a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+    let n = out.len();
+    if n == 0 {
+        return;
+    }
+    assert!(a.len() >= k && ldb >= k && b.len() >= (n - 1) * ldb + k);
+    let l = S::LANES;
+    let kv = k / (2 * l) * (2 * l);
+    let z = S::splat(0.0);
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    let tail = |row: usize| -> f32 {
+        let r = &b[row * ldb..row * ldb + k];
+        (kv..k).map(|p| a[p] * r[p]).sum()
+    };
+    let mut j = 0;
+    while j + 4 <= n {
+        let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
+        let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
+        // SAFETY: rows j..j + 4 < n and p + 2 * LANES <= kv <= k: every load is inside `a`
+        // (length >= k) or row j + i of `b` (asserted above).
+        unsafe {
+            let (r0, r1) = (bp.add(j * ldb), bp.add((j + 1) * ldb));
+            let (r2, r3) = (bp.add((j + 2) * ldb), bp.add((j + 3) * ldb));
+            let mut p = 0;
+            while p < kv {
+                let x0 = S::load(ap.add(p));
+                let x1 = S::load(ap.add(p + l));
+                c00 = x0.mul_add(S::load(r0.add(p)), c00);
+                c01 = x1.mul_add(S::load(r0.add(p + l)), c01);
+                c10 = x0.mul_add(S::load(r1.add(p)), c10);
+                c11 = x1.mul_add(S::load(r1.add(p + l)), c11);
+                c20 = x0.mul_add(S::load(r2.add(p)), c20);
+                c21 = x1.mul_add(S::load(r2.add(p + l)), c21);
+                c30 = x0.mul_add(S::load(r3.add(p)), c30);
+                c31 = x1.mul_add(S::load(r3.add(p + l)), c31);
+                p += 2 * l;
+            }
+        }
+        out[j] = hsum(c00.add(c01)) + tail(j);
+        out[j + 1] = hsum(c10.add(c11)) + tail(j + 1);
+        out[j + 2] = hsum(c20.add(c21)) + tail(j + 2);
+        out[j + 3] = hsum(c30.add(c31)) + tail(j + 3);
+        j += 4;
+    }
+    while j < n {
+        let (mut c0, mut c1) = (z, z);
+        // SAFETY: as above, for row j < n.
+        unsafe {
+            let r = bp.add(j * ldb);
+            let mut p = 0;
+            while p < kv {
+                c0 = S::load(ap.add(p)).mul_add(S::load(r.add(p)), c0);
+                c1 = S::load(ap.add(p + l)).mul_add(S::load(r.add(p + l)), c1);
+                p += 2 * l;
+            }
+        }
+        out[j] = hsum(c0.add(c1)) + tail(j);
+        j += 1;
+    }
+}
+
+/// Sum of the lanes of `v` (pairwise over a stored copy; once per output, not per step).
+#[inline(always)]
+fn hsum<S: Simd>(v: S) -> f32 {
+    let mut buf = [0f32; 8];
+    assert!(S::LANES <= buf.len());
+    // SAFETY: buf holds 8 >= LANES floats.
+    unsafe { v.store(buf.as_mut_ptr()) };
+    let mut w = S::LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            buf[i] += buf[i + w];
+        }
+    }
+    buf[0]
+}
+
 /// `G` consecutive panels of [`gemv`].
 ///
 /// # Safety

@@ -221,4 +221,5 @@ pub(crate) static TABLE: Kernels = Kernels {
     gelu_tanh,
     dw_plane: |plane| simd::dw_plane::<F4>(plane),
     gemv: |k, a, b, panels, out| simd::gemv::<F4, 2>(k, a, b, panels, out),
+    gemv_rows: |k, a, b, ldb, out| simd::gemv_rows::<F4>(k, a, b, ldb, out),
 };

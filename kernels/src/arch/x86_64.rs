@@ -187,6 +187,16 @@ fn gemv(k: usize, a: &[f32], b: &[f32], panels: usize, out: &mut [f32]) {
     unsafe { gemv_avx2(k, a, b, panels, out) }
 }
 
+#[target_feature(enable = "avx2,fma")]
+fn gemv_rows_avx2(k: usize, a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+    simd::gemv_rows::<F8>(k, a, b, ldb, out)
+}
+
+fn gemv_rows(k: usize, a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+    // SAFETY: reachable only through `TABLE`, handed out after AVX2+FMA detection.
+    unsafe { gemv_rows_avx2(k, a, b, ldb, out) }
+}
+
 /// The AVX2+FMA table. Only hand it out after [`detected`] returned true.
 pub(crate) static TABLE: Kernels = Kernels {
     name: "avx2-fma",
@@ -202,6 +212,7 @@ pub(crate) static TABLE: Kernels = Kernels {
     gelu_tanh,
     dw_plane,
     gemv,
+    gemv_rows,
 };
 
 /// Whether this CPU runs the AVX2+FMA table.

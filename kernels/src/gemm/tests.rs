@@ -193,6 +193,93 @@ fn gemv_of_every_table_matches_the_reference() {
 }
 
 #[test]
+fn gemv_rows_of_every_table_matches_the_reference() {
+    // Row counts around the SIMD group of 4 rows, k around the 2-vector step (8 or 16
+    // floats) and its scalar tail, and a padded leading dimension.
+    for n in 1..=9 {
+        for k in [1, 2, 7, 8, 15, 16, 17, 64, 300] {
+            let ldb = k + 3;
+            let a = data(k, n as u32);
+            let b = data(n * ldb, 200 + k as u32);
+            let mut want = vec![f32::NAN; n];
+            portable_gemv_rows(k, &a, &b, ldb, &mut want);
+            for (j, &w) in want.iter().enumerate() {
+                let exact: f64 = (0..k).map(|p| a[p] as f64 * b[j * ldb + p] as f64).sum();
+                assert!((w as f64 - exact).abs() <= tol(k), "reference, k {k}");
+            }
+            for kern in available() {
+                let mut got = vec![f32::NAN; n];
+                (kern.gemv_rows)(k, &a, &b, ldb, &mut got);
+                for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() as f64 <= tol(k),
+                        "{}: n {n}, k {k}, row {j}: {g} vs {w}",
+                        kern.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `sgemm_rows` (B stored by rows, no packing) against the naive product, with bias, for
+/// few rows of A, on every table, serially and split over threads (bit-identical).
+#[test]
+fn sgemm_rows_matches_naive() {
+    for (m, n, k) in [
+        (1, 1, 1),
+        (1, 37, 19),
+        (3, 70, 300),
+        (4, 9, 5000),
+        (2, 5, 0),
+    ] {
+        let (lda, ldb, ldc) = (k + 1, k + 2, n + 3);
+        let a = data(m * lda, 7);
+        let b = data(n * ldb, 8);
+        let bias = data(n, 9);
+        let want = naive(m, n, k, &a, lda, false, &b, ldb, true);
+        for kern in available() {
+            let mut c = vec![f32::NAN; m * ldc];
+            sgemm_rows_with(kern, m, n, k, &a, lda, &b, ldb, Some(&bias), &mut c, ldc);
+            for i in 0..m {
+                for j in 0..n {
+                    let w = want[i * n + j] + bias[j] as f64;
+                    let g = c[i * ldc + j] as f64;
+                    assert!(
+                        (g - w).abs() <= tol(k),
+                        "{} ({i},{j}) k{k}: {g} vs {w}",
+                        kern.name
+                    );
+                }
+                assert!(c[i * ldc + n..(i + 1) * ldc].iter().all(|v| v.is_nan()));
+            }
+            let mut ct = vec![f32::NAN; m * ldc];
+            crate::parallel::with_threads(3, || {
+                sgemm_rows_with(kern, m, n, k, &a, lda, &b, ldb, Some(&bias), &mut ct, ldc)
+            });
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert!(bits(&ct) == bits(&c), "{}: threads differ", kern.name);
+        }
+    }
+}
+
+/// The unpacked path packs B one column block at a time: its scratch is bounded by the
+/// block, not by B, and the product is the same over several blocks.
+#[test]
+fn sgemm_scratch_is_one_block() {
+    let (m, n, k) = (5, 200, 64);
+    assert!(sgemm_scratch_len(m, n, k) <= B_BLOCK_FLOATS.max(k * NR));
+    assert!(sgemm_scratch_len(m, n, k) < n * k);
+    assert_eq!(sgemm_scratch_len(1, n, k), 0);
+    for tb in [false, true] {
+        check_sgemm(m, n, k, false, tb, 1, false, 3);
+    }
+    // One panel deeper than the block size: the scratch is one panel.
+    assert_eq!(sgemm_scratch_len(2, 40, 1000), NR * 1000);
+    check_sgemm(2, 40, 1000, true, true, 0, true, 4);
+}
+
+#[test]
 fn sgemm_k_zero_zeroes_or_keeps_c() {
     for kern in available() {
         let mut c = vec![3.0f32; 6];

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -69,6 +69,18 @@ class Session:
         self.inputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.inputs]
         self.outputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.outputs]
 
+    def set_prepack_budget(self, nbytes: int) -> None:
+        """Bytes of packed weight copies this session may keep (default 256 MiB; 0 = none).
+
+        Packing a weight once saves re-packing it on every call; weights past the budget run
+        from their stored layout, so memory stays weights + activations + this budget."""
+        self._native.set_prepack_budget(int(nbytes))
+
+    @property
+    def prepacked_bytes(self) -> int:
+        """Bytes held by packed weight copies so far."""
+        return self._native.prepacked_bytes
+
     def run(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
         """Run the model; inputs positionally or by name; returns one numpy array per output."""
         if named:
@@ -112,10 +124,16 @@ class Session:
         return f"Session({self.path!r}, inputs={self.inputs}, outputs={self.outputs})"
 
 
-def load(path: Union[str, "os.PathLike[str]", bytes]) -> Session:
-    """Load a ``.wtb`` file (a path, or the file's bytes) into a native interpreter session."""
+def load(path: Union[str, "os.PathLike[str]", bytes], *, prepack_budget: Optional[int] = None) -> Session:
+    """Load a ``.wtb`` file (a path, or the file's bytes) into a native interpreter session.
+
+    ``prepack_budget``: see :meth:`Session.set_prepack_budget` (default 256 MiB)."""
     from . import _native
 
     if isinstance(path, (bytes, bytearray)):
-        return Session(_native.NativeSession.from_bytes(bytes(path)), "<bytes>")
-    return Session(_native.NativeSession(os.fspath(path)), os.fspath(path))
+        s = Session(_native.NativeSession.from_bytes(bytes(path)), "<bytes>")
+    else:
+        s = Session(_native.NativeSession(os.fspath(path)), os.fspath(path))
+    if prepack_budget is not None:
+        s.set_prepack_budget(prepack_budget)
+    return s

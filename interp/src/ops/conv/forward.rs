@@ -147,41 +147,14 @@ fn conv(ctx: &mut OpCtx, args: &[Value], groups_at: usize) -> Result<Tensor> {
     Ok(Tensor::from_f32_as(float_out(x), shape, out))
 }
 
-/// The packed copy of a program weight `w` for convolution `p`, packed on first use and
-/// cached in the session (like linear weights, see `linalg::mm2d`); `None` when packing is
-/// off, `w` is not a program weight, or the convolution is depthwise (direct, unpacked).
+/// The packed copy of program weight `w` for convolution `p`, if the session keeps one
+/// (see `prepack::conv_weight`).
 fn packed_conv_weight(
     ctx: &mut OpCtx,
     w: &Tensor,
     p: &Conv2dParams,
 ) -> Result<Option<Arc<PackedConvWeight>>> {
-    // Only the base of a contiguous program weight: a strided view of the same storage
-    // would have the same address but different values.
-    if !ctx.pack_weights
-        || p.in_channels == p.groups
-        || !w.is_contiguous()
-        || !ctx.persistent.contains(&w.data_ptr())
-    {
-        return Ok(None);
-    }
-    let key = (
-        w.data_ptr(),
-        [
-            p.out_channels,
-            p.in_channels / p.groups,
-            p.kernel_h,
-            p.kernel_w,
-        ],
-        p.groups,
-    );
-    if let Some(pw) = ctx.packed_conv.get(&key) {
-        return Ok(Some(pw.clone()));
-    }
-    let packed = PackedConvWeight::pack(p, &w.f32s()?).map(Arc::new);
-    if let Some(pw) = &packed {
-        ctx.packed_conv.insert(key, pw.clone());
-    }
-    Ok(packed)
+    crate::prepack::conv_weight(ctx, w, p)
 }
 
 fn convolution(ctx: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
