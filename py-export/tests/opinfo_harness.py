@@ -171,7 +171,10 @@ def compare(ref: List[torch.Tensor], got: List[np.ndarray]) -> Optional[str]:
     if len(ref) != len(got):
         return f"{len(got)} outputs, PyTorch has {len(ref)}"
     for i, (r, g) in enumerate(zip(ref, got)):
-        r_np = r.detach().cpu().resolve_conj().resolve_neg().numpy()
+        try:
+            r_np = r.detach().cpu().resolve_conj().resolve_neg().numpy()
+        except TypeError:
+            return f"output {i}: PyTorch's dtype {r.dtype} is not supported"
         if tuple(r_np.shape) != tuple(g.shape):
             return f"output {i}: shape {tuple(g.shape)}, PyTorch {tuple(r_np.shape)}"
         if r_np.dtype != g.dtype:
@@ -220,6 +223,8 @@ def run_entry(op: Any, workdir: str) -> Result:
             return _run_entry(op, name, workdir, wasm_torch)
     except _Timeout as e:
         return Result(name, "missing", str(e))
+    except Exception as e:  # anything the steps above did not expect: the entry fails
+        return Result(name, "missing", "error: " + _short(e))
 
 
 def _run_entry(op: Any, name: str, workdir: str, wasm_torch: Any) -> Result:
@@ -341,6 +346,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the per-entry table here (docs/opinfo.md)")
     parser.add_argument("--only", nargs="*", help="run only these entry names")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--range", nargs=2, type=int, metavar=("START", "STOP"), help="run entries START..STOP only")
+    parser.add_argument("--merge", nargs="*", type=Path, help="render --out from these --json files instead of running")
     parser.add_argument("--json", type=Path, help="also write the results (with each program's ops) as JSON")
     parser.add_argument(
         "--hide-ops",
@@ -357,10 +364,16 @@ def main() -> int:
         _native.supported_ops = lambda: [op for op in real() if op not in hidden]
     torch.set_num_threads(1)
     t0 = time.time()
-    ops = float32_entries()
-    if args.only:
-        ops = [op for op in ops if entry_name(op) in set(args.only)]
-    results = measure(ops, progress=not args.quiet)
+    if args.merge:
+        results = [Result(**{**r, "ops": tuple(r["ops"])}) for f in args.merge for r in json.loads(f.read_text())]
+        results.sort(key=lambda r: r.name)
+    else:
+        ops = float32_entries()
+        if args.only:
+            ops = [op for op in ops if entry_name(op) in set(args.only)]
+        if args.range:
+            ops = ops[args.range[0] : args.range[1]]
+        results = measure(ops, progress=not args.quiet)
     covered, total = summary(results)
     pct = 100.0 * covered / total if total else 0.0
     print(f"OpInfo coverage: {covered}/{total} = {pct:.1f}% ({len(results)} entries, {time.time() - t0:.0f} s)")

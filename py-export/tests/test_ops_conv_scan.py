@@ -8,6 +8,7 @@ within 1e-4 relative to the largest magnitude, integer and bool outputs exactly.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -27,15 +28,30 @@ def _check(model, inputs, wtb, frontend):
     for r, o in zip(ref, got):
         assert o.shape == tuple(r.shape), (o.shape, tuple(r.shape))
         if r.dtype.is_floating_point:
-            assert rel_err(r, o) <= 1e-4, rel_err(r, o)
+            # NaN where PyTorch has NaN (the inputs hold some on purpose), 1e-4 elsewhere.
+            nan = np.isnan(r.numpy())
+            assert (np.isnan(o) == nan).all(), (r, o)
+            assert rel_err(r[~torch.from_numpy(nan)], o[~nan]) <= 1e-4, (r, o)
         else:
             assert o.dtype == r.numpy().dtype and (r.numpy() == o).all(), (r, o)
     return report
 
 
+class Wrap(nn.Module):
+    """One layer behind a plain ``forward(x)``: a scripted ConvTranspose's own forward also
+    takes ``output_size``, which would become a second model input."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        return self.layer(x)
+
+
 def _seeded(module):
     torch.manual_seed(0)
-    return module()
+    return Wrap(module())
 
 
 CONV_CASES = {

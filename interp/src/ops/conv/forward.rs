@@ -219,6 +219,14 @@ fn convolution(ctx: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
     one(conv(ctx, &args, 8)?)
 }
 
+/// `_convolution_mode` (TorchScript's string-padding convolution): conv1d/2d/3d.padding.
+fn convolution_mode(ctx: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
+    if targ(&args, 1)?.ndim() == 5 {
+        return one(conv_general(&args, &CONV3D, false)?);
+    }
+    one(conv(ctx, &args, 6)?)
+}
+
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::convolution.default" => convolution,
@@ -227,6 +235,7 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::conv2d.padding" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
         "aten::conv1d.default" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
         "aten::conv1d.padding" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
+        "aten::_convolution_mode.default" => convolution_mode,
         "aten::conv3d.default" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV3D, false)?),
         "aten::conv3d.padding" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV3D, false)?),
         "aten::conv_transpose1d.default" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV_TRANSPOSE, true)?),
