@@ -1,5 +1,5 @@
 //! Reductions: sum, mean, prod, amax/amin, max/min (with indices), argmax/argmin, var/std,
-//! any/all, cumsum.
+//! any/all, the scans (cumsum, cumprod, logcumsumexp, cummax, cummin).
 
 use wasm_torch_kernels::reduce::{reduce_axis, ReduceOp};
 
@@ -272,16 +272,30 @@ fn any_all(
     one(Tensor::from_bool_bytes(shape, out))
 }
 
-fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
+/// A running reduction along `dim`: the output keeps the input's shape.
+#[derive(Clone, Copy)]
+enum Scan {
+    Sum,
+    Prod,
+    LogSumExp,
+}
+
+/// cumsum / cumprod(self, dim, dtype=None) and logcumsumexp(self, dim): `dim` is moved
+/// last, each row is scanned, and it is moved back.
+fn cumulative(args: &[Value], scan: Scan) -> Result<Vec<Value>> {
     let x = targ(args, 0)?;
     let d = norm_dim(iarg(args, 1)?, x.ndim())?;
-    let dt = opt(args, 2)
-        .as_opt_dtype()?
-        .unwrap_or(if x.dtype().is_float() {
-            x.dtype()
-        } else {
-            DType::I64
-        });
+    let natural = if x.dtype().is_float() {
+        x.dtype()
+    } else if matches!(scan, Scan::LogSumExp) {
+        DType::F32
+    } else {
+        DType::I64
+    };
+    let dt = match scan {
+        Scan::LogSumExp => natural,
+        _ => opt(args, 2).as_opt_dtype()?.unwrap_or(natural),
+    };
     if x.ndim() == 0 {
         return one(x.cast(dt)?);
     }
@@ -292,9 +306,17 @@ fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
     let t = if dt.is_float() {
         let mut v = moved.f64s()?;
         for r in v.chunks_mut(row.max(1)) {
-            let mut acc = 0.0;
+            let mut acc = match scan {
+                Scan::Sum => 0.0,
+                Scan::Prod => 1.0,
+                Scan::LogSumExp => f64::NEG_INFINITY,
+            };
             for e in r.iter_mut() {
-                acc += *e;
+                acc = match scan {
+                    Scan::Sum => acc + *e,
+                    Scan::Prod => acc * *e,
+                    Scan::LogSumExp => log_add_exp(acc, *e),
+                };
                 *e = acc;
             }
         }
@@ -302,15 +324,86 @@ fn cumsum(args: &[Value]) -> Result<Vec<Value>> {
     } else {
         let mut v = moved.i64s()?.into_owned();
         for r in v.chunks_mut(row.max(1)) {
-            let mut acc = 0i64;
+            let mut acc = i64::from(matches!(scan, Scan::Prod));
             for e in r.iter_mut() {
-                acc = acc.wrapping_add(*e);
+                acc = match scan {
+                    Scan::Prod => acc.wrapping_mul(*e),
+                    _ => acc.wrapping_add(*e),
+                };
                 *e = acc;
             }
         }
         Tensor::from_i64_as(dt, shape, v)
     };
     one(t.transpose(d as i64, last as i64)?.contiguous())
+}
+
+/// `log(exp(a) + exp(b))` without overflow; `-inf` is the identity, NaN propagates.
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if lo == f64::NEG_INFINITY || hi.is_nan() || lo.is_nan() {
+        return if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            hi
+        };
+    }
+    if hi == f64::INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// cummax / cummin(self, dim) -> (values, indices): the running extreme and the index where
+/// it was reached; like PyTorch, a later equal value or any NaN moves the index.
+fn cum_extreme(args: &[Value], max: bool) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let d = norm_dim(iarg(args, 1)?, x.ndim())?;
+    if x.ndim() == 0 {
+        return Ok(vec![
+            x.clone().into(),
+            Tensor::from_i64(vec![], vec![0]).into(),
+        ]);
+    }
+    let last = x.ndim() - 1;
+    let moved = x.transpose(d as i64, last as i64)?;
+    let row = moved.shape()[last].max(1);
+    let shape = moved.shape().to_vec();
+    let better = |v: f64, best: f64| v.is_nan() || if max { v >= best } else { v <= best };
+    let mut idx = Vec::new();
+    let values = if x.dtype().is_float() {
+        let mut v = moved.f64s()?;
+        idx = vec![0i64; v.len()];
+        for (r, ir) in v.chunks_mut(row).zip(idx.chunks_mut(row)) {
+            let (mut best, mut at) = (r[0], 0);
+            for (j, (e, i)) in r.iter_mut().zip(ir.iter_mut()).enumerate() {
+                if !best.is_nan() && better(*e, best) {
+                    (best, at) = (*e, j);
+                } else if best.is_nan() && e.is_nan() {
+                    at = j;
+                }
+                (*e, *i) = (best, at as i64);
+            }
+        }
+        Tensor::from_f64_as(x.dtype(), shape.clone(), v)
+    } else {
+        let mut v = moved.i64s()?.into_owned();
+        idx.resize(v.len(), 0);
+        for (r, ir) in v.chunks_mut(row).zip(idx.chunks_mut(row)) {
+            let (mut best, mut at) = (r[0], 0);
+            for (j, (e, i)) in r.iter_mut().zip(ir.iter_mut()).enumerate() {
+                if if max { *e >= best } else { *e <= best } {
+                    (best, at) = (*e, j);
+                }
+                (*e, *i) = (best, at as i64);
+            }
+        }
+        Tensor::from_i64_as(x.dtype(), shape.clone(), v)
+    };
+    let back = |t: Tensor| -> Result<Value> {
+        Ok(t.transpose(d as i64, last as i64)?.contiguous().into())
+    };
+    Ok(vec![back(values)?, back(Tensor::from_i64(shape, idx))?])
 }
 
 /// linalg_vector_norm(self, ord, dim, keepdim, dtype)
@@ -408,7 +501,11 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::any.dims" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, true, Some(1), Some(2)),
         "aten::all.default" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, false, None, None),
         "aten::all.dim" => |_: &mut OpCtx, a: Vec<Value>| any_all(&a, false, Some(1), Some(2)),
-        "aten::cumsum.default" => |_: &mut OpCtx, a: Vec<Value>| cumsum(&a),
+        "aten::cumsum.default" => |_: &mut OpCtx, a: Vec<Value>| cumulative(&a, Scan::Sum),
+        "aten::cumprod.default" => |_: &mut OpCtx, a: Vec<Value>| cumulative(&a, Scan::Prod),
+        "aten::logcumsumexp.default" => |_: &mut OpCtx, a: Vec<Value>| cumulative(&a, Scan::LogSumExp),
+        "aten::cummax.default" => |_: &mut OpCtx, a: Vec<Value>| cum_extreme(&a, true),
+        "aten::cummin.default" => |_: &mut OpCtx, a: Vec<Value>| cum_extreme(&a, false),
         "aten::linalg_vector_norm.default" => |_: &mut OpCtx, a: Vec<Value>| vector_norm(&a),
         "aten::diff.default" => |_: &mut OpCtx, a: Vec<Value>| diff(&a),
     );

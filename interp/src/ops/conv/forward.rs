@@ -1,13 +1,14 @@
 //! Forward convolution, 1-d and 2-d (batched or not, grouped, dilated), on the kernels'
 //! im2col + GEMM path, with weights pre-packed once per session when they are program
 //! weights. Arguments are validated here so the kernels' preconditions always hold.
-//! Transposed convolution is refused (`convolution` with `transposed = true`).
+//! Transposed and 3-d convolution go to `general`.
 
 use std::sync::Arc;
 
 use wasm_torch_kernels::activation::Activation;
 use wasm_torch_kernels::conv::{conv2d, conv2d_packed, Conv2dParams, PackedConvWeight};
 
+use super::general::{conv_general, Layout};
 use crate::error::{Error, Result};
 use crate::ops::float_out;
 use crate::ops::registry::OpList;
@@ -18,7 +19,7 @@ use crate::tensor::Tensor;
 use crate::value::Value;
 
 /// conv (1-d or 2-d, batched or not): args input, weight, bias, stride, padding, dilation,
-/// then `groups` at `groups_at`. `transposed` convolutions are not supported.
+/// then `groups` at `groups_at`. Transposed and 3-d convolutions are `general`'s.
 fn conv(ctx: &mut OpCtx, args: &[Value], groups_at: usize) -> Result<Tensor> {
     let x = targ(args, 0)?;
     let w = targ(args, 1)?;
@@ -157,11 +158,46 @@ fn packed_conv_weight(
     crate::prepack::conv_weight(ctx, w, p)
 }
 
+/// `convolution`'s argument positions (also `_convolution`'s leading ones).
+const CONVOLUTION: Layout = Layout {
+    stride: 3,
+    padding: 4,
+    dilation: 5,
+    output_padding: Some(7),
+    groups: 8,
+};
+/// `conv3d`'s argument positions.
+const CONV3D: Layout = Layout {
+    stride: 3,
+    padding: 4,
+    dilation: 5,
+    output_padding: None,
+    groups: 6,
+};
+/// `conv_transpose{1,2,3}d.input`'s argument positions.
+const CONV_TRANSPOSE: Layout = Layout {
+    stride: 3,
+    padding: 4,
+    dilation: 7,
+    output_padding: Some(5),
+    groups: 6,
+};
+
+/// `convolution`: 1-d/2-d forward on the im2col path, transposed and 3-d in `general`.
 fn convolution(ctx: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
-    if barg_or(&args, 6, false)? {
-        return Err(Error::runtime("transposed convolution is not supported"));
+    let transposed = barg_or(&args, 6, false)?;
+    if transposed || targ(&args, 1)?.ndim() == 5 {
+        return one(conv_general(&args, &CONVOLUTION, transposed)?);
     }
     one(conv(ctx, &args, 8)?)
+}
+
+/// `_convolution_mode` (TorchScript's string-padding convolution): conv1d/2d/3d.padding.
+fn convolution_mode(ctx: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
+    if targ(&args, 1)?.ndim() == 5 {
+        return one(conv_general(&args, &CONV3D, false)?);
+    }
+    one(conv(ctx, &args, 6)?)
 }
 
 pub(crate) fn register(r: &mut OpList) {
@@ -172,6 +208,12 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::conv2d.padding" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
         "aten::conv1d.default" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
         "aten::conv1d.padding" => |c: &mut OpCtx, a: Vec<Value>| one(conv(c, &a, 6)?),
+        "aten::_convolution_mode.default" => convolution_mode,
+        "aten::conv3d.default" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV3D, false)?),
+        "aten::conv3d.padding" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV3D, false)?),
+        "aten::conv_transpose1d.default" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV_TRANSPOSE, true)?),
+        "aten::conv_transpose2d.input" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV_TRANSPOSE, true)?),
+        "aten::conv_transpose3d.input" => |_: &mut OpCtx, a: Vec<Value>| one(conv_general(&a, &CONV_TRANSPOSE, true)?),
     );
 }
 

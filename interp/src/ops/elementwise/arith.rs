@@ -26,6 +26,11 @@ pub(crate) enum Bin {
     Rem,
     Fmod,
     Atan2,
+    /// `fmax`/`fmin`: like maximum/minimum but a NaN loses to a number.
+    Fmax,
+    Fmin,
+    Copysign,
+    Hypot,
     Eq,
     Ne,
     Lt,
@@ -52,7 +57,7 @@ impl Bin {
     }
     /// Ops whose result is floating point even for integer inputs.
     fn always_float(self) -> bool {
-        matches!(self, Bin::Div | Bin::Atan2)
+        matches!(self, Bin::Div | Bin::Atan2 | Bin::Copysign | Bin::Hypot)
     }
 }
 
@@ -92,6 +97,10 @@ macro_rules! float_op {
                 }
                 Bin::Fmod => a % b,
                 Bin::Atan2 => a.atan2(b),
+                Bin::Fmax => a.max(b),
+                Bin::Fmin => a.min(b),
+                Bin::Copysign => a.copysign(b),
+                Bin::Hypot => a.hypot(b),
                 _ => <$t>::NAN,
             }
         }
@@ -192,8 +201,8 @@ fn i_op(op: Bin, alpha: i64) -> impl Fn(i64, i64) -> Option<i64> {
                     a.wrapping_pow(b.min(u32::MAX as i64) as u32)
                 }
             }
-            Bin::Max => a.max(b),
-            Bin::Min => a.min(b),
+            Bin::Max | Bin::Fmax => a.max(b),
+            Bin::Min | Bin::Fmin => a.min(b),
             Bin::BAnd => a & b,
             Bin::BOr => a | b,
             Bin::BXor => a ^ b,
@@ -566,6 +575,11 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::max.other" => |_: &mut OpCtx, a| bin_op(Bin::Max, a),
         "aten::min.other" => |_: &mut OpCtx, a| bin_op(Bin::Min, a),
         "aten::atan2.default" => |_: &mut OpCtx, a| bin_op(Bin::Atan2, a),
+        "aten::fmax.default" => |_: &mut OpCtx, a| bin_op(Bin::Fmax, a),
+        "aten::fmin.default" => |_: &mut OpCtx, a| bin_op(Bin::Fmin, a),
+        "aten::copysign.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Copysign, a),
+        "aten::copysign.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Copysign, a),
+        "aten::hypot.default" => |_: &mut OpCtx, a| bin_op(Bin::Hypot, a),
         "aten::eq.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Eq, a),
         "aten::eq.Scalar" => |_: &mut OpCtx, a| bin_op(Bin::Eq, a),
         "aten::ne.Tensor" => |_: &mut OpCtx, a| bin_op(Bin::Ne, a),

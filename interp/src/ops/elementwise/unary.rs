@@ -200,6 +200,20 @@ fn isnan(args: Vec<Value>) -> Result<Vec<Value>> {
     one(Tensor::from_bool_bytes(t.shape().to_vec(), v))
 }
 
+/// signbit: whether the sign bit is set (true for -0.0 and negative NaN; integers: `x < 0`).
+fn signbit(args: Vec<Value>) -> Result<Vec<Value>> {
+    let t = crate::ops::targ(&args, 0)?;
+    let v: Vec<u8> = if t.dtype().is_float() {
+        t.f64s()?
+            .iter()
+            .map(|x| u8::from(x.is_sign_negative()))
+            .collect()
+    } else {
+        t.i64s()?.iter().map(|&x| u8::from(x < 0)).collect()
+    };
+    one(Tensor::from_bool_bytes(t.shape().to_vec(), v))
+}
+
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::square.default" => |_: &mut OpCtx, a| keep_int_unary(a, map(|x| x * x), |x| x.wrapping_mul(x)),
@@ -245,6 +259,8 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::logical_not.default" => |_: &mut OpCtx, a| logical_not(a),
         "aten::bitwise_not.default" => |_: &mut OpCtx, a| bitwise_not(a),
         "aten::isnan.default" => |_: &mut OpCtx, a| isnan(a),
+        "aten::signbit.default" => |_: &mut OpCtx, a| signbit(a),
+        "aten::exp2.default" => |_: &mut OpCtx, a| float_unary(a, map(f32::exp2)),
         "aten::nan_to_num.default" => |_: &mut OpCtx, a| nan_to_num(a),
     );
 }
