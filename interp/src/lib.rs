@@ -30,6 +30,7 @@ mod weights;
 
 pub use error::{Error, ErrorKind, Result};
 pub use loader::{LoadProgress, StreamingLoader};
+pub use ops::inplace::WriteStats;
 pub use profile::{OpProfile, Profile};
 pub use program::Program;
 pub use registry::supported_ops;

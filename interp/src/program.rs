@@ -103,6 +103,7 @@ pub(crate) fn validate(graph: &Graph) -> Result<()> {
             Operand::Reg(r) => reg_ok(*r),
             Operand::Const(c) => (*c as usize) < graph.constants.len(),
             Operand::Weight(w) => (*w as usize) < graph.tensors.len(),
+            Operand::State(k) => (*k as usize) < graph.states.len(),
         };
         if f.code.is_empty() {
             return bad("empty code".into());

@@ -33,6 +33,8 @@ pub struct OpCtx {
     pub(crate) pack_weights: bool,
     /// The session's random stream (`rand`, `randn`, `randperm`; see `ops/random.rs`).
     pub(crate) rng: crate::ops::random::Rng,
+    /// Bytes written and copied by in-place ops (`ops/inplace.rs`).
+    pub(crate) writes: crate::ops::inplace::WriteStats,
 }
 
 impl Default for OpCtx {
@@ -43,6 +45,7 @@ impl Default for OpCtx {
             persistent: Default::default(),
             pack_weights: true,
             rng: Default::default(),
+            writes: Default::default(),
         }
     }
 }

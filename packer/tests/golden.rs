@@ -71,6 +71,7 @@ fn tiny() -> ModelIr {
                 encoding: WeightEncoding::AsIs,
             },
         ],
+        states: vec![],
     }
 }
 

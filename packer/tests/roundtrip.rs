@@ -62,6 +62,7 @@ fn linear_model(encoding: WeightEncoding) -> ModelIr {
                 encoding: WeightEncoding::AsIs,
             },
         ],
+        states: vec![],
     }
 }
 

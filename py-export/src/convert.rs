@@ -239,6 +239,7 @@ fn model_ir(ir: &Bound<'_, PyDict>) -> PyResult<ModelIr> {
             .iter()
             .map(weight)
             .collect::<PyResult<_>>()?,
+        states: vec![],
     })
 }
 

@@ -67,7 +67,10 @@ fn nonzero(m: &Tensor) -> Result<Vec<Tensor>> {
 }
 
 /// Storage offsets and result shape of `t[indices]` (numpy advanced indexing).
-fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize>, Vec<usize>)> {
+pub(crate) fn advanced_offsets(
+    t: &Tensor,
+    indices: &[Option<Tensor>],
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let indices = expand_masks(t, indices)?;
     if indices.len() > t.ndim() {
         return Err(Error::runtime(format!(
@@ -166,7 +169,7 @@ fn advanced_offsets(t: &Tensor, indices: &[Option<Tensor>]) -> Result<(Vec<usize
     Ok((offs, shape))
 }
 
-fn index_list(v: &Value) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn index_list(v: &Value) -> Result<Vec<Option<Tensor>>> {
     v.as_list()?
         .iter()
         .map(|x| x.as_opt_tensor().map(|o| o.cloned()))

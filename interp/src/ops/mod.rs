@@ -19,6 +19,7 @@ pub(crate) mod fold;
 #[cfg(test)]
 mod hostile_b;
 pub(crate) mod index;
+pub(crate) mod inplace;
 pub(crate) mod linalg;
 pub(crate) mod nn;
 pub(crate) mod norm_backward;
@@ -62,6 +63,7 @@ pub(crate) fn register_all(r: &mut Vec<(&'static str, OpFn)>) {
     embedding_bag::register(r);
     norm_backward::register(r);
     conv_backward::register(r);
+    inplace::register(r);
 }
 
 /// Argument `i`, or an error saying how many were expected.

@@ -95,6 +95,7 @@ fn tiny() -> ModelIr {
             weight("fc.weight", vec![3, 4], &w),
             weight("fc.bias", vec![3], &b),
         ],
+        states: vec![],
     }
 }
 
@@ -160,6 +161,7 @@ fn sums(name: &str, n_weights: usize, elems: usize) -> (ModelIr, Vec<f64>) {
         }],
         constants: vec![ConstValue::None, ConstValue::Int(1)],
         weights,
+        states: vec![],
     };
     (ir, expected)
 }
@@ -190,6 +192,7 @@ fn unsupported() -> ModelIr {
         }],
         constants: vec![],
         weights: vec![],
+        states: vec![],
     }
 }
 
@@ -234,6 +237,7 @@ fn oom() -> ModelIr {
             ConstValue::Int(1),
         ],
         weights: vec![],
+        states: vec![],
     }
 }
 

@@ -92,6 +92,7 @@ fn model_bytes_with(relu: &str, w: &[f32]) -> Vec<u8> {
         }],
         constants: vec![ConstValue::Int(1)],
         weights: vec![weight("w", w), weight("b", &B)],
+        states: vec![],
     };
     pack(&ir, &PackOptions::default()).expect("the fixture model packs")
 }
