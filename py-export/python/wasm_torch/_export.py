@@ -116,7 +116,18 @@ def _is_script(model: Any) -> bool:
 def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
     with torch.no_grad():
         if isinstance(model, torch.export.ExportedProgram):
-            out = model.module()(*inputs)
+            # Running the program updates its mutable buffers (a KV cache) in place; put them
+            # back so the exported state starts from the values the program was made with.
+            from torch.export.graph_signature import OutputKind
+
+            targets = [s.target for s in model.graph_signature.output_specs
+                       if s.kind == OutputKind.BUFFER_MUTATION and s.target in model.state_dict]
+            saved = {t: model.state_dict[t].clone() for t in targets}
+            try:
+                out = model.module()(*inputs)
+            finally:
+                for t, v in saved.items():
+                    model.state_dict[t].copy_(v)
         else:
             out = model(*inputs)
     flat = _flatten(out)
