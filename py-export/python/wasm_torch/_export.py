@@ -118,10 +118,12 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
         if isinstance(model, torch.export.ExportedProgram):
             # Running the program updates its mutable buffers (a KV cache) in place; put them
             # back so the exported state starts from the values the program was made with.
-            from torch.export.graph_signature import OutputKind
+            # (Before decomposition the graph may still hold the in-place ops themselves, so
+            # every buffer is saved, not only BUFFER_MUTATION targets.)
+            from torch.export.graph_signature import InputKind
 
-            targets = [s.target for s in model.graph_signature.output_specs
-                       if s.kind == OutputKind.BUFFER_MUTATION and s.target in model.state_dict]
+            targets = [s.target for s in model.graph_signature.input_specs
+                       if s.kind == InputKind.BUFFER and s.target in model.state_dict]
             saved = {t: model.state_dict[t].clone() for t in targets}
             try:
                 out = model.module()(*inputs)
