@@ -126,7 +126,8 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
                        if s.kind == InputKind.BUFFER and s.target in model.state_dict]
             saved = {t: model.state_dict[t].clone() for t in targets}
             try:
-                out = model.module()(*inputs)
+                args, kwargs = _split_kwargs(model, inputs)
+                out = model.module()(*args, **kwargs)
             finally:
                 for t, v in saved.items():
                     model.state_dict[t].copy_(v)
@@ -140,6 +141,21 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
                      "(possibly in tuples/lists/dicts) can be exported")]
         )
     return flat
+
+
+def _split_kwargs(ep: Any, inputs: Tuple[Any, ...]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+    """``(inputs, {})``, unless ``ep`` was exported with keyword inputs only (Hugging Face's
+    ``export(input_ids=..., cache_position=...)``): then the positional ``inputs`` become those
+    keywords, in the order the program lists them."""
+    spec = getattr(getattr(ep, "call_spec", None), "in_spec", None)
+    try:
+        args_spec, kwargs_spec = spec.children_specs
+        keys = list(kwargs_spec.context)
+    except Exception:
+        return inputs, {}
+    if args_spec.num_children == 0 and len(keys) == len(inputs):
+        return (), dict(zip(keys, inputs))
+    return inputs, {}
 
 
 def _flatten(out: Any) -> List[Any]:
