@@ -149,7 +149,8 @@ def _split_kwargs(ep: Any, inputs: Tuple[Any, ...]) -> Tuple[Tuple[Any, ...], Di
     keywords, in the order the program lists them."""
     spec = getattr(getattr(ep, "call_spec", None), "in_spec", None)
     try:
-        args_spec, kwargs_spec = spec.children_specs
+        children = spec.children() if hasattr(spec, "children") else spec.children_specs
+        args_spec, kwargs_spec = children
         keys = list(kwargs_spec.context)
     except Exception:
         return inputs, {}
