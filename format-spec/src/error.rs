@@ -27,6 +27,8 @@ pub enum SectionKind {
     Chunks,
     /// The weight chunks themselves (id 8); always the last section.
     Weights,
+    /// Session-state tensors (id 9, format 1.1; optional).
+    State,
     /// A section id this reader does not know.
     Unknown(u16),
 }
@@ -44,6 +46,7 @@ impl SectionKind {
             SectionKind::Tensors => 6,
             SectionKind::Chunks => 7,
             SectionKind::Weights => 8,
+            SectionKind::State => 9,
             SectionKind::Unknown(id) => id,
         }
     }
@@ -59,6 +62,7 @@ impl SectionKind {
             6 => SectionKind::Tensors,
             7 => SectionKind::Chunks,
             8 => SectionKind::Weights,
+            9 => SectionKind::State,
             other => SectionKind::Unknown(other),
         }
     }
@@ -88,6 +92,7 @@ impl fmt::Display for SectionKind {
             SectionKind::Tensors => write!(f, "tensor table"),
             SectionKind::Chunks => write!(f, "chunk index"),
             SectionKind::Weights => write!(f, "weights"),
+            SectionKind::State => write!(f, "state"),
             SectionKind::Unknown(id) => write!(f, "unknown section {id}"),
         }
     }

@@ -47,5 +47,7 @@ pub use writer::{
 
 /// Major format version this crate reads and writes. Readers refuse any other major.
 pub const FORMAT_MAJOR: u16 = 1;
-/// Minor format version this crate writes. Readers accept newer minors (SPEC.md §1).
-pub const FORMAT_MINOR: u16 = 0;
+/// Newest minor format version this crate reads and writes (SPEC.md §1.2). Readers accept
+/// newer minors; the writer writes the oldest minor that can express the file (1.0 unless
+/// the graph has session state, which needs 1.1).
+pub const FORMAT_MINOR: u16 = 1;

@@ -214,6 +214,10 @@ pub enum Operand {
     Const(u32),
     /// A tensor of the tensor table (a weight or buffer).
     Weight(u32),
+    /// A session-state tensor (format 1.1, [`Graph::states`]): reading it yields the state's
+    /// current value; an in-place op (`aten::index_copy_.default`, ...) whose first argument
+    /// is a state operand writes into the session's state buffer.
+    State(u32),
 }
 
 /// One bytecode instruction. Jump targets are instruction indices inside the same function.
@@ -397,6 +401,30 @@ pub struct ChunkInfo {
     pub crc32: u32,
 }
 
+/// Where a session-state tensor's initial value comes from (format 1.1, SPEC.md §4.8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateInit {
+    /// All zero bytes (a KV cache): costs nothing in the file.
+    Zeros,
+    /// A copy of tensor-table entry `i` (same dtype and shape), for buffers whose initial
+    /// value is not zero.
+    Tensor(u32),
+}
+
+/// A session-state tensor: a buffer the graph updates in place, owned by each session,
+/// initialised from the file and kept across runs (format 1.1, SPEC.md §4.8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateInfo {
+    /// Fully qualified buffer name ("model.layers.0.self_attn.k_cache").
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Fixed shape (state never changes shape).
+    pub shape: Vec<u64>,
+    /// Initial value.
+    pub init: StateInit,
+}
+
 /// Everything in a `.wtb` file before the first weight byte, parsed and validated.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Graph {
@@ -418,4 +446,6 @@ pub struct Graph {
     pub chunks: Vec<ChunkInfo>,
     /// Total size of the weight arena (sum of chunk slots incl. alignment padding).
     pub arena_size: u64,
+    /// Session-state tensors (format 1.1; empty in 1.0 files).
+    pub states: Vec<StateInfo>,
 }

@@ -37,6 +37,65 @@ pub fn validate(g: &Graph, header: &FileHeader, limits: &Limits) -> Result<(), F
     validate_code(&cx, g, limits)?;
     validate_chunks(&cx, header, g, limits)?;
     validate_tensors(&cx, g)?;
+    validate_states(&cx, g, limits)?;
+    Ok(())
+}
+
+/// State rules (SPEC.md §4.8): a tensor-initialised state names an existing tensor of the
+/// same dtype and shape; names are unique; the states' total size fits `max_arena`, so a
+/// session can always allocate them.
+fn validate_states(cx: &Ctx<'_>, g: &Graph, limits: &Limits) -> Result<(), FormatError> {
+    use crate::model::StateInit;
+    let s = SectionKind::State;
+    let mut total: u64 = 0;
+    let mut names = std::collections::HashSet::new();
+    for (si, st) in g.states.iter().enumerate() {
+        let e = |kind, msg: String| cx.err(kind, s, format!("state {si} ({}): {msg}", st.name));
+        if !names.insert(st.name.as_str()) {
+            return Err(e(ErrorKind::Inconsistent, "duplicate state name".into()));
+        }
+        let bytes = st
+            .shape
+            .iter()
+            .try_fold(st.dtype.size() as u64, |acc, &d| acc.checked_mul(d))
+            .and_then(|b| total.checked_add(b))
+            .filter(|&t| t <= limits.max_arena);
+        total = match bytes {
+            Some(t) => t,
+            None => {
+                return Err(e(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "shape {:?} of {} brings the states past max_arena ({} bytes)",
+                        st.shape,
+                        st.dtype.name(),
+                        limits.max_arena
+                    ),
+                ))
+            }
+        };
+        if let StateInit::Tensor(ti) = st.init {
+            let t = g.tensors.get(ti as usize).ok_or_else(|| {
+                e(
+                    ErrorKind::IndexOutOfRange,
+                    format!("initial value tensor {ti} >= {} tensors", g.tensors.len()),
+                )
+            })?;
+            if t.dtype != st.dtype || t.shape != st.shape {
+                return Err(e(
+                    ErrorKind::Inconsistent,
+                    format!(
+                        "state is {}{:?} but its initial value '{}' is {}{:?}",
+                        st.dtype.name(),
+                        st.shape,
+                        t.name,
+                        t.dtype.name(),
+                        t.shape
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -172,6 +231,8 @@ fn validate_code(cx: &Ctx<'_>, g: &Graph, limits: &Limits) -> Result<(), FormatE
                 ))),
                 Operand::Weight(w) if (w as usize) < g.tensors.len() => Ok(()),
                 Operand::Weight(w) => Err(at(format!("tensor {w} >= {} tensors", g.tensors.len()))),
+                Operand::State(k) if (k as usize) < g.states.len() => Ok(()),
+                Operand::State(k) => Err(at(format!("state {k} >= {} states", g.states.len()))),
             };
             let target = |t: u32| {
                 if (t as u64) < ncode {

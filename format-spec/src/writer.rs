@@ -8,7 +8,7 @@ use crate::sections::chunks::CHUNK_ENTRY_LEN;
 use crate::sections::encode_section;
 use crate::sections::header::{self, SectionEntry, HEADER_LEN, SECTION_ENTRY_LEN};
 use crate::validate::align64;
-use crate::{FORMAT_MAJOR, FORMAT_MINOR};
+use crate::FORMAT_MAJOR;
 
 /// An extra section written after the chunk index (for tests of version rules and for
 /// future optional sections).
@@ -37,7 +37,9 @@ pub struct WriteOptions {
 impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
-            version: (FORMAT_MAJOR, FORMAT_MINOR),
+            // The oldest minor that can express a stateless graph; `Prepared::new` raises it
+            // to 1.1 when the graph has session state.
+            version: (FORMAT_MAJOR, 0),
             extra_sections: Vec::new(),
             appended: Vec::new(),
         }
@@ -166,8 +168,15 @@ struct Prepared {
 impl Prepared {
     fn new(graph: &Graph, opts: &WriteOptions) -> Result<Prepared, FormatError> {
         let mut g = graph.clone();
-        g.version = opts.version;
-        let known = &SectionKind::REQUIRED_V1[..7];
+        let mut version = opts.version;
+        let mut known = SectionKind::REQUIRED_V1[..7].to_vec();
+        if !g.states.is_empty() {
+            // Session state needs format 1.1 (SPEC.md §4.8); its section is required, so a
+            // 1.0 reader refuses the file instead of running it without state.
+            version.1 = version.1.max(1);
+            known.push(SectionKind::State);
+        }
+        g.version = version;
         let nsec = known.len() + opts.extra_sections.len() + 1;
         let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
         let suffix = |k: SectionKind| -> Vec<u8> {
@@ -178,7 +187,7 @@ impl Prepared {
                 .collect()
         };
         let mut bodies: Vec<(SectionKind, bool, Vec<u8>)> = Vec::with_capacity(nsec);
-        for &k in known {
+        for &k in &known {
             let mut body = if k == SectionKind::Chunks {
                 vec![0; 12 + CHUNK_ENTRY_LEN * g.chunks.len()]
             } else {
@@ -205,7 +214,7 @@ impl Prepared {
         let weights_offset = align64(cursor).ok_or_else(overflow)?;
         Ok(Prepared {
             g,
-            version: opts.version,
+            version,
             bodies,
             entries,
             chunk_suffix: suffix(SectionKind::Chunks),

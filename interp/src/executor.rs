@@ -30,6 +30,14 @@ pub(crate) struct Exec<'a> {
     pub step_limit: u64,
     /// Bytes held by the frames of callers (for actual-peak accounting).
     pub outer_bytes: u64,
+    /// The session's state tensors (`Operand::State`), updated in place by in-place ops.
+    pub states: &'a mut [Tensor],
+}
+
+/// True for an in-place ATen op name (`aten::index_copy_.default`): base name ends in `_`.
+pub(crate) fn is_inplace_op(name: &str) -> bool {
+    let base = name.rsplit_once('.').map_or(name, |(b, _)| b);
+    base.ends_with('_') && !base.ends_with("__")
 }
 
 fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>) -> u64 {
@@ -60,7 +68,32 @@ impl Exec<'_> {
             Operand::Reg(r) => regs[*r as usize].clone(),
             Operand::Const(c) => self.program.constants[*c as usize].clone(),
             Operand::Weight(w) => Value::Tensor(self.program.weights[*w as usize].clone()),
+            Operand::State(k) => Value::Tensor(self.states[*k as usize].clone()),
         }
+    }
+
+    /// Store the result of an in-place op on state `k` back into the session, after checking
+    /// that it kept the state's dtype and shape.
+    fn store_state(&mut self, k: usize, v: &Value) -> Result<()> {
+        let spec = &self.program.graph.states[k];
+        let t = v.as_tensor()?;
+        let same_shape = t.shape().len() == spec.shape.len()
+            && t.shape()
+                .iter()
+                .zip(&spec.shape)
+                .all(|(&a, &b)| a as u64 == b);
+        if t.dtype() != spec.dtype || !same_shape {
+            return Err(Error::runtime(format!(
+                "the write to state '{}' produced {} {:?}, the state is {} {:?}",
+                spec.name,
+                t.dtype().name(),
+                t.shape(),
+                spec.dtype.name(),
+                spec.shape
+            )));
+        }
+        self.states[k] = t.clone();
+        Ok(())
     }
 
     fn fetch_all(&self, regs: &[Value], ops: &[Operand]) -> Vec<Value> {
@@ -144,6 +177,19 @@ impl Exec<'_> {
                             _ => argv.push(self.fetch(&regs, a)),
                         }
                     }
+                    // An in-place op on a state gets the session's tensor itself (moved, so it
+                    // is the only reference and the op can write into it) and hands it back.
+                    let state_dst = match args.first() {
+                        Some(Operand::State(k)) if is_inplace_op(&program.graph.ops[opi]) => {
+                            let k = *k as usize;
+                            argv[0] = Value::Tensor(std::mem::replace(
+                                &mut self.states[k],
+                                Tensor::from_f32(vec![0], vec![]),
+                            ));
+                            Some(k)
+                        }
+                        _ => None,
+                    };
                     let t0 = self.clock.map(|c| c.now_ns());
                     let result = (program.ops[opi])(self.ctx, argv).map_err(|e| {
                         e.context(format!(
@@ -166,6 +212,15 @@ impl Exec<'_> {
                             f.name,
                             outputs.len()
                         )));
+                    }
+                    if let Some(k) = state_dst {
+                        let v = result.first().ok_or_else(|| {
+                            Error::runtime(format!(
+                                "{} returned nothing for state '{}'",
+                                program.graph.ops[opi], program.graph.states[k].name
+                            ))
+                        })?;
+                        self.store_state(k, v)?;
                     }
                     for (&o, v) in outputs.iter().zip(result) {
                         regs[o as usize] = v;

@@ -28,6 +28,9 @@ pub struct Session {
     clock: Option<Box<dyn Clock>>,
     trace: Option<Vec<(String, Tensor)>>,
     step_limit: u64,
+    /// Session state (format 1.1): one tensor per `graph.states` entry, owned by this
+    /// session, written in place by the graph and kept across runs.
+    states: Vec<Tensor>,
 }
 
 impl std::fmt::Debug for Session {
@@ -51,6 +54,7 @@ impl Session {
                 .collect(),
             ..OpCtx::default()
         };
+        let states = initial_states(&program)?;
         Ok(Session {
             program,
             plans,
@@ -59,7 +63,33 @@ impl Session {
             clock: default_clock(),
             trace: None,
             step_limit: DEFAULT_STEP_LIMIT,
+            states,
         })
+    }
+
+    /// Put every state tensor back to its initial value from the file (zeros or a copy of
+    /// its tensor-table entry): a new conversation on the same session.
+    pub fn reset_state(&mut self) -> Result<()> {
+        self.states = Vec::new(); // free the old buffers before allocating new ones
+        self.states = initial_states(&self.program)?;
+        Ok(())
+    }
+
+    /// The current state tensors, in state-section order (empty for stateless models).
+    pub fn states(&self) -> &[Tensor] {
+        &self.states
+    }
+
+    /// Bytes written and copied by in-place ops (state writes) since the session was made or
+    /// the counters were last reset: a decode step of a KV-cache model writes one token's
+    /// keys and values and copies nothing.
+    pub fn write_stats(&self) -> crate::ops::inplace::WriteStats {
+        self.ctx.writes
+    }
+
+    /// Zero the counters of [`Session::write_stats`].
+    pub fn reset_write_stats(&mut self) {
+        self.ctx.writes = Default::default();
     }
 
     /// Restart the session's random stream (`rand`, `randn`, `randperm`) from `seed`; a new
@@ -202,12 +232,26 @@ impl Session {
             steps: 0,
             step_limit: self.step_limit,
             outer_bytes: 0,
+            states: &mut self.states,
         };
         // On a pool thread, so the ops' parallel splits start from inside the pool (see
         // `parallel::on_pool`); without threads this is a plain call.
         let values = wasm_torch_kernels::parallel::on_pool(|| {
             exec.run_function(0, inputs.into_iter().map(Value::Tensor).collect(), 0)
-        })?;
+        });
+        let values = match values {
+            Ok(v) => v,
+            Err(e) if !self.states.is_empty() => {
+                // A run that failed part way may have updated some state tensors and not
+                // others (or lost one inside a failing op): start the state afresh so the
+                // next run sees a consistent session.
+                return Err(match self.reset_state() {
+                    Ok(()) => e.context("the session state was reset to its initial value"),
+                    Err(e2) => e2,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(p) = self.profile.as_mut() {
             p.runs += 1;
             if let (Some(c), Some(t0)) = (self.clock.as_ref(), t0) {
@@ -228,6 +272,31 @@ impl Session {
             .map(|(v, s)| output_tensor(v).map_err(|e| e.context(format!("output '{}'", s.name))))
             .collect()
     }
+}
+
+/// Fresh state tensors for `program`: zeros, or a copy of the named tensor-table entry.
+fn initial_states(program: &Program) -> Result<Vec<Tensor>> {
+    use wasm_torch_format::model::StateInit;
+    program
+        .graph
+        .states
+        .iter()
+        .map(|st| {
+            let shape = st
+                .shape
+                .iter()
+                .map(|&d| usize::try_from(d).map_err(|_| Error::oom("state too large")))
+                .collect::<Result<Vec<_>>>()?;
+            match st.init {
+                StateInit::Zeros => Tensor::full(st.dtype, shape, 0.0),
+                StateInit::Tensor(i) => {
+                    let w = &program.weights[i as usize];
+                    Tensor::from_le_bytes(st.dtype, shape, &w.to_le_bytes())
+                }
+            }
+            .map_err(|e| e.context(format!("state '{}'", st.name)))
+        })
+        .collect()
 }
 
 fn describe_specs(specs: &[ValueSpec]) -> String {

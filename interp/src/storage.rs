@@ -71,6 +71,21 @@ impl Buf {
         }
     }
 
+    /// The raw bytes, writable; `None` for views of a weight source (read-only).
+    pub(crate) fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        Some(match self {
+            Buf::F32(v) => bytemuck::cast_slice_mut(v),
+            Buf::F64(v) => bytemuck::cast_slice_mut(v),
+            Buf::I64(v) => bytemuck::cast_slice_mut(v),
+            Buf::I32(v) => bytemuck::cast_slice_mut(v),
+            Buf::I16(v) => bytemuck::cast_slice_mut(v),
+            Buf::I8(v) => bytemuck::cast_slice_mut(v),
+            Buf::U8(v) => v,
+            Buf::U16(v) => bytemuck::cast_slice_mut(v),
+            Buf::Ext { .. } => return None,
+        })
+    }
+
     /// The bytes as `T`s (checked alignment and length).
     /// Address of the first byte, without forcing a lazily built source.
     pub(crate) fn addr(&self) -> usize {

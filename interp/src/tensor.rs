@@ -390,6 +390,31 @@ impl Tensor {
         Ok(&self.buf.typed::<T>()?[self.offset..])
     }
 
+    /// The tensor's bytes, writable, for in-place ops (`index_copy_`, `copy_`, session-state
+    /// writes). When the storage is shared, strided, a weight view or larger than the
+    /// tensor, the values are first copied into a buffer of its own (copy-on-write), so
+    /// every other holder keeps seeing the old values. Returns the bytes and how many bytes
+    /// that copy moved (0 when the write can happen in place).
+    pub(crate) fn make_mut_bytes(&mut self) -> Result<(&mut [u8], usize)> {
+        let nbytes = self.numel() * self.dtype.size();
+        let in_place = self.offset == 0
+            && self.is_contiguous()
+            && self.buf.bytes().len() == nbytes
+            && !matches!(*self.buf, Buf::Ext { .. })
+            && Arc::get_mut(&mut self.buf).is_some();
+        let copied = if in_place {
+            0
+        } else {
+            let own = Tensor::from_le_bytes(self.dtype, self.shape.clone(), &self.to_le_bytes())?;
+            *self = own;
+            nbytes
+        };
+        let bytes = Arc::get_mut(&mut self.buf)
+            .and_then(Buf::bytes_mut)
+            .ok_or_else(|| Error::runtime("internal: a fresh buffer is not writable"))?;
+        Ok((bytes, copied))
+    }
+
     /// Address of element 0 (tests check in-place reuse with it).
     pub(crate) fn data_ptr(&self) -> usize {
         self.buf.addr() + self.offset * self.dtype.size()

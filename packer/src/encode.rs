@@ -142,6 +142,7 @@ pub fn build(ir: &ModelIr, opts: &PackOptions) -> Result<(Graph, Vec<Vec<u8>>), 
         tensors,
         chunks,
         arena_size: p.arena_size,
+        states: ir.states.clone(),
     };
     Ok((graph, payloads))
 }

@@ -1,6 +1,6 @@
 //! The packer's input: a model in memory, as the Python exporter (via pyo3) or a test builds it.
 
-use wasm_torch_format::{ConstValue, DType, FormatError, Function, Metadata, Signature};
+use wasm_torch_format::{ConstValue, DType, FormatError, Function, Metadata, Signature, StateInfo};
 
 /// A whole model before packing.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17,6 +17,10 @@ pub struct ModelIr {
     pub constants: Vec<ConstValue>,
     /// Weights and buffers, in tensor-table order.
     pub weights: Vec<WeightIr>,
+    /// Session-state tensors (format 1.1): `Operand::State(i)` refers to `states[i]`;
+    /// `StateInit::Tensor(j)` takes its initial value from `weights[j]`. Empty for stateless
+    /// models, which are then written as format 1.0.
+    pub states: Vec<StateInfo>,
 }
 
 /// One weight or buffer with its logical values.

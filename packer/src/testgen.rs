@@ -309,5 +309,6 @@ pub fn model(data: &[u8]) -> ModelIr {
         functions,
         constants,
         weights,
+        states: vec![],
     }
 }

@@ -271,7 +271,7 @@ fn version_rules() {
     let e = parse_file(&b, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedVersion);
     assert!(
-        e.message.contains("2.3") && e.message.contains("1.0"),
+        e.message.contains("2.3") && e.message.contains(&format!("1.{FORMAT_MINOR}")),
         "{e}"
     );
     assert_eq!(
@@ -339,7 +339,7 @@ fn newer_minor_may_append_fields_to_known_sections() {
         write_file_with(&g, &refs, &opts).unwrap().0
     };
     // Same minor: the extra bytes are an error at their exact offset.
-    let b = with(0);
+    let b = with(FORMAT_MINOR);
     let e = parse_file(&b, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::TrailingBytes);
     assert_eq!(e.section, Some(SectionKind::Metadata));
@@ -349,7 +349,7 @@ fn newer_minor_may_append_fields_to_known_sections() {
         h.section(SectionKind::Metadata).unwrap().end() - 3
     );
     // Newer minor: ignored, the graph is the same.
-    let b = with(1);
+    let b = with(FORMAT_MINOR + 1);
     let g2 = parse_file(&b, &Limits::default()).unwrap();
     assert_eq!(g2.functions, g.functions);
     assert_bit_eq!(g2.tensors, g.tensors);

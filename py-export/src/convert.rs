@@ -5,7 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use wasm_torch_format::model::{
-    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature, ValueSpec,
+    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature, StateInfo,
+    StateInit, ValueSpec,
 };
 use wasm_torch_packer::{Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
 
@@ -78,6 +79,7 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
         "r" => Operand::Reg(index),
         "c" => Operand::Const(index),
         "w" => Operand::Weight(index),
+        "s" => Operand::State(index),
         other => {
             return Err(PyValueError::new_err(format!(
                 "unknown operand kind '{other}'"
@@ -239,6 +241,25 @@ fn model_ir(ir: &Bound<'_, PyDict>) -> PyResult<ModelIr> {
             .iter()
             .map(weight)
             .collect::<PyResult<_>>()?,
+        states: match ir.get_item("states")? {
+            Some(v) => v
+                .extract::<Vec<Bound<'_, PyAny>>>()?
+                .iter()
+                .map(state)
+                .collect::<PyResult<_>>()?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// `(name, dtype, shape, init)`: `init` is `None` (zeros) or a weight index.
+fn state(obj: &Bound<'_, PyAny>) -> PyResult<StateInfo> {
+    let (name, dt, shape, init): (String, String, Vec<u64>, Option<u32>) = obj.extract()?;
+    Ok(StateInfo {
+        name,
+        dtype: dtype(&dt)?,
+        shape,
+        init: init.map_or(StateInit::Zeros, StateInit::Tensor),
     })
 }
 

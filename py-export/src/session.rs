@@ -151,6 +151,33 @@ impl NativeSession {
         Ok(self.lock()?.prepacked_bytes())
     }
 
+    /// Put every session-state tensor (KV cache) back to its initial value.
+    fn reset_state(&mut self) -> PyResult<()> {
+        self.lock()?.reset_state().map_err(native_err)
+    }
+
+    /// `[(name, dtype, shape)]` of the session-state tensors (empty for stateless models).
+    fn states(&self) -> Vec<(String, String, Vec<u64>)> {
+        self.program
+            .graph()
+            .states
+            .iter()
+            .map(|s| (s.name.clone(), s.dtype.name().to_string(), s.shape.clone()))
+            .collect()
+    }
+
+    /// `(bytes_written, bytes_copied)` by in-place state writes since the last reset of the
+    /// counters; `reset` zeroes them afterwards.
+    #[pyo3(signature = (reset=false))]
+    fn write_stats(&mut self, reset: bool) -> PyResult<(u64, u64)> {
+        let mut s = self.lock()?;
+        let w = s.write_stats();
+        if reset {
+            s.reset_write_stats();
+        }
+        Ok((w.bytes_written, w.bytes_copied))
+    }
+
     /// Record every tensor an instruction writes during the next runs (for `diff`).
     fn set_trace(&mut self, on: bool) -> PyResult<()> {
         self.lock()?.set_trace(on);

@@ -26,6 +26,8 @@ pub(crate) mod op {
 const OPERAND_REG: u8 = 0;
 const OPERAND_CONST: u8 = 1;
 const OPERAND_WEIGHT: u8 = 2;
+/// Format 1.1: a session-state tensor (index into the state section).
+const OPERAND_STATE: u8 = 3;
 
 fn operand(i: &[u8]) -> PResult<'_, Operand> {
     let (rest, tag) = u8_(i)?;
@@ -34,6 +36,7 @@ fn operand(i: &[u8]) -> PResult<'_, Operand> {
         OPERAND_REG => Ok((rest, Operand::Reg(v))),
         OPERAND_CONST => Ok((rest, Operand::Const(v))),
         OPERAND_WEIGHT => Ok((rest, Operand::Weight(v))),
+        OPERAND_STATE => Ok((rest, Operand::State(v))),
         t => fail(
             i,
             ErrorKind::InvalidCode,
@@ -147,6 +150,7 @@ fn put_operand(o: &mut Vec<u8>, x: &Operand) {
         Operand::Reg(r) => (OPERAND_REG, r),
         Operand::Const(c) => (OPERAND_CONST, c),
         Operand::Weight(w) => (OPERAND_WEIGHT, w),
+        Operand::State(s) => (OPERAND_STATE, s),
     };
     put::u8_(o, tag);
     put::u32_(o, v);

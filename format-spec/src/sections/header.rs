@@ -170,7 +170,11 @@ pub fn parse_header(b: &[u8], limits: &Limits) -> Result<FileHeader, FormatError
     let mut prev_end = table_end as u64;
     for k in 0..n {
         let at = HEADER_LEN + SECTION_ENTRY_LEN * k;
-        let kind = SectionKind::from_id(rd_u16(b, at));
+        let kind = match SectionKind::from_id(rd_u16(b, at)) {
+            // The state section exists from 1.1 on; in a 1.0 file id 9 is an unknown id.
+            SectionKind::State if version.1 < 1 => SectionKind::Unknown(9),
+            k => k,
+        };
         let sflags = rd_u16(b, at + 2);
         let e = SectionEntry {
             kind,

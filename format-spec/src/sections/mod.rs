@@ -8,6 +8,7 @@ pub mod header;
 pub(crate) mod metadata;
 pub(crate) mod ops;
 pub(crate) mod signature;
+pub(crate) mod state;
 pub(crate) mod tensors;
 
 use crate::error::{ErrorKind, FormatError, SectionKind};
@@ -85,6 +86,9 @@ pub(crate) fn parse_graph(
                 g.arena_size = a;
                 g.chunks = c;
             }
+            SectionKind::State => {
+                g.states = run_section(payload, k, b, exact, |i| state::parse(i, l))?
+            }
             SectionKind::Header | SectionKind::Weights | SectionKind::Unknown(_) => {}
         }
     }
@@ -102,6 +106,7 @@ pub(crate) fn encode_section(kind: SectionKind, g: &Graph) -> Vec<u8> {
         SectionKind::Constants => constants::encode(&g.constants, &mut o),
         SectionKind::Tensors => tensors::encode(&g.tensors, &mut o),
         SectionKind::Chunks => chunks::encode(g.arena_size, &g.chunks, &mut o),
+        SectionKind::State => state::encode(&g.states, &mut o),
         SectionKind::Header | SectionKind::Weights | SectionKind::Unknown(_) => {}
     }
     o

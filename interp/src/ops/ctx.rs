@@ -15,6 +15,8 @@ pub struct OpCtx {
     pub(crate) persistent: std::collections::HashSet<usize>,
     /// The session's random stream (`rand`, `randn`, `randperm`; see `ops/random.rs`).
     pub(crate) rng: crate::ops::random::Rng,
+    /// Bytes written and copied by in-place ops (`ops/inplace.rs`).
+    pub(crate) writes: crate::ops::inplace::WriteStats,
 }
 
 /// An op implementation. Arguments are owned so an op can take over the buffer of a tensor

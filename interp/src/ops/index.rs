@@ -170,7 +170,7 @@ pub(crate) fn advanced_offsets(
     Ok((offs, shape))
 }
 
-fn index_list(v: &Value) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn index_list(v: &Value) -> Result<Vec<Option<Tensor>>> {
     v.as_list()?
         .iter()
         .map(|x| x.as_opt_tensor().map(|o| o.cloned()))

@@ -34,6 +34,7 @@ pub(crate) mod distance;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
 pub(crate) mod index;
+pub(crate) mod inplace;
 pub(crate) mod linalg;
 pub(crate) mod norm;
 pub(crate) mod pad;
@@ -75,4 +76,5 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     rnn::register(r);
     random::register(r);
     distance::register(r);
+    inplace::register(r);
 }

@@ -160,6 +160,7 @@ fn graph(count: usize, rows: u64) -> (Graph, Vec<Vec<usize>>) {
     code.push(Instr::Return { values });
     let g = Graph {
         version: (1, 0),
+        states: vec![],
         metadata: Metadata {
             producer: "wasm-torch-js make_huge".into(),
             model_name: "huge".into(),

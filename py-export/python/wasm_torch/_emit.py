@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, Loop, Node, Value, WeightRef
+from ._graph import Block, Const, Graph, If, Loop, Node, StateRef, Value, WeightRef
 from ._passes import used_weights
 from ._schema import DTYPE_NAMES, normalize_value
 
@@ -99,7 +99,8 @@ class _Emitter:
         self.weight_map: Dict[int, int] = {}
         self.weights: List[Tuple] = []
         seen: Dict[Any, int] = {}
-        for i in used_weights(graph):
+        state_inits = [s.init for s in graph.states if s.init is not None]
+        for i in list(used_weights(graph)) + [i for i in state_inits if i not in used_weights(graph)]:
             w = graph.weights[i]
             entry = self._weight_entry(w, weight_encoding)
             t = w.tensor
@@ -169,6 +170,8 @@ class _Emitter:
             return ("c", self.const(x.value))
         if isinstance(x, WeightRef):
             return ("w", self.weight_map[x.index])
+        if isinstance(x, StateRef):
+            return ("s", x.index)
         raise TypeError(x)
 
     def emit_block(self, block: Block) -> None:
@@ -270,4 +273,8 @@ def emit(graph: Graph, weights: str, metadata: Dict[str, Any]) -> Dict[str, Any]
             }
         ],
         "weights": e.weights,
+        "states": [
+            (s.name, s.dtype, list(s.shape), None if s.init is None else e.weight_map[s.init])
+            for s in graph.states
+        ],
     }

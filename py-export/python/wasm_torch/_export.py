@@ -116,7 +116,21 @@ def _is_script(model: Any) -> bool:
 def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
     with torch.no_grad():
         if isinstance(model, torch.export.ExportedProgram):
-            out = model.module()(*inputs)
+            # Running the program updates its mutable buffers (a KV cache) in place; put them
+            # back so the exported state starts from the values the program was made with.
+            # (Before decomposition the graph may still hold the in-place ops themselves, so
+            # every buffer is saved, not only BUFFER_MUTATION targets.)
+            from torch.export.graph_signature import InputKind
+
+            targets = [s.target for s in model.graph_signature.input_specs
+                       if s.kind == InputKind.BUFFER and s.target in model.state_dict]
+            saved = {t: model.state_dict[t].clone() for t in targets}
+            try:
+                args, kwargs = _split_kwargs(model, inputs)
+                out = model.module()(*args, **kwargs)
+            finally:
+                for t, v in saved.items():
+                    model.state_dict[t].copy_(v)
         else:
             out = model(*inputs)
     flat = _flatten(out)
@@ -131,6 +145,22 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
             ]
         )
     return flat
+
+
+def _split_kwargs(ep: Any, inputs: Tuple[Any, ...]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+    """``(inputs, {})``, unless ``ep`` was exported with keyword inputs only (Hugging Face's
+    ``export(input_ids=..., cache_position=...)``): then the positional ``inputs`` become those
+    keywords, in the order the program lists them."""
+    spec = getattr(getattr(ep, "call_spec", None), "in_spec", None)
+    try:
+        children = spec.children() if hasattr(spec, "children") else spec.children_specs
+        args_spec, kwargs_spec = children
+        keys = list(kwargs_spec.context)
+    except Exception:
+        return inputs, {}
+    if args_spec.num_children == 0 and len(keys) == len(inputs):
+        return (), dict(zip(keys, inputs))
+    return inputs, {}
 
 
 def _flatten(out: Any) -> List[Any]:

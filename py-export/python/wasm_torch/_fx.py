@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from ._graph import Block, Const, Graph, IOSpec, Node, Value, WeightRef
+from ._graph import Block, Const, Graph, IOSpec, Node, State, StateRef, Value, WeightRef
 from ._schema import DTYPE_NAMES, fill_arguments, qualified_name, returns_list
 from .errors import ExportError, Problem
 
@@ -195,8 +195,24 @@ def lower(
     user_inputs = [n for n in placeholders if kinds.get(n.name) is None or kinds[n.name].kind == InputKind.USER_INPUT]
     dim_names = _dim_names(ep, user_inputs, dynamic_shapes)
 
+    # Buffers the graph updates in place (BUFFER_MUTATION outputs) become session state.
+    mutated = {spec.target for spec in sig.output_specs if spec.kind == OutputKind.BUFFER_MUTATION}
+    state_index: Dict[str, int] = {}
+
     for n in placeholders:
         spec = kinds.get(n.name)
+        if spec is not None and spec.kind == InputKind.BUFFER and spec.target in mutated:
+            t = ep.state_dict.get(spec.target) if spec.target in ep.state_dict else ep.constants.get(spec.target)
+            if not isinstance(t, torch.Tensor):
+                problems.append(Problem(f"state buffer '{spec.target}' is not a tensor ({type(t).__name__})"))
+                continue
+            t = t.detach().contiguous().cpu()
+            # Zero buffers (KV caches) cost nothing in the file; others keep their value.
+            init = None if not bool(t.any()) else graph.add_weight(spec.target, t).index
+            state_index[spec.target] = len(graph.states)
+            graph.states.append(State(spec.target, DTYPE_NAMES[t.dtype], list(t.shape), init))
+            env[n] = StateRef(state_index[spec.target])
+            continue
         if spec is not None and spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
             target = spec.target
             t = ep.state_dict.get(target) if target in ep.state_dict else ep.constants.get(target)
@@ -326,6 +342,9 @@ def lower(
     results = out_node.args[0]
     out_specs = sig.output_specs
     for i, (r, spec) in enumerate(zip(results, out_specs)):
+        if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in state_index:
+            _write_state(graph, state_index[spec.target], env.get(r), r, problems)
+            continue
         if spec.kind != OutputKind.USER_OUTPUT:
             problems.append(
                 Problem(
@@ -365,6 +384,45 @@ def lower(
     if problems:
         raise ExportError(problems)
     return graph
+
+
+#: Functional ops whose result is their first argument with some elements replaced, and the
+#: in-place op that writes just those elements.
+_IN_PLACE = {
+    "aten::index_copy.default": "aten::index_copy_.default",
+    "aten::index_put.default": "aten::index_put_.default",
+    "aten::copy.default": "aten::copy_.default",
+}
+
+
+def _write_state(graph: Graph, k: int, new: Any, fx_node: Any, problems: List[Problem]) -> None:
+    """Make the graph store ``new`` (the mutated buffer's final value) into state ``k``.
+
+    When ``new`` is produced by ``index_copy(state, ...)`` (a KV cache update) and nothing
+    reads the old state afterwards, that node becomes the in-place ``index_copy_`` on the
+    state itself: only the new rows are written, and the node's result (read by attention)
+    is the updated state. Otherwise a ``copy_`` of the whole value into the state is
+    appended at the end of the graph.
+    """
+    nodes = graph.block.nodes
+    if isinstance(new, StateRef) and new.index == k:
+        return  # written back unchanged
+    producer = next((i for i, n in enumerate(nodes) if isinstance(n, Node) and new in n.outputs), None)
+    if producer is not None:
+        n = nodes[producer]
+        reads_after = any(
+            isinstance(a, StateRef) and a.index == k
+            for m in nodes[producer + 1:] if isinstance(m, Node) for a in m.args
+        )
+        if (n.op in _IN_PLACE and n.args and isinstance(n.args[0], StateRef)
+                and n.args[0].index == k and not reads_after):
+            n.op = _IN_PLACE[n.op]
+            return
+    if not isinstance(new, (Value, WeightRef, StateRef)):
+        problems.append(Problem(f"state '{graph.states[k].name}' is assigned an unsupported value", source_line(fx_node)))
+        return
+    out = Value(f"{graph.states[k].name}_stored")
+    nodes.append(Node("aten::copy_.default", [StateRef(k), new, Const(False)], [out], source_line(fx_node)))
 
 
 def _getattr_path(obj: Any, path: str) -> Any:

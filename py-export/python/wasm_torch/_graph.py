@@ -45,7 +45,29 @@ class WeightRef:
     index: int
 
 
-Operand = Union[Value, Const, WeightRef]
+@dataclass(eq=False)
+class StateRef:
+    """A reference to an entry of :attr:`Graph.states`: reads the state's current value; as
+    the first argument of an in-place op (``aten::index_copy_.default``) it is written."""
+
+    index: int
+
+
+@dataclass
+class State:
+    """A session-state tensor (a buffer the model updates in place, e.g. a KV cache).
+
+    ``init`` is ``None`` for an all-zero initial value (nothing stored) or the index of the
+    weight holding the initial value.
+    """
+
+    name: str
+    dtype: str
+    shape: List[int]
+    init: Optional[int] = None
+
+
+Operand = Union[Value, Const, WeightRef, StateRef]
 
 
 @dataclass(eq=False)
@@ -127,6 +149,7 @@ class Graph:
     weights: List[Weight]
     input_specs: List[IOSpec]
     output_specs: List[IOSpec]
+    states: List[State] = field(default_factory=list)
 
     def add_weight(self, name: str, tensor: Any, role: str = "") -> WeightRef:
         """Append a weight with a unique name and return a reference to it."""

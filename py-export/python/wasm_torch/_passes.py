@@ -6,7 +6,20 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, Loop, Node, Operand, Value, WeightRef, iter_nodes, iter_reads
+from ._graph import (
+    Block,
+    Const,
+    Graph,
+    If,
+    Loop,
+    Node,
+    Operand,
+    StateRef,
+    Value,
+    WeightRef,
+    iter_nodes,
+    iter_reads,
+)
 
 #: Ops never folded: random, or meant to stay in the graph.
 _NO_FOLD = (
@@ -296,6 +309,11 @@ def _remove_and_substitute(block: Block, removed: set, mapping: Dict[Value, Any]
     block.returns = [sub(r) for r in block.returns]
 
 
+def writes_state(n: Node) -> bool:
+    """An in-place op whose destination is session state: it has an effect, never dead."""
+    return bool(n.args) and isinstance(n.args[0], StateRef)
+
+
 def eliminate_dead_code(graph: Graph) -> int:
     """Drop pure nodes whose outputs nobody reads; repeat until nothing changes."""
     total = 0
@@ -303,7 +321,7 @@ def eliminate_dead_code(graph: Graph) -> int:
         counts = use_counts(graph)
         removed = set()
         for n in iter_nodes(graph.block):
-            if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs):
+            if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs) and not writes_state(n):
                 removed.add(id(n))
             elif isinstance(n, If) and not any(counts.get(o, 0) for o in n.outputs):
                 removed.add(id(n))

@@ -110,6 +110,19 @@ class Session:
         quantized size (plus packing), other weights count their f32 size."""
         return int(self._native.resident_weight_bytes)
 
+    def states(self) -> List[TensorSpec]:
+        """The session-state tensors (a KV cache) the model updates in place; empty if none."""
+        return [TensorSpec(n, d, tuple(s)) for n, d, s in self._native.states()]
+
+    def reset_state(self) -> None:
+        """Put every state tensor back to its initial value (a new conversation)."""
+        self._native.reset_state()
+
+    def write_stats(self, reset: bool = False) -> Tuple[int, int]:
+        """``(bytes_written, bytes_copied)`` by in-place state writes since the last reset;
+        a KV-cache decode step writes one token's keys and values and copies nothing."""
+        return tuple(self._native.write_stats(reset))
+
     def trace(self, *inputs: Any) -> Tuple[List[np.ndarray], List[Tuple[str, np.ndarray]]]:
         """Run once recording every value an instruction writes: (outputs, [(name, array), ...])."""
         self._native.set_trace(True)
