@@ -149,6 +149,7 @@ impl BitEq for Graph {
             tensors,
             chunks,
             arena_size,
+            states,
         } = self;
         *version == other.version
             && *metadata == other.metadata
@@ -159,6 +160,8 @@ impl BitEq for Graph {
             && tensors.bit_eq(&other.tensors)
             && *chunks == other.chunks
             && *arena_size == other.arena_size
+            // State entries hold names, shapes and tensor indices only (`Eq`).
+            && *states == other.states
     }
 }
 

@@ -32,8 +32,8 @@ mod weights;
 
 pub use error::{Error, ErrorKind, Result};
 pub use loader::{LoadProgress, StreamingLoader};
-pub use ops::registry::supported_ops;
 pub use ops::inplace::WriteStats;
+pub use ops::registry::supported_ops;
 pub use profile::{OpProfile, Profile};
 pub use program::Program;
 pub use session::{Session, DEFAULT_STEP_LIMIT};

@@ -13,9 +13,10 @@
 //! the values unchanged.
 
 use super::index::{advanced_offsets, index_list};
-use super::{arg, barg_or, dim_of, expand_to, iarg, one, take_t, targ};
+use super::{arg, barg_or, dim_of, iarg, one, take_t, targ};
 use crate::error::{Error, Result};
-use crate::registry::{OpCtx, OpFn};
+use crate::ops::registry::OpList;
+use crate::ops::OpCtx;
 use crate::tensor::Tensor;
 use crate::value::Value;
 
@@ -29,11 +30,13 @@ pub struct WriteStats {
     pub bytes_copied: u64,
 }
 
-pub(crate) fn register(r: &mut Vec<(&'static str, OpFn)>) {
-    r.push(("aten::index_copy_.default", index_copy_));
-    r.push(("aten::index_copy.default", index_copy_));
-    r.push(("aten::index_put_.default", index_put_));
-    r.push(("aten::copy_.default", copy_));
+pub(crate) fn register(r: &mut OpList) {
+    reg!(r,
+        "aten::index_copy_.default" => index_copy_,
+        "aten::index_copy.default" => index_copy_,
+        "aten::index_put_.default" => index_put_,
+        "aten::copy_.default" => copy_,
+    );
 }
 
 /// Source bytes for a write into `dst_dtype`: contiguous little-endian, cast when needed.
@@ -43,7 +46,7 @@ fn source_bytes(src: &Tensor, dst: &Tensor, shape: &[usize]) -> Result<Vec<u8>> 
     } else {
         src.cast(dst.dtype())?
     };
-    Ok(expand_to(&s, shape)?.to_le_bytes())
+    Ok(s.expand_to(shape)?.to_le_bytes())
 }
 
 /// Normalised, bounds-checked indices along a dim of size `n` (negative indices wrap).
@@ -160,7 +163,7 @@ fn copy_(ctx: &mut OpCtx, mut args: Vec<Value>) -> Result<Vec<Value>> {
 mod tests {
     use super::*;
 
-    fn call(f: OpFn, args: Vec<Value>) -> (Result<Vec<Value>>, WriteStats) {
+    fn call(f: crate::ops::OpFn, args: Vec<Value>) -> (Result<Vec<Value>>, WriteStats) {
         let mut ctx = OpCtx::default();
         let r = f(&mut ctx, args);
         (r, ctx.writes)
