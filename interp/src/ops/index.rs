@@ -401,7 +401,6 @@ pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::index.Tensor" => |_: &mut OpCtx, a: Vec<Value>| index(&a),
         "aten::index_put.default" => |_: &mut OpCtx, a: Vec<Value>| index_put(&a),
-        "aten::index_put_.default" => |_: &mut OpCtx, a: Vec<Value>| index_put(&a),
         "aten::index_select.default" => |_: &mut OpCtx, a: Vec<Value>| one(index_select(targ(&a, 0)?, iarg(&a, 1)?, targ(&a, 2)?)?),
         "aten::gather.default" => |_: &mut OpCtx, a: Vec<Value>| gather(&a),
         "aten::masked_fill.Scalar" => |_: &mut OpCtx, a: Vec<Value>| masked_fill(&a),
