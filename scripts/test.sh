@@ -17,7 +17,8 @@ want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done;
 
 # Set-up first: the same script the demo uses; it skips what is installed.
 setup_parts=(rust)
-want lint && setup_parts+=(apt wasm python)
+# lint type-checks js/wasi-nn/host.js with the npm tsc, so it needs the node packages too.
+want lint && setup_parts+=(apt wasm python node)
 want wasm && setup_parts+=(apt wasm)
 want js && setup_parts+=(apt wasm node python)
 want wasinn && setup_parts+=(apt wasm node python)

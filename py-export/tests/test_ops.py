@@ -130,8 +130,10 @@ def _cases():
         "gru": (Fn(lambda m, x: m.r(x)[0], r=nn.GRU(8, 6, batch_first=True)), (x3,)),
         # two layers x two directions: both cells share the layer/direction driver
         "gru_2layer_bidir": (Fn(lambda m, x: m.r(x), r=nn.GRU(8, 6, num_layers=2, bidirectional=True)), (x3,)),
-        "lstm_2layer_bidir": (Fn(lambda m, x: m.r(x), r=nn.LSTM(8, 5, num_layers=2, bidirectional=True,
-                                                                batch_first=True)), (x3,)),
+        "lstm_2layer_bidir": (
+            Fn(lambda m, x: m.r(x), r=nn.LSTM(8, 5, num_layers=2, bidirectional=True, batch_first=True)),
+            (x3,),
+        ),
         "int_ops": (Fn(lambda m, i: (i * 3 + 1) // 2 % 5), (torch.tensor([[1, 5, 19], [0, 3, 3]]),)),
     }
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 import wasm_torch
 
 
@@ -29,10 +28,13 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 # (weights, max resident / f32 bytes, min cosine, max error relative to max |y|) against
 # PyTorch fp32. int8 = int8 weights x dynamic per-row int8 activations, three layers deep.
-@pytest.mark.parametrize("weights,max_ratio,min_cos,max_rel", [
-    ("int8", 0.27, 0.999, 0.03),
-    ("f16", 0.51, 0.99999, 2e-3),
-])
+@pytest.mark.parametrize(
+    "weights,max_ratio,min_cos,max_rel",
+    [
+        ("int8", 0.27, 0.999, 0.03),
+        ("f16", 0.51, 0.99999, 2e-3),
+    ],
+)
 def test_quantized_mlp_is_resident_and_accurate(wtb, weights, max_ratio, min_cos, max_rel):
     torch.manual_seed(0)
     model = Mlp().eval()
@@ -48,8 +50,7 @@ def test_quantized_mlp_is_resident_and_accurate(wtb, weights, max_ratio, min_cos
         got = sess.run(xs)[0]
         cos = _cosine(got, ref)
         rel = float(np.abs(got - ref).max() / np.abs(ref).max())
-        print(f"{weights} rows={rows}: cosine {cos:.6f}, max error {rel:.2e} of max |y|, "
-              f"resident {ratio:.3f} of f32")
+        print(f"{weights} rows={rows}: cosine {cos:.6f}, max error {rel:.2e} of max |y|, resident {ratio:.3f} of f32")
         assert cos >= min_cos and rel <= max_rel, (cos, rel)
         # Running did not materialise f32 copies of the weights.
         assert sess.resident_weight_bytes / sess.weight_bytes == ratio

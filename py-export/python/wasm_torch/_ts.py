@@ -197,7 +197,7 @@ def lower(
             lower_block(body.nodes(), loop.body)
             loop.body.returns = [operand(o) for o in body.outputs()]
             env.update(zip(outs, loop.outputs))
-            block.nodes.append(node)
+            block.nodes.append(loop)
             return
         if kind == "prim::GetAttr":
             raise ExportError(
