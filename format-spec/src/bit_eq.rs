@@ -140,6 +140,7 @@ impl BitEq for ScalarInput {
     fn bit_eq(&self, other: &Self) -> bool {
         self.input == other.input
             && self.kind == other.kind
+            && self.fixed == other.fixed
             && match (&self.default, &other.default) {
                 (Some(Scalar::Float(a)), Some(Scalar::Float(b))) => a.to_bits() == b.to_bits(),
                 (a, b) => a == b,

@@ -506,6 +506,9 @@ pub struct ScalarInput {
     pub kind: ScalarKind,
     /// The value used when the caller omits the input (Python's argument default).
     pub default: Option<Scalar>,
+    /// The graph was specialized to `default` (a traced or torch.export-baked argument): a
+    /// runtime refuses any other value. Only meaningful with a default.
+    pub fixed: bool,
 }
 
 /// Everything in a `.wtb` file before the first weight byte, parsed and validated.

@@ -79,6 +79,12 @@ fn validate_scalar_inputs(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
                 ),
             ));
         }
+        if si.fixed && si.default.is_none() {
+            return Err(e(
+                ErrorKind::Inconsistent,
+                format!("input {} is fixed but has no value", si.input),
+            ));
+        }
         if let Some(d) = si.default {
             if d.kind() != si.kind {
                 return Err(e(

@@ -54,16 +54,19 @@ fn scalars() -> Vec<ScalarInput> {
             input: 1,
             kind: ScalarKind::Int,
             default: None,
+            fixed: false,
         },
         ScalarInput {
             input: 2,
             kind: ScalarKind::Float,
             default: Some(Scalar::Float(-0.0)),
+            fixed: false,
         },
         ScalarInput {
             input: 3,
             kind: ScalarKind::Bool,
             default: Some(Scalar::Bool(true)),
+            fixed: false,
         },
     ]
 }
@@ -98,17 +101,20 @@ fn golden_file_parses_to_its_scalar_inputs() {
             ScalarInput {
                 input: 1,
                 kind: ScalarKind::Int,
-                default: None
+                default: None,
+                fixed: false,
             },
             ScalarInput {
                 input: 2,
                 kind: ScalarKind::Float,
-                default: Some(Scalar::Float(0.5))
+                default: Some(Scalar::Float(0.5)),
+                fixed: false,
             },
             ScalarInput {
                 input: 3,
                 kind: ScalarKind::Bool,
-                default: Some(Scalar::Bool(true))
+                default: Some(Scalar::Bool(true)),
+                fixed: false,
             },
         ]
     );
@@ -147,6 +153,20 @@ fn scalar_inputs_round_trip_as_1_1_bit_for_bit() {
     nan.scalar_inputs[1].default = Some(Scalar::Float(f64::from_bits(0x7ff8_0000_dead_beef)));
     let back = parse(&write_file(&nan, &[]).unwrap().0).unwrap();
     wasm_torch_format::assert_bit_eq!(back.scalar_inputs[1], nan.scalar_inputs[1]);
+}
+
+#[test]
+fn fixed_inputs_round_trip_and_need_a_value() {
+    let mut g = graph();
+    g.scalar_inputs = scalars();
+    g.scalar_inputs[2].fixed = true;
+    let back = parse(&write_file(&g, &[]).unwrap().0).unwrap();
+    assert_eq!(back.scalar_inputs, g.scalar_inputs);
+    // A fixed input without a value cannot be written as bytes (tag 0 has no value), so
+    // only an in-memory graph can hold one; the writer then writes "no default".
+    g.scalar_inputs[0].fixed = true;
+    let back = parse(&write_file(&g, &[]).unwrap().0).unwrap();
+    assert!(!back.scalar_inputs[0].fixed);
 }
 
 #[test]
@@ -242,6 +262,7 @@ fn inconsistent_scalar_inputs_are_refused() {
             input,
             kind,
             default: None,
+            fixed: false,
         }];
         let e = refused(&g);
         assert_eq!(e.kind, ErrorKind::Inconsistent, "{e}");
@@ -289,8 +310,14 @@ fn hostile_section_bytes_give_typed_errors() {
         assert_eq!(e.kind, ErrorKind::InvalidCode, "{e}");
         assert!(e.to_string().contains("unknown scalar kind"), "{e}");
     }
-    // A has_default byte that is not a bool.
-    assert_eq!(case(9, 2).unwrap_err().kind, ErrorKind::InvalidCode);
+    // Default tags: 2 (fixed) is valid, 3 and up are not.
+    let g = case(9, 2).unwrap();
+    assert!(g.scalar_inputs[0].fixed);
+    for t in [3u8, 0xff] {
+        let e = case(9, t).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidCode, "{e}");
+        assert!(e.to_string().contains("unknown default tag"), "{e}");
+    }
     // A bool default byte that is not 0/1.
     let mut p = good[..10].to_vec();
     p[8] = 3;

@@ -29,9 +29,8 @@ pub(crate) fn describe_inputs(specs: &[ValueSpec], scalars: &[ScalarInput]) -> S
 fn describe_scalar(name: &str, si: &ScalarInput) -> String {
     match si.default {
         None => format!("{name}: {}", si.kind.name()),
-        Some(Scalar::Int(v)) => format!("{name}: int = {v}"),
-        Some(Scalar::Float(v)) => format!("{name}: float = {v:?}"),
-        Some(Scalar::Bool(v)) => format!("{name}: bool = {}", if v { "True" } else { "False" }),
+        Some(d) if si.fixed => format!("{name}: {} == {} (fixed)", si.kind.name(), show(d)),
+        Some(d) => format!("{name}: {} = {}", si.kind.name(), show(d)),
     }
 }
 
@@ -76,7 +75,11 @@ pub(crate) fn bind(
             }
         };
         values.push(match si {
-            Some(si) => Value::from_scalar_input(&s.name, si.kind, &t)?,
+            Some(si) => {
+                let v = Value::from_scalar_input(&s.name, si.kind, &t)?;
+                check_fixed(&s.name, si, &v)?;
+                v
+            }
             None => {
                 check_tensor(s, &t, &mut bound)?;
                 Value::Tensor(t)
@@ -84,6 +87,48 @@ pub(crate) fn bind(
         });
     }
     Ok(values)
+}
+
+/// A fixed input (the graph was specialized to its value when traced or exported) accepts
+/// only that value: any other would silently run the specialized graph.
+fn check_fixed(name: &str, si: &ScalarInput, v: &Value) -> Result<()> {
+    let (true, Some(d)) = (si.fixed, si.default) else {
+        return Ok(());
+    };
+    let same = match (d, v) {
+        (Scalar::Int(a), Value::Int(b)) => a == *b,
+        (Scalar::Float(a), Value::Float(b)) => a == *b || (a.is_nan() && b.is_nan()),
+        (Scalar::Bool(a), Value::Bool(b)) => a == *b,
+        _ => false,
+    };
+    if same {
+        return Ok(());
+    }
+    Err(Error::invalid_input(format!(
+        "input '{name}' is fixed to {} (the model was traced/exported with that value and \
+         specialized to it), got {}; pass {} or leave it out, or re-export the model with \
+         frontend='script' (or a dynamic int) to vary it",
+        show(d),
+        show_value(v),
+        show(d)
+    )))
+}
+
+fn show(d: Scalar) -> String {
+    match d {
+        Scalar::Int(v) => v.to_string(),
+        Scalar::Float(v) => format!("{v:?}"),
+        Scalar::Bool(v) => (if v { "True" } else { "False" }).into(),
+    }
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::Int(i) => show(Scalar::Int(*i)),
+        Value::Float(f) => show(Scalar::Float(*f)),
+        Value::Bool(b) => show(Scalar::Bool(*b)),
+        other => other.type_name().into(),
+    }
 }
 
 fn scalar_value(d: Scalar) -> Value {

@@ -4,58 +4,13 @@
 
 use std::sync::Arc;
 
-use wasm_torch_format::{ConstValue, DType, Instr, Operand, Scalar, ScalarKind};
+use wasm_torch_format::DType;
 use wasm_torch_interp::{ErrorKind, Program, Session, Tensor};
-use wasm_torch_packer::ModelIr;
-use wasm_torch_test_support::{pack_default, sym, ModelBuilder};
-
-/// `forward(x: f32[k], n: int, alpha: float = 0.5, neg: bool = False)`:
-/// `for _ in range(n): x = x + alpha`, then `-x` when `neg`.
-fn model(n_default: Option<i64>) -> ModelIr {
-    let mut m = ModelBuilder::new("scalar-loop");
-    let x = m.input("x", DType::F32, vec![sym("k")]);
-    let n = m.scalar_input("n", ScalarKind::Int, n_default.map(Scalar::Int));
-    let alpha = m.scalar_input("alpha", ScalarKind::Float, Some(Scalar::Float(0.5)));
-    let neg = m.scalar_input("neg", ScalarKind::Bool, Some(Scalar::Bool(false)));
-    let one = m.constant(ConstValue::Int(1));
-    let (i, acc) = (m.register("i"), m.register("acc"));
-    m.constant(ConstValue::Int(0));
-    m.push(Instr::LoadConst { dst: i, index: 1 });
-    m.push(Instr::Move { dst: acc, src: x });
-    let head = m.next_index();
-    let more = m.call("aten::lt.int", &[Operand::Reg(i), n]);
-    let exit = m.push(Instr::Jump { target: 0 }); // patched below
-    m.call_into(
-        "aten::add.Scalar",
-        &[Operand::Reg(acc), alpha, one],
-        &[acc],
-    );
-    m.call_into("aten::add.int", &[Operand::Reg(i), one], &[i]);
-    m.push(Instr::Jump { target: head });
-    let after = m.next_index();
-    m.patch(
-        exit,
-        Instr::JumpIfNot {
-            cond: more,
-            target: after,
-        },
-    );
-    let skip = m.push(Instr::Jump { target: 0 }); // patched below
-    m.call_into("aten::neg.default", &[Operand::Reg(acc)], &[acc]);
-    let end = m.next_index();
-    m.patch(
-        skip,
-        Instr::JumpIfNot {
-            cond: neg,
-            target: end,
-        },
-    );
-    m.output("y", DType::F32, vec![sym("k")], Operand::Reg(acc));
-    m.build()
-}
+use wasm_torch_test_support::fixtures::scalars::scalar_loop;
+use wasm_torch_test_support::pack_default;
 
 fn session(n_default: Option<i64>) -> Session {
-    let bytes = pack_default(&model(n_default));
+    let bytes = pack_default(&scalar_loop(n_default));
     assert_eq!(&bytes[8..12], &[1, 0, 1, 0], "scalar inputs make a 1.1 file");
     Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap()
 }
@@ -176,4 +131,19 @@ fn wrong_arguments_are_invalid_input_and_the_session_stays_usable() {
             .contains("[x: f32[k], n: int, alpha: float = 0.5, neg: bool = False]"),
         "{e}"
     );
+}
+
+#[test]
+fn fixed_inputs_accept_only_their_value() {
+    let mut ir = scalar_loop(Some(3));
+    ir.scalar_inputs[0].fixed = true;
+    let bytes = pack_default(&ir);
+    let mut s = Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap();
+    assert_eq!(run(&mut s, vec![x()]).unwrap(), expected(3, 0.5, false));
+    assert_eq!(run(&mut s, vec![x(), int(3)]).unwrap(), expected(3, 0.5, false));
+    let e = run(&mut s, vec![x(), int(4)]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("input 'n' is fixed to 3"), "{e}");
+    assert!(e.to_string().contains("got 4"), "{e}");
+    assert_eq!(run(&mut s, vec![x(), int(3)]).unwrap(), expected(3, 0.5, false));
 }

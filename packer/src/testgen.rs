@@ -320,7 +320,7 @@ pub fn model(data: &[u8]) -> ModelIr {
 }
 
 /// Turns some inputs into scalar inputs (format 1.1): one byte per input; `k % 4` = 0 keeps a
-/// tensor, 1..=3 is the scalar kind code; bit 2 adds a default read from the next bytes.
+/// tensor, 1..=3 is the scalar kind code; bit 2 adds a default read from the next bytes, bit 3 makes it fixed.
 fn scalar_inputs(b: &mut Bytes<'_>, signature: &mut Signature) -> Vec<ScalarInput> {
     let mut out = Vec::new();
     for (i, spec) in signature.inputs.iter_mut().enumerate() {
@@ -341,6 +341,7 @@ fn scalar_inputs(b: &mut Bytes<'_>, signature: &mut Signature) -> Vec<ScalarInpu
         out.push(ScalarInput {
             input: i as u32,
             kind,
+            fixed: default.is_some() && k & 8 != 0,
             default,
         });
     }

@@ -261,10 +261,11 @@ fn model_ir(ir: &Bound<'_, PyDict>) -> PyResult<ModelIr> {
     })
 }
 
-/// `(input index, kind, default)`: kind "int" | "float" | "bool"; default `None` (none) or
-/// a Python value of that kind.
+/// `(input index, kind, default, fixed)`: kind "int" | "float" | "bool"; default `None`
+/// (none) or a Python value of that kind; `fixed` when the graph was specialized to it.
 fn scalar_input(obj: &Bound<'_, PyAny>) -> PyResult<ScalarInput> {
-    let (input, kind, default): (u32, String, Option<Bound<'_, PyAny>>) = obj.extract()?;
+    let (input, kind, default, fixed): (u32, String, Option<Bound<'_, PyAny>>, bool) =
+        obj.extract()?;
     let kind = match kind.as_str() {
         "int" => ScalarKind::Int,
         "float" => ScalarKind::Float,
@@ -286,6 +287,7 @@ fn scalar_input(obj: &Bound<'_, PyAny>) -> PyResult<ScalarInput> {
     Ok(ScalarInput {
         input,
         kind,
+        fixed: fixed && default.is_some(),
         default,
     })
 }

@@ -111,6 +111,7 @@ impl ModelBuilder {
             input: index,
             kind,
             default,
+            fixed: false,
         });
         r
     }

@@ -6,6 +6,13 @@ use crate::limits::Limits;
 use crate::model::{Scalar, ScalarInput, ScalarKind};
 use crate::primitives::{bool_, f64_, fail, i64_, put, u32_, u8_, vec_of, PResult};
 
+/// No default: the caller must pass the input.
+const DEFAULT_NONE: u8 = 0;
+/// A default the caller may override.
+const DEFAULT_VALUE: u8 = 1;
+/// The only value the graph accepts (it was specialized to it); also the default.
+const DEFAULT_FIXED: u8 = 2;
+
 fn entry(i: &[u8]) -> PResult<'_, ScalarInput> {
     let (r, input) = u32_(i)?;
     let (r2, code) = u8_(r)?;
@@ -19,17 +26,29 @@ fn entry(i: &[u8]) -> PResult<'_, ScalarInput> {
             )
         }
     };
-    let (r, has_default) = bool_(r2)?;
-    if !has_default {
-        return Ok((
-            r,
-            ScalarInput {
-                input,
-                kind,
-                default: None,
-            },
-        ));
-    }
+    let (r, tag) = u8_(r2)?;
+    let fixed = match tag {
+        DEFAULT_NONE => {
+            return Ok((
+                r,
+                ScalarInput {
+                    input,
+                    kind,
+                    default: None,
+                    fixed: false,
+                },
+            ))
+        }
+        DEFAULT_VALUE => false,
+        DEFAULT_FIXED => true,
+        t => {
+            return fail(
+                r2,
+                ErrorKind::InvalidCode,
+                format!("unknown default tag {t} for input {input}"),
+            )
+        }
+    };
     let (r, value) = match kind {
         ScalarKind::Int => i64_(r).map(|(r, v)| (r, Scalar::Int(v)))?,
         ScalarKind::Float => f64_(r).map(|(r, v)| (r, Scalar::Float(v)))?,
@@ -41,13 +60,14 @@ fn entry(i: &[u8]) -> PResult<'_, ScalarInput> {
             input,
             kind,
             default: Some(value),
+            fixed,
         },
     ))
 }
 
 /// Parse the scalar-input payload: `vec<ScalarInput>`.
 pub(crate) fn parse<'a>(i: &'a [u8], l: &Limits) -> PResult<'a, Vec<ScalarInput>> {
-    // Minimal entry: input (4) + kind (1) + has_default (1).
+    // Minimal entry: input (4) + kind (1) + default tag (1).
     vec_of(i, 6, l.max_items, "scalar inputs", entry)
 }
 
@@ -59,9 +79,9 @@ pub(crate) fn encode(items: &[ScalarInput], o: &mut Vec<u8>) {
         put::u32_(o, s.input);
         put::u8_(o, s.kind.code());
         match s.default {
-            None => put::u8_(o, 0),
+            None => put::u8_(o, DEFAULT_NONE),
             Some(v) => {
-                put::u8_(o, 1);
+                put::u8_(o, if s.fixed { DEFAULT_FIXED } else { DEFAULT_VALUE });
                 match v {
                     Scalar::Int(x) => put::i64_(o, x),
                     Scalar::Float(x) => put::f64_(o, x),

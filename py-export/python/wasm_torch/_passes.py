@@ -314,10 +314,6 @@ def writes_state(n: Node) -> bool:
     return bool(n.args) and isinstance(n.args[0], StateRef)
 
 
-#: Ops kept although nothing reads their outputs: they fail the run on purpose (guards).
-_EFFECTS = {"aten::_assert_scalar.default"}
-
-
 def eliminate_dead_code(graph: Graph) -> int:
     """Drop pure nodes whose outputs nobody reads; repeat until nothing changes."""
     total = 0
@@ -325,12 +321,7 @@ def eliminate_dead_code(graph: Graph) -> int:
         counts = use_counts(graph)
         removed = set()
         for n in iter_nodes(graph.block):
-            if (
-                isinstance(n, Node)
-                and not any(counts.get(o, 0) for o in n.outputs)
-                and not writes_state(n)
-                and n.op not in _EFFECTS
-            ):
+            if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs) and not writes_state(n):
                 removed.add(id(n))
             elif isinstance(n, If) and not any(counts.get(o, 0) for o in n.outputs):
                 removed.add(id(n))

@@ -9,9 +9,9 @@ Three ways a Python scalar argument reaches a file:
   omit it.
 * **specialized** — ``torch.jit.trace`` cannot take non-tensor inputs and torch.export bakes a
   non-dynamic ``int`` (and every ``float``/``bool``) into the graph as a constant. The file
-  still lists the input, with the traced value as its default, and the graph starts with a
-  guard that fails with a clear message when it is called with any other value (running on
-  silently with the traced value would give wrong results).
+  still lists the input, *fixed* to the traced value (its default), and runtimes refuse any
+  other value with a clear error (running on silently with the traced value would give
+  wrong results).
 * **omitted** — an argument with a default that the example inputs leave out takes its
   default while tracing/exporting, and is added to the file as a specialized input, so
   ``run(x)`` and ``run(x, <default>)`` both work.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, List, Optional, Tuple
 
-from ._graph import Const, Graph, Node, Value, scalar_spec
+from ._graph import Graph, Value, scalar_spec
 
 #: Python type -> scalar kind (``bool`` first: it is a subclass of ``int``).
 _KINDS: Tuple[Tuple[type, str], ...] = ((bool, "bool"), (int, "int"), (float, "float"))
@@ -87,21 +87,10 @@ def python_default(model: Any, index: int) -> Tuple[bool, Any]:
 
 
 def add_specialized_input(graph: Graph, position: int, name: str, kind: str, value: Any) -> None:
-    """Insert a scalar input at ``position`` whose value the graph was specialized to: its
-    default is ``value`` and the graph first checks that the caller passed exactly that."""
+    """Insert a scalar input at ``position`` whose value the graph was specialized to: the file
+    marks it fixed to ``value`` (its default), so a runtime refuses any other value."""
     value = coerce(value, kind)
-    v = Value(f"{name}_specialized", value)
+    v = Value(f"{name}_fixed", value)
     graph.inputs.insert(position, v)
     graph.block.params.insert(position, v)
-    graph.input_specs.insert(position, scalar_spec(name, kind, value, True))
-    same = Value(f"{name}_is_traced_value")
-    shown = {"bool": "True" if value else "False"}.get(kind, repr(value))
-    message = (
-        f"input '{name}' was fixed to {shown} when the model was traced/exported (the graph "
-        f"was specialized to it); call it with {name}={shown} or omit it, or re-export with "
-        f"frontend='script' (or a dynamic int) to vary it"
-    )
-    graph.block.nodes[:0] = [
-        Node(f"aten::eq.{kind}", [v, Const(value)], [same]),
-        Node("aten::_assert_scalar.default", [same, Const(message)], []),
-    ]
+    graph.input_specs.insert(position, scalar_spec(name, kind, value, True, fixed=True))

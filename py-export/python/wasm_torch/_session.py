@@ -28,7 +28,8 @@ class TensorSpec:
 
     For a scalar input (a TorchScript ``int``/``float``/``bool`` argument), ``scalar`` is
     "int" | "float" | "bool" (``dtype`` is then "i64"/"f64"/"bool" and ``shape`` is ``()``)
-    and ``default`` is the value used when the caller omits it (``has_default``)."""
+    and ``default`` is the value used when the caller omits it (``has_default``). ``fixed``
+    means the model was traced/exported with that value and accepts no other."""
 
     name: str
     dtype: str
@@ -36,10 +37,13 @@ class TensorSpec:
     scalar: Optional[str] = None
     default: Any = None
     has_default: bool = False
+    fixed: bool = False
 
     def __str__(self) -> str:
         if self.scalar is None:
             return f"{self.name}: {self.dtype}[{', '.join(str(d) for d in self.shape)}]"
+        if self.fixed:
+            return f"{self.name}: {self.scalar} == {self.default!r} (fixed)"
         return f"{self.name}: {self.scalar}" + (f" = {self.default!r}" if self.has_default else "")
 
 
@@ -86,6 +90,18 @@ def scalar_input(spec: TensorSpec, x: Any) -> np.ndarray:
     return np.asarray(x, dtype=_SCALAR_NP_DTYPES[kind])
 
 
+def check_fixed(spec: TensorSpec, a: np.ndarray) -> None:
+    """A fixed input (the model was traced/exported with that value) accepts only it."""
+    from .errors import InputError
+
+    if spec.fixed and a.item() != spec.default:
+        raise InputError(
+            f"input '{spec.name}' is fixed to {spec.default!r} (the model was traced/exported with "
+            f"that value and specialized to it), got {a.item()!r}; pass {spec.default!r} or leave it "
+            "out, or re-export with frontend='script' (or a dynamic int) to vary it"
+        )
+
+
 def to_numpy(x: Any) -> np.ndarray:
     """numpy array from a numpy array, a torch tensor or anything ``np.asarray`` accepts."""
     if hasattr(x, "detach") and hasattr(x, "numpy"):
@@ -125,7 +141,7 @@ class Session:
     def __init__(self, native: Any, path: str = ""):
         self._native = native
         self.path = path
-        scalars = {i: (k, d) for i, k, d in getattr(native, "scalar_inputs", [])}
+        scalars = {i: (k, d, f) for i, k, d, f in getattr(native, "scalar_inputs", [])}
         self.inputs = [
             TensorSpec(n, d, tuple(s), *self._scalar_fields(scalars.get(i)))
             for i, (n, d, s) in enumerate(native.inputs)
@@ -133,11 +149,11 @@ class Session:
         self.outputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.outputs]
 
     @staticmethod
-    def _scalar_fields(entry: Optional[Tuple[str, Any]]) -> Tuple[Optional[str], Any, bool]:
+    def _scalar_fields(entry: Optional[Tuple[str, Any, bool]]) -> Tuple[Optional[str], Any, bool, bool]:
         if entry is None:
-            return None, None, False
-        kind, default = entry
-        return kind, default, default is not None
+            return None, None, False, False
+        kind, default, fixed = entry
+        return kind, default, default is not None, fixed
 
     def set_prepack_budget(self, nbytes: int) -> None:
         """Bytes of packed weight copies this session may keep (default 256 MiB; 0 = none).
@@ -152,26 +168,22 @@ class Session:
         return self._native.prepacked_bytes
 
     def run(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
-        """Run the model; inputs positionally or by name; returns one numpy array per output.
+        """Run the model; inputs positionally and/or by name; returns one numpy array per output.
 
         Tensor inputs take numpy arrays or torch tensors; scalar inputs (``spec.scalar``) take
         a Python number or a 0-d array/tensor, and may be left out when they have a default.
         Inputs that do not fit raise :class:`wasm_torch.InputError` before anything runs."""
         from .errors import InputError
 
-        if named:
-            if inputs:
-                raise InputError("pass inputs either positionally or by name, not both")
-            extra = sorted(set(named) - {s.name for s in self.inputs})
-            if extra:
-                raise InputError(f"unexpected input(s) {extra}; the model takes {self._describe()}")
-            values = [named.get(s.name, _MISSING) for s in self.inputs]
-        else:
-            if len(inputs) > len(self.inputs):
-                raise InputError(
-                    f"the model takes {len(self.inputs)} input(s) {self._describe()}, got {len(inputs)}"
-                )
-            values = list(inputs) + [_MISSING] * (len(self.inputs) - len(inputs))
+        if len(inputs) > len(self.inputs):
+            raise InputError(f"the model takes {len(self.inputs)} input(s) {self._describe()}, got {len(inputs)}")
+        extra = sorted(set(named) - {s.name for s in self.inputs})
+        if extra:
+            raise InputError(f"unexpected input(s) {extra}; the model takes {self._describe()}")
+        twice = [s.name for s in self.inputs[: len(inputs)] if s.name in named]
+        if twice:
+            raise InputError(f"input(s) {twice} given both positionally and by name")
+        values = list(inputs) + [named.get(s.name, _MISSING) for s in self.inputs[len(inputs) :]]
         raw = []
         for spec, x in zip(self.inputs, values):
             if x is _MISSING:
@@ -182,6 +194,7 @@ class Session:
                 x = spec.default
             if spec.scalar is not None:
                 a = scalar_input(spec, x)
+                check_fixed(spec, a)
             elif _is_tensor_like(x):
                 a = to_numpy(x)
             else:
