@@ -175,11 +175,7 @@ impl BitEq for Graph {
             && *arena_size == other.arena_size
             // State entries hold names, shapes and tensor indices only (`Eq`).
             && *states == other.states
-            && scalar_inputs.len() == other.scalar_inputs.len()
-            && scalar_inputs
-                .iter()
-                .zip(&other.scalar_inputs)
-                .all(|(a, b)| a.bit_eq(b))
+            && scalar_inputs.bit_eq(&other.scalar_inputs)
     }
 }
 
