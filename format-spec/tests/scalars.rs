@@ -121,7 +121,12 @@ fn golden_file_parses_to_its_scalar_inputs() {
     let names: Vec<String> = g.signature.inputs.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         names,
-        ["x: f32[batch, 3]", "n: i64[]", "alpha: f64[]", "flag: bool[]"]
+        [
+            "x: f32[batch, 3]",
+            "n: i64[]",
+            "alpha: f64[]",
+            "flag: bool[]"
+        ]
     );
     // The section is required, and a streaming reader sees the same graph.
     let h = parse_header(&bytes, &Limits::default()).unwrap();
@@ -238,7 +243,10 @@ fn inconsistent_scalar_inputs_are_refused() {
     g.scalar_inputs[2].input = 4;
     let e = refused(&g);
     assert_eq!(e.kind, ErrorKind::IndexOutOfRange, "{e}");
-    assert!(e.to_string().contains("input 4 >= 4 signature inputs"), "{e}");
+    assert!(
+        e.to_string().contains("input 4 >= 4 signature inputs"),
+        "{e}"
+    );
 
     // Listed twice / out of order.
     let mut g = graph();

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-
 use crate::clock::{default_clock, Clock};
 use crate::error::{Error, Result};
 use crate::executor::Exec;
@@ -195,7 +194,8 @@ impl Session {
             let mut found = inputs.iter().filter(|(n, _)| *n == s.name);
             let Some(t) = found.next() else {
                 // An input with a default may be left out when every later one is too.
-                let defaulted = |j: usize| scalar_of(scalars, j).is_some_and(|si| si.default.is_some());
+                let defaulted =
+                    |j: usize| scalar_of(scalars, j).is_some_and(|si| si.default.is_some());
                 let rest_omitted = specs[i..]
                     .iter()
                     .enumerate()
@@ -255,9 +255,7 @@ impl Session {
         };
         // On a pool thread, so the ops' parallel splits start from inside the pool (see
         // `parallel::on_pool`); without threads this is a plain call.
-        let values = wasm_torch_kernels::parallel::on_pool(|| {
-            exec.run_function(0, args, 0)
-        });
+        let values = wasm_torch_kernels::parallel::on_pool(|| exec.run_function(0, args, 0));
         let values = match values {
             Ok(v) => v,
             Err(e) if !self.states.is_empty() => {

@@ -11,7 +11,11 @@ use wasm_torch_test_support::pack_default;
 
 fn session(n_default: Option<i64>) -> Session {
     let bytes = pack_default(&scalar_loop(n_default));
-    assert_eq!(&bytes[8..12], &[1, 0, 1, 0], "scalar inputs make a 1.1 file");
+    assert_eq!(
+        &bytes[8..12],
+        &[1, 0, 1, 0],
+        "scalar inputs make a 1.1 file"
+    );
     Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap()
 }
 
@@ -57,7 +61,10 @@ fn loops_on_scalar_inputs_and_takes_defaults() {
     let mut s = session(Some(3));
     assert_eq!(run(&mut s, vec![x()]).unwrap(), expected(3, 0.5, false));
     for n in [0, 1, 7] {
-        assert_eq!(run(&mut s, vec![x(), int(n)]).unwrap(), expected(n, 0.5, false));
+        assert_eq!(
+            run(&mut s, vec![x(), int(n)]).unwrap(),
+            expected(n, 0.5, false)
+        );
     }
     assert_eq!(
         run(&mut s, vec![x(), int(4), float(-1.25)]).unwrap(),
@@ -68,7 +75,10 @@ fn loops_on_scalar_inputs_and_takes_defaults() {
         expected(2, 0.75, true)
     );
     // A negative trip count runs the body zero times, as `range(-2)` does.
-    assert_eq!(run(&mut s, vec![x(), int(-2)]).unwrap(), expected(0, 0.5, false));
+    assert_eq!(
+        run(&mut s, vec![x(), int(-2)]).unwrap(),
+        expected(0, 0.5, false)
+    );
     // Narrower integer and float tensors are accepted for int and float inputs.
     let n32 = Tensor::from_i32(vec![], vec![2]);
     let a32 = Tensor::from_f32(vec![], vec![0.25]);
@@ -101,13 +111,22 @@ fn wrong_arguments_are_invalid_input_and_the_session_stays_usable() {
             vec![x(), Tensor::from_i64(vec![2], vec![1, 2])],
             "input 'n' is a scalar (int), not a tensor",
         ),
-        (vec![x(), float(2.0)], "input 'n' is an int, got a f64 value"),
-        (vec![x(), flag(true)], "input 'n' is an int, got a bool value"),
+        (
+            vec![x(), float(2.0)],
+            "input 'n' is an int, got a f64 value",
+        ),
+        (
+            vec![x(), flag(true)],
+            "input 'n' is an int, got a bool value",
+        ),
         (
             vec![x(), int(1), float(0.5), float(1.0)],
             "input 'neg' is a bool, got a f64 value",
         ),
-        (vec![x(), int(1), int(1)], "input 'alpha' is a float, got a i64 value"),
+        (
+            vec![x(), int(1), int(1)],
+            "input 'alpha' is a float, got a i64 value",
+        ),
         // A scalar where a tensor is expected.
         (vec![float(1.0), int(1)], "input 'x' has dtype f64"),
         (
@@ -123,7 +142,10 @@ fn wrong_arguments_are_invalid_input_and_the_session_stays_usable() {
         let e = run(&mut s, inputs).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert!(e.to_string().contains(want), "{e}\nwant: {want}");
-        assert_eq!(run(&mut s, vec![x(), int(2)]).unwrap(), expected(2, 0.5, false));
+        assert_eq!(
+            run(&mut s, vec![x(), int(2)]).unwrap(),
+            expected(2, 0.5, false)
+        );
     }
     let e = run(&mut s, vec![x()]).unwrap_err();
     assert!(
@@ -140,10 +162,16 @@ fn fixed_inputs_accept_only_their_value() {
     let bytes = pack_default(&ir);
     let mut s = Session::new(Arc::new(Program::from_bytes(&bytes).unwrap())).unwrap();
     assert_eq!(run(&mut s, vec![x()]).unwrap(), expected(3, 0.5, false));
-    assert_eq!(run(&mut s, vec![x(), int(3)]).unwrap(), expected(3, 0.5, false));
+    assert_eq!(
+        run(&mut s, vec![x(), int(3)]).unwrap(),
+        expected(3, 0.5, false)
+    );
     let e = run(&mut s, vec![x(), int(4)]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("input 'n' is fixed to 3"), "{e}");
     assert!(e.to_string().contains("got 4"), "{e}");
-    assert_eq!(run(&mut s, vec![x(), int(3)]).unwrap(), expected(3, 0.5, false));
+    assert_eq!(
+        run(&mut s, vec![x(), int(3)]).unwrap(),
+        expected(3, 0.5, false)
+    );
 }

@@ -6,8 +6,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use wasm_torch_format::model::{
     ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Scalar, ScalarInput,
-    ScalarKind, Signature, StateInfo,
-    StateInit, ValueSpec,
+    ScalarKind, Signature, StateInfo, StateInit, ValueSpec,
 };
 use wasm_torch_packer::{Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
 

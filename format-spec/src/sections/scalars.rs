@@ -81,7 +81,14 @@ pub(crate) fn encode(items: &[ScalarInput], o: &mut Vec<u8>) {
         match s.default {
             None => put::u8_(o, DEFAULT_NONE),
             Some(v) => {
-                put::u8_(o, if s.fixed { DEFAULT_FIXED } else { DEFAULT_VALUE });
+                put::u8_(
+                    o,
+                    if s.fixed {
+                        DEFAULT_FIXED
+                    } else {
+                        DEFAULT_VALUE
+                    },
+                );
                 match v {
                     Scalar::Int(x) => put::i64_(o, x),
                     Scalar::Float(x) => put::f64_(o, x),
