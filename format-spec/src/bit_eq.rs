@@ -18,7 +18,7 @@
 //! variant without wildcards, so adding a field or variant to the model fails to compile here
 //! until its comparison is decided — the check cannot silently skip new data.
 
-use crate::model::{ConstValue, Graph, Quantization, TensorInfo};
+use crate::model::{ConstValue, Graph, Quantization, Scalar, ScalarInput, TensorInfo};
 
 /// Equality under which floats are equal exactly when their bit patterns are (so NaN equals
 /// a NaN with the same payload, and `-0.0` differs from `+0.0`). Use it, or
@@ -136,6 +136,18 @@ impl BitEq for TensorInfo {
     }
 }
 
+impl BitEq for ScalarInput {
+    fn bit_eq(&self, other: &Self) -> bool {
+        self.input == other.input
+            && self.kind == other.kind
+            && self.fixed == other.fixed
+            && match (&self.default, &other.default) {
+                (Some(Scalar::Float(a)), Some(Scalar::Float(b))) => a.to_bits() == b.to_bits(),
+                (a, b) => a == b,
+            }
+    }
+}
+
 impl BitEq for Graph {
     fn bit_eq(&self, other: &Self) -> bool {
         // Metadata, signature, ops, functions and chunks hold no floats: `==` is exact there.
@@ -150,6 +162,7 @@ impl BitEq for Graph {
             chunks,
             arena_size,
             states,
+            scalar_inputs,
         } = self;
         *version == other.version
             && *metadata == other.metadata
@@ -162,6 +175,7 @@ impl BitEq for Graph {
             && *arena_size == other.arena_size
             // State entries hold names, shapes and tensor indices only (`Eq`).
             && *states == other.states
+            && scalar_inputs.bit_eq(&other.scalar_inputs)
     }
 }
 

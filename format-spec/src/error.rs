@@ -29,6 +29,8 @@ pub enum SectionKind {
     Weights,
     /// Session-state tensors (id 9, format 1.1; optional).
     State,
+    /// Scalar (int/float/bool) graph inputs and their defaults (id 11, format 1.1; optional).
+    ScalarInputs,
     /// A section id this reader does not know.
     Unknown(u16),
 }
@@ -47,6 +49,7 @@ impl SectionKind {
             SectionKind::Chunks => 7,
             SectionKind::Weights => 8,
             SectionKind::State => 9,
+            SectionKind::ScalarInputs => 11,
             SectionKind::Unknown(id) => id,
         }
     }
@@ -63,6 +66,7 @@ impl SectionKind {
             7 => SectionKind::Chunks,
             8 => SectionKind::Weights,
             9 => SectionKind::State,
+            11 => SectionKind::ScalarInputs,
             other => SectionKind::Unknown(other),
         }
     }
@@ -93,6 +97,7 @@ impl fmt::Display for SectionKind {
             SectionKind::Chunks => write!(f, "chunk index"),
             SectionKind::Weights => write!(f, "weights"),
             SectionKind::State => write!(f, "state"),
+            SectionKind::ScalarInputs => write!(f, "scalar inputs"),
             SectionKind::Unknown(id) => write!(f, "unknown section {id}"),
         }
     }

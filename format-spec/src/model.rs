@@ -425,6 +425,92 @@ pub struct StateInfo {
     pub init: StateInit,
 }
 
+/// What a scalar graph input holds (format 1.1, SPEC.md §4.9). Codes are the on-disk bytes.
+///
+/// TorchScript `int`/`float`/`bool` arguments and torch.export `SymInt`s reach the graph as
+/// plain values (a loop's trip count, an op's scalar argument), not as tensors; the kind
+/// tells a runtime which value to build from what the caller passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ScalarKind {
+    /// A signed 64-bit integer (Python `int`, `SymInt`).
+    Int = 1,
+    /// An IEEE binary64 float (Python `float`).
+    Float = 2,
+    /// A boolean.
+    Bool = 3,
+}
+
+impl ScalarKind {
+    /// Every kind, in code order.
+    pub const ALL: [ScalarKind; 3] = [ScalarKind::Int, ScalarKind::Float, ScalarKind::Bool];
+
+    /// The on-disk code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Decode an on-disk code; `None` for codes this version does not know.
+    pub fn from_code(code: u8) -> Option<ScalarKind> {
+        ScalarKind::ALL.iter().copied().find(|k| k.code() == code)
+    }
+
+    /// The dtype of the input's signature entry (which is rank 0): `i64`, `f64` or `bool`.
+    pub fn dtype(self) -> DType {
+        match self {
+            ScalarKind::Int => DType::I64,
+            ScalarKind::Float => DType::F64,
+            ScalarKind::Bool => DType::Bool,
+        }
+    }
+
+    /// Python's name for the kind: "int", "float", "bool".
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarKind::Int => "int",
+            ScalarKind::Float => "float",
+            ScalarKind::Bool => "bool",
+        }
+    }
+}
+
+/// A scalar value: the default of a scalar input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    /// An integer.
+    Int(i64),
+    /// A float (kept bit for bit).
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar {
+    /// The kind of this value.
+    pub fn kind(self) -> ScalarKind {
+        match self {
+            Scalar::Int(_) => ScalarKind::Int,
+            Scalar::Float(_) => ScalarKind::Float,
+            Scalar::Bool(_) => ScalarKind::Bool,
+        }
+    }
+}
+
+/// A graph input that is a scalar rather than a tensor, with its default (format 1.1,
+/// SPEC.md §4.9). Inputs not listed in [`Graph::scalar_inputs`] are tensors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalarInput {
+    /// Index into [`Signature::inputs`]; that entry is rank 0 with dtype [`ScalarKind::dtype`].
+    pub input: u32,
+    /// What the input holds.
+    pub kind: ScalarKind,
+    /// The value used when the caller omits the input (Python's argument default).
+    pub default: Option<Scalar>,
+    /// The graph was specialized to `default` (a traced or torch.export-baked argument): a
+    /// runtime refuses any other value. Only meaningful with a default.
+    pub fixed: bool,
+}
+
 /// Everything in a `.wtb` file before the first weight byte, parsed and validated.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Graph {
@@ -448,4 +534,7 @@ pub struct Graph {
     pub arena_size: u64,
     /// Session-state tensors (format 1.1; empty in 1.0 files).
     pub states: Vec<StateInfo>,
+    /// Inputs that are scalars, by increasing input index (format 1.1; empty in 1.0 files
+    /// and in files whose inputs are all tensors).
+    pub scalar_inputs: Vec<ScalarInput>,
 }

@@ -38,6 +38,67 @@ pub fn validate(g: &Graph, header: &FileHeader, limits: &Limits) -> Result<(), F
     validate_chunks(&cx, header, g, limits)?;
     validate_tensors(&cx, g)?;
     validate_states(&cx, g, limits)?;
+    validate_scalar_inputs(&cx, g)?;
+    Ok(())
+}
+
+/// Scalar-input rules (SPEC.md §4.9): each entry names an existing signature input, entries
+/// are in strictly increasing input order (so no input is listed twice), the input's
+/// signature entry is rank 0 with the kind's dtype, and a default has the input's kind.
+fn validate_scalar_inputs(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
+    let s = SectionKind::ScalarInputs;
+    let n = g.signature.inputs.len();
+    let mut prev: Option<u32> = None;
+    for (k, si) in g.scalar_inputs.iter().enumerate() {
+        let e = |kind, msg: String| cx.err(kind, s, format!("scalar input entry {k}: {msg}"));
+        let spec = g.signature.inputs.get(si.input as usize).ok_or_else(|| {
+            e(
+                ErrorKind::IndexOutOfRange,
+                format!("input {} >= {n} signature inputs", si.input),
+            )
+        })?;
+        if prev.is_some_and(|p| si.input <= p) {
+            return Err(e(
+                ErrorKind::Inconsistent,
+                format!(
+                    "input {} follows input {}; entries must name inputs in strictly increasing order",
+                    si.input,
+                    prev.unwrap_or_default()
+                ),
+            ));
+        }
+        prev = Some(si.input);
+        if spec.dtype != si.kind.dtype() || !spec.shape.is_empty() {
+            return Err(e(
+                ErrorKind::Inconsistent,
+                format!(
+                    "input {} ('{spec}') is declared {} but its signature entry is not {}[]",
+                    si.input,
+                    si.kind.name(),
+                    si.kind.dtype().name()
+                ),
+            ));
+        }
+        if si.fixed && si.default.is_none() {
+            return Err(e(
+                ErrorKind::Inconsistent,
+                format!("input {} is fixed but has no value", si.input),
+            ));
+        }
+        if let Some(d) = si.default {
+            if d.kind() != si.kind {
+                return Err(e(
+                    ErrorKind::Inconsistent,
+                    format!(
+                        "input {} is {} but its default is {}",
+                        si.input,
+                        si.kind.name(),
+                        d.kind().name()
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

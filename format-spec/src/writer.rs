@@ -38,7 +38,7 @@ impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
             // The oldest minor that can express a stateless graph; `Prepared::new` raises it
-            // to 1.1 when the graph has session state.
+            // to 1.1 when the graph has session state or scalar inputs.
             version: (FORMAT_MAJOR, 0),
             extra_sections: Vec::new(),
             appended: Vec::new(),
@@ -175,6 +175,13 @@ impl Prepared {
             // 1.0 reader refuses the file instead of running it without state.
             version.1 = version.1.max(1);
             known.push(SectionKind::State);
+        }
+        if !g.scalar_inputs.is_empty() {
+            // Scalar inputs need format 1.1 (SPEC.md §4.9); the section is required, so a
+            // 1.0 reader refuses the file instead of feeding a tensor where the graph
+            // expects an int, a float or a bool.
+            version.1 = version.1.max(1);
+            known.push(SectionKind::ScalarInputs);
         }
         g.version = version;
         let nsec = known.len() + opts.extra_sections.len() + 1;

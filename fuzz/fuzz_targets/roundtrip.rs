@@ -33,6 +33,7 @@ fuzz_target!(|input: Input| {
     assert_eq!(g.ops, ir.ops);
     assert_eq!(g.functions, ir.functions);
     assert_bit_eq!(g.constants, ir.constants);
+    assert_bit_eq!(g.scalar_inputs, ir.scalar_inputs);
     assert_eq!(g.tensors.len(), ir.weights.len());
     let arena = decode_all(&bytes, &g, &l).expect("packed chunks decode");
     for (t, w) in g.tensors.iter().zip(&ir.weights) {

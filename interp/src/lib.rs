@@ -14,6 +14,7 @@ pub mod error;
 mod executor;
 #[cfg(feature = "failpoints")]
 pub mod failpoint;
+mod inputs;
 mod loader;
 #[cfg(not(target_arch = "wasm32"))]
 mod mmap;
@@ -40,5 +41,5 @@ pub use session::{Session, DEFAULT_STEP_LIMIT};
 pub use storage::{ByteSource, MAX_TENSOR_BYTES};
 pub use tensor::{DType, Tensor};
 pub use value::Value;
-pub use wasm_torch_format::model::{Dim, Graph, ValueSpec};
+pub use wasm_torch_format::model::{Dim, Graph, Scalar, ScalarInput, ScalarKind, ValueSpec};
 pub use wasm_torch_format::Limits;

@@ -141,6 +141,12 @@ impl Program {
         &self.graph.signature.inputs
     }
 
+    /// The inputs that are int/float/bool scalars (format 1.1), with their defaults; every
+    /// other input is a tensor.
+    pub fn scalar_inputs(&self) -> &[wasm_torch_format::model::ScalarInput] {
+        &self.graph.scalar_inputs
+    }
+
     /// The model's outputs, in order.
     pub fn outputs(&self) -> &[ValueSpec] {
         &self.graph.signature.outputs

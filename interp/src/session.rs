@@ -1,14 +1,12 @@
 //! [`Session`]: an executable instance of a [`Program`] — its memory plan, op scratch state,
 //! profiling and tracing. Create one per concurrent user; they share the program.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-
-use wasm_torch_format::model::{Dim, ValueSpec};
 
 use crate::clock::{default_clock, Clock};
 use crate::error::{Error, Result};
 use crate::executor::Exec;
+use crate::inputs::{bind, describe_inputs, scalar_of};
 use crate::ops::OpCtx;
 use crate::planner::{plan_function, FunctionPlan};
 use crate::profile::{OpProfile, Profile};
@@ -181,24 +179,41 @@ impl Session {
     /// Run with named inputs; returns the outputs named as in the signature.
     pub fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
         let specs = self.program.inputs();
+        let scalars = &self.program.graph.scalar_inputs;
+        let describe = || describe_inputs(specs, scalars);
         for (name, _) in inputs {
             if !specs.iter().any(|s| s.name == *name) {
                 return Err(Error::invalid_input(format!(
                     "unknown input '{name}'; the model takes {}",
-                    describe_specs(specs)
+                    describe()
                 )));
             }
         }
         let mut ordered = Vec::with_capacity(specs.len());
-        for s in specs {
+        for (i, s) in specs.iter().enumerate() {
             let mut found = inputs.iter().filter(|(n, _)| *n == s.name);
-            let t = found.next().ok_or_else(|| {
-                Error::invalid_input(format!(
-                    "missing input '{}'; the model takes {}",
+            let Some(t) = found.next() else {
+                // An input with a default may be left out when every later one is too.
+                let defaulted =
+                    |j: usize| scalar_of(scalars, j).is_some_and(|si| si.default.is_some());
+                let rest_omitted = specs[i..]
+                    .iter()
+                    .enumerate()
+                    .all(|(k, s2)| defaulted(i + k) && !inputs.iter().any(|(n, _)| *n == s2.name));
+                if rest_omitted {
+                    break;
+                }
+                return Err(Error::invalid_input(format!(
+                    "missing input '{}'{}; the model takes {}",
                     s.name,
-                    describe_specs(specs)
-                ))
-            })?;
+                    if defaulted(i) {
+                        " (it has a default, but a later input is given)"
+                    } else {
+                        ""
+                    },
+                    describe()
+                )));
+            };
             if found.next().is_some() {
                 return Err(Error::invalid_input(format!(
                     "input '{}' given twice",
@@ -218,9 +233,13 @@ impl Session {
     }
 
     /// Run with inputs in signature order; returns the outputs in signature order.
+    ///
+    /// A scalar input (format 1.1) is given as a 0-d tensor of its kind (an integer tensor
+    /// for an int, a floating one for a float, a bool tensor for a bool); trailing inputs
+    /// with defaults may be left off.
     pub fn run_positional(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
-        check_inputs(self.program.inputs(), &inputs)?;
         let program = self.program.clone();
+        let args = bind(program.inputs(), &program.graph.scalar_inputs, inputs)?;
         let t0 = self.clock.as_ref().map(|c| c.now_ns());
         let mut exec = Exec {
             program: &program,
@@ -236,9 +255,7 @@ impl Session {
         };
         // On a pool thread, so the ops' parallel splits start from inside the pool (see
         // `parallel::on_pool`); without threads this is a plain call.
-        let values = wasm_torch_kernels::parallel::on_pool(|| {
-            exec.run_function(0, inputs.into_iter().map(Value::Tensor).collect(), 0)
-        });
+        let values = wasm_torch_kernels::parallel::on_pool(|| exec.run_function(0, args, 0));
         let values = match values {
             Ok(v) => v,
             Err(e) if !self.states.is_empty() => {
@@ -297,68 +314,6 @@ fn initial_states(program: &Program) -> Result<Vec<Tensor>> {
             .map_err(|e| e.context(format!("state '{}'", st.name)))
         })
         .collect()
-}
-
-fn describe_specs(specs: &[ValueSpec]) -> String {
-    let items: Vec<String> = specs.iter().map(ValueSpec::to_string).collect();
-    format!("[{}]", items.join(", "))
-}
-
-/// Check dtypes, ranks, fixed dims and the consistency of symbolic dims.
-fn check_inputs(specs: &[ValueSpec], inputs: &[Tensor]) -> Result<()> {
-    if specs.len() != inputs.len() {
-        return Err(Error::invalid_input(format!(
-            "expected {} inputs {}, got {}",
-            specs.len(),
-            describe_specs(specs),
-            inputs.len()
-        )));
-    }
-    let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
-    for (s, t) in specs.iter().zip(inputs) {
-        let want = || s.to_string();
-        if t.dtype() != s.dtype {
-            return Err(Error::invalid_input(format!(
-                "input '{}' has dtype {}, expected {}",
-                s.name,
-                t.dtype().name(),
-                want()
-            )));
-        }
-        if t.ndim() != s.shape.len() {
-            return Err(Error::invalid_input(format!(
-                "input '{}' has shape {:?}, expected {}",
-                s.name,
-                t.shape(),
-                want()
-            )));
-        }
-        for (i, (d, &n)) in s.shape.iter().zip(t.shape()).enumerate() {
-            match d {
-                Dim::Fixed(f) if *f != n as u64 => {
-                    return Err(Error::invalid_input(format!(
-                        "input '{}' has size {n} in dim {i}, expected {}",
-                        s.name,
-                        want()
-                    )))
-                }
-                Dim::Symbolic(name) => match bound.get(name.as_str()) {
-                    Some(&(m, other)) if m != n => {
-                        return Err(Error::invalid_input(format!(
-                            "symbolic dim '{name}' is {m} in input '{other}' but {n} in input '{}' (dim {i})",
-                            s.name
-                        )))
-                    }
-                    Some(_) => {}
-                    None => {
-                        bound.insert(name, (n, &s.name));
-                    }
-                },
-                _ => {}
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Turn a returned value into an output tensor (scalars become 0-d tensors).

@@ -1,7 +1,7 @@
 //! A loaded model and the sessions that run it.
 
 use crate::error::{from_interp, invalid_input};
-use crate::tensor_io::{read_input, write_output, write_spec};
+use crate::tensor_io::{read_input, write_output, write_scalar_fields, write_spec};
 use js_sys::{Array, Object, Reflect};
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
@@ -41,9 +41,23 @@ impl Model {
 
 #[wasm_bindgen]
 impl Model {
-    /// The inputs as `[{name, dtype, shape}]` (symbolic dims are strings).
+    /// The inputs as `[{name, dtype, shape}]` (symbolic dims are strings); a scalar input
+    /// (format 1.1) also has `scalar` ("int" | "float" | "bool"), `default` (a number, a
+    /// bigint for an int beyond 2^53, or a boolean; absent without one) and `fixed`.
     pub fn inputs(&self) -> Array {
-        self.program.inputs().iter().map(write_spec).collect()
+        let scalars = self.program.scalar_inputs();
+        self.program
+            .inputs()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let spec = write_spec(s);
+                if let Some(si) = scalars.iter().find(|si| si.input as usize == i) {
+                    write_scalar_fields(&spec, si);
+                }
+                spec
+            })
+            .collect()
     }
 
     /// The outputs as `[{name, dtype, shape}]`.

@@ -112,3 +112,21 @@ pub fn write_spec(spec: &ValueSpec) -> JsValue {
     set(&obj, "shape", &shape);
     obj.into()
 }
+
+/// Add `scalar`, `default` and `fixed` to the spec object of a scalar input.
+pub fn write_scalar_fields(spec: &JsValue, si: &wasm_torch_interp::ScalarInput) {
+    use wasm_torch_interp::Scalar;
+    let obj: &Object = spec.unchecked_ref();
+    set(obj, "scalar", &JsValue::from_str(si.kind.name()));
+    if let Some(d) = si.default {
+        let v = match d {
+            // Integers a double holds exactly are numbers; larger ones bigints.
+            Scalar::Int(v) if v.unsigned_abs() <= (1u64 << 53) => JsValue::from_f64(v as f64),
+            Scalar::Int(v) => JsValue::from(js_sys::BigInt::from(v)),
+            Scalar::Float(v) => JsValue::from_f64(v),
+            Scalar::Bool(v) => JsValue::from_bool(v),
+        };
+        set(obj, "default", &v);
+    }
+    set(obj, "fixed", &JsValue::from_bool(si.fixed));
+}

@@ -8,6 +8,7 @@ export { Session } from './session.js';
 export type { LoadOptions, LoadProgress, LoadStats, ValueInfo, BuildInfo } from './session.js';
 export { Tensor, dtypeSize, isDType } from './tensor.js';
 export type { DType, TensorData, DataTypeMap } from './tensor.js';
+export type { InputValue, ScalarKind, ScalarValue } from './scalars.js';
 export { detectFeatures, chooseBuild } from './detect.js';
 /** The low-level wasm module of a build, e.g. for `createWasiNnImports` (`wasm-torch/wasi-nn`). */
 export { getRuntime } from './runtime.js';

@@ -34,6 +34,10 @@ export interface WireSpec {
   name: string;
   dtype: string;
   shape: (number | string)[];
+  /** Scalar inputs only (format 1.1). */
+  scalar?: 'int' | 'float' | 'bool';
+  default?: number | bigint | boolean;
+  fixed?: boolean;
 }
 
 /** The wasm loader class. */

@@ -12,6 +12,7 @@ import { AbortError, InvalidInputError, ReleasedError, WasmTorchError, fromWasmE
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
 import { openSource, type ModelSource } from './source.js';
+import { isScalarValue, scalarTensor, type InputValue, type ScalarKind, type ScalarValue } from './scalars.js';
 import { Tensor, isDType, type DType } from './tensor.js';
 
 /** Load progress, reported after each piece. */
@@ -53,6 +54,16 @@ export interface ValueInfo {
   name: string;
   dtype: DType;
   shape: (number | string)[];
+  /**
+   * For a scalar input (a TorchScript `int`/`float`/`bool` argument, a torch.export
+   * `SymInt`): its kind. Pass a number (a bigint for an int beyond 2^53), a boolean or a 0-d
+   * tensor. Absent for tensor inputs.
+   */
+  scalar?: ScalarKind;
+  /** The value used when `run` is not given this scalar input; absent when it has none. */
+  default?: ScalarValue;
+  /** The model was traced/exported with `default` and accepts no other value. */
+  fixed?: boolean;
 }
 
 /** What loading cost. */
@@ -84,7 +95,13 @@ export interface BuildInfo extends BuildChoice {
 const FEED_BYTES = 256 * 1024;
 
 function toValueInfo(spec: WireSpec): ValueInfo {
-  return { name: spec.name, dtype: spec.dtype as DType, shape: spec.shape };
+  const info: ValueInfo = { name: spec.name, dtype: spec.dtype as DType, shape: spec.shape };
+  if (spec.scalar !== undefined) {
+    info.scalar = spec.scalar;
+    if (spec.default !== undefined) info.default = spec.default;
+    info.fixed = spec.fixed === true;
+  }
+  return info;
 }
 
 /** A loaded model ready to run. */
@@ -183,14 +200,17 @@ export class Session {
 
   /**
    * Run the model. `inputs` maps every input name to a `Tensor` (or any `{dtype, shape, data}`
-   * with a matching typed array). Resolves to the outputs by name, in the model's order.
+   * with a matching typed array); a scalar input (`spec.scalar`) takes a number, a bigint, a
+   * boolean or a 0-d tensor and may be left out when it has a `default`. Resolves to the
+   * outputs by name, in the model's order. Inputs that do not fit throw `InvalidInputError`
+   * (code `INVALID_INPUT`) and the session stays usable.
    */
-  async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  async run(inputs: Record<string, InputValue>): Promise<Record<string, Tensor>> {
     return this.runSync(inputs);
   }
 
   /** `run` without the promise (blocks the calling thread). */
-  runSync(inputs: Record<string, Tensor>): Record<string, Tensor> {
+  runSync(inputs: Record<string, InputValue>): Record<string, Tensor> {
     const session = this.session;
     if (!session) throw new ReleasedError();
     if (inputs === null || typeof inputs !== 'object') throw new InvalidInputError('run() takes an object mapping input names to tensors');
@@ -202,9 +222,19 @@ export class Session {
     }
     const wire: WireTensor[] = [];
     for (const spec of this.inputs) {
-      const t = inputs[spec.name];
-      if (t === undefined) throw new InvalidInputError(`missing input '${spec.name}'`);
-      wire.push(toWire(spec.name, t));
+      let v: InputValue | undefined = inputs[spec.name];
+      if (v === undefined && spec.default !== undefined) v = spec.default;
+      if (v === undefined) {
+        throw new InvalidInputError(`missing input '${spec.name}'${spec.scalar ? ` (${spec.scalar}, no default)` : ''}`);
+      }
+      if (spec.scalar !== undefined) {
+        wire.push(toWire(spec.name, scalarTensor(spec.name, spec.scalar, v)));
+      } else if (isScalarValue(v)) {
+        const shape = spec.shape.join(', ');
+        throw new InvalidInputError(`input '${spec.name}' is a tensor (${spec.dtype}[${shape}]), got ${typeof v} ${String(v)}; pass a Tensor`);
+      } else {
+        wire.push(toWire(spec.name, v));
+      }
     }
     const out = this.runtime.call('run', () => session.run(wire));
     const result: Record<string, Tensor> = {};

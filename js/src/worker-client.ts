@@ -25,6 +25,7 @@ import {
   type ErrorCode,
 } from './errors.js';
 import type { BuildInfo, LoadOptions, LoadStats, ValueInfo } from './session.js';
+import { isScalarValue, type InputValue, type ScalarValue } from './scalars.js';
 import { Tensor } from './tensor.js';
 import type { PostedTensor, Reply, Request } from './worker-protocol.js';
 
@@ -186,9 +187,13 @@ export class WorkerSession {
   }
 
   /** Run the model in the worker. Input data is copied (the caller keeps its arrays). */
-  async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const posted: Record<string, PostedTensor> = {};
+  async run(inputs: Record<string, InputValue>): Promise<Record<string, Tensor>> {
+    const posted: Record<string, PostedTensor | ScalarValue> = {};
     for (const [name, t] of Object.entries(inputs ?? {})) {
+      if (isScalarValue(t)) {
+        posted[name] = t; // checked against the input's kind in the worker
+        continue;
+      }
       if (!t || typeof t !== 'object') throw new InvalidInputError(`input '${name}' must be a Tensor`);
       posted[name] = { dtype: t.dtype, shape: [...t.shape], data: t.data };
     }

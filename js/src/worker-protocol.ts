@@ -1,6 +1,7 @@
 /** Messages between `WorkerSession` (caller side) and `worker.js` (inside the Worker). */
 import type { LoadOptions, LoadProgress, LoadStats, ValueInfo, BuildInfo } from './session.js';
 import type { DType } from './tensor.js';
+import type { ScalarValue } from './scalars.js';
 
 /** A tensor as posted between threads. */
 export interface PostedTensor {
@@ -16,7 +17,7 @@ export type PostedLoadOptions = Pick<LoadOptions, 'threads' | 'variant'> & { was
 export type Request =
   | { id: number; type: 'load'; source: unknown; options: PostedLoadOptions }
   | { id: number; type: 'abort'; target: number }
-  | { id: number; type: 'run'; inputs: Record<string, PostedTensor> }
+  | { id: number; type: 'run'; inputs: Record<string, PostedTensor | ScalarValue> }
   | { id: number; type: 'profile'; on?: boolean }
   | { id: number; type: 'release' }
   /** Answer to a 'spawn-pool' reply: the pool workers are ready, or why they are not. */

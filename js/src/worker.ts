@@ -6,6 +6,7 @@
  */
 import { isNode, nodeImport } from './env.js';
 import { Session } from './session.js';
+import { isScalarValue, type InputValue } from './scalars.js';
 import { Tensor } from './tensor.js';
 import { WasmTorchError } from './errors.js';
 import type { PostedTensor, Reply, Request } from './worker-protocol.js';
@@ -108,8 +109,10 @@ if (port) {
           break;
         case 'run': {
           if (!session) throw new WasmTorchError('RELEASED', 'no model is loaded in this worker');
-          const inputs: Record<string, Tensor> = {};
-          for (const [name, t] of Object.entries(msg.inputs)) inputs[name] = new Tensor(t.dtype, t.data as never, t.shape);
+          const inputs: Record<string, InputValue> = {};
+          for (const [name, t] of Object.entries(msg.inputs)) {
+            inputs[name] = isScalarValue(t) ? t : new Tensor(t.dtype, t.data as never, t.shape);
+          }
           const out = session.runSync(inputs);
           const posted: Record<string, PostedTensor> = {};
           const transfer: Transferable[] = [];

@@ -17,7 +17,11 @@
 //   execution_target: cpu 0, gpu 1, tpu 2 (the crate's high-level API also sends 3 = AUTO)
 //   tensor_type: f16 0, f32 1, f64 2, u8 3, i32 4, i64 5
 
-/** @typedef {{name: string, dtype: string, shape: (number|string)[]}} ValueSpec */
+/**
+ * A model input or output; scalar inputs (format 1.1) also carry their kind, default and
+ * whether they are fixed to it.
+ * @typedef {{name: string, dtype: string, shape: (number|string)[], scalar?: string, default?: number|bigint|boolean, fixed?: boolean}} ValueSpec
+ */
 /** @typedef {{name: string, dtype: string, shape: number[], bytes: Uint8Array}} NamedTensor */
 /**
  * The part of wasm-torch's wasm-bindgen module this host uses (`js/crate/`): `Loader.fromBytes`
@@ -89,6 +93,20 @@ class NnError extends Error {
 const fail = (errno, message) => {
   throw new NnError(errno, message);
 };
+
+/**
+ * The 0-d tensor holding a scalar input's default, as a guest would set it.
+ * @param {ValueSpec} spec
+ * @returns {NamedTensor}
+ */
+function defaultTensor(spec) {
+  const v = spec.default;
+  let bytes;
+  if (spec.dtype === 'i64') bytes = new Uint8Array(new BigInt64Array([BigInt(/** @type {number|bigint} */ (v))]).buffer);
+  else if (spec.dtype === 'f64') bytes = new Uint8Array(new Float64Array([Number(v)]).buffer);
+  else bytes = new Uint8Array([v ? 1 : 0]);
+  return { name: spec.name, dtype: spec.dtype, shape: [], bytes };
+}
 
 /**
  * The wasi-nn imports for one guest instance.
@@ -257,7 +275,7 @@ export function createWasiNnImports(wasmTorch, options = {}) {
       });
     },
 
-    /** set_input(context, index, tensor_ptr) */
+    /** set_input(context, index, tensor_ptr); a scalar input takes a 0-d tensor of its dtype. */
     set_input(ctx, index, tensorPtr) {
       return guard('set_input', () => {
         const c = context(ctx);
@@ -307,11 +325,13 @@ export function createWasiNnImports(wasmTorch, options = {}) {
     compute(ctx) {
       return guard('compute', () => {
         const c = context(ctx);
-        const missing = c.inputs.filter((_, i) => !c.set[i]).map((s) => s.name);
+        // A scalar input with a default (format 1.1) may be left unset: it takes the default.
+        const missing = c.inputs.filter((s, i) => !c.set[i] && s.default === undefined).map((s) => s.name);
         if (missing.length) fail(NnErrno.INVALID_ARGUMENT, `inputs not set before compute: ${missing.join(', ')}`);
+        const given = c.inputs.map((s, i) => c.set[i] ?? defaultTensor(s));
         c.results = null;
         c.session ??= c.model.createSession();
-        c.results = c.session.run(/** @type {NamedTensor[]} */ (c.set));
+        c.results = c.session.run(/** @type {NamedTensor[]} */ (given));
       });
     },
 

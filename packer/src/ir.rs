@@ -1,6 +1,8 @@
 //! The packer's input: a model in memory, as the Python exporter (via pyo3) or a test builds it.
 
-use wasm_torch_format::{ConstValue, DType, FormatError, Function, Metadata, Signature, StateInfo};
+use wasm_torch_format::{
+    ConstValue, DType, FormatError, Function, Metadata, ScalarInput, Signature, StateInfo,
+};
 
 /// A whole model before packing.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21,6 +23,9 @@ pub struct ModelIr {
     /// `StateInit::Tensor(j)` takes its initial value from `weights[j]`. Empty for stateless
     /// models, which are then written as format 1.0.
     pub states: Vec<StateInfo>,
+    /// Inputs that are int/float/bool scalars, with their defaults (format 1.1), by
+    /// increasing input index. Empty when every input is a tensor (the file may then be 1.0).
+    pub scalar_inputs: Vec<ScalarInput>,
 }
 
 /// One weight or buffer with its logical values.

@@ -4,7 +4,8 @@
 
 use crate::ir::{ModelIr, WeightEncoding, WeightIr};
 use wasm_torch_format::{
-    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature, ValueSpec,
+    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Scalar, ScalarInput,
+    ScalarKind, Signature, ValueSpec,
 };
 
 /// Reads small numbers from a byte string.
@@ -302,6 +303,10 @@ pub fn model(data: &[u8]) -> ModelIr {
             code,
         });
     }
+    // Read last, so models from inputs that end earlier are unchanged (bytes past the end
+    // read as zero: no scalar inputs).
+    let mut signature = signature;
+    let scalar_inputs = scalar_inputs(b, &mut signature);
     ModelIr {
         metadata,
         signature,
@@ -310,5 +315,35 @@ pub fn model(data: &[u8]) -> ModelIr {
         constants,
         weights,
         states: vec![],
+        scalar_inputs,
     }
+}
+
+/// Turns some inputs into scalar inputs (format 1.1): one byte per input; `k % 4` = 0 keeps a
+/// tensor, 1..=3 is the scalar kind code; bit 2 adds a default read from the next bytes, bit 3 makes it fixed.
+fn scalar_inputs(b: &mut Bytes<'_>, signature: &mut Signature) -> Vec<ScalarInput> {
+    let mut out = Vec::new();
+    for (i, spec) in signature.inputs.iter_mut().enumerate() {
+        let k = b.byte();
+        let Some(kind) = ScalarKind::from_code(k % 4) else {
+            continue;
+        };
+        spec.dtype = kind.dtype();
+        spec.shape.clear();
+        let default = (k & 4 != 0).then(|| {
+            let v = u64::from_le_bytes(std::array::from_fn(|_| b.byte()));
+            match kind {
+                ScalarKind::Int => Scalar::Int(v as i64),
+                ScalarKind::Float => Scalar::Float(f64::from_bits(v)),
+                ScalarKind::Bool => Scalar::Bool(v & 1 == 1),
+            }
+        });
+        out.push(ScalarInput {
+            input: i as u32,
+            kind,
+            fixed: default.is_some() && k & 8 != 0,
+            default,
+        });
+    }
+    out
 }

@@ -1,4 +1,4 @@
-//! Produces the v1.0 golden files checked in under `format-spec/tests/golden/` and checks the
+//! Produces the golden files checked in under `format-spec/tests/golden/` and checks the
 //! packer still writes them byte for byte. Regenerate (only for a deliberate format change,
 //! which also needs a new minor/major) with `WTB_REGEN_GOLDEN=1 cargo test -p
 //! wasm-torch-packer --test golden`.
@@ -152,6 +152,19 @@ fn kitchen_sink() -> ModelIr {
     ir
 }
 
+/// Format 1.1 scalar inputs (SPEC.md §4.9): `y = x * alpha` with `x: f32[batch, 3]`, an int
+/// `n` without default, `alpha: float = 0.5` and `flag: bool = true`.
+fn scalars() -> ModelIr {
+    let mut m = ModelBuilder::new("scalars").producer("wasm-torch-packer");
+    let x = m.input("x", DType::F32, vec![sym("batch"), fixed(3)]);
+    m.scalar_input("n", ScalarKind::Int, None);
+    let alpha = m.scalar_input("alpha", ScalarKind::Float, Some(Scalar::Float(0.5)));
+    m.scalar_input("flag", ScalarKind::Bool, Some(Scalar::Bool(true)));
+    let y = m.call("aten::mul.Scalar", &[x, alpha]);
+    m.output("y", DType::F32, vec![sym("batch"), fixed(3)], y);
+    m.build()
+}
+
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../format-spec/tests/golden")
 }
@@ -174,6 +187,14 @@ fn golden_files_are_what_the_packer_writes() {
                 chunk_target: 256,
                 compression: Compression::Auto,
                 zstd_level: 3,
+            },
+        ),
+        (
+            "scalars_v1_1.wtb",
+            scalars(),
+            PackOptions {
+                compression: Compression::Never,
+                ..PackOptions::default()
             },
         ),
     ];

@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use wasm_torch_format::model::{
-    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature, StateInfo,
-    StateInit, ValueSpec,
+    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Scalar, ScalarInput,
+    ScalarKind, Signature, StateInfo, StateInit, ValueSpec,
 };
 use wasm_torch_packer::{Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
 
@@ -249,6 +249,45 @@ fn model_ir(ir: &Bound<'_, PyDict>) -> PyResult<ModelIr> {
                 .collect::<PyResult<_>>()?,
             None => Vec::new(),
         },
+        scalar_inputs: match ir.get_item("scalar_inputs")? {
+            Some(v) => v
+                .extract::<Vec<Bound<'_, PyAny>>>()?
+                .iter()
+                .map(scalar_input)
+                .collect::<PyResult<_>>()?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// `(input index, kind, default, fixed)`: kind "int" | "float" | "bool"; default `None`
+/// (none) or a Python value of that kind; `fixed` when the graph was specialized to it.
+fn scalar_input(obj: &Bound<'_, PyAny>) -> PyResult<ScalarInput> {
+    let (input, kind, default, fixed): (u32, String, Option<Bound<'_, PyAny>>, bool) =
+        obj.extract()?;
+    let kind = match kind.as_str() {
+        "int" => ScalarKind::Int,
+        "float" => ScalarKind::Float,
+        "bool" => ScalarKind::Bool,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "scalar input kind must be 'int', 'float' or 'bool', got '{other}'"
+            )))
+        }
+    };
+    let default = match default {
+        None => None,
+        Some(d) => Some(match kind {
+            ScalarKind::Int => Scalar::Int(d.extract()?),
+            ScalarKind::Float => Scalar::Float(d.extract()?),
+            ScalarKind::Bool => Scalar::Bool(d.extract()?),
+        }),
+    };
+    Ok(ScalarInput {
+        input,
+        kind,
+        fixed: fixed && default.is_some(),
+        default,
     })
 }
 

@@ -97,6 +97,29 @@ impl NativeSession {
             .collect()
     }
 
+    /// The scalar inputs (format 1.1): a list of `(input index, kind, default, fixed)` with
+    /// kind "int" | "float" | "bool", default a Python value or `None` (no default), and
+    /// `fixed` when the default is the only value the graph accepts.
+    #[getter]
+    fn scalar_inputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        use wasm_torch_format::model::Scalar;
+        self.program
+            .scalar_inputs()
+            .iter()
+            .map(|si| {
+                let default = match si.default {
+                    None => py.None().into_bound(py),
+                    Some(Scalar::Int(v)) => v.into_pyobject(py)?.into_any(),
+                    Some(Scalar::Float(v)) => v.into_pyobject(py)?.into_any(),
+                    Some(Scalar::Bool(v)) => v.into_pyobject(py)?.to_owned().into_any(),
+                };
+                Ok((si.input, si.kind.name(), default, si.fixed)
+                    .into_pyobject(py)?
+                    .into_any())
+            })
+            .collect()
+    }
+
     /// The model's outputs: a list of `(name, dtype, shape)`.
     #[getter]
     fn outputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {

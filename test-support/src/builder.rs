@@ -1,7 +1,8 @@
 //! [`ModelBuilder`]: a [`ModelIr`] written as calls, one instruction at a time.
 
 use wasm_torch_format::{
-    ConstValue, DType, Dim, Function, Instr, Metadata, Operand, Reg, ValueSpec,
+    ConstValue, DType, Dim, Function, Instr, Metadata, Operand, Reg, Scalar, ScalarInput,
+    ScalarKind, ValueSpec,
 };
 use wasm_torch_packer::{ModelIr, PackOptions, WeightIr};
 
@@ -94,6 +95,25 @@ impl ModelBuilder {
         self.params.push(r);
         self.ir.signature.inputs.push(spec(name, dtype, shape));
         Operand::Reg(r)
+    }
+
+    /// Declares the next input as a scalar of `kind` (a rank-0 signature entry of the kind's
+    /// dtype), with an optional default; it arrives as a plain int/float/bool value.
+    pub fn scalar_input(
+        &mut self,
+        name: &str,
+        kind: ScalarKind,
+        default: Option<Scalar>,
+    ) -> Operand {
+        let index = self.ir.signature.inputs.len() as u32;
+        let r = self.input(name, kind.dtype(), vec![]);
+        self.ir.scalar_inputs.push(ScalarInput {
+            input: index,
+            kind,
+            default,
+            fixed: false,
+        });
+        r
     }
 
     /// Declares the next output, `value`.

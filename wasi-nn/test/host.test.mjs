@@ -228,3 +228,35 @@ test('the js package exports these host imports as wasm-torch/wasi-nn', async ()
   const published = await import(pathToFileURL(join(ROOT, 'js', target)).href);
   assert.equal(published.createWasiNnImports, createWasiNnImports);
 });
+
+test('scalar inputs: 0-d tensors of their type, defaults when unset, wrong type or rank refused', () => {
+  const { g, call } = setup();
+  const ctx = context(g, call, readFileSync(fixture('scalars.wtb')));
+  const X = [1, -2, 0.25];
+  const expected = (n, alpha, neg) => X.map((v0) => {
+    let v = Math.fround(v0);
+    for (let i = 0; i < n; i++) v = Math.fround(v + Math.fround(alpha));
+    return neg ? -v : v;
+  });
+  const i64 = (v) => new Uint8Array(new BigInt64Array([BigInt(v)]).buffer);
+  const f64 = (v) => new Uint8Array(new Float64Array([v]).buffer);
+  assert.equal(call('set_input', ctx, 0, g.tensor([3], TensorType.F32, new Uint8Array(new Float32Array(X).buffer))), NnErrno.SUCCESS);
+  // n, alpha, neg unset: their defaults (3, 0.5, false).
+  assert.equal(call('compute', ctx), NnErrno.SUCCESS);
+  assert.deepEqual([...f32s(output(g, call, ctx, 0).bytes)], expected(3, 0.5, false));
+  for (const n of [0, 1, 6]) {
+    assert.equal(call('set_input', ctx, 1, g.tensor([], TensorType.I64, i64(n))), NnErrno.SUCCESS);
+    assert.equal(call('compute', ctx), NnErrno.SUCCESS);
+    assert.deepEqual([...f32s(output(g, call, ctx, 0).bytes)], expected(n, 0.5, false));
+  }
+  assert.equal(call('set_input', ctx, 2, g.tensor([], TensorType.F64, f64(-1.25))), NnErrno.SUCCESS);
+  assert.equal(call('set_input', ctx, 3, g.tensor([], TensorType.U8, new Uint8Array([1]))), NnErrno.SUCCESS);
+  assert.equal(call('compute', ctx), NnErrno.SUCCESS);
+  assert.deepEqual([...f32s(output(g, call, ctx, 0).bytes)], expected(6, -1.25, true));
+  // A tensor where a scalar is expected, a float for an int, a float for a bool.
+  assert.equal(call('set_input', ctx, 1, g.tensor([2], TensorType.I64, new Uint8Array(16))), NnErrno.INVALID_ARGUMENT);
+  assert.equal(call('set_input', ctx, 1, g.tensor([], TensorType.F64, f64(2))), NnErrno.INVALID_ARGUMENT);
+  assert.equal(call('set_input', ctx, 3, g.tensor([], TensorType.F32, new Uint8Array(4))), NnErrno.INVALID_ARGUMENT);
+  assert.equal(call('compute', ctx), NnErrno.SUCCESS);
+  assert.deepEqual([...f32s(output(g, call, ctx, 0).bytes)], expected(6, -1.25, true));
+});

@@ -7,6 +7,7 @@ pub(crate) mod constants;
 pub mod header;
 pub(crate) mod metadata;
 pub(crate) mod ops;
+pub(crate) mod scalars;
 pub(crate) mod signature;
 pub(crate) mod state;
 pub(crate) mod tensors;
@@ -89,6 +90,9 @@ pub(crate) fn parse_graph(
             SectionKind::State => {
                 g.states = run_section(payload, k, b, exact, |i| state::parse(i, l))?
             }
+            SectionKind::ScalarInputs => {
+                g.scalar_inputs = run_section(payload, k, b, exact, |i| scalars::parse(i, l))?
+            }
             SectionKind::Header | SectionKind::Weights | SectionKind::Unknown(_) => {}
         }
     }
@@ -107,6 +111,7 @@ pub(crate) fn encode_section(kind: SectionKind, g: &Graph) -> Vec<u8> {
         SectionKind::Tensors => tensors::encode(&g.tensors, &mut o),
         SectionKind::Chunks => chunks::encode(g.arena_size, &g.chunks, &mut o),
         SectionKind::State => state::encode(&g.states, &mut o),
+        SectionKind::ScalarInputs => scalars::encode(&g.scalar_inputs, &mut o),
         SectionKind::Header | SectionKind::Weights | SectionKind::Unknown(_) => {}
     }
     o

@@ -5,6 +5,9 @@
 - :func:`load` ``(path, *, prepack_budget=None) -> Session`` with ``.run(*inputs) -> [numpy arrays]``, ``.inputs``,
   ``.outputs``. Interpreter failures (a bad file, unsupported ops, wrong inputs, an op that
   refuses its arguments) raise :class:`NativeError`, whose message starts with the kind.
+  Scalar inputs (TorchScript ``int``/``float``/``bool`` arguments, torch.export ``SymInt``s)
+  take a Python number or a 0-d array and may be omitted when they have a default; inputs
+  that do not fit the signature raise :class:`InputError` (a ``TypeError``) before running.
 
 ``frontend="auto"`` tries torch.export (non-strict) first and falls back to torch.jit.trace;
 ``"script"`` compiles with torch.jit.script (for data-dependent ``if``/loops, which become
@@ -17,7 +20,7 @@ inputs and raises :class:`VerificationError` when it differs from PyTorch by mor
 from ._export import TOLERANCES, ExportReport, OutputCheck, __version__, export
 from ._native import NativeError
 from ._session import Session, TensorSpec, load
-from .errors import ExportError, Problem, VerificationError
+from .errors import ExportError, InputError, Problem, VerificationError
 
 __all__ = [
     "export",
@@ -27,6 +30,7 @@ __all__ = [
     "Session",
     "TensorSpec",
     "ExportError",
+    "InputError",
     "Problem",
     "VerificationError",
     "NativeError",

@@ -277,4 +277,10 @@ def emit(graph: Graph, weights: str, metadata: Dict[str, Any]) -> Dict[str, Any]
             (s.name, s.dtype, list(s.shape), None if s.init is None else e.weight_map[s.init])
             for s in graph.states
         ],
+        # Inputs that are int/float/bool scalars: (input index, kind, default or None, fixed).
+        "scalar_inputs": [
+            (i, s.scalar, s.default if s.has_default else None, s.fixed)
+            for i, s in enumerate(graph.input_specs)
+            if s.scalar is not None
+        ],
     }

@@ -195,7 +195,64 @@ def lower_export(
     from . import _native
 
     ep = _fx.decompose(ep, set(_native.supported_ops()))
-    return _fx.lower(ep, input_names, output_names, dynamic_shapes)
+    original = None if isinstance(model, torch.export.ExportedProgram) else model
+    graph = _fx.lower(ep, input_names, output_names, dynamic_shapes, model=original)
+    if original is not None:
+        _add_omitted_defaults(graph, original, len(inputs))
+    return graph
+
+
+def _add_omitted_defaults(graph: Graph, model: Any, given: int) -> None:
+    """Scalar arguments the example inputs left out were traced with their defaults: list them
+    as inputs fixed to those defaults, so ``run(x)`` and ``run(x, default)`` both work."""
+    from ._scalars import add_specialized_input, omitted_defaults
+
+    for name, kind, default in omitted_defaults(model, given):
+        add_specialized_input(graph, len(graph.inputs), name, kind, default)
+
+
+class _ScalarsBound(torch.nn.Module):
+    """``model`` with its Python-scalar arguments fixed to the example values, taking only the
+    tensors: what ``torch.jit.trace`` can record (it refuses non-tensor inputs)."""
+
+    def __init__(self, model: Any, inputs: Tuple[Any, ...]):
+        super().__init__()
+        self.model = model
+        self.template = list(inputs)
+        self.tensor_positions = [i for i, x in enumerate(inputs) if isinstance(x, torch.Tensor)]
+
+    def forward(self, *tensors: Any) -> Any:
+        args = list(self.template)
+        for i, t in zip(self.tensor_positions, tensors):
+            args[i] = t
+        return self.model(*args)
+
+
+def _trace_with_scalars(
+    model: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]], output_names: Optional[List[str]]
+) -> Graph:
+    """Trace ``model`` whose example inputs include Python scalars: each scalar becomes an
+    input fixed to its example value (``_scalars.add_specialized_input``)."""
+    from . import _ts
+    from ._scalars import add_specialized_input, kind_of, python_params
+
+    params = [p.name for p in python_params(model)]
+    names = [
+        input_names[i] if input_names and i < len(input_names) else (params[i] if i < len(params) else f"input{i}")
+        for i in range(len(inputs))
+    ]
+    bound = _ScalarsBound(model, inputs)
+    tensors = tuple(inputs[i] for i in bound.tensor_positions)
+    with torch.no_grad():
+        sm = torch.jit.trace(bound, tensors, check_trace=False, strict=False)
+    graph = _ts.lower(sm, tensors, [names[i] for i in bound.tensor_positions], output_names)
+    for i, x in enumerate(inputs):
+        if i not in bound.tensor_positions:
+            kind = kind_of(x)
+            if kind is None:
+                raise ExportError([Problem(f"input {i} ('{names[i]}') is a {type(x).__name__}; only tensors and int/float/bool scalars can be traced")])
+            add_specialized_input(graph, i, names[i], kind, x)
+    return graph
 
 
 def lower_torchscript(
@@ -209,6 +266,10 @@ def lower_torchscript(
             sm = model
         elif mode == "script":
             sm = torch.jit.script(model)
+        elif not all(isinstance(x, torch.Tensor) for x in inputs):
+            graph = _trace_with_scalars(model, inputs, input_names, output_names)
+            _add_omitted_defaults(graph, model, len(inputs))
+            return graph
         else:
             with torch.no_grad():
                 sm = torch.jit.trace(model, inputs, check_trace=False, strict=False)
@@ -218,7 +279,10 @@ def lower_torchscript(
             [Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
             header=f"{what} could not capture the model",
         ) from e
-    return _ts.lower(sm, inputs, input_names, output_names)
+    graph = _ts.lower(sm, inputs, input_names, output_names)
+    if mode == "trace" and not _is_script(model):
+        _add_omitted_defaults(graph, model, len(inputs))
+    return graph
 
 
 #: The exporter's own structural nodes; they become BuildList/BuildTuple/Unpack/Move.

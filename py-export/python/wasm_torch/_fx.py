@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from ._graph import Block, Const, Graph, IOSpec, Node, State, StateRef, Value, WeightRef
+from ._graph import Block, Const, Graph, IOSpec, Node, State, StateRef, Value, WeightRef, scalar_spec
+from ._scalars import add_specialized_input, kind_of, python_default
 from ._schema import DTYPE_NAMES, fill_arguments, qualified_name, returns_list
 from .errors import ExportError, Problem
 
@@ -173,8 +174,12 @@ def lower(
     input_names: Optional[List[str]] = None,
     output_names: Optional[List[str]] = None,
     dynamic_shapes: Any = None,
+    model: Any = None,
 ) -> Graph:
-    """Lower a (decomposed) ExportedProgram; raises :class:`ExportError` listing every problem."""
+    """Lower a (decomposed) ExportedProgram; raises :class:`ExportError` listing every problem.
+
+    ``model`` (the module that was exported, when known) supplies Python defaults of ``SymInt``
+    inputs."""
     from torch.export.graph_signature import InputKind, OutputKind
 
     gm = ep.graph_module
@@ -225,13 +230,30 @@ def lower(
             problems.append(Problem(f"unsupported input kind {spec.kind} for '{n.name}'"))
             continue
         val = n.meta.get("val")
-        if not isinstance(val, torch.Tensor):
-            problems.append(
-                Problem(f"input '{n.name}' is a {type(val).__name__}, not a tensor; only tensor inputs are supported")
-            )
-            continue
         idx = len(graph.inputs)
         name = input_names[idx] if input_names and idx < len(input_names) else n.name
+        if isinstance(val, torch.SymInt):
+            # An int input marked dynamic: a plain int value in the graph.
+            has_default, default = python_default(model, idx) if model is not None else (False, None)
+            v = Value(n.name, val)
+            graph.inputs.append(v)
+            graph.block.params.append(v)
+            graph.input_specs.append(scalar_spec(name, "int", default, has_default and kind_of(default) == "int"))
+            env[n] = v
+            continue
+        if kind_of(val) is not None:
+            # torch.export baked this int/float/bool into the graph; keep the input, guarded.
+            add_specialized_input(graph, idx, name, kind_of(val), val)
+            env[n] = graph.inputs[idx]
+            continue
+        if not isinstance(val, torch.Tensor):
+            problems.append(
+                Problem(
+                    f"input '{n.name}' is a {type(val).__name__}; only tensors and int/float/bool "
+                    "scalars are supported as inputs"
+                )
+            )
+            continue
         v = Value(n.name, val)
         graph.inputs.append(v)
         graph.block.params.append(v)

@@ -133,11 +133,34 @@ class Weight:
 
 @dataclass
 class IOSpec:
-    """One entry of the model signature; ``shape`` items are ints or symbolic names."""
+    """One entry of the model signature; ``shape`` items are ints or symbolic names.
+
+    ``scalar`` is "int" | "float" | "bool" for an input that is a Python scalar rather than a
+    tensor (its signature entry is then a rank-0 ``i64``/``f64``/``bool``); ``default`` is
+    the value a caller may omit it for, when ``has_default``; ``fixed`` means the graph was
+    specialized to ``default`` (traced/exported with it) and accepts no other value.
+    """
 
     name: str
     dtype: str
     shape: List[Union[int, str]]
+    scalar: Optional[str] = None
+    default: Any = None
+    has_default: bool = False
+    fixed: bool = False
+
+
+#: Scalar input kind -> the dtype of its rank-0 signature entry.
+SCALAR_DTYPES = {"int": "i64", "float": "f64", "bool": "bool"}
+
+
+def scalar_spec(
+    name: str, kind: str, default: Any = None, has_default: bool = False, fixed: bool = False
+) -> IOSpec:
+    """The signature entry of a scalar input of ``kind`` ("int" | "float" | "bool")."""
+    if has_default:
+        default = {"int": int, "float": float, "bool": bool}[kind](default)
+    return IOSpec(name, SCALAR_DTYPES[kind], [], kind, default, has_default, fixed and has_default)
 
 
 @dataclass(eq=False)

@@ -24,11 +24,82 @@ _NAMES = {np.dtype(v): k for k, v in _NP_DTYPES.items()}
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One input or output: its name, dtype name ("f32", "i64", ...) and shape (ints or dim names)."""
+    """One input or output: its name, dtype name ("f32", "i64", ...) and shape (ints or dim names).
+
+    For a scalar input (a TorchScript ``int``/``float``/``bool`` argument), ``scalar`` is
+    "int" | "float" | "bool" (``dtype`` is then "i64"/"f64"/"bool" and ``shape`` is ``()``)
+    and ``default`` is the value used when the caller omits it (``has_default``). ``fixed``
+    means the model was traced/exported with that value and accepts no other."""
 
     name: str
     dtype: str
     shape: Tuple[Union[int, str], ...]
+    scalar: Optional[str] = None
+    default: Any = None
+    has_default: bool = False
+    fixed: bool = False
+
+    def __str__(self) -> str:
+        if self.scalar is None:
+            return f"{self.name}: {self.dtype}[{', '.join(str(d) for d in self.shape)}]"
+        if self.fixed:
+            return f"{self.name}: {self.scalar} == {self.default!r} (fixed)"
+        return f"{self.name}: {self.scalar}" + (f" = {self.default!r}" if self.has_default else "")
+
+
+#: numpy dtype kinds each scalar kind accepts from a 0-d array/tensor.
+_SCALAR_NP_KINDS = {"int": "iu", "float": "f", "bool": "b"}
+_SCALAR_NP_DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_}
+
+
+def _is_tensor_like(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or (hasattr(x, "detach") and hasattr(x, "numpy"))
+
+
+def scalar_input(spec: TensorSpec, x: Any) -> np.ndarray:
+    """The 0-d array the native side takes for scalar input ``spec``: a Python number of the
+    input's kind (an ``int`` is accepted for a float), or a 0-d numpy array/tensor whose dtype
+    is of that kind. Anything else raises :class:`InputError`."""
+    from .errors import InputError
+
+    kind = spec.scalar
+    assert kind is not None
+    article = "an" if kind == "int" else "a"
+    if isinstance(x, (bool, np.bool_)):
+        ok = kind == "bool"
+    elif isinstance(x, (int, np.integer)):
+        ok = kind in ("int", "float")
+    elif isinstance(x, (float, np.floating)):
+        ok = kind == "float"
+    elif _is_tensor_like(x):
+        a = to_numpy(x)
+        if a.ndim != 0:
+            raise InputError(
+                f"input '{spec.name}' is a scalar ({kind}), not a tensor; got an array of shape "
+                f"{tuple(a.shape)} (pass a number or a 0-d array)"
+            )
+        if a.dtype.kind not in _SCALAR_NP_KINDS[kind]:
+            raise InputError(f"input '{spec.name}' is {article} {kind}, got a 0-d {a.dtype} array")
+        return a.astype(_SCALAR_NP_DTYPES[kind])
+    else:
+        raise InputError(f"input '{spec.name}' is {article} {kind}, got {type(x).__name__} {x!r}")
+    if not ok:
+        raise InputError(f"input '{spec.name}' is {article} {kind}, got {type(x).__name__} {x!r}")
+    if kind == "int" and not (-(2**63) <= int(x) < 2**63):
+        raise InputError(f"input '{spec.name}' is an int, {x} does not fit in 64 bits")
+    return np.asarray(x, dtype=_SCALAR_NP_DTYPES[kind])
+
+
+def check_fixed(spec: TensorSpec, a: np.ndarray) -> None:
+    """A fixed input (the model was traced/exported with that value) accepts only it."""
+    from .errors import InputError
+
+    if spec.fixed and a.item() != spec.default:
+        raise InputError(
+            f"input '{spec.name}' is fixed to {spec.default!r} (the model was traced/exported with "
+            f"that value and specialized to it), got {a.item()!r}; pass {spec.default!r} or leave it "
+            "out, or re-export with frontend='script' (or a dynamic int) to vary it"
+        )
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -60,14 +131,29 @@ def numpy_from_raw(dtype: str, shape: List[int], data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.dtype(_NP_DTYPES[dtype]).newbyteorder("<")).reshape(shape).copy()
 
 
+#: Marks an input the caller did not pass.
+_MISSING = object()
+
+
 class Session:
     """A loaded ``.wtb`` model. ``run(*inputs)`` takes numpy arrays or torch tensors."""
 
     def __init__(self, native: Any, path: str = ""):
         self._native = native
         self.path = path
-        self.inputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.inputs]
+        scalars = {i: (k, d, f) for i, k, d, f in getattr(native, "scalar_inputs", [])}
+        self.inputs = [
+            TensorSpec(n, d, tuple(s), *self._scalar_fields(scalars.get(i)))
+            for i, (n, d, s) in enumerate(native.inputs)
+        ]
         self.outputs = [TensorSpec(n, d, tuple(s)) for n, d, s in native.outputs]
+
+    @staticmethod
+    def _scalar_fields(entry: Optional[Tuple[str, Any, bool]]) -> Tuple[Optional[str], Any, bool, bool]:
+        if entry is None:
+            return None, None, False, False
+        kind, default, fixed = entry
+        return kind, default, default is not None, fixed
 
     def set_prepack_budget(self, nbytes: int) -> None:
         """Bytes of packed weight copies this session may keep (default 256 MiB; 0 = none).
@@ -82,20 +168,45 @@ class Session:
         return self._native.prepacked_bytes
 
     def run(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
-        """Run the model; inputs positionally or by name; returns one numpy array per output."""
-        if named:
-            by_name: Dict[str, Any] = dict(named)
-            if inputs:
-                raise TypeError("pass inputs either positionally or by name, not both")
-            missing = [s.name for s in self.inputs if s.name not in by_name]
-            extra = sorted(set(by_name) - {s.name for s in self.inputs})
-            if missing or extra:
-                raise TypeError(f"inputs: missing {missing}, unexpected {extra}")
-            inputs = tuple(by_name[s.name] for s in self.inputs)
-        if len(inputs) != len(self.inputs):
-            raise TypeError(f"the model takes {len(self.inputs)} input(s), got {len(inputs)}")
-        raw = [raw_from_numpy(to_numpy(x)) for x in inputs]
+        """Run the model; inputs positionally and/or by name; returns one numpy array per output.
+
+        Tensor inputs take numpy arrays or torch tensors; scalar inputs (``spec.scalar``) take
+        a Python number or a 0-d array/tensor, and may be left out when they have a default.
+        Inputs that do not fit raise :class:`wasm_torch.InputError` before anything runs."""
+        from .errors import InputError
+
+        if len(inputs) > len(self.inputs):
+            raise InputError(f"the model takes {len(self.inputs)} input(s) {self._describe()}, got {len(inputs)}")
+        extra = sorted(set(named) - {s.name for s in self.inputs})
+        if extra:
+            raise InputError(f"unexpected input(s) {extra}; the model takes {self._describe()}")
+        twice = [s.name for s in self.inputs[: len(inputs)] if s.name in named]
+        if twice:
+            raise InputError(f"input(s) {twice} given both positionally and by name")
+        values = list(inputs) + [named.get(s.name, _MISSING) for s in self.inputs[len(inputs) :]]
+        raw = []
+        for spec, x in zip(self.inputs, values):
+            if x is _MISSING:
+                if not spec.has_default:
+                    raise InputError(
+                        f"missing input '{spec.name}' (it has no default); the model takes {self._describe()}"
+                    )
+                x = spec.default
+            if spec.scalar is not None:
+                a = scalar_input(spec, x)
+                check_fixed(spec, a)
+            elif _is_tensor_like(x):
+                a = to_numpy(x)
+            else:
+                raise InputError(
+                    f"input '{spec.name}' is a tensor ({spec}), got {type(x).__name__} {x!r} "
+                    "(pass a numpy array or a torch tensor)"
+                )
+            raw.append(raw_from_numpy(a))
         return [numpy_from_raw(*o) for o in self._native.run(raw)]
+
+    def _describe(self) -> str:
+        return "[" + ", ".join(str(s) for s in self.inputs) + "]"
 
     __call__ = run
 

@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, IOSpec, Loop, Node, Operand, Value, WeightRef
+from ._graph import Block, Const, Graph, If, IOSpec, Loop, Node, Operand, Value, WeightRef, scalar_spec
+from ._scalars import TS_KINDS, coerce, kind_of
 from ._schema import DTYPE_NAMES, expand_list_default, normalize_value, qualified_name
 from .errors import ExportError, Problem
 
@@ -89,6 +90,33 @@ def _prepare(sm: Any) -> Any:
     return graph
 
 
+#: Marks a schema argument without a default (``None`` is a real default).
+_NO_DEFAULT = object()
+
+
+def _schema_defaults(sm: Any, n: int) -> List[Any]:
+    """The defaults of the last ``n`` (non-self) arguments of ``sm``'s forward schema; only
+    int/float/bool defaults count, anything else is ``_NO_DEFAULT``."""
+    fn = getattr(sm, "forward", sm)
+    try:
+        args = list(fn.schema.arguments)
+    except Exception:
+        return [_NO_DEFAULT] * n
+    args = args[len(args) - n :] if n else []
+    out = []
+    for a in args:
+        d = a.default_value
+        out.append(d if kind_of(d) is not None and TS_KINDS.get(a.type.kind()) else _NO_DEFAULT)
+    return out + [_NO_DEFAULT] * (n - len(out))
+
+
+def _scalar_example(ex: Any) -> Any:
+    """A 0-d tensor example stands for its Python value."""
+    if isinstance(ex, torch.Tensor) and ex.dim() == 0:
+        return ex.item()
+    return ex
+
+
 def lower(
     sm: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]], output_names: Optional[List[str]]
 ) -> Graph:
@@ -103,24 +131,41 @@ def lower(
     ts_inputs = list(tsg.inputs())
     if ts_inputs and ts_inputs[0].type().kind() == "ClassType":
         ts_inputs = ts_inputs[1:]  # self
+    defaults = _schema_defaults(sm, len(ts_inputs))
+    if len(inputs) < len(ts_inputs) and all(d is not _NO_DEFAULT for d in defaults[len(inputs):]):
+        # Arguments the example inputs leave out take their defaults.
+        inputs = tuple(inputs) + tuple(defaults[len(inputs):])
     if len(ts_inputs) != len(inputs):
         raise ExportError(
             [Problem(f"the model takes {len(ts_inputs)} inputs but {len(inputs)} example inputs were given")]
         )
+    examples = list(inputs)
     for i, (tv, ex) in enumerate(zip(ts_inputs, inputs)):
-        if not isinstance(ex, torch.Tensor):
+        name = input_names[i] if input_names and i < len(input_names) else tv.debugName().split(".")[0]
+        kind = TS_KINDS.get(tv.type().kind())
+        if kind is not None:
+            # An int/float/bool argument: a plain value in the graph (a loop bound...).
+            try:
+                ex = examples[i] = coerce(_scalar_example(ex), kind)
+            except ValueError as e:
+                problems.append(Problem(f"input {i} ('{name}') is a TorchScript {kind}: {e}"))
+                continue
+            v = Value(tv.debugName(), ex)
+            d = defaults[i]
+            graph.input_specs.append(scalar_spec(name, kind, d, d is not _NO_DEFAULT))
+        elif not isinstance(ex, torch.Tensor):
             problems.append(
                 Problem(
-                    f"input {i} ('{tv.debugName()}') is a {type(ex).__name__}, not a tensor; "
-                    "only tensor inputs are supported"
+                    f"input {i} ('{tv.debugName()}') is a {tv.type()} ({type(ex).__name__} example); "
+                    "only tensors and int/float/bool scalars are supported as inputs"
                 )
             )
             continue
-        name = input_names[i] if input_names and i < len(input_names) else tv.debugName().split(".")[0]
-        v = Value(tv.debugName(), ex)
+        else:
+            v = Value(tv.debugName(), ex)
+            graph.input_specs.append(IOSpec(name, DTYPE_NAMES[ex.dtype], list(ex.shape)))
         graph.inputs.append(v)
         graph.block.params.append(v)
-        graph.input_specs.append(IOSpec(name, DTYPE_NAMES[ex.dtype], list(ex.shape)))
         env[tv] = v
 
     def tensor_const(name: str, t: torch.Tensor) -> WeightRef:
@@ -273,7 +318,7 @@ def lower(
 
     outputs = [o for tv in tsg.outputs() for o in flatten(tv)]
     with torch.no_grad():
-        ref = sm(*inputs)
+        ref = sm(*examples)
     from ._export import _flatten
 
     ref_flat = _flatten(ref)

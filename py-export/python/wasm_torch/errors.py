@@ -33,3 +33,10 @@ class VerificationError(Exception):
     def __init__(self, message: str, report: Any = None):
         self.report = report
         super().__init__(message)
+
+
+class InputError(TypeError):
+    """The inputs given to :meth:`wasm_torch.Session.run` do not fit the model's signature: a
+    Python number where a tensor is expected (or the reverse), a value of the wrong kind for a
+    scalar input (a float for a bool), too many inputs, or a missing input without a default.
+    Raised before anything runs, so the session stays usable. A ``TypeError`` subclass."""

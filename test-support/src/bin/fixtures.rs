@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run -p wasm-torch-test-support --bin fixtures -- js DIR          # js/test fixtures
 //! cargo run -p wasm-torch-test-support --bin fixtures -- js-big MB PATH  # a large model
-//! cargo run -p wasm-torch-test-support --bin fixtures -- wasi-nn DIR     # wasi-nn/test fixtures
+//! cargo run -p wasm-torch-test-support --bin fixtures -- wasi-nn DIR     # wasi-nn/test fixtures (incl. scalars.wtb)
 //! ```
 
 use std::path::Path;
@@ -21,6 +21,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["js-big", mb, path] => js::write_big(mb.parse()?, Path::new(path))?,
         ["wasi-nn", dir] => {
             scale_bias_relu::write_all(Path::new(dir))?;
+            // Scalar inputs (format 1.1): `n: int = 3`, `alpha: float = 0.5`, `neg: bool`.
+            let ir = wasm_torch_test_support::fixtures::scalars::scalar_loop(Some(3));
+            std::fs::write(
+                Path::new(dir).join("scalars.wtb"),
+                wasm_torch_test_support::pack_default(&ir),
+            )?;
             eprintln!("wrote the wasi-nn fixtures to {dir}");
         }
         _ => {

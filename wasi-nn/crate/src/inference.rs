@@ -8,6 +8,26 @@ use wasm_torch_interp::{Program, Session, ValueSpec};
 use crate::error::{Error, Result};
 use crate::tensor::{describe_shape, Tensor};
 
+/// The default of input `i` as the 0-d tensor a caller would set, when `i` is a scalar input
+/// with a default.
+fn scalar_default(program: &Program, i: usize) -> Option<wasm_torch_interp::Tensor> {
+    use wasm_torch_interp::Scalar;
+    let si = program
+        .scalar_inputs()
+        .iter()
+        .find(|si| si.input as usize == i)?;
+    Some(match si.default? {
+        Scalar::Int(v) => wasm_torch_interp::Tensor::from_i64(vec![], vec![v]),
+        Scalar::Float(v) => wasm_torch_interp::Tensor::from_le_bytes(
+            wasm_torch_interp::DType::F64,
+            vec![],
+            &v.to_le_bytes(),
+        )
+        .ok()?,
+        Scalar::Bool(v) => wasm_torch_interp::Tensor::from_bool(vec![], vec![v]),
+    })
+}
+
 /// Which input or output: by name (WIT) or by position (the older witx ABI).
 ///
 /// A name that matches no signature entry but is a decimal number in range is taken as an
@@ -101,21 +121,25 @@ impl GraphExecutionContext {
     /// (`InvalidArgument` names the missing ones); interpreter errors map as documented in
     /// the crate docs. Inputs stay set, so a caller may change one and compute again.
     pub fn compute(&mut self) -> Result<()> {
-        let missing: Vec<&str> = self
-            .program()
-            .inputs()
-            .iter()
-            .zip(&self.inputs)
-            .filter(|(_, t)| t.is_none())
-            .map(|(s, _)| s.name.as_str())
-            .collect();
+        let program = self.session.program().clone();
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        let mut missing = Vec::new();
+        for (i, (spec, t)) in program.inputs().iter().zip(&self.inputs).enumerate() {
+            match t {
+                Some(t) => inputs.push(t.clone()),
+                // A scalar input with a default (format 1.1) may be left unset.
+                None => match scalar_default(&program, i) {
+                    Some(d) => inputs.push(d),
+                    None => missing.push(spec.name.as_str()),
+                },
+            }
+        }
         if !missing.is_empty() {
             return Err(Error::invalid_argument(format!(
                 "inputs not set before compute: {missing:?}"
             )));
         }
         self.outputs = None;
-        let inputs: Vec<_> = self.inputs.iter().flatten().cloned().collect();
         self.outputs = Some(self.session.run_positional(inputs)?);
         Ok(())
     }

@@ -203,3 +203,52 @@ fn registry_load_by_name() {
         ErrorCode::NotFound
     );
 }
+
+/// Scalar inputs (format 1.1) are set as 0-d tensors of their dtype; an unset one with a
+/// default takes it; a wrong type or rank is `InvalidArgument` at `set-input`.
+#[test]
+fn scalar_inputs_take_0_d_tensors_and_defaults() {
+    use wasm_torch_test_support::fixtures::scalars::scalar_loop;
+    let bytes = wasm_torch_test_support::pack_default(&scalar_loop(None));
+    let g = load(&[&bytes], GraphEncoding::Pytorch, ExecutionTarget::Cpu).unwrap();
+    let mut ctx = g.init_execution_context().unwrap();
+    let x = Tensor::from_f32(vec![3], &[1.0, -2.0, 0.25]);
+    let int = |v: i64| Tensor::new(vec![], TensorType::I64, v.to_le_bytes().to_vec());
+    ctx.set_input("x", &x).unwrap();
+    // `n` has no default.
+    let e = ctx.compute().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("\"n\""), "{e}");
+    for n in [0i64, 2, 5] {
+        ctx.set_input("n", &int(n)).unwrap();
+        ctx.compute().unwrap();
+        let want: Vec<f32> = [1.0f32, -2.0, 0.25]
+            .iter()
+            .map(|&v| (0..n).fold(v, |a, _| a + 0.5))
+            .collect();
+        assert_eq!(ctx.get_output("y").unwrap().to_f32_vec().unwrap(), want);
+    }
+    // alpha and neg given explicitly: f64 and bool (u8) 0-d tensors.
+    let alpha = Tensor::new(vec![], TensorType::Fp64, 0.25f64.to_le_bytes().to_vec());
+    ctx.set_input("alpha", &alpha).unwrap();
+    ctx.set_input("neg", &Tensor::new(vec![], TensorType::U8, vec![1]))
+        .unwrap();
+    ctx.compute().unwrap();
+    let want: Vec<f32> = [1.0f32, -2.0, 0.25]
+        .iter()
+        .map(|&v| -(0..5).fold(v, |a, _| a + 0.25))
+        .collect();
+    assert_eq!(ctx.get_output("y").unwrap().to_f32_vec().unwrap(), want);
+    // A tensor where a scalar is expected, a float for an int, a float for a bool.
+    let bad = [
+        ("n", Tensor::new(vec![2], TensorType::I64, vec![0; 16])),
+        ("n", Tensor::new(vec![], TensorType::Fp64, vec![0; 8])),
+        ("neg", Tensor::new(vec![], TensorType::Fp32, vec![0; 4])),
+    ];
+    for (name, t) in bad {
+        let e = ctx.set_input(name, &t).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    }
+    ctx.compute().unwrap();
+    assert_eq!(ctx.get_output("y").unwrap().to_f32_vec().unwrap(), want);
+}
