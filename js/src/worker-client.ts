@@ -82,6 +82,7 @@ export class WorkerSession {
   outputs: readonly ValueInfo[] = [];
   build!: BuildInfo;
   loadStats!: LoadStats;
+  private assets = new Map<string, Uint8Array>();
 
   private nextId = 1;
   private pending = new Map<number, Pending>();
@@ -157,6 +158,7 @@ export class WorkerSession {
       ws.outputs = Object.freeze(r.outputs);
       ws.build = r.build;
       ws.loadStats = r.loadStats;
+      ws.assets = new Map(r.assets);
       return ws;
     } catch (e) {
       ws.terminate();
@@ -186,6 +188,16 @@ export class WorkerSession {
   }
 
   /** Run the model in the worker. Input data is copied (the caller keeps its arrays). */
+  /** The bytes of the asset `name` (a fresh copy), or `undefined`; see `Session.asset`. */
+  asset(name: string): Uint8Array | undefined {
+    return this.assets.get(name)?.slice();
+  }
+
+  /** The names of the file's assets, in file order. */
+  assetNames(): string[] {
+    return [...this.assets.keys()];
+  }
+
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const posted: Record<string, PostedTensor> = {};
     for (const [name, t] of Object.entries(inputs ?? {})) {
