@@ -268,6 +268,8 @@ mod tests {
             chunks,
             states: vec![],
             scalar_inputs: vec![],
+
+            assets: vec![],
         }
     }
 

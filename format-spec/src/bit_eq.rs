@@ -163,6 +163,8 @@ impl BitEq for Graph {
             arena_size,
             states,
             scalar_inputs,
+
+            assets,
         } = self;
         *version == other.version
             && *metadata == other.metadata
@@ -176,6 +178,9 @@ impl BitEq for Graph {
             // State entries hold names, shapes and tensor indices only (`Eq`).
             && *states == other.states
             && scalar_inputs.bit_eq(&other.scalar_inputs)
+
+            // Assets are bytes and names (`Eq`).
+            && *assets == other.assets
     }
 }
 

@@ -31,6 +31,9 @@ pub enum SectionKind {
     State,
     /// Scalar (int/float/bool) graph inputs and their defaults (id 11, format 1.1; optional).
     ScalarInputs,
+
+    /// Named byte blobs the model ships with (id 10, format 1.1; optional).
+    Assets,
     /// A section id this reader does not know.
     Unknown(u16),
 }
@@ -50,6 +53,8 @@ impl SectionKind {
             SectionKind::Weights => 8,
             SectionKind::State => 9,
             SectionKind::ScalarInputs => 11,
+
+            SectionKind::Assets => 10,
             SectionKind::Unknown(id) => id,
         }
     }
@@ -67,6 +72,8 @@ impl SectionKind {
             8 => SectionKind::Weights,
             9 => SectionKind::State,
             11 => SectionKind::ScalarInputs,
+
+            10 => SectionKind::Assets,
             other => SectionKind::Unknown(other),
         }
     }
@@ -98,6 +105,8 @@ impl fmt::Display for SectionKind {
             SectionKind::Weights => write!(f, "weights"),
             SectionKind::State => write!(f, "state"),
             SectionKind::ScalarInputs => write!(f, "scalar inputs"),
+
+            SectionKind::Assets => write!(f, "assets"),
             SectionKind::Unknown(id) => write!(f, "unknown section {id}"),
         }
     }

@@ -116,6 +116,8 @@ export class Session {
   readonly loadStats: LoadStats;
 
   private runtime: Runtime;
+  /** The file's assets, copied out of wasm memory once at load (a few MB at most). */
+  private assets: Map<string, Uint8Array>;
   private model: WasmModel | undefined;
   private session: WasmSession | undefined;
 
@@ -127,6 +129,8 @@ export class Session {
     this.outputs = Object.freeze(runtime.call('outputs', () => model.outputs()).map(toValueInfo));
     this.build = build;
     this.loadStats = loadStats;
+    const names = runtime.call('assetNames', () => model.assetNames());
+    this.assets = new Map(names.map((n) => [n, runtime.call('asset', () => model.asset(n)) ?? new Uint8Array()]));
   }
 
   /** Load a model from a URL, path (Node), `Response`, `ReadableStream`, `Blob` or bytes. */
@@ -243,6 +247,20 @@ export class Session {
       result[o.name] = Tensor.fromBytes(o.dtype, o.shape, o.bytes);
     }
     return result;
+  }
+
+  /**
+   * The bytes of the asset `name` the file ships with (`'tokenizer.json'`, `'generation.json'`),
+   * as a fresh copy; `undefined` when the file has no asset of that name. Still works after
+   * `release()`.
+   */
+  asset(name: string): Uint8Array | undefined {
+    return this.assets.get(name)?.slice();
+  }
+
+  /** The names of the file's assets, in file order (empty when it has none). */
+  assetNames(): string[] {
+    return [...this.assets.keys()];
   }
 
   /** Set the budget for packed weight copies (see `LoadOptions.prepackBudget`). */

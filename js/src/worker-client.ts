@@ -83,6 +83,7 @@ export class WorkerSession {
   outputs: readonly ValueInfo[] = [];
   build!: BuildInfo;
   loadStats!: LoadStats;
+  private assets = new Map<string, Uint8Array>();
 
   private nextId = 1;
   private pending = new Map<number, Pending>();
@@ -158,6 +159,7 @@ export class WorkerSession {
       ws.outputs = Object.freeze(r.outputs);
       ws.build = r.build;
       ws.loadStats = r.loadStats;
+      ws.assets = new Map(r.assets);
       return ws;
     } catch (e) {
       ws.terminate();
@@ -184,6 +186,16 @@ export class WorkerSession {
       error = `the page could not start the thread pool: ${(e as Error)?.message ?? e}`;
     }
     if (!this.terminated) this.ep.post({ id: 0, type: 'pool-spawned', request: msg.request, error });
+  }
+
+  /** The bytes of the asset `name` (a fresh copy), or `undefined`; see `Session.asset`. */
+  asset(name: string): Uint8Array | undefined {
+    return this.assets.get(name)?.slice();
+  }
+
+  /** The names of the file's assets, in file order. */
+  assetNames(): string[] {
+    return [...this.assets.keys()];
   }
 
   /** Run the model in the worker. Input data is copied (the caller keeps its arrays). */

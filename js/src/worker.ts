@@ -100,6 +100,7 @@ if (port) {
             outputs: [...session.outputs],
             build: session.build,
             loadStats: session.loadStats,
+            assets: session.assetNames().map((n) => [n, session!.asset(n) ?? new Uint8Array()]),
           });
           break;
         }

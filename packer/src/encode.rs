@@ -144,6 +144,8 @@ pub fn build(ir: &ModelIr, opts: &PackOptions) -> Result<(Graph, Vec<Vec<u8>>), 
         arena_size: p.arena_size,
         states: ir.states.clone(),
         scalar_inputs: ir.scalar_inputs.clone(),
+
+        assets: ir.assets.clone(),
     };
     Ok((graph, payloads))
 }

@@ -1,7 +1,7 @@
 //! The packer's input: a model in memory, as the Python exporter (via pyo3) or a test builds it.
 
 use wasm_torch_format::{
-    ConstValue, DType, FormatError, Function, Metadata, ScalarInput, Signature, StateInfo,
+    Asset, ConstValue, DType, FormatError, Function, Metadata, ScalarInput, Signature, StateInfo,
 };
 
 /// A whole model before packing.
@@ -26,6 +26,10 @@ pub struct ModelIr {
     /// Inputs that are int/float/bool scalars, with their defaults (format 1.1), by
     /// increasing input index. Empty when every input is a tensor (the file may then be 1.0).
     pub scalar_inputs: Vec<ScalarInput>,
+
+    /// Named byte blobs shipped with the model (a tokenizer, a generation config; format 1.1
+    /// section 10). Names are unique and non-empty. Empty: no section, the file is as before.
+    pub assets: Vec<Asset>,
 }
 
 /// One weight or buffer with its logical values.

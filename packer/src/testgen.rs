@@ -4,8 +4,8 @@
 
 use crate::ir::{ModelIr, WeightEncoding, WeightIr};
 use wasm_torch_format::{
-    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Scalar, ScalarInput,
-    ScalarKind, Signature, ValueSpec,
+    Asset, ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Scalar,
+    ScalarInput, ScalarKind, Signature, ValueSpec,
 };
 
 /// Reads small numbers from a byte string.
@@ -307,6 +307,15 @@ pub fn model(data: &[u8]) -> ModelIr {
     // read as zero: no scalar inputs).
     let mut signature = signature;
     let scalar_inputs = scalar_inputs(b, &mut signature);
+
+    // Assets come last so the bytes that shape older corpus entries keep their meaning.
+    // Names carry their index: unique and non-empty, as the format requires.
+    let assets = (0..b.below(3))
+        .map(|i| Asset {
+            name: format!("{i}{}", b.string()),
+            data: (0..b.below(40)).map(|_| b.byte()).collect(),
+        })
+        .collect();
     ModelIr {
         metadata,
         signature,
@@ -316,6 +325,8 @@ pub fn model(data: &[u8]) -> ModelIr {
         weights,
         states: vec![],
         scalar_inputs,
+
+        assets,
     }
 }
 

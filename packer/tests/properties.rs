@@ -68,6 +68,7 @@ proptest! {
         prop_assert_eq!(&g.signature, &ir.signature);
         prop_assert_eq!(&g.ops, &ir.ops);
         prop_assert_eq!(&g.functions, &ir.functions);
+        prop_assert_eq!(&g.assets, &ir.assets);
         prop_assert!(g.constants.bit_eq(&ir.constants), "{:?}\n{:?}", g.constants, ir.constants);
         prop_assert!(g.scalar_inputs.bit_eq(&ir.scalar_inputs), "{:?}\n{:?}", g.scalar_inputs, ir.scalar_inputs);
         prop_assert_eq!(g.tensors.len(), ir.weights.len());
@@ -75,8 +76,8 @@ proptest! {
         for (t, w) in g.tensors.iter().zip(&ir.weights) {
             check_weight(t, w, arena.tensor(&g, t).unwrap());
         }
-        // Scalar inputs (format 1.1) raise the minor; anything else here is 1.0.
-        let minor = u16::from(!ir.scalar_inputs.is_empty());
+        // Scalar inputs and assets (format 1.1) raise the minor; anything else here is 1.0.
+        let minor = u16::from(!ir.scalar_inputs.is_empty() || !ir.assets.is_empty());
         // Streaming with arbitrary piece boundaries and arena segmentation == whole file,
         // incl. every chunk's bytes; every tensor stays 64-byte aligned in memory.
         let seg = [0u64, 64, 256, 4096, SEGMENT_TARGET][cuts[0] as usize % 5];
@@ -87,6 +88,7 @@ proptest! {
         }
         let ready: Vec<u32> = events.iter().filter_map(|e| match e { StreamEvent::ChunkReady(i) => Some(*i), _ => None }).collect();
         prop_assert_eq!(ready, (0..g.chunks.len() as u32).collect::<Vec<_>>());
+
         prop_assert_eq!(events.first(), Some(&StreamEvent::HeaderReady { version: (1, minor), total_len: bytes.len() as u64 }));
         prop_assert_eq!(events.last(), Some(&StreamEvent::Done));
         prop_assert_eq!(sp.bytes_consumed(), bytes.len() as u64);

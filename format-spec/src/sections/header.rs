@@ -175,6 +175,9 @@ pub fn parse_header(b: &[u8], limits: &Limits) -> Result<FileHeader, FormatError
             SectionKind::State if version.1 < 1 => SectionKind::Unknown(9),
             // Likewise the scalar-input section (id 11).
             SectionKind::ScalarInputs if version.1 < 1 => SectionKind::Unknown(11),
+
+            // Likewise the assets section (id 10).
+            SectionKind::Assets if version.1 < 1 => SectionKind::Unknown(10),
             k => k,
         };
         let sflags = rd_u16(b, at + 2);

@@ -162,6 +162,8 @@ fn graph(count: usize, rows: u64) -> (Graph, Vec<Vec<usize>>) {
         version: (1, 0),
         states: vec![],
         scalar_inputs: vec![],
+
+        assets: vec![],
         metadata: Metadata {
             producer: "wasm-torch-js make_huge".into(),
             model_name: "huge".into(),

@@ -274,8 +274,7 @@ def emit(graph: Graph, weights: str, metadata: Dict[str, Any]) -> Dict[str, Any]
         ],
         "weights": e.weights,
         "states": [
-            (s.name, s.dtype, list(s.shape), None if s.init is None else e.weight_map[s.init])
-            for s in graph.states
+            (s.name, s.dtype, list(s.shape), None if s.init is None else e.weight_map[s.init]) for s in graph.states
         ],
         # Inputs that are int/float/bool scalars: (input index, kind, default or None, fixed).
         "scalar_inputs": [
