@@ -38,3 +38,18 @@ for (const variant of runnableVariants()) {
     a.terminate();
   });
 }
+
+for (const variant of runnableVariants()) {
+  test(`WorkerSession (${variant}): scalar inputs as numbers, defaults, INVALID_INPUT`, { skip }, async () => {
+    const s = await WorkerSession.load(fixture('scalars.wtb'), { variant });
+    assert.equal(s.inputs[1].scalar, 'int');
+    const x = () => new Tensor('f32', [1, -2, 0.25], [3]);
+    // x + n·0.5 (exact in f32 for these values), negated when neg.
+    assert.deepEqual([...(await s.run({ x: x() })).y.data], [2.5, -0.5, 1.75]);
+    assert.deepEqual([...(await s.run({ x: x(), n: 1, neg: true })).y.data], [-1.5, 1.5, -0.75]);
+    assert.deepEqual([...(await s.run({ x: x(), n: 2n, alpha: 0.25 })).y.data], [1.5, -1.5, 0.75]);
+    await assert.rejects(s.run({ x: x(), n: 1.5 }), (e) => e instanceof InvalidInputError && /is an int/.test(e.message));
+    assert.deepEqual([...(await s.run({ x: x(), n: 0 })).y.data], [1, -2, 0.25]);
+    s.terminate();
+  });
+}

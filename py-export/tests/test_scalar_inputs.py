@@ -13,9 +13,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from torch.export import Dim
-
 import wasm_torch
+from torch.export import Dim
 from wasm_torch import InputError
 
 
@@ -23,7 +22,7 @@ class Loop(torch.nn.Module):
     """Loops on an int, adds a float, branches on a bool: all with defaults."""
 
     def forward(self, x: torch.Tensor, n: int = 3, a: float = 0.5, neg: bool = False) -> torch.Tensor:
-        for i in range(n):
+        for _ in range(n):
             x = x * 2 + a
         if neg:
             x = -x

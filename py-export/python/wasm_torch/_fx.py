@@ -241,9 +241,10 @@ def lower(
             graph.input_specs.append(scalar_spec(name, "int", default, has_default and kind_of(default) == "int"))
             env[n] = v
             continue
-        if kind_of(val) is not None:
-            # torch.export baked this int/float/bool into the graph; keep the input, guarded.
-            add_specialized_input(graph, idx, name, kind_of(val), val)
+        kind = kind_of(val)
+        if kind is not None:
+            # torch.export baked this int/float/bool into the graph: keep the input, fixed.
+            add_specialized_input(graph, idx, name, kind, val)
             env[n] = graph.inputs[idx]
             continue
         if not isinstance(val, torch.Tensor):

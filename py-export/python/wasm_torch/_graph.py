@@ -154,9 +154,7 @@ class IOSpec:
 SCALAR_DTYPES = {"int": "i64", "float": "f64", "bool": "bool"}
 
 
-def scalar_spec(
-    name: str, kind: str, default: Any = None, has_default: bool = False, fixed: bool = False
-) -> IOSpec:
+def scalar_spec(name: str, kind: str, default: Any = None, has_default: bool = False, fixed: bool = False) -> IOSpec:
     """The signature entry of a scalar input of ``kind`` ("int" | "float" | "bool")."""
     if has_default:
         default = {"int": int, "float": float, "bool": bool}[kind](default)

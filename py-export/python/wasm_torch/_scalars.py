@@ -32,7 +32,7 @@ TS_KINDS = {"IntType": "int", "FloatType": "float", "BoolType": "bool"}
 
 
 def kind_of(x: Any) -> Optional[str]:
-    """"int" | "float" | "bool" for a Python number, else ``None``."""
+    """ "int" | "float" | "bool" for a Python number, else ``None``."""
     for t, k in _KINDS:
         if isinstance(x, t):
             return k

@@ -132,9 +132,9 @@ def lower(
     if ts_inputs and ts_inputs[0].type().kind() == "ClassType":
         ts_inputs = ts_inputs[1:]  # self
     defaults = _schema_defaults(sm, len(ts_inputs))
-    if len(inputs) < len(ts_inputs) and all(d is not _NO_DEFAULT for d in defaults[len(inputs):]):
+    if len(inputs) < len(ts_inputs) and all(d is not _NO_DEFAULT for d in defaults[len(inputs) :]):
         # Arguments the example inputs leave out take their defaults.
-        inputs = tuple(inputs) + tuple(defaults[len(inputs):])
+        inputs = tuple(inputs) + tuple(defaults[len(inputs) :])
     if len(ts_inputs) != len(inputs):
         raise ExportError(
             [Problem(f"the model takes {len(ts_inputs)} inputs but {len(inputs)} example inputs were given")]
