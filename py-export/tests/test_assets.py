@@ -64,3 +64,11 @@ def test_bad_assets_are_refused_before_export(tmp_path, model, assets, exc, matc
     with pytest.raises(exc, match=match):
         wasm_torch.export(m, x, tmp_path / "m.wtb", assets=assets)
     assert not (tmp_path / "m.wtb").exists()
+
+
+def test_compression_switch_is_accepted(tmp_path, model):
+    m, x = model
+    for c in (False, True, "auto"):
+        p = tmp_path / f"{c}.wtb"
+        wasm_torch.export(m, x, p, compression=c, assets={"a": b"1"})
+        assert wasm_torch.load(p).asset("a") == b"1"
