@@ -97,9 +97,11 @@ class WeightPolicy:
 
     With ``"int4"``, Linear weights (``n × k``, ``k`` a multiple of 32) become group-wise
     int4 (Q4_1 style, groups of 32); embedding tables and any weight sharing storage with one
-    (a tied LM head) stay int8 per channel, since their rows are read one by one and the
-    output projection's error lands straight in the logits; other matrices (``x @ W``
-    layouts, convolutions) are int8 per channel.
+    (a tied LM head) are stored f16: the output projection's error lands straight in the
+    logits, and one scale per row of int8 is coarser than the 32-wide blocks a GGUF gives
+    its embedding (SmolLM2's Q8_0 table re-quantized per row changed greedy answers, f16
+    keeps it to 2^-11 relative). Other matrices (``x @ W`` layouts, convolutions) are int8
+    per channel.
     """
 
     def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None):
@@ -169,6 +171,8 @@ class _Emitter:
                         data, group, offsets = got
                         return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, ("int4_stored", group, offsets))
                     enc = ("int4", INT4_GROUP, True)
+                elif tied or w.role == "embedding":
+                    mode = "f16"
                 else:
                     mode = "int8"
             if mode == "f16" and t.dtype == torch.float32:
