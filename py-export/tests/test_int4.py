@@ -128,3 +128,26 @@ def test_gguf_q4_1_blocks_are_taken_as_stored(tmp_path):
         model.layers[0].self_attn.q_proj.weight.add_(1e-3)
     report = wasm_torch.export(model, (x,), out, weights="int4", gguf=path)
     assert report.gguf_taken == 0 and "layers.0.self_attn.q_proj.weight" in " ".join(report.gguf_unmatched)
+
+
+def test_int4_keeps_a_tied_embedding_and_head_in_f16(wtb):
+    class TiedLm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(1000, 64)
+            self.proj = torch.nn.Linear(64, 64)
+            self.head = torch.nn.Linear(64, 1000, bias=False)
+            self.head.weight = self.embed.weight
+
+        def forward(self, ids):
+            return self.head(torch.relu(self.proj(self.embed(ids))))
+
+    torch.manual_seed(0)
+    model = TiedLm().eval()
+    report = wasm_torch.export(model, (torch.tensor([[1, 5, 999]]),), wtb, weights="int4")
+    print(report.summary())
+    sess = wasm_torch.load(wtb)
+    table = 1000 * 64 * 2  # f16, one copy for the embedding and the head
+    proj = 64 * 64 * (0.5 + 4 / 32) + 64 * 4  # int4 + f32 bias
+    assert sess.resident_weight_bytes == table + proj
+    assert report.outputs[0].top1 == 1.0

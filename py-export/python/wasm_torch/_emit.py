@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, Loop, Node, StateRef, Value, WeightRef
+from ._graph import Block, Const, Graph, If, Loop, Node, StateRef, Value, WeightRef, iter_nodes
 from ._passes import used_weights
 from ._schema import DTYPE_NAMES, normalize_value
 
@@ -122,8 +122,12 @@ class _Emitter:
         self.policy = (
             weight_encoding if isinstance(weight_encoding, WeightPolicy) else WeightPolicy(weight_encoding)
         )
+        # Storages read by aten::embedding (a tied LM head shares one, and its role is then
+        # "linear": the role pass keeps the last use).
         self.embedding_storages = {
-            w.tensor.untyped_storage().data_ptr() for w in graph.weights if w.role == "embedding"
+            graph.weights[n.args[0].index].tensor.untyped_storage().data_ptr()
+            for n in iter_nodes(graph.block)
+            if isinstance(n, Node) and n.op == "aten::embedding.default" and isinstance(n.args[0], WeightRef)
         }
         self.ops: List[str] = []
         self.op_index: Dict[str, int] = {}
