@@ -106,7 +106,10 @@ impl BitEq for Quantization {
                     zero_points: zero_points2,
                 },
             ) => axis == axis2 && scales.bit_eq(scales2) && zero_points == zero_points2,
-            (Q::None | Q::PerTensor { .. } | Q::PerChannel { .. }, _) => false,
+            (a @ Q::GroupInt4 { .. }, b @ Q::GroupInt4 { .. }) => a == b,
+            (Q::None | Q::PerTensor { .. } | Q::PerChannel { .. } | Q::GroupInt4 { .. }, _) => {
+                false
+            }
         }
     }
 }

@@ -341,6 +341,42 @@ pub enum Quantization {
         /// One zero point per channel.
         zero_points: Vec<i32>,
     },
+    /// Group-wise 4-bit codes along the last axis (GGUF Q4_0/Q4_1 style, SPEC.md §4.6.1):
+    /// the stored bytes hold the packed codes, then one f16 scale per group, then (with
+    /// `offsets`) one f16 offset per group. `logical = code · d + m` with `m = -8 · d` when
+    /// there are no offsets.
+    GroupInt4 {
+        /// Consecutive elements of a row sharing one scale (a multiple of 32 in 32..=256
+        /// that divides the last dimension).
+        group: u32,
+        /// Whether each group stores an f16 offset `m` (Q4_1) or uses `-8 · d` (Q4_0).
+        offsets: bool,
+    },
+}
+
+/// Smallest group-wise int4 group size ([`Quantization::GroupInt4`]).
+pub const INT4_GROUP_MIN: u32 = 32;
+/// Largest group-wise int4 group size.
+pub const INT4_GROUP_MAX: u32 = 256;
+
+impl Quantization {
+    /// Stored bytes of a tensor of `shape` elements of `stored_dtype` under this
+    /// quantization (`None` on overflow or when the group does not divide the last axis).
+    pub fn stored_nbytes(&self, shape: &[u64], stored_dtype: DType) -> Option<u64> {
+        let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+        match self {
+            Quantization::GroupInt4 { group, offsets } => {
+                let (g, last) = (u64::from(*group), *shape.last()?);
+                if g == 0 || last % g != 0 || g % 2 != 0 {
+                    return None;
+                }
+                let groups = numel / g;
+                let per_group = if *offsets { 4 } else { 2 };
+                (numel / 2).checked_add(groups.checked_mul(per_group)?)
+            }
+            _ => numel.checked_mul(stored_dtype.size() as u64),
+        }
+    }
 }
 
 /// Memory layout of a stored tensor.
@@ -370,7 +406,8 @@ pub struct TensorInfo {
     pub chunk: u32,
     /// Offset of the first byte inside the chunk's decompressed bytes (64-byte aligned).
     pub offset: u64,
-    /// Byte length: `numel(shape) * stored_dtype.size()`.
+    /// Byte length: `numel(shape) * stored_dtype.size()` (group-wise int4: see
+    /// [`Quantization::stored_nbytes`]).
     pub nbytes: u64,
 }
 

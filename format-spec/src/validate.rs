@@ -516,6 +516,32 @@ fn validate_tensors(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
                     ));
                 }
             }
+            Quantization::GroupInt4 { group, .. } => {
+                if !t.dtype.is_float() || t.stored_dtype != DType::U8 {
+                    return Err(e(
+                        ErrorKind::Inconsistent,
+                        format!(
+                            "group-wise int4 tensors must be float stored as u8, not {} as {}",
+                            t.dtype.name(),
+                            t.stored_dtype.name()
+                        ),
+                    ));
+                }
+                let last = t.shape.last().copied();
+                let ok_group = group % 32 == 0
+                    && (crate::model::INT4_GROUP_MIN..=crate::model::INT4_GROUP_MAX)
+                        .contains(group);
+                if !ok_group || last.is_none_or(|d| d % u64::from(*group) != 0) {
+                    return Err(e(
+                        ErrorKind::Inconsistent,
+                        format!(
+                            "int4 group size {group} must be a multiple of 32 in 32..=256 \
+                             dividing the last dimension ({})",
+                            last.map_or("rank 0".into(), |d| d.to_string())
+                        ),
+                    ));
+                }
+            }
             q => {
                 if !t.dtype.is_float() || !matches!(t.stored_dtype, DType::I8 | DType::U8) {
                     return Err(e(
@@ -566,15 +592,20 @@ fn validate_tensors(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
                 }
             }
         }
-        match byte_len(&t.shape, t.stored_dtype.size()) {
+        let want = match t.quantization {
+            Quantization::GroupInt4 { .. } => {
+                t.quantization.stored_nbytes(&t.shape, t.stored_dtype)
+            }
+            _ => byte_len(&t.shape, t.stored_dtype.size()),
+        };
+        match want {
             Some(n) if n == t.nbytes => {}
             n => {
                 return Err(e(
                     ErrorKind::Inconsistent,
                     format!(
-                        "nbytes {} != numel * {} ({})",
+                        "nbytes {} != the stored size of its shape ({})",
                         t.nbytes,
-                        t.stored_dtype.size(),
                         n.map_or("overflow".into(), |n| n.to_string())
                     ),
                 ))

@@ -3,7 +3,7 @@
 //! this module owns *how* it is written, beside the grammar that reads it back.
 
 use crate::error::{ErrorKind, FormatError, SectionKind};
-use crate::model::Graph;
+use crate::model::{Graph, Quantization};
 use crate::sections::chunks::CHUNK_ENTRY_LEN;
 use crate::sections::encode_section;
 use crate::sections::header::{self, SectionEntry, HEADER_LEN, SECTION_ENTRY_LEN};
@@ -209,6 +209,14 @@ impl Prepared {
             // that does not know it can still run the graph.
             version.1 = version.1.max(1);
             known.push(SectionKind::Assets);
+        }
+        if g.tensors
+            .iter()
+            .any(|t| matches!(t.quantization, Quantization::GroupInt4 { .. }))
+        {
+            // Group-wise int4 weights (quantization tag 3) are a 1.1 encoding: a 1.0 reader
+            // refuses the unknown tag.
+            version.1 = version.1.max(1);
         }
         g.version = version;
         let nsec = known.len() + opts.extra_sections.len() + 1;

@@ -8,7 +8,10 @@
 //!   1 for transformers' Conv1D weights `k × n`) becomes a
 //!   [`QuantWeight`] holding a [`PackedI8`] (codes repacked once for the int8 tiles; about
 //!   the stored size); one stored as f16 holds the half bits as they are (`n × k`: an f16
-//!   weight is taken as a Linear weight; used any other way it is materialised in f32). Other quantized
+//!   weight is taken as a Linear weight; used any other way it is materialised in f32); one
+//!   stored as group-wise int4 (format 1.1 tag 3) holds its 4-bit codes, f16 scales and
+//!   offsets as a [`Q4Weights`] (decode-sized products run the int4 GEMV, larger ones
+//!   dequantise blocks of channels into the f32 GEMM). Other quantized
 //!   weights (convolutions, non-zero zero points, a code of -128) are still dequantised to
 //!   f32 at load, as before.
 //! - The weight is still an f32 [`Tensor`] to every op: its storage is the [`QuantWeight`]
@@ -28,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 
 use wasm_torch_format::model::{DType, Quantization, TensorInfo};
 use wasm_torch_kernels::activation::Activation;
-use wasm_torch_kernels::quant::{f16_gemm, qgemm_i8, F16Weights, PackedI8};
+use wasm_torch_kernels::quant::{f16_gemm, q4_gemm, qgemm_i8, F16Weights, PackedI8, Q4Weights};
 
 use crate::error::{Error, Result};
 use crate::storage::{try_alloc, ByteSource};
@@ -38,6 +41,7 @@ use crate::tensor::Tensor;
 enum Kind {
     I8(PackedI8),
     F16(F16Weights),
+    Q4(Q4Weights),
 }
 
 /// A Linear-shaped weight (`n` outputs × `k` inputs) kept quantized; also the byte source
@@ -61,6 +65,7 @@ impl QuantWeight {
         let q = match &self.kind {
             Kind::I8(p) => p.bytes(),
             Kind::F16(h) => h.bytes(),
+            Kind::Q4(w) => w.bytes(),
         };
         q + self.f32_copy.get().map_or(0, |v| 4 * v.len())
             + self.f16_t.get().map_or(0, |t| t.bytes())
@@ -71,6 +76,7 @@ impl QuantWeight {
         match &self.kind {
             Kind::I8(p) => p.dequantize_row(j, out),
             Kind::F16(h) => h.dequantize_row(j, out),
+            Kind::Q4(w) => w.dequantize_row(j, out),
         }
     }
 }
@@ -176,6 +182,77 @@ pub(crate) fn try_build(
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
 
+/// Parses the stored bytes of a group-wise int4 tensor (SPEC.md §4.6.1: codes, then f16
+/// scales, then f16 offsets), viewing it as `rows × last` with `rows` the product of the
+/// leading dimensions. Wrong lengths, a bad group size or a non-finite scale or offset are
+/// a bad-file error.
+pub(crate) fn int4_from_bytes(
+    shape: &[usize],
+    group: usize,
+    offsets: bool,
+    bytes: &[u8],
+) -> Result<Q4Weights> {
+    let bad = |m: String| Error::bad_file(format!("int4 weight of shape {shape:?}: {m}"));
+    let k = *shape.last().ok_or_else(|| bad("rank 0".into()))?;
+    let numel = crate::tensor::checked_numel(shape)?;
+    let rows = if k == 0 { 0 } else { numel / k };
+    if group == 0 || k % group != 0 || group % 2 != 0 {
+        return Err(bad(format!("group size {group} does not divide {k}")));
+    }
+    let groups = numel / group;
+    let want = numel / 2 + groups * if offsets { 4 } else { 2 };
+    if bytes.len() != want {
+        return Err(bad(format!(
+            "{} stored bytes, expected {want}",
+            bytes.len()
+        )));
+    }
+    let (codes, rest) = bytes.split_at(numel / 2);
+    let halves = |b: &[u8]| -> Vec<u16> {
+        b.chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect()
+    };
+    let (sc, mn) = rest.split_at(2 * groups);
+    Q4Weights::new(
+        rows,
+        k,
+        group,
+        codes.to_vec(),
+        halves(sc),
+        offsets.then(|| halves(mn)),
+    )
+    .map_err(|e| bad(e.to_string()))
+}
+
+/// The tensor of a group-wise int4 weight: resident (a [`QuantWeight`] over the int4 data)
+/// when it is a 2-d f32 Linear weight and resident quantization is on, else dequantised to
+/// f32 at load.
+pub(crate) fn build_int4(info: &TensorInfo, shape: Vec<usize>, w: Q4Weights) -> Result<Tensor> {
+    if info.dtype == DType::F32 && shape.len() == 2 && enabled() {
+        let q = QuantWeight {
+            n: w.n(),
+            k: w.k(),
+            kn: false,
+            kind: Kind::Q4(w),
+            f32_copy: OnceLock::new(),
+            f16_t: OnceLock::new(),
+        };
+        return Tensor::from_source(DType::F32, shape, Arc::new(q), 0);
+    }
+    let mut v = try_alloc::<f32>(
+        w.n()
+            .checked_mul(w.k())
+            .ok_or_else(|| Error::oom("int4 weight"))?,
+    )?;
+    if w.k() > 0 {
+        for (j, r) in v.chunks_exact_mut(w.k()).enumerate() {
+            w.dequantize_row(j, r);
+        }
+    }
+    Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
+}
+
 /// How a quantized weight `b` is used as the B operand (`k × n`) of `x · b`.
 pub(crate) struct Operand<'a> {
     q: &'a QuantWeight,
@@ -198,7 +275,7 @@ pub(crate) fn product_weight(b: &Tensor) -> Option<Operand<'_>> {
         return match q.kind {
             Kind::I8(_) if q.kn => Some(Operand { q, direct: false }),
             Kind::F16(_) => Some(Operand { q, direct: true }),
-            Kind::I8(_) => None,
+            Kind::I8(_) | Kind::Q4(_) => None,
         };
     }
     None
@@ -247,6 +324,9 @@ pub(crate) fn mm2d(op: Operand<'_>, a: &Tensor, bias: Option<&[f32]>) -> Result<
             f16_gemm(m, &x, k, t, bias, Activation::None, &mut out, n)
         }
         Kind::F16(h) => f16_gemm(m, &x, k, h, bias, Activation::None, &mut out, n),
+        // Decode (m < 4) runs the int4 GEMV (codes expanded in registers); prefill converts
+        // blocks of 64 channels to f32 panels and runs the f32 GEMM (inside `q4_gemm`).
+        Kind::Q4(w) => q4_gemm(m, &x, k, w, bias, Activation::None, &mut out, n),
     }
     Ok(out)
 }

@@ -83,6 +83,20 @@ fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
         .ok_or_else(|| Error::bad_file("weight offset overflows"))?;
     let sdt = info.stored_dtype;
     let numel = crate::tensor::checked_numel(&shape)?;
+    if let Quantization::GroupInt4 { group, offsets } = info.quantization {
+        let nbytes = to_usize(info.nbytes, "nbytes")?;
+        let end = start
+            .checked_add(nbytes)
+            .filter(|e| *e <= src.bytes().len())
+            .ok_or_else(|| Error::bad_file("weight outside its chunk"))?;
+        let q = crate::quant_weights::int4_from_bytes(
+            &shape,
+            group as usize,
+            offsets,
+            &src.bytes()[start..end],
+        )?;
+        return crate::quant_weights::build_int4(info, shape, q);
+    }
     if numel.checked_mul(sdt.size()) != Some(to_usize(info.nbytes, "nbytes")?) {
         return Err(Error::bad_file(format!(
             "nbytes {} != {numel} elements of {}",
@@ -146,5 +160,6 @@ fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
                 .collect();
             Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
         }
+        Quantization::GroupInt4 { .. } => unreachable!("handled above"),
     }
 }

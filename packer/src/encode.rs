@@ -26,6 +26,17 @@ pub fn store(w: &WeightIr) -> Result<StoredWeight, PackError> {
         name: w.name.clone(),
         reason,
     };
+    if let WeightEncoding::Int4Stored { group, offsets } = w.encoding {
+        if w.dtype != DType::F32 {
+            return Err(bad(format!("int4 weights are f32, not {}", w.dtype.name())));
+        }
+        let q = quantize::int4_stored(&w.name, &w.data, &w.shape, group, offsets)?;
+        return Ok(StoredWeight {
+            dtype: DType::U8,
+            quantization: q,
+            bytes: w.data.clone(),
+        });
+    }
     let want = numel(w)
         .and_then(|n| n.checked_mul(w.dtype.size() as u64))
         .ok_or_else(|| bad(format!("shape {:?} overflows", w.shape)))?;
@@ -63,6 +74,15 @@ pub fn store(w: &WeightIr) -> Result<StoredWeight, PackError> {
                 bytes,
             }
         }
+        WeightEncoding::Int4 { group, offsets } => {
+            let (bytes, q) = quantize::int4_group(&w.name, &w.data, &w.shape, group, offsets)?;
+            StoredWeight {
+                dtype: DType::U8,
+                quantization: q,
+                bytes,
+            }
+        }
+        WeightEncoding::Int4Stored { .. } => unreachable!("handled above"),
         WeightEncoding::Int8PerChannel { axis } => {
             let (bytes, q) = quantize::int8_per_channel(&w.name, &w.data, &w.shape, axis)?;
             StoredWeight {

@@ -62,6 +62,22 @@ pub enum WeightEncoding {
         /// The channel axis (e.g. 0 for conv/linear output channels).
         axis: u32,
     },
+    /// f32 quantized by the packer to group-wise int4 along the last axis (SPEC.md §4.6.1).
+    Int4 {
+        /// Elements per group (a multiple of 32 in 32..=256 dividing the last dimension).
+        group: u32,
+        /// Store an f16 offset per group (Q4_1 style) rather than `−8 · scale` (Q4_0).
+        offsets: bool,
+    },
+    /// Already-quantized group-wise int4: `data` holds the *stored* bytes (codes, f16
+    /// scales, f16 offsets), e.g. GGUF Q4_1 blocks taken as they are; the logical dtype is
+    /// f32.
+    Int4Stored {
+        /// Elements per group.
+        group: u32,
+        /// Whether the bytes carry f16 offsets.
+        offsets: bool,
+    },
 }
 
 /// Whether chunks are zstd-compressed.

@@ -1,4 +1,5 @@
-//! Weight dtype conversion: f32 → f16 and f32 → symmetric int8 (per tensor / per channel).
+//! Weight dtype conversion: f32 → f16, f32 → symmetric int8 (per tensor / per channel) and
+//! f32 → group-wise int4 (SPEC.md §4.6.1), plus the checks on pre-quantized int4 bytes.
 
 use crate::ir::PackError;
 use wasm_torch_format::Quantization;
@@ -40,6 +41,127 @@ fn check_finite(name: &str, v: &[f32]) -> Result<(), PackError> {
         }),
         None => Ok(()),
     }
+}
+
+/// f32 rounded to f16 and back.
+fn f16_round(x: f32) -> f32 {
+    half::f16::from_f32(x).to_f32()
+}
+
+/// Group-wise int4 along the last axis of `shape` (SPEC.md §4.6.1): the stored bytes
+/// (codes, f16 scales, then f16 offsets when `offsets`). With offsets (GGUF Q4_1 style) a
+/// group's offset is its minimum and its scale `(max − min) / 15`; without (Q4_0 style) the
+/// scale is `max|x| / 7` and the offset `−8 · scale`. Both are rounded to f16 before the
+/// codes are chosen, so the codes fit the stored parameters.
+pub fn int4_group(
+    name: &str,
+    data: &[u8],
+    shape: &[u64],
+    group: u32,
+    offsets: bool,
+) -> Result<(Vec<u8>, Quantization), PackError> {
+    let bad = |reason: String| PackError::Weight {
+        name: name.into(),
+        reason,
+    };
+    let q = Quantization::GroupInt4 { group, offsets };
+    let g = group as usize;
+    let last = shape.last().copied().unwrap_or(0);
+    if g % 32 != 0 || !(32..=256).contains(&g) || last == 0 || last % u64::from(group) != 0 {
+        return Err(bad(format!(
+            "int4 group size {group} must be a multiple of 32 in 32..=256 dividing the last dimension of {shape:?}"
+        )));
+    }
+    let v = f32s(data);
+    check_finite(name, &v)?;
+    let half = g / 2;
+    let groups = v.len() / g;
+    let mut codes = vec![0u8; v.len() / 2];
+    let mut scales = Vec::with_capacity(2 * groups);
+    let mut mins = Vec::with_capacity(if offsets { 2 * groups } else { 0 });
+    for (gi, (x, out)) in v
+        .chunks_exact(g)
+        .zip(codes.chunks_exact_mut(half))
+        .enumerate()
+    {
+        let (lo, hi) = x
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &y| {
+                (a.min(y), b.max(y))
+            });
+        let (d, m) = if offsets {
+            let m = f16_round(lo);
+            (f16_round((hi - m) / 15.0), m)
+        } else {
+            let d = f16_round(lo.abs().max(hi.abs()) / 7.0);
+            (d, -8.0 * d)
+        };
+        if !(d.is_finite() && m.is_finite()) {
+            return Err(bad(format!(
+                "int4 group {gi}: scale or offset overflows f16 (values up to {hi})"
+            )));
+        }
+        scales.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+        if offsets {
+            mins.extend_from_slice(&half::f16::from_f32(m).to_le_bytes());
+        }
+        let code = |y: f32| -> u8 {
+            if d > 0.0 {
+                ((y - m) / d).round().clamp(0.0, 15.0) as u8
+            } else if offsets {
+                0 // a constant group: every value is the offset
+            } else {
+                8 // an all-zero group
+            }
+        };
+        for (b, o) in out.iter_mut().enumerate() {
+            *o = code(x[b]) | (code(x[b + half]) << 4);
+        }
+    }
+    codes.extend_from_slice(&scales);
+    codes.extend_from_slice(&mins);
+    Ok((codes, q))
+}
+
+/// Checks already-quantized int4 bytes (e.g. GGUF Q4_1 blocks rearranged by the exporter)
+/// against `shape`: group size, byte length and finite scales and offsets.
+pub fn int4_stored(
+    name: &str,
+    data: &[u8],
+    shape: &[u64],
+    group: u32,
+    offsets: bool,
+) -> Result<Quantization, PackError> {
+    let bad = |reason: String| PackError::Weight {
+        name: name.into(),
+        reason,
+    };
+    let q = Quantization::GroupInt4 { group, offsets };
+    let last = shape.last().copied().unwrap_or(0);
+    if group % 32 != 0 || !(32..=256).contains(&group) || last == 0 || last % u64::from(group) != 0
+    {
+        return Err(bad(format!(
+            "int4 group size {group} must be a multiple of 32 in 32..=256 dividing the last dimension of {shape:?}"
+        )));
+    }
+    let want = q
+        .stored_nbytes(shape, wasm_torch_format::DType::U8)
+        .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+    if data.len() as u64 != want {
+        return Err(bad(format!(
+            "{} int4 bytes for {shape:?} with group {group} (needs {want})",
+            data.len()
+        )));
+    }
+    let numel: u64 = shape.iter().product();
+    let params = &data[(numel / 2) as usize..];
+    if let Some(i) = params
+        .chunks_exact(2)
+        .position(|b| !half::f16::from_le_bytes([b[0], b[1]]).is_finite())
+    {
+        return Err(bad(format!("int4 scale/offset {i} is not finite")));
+    }
+    Ok(q)
 }
 
 /// Symmetric per-tensor int8: bytes and parameters.

@@ -137,9 +137,19 @@ fn weight(b: &mut Bytes<'_>, i: usize) -> WeightIr {
             0 => WeightEncoding::AsIs,
             1 => WeightEncoding::F16,
             2 => WeightEncoding::Int8PerTensor,
-            _ if !shp.is_empty() => WeightEncoding::Int8PerChannel {
-                axis: b.below(shp.len()) as u32,
-            },
+            _ if !shp.is_empty() => {
+                let axis = b.below(shp.len()) as u32;
+                let last = shp[shp.len() - 1];
+                // Rows of whole groups of 32: sometimes group-wise int4 instead.
+                if last > 0 && last % 32 == 0 && axis == 0 {
+                    WeightEncoding::Int4 {
+                        group: 32,
+                        offsets: shp.len() % 2 == 1,
+                    }
+                } else {
+                    WeightEncoding::Int8PerChannel { axis }
+                }
+            }
             _ => WeightEncoding::AsIs,
         }
     } else {

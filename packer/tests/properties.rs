@@ -33,6 +33,14 @@ fn check_weight(t: &TensorInfo, w: &WeightIr, bytes: &[u8]) {
             assert_eq!(t.stored_dtype, DType::I8);
             assert_eq!(bytes.len() * 4, w.data.len());
         }
+        WeightEncoding::Int4 { group, offsets } => {
+            assert_eq!(t.stored_dtype, DType::U8);
+            assert_eq!(t.quantization, Quantization::GroupInt4 { group, offsets });
+            let numel = w.data.len() / 4;
+            let per_group = if offsets { 4 } else { 2 };
+            assert_eq!(bytes.len(), numel / 2 + numel / group as usize * per_group);
+        }
+        WeightEncoding::Int4Stored { .. } => assert_eq!(bytes, &w.data[..]),
     }
 }
 

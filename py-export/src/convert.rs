@@ -172,6 +172,15 @@ fn encoding(obj: &Bound<'_, PyAny>) -> PyResult<WeightEncoding> {
             ))),
         };
     }
+    if let Ok((tag, group, offsets)) = obj.extract::<(String, u32, bool)>() {
+        return match tag.as_str() {
+            "int4" => Ok(WeightEncoding::Int4 { group, offsets }),
+            "int4_stored" => Ok(WeightEncoding::Int4Stored { group, offsets }),
+            other => Err(PyValueError::new_err(format!(
+                "unknown weight encoding '{other}'"
+            ))),
+        };
+    }
     let (tag, axis): (String, u32) = obj.extract()?;
     match tag.as_str() {
         "int8_channel" => Ok(WeightEncoding::Int8PerChannel { axis }),

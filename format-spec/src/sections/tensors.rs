@@ -10,6 +10,7 @@ use crate::primitives::{
 const Q_NONE: u8 = 0;
 const Q_PER_TENSOR: u8 = 1;
 const Q_PER_CHANNEL: u8 = 2;
+const Q_GROUP_INT4: u8 = 3;
 
 fn quantization<'a>(i: &'a [u8], l: &Limits) -> PResult<'a, Quantization> {
     let (r, t) = u8_(i)?;
@@ -32,6 +33,22 @@ fn quantization<'a>(i: &'a [u8], l: &Limits) -> PResult<'a, Quantization> {
                     zero_points,
                 },
             )
+        }
+        Q_GROUP_INT4 => {
+            let (r, group) = u32_(r)?;
+            let (r, flag) = u8_(r)?;
+            let offsets = match flag {
+                0 => false,
+                1 => true,
+                f => {
+                    return fail(
+                        i,
+                        ErrorKind::InvalidCode,
+                        format!("int4 offsets flag {f} (must be 0 or 1)"),
+                    )
+                }
+            };
+            (r, Quantization::GroupInt4 { group, offsets })
         }
         t => {
             return fail(
@@ -117,6 +134,11 @@ pub(crate) fn encode(ts: &[TensorInfo], o: &mut Vec<u8>) {
                 for &z in zero_points {
                     put::i32_(o, z);
                 }
+            }
+            Quantization::GroupInt4 { group, offsets } => {
+                put::u8_(o, Q_GROUP_INT4);
+                put::u32_(o, *group);
+                put::u8_(o, u8::from(*offsets));
             }
         }
         put::u32_(o, t.chunk);

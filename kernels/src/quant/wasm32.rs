@@ -130,10 +130,19 @@ fn i8_tile(
     }
 }
 
-/// 4 codes (bytes 0..=15 in lanes 0..3 of `v`) to f32.
+/// Codes (bytes 0..=15) `4q..4q + 4` of `v` as four f32: one swizzle puts byte `4q + i`
+/// in the low byte of 32-bit lane `i` and zeros above it (a swizzle index ≥ 16 reads 0),
+/// then one conversion. Two instructions where shuffle + two extends + convert took four.
 #[inline(always)]
-fn codes4(v: v128) -> v128 {
-    f32x4_convert_i32x4(u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v)))
+fn codes4(v: v128, q: usize) -> v128 {
+    const Z: u8 = 0x80;
+    let sel = match q {
+        0 => u8x16(0, Z, Z, Z, 1, Z, Z, Z, 2, Z, Z, Z, 3, Z, Z, Z),
+        1 => u8x16(4, Z, Z, Z, 5, Z, Z, Z, 6, Z, Z, Z, 7, Z, Z, Z),
+        2 => u8x16(8, Z, Z, Z, 9, Z, Z, Z, 10, Z, Z, Z, 11, Z, Z, Z),
+        _ => u8x16(12, Z, Z, Z, 13, Z, Z, Z, 14, Z, Z, Z, 15, Z, Z, Z),
+    };
+    f32x4_convert_i32x4(i8x16_swizzle(v, sel))
 }
 
 fn q4_row(
@@ -165,8 +174,8 @@ fn q4_row(
                 let lo = v128_and(v, mask);
                 let hi = u8x16_shr(v, 4);
                 for (q, sq) in s.iter_mut().enumerate() {
-                    let l = codes4(i32x4_shuffle_bytes(lo, q));
-                    let h = codes4(i32x4_shuffle_bytes(hi, q));
+                    let l = codes4(lo, q);
+                    let h = codes4(hi, q);
                     *sq = madd(v128_load(xg.add(4 * q) as *const v128), l, *sq);
                     *sq = madd(v128_load(xg.add(half + 4 * q) as *const v128), h, *sq);
                 }
@@ -176,17 +185,6 @@ fn q4_row(
         tot = madd(sg, f32x4_splat(d), tot);
     }
     hsum(tot) + off
-}
-
-/// Bytes `4q..4q + 4` of `v` moved to lanes 0..3.
-#[inline(always)]
-fn i32x4_shuffle_bytes(v: v128, q: usize) -> v128 {
-    match q {
-        0 => v,
-        1 => u32x4_shuffle::<1, 1, 1, 1>(v, v),
-        2 => u32x4_shuffle::<2, 2, 2, 2>(v, v),
-        _ => u32x4_shuffle::<3, 3, 3, 3>(v, v),
-    }
 }
 
 /// 4 finite halves (zero-extended into u32 lanes) to f32, exactly: the sign is moved to

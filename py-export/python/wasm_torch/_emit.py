@@ -16,17 +16,19 @@ The structure (all plain Python, so the Rust side only converts):
   ``("jump_if_not", operand, target)``, ``("return", operands)``); operands are
   ``("r", reg)``, ``("c", const_index)`` or ``("w", weight_index)``;
 - ``weights``: list of ``(name, dtype_name, shape, bytes, encoding)`` with encoding
-  ``"as_is" | "f16" | "int8" | ("int8_channel", axis)``.
+  ``"as_is" | "f16" | "int8" | ("int8_channel", axis) | ("int4", group, offsets) |
+  ("int4_stored", group, offsets)`` (the last: ``bytes`` are already the stored int4 bytes).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ._graph import Block, Const, Graph, If, Loop, Node, StateRef, Value, WeightRef
+from ._graph import Block, Const, Graph, If, Loop, Node, StateRef, Value, WeightRef, iter_nodes
 from ._passes import used_weights
 from ._schema import DTYPE_NAMES, normalize_value
 
@@ -84,9 +86,49 @@ def _const_key(tag: Tuple) -> Any:
     return tag
 
 
+#: Group size of int4 weights the exporter quantizes itself (GGUF's block size).
+INT4_GROUP = 32
+
+
+class WeightPolicy:
+    """How each weight is stored: the ``weights=`` mode, per-name overrides (``quantize=``:
+    fnmatch pattern -> mode, first match wins) and, for int4, a source of already-quantized
+    blocks (a GGUF file, see ``_gguf``).
+
+    With ``"int4"``, Linear weights (``n × k``, ``k`` a multiple of 32) become group-wise
+    int4 (Q4_1 style, groups of 32); embedding tables and any weight sharing storage with one
+    (a tied LM head) are stored f16: the output projection's error lands straight in the
+    logits, and one scale per row of int8 is coarser than the 32-wide blocks a GGUF gives
+    its embedding (SmolLM2's Q8_0 table re-quantized per row changed greedy answers, f16
+    keeps it to 2^-11 relative). Other matrices (``x @ W`` layouts, convolutions) are int8
+    per channel.
+    """
+
+    def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None):
+        self.mode = mode
+        self.overrides = dict(overrides or {})
+        self.gguf = gguf
+
+    def mode_for(self, name: str) -> str:
+        for pat, m in self.overrides.items():
+            if fnmatch.fnmatchcase(name, pat):
+                return m
+        return self.mode
+
+
 class _Emitter:
-    def __init__(self, graph: Graph, weight_encoding: str):
+    def __init__(self, graph: Graph, weight_encoding: "str | WeightPolicy"):
         self.graph = graph
+        self.policy = (
+            weight_encoding if isinstance(weight_encoding, WeightPolicy) else WeightPolicy(weight_encoding)
+        )
+        # Storages read by aten::embedding (a tied LM head shares one, and its role is then
+        # "linear": the role pass keeps the last use).
+        self.embedding_storages = {
+            graph.weights[n.args[0].index].tensor.untyped_storage().data_ptr()
+            for n in iter_nodes(graph.block)
+            if isinstance(n, Node) and n.op == "aten::embedding.default" and isinstance(n.args[0], WeightRef)
+        }
         self.ops: List[str] = []
         self.op_index: Dict[str, int] = {}
         self.constants: List[Tuple] = []
@@ -102,7 +144,7 @@ class _Emitter:
         state_inits = [s.init for s in graph.states if s.init is not None]
         for i in list(used_weights(graph)) + [i for i in state_inits if i not in used_weights(graph)]:
             w = graph.weights[i]
-            entry = self._weight_entry(w, weight_encoding)
+            entry = self._weight_entry(w)
             t = w.tensor
             key = (
                 t.untyped_storage().data_ptr(),
@@ -117,13 +159,26 @@ class _Emitter:
                 self.weights.append(entry)
             self.weight_map[i] = seen[key]
 
-    @staticmethod
-    def _weight_entry(w: Any, mode: str) -> Tuple:
+    def _weight_entry(self, w: Any) -> Tuple:
         t = w.tensor
+        mode = self.policy.mode_for(w.name)
         enc: Any = "as_is"
         if t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
             if t.dtype in (torch.float64, torch.float16, torch.bfloat16):
                 t = t.float() if t.dtype != torch.float64 else t
+            tied = t.untyped_storage().data_ptr() in self.embedding_storages
+            if mode == "int4" and t.dtype == torch.float32:
+                if w.role == "linear" and t.dim() == 2 and t.shape[1] % INT4_GROUP == 0 and not tied:
+                    src = self.policy.gguf
+                    got = src.stored(w.name, t) if src is not None else None
+                    if got is not None:
+                        data, group, offsets = got
+                        return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, ("int4_stored", group, offsets))
+                    enc = ("int4", INT4_GROUP, True)
+                elif tied or w.role == "embedding":
+                    mode = "f16"
+                else:
+                    mode = "int8"
             if mode == "f16" and t.dtype == torch.float32:
                 enc = "f16"
             elif mode == "int8" and t.dtype == torch.float32:
@@ -251,8 +306,9 @@ class _Emitter:
             self.code.append(("move", self.reg(o), ("r", r)))
 
 
-def emit(graph: Graph, weights: str, metadata: Dict[str, Any]) -> Dict[str, Any]:
-    """Build the structure ``_native.pack`` takes. ``weights`` is "f32" | "f16" | "int8"."""
+def emit(graph: Graph, weights: "str | WeightPolicy", metadata: Dict[str, Any]) -> Dict[str, Any]:
+    """Build the structure ``_native.pack`` takes. ``weights`` is "f32" | "f16" | "int8" |
+    "int4" or a :class:`WeightPolicy`."""
     e = _Emitter(graph, weights)
     params = [e.reg(v) for v in graph.block.params]
     e.emit_block(graph.block)

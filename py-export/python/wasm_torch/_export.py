@@ -21,10 +21,11 @@ __version__ = "0.1.0"
 #: Default verification tolerance per weight mode: max |native - torch| / max |torch| per output.
 #: f32 must match to float rounding; f16 weights carry ~2^-11 relative error per weight and
 #: int8 per-channel weights ~1/254 of each channel's range, which accumulates through depth.
-TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1}
+#: int4 (groups of 32, 16 levels per group) carries ~1/30 of each group's range per weight.
+TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1, "int4": 4e-1}
 
 FRONTENDS = ("auto", "export", "trace", "script")
-WEIGHT_MODES = ("f32", "f16", "int8")
+WEIGHT_MODES = ("f32", "f16", "int8", "int4")
 
 
 @dataclass
@@ -37,6 +38,11 @@ class OutputCheck:
     max_rel_err: float  # max_abs_err / max(|torch output|)
     scale: float
     ok: bool
+    #: Cosine similarity of the flattened float output with PyTorch's (1.0 when equal).
+    cosine: float = 1.0
+    #: Fraction of rows (last axis) whose argmax agrees with PyTorch's: top-1 agreement of
+    #: logits/class scores (``None`` for non-float or 0-d outputs).
+    top1: Optional[float] = None
 
 
 @dataclass
@@ -57,6 +63,10 @@ class ExportReport:
     verified: bool = False
     tolerance: Optional[float] = None
     outputs: List[OutputCheck] = field(default_factory=list)
+    #: With ``gguf=``: how many int4 weights were taken from the GGUF's own blocks, and the
+    #: weights that had no exact match there (re-quantized instead) with the reason.
+    gguf_taken: Optional[int] = None
+    gguf_unmatched: Dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -70,9 +80,15 @@ class ExportReport:
         if self.fallback_reason:
             lines.append(f"  torch.export was not used: {self.fallback_reason.splitlines()[0]}")
         for o in self.outputs:
+            top1 = "" if o.top1 is None else f", top-1 agreement {o.top1:.4f}"
             lines.append(
                 f"  output {o.name} {list(o.shape)}: max abs err {o.max_abs_err:.3g}, "
-                f"rel {o.max_rel_err:.3g} ({'ok' if o.ok else 'FAIL'})"
+                f"rel {o.max_rel_err:.3g}, cosine {o.cosine:.6f}{top1} ({'ok' if o.ok else 'FAIL'})"
+            )
+        if self.gguf_taken is not None:
+            lines.append(
+                f"  gguf: {self.gguf_taken} int4 weights taken as stored, "
+                f"{len(self.gguf_unmatched)} re-quantized"
             )
         return "\n".join(lines)
 
@@ -334,12 +350,29 @@ def compare(
             scale = float(np.abs(rd).max()) if rd.size else 0.0
             rel = max_abs / max(scale, 1e-12)
             ok = rel <= tolerance or max_abs <= tolerance * 1e-3
+            cos = _cosine(rd, gd)
+            top1 = None
+            if rd.ndim >= 1 and rd.size and rd.shape[-1] > 1:
+                top1 = float((rd.argmax(-1) == gd.argmax(-1)).mean())
+            checks.append(OutputCheck(name, tuple(g.shape), max_abs, rel, scale, ok, cos, top1))
+            continue
         else:
             mism = int((r_np != g).sum())
             max_abs = float(np.abs(r_np.astype(np.int64) - g.astype(np.int64)).max()) if r_np.size else 0.0
             scale, rel, ok = 1.0, max_abs, mism == 0
         checks.append(OutputCheck(name, tuple(g.shape), max_abs, rel, scale, ok))
     return checks
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two float arrays (1.0 for two zero arrays)."""
+    a, b = a.ravel(), b.ravel()
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 and nb == 0.0:
+        return 1.0
+    if na == 0.0 or nb == 0.0 or not (np.isfinite(na) and np.isfinite(nb)):
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))
 
 
 def build_graph(
@@ -407,6 +440,8 @@ def export(
     compression: "Optional[bool | str]" = None,
     chunk_target: Optional[int] = None,
     assets: Optional[Mapping[str, Union[bytes, bytearray, memoryview, str]]] = None,
+    quantize: Optional[Dict[str, str]] = None,
+    gguf: "str | os.PathLike[str] | None" = None,
 ) -> ExportReport:
     """Export ``model`` to a ``.wtb`` file at ``path``; see the package docstring.
 
@@ -420,6 +455,16 @@ def export(
     if weights not in WEIGHT_MODES:
         raise ValueError(f"weights must be one of {WEIGHT_MODES}, got {weights!r}")
     asset_list = _asset_list(assets)
+    for pat, m in (quantize or {}).items():
+        if m not in WEIGHT_MODES:
+            raise ValueError(f"quantize[{pat!r}] must be one of {WEIGHT_MODES}, got {m!r}")
+    int4_source = None
+    if gguf is not None:
+        if weights != "int4" and "int4" not in (quantize or {}).values():
+            raise ValueError("gguf= supplies int4 weights: use it with weights='int4'")
+        from ._gguf import GgufInt4
+
+        int4_source = GgufInt4(os.fspath(gguf))
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
@@ -442,7 +487,12 @@ def export(
         "model_name": model_name or type(model).__name__,
         "extra": [("frontend", used), ("weights", weights)],
     }
-    ir = _emit.emit(graph, weights, meta)
+    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, int4_source), meta)
+    if (weights != "f32" or quantize) and not any(w[4] != "as_is" for w in ir["weights"]):
+        raise ExportError(
+            [Problem(f"weights={weights!r}: the model has no weight that can be stored that way")],
+            header="nothing to quantize",
+        )
     ir["assets"] = asset_list
     # None: zstd where it saves >= 10% ("auto"); False: store every chunk (fastest to write and
     # to load); True: compress every chunk.
@@ -469,6 +519,9 @@ def export(
         passes=stats,
         fallback_reason=reason,
     )
+    if int4_source is not None:
+        report.gguf_taken = int4_source.taken
+        report.gguf_unmatched = dict(int4_source.unmatched)
     if verify:
         verify_file(report, model, inputs, tolerance, ref)
     return report

