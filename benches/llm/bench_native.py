@@ -69,6 +69,9 @@ def bench_wasm_torch(args, prompt):
     import importlib.metadata as md
 
     decode_loop(step, prompt, 4)  # warm-up: first-run packing and allocation are not measured
+    # weight_bytes counts every stored tensor, the KV cache's initial value included.
+    state_bytes = sum(4 * int(np.prod(st.shape)) for st in sess.states() if st.dtype == "f32")
+    args.extra = {"weight_bytes": sess.weight_bytes, "state_bytes": state_bytes}
     return one, f"wasm_torch {md.version('wasm_torch')} (this checkout)"
 
 
@@ -152,8 +155,10 @@ def main():
         p = json.load(f)
     prompt, args.gguf = p["ids"], p["gguf"]
     base = {"engine": args.engine, "env": "native", "threads": args.threads}
+    args.extra = {}
     if args.engine == "bandwidth":
-        print(json.dumps({**base, "read_gb_s": read_bandwidth_gb_s()}))
+        print(json.dumps({**base, "read_gb_s": read_bandwidth_gb_s(), "gguf_bytes": os.path.getsize(args.gguf),
+                          "loadavg_1m": os.getloadavg()[0]}))
         return 0
     try:
         one, version = ENGINES[args.engine](args, prompt)
@@ -168,7 +173,7 @@ def main():
         "prefill_tok_s": statistics.median(len(prompt) / r[0] for r in runs),
         "decode_tok_s": statistics.median(decode_steps / r[1] for r in runs),
         "peak_rss_mb": peak_rss_mb(), "version": version, "first_tokens": runs[0][2][:8],
-        "loadavg_1m": os.getloadavg()[0],
+        "loadavg_1m": os.getloadavg()[0], **args.extra,
     }))
     return 0
 

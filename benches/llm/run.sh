@@ -46,17 +46,23 @@ bash scripts/build-python.sh
 bash js/scripts/build-wasm.sh simd threads
 (cd js && ./node_modules/.bin/tsc -p tsconfig.json)
 [ -d "$HERE/node_modules/@wllama/wllama" ] || (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
-if want native && ! "$LLAMA_VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
-    say "building llama-cpp-python $LLAMA_CPP_VERSION from source into $LLAMA_VENV (no wheel on PyPI)"
-    python3 -m venv "$LLAMA_VENV"
-    start=$(date +%s)
-    # Only the library: no tools, tests, examples or multimodal projector.
-    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF" \
-        "$LLAMA_VENV/bin/pip" install --quiet "llama-cpp-python==$LLAMA_CPP_VERSION" numpy \
-        || say "llama-cpp-python did not build; its rows will say so"
-    echo $(( $(date +%s) - start )) >"$LLAMA_VENV/BUILD_SECONDS"
-    say "llama-cpp-python build: $(cat "$LLAMA_VENV/BUILD_SECONDS") s"
-fi
+# llama-cpp-python: built once, under a lock (a second run waits for the first one's build).
+build_llama_cpp() {
+    exec 9>"$LLAMA_VENV.lock"
+    flock 9
+    if ! "$LLAMA_VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+        say "building llama-cpp-python $LLAMA_CPP_VERSION from source into $LLAMA_VENV (no wheel on PyPI)"
+        python3 -m venv "$LLAMA_VENV"
+        local start; start=$(date +%s)
+        # Only the library: no tools, tests, examples or multimodal projector.
+        CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF" \
+            "$LLAMA_VENV/bin/pip" install --quiet "llama-cpp-python==$LLAMA_CPP_VERSION" numpy \
+            || say "llama-cpp-python did not build; its rows will say so"
+        echo $(( $(date +%s) - start )) >"$LLAMA_VENV/BUILD_SECONDS"
+        say "llama-cpp-python build: $(cat "$LLAMA_VENV/BUILD_SECONDS") s"
+    fi
+    flock -u 9
+}
 
 # --- model and prompt ---------------------------------------------------------------------
 if [ -z "$MODEL" ]; then
@@ -80,30 +86,38 @@ ln -sf "$GGUF" "$OUT/smollm2.gguf"
 # --- measurements (one process per engine and thread count) ---------------------------------
 results="$OUT/results.jsonl"; : >"$results"
 common=(--prompt "$PROMPT" --runs "$RUNS" --new-tokens "$NEW")
+# The machine's single-thread read bandwidth now (the floor of a weight-streaming decode step).
+want native && "$PY" "$HERE/bench_native.py" --engine bandwidth "${common[@]}" | tee -a "$results"
 for t in 1 2; do
-    if want native; then
-        say "native, $t thread(s)"
-        "$PY" "$HERE/bench_native.py" --engine torch --threads $t "${common[@]}" | tee -a "$results"
-        RAYON_NUM_THREADS=$t "$PY" "$HERE/bench_native.py" --engine wasm-torch --threads $t \
-            --model "$MODEL" "${common[@]}" | tee -a "$results"
-        if [ -x "$LLAMA_VENV/bin/python" ]; then
-            "$LLAMA_VENV/bin/python" "$HERE/bench_native.py" --engine llama-cpp --threads $t "${common[@]}" | tee -a "$results"
-        fi
-    fi
     variant=simd; [ $t -gt 1 ] && variant=threads
+    if want chromium; then
+        say "Chromium, wllama and wasm-torch $variant, $t thread(s)"
+        $NODE "$HERE/bench_js.mjs" --env chromium --engine wllama --threads $t \
+            --model "$OUT/smollm2.gguf" "${common[@]}" | tee -a "$results"
+        $NODE "$HERE/bench_js.mjs" --env chromium --engine wasm-torch --variant $variant --threads $t \
+            --model "$OUT/model.wtb" "${common[@]}" | tee -a "$results"
+    fi
     if want node; then
         say "Node, wasm-torch $variant, $t thread(s) (+ decode profile)"
         $NODE "$HERE/bench_js.mjs" --env node --engine wasm-torch --variant $variant --threads $t \
             --model "$OUT/model.wtb" --profile "$OUT/profile-node-$variant-$t.json" "${common[@]}" | tee -a "$results"
     fi
-    if want chromium; then
-        say "Chromium, wasm-torch $variant and wllama, $t thread(s)"
-        $NODE "$HERE/bench_js.mjs" --env chromium --engine wasm-torch --variant $variant --threads $t \
-            --model "$OUT/model.wtb" "${common[@]}" | tee -a "$results"
-        $NODE "$HERE/bench_js.mjs" --env chromium --engine wllama --threads $t \
-            --model "$OUT/smollm2.gguf" "${common[@]}" | tee -a "$results"
+    if want native; then
+        say "native PyTorch and wasm-torch, $t thread(s)"
+        "$PY" "$HERE/bench_native.py" --engine torch --threads $t "${common[@]}" | tee -a "$results"
+        RAYON_NUM_THREADS=$t "$PY" "$HERE/bench_native.py" --engine wasm-torch --threads $t \
+            --model "$MODEL" "${common[@]}" | tee -a "$results"
     fi
 done
+if want native; then
+    build_llama_cpp
+    for t in 1 2; do
+        say "native llama-cpp-python, $t thread(s)"
+        "$LLAMA_VENV/bin/python" "$HERE/bench_native.py" --engine llama-cpp --threads $t "${common[@]}" \
+            | tee -a "$results" || true
+    done
+    want native && "$PY" "$HERE/bench_native.py" --engine bandwidth "${common[@]}" | tee -a "$results"
+fi
 
 "$PY" "$HERE/report.py" --results "$results" --profiles "$OUT"/profile-*.json \
     --out-md "$OUT/table.md" --out-json "$OUT/table.json" --node-version "$($NODE --version)" \

@@ -36,16 +36,16 @@ async function runWllama() {
   const t0 = performance.now();
   await wllama.loadModel([blob], { n_threads: cfg.threads, n_ctx: 512, n_batch: 512, n_gpu_layers: 0 });
   const load_ms = performance.now() - t0;
-  const complete = () =>
+  const complete = (maxTokens = cfg.newTokens) =>
     wllama.createCompletion({
       prompt: cfg.prompt.text,
-      max_tokens: cfg.newTokens,
+      max_tokens: maxTokens,
       temp: 0,
       top_k: 1,
       ignore_eos: true,
       cache_prompt: false,
     });
-  await complete(); // warm-up
+  await complete(4); // warm-up (prefill + a few decode steps)
   const runs = [];
   for (let i = 0; i < cfg.runs; i++) runs.push((await complete()).timings);
   const med = (xs) => {
@@ -64,6 +64,8 @@ async function runWllama() {
     threads_used: wllama.getNumThreads(),
     version: `@wllama/wllama (libllama ${Wllama.getLibllamaVersion()})`,
   };
+  // Which wasm build ran and with what features (llama.cpp's system info), to explain speeds.
+  r.debug = await wllama._getDebugInfo().then((d) => JSON.stringify(d).slice(0, 600), (e) => `n/a: ${e?.message ?? e}`);
   await wllama.exit();
   return r;
 }
