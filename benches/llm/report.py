@@ -24,10 +24,33 @@ FAMILIES = [
     ("attention (sdpa)", ("scaled_dot_product_attention",)),
     ("KV-cache write (index_copy_ / index_put_)", ("index_copy", "index_copy_", "index_put", "index_put_")),
     ("RMSNorm pieces (pow / mean / rsqrt)", ("pow", "mean", "rsqrt")),
-    ("elementwise (mul / add / neg / silu / ...)", ("mul", "add", "sub", "neg", "silu", "div", "sigmoid", "exp", "cos", "sin")),
-    ("layout and copies (cat / slice / view / transpose / expand / clone / contiguous / to)",
-     ("cat", "slice", "view", "reshape", "transpose", "permute", "expand", "clone", "contiguous", "_to_copy",
-      "to", "unsqueeze", "squeeze", "select", "copy", "copy_", "alias", "t")),
+    (
+        "elementwise (mul / add / neg / silu / ...)",
+        ("mul", "add", "sub", "neg", "silu", "div", "sigmoid", "exp", "cos", "sin"),
+    ),
+    (
+        "layout and copies (cat / slice / view / transpose / expand / clone / contiguous / to)",
+        (
+            "cat",
+            "slice",
+            "view",
+            "reshape",
+            "transpose",
+            "permute",
+            "expand",
+            "clone",
+            "contiguous",
+            "_to_copy",
+            "to",
+            "unsqueeze",
+            "squeeze",
+            "select",
+            "copy",
+            "copy_",
+            "alias",
+            "t",
+        ),
+    ),
     ("embedding / gather", ("embedding", "index", "gather", "index_select")),
 ]
 
@@ -78,10 +101,15 @@ def profile_summary(path: str, weight_mb: float | None) -> dict:
     fams["outside ops (executor + profiler bookkeeping)"] = total - in_ops
     step_ms = total / steps
     out = {
-        "file": os.path.basename(path), "steps": steps, "step_ms": step_ms, "op_ms": in_ops / steps,
+        "file": os.path.basename(path),
+        "steps": steps,
+        "step_ms": step_ms,
+        "op_ms": in_ops / steps,
         "families": sorted(([k, v / steps, v / total] for k, v in fams.items()), key=lambda r: -r[1]),
-        "top_ops": [[o["name"], o["calls"] / steps, o["ms"] / steps, o["ms"] / total]
-                    for o in sorted(p["ops"], key=lambda o: -o["ms"])[:12]],
+        "top_ops": [
+            [o["name"], o["calls"] / steps, o["ms"] / steps, o["ms"] / total]
+            for o in sorted(p["ops"], key=lambda o: -o["ms"])[:12]
+        ],
     }
     mm = fams.get(FAMILIES[0][0], 0.0) / steps
     if weight_mb and mm > 0:
@@ -98,8 +126,12 @@ def main() -> int:
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--node-version", default="?")
     ap.add_argument("--command", default="benches/llm/run.sh")
-    ap.add_argument("--weight-mb", type=float, default=None,
-                    help="fp32 weight MB one decode step reads (default: wasm-torch native's weight_bytes)")
+    ap.add_argument(
+        "--weight-mb",
+        type=float,
+        default=None,
+        help="fp32 weight MB one decode step reads (default: wasm-torch native's weight_bytes)",
+    )
     args = ap.parse_args()
     rows = [json.loads(line) for line in open(args.results) if line.strip().startswith("{")]
 
@@ -131,7 +163,7 @@ def main() -> int:
         f"Command: `{args.command}`. Machine: {cpu_model()}, {os.cpu_count()} cores (shared with other jobs), "
         f"{platform.system()} {platform.machine()}; Node {args.node_version}. SmolLM2-135M-Instruct, prompt "
         f"{table[0].get('prompt_tokens', '?') if table else '?'} tokens, {table[0].get('new_tokens', '?') if table else '?'} "
-        "new tokens, greedy, EOS ignored; medians over the runs. \"x wllama\" = this row's tok/s over "
+        'new tokens, greedy, EOS ignored; medians over the runs. "x wllama" = this row\'s tok/s over '
         "wllama's in Chromium at the same thread count (same run).",
         "",
         "| engine | threads | build | prefill tok/s | decode tok/s | decode x wllama | prefill x wllama | peak RSS MB |",
@@ -144,32 +176,53 @@ def main() -> int:
             continue
         lines.append(
             f"| {e['label']} | {e['threads']} | {build} | {fmt(e['prefill_tok_s'])} | {fmt(e['decode_tok_s'])} | "
-            f"{fmt(e.get('decode_vs_wllama'), 2)} | {fmt(e.get('prefill_vs_wllama'), 2)} | {fmt(e.get('peak_rss_mb'), 0)} |")
+            f"{fmt(e.get('decode_vs_wllama'), 2)} | {fmt(e.get('prefill_vs_wllama'), 2)} | {fmt(e.get('peak_rss_mb'), 0)} |"
+        )
     if bw:
         gguf_mb = bw[0]["gguf_bytes"] / 1e6
         speeds = ", ".join(f"{r['read_gb_s']:.1f}" for r in bw)
         best = max(r["read_gb_s"] for r in bw)
-        lines += ["", f"Memory-bandwidth floor: single-thread read bandwidth measured in this run (numpy max over 512 MiB, "
-                  f"at start and end): {speeds} GB/s. A decode step reads every weight once: "
-                  + (f"{model_mb:.0f} MB at fp32 (wasm-torch, PyTorch) -> at most {best * 1e3 / model_mb:.1f} tok/s; "
-                     if model_mb else "")
-                  + f"{gguf_mb:.0f} MB of Q4_1/Q8_0 GGUF (wllama, llama.cpp) -> at most {best * 1e3 / gguf_mb:.1f} tok/s "
-                  "at that bandwidth."]
-    versions = sorted({e["version"] for e in table if e.get("version")} | {e["browser"] for e in table if e.get("browser")})
+        lines += [
+            "",
+            f"Memory-bandwidth floor: single-thread read bandwidth measured in this run (numpy max over 512 MiB, "
+            f"at start and end): {speeds} GB/s. A decode step reads every weight once: "
+            + (
+                f"{model_mb:.0f} MB at fp32 (wasm-torch, PyTorch) -> at most {best * 1e3 / model_mb:.1f} tok/s; "
+                if model_mb
+                else ""
+            )
+            + f"{gguf_mb:.0f} MB of Q4_1/Q8_0 GGUF (wllama, llama.cpp) -> at most {best * 1e3 / gguf_mb:.1f} tok/s "
+            "at that bandwidth.",
+        ]
+    versions = sorted(
+        {e["version"] for e in table if e.get("version")} | {e["browser"] for e in table if e.get("browser")}
+    )
     lines += ["", "Versions: " + "; ".join(versions) + "."]
     for p in profiles:
-        lines += ["", f"Decode-step profile ({p['file']}, {p['steps']} steps): {p['step_ms']:.1f} ms per profiled step, "
-                  f"{p['op_ms']:.1f} ms of it inside ops"
-                  + (f"; the Linear layers read the fp32 weights at {p['linear_gb_s']:.1f} GB/s" if "linear_gb_s" in p else "")
-                  + ".",
-                  "", "| op family | ms per step | share |", "|---|---|---|"]
+        lines += [
+            "",
+            f"Decode-step profile ({p['file']}, {p['steps']} steps): {p['step_ms']:.1f} ms per profiled step, "
+            f"{p['op_ms']:.1f} ms of it inside ops"
+            + (
+                f"; the Linear layers read the fp32 weights at {p['linear_gb_s']:.1f} GB/s"
+                if "linear_gb_s" in p
+                else ""
+            )
+            + ".",
+            "",
+            "| op family | ms per step | share |",
+            "|---|---|---|",
+        ]
         lines += [f"| {k} | {v:.2f} | {s * 100:.1f}% |" for k, v, s in p["families"]]
         lines += ["", "| op | calls per step | ms per step | share |", "|---|---|---|---|"]
         lines += [f"| {n} | {c:.0f} | {ms:.2f} | {s * 100:.1f}% |" for n, c, ms, s in p["top_ops"]]
     md = "\n".join(lines) + "\n"
     open(args.out_md, "w").write(md)
-    json.dump({"command": args.command, "rows": table, "profiles": profiles, "weight_mb": model_mb, "bandwidth": bw},
-              open(args.out_json, "w"), indent=1)
+    json.dump(
+        {"command": args.command, "rows": table, "profiles": profiles, "weight_mb": model_mb, "bandwidth": bw},
+        open(args.out_json, "w"),
+        indent=1,
+    )
     print(md)
     return 0
 
