@@ -82,11 +82,15 @@ def bench_llama_cpp(args, prompt):
         args.gguf, n_ctx=512, n_batch=512, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
     )
 
+    n_vocab = llm.n_vocab()
+
     def step(ids, start):
         if start == 0:
             llm.reset()
         llm.eval(ids)
-        return np.asarray(llm.scores[llm.n_tokens - 1])
+        # Without logits_all, Llama.eval keeps no scores: read the last token's logits from
+        # the context (a view, copied by argmax's caller before the next eval).
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
 
     def one():
         return decode_loop(step, prompt, args.new_tokens)
