@@ -26,7 +26,11 @@ fn check_roundtrip(ir: &ModelIr, opts: &PackOptions) {
     let g = parse_file(&bytes, &Limits::default()).unwrap();
     // A file without session state is written as 1.0 (byte-compatible with 1.0 readers);
     // one with state as the current minor version.
-    let minor = if ir.states.is_empty() { 0 } else { FORMAT_MINOR };
+    let minor = if ir.states.is_empty() {
+        0
+    } else {
+        FORMAT_MINOR
+    };
     assert_eq!(g.version, (FORMAT_MAJOR, minor));
     assert_eq!(g.metadata, ir.metadata);
     assert_eq!(g.signature, ir.signature);
