@@ -46,6 +46,7 @@ export interface WasmLoader {
 export interface WasmModel {
   inputs(): WireSpec[];
   outputs(): WireSpec[];
+  states(): WireSpec[];
   weightBytes(): number;
   residentWeightBytes(): number;
   createSession(): WasmSession;
@@ -54,6 +55,7 @@ export interface WasmModel {
 /** The wasm session class. */
 export interface WasmSession {
   run(inputs: WireTensor[]): WireTensor[];
+  resetState(): void;
   setPrepackBudget(bytes: number): void;
   prepackedBytes(): number;
   setProfiling(on: boolean): void;

@@ -18,6 +18,7 @@ export type Request =
   | { id: number; type: 'abort'; target: number }
   | { id: number; type: 'run'; inputs: Record<string, PostedTensor> }
   | { id: number; type: 'profile'; on?: boolean }
+  | { id: number; type: 'reset-state' }
   | { id: number; type: 'release' }
   /** Answer to a 'spawn-pool' reply: the pool workers are ready, or why they are not. */
   | { id: 0; type: 'pool-spawned'; request: number; error?: string };
@@ -30,6 +31,7 @@ export type Reply =
       type: 'loaded';
       inputs: ValueInfo[];
       outputs: ValueInfo[];
+      states: ValueInfo[];
       build: BuildInfo;
       loadStats: LoadStats;
     }
