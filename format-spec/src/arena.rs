@@ -267,6 +267,7 @@ mod tests {
                 .map_or(0, |s| s.0.saturating_add(s.1 + 63) & !63),
             chunks,
             states: vec![],
+            assets: vec![],
         }
     }
 

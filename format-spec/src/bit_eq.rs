@@ -150,6 +150,7 @@ impl BitEq for Graph {
             chunks,
             arena_size,
             states,
+            assets,
         } = self;
         *version == other.version
             && *metadata == other.metadata
@@ -162,6 +163,8 @@ impl BitEq for Graph {
             && *arena_size == other.arena_size
             // State entries hold names, shapes and tensor indices only (`Eq`).
             && *states == other.states
+            // Assets are bytes and names (`Eq`).
+            && *assets == other.assets
     }
 }
 

@@ -29,6 +29,8 @@ pub enum SectionKind {
     Weights,
     /// Session-state tensors (id 9, format 1.1; optional).
     State,
+    /// Named byte blobs the model ships with (id 10, format 1.1; optional).
+    Assets,
     /// A section id this reader does not know.
     Unknown(u16),
 }
@@ -47,6 +49,7 @@ impl SectionKind {
             SectionKind::Chunks => 7,
             SectionKind::Weights => 8,
             SectionKind::State => 9,
+            SectionKind::Assets => 10,
             SectionKind::Unknown(id) => id,
         }
     }
@@ -63,6 +66,7 @@ impl SectionKind {
             7 => SectionKind::Chunks,
             8 => SectionKind::Weights,
             9 => SectionKind::State,
+            10 => SectionKind::Assets,
             other => SectionKind::Unknown(other),
         }
     }
@@ -93,6 +97,7 @@ impl fmt::Display for SectionKind {
             SectionKind::Chunks => write!(f, "chunk index"),
             SectionKind::Weights => write!(f, "weights"),
             SectionKind::State => write!(f, "state"),
+            SectionKind::Assets => write!(f, "assets"),
             SectionKind::Unknown(id) => write!(f, "unknown section {id}"),
         }
     }

@@ -45,6 +45,11 @@ pub struct Limits {
     pub max_arena: u64,
     /// Largest zstd window (log2 bytes) a decoder accepts; bounds the decoder's own memory.
     pub max_zstd_window_log: u32,
+    /// Most entries in the assets section (format 1.1).
+    pub max_assets: u32,
+    /// Largest total size of all assets' bytes together (format 1.1; a tokenizer is a few
+    /// MiB). Assets are held in memory with the graph, so this bounds that memory.
+    pub max_asset_bytes: u64,
 }
 
 impl Default for Limits {
@@ -66,6 +71,8 @@ impl Default for Limits {
             max_chunk_decoded: 2 << 30,
             max_arena: 4 << 30,
             max_zstd_window_log: 27,
+            max_assets: 1024,
+            max_asset_bytes: 64 << 20,
         }
     }
 }

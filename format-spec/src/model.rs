@@ -448,4 +448,25 @@ pub struct Graph {
     pub arena_size: u64,
     /// Session-state tensors (format 1.1; empty in 1.0 files).
     pub states: Vec<StateInfo>,
+    /// Named byte blobs shipped with the model (format 1.1, section 10; empty when absent).
+    /// Unlike weights they are held here: they are small (bounded by
+    /// [`crate::Limits::max_asset_bytes`]) and read as a whole (a tokenizer, a config).
+    pub assets: Vec<Asset>,
+}
+
+/// A named byte blob a model ships with (SPEC.md §4.9): a tokenizer, a generation config.
+/// The format does not interpret the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// Unique, non-empty name ("tokenizer.json").
+    pub name: String,
+    /// The bytes, as written.
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Asset {
+    /// Name and size only: an asset can be megabytes, and graphs are printed in test failures.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Asset({:?}, {} bytes)", self.name, self.data.len())
+    }
 }

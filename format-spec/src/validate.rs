@@ -38,7 +38,33 @@ pub fn validate(g: &Graph, header: &FileHeader, limits: &Limits) -> Result<(), F
     validate_chunks(&cx, header, g, limits)?;
     validate_tensors(&cx, g)?;
     validate_states(&cx, g, limits)?;
+    validate_assets(&cx, g)?;
     Ok(())
+}
+
+/// Asset rules (SPEC.md §4.9): every name is non-empty and unique, so a lookup by name is
+/// unambiguous. (Sizes were bounded while parsing.)
+pub(crate) fn validate_assets_of(g: &Graph) -> Result<(), (usize, String)> {
+    let mut names = std::collections::HashSet::new();
+    for (i, a) in g.assets.iter().enumerate() {
+        if a.name.is_empty() {
+            return Err((i, "the name is empty".into()));
+        }
+        if !names.insert(a.name.as_str()) {
+            return Err((i, format!("duplicate asset name '{}'", a.name)));
+        }
+    }
+    Ok(())
+}
+
+fn validate_assets(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
+    validate_assets_of(g).map_err(|(i, msg)| {
+        cx.err(
+            ErrorKind::Inconsistent,
+            SectionKind::Assets,
+            format!("asset {i}: {msg}"),
+        )
+    })
 }
 
 /// State rules (SPEC.md §4.8): a tensor-initialised state names an existing tensor of the

@@ -150,6 +150,26 @@ where
     Ok(prep.g)
 }
 
+/// Refuse assets the format cannot hold (a name rule of §4.9, or more than `u32::MAX` bytes)
+/// before encoding them.
+fn check_assets(g: &Graph) -> Result<(), FormatError> {
+    let usage = |m: String| FormatError::new(ErrorKind::Usage, Some(SectionKind::Assets), 0, m);
+    crate::validate::validate_assets_of(g).map_err(|(i, m)| usage(format!("asset {i}: {m}")))?;
+    if let Some(a) = g
+        .assets
+        .iter()
+        .find(|a| u32::try_from(a.data.len()).is_err() || u32::try_from(a.name.len()).is_err())
+    {
+        return Err(usage(format!(
+            "asset '{}' has {} bytes; the format holds at most {} per asset",
+            a.name,
+            a.data.len(),
+            u32::MAX
+        )));
+    }
+    Ok(())
+}
+
 fn overflow() -> FormatError {
     FormatError::new(ErrorKind::Usage, None, 0, "file size overflows u64")
 }
@@ -176,6 +196,13 @@ impl Prepared {
             version.1 = version.1.max(1);
             known.push(SectionKind::State);
         }
+        if !g.assets.is_empty() {
+            check_assets(&g)?;
+            // Assets need format 1.1 too (SPEC.md §4.9); their section is optional: a reader
+            // that does not know it can still run the graph.
+            version.1 = version.1.max(1);
+            known.push(SectionKind::Assets);
+        }
         g.version = version;
         let nsec = known.len() + opts.extra_sections.len() + 1;
         let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
@@ -194,7 +221,7 @@ impl Prepared {
                 encode_section(k, &g)
             };
             body.extend(suffix(k));
-            bodies.push((k, true, body));
+            bodies.push((k, k != SectionKind::Assets, body));
         }
         for x in &opts.extra_sections {
             bodies.push((SectionKind::from_id(x.id), x.required, x.payload.clone()));

@@ -32,6 +32,7 @@ fuzz_target!(|input: Input| {
     assert_eq!(g.signature, ir.signature);
     assert_eq!(g.ops, ir.ops);
     assert_eq!(g.functions, ir.functions);
+    assert_eq!(g.assets, ir.assets);
     assert_bit_eq!(g.constants, ir.constants);
     assert_eq!(g.tensors.len(), ir.weights.len());
     let arena = decode_all(&bytes, &g, &l).expect("packed chunks decode");

@@ -164,6 +164,21 @@ impl Program {
     pub fn weights(&self) -> &[Tensor] {
         &self.weights
     }
+
+    /// The bytes of the asset named `name` (format 1.1: a tokenizer, a generation config the
+    /// model ships with), or `None` when the file has no such asset.
+    pub fn asset(&self, name: &str) -> Option<&[u8]> {
+        self.graph
+            .assets
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.data.as_slice())
+    }
+
+    /// The names of the file's assets, in file order (empty when it has none).
+    pub fn asset_names(&self) -> Vec<&str> {
+        self.graph.assets.iter().map(|a| a.name.as_str()).collect()
+    }
 }
 
 impl From<wasm_torch_format::FormatError> for Error {

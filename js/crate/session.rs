@@ -83,6 +83,22 @@ impl Model {
             .collect()
     }
 
+    /// The bytes of the asset named `name` the file ships with (a tokenizer, a generation
+    /// config), copied out of wasm memory; `undefined` when there is none of that name.
+    pub fn asset(&self, name: &str) -> Option<Vec<u8>> {
+        self.program.asset(name).map(<[u8]>::to_vec)
+    }
+
+    /// The names of the file's assets, in file order.
+    #[wasm_bindgen(js_name = assetNames)]
+    pub fn asset_names(&self) -> Array {
+        self.program
+            .asset_names()
+            .into_iter()
+            .map(JsValue::from_str)
+            .collect()
+    }
+
     /// A session (execution state, memory plan) over this model.
     #[wasm_bindgen(js_name = createSession)]
     pub fn create_session(&self) -> Result<Session, JsValue> {

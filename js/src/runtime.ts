@@ -44,6 +44,8 @@ export interface WasmLoader {
 }
 /** The wasm model class. */
 export interface WasmModel {
+  asset(name: string): Uint8Array | undefined;
+  assetNames(): string[];
   inputs(): WireSpec[];
   outputs(): WireSpec[];
   states(): WireSpec[];

@@ -104,6 +104,8 @@ export class Session {
   readonly loadStats: LoadStats;
 
   private runtime: Runtime;
+  /** The file's assets, copied out of wasm memory once at load (a few MB at most). */
+  private assets: Map<string, Uint8Array>;
   private model: WasmModel | undefined;
   private session: WasmSession | undefined;
 
@@ -116,6 +118,8 @@ export class Session {
     this.states = Object.freeze(runtime.call('states', () => model.states()).map(toValueInfo));
     this.build = build;
     this.loadStats = loadStats;
+    const names = runtime.call('assetNames', () => model.assetNames());
+    this.assets = new Map(names.map((n) => [n, runtime.call('asset', () => model.asset(n)) ?? new Uint8Array()]));
   }
 
   /** Load a model from a URL, path (Node), `Response`, `ReadableStream`, `Blob` or bytes. */
@@ -229,6 +233,20 @@ export class Session {
     const session = this.session;
     if (!session) throw new ReleasedError();
     this.runtime.call('resetState', () => session.resetState());
+  }
+
+  /**
+   * The bytes of the asset `name` the file ships with (`'tokenizer.json'`, `'generation.json'`),
+   * as a fresh copy; `undefined` when the file has no asset of that name. Still works after
+   * `release()`.
+   */
+  asset(name: string): Uint8Array | undefined {
+    return this.assets.get(name)?.slice();
+  }
+
+  /** The names of the file's assets, in file order (empty when it has none). */
+  assetNames(): string[] {
+    return [...this.assets.keys()];
   }
 
   /** Set the budget for packed weight copies (see `LoadOptions.prepackBudget`). */

@@ -92,6 +92,7 @@ export class WorkerSession {
   states: readonly ValueInfo[] = [];
   build!: BuildInfo;
   loadStats!: LoadStats;
+  private assets = new Map<string, Uint8Array>();
 
   private nextId = 1;
   private pending = new Map<number, Pending>();
@@ -168,6 +169,7 @@ export class WorkerSession {
       ws.states = Object.freeze(r.states);
       ws.build = r.build;
       ws.loadStats = r.loadStats;
+      ws.assets = new Map(r.assets);
       return ws;
     } catch (e) {
       ws.terminate();
@@ -197,6 +199,16 @@ export class WorkerSession {
   }
 
   /** Run the model in the worker. Input data is copied (the caller keeps its arrays). */
+  /** The bytes of the asset `name` (a fresh copy), or `undefined`; see `Session.asset`. */
+  asset(name: string): Uint8Array | undefined {
+    return this.assets.get(name)?.slice();
+  }
+
+  /** The names of the file's assets, in file order. */
+  assetNames(): string[] {
+    return [...this.assets.keys()];
+  }
+
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const posted: Record<string, PostedTensor> = {};
     for (const [name, t] of Object.entries(inputs ?? {})) {

@@ -34,6 +34,8 @@ export type Reply =
       states: ValueInfo[];
       build: BuildInfo;
       loadStats: LoadStats;
+      /** The file's assets by name, in file order. */
+      assets: [string, Uint8Array][];
     }
   | { id: number; type: 'result'; outputs: Record<string, PostedTensor> }
   | { id: number; type: 'profile'; profile: unknown }

@@ -100,6 +100,7 @@ if (port) {
             states: [...session.states],
             build: session.build,
             loadStats: session.loadStats,
+            assets: session.assetNames().map((n) => [n, session!.asset(n) ?? new Uint8Array()]),
           });
           break;
         }

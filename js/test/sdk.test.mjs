@@ -45,6 +45,24 @@ for (const variant of variants) {
       s.release();
     });
 
+    test('assets: names in file order, bytes as written, copies, none on a plain file', async () => {
+      const s = await Session.load(fixture('tiny_assets.wtb'), { variant });
+      assert.deepEqual(s.assetNames(), ['greeting.txt', 'bytes.bin']);
+      assert.equal(new TextDecoder().decode(s.asset('greeting.txt')), 'héllo');
+      assert.deepEqual([...s.asset('bytes.bin')], Array.from({ length: 256 }, (_, i) => i));
+      assert.equal(s.asset('missing'), undefined);
+      // each call hands out a copy: changing it does not change the session's
+      s.asset('bytes.bin')[0] = 99;
+      assert.equal(s.asset('bytes.bin')[0], 0);
+      expectTiny(await s.run({ x: new Tensor('f32', X, [2, 4]) }));
+      s.release();
+      assert.equal(new TextDecoder().decode(s.asset('greeting.txt')), 'héllo');
+      const plain = await Session.load(fixture('tiny.wtb'), { variant });
+      assert.deepEqual(plain.assetNames(), []);
+      assert.equal(plain.asset('greeting.txt'), undefined);
+      plain.release();
+    });
+
     test('every source kind gives the same model', async () => {
       const bytes = readFileSync(fixture('tiny.wtb'));
       const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);

@@ -27,6 +27,14 @@ for (const variant of runnableVariants()) {
     const t = await WorkerSession.load(fixture('tiny.wtb'), { variant });
     const y = (await t.run({ x: new Tensor('f32', X, [2, 4]) })).y;
     assert.ok(compare(y.data, tinyReference(X, 2)).maxAbs <= 1e-6);
+    assert.deepEqual(t.assetNames(), []);
     t.terminate();
+    // assets cross the worker boundary with the load reply
+    const a = await WorkerSession.load(fixture('tiny_assets.wtb'), { variant });
+    assert.deepEqual(a.assetNames(), ['greeting.txt', 'bytes.bin']);
+    assert.equal(new TextDecoder().decode(a.asset('greeting.txt')), 'héllo');
+    assert.equal(a.asset('bytes.bin').length, 256);
+    assert.equal(a.asset('nope'), undefined);
+    a.terminate();
   });
 }

@@ -143,6 +143,7 @@ pub fn build(ir: &ModelIr, opts: &PackOptions) -> Result<(Graph, Vec<Vec<u8>>), 
         chunks,
         arena_size: p.arena_size,
         states: ir.states.clone(),
+        assets: ir.assets.clone(),
     };
     Ok((graph, payloads))
 }

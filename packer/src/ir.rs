@@ -1,6 +1,8 @@
 //! The packer's input: a model in memory, as the Python exporter (via pyo3) or a test builds it.
 
-use wasm_torch_format::{ConstValue, DType, FormatError, Function, Metadata, Signature, StateInfo};
+use wasm_torch_format::{
+    Asset, ConstValue, DType, FormatError, Function, Metadata, Signature, StateInfo,
+};
 
 /// A whole model before packing.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21,6 +23,9 @@ pub struct ModelIr {
     /// `StateInit::Tensor(j)` takes its initial value from `weights[j]`. Empty for stateless
     /// models, which are then written as format 1.0.
     pub states: Vec<StateInfo>,
+    /// Named byte blobs shipped with the model (a tokenizer, a generation config; format 1.1
+    /// section 10). Names are unique and non-empty. Empty: no section, the file is as before.
+    pub assets: Vec<Asset>,
 }
 
 /// One weight or buffer with its logical values.

@@ -4,7 +4,8 @@
 
 use crate::ir::{ModelIr, WeightEncoding, WeightIr};
 use wasm_torch_format::{
-    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature, ValueSpec,
+    Asset, ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature,
+    ValueSpec,
 };
 
 /// Reads small numbers from a byte string.
@@ -302,6 +303,14 @@ pub fn model(data: &[u8]) -> ModelIr {
             code,
         });
     }
+    // Assets come last so the bytes that shape older corpus entries keep their meaning.
+    // Names carry their index: unique and non-empty, as the format requires.
+    let assets = (0..b.below(3))
+        .map(|i| Asset {
+            name: format!("{i}{}", b.string()),
+            data: (0..b.below(40)).map(|_| b.byte()).collect(),
+        })
+        .collect();
     ModelIr {
         metadata,
         signature,
@@ -310,5 +319,6 @@ pub fn model(data: &[u8]) -> ModelIr {
         constants,
         weights,
         states: vec![],
+        assets,
     }
 }

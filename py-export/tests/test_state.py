@@ -4,7 +4,6 @@ written in place by the native interpreter and kept across runs."""
 import numpy as np
 import pytest
 import torch
-
 import wasm_torch
 
 

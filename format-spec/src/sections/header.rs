@@ -173,6 +173,8 @@ pub fn parse_header(b: &[u8], limits: &Limits) -> Result<FileHeader, FormatError
         let kind = match SectionKind::from_id(rd_u16(b, at)) {
             // The state section exists from 1.1 on; in a 1.0 file id 9 is an unknown id.
             SectionKind::State if version.1 < 1 => SectionKind::Unknown(9),
+            // Likewise the assets section (id 10).
+            SectionKind::Assets if version.1 < 1 => SectionKind::Unknown(10),
             k => k,
         };
         let sflags = rd_u16(b, at + 2);

@@ -1,6 +1,7 @@
 //! The grammar of each section: one module per section, each with its nom parser and its
 //! encoder side by side so the two cannot drift apart.
 
+pub(crate) mod assets;
 pub(crate) mod bytecode;
 pub(crate) mod chunks;
 pub(crate) mod constants;
@@ -89,6 +90,9 @@ pub(crate) fn parse_graph(
             SectionKind::State => {
                 g.states = run_section(payload, k, b, exact, |i| state::parse(i, l))?
             }
+            SectionKind::Assets => {
+                g.assets = run_section(payload, k, b, exact, |i| assets::parse(i, l))?
+            }
             SectionKind::Header | SectionKind::Weights | SectionKind::Unknown(_) => {}
         }
     }
@@ -107,6 +111,7 @@ pub(crate) fn encode_section(kind: SectionKind, g: &Graph) -> Vec<u8> {
         SectionKind::Tensors => tensors::encode(&g.tensors, &mut o),
         SectionKind::Chunks => chunks::encode(g.arena_size, &g.chunks, &mut o),
         SectionKind::State => state::encode(&g.states, &mut o),
+        SectionKind::Assets => assets::encode(&g.assets, &mut o),
         SectionKind::Header | SectionKind::Weights | SectionKind::Unknown(_) => {}
     }
     o

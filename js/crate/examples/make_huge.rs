@@ -161,6 +161,7 @@ fn graph(count: usize, rows: u64) -> (Graph, Vec<Vec<usize>>) {
     let g = Graph {
         version: (1, 0),
         states: vec![],
+        assets: vec![],
         metadata: Metadata {
             producer: "wasm-torch-js make_huge".into(),
             model_name: "huge".into(),

@@ -274,7 +274,6 @@ def emit(graph: Graph, weights: str, metadata: Dict[str, Any]) -> Dict[str, Any]
         ],
         "weights": e.weights,
         "states": [
-            (s.name, s.dtype, list(s.shape), None if s.init is None else e.weight_map[s.init])
-            for s in graph.states
+            (s.name, s.dtype, list(s.shape), None if s.init is None else e.weight_map[s.init]) for s in graph.states
         ],
     }

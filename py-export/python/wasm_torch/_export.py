@@ -7,7 +7,7 @@ import contextlib
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -122,8 +122,11 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
             # every buffer is saved, not only BUFFER_MUTATION targets.)
             from torch.export.graph_signature import InputKind
 
-            targets = [s.target for s in model.graph_signature.input_specs
-                       if s.kind == InputKind.BUFFER and s.target in model.state_dict]
+            targets = [
+                s.target
+                for s in model.graph_signature.input_specs
+                if s.kind == InputKind.BUFFER and s.target in model.state_dict
+            ]
             saved = {t: model.state_dict[t].clone() for t in targets}
             try:
                 args, kwargs = _split_kwargs(model, inputs)
@@ -151,7 +154,7 @@ def _split_kwargs(ep: Any, inputs: Tuple[Any, ...]) -> Tuple[Tuple[Any, ...], Di
     """``(inputs, {})``, unless ``ep`` was exported with keyword inputs only (Hugging Face's
     ``export(input_ids=..., cache_position=...)``): then the positional ``inputs`` become those
     keywords, in the order the program lists them."""
-    spec = getattr(getattr(ep, "call_spec", None), "in_spec", None)
+    spec: Any = getattr(getattr(ep, "call_spec", None), "in_spec", None)
     try:
         children = spec.children() if hasattr(spec, "children") else spec.children_specs
         args_spec, kwargs_spec = children
@@ -339,12 +342,17 @@ def export(
     model_name: Optional[str] = None,
     compression: Optional[bool] = None,
     chunk_target: Optional[int] = None,
+    assets: Optional[Mapping[str, Union[bytes, bytearray, memoryview, str]]] = None,
 ) -> ExportReport:
-    """Export ``model`` to a ``.wtb`` file at ``path``; see the package docstring."""
+    """Export ``model`` to a ``.wtb`` file at ``path``; see the package docstring.
+
+    ``assets`` maps names to bytes (a ``str`` is stored as UTF-8) the file carries beside the
+    model, e.g. ``{"tokenizer.json": ...}``; read them back with ``Session.asset(name)``."""
     from . import _native
 
     if weights not in WEIGHT_MODES:
         raise ValueError(f"weights must be one of {WEIGHT_MODES}, got {weights!r}")
+    asset_list = _asset_list(assets)
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
@@ -368,6 +376,7 @@ def export(
         "extra": [("frontend", used), ("weights", weights)],
     }
     ir = _emit.emit(graph, weights, meta)
+    ir["assets"] = asset_list
     data = _native.pack(ir, chunk_target=chunk_target, compression=compression)
     path = os.fspath(path)
     with open(path, "wb") as f:
@@ -389,6 +398,33 @@ def export(
     if verify:
         verify_file(report, model, inputs, tolerance, ref)
     return report
+
+
+# The reader's default cap on all assets together (format limit `max_asset_bytes`).
+MAX_ASSET_BYTES = 64 << 20
+
+
+def _asset_list(assets: Any) -> List[Tuple[str, bytes]]:
+    """``assets`` as ``[(name, bytes)]``, checked up front so a bad one fails before tracing."""
+    if assets is None:
+        return []
+    if not isinstance(assets, Mapping):
+        raise TypeError(f"assets must be a mapping of name -> bytes, got {type(assets).__name__}")
+    out: List[Tuple[str, bytes]] = []
+    for name, data in assets.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"asset names must be non-empty strings, got {name!r}")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
+        else:
+            raise TypeError(f"asset {name!r} must be bytes or str, got {type(data).__name__}")
+        out.append((name, data))
+    total = sum(len(d) for _, d in out)
+    if total > MAX_ASSET_BYTES:
+        raise ValueError(f"assets total {total} bytes; readers accept at most {MAX_ASSET_BYTES}")
+    return out
 
 
 def _chunk_stats(path: str) -> Dict[str, Any]:

@@ -412,14 +412,23 @@ def _write_state(graph: Graph, k: int, new: Any, fx_node: Any, problems: List[Pr
         n = nodes[producer]
         reads_after = any(
             isinstance(a, StateRef) and a.index == k
-            for m in nodes[producer + 1:] if isinstance(m, Node) for a in m.args
+            for m in nodes[producer + 1 :]
+            if isinstance(m, Node)
+            for a in m.args
         )
-        if (n.op in _IN_PLACE and n.args and isinstance(n.args[0], StateRef)
-                and n.args[0].index == k and not reads_after):
+        if (
+            n.op in _IN_PLACE
+            and n.args
+            and isinstance(n.args[0], StateRef)
+            and n.args[0].index == k
+            and not reads_after
+        ):
             n.op = _IN_PLACE[n.op]
             return
     if not isinstance(new, (Value, WeightRef, StateRef)):
-        problems.append(Problem(f"state '{graph.states[k].name}' is assigned an unsupported value", source_line(fx_node)))
+        problems.append(
+            Problem(f"state '{graph.states[k].name}' is assigned an unsupported value", source_line(fx_node))
+        )
         return
     out = Value(f"{graph.states[k].name}_stored")
     nodes.append(Node("aten::copy_.default", [StateRef(k), new, Const(False)], [out], source_line(fx_node)))

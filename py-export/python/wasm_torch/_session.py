@@ -114,6 +114,15 @@ class Session:
         """The session-state tensors (a KV cache) the model updates in place; empty if none."""
         return [TensorSpec(n, d, tuple(s)) for n, d, s in self._native.states()]
 
+    def asset(self, name: str) -> Optional[bytes]:
+        """The bytes of the asset ``name`` the file ships with (``"tokenizer.json"``), or
+        ``None`` when it has none of that name."""
+        return self._native.asset(name)
+
+    def asset_names(self) -> List[str]:
+        """Names of the file's assets, in file order (empty when it has none)."""
+        return list(self._native.asset_names())
+
     def reset_state(self) -> None:
         """Put every state tensor back to its initial value (a new conversation)."""
         self._native.reset_state()
