@@ -340,12 +340,15 @@ def export(
     verify: bool = True,
     tolerance: Optional[float] = None,
     model_name: Optional[str] = None,
-    compression: Optional[bool] = None,
+    compression: "Optional[bool | str]" = None,
     chunk_target: Optional[int] = None,
     assets: Optional[Mapping[str, Union[bytes, bytearray, memoryview, str]]] = None,
 ) -> ExportReport:
     """Export ``model`` to a ``.wtb`` file at ``path``; see the package docstring.
 
+    ``compression``: ``None`` compresses a weight chunk with zstd where that saves at least
+    10%, ``False`` stores every chunk as is (quicker to write and load), ``True`` compresses
+    every chunk; the strings "auto" / "never" / "always" work too.
     ``assets`` maps names to bytes (a ``str`` is stored as UTF-8) the file carries beside the
     model, e.g. ``{"tokenizer.json": ...}``; read them back with ``Session.asset(name)``."""
     from . import _native
@@ -377,7 +380,14 @@ def export(
     }
     ir = _emit.emit(graph, weights, meta)
     ir["assets"] = asset_list
-    data = _native.pack(ir, chunk_target=chunk_target, compression=compression)
+    # None: zstd where it saves >= 10% ("auto"); False: store every chunk (fastest to write and
+    # to load); True: compress every chunk.
+    codec: Optional[str]
+    if compression is None or isinstance(compression, str):
+        codec = compression
+    else:
+        codec = "always" if compression else "never"
+    data = _native.pack(ir, chunk_target=chunk_target, compression=codec)
     path = os.fspath(path)
     with open(path, "wb") as f:
         f.write(data)

@@ -110,6 +110,7 @@ class Session:
         quantized size (plus packing), other weights count their f32 size."""
         return int(self._native.resident_weight_bytes)
 
+    @property
     def states(self) -> List[TensorSpec]:
         """The session-state tensors (a KV cache) the model updates in place; empty if none."""
         return [TensorSpec(n, d, tuple(s)) for n, d, s in self._native.states()]
