@@ -210,6 +210,12 @@ test('streams tokens and text, stops at EOS, max tokens, stop strings and stop i
   assert.deepEqual([r.text, r.finishReason], ['world how', 'stop']);
   r = await gen.complete('hello', { ignoreEos: true, maxNewTokens: 8 });
   assert.equal(r.tokens.length, 8);
+  assert.ok(r.tokens.includes(ID.end), 'ignoreEos still lets EOS be chosen, it only does not stop');
+  // minNewTokens masks EOS (transformers' min_new_tokens): the scripted model then picks its
+  // second best, token 0, where it would have ended.
+  r = await gen.complete('hello', { minNewTokens: 8, maxNewTokens: 8 });
+  assert.deepEqual(r.tokens.slice(0, 7), [ID.world, ID.how, ID.are, ID.you, ID.STOP, ID.again, 0]);
+  assert.ok(!r.tokens.includes(ID.end));
   // Chat input through the template.
   const ids = gen.promptIds([{ role: 'user', content: 'hello' }]);
   assert.deepEqual(ids, [ID['<|im_start|>'], ID.user, ID.hello, ID['<|im_end|>'], ID['<|im_start|>'], ID.assistant]);
@@ -258,7 +264,7 @@ test('bad input: typed errors, and the generator keeps working', async () => {
   const lm = new ScriptedLM();
   const gen = await TextGenerator.create(lm);
   const code = (c) => (e) => e.code === c;
-  for (const opts of [{ maxNewTokens: 0 }, { maxNewTokens: 1.5 }, { topP: 2 }, { stop: [''] }, { stopTokenIds: ['x'] }]) {
+  for (const opts of [{ maxNewTokens: 0 }, { maxNewTokens: 1.5 }, { minNewTokens: -1 }, { topP: 2 }, { stop: [''] }, { stopTokenIds: ['x'] }]) {
     await assert.rejects(collect(gen.generate('hello', opts)), code('INVALID_INPUT'), JSON.stringify(opts));
   }
   for (const input of [42, null, { promptIds: [1, 99] }, { promptIds: [-1] }, { promptIds: [] }, '', [{ role: 'user' }], []]) {

@@ -1,7 +1,7 @@
 // SmolLM2-135M-Instruct (real weights, fp32, KV cache as session state) generating in Node
 // through wasm-torch/llm, against transformers: the chat template gives the same prompt ids,
-// greedy decoding gives the same 64 tokens for 3 prompts (reference.json: transformers
-// `generate(do_sample=False)`), each step's logits agree with one prefill over the whole
+// greedy decoding gives the same tokens for 3 prompts (reference.json: transformers
+// `generate(do_sample=False)` up to EOS, and 64 tokens with EOS masked where it ended early), each step's logits agree with one prefill over the whole
 // sequence (the KV cache path against the full-attention path, ≤ 1e-4 scaled), an abort
 // mid-stream leaves the session usable, and a prompt without room in the cache is refused.
 // The worker path (threads build in a Worker) is checked on one prompt.
@@ -67,6 +67,13 @@ test('SmolLM2 greedy generation matches transformers (simd build, in-thread Sess
       const r = await greedy(gen, ref.messages, 64, i === 0 ? { onLogits: (row) => steps.push(Float32Array.from(row)) } : {});
       assert.deepEqual(r.hfTokens, ref.tokens, `prompt ${i} (${JSON.stringify(ref.messages[0].content)}): greedy tokens\n got:  ${r.text}\n want: ${ref.text}`);
       if (ref.text !== undefined) assert.equal(r.text, ref.text, `prompt ${i}: decoded text`);
+      // Where transformers stopped at EOS early, the 64-token comparison: EOS masked until 64
+      // tokens (its min_new_tokens, our minNewTokens), when reference.json has it.
+      if (ref.tokens_no_eos && ref.tokens_no_eos.length > ref.tokens.length) {
+        const n = ref.tokens_no_eos.length;
+        const full = await gen.complete(ref.messages, { maxNewTokens: n, minNewTokens: n });
+        assert.deepEqual(full.tokens, ref.tokens_no_eos, `prompt ${i}: ${n} tokens with EOS masked`);
+      }
       console.log(`# prompt ${i}: ${r.stats.promptTokens} prompt tokens, ${r.tokens.length} new (${r.finishReason}); prefill ${r.stats.prefillMs.toFixed(0)} ms, decode ${r.stats.tokensPerSecond.toFixed(1)} tok/s — ${JSON.stringify(r.text.slice(0, 60))}`);
       if (i !== 0) continue;
       // Per-step logits: finite, greedy picked their argmax, and equal to the rows of one

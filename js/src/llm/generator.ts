@@ -45,6 +45,11 @@ export interface TextGeneratorOptions {
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to make (default 256); generation also ends when the cache is full. */
   maxNewTokens?: number;
+  /**
+   * The model's EOS ids cannot be chosen before this many tokens (their logits are masked,
+   * as transformers' `min_new_tokens`); default 0.
+   */
+  minNewTokens?: number;
   /** Generation ends when the text contains one of these (the text stops before it). */
   stop?: string | readonly string[];
   /** Extra token ids that end generation, besides the model's EOS ids. */
@@ -210,6 +215,8 @@ export class TextGenerator {
     const plan = planSampling(options);
     const maxNewTokens = options.maxNewTokens ?? 256;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidInputError(`maxNewTokens must be an integer >= 1, got ${String(maxNewTokens)}`);
+    const minNewTokens = options.minNewTokens ?? 0;
+    if (!Number.isInteger(minNewTokens) || minNewTokens < 0) throw new InvalidInputError(`minNewTokens must be an integer >= 0, got ${String(minNewTokens)}`);
     const stops = options.stop === undefined ? [] : typeof options.stop === 'string' ? [options.stop] : [...options.stop];
     if (stops.some((s) => typeof s !== 'string' || s.length === 0)) throw new InvalidInputError('stop strings must be non-empty strings');
     const stopIds = new Set<number>(options.ignoreEos ? [] : this.config.eosTokenIds);
@@ -240,7 +247,12 @@ export class TextGenerator {
       for (let step = 0; ; step++) {
         checkAbort();
         options.onLogits?.(logits, step);
-        const token = nextToken(logits, seen, plan, rng);
+        let row = logits;
+        if (stats.newTokens < minNewTokens) {
+          row = Float32Array.from(logits);
+          for (const id of this.config.eosTokenIds) row[id] = -Infinity;
+        }
+        const token = nextToken(row, seen, plan, rng);
         if (stopIds.has(token)) {
           yield { text: detok.finish(), done: true, finishReason: this.config.eosTokenIds.includes(token) && !options.stopTokenIds?.includes(token) ? 'eos' : 'stop', stats: snapshot() };
           return;
