@@ -62,7 +62,7 @@ export function parseGenerationConfig(source: Uint8Array | string | object): Gen
   if (o.format !== GENERATION_FORMAT) fail(`format must be '${GENERATION_FORMAT}', got ${JSON.stringify(o.format)}`);
   const maxCacheLen = tokenId(o.max_cache_len, 'max_cache_len', false)!;
   const vocabSize = tokenId(o.vocab_size, 'vocab_size', false)!;
-  if (maxCacheLen < 1) fail('max_cache_len must be at least 1');
+  if (maxCacheLen < 2) fail('max_cache_len must be at least 2 (a prompt token and a new one)');
   if (vocabSize < 1) fail('vocab_size must be at least 1');
   const inVocab = (id: number | null, what: string) => {
     if (id !== null && id >= vocabSize) fail(`${what} ${id} is not below vocab_size ${vocabSize}`);

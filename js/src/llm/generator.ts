@@ -46,8 +46,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to make (default 256); generation also ends when the cache is full. */
   maxNewTokens?: number;
   /**
-   * The model's EOS ids cannot be chosen before this many tokens (their logits are masked,
-   * as transformers' `min_new_tokens`); default 0.
+   * The model's EOS ids and `stopTokenIds` cannot be chosen before this many tokens (their
+   * logits are masked, as transformers' `min_new_tokens`; docs/llm.md); default 0.
    */
   minNewTokens?: number;
   /** Generation ends when the text contains one of these (the text stops before it). */
@@ -224,6 +224,8 @@ export class TextGenerator {
       if (!Number.isInteger(id)) throw new InvalidInputError(`stopTokenIds must be integers, got ${String(id)}`);
       stopIds.add(id);
     }
+    // What minNewTokens masks: every id that would end generation (EOS even under ignoreEos).
+    const masked = [...new Set([...this.config.eosTokenIds, ...stopIds])];
     const { signal } = options;
     if (signal?.aborted) throw new AbortError('the generation was aborted');
     const promptIds = this.promptIds(input, options.addGenerationPrompt ?? true);
@@ -250,7 +252,7 @@ export class TextGenerator {
         let row = logits;
         if (stats.newTokens < minNewTokens) {
           row = Float32Array.from(logits);
-          for (const id of this.config.eosTokenIds) row[id] = -Infinity;
+          for (const id of masked) if (id >= 0 && id < row.length) row[id] = -Infinity;
         }
         const token = nextToken(row, seen, plan, rng);
         if (stopIds.has(token)) {
