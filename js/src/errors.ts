@@ -14,7 +14,11 @@ export type ErrorCode =
   | 'ABORTED'
   | 'RELEASED'
   | 'INTERNAL'
-  | 'UNSUPPORTED_ENVIRONMENT';
+  | 'UNSUPPORTED_ENVIRONMENT'
+  | 'PROMPT_TOO_LONG'
+  | 'NO_STATE'
+  | 'NO_GENERATION_CONFIG'
+  | 'BUSY';
 
 /** Base class of all SDK errors. */
 export class WasmTorchError extends Error {
@@ -46,7 +50,7 @@ export class OutOfMemoryError extends WasmTorchError {
 export class ExecutionError extends WasmTorchError {
   constructor(message: string, options?: { cause?: unknown }) { super('RUNTIME', message, options); }
 }
-/** The load was cancelled through its `AbortSignal`. */
+/** A load or a generation was cancelled through its `AbortSignal`. */
 export class AbortError extends WasmTorchError {
   constructor(message = 'the load was aborted', options?: { cause?: unknown }) { super('ABORTED', message, options); }
 }
@@ -64,6 +68,26 @@ export class InternalError extends WasmTorchError {
 /** The engine lacks something required (e.g. WebAssembly itself). */
 export class UnsupportedEnvironmentError extends WasmTorchError {
   constructor(message: string, options?: { cause?: unknown }) { super('UNSUPPORTED_ENVIRONMENT', message, options); }
+}
+
+/** A prompt leaves no room in the model's KV cache (`max_cache_len`) for a new token. */
+export class PromptTooLongError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('PROMPT_TOO_LONG', message, options); }
+}
+/** Generation needs a model with session state (a KV cache); this one has none. */
+export class NoStateError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('NO_STATE', message, options); }
+}
+/**
+ * Generation needs `generation.json` and `tokenizer.json` (model assets or given explicitly);
+ * they are missing or malformed.
+ */
+export class NoGenerationConfigError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('NO_GENERATION_CONFIG', message, options); }
+}
+/** The session is already generating: one sequence at a time per KV cache. */
+export class BusyError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('BUSY', message, options); }
 }
 
 const BY_CODE: Record<string, new (message: string, options?: { cause?: unknown }) => WasmTorchError> = {

@@ -25,5 +25,9 @@ export {
   ReleasedError,
   InternalError,
   UnsupportedEnvironmentError,
+  PromptTooLongError,
+  NoStateError,
+  NoGenerationConfigError,
+  BusyError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -52,6 +52,7 @@ export interface WasmModel {
   assetNames(): string[];
   inputs(): WireSpec[];
   outputs(): WireSpec[];
+  states(): WireSpec[];
   weightBytes(): number;
   residentWeightBytes(): number;
   createSession(): WasmSession;
@@ -60,6 +61,7 @@ export interface WasmModel {
 /** The wasm session class. */
 export interface WasmSession {
   run(inputs: WireTensor[]): WireTensor[];
+  resetState(): void;
   setPrepackBudget(bytes: number): void;
   prepackedBytes(): number;
   setProfiling(on: boolean): void;

@@ -110,6 +110,11 @@ export class Session {
   readonly inputs: readonly ValueInfo[];
   /** The model's outputs, in order. */
   readonly outputs: readonly ValueInfo[];
+  /**
+   * The session-state tensors (e.g. a KV cache: format 1.1), kept across `run` calls and
+   * reset by `resetState()`; empty for a stateless model.
+   */
+  readonly states: readonly ValueInfo[];
   /** Which build runs and why. */
   readonly build: BuildInfo;
   /** Load measurements. */
@@ -127,6 +132,7 @@ export class Session {
     this.session = runtime.call('createSession', () => model.createSession());
     this.inputs = Object.freeze(runtime.call('inputs', () => model.inputs()).map(toValueInfo));
     this.outputs = Object.freeze(runtime.call('outputs', () => model.outputs()).map(toValueInfo));
+    this.states = Object.freeze(runtime.call('states', () => model.states()).map(toValueInfo));
     this.build = build;
     this.loadStats = loadStats;
     const names = runtime.call('assetNames', () => model.assetNames());
@@ -247,6 +253,16 @@ export class Session {
       result[o.name] = Tensor.fromBytes(o.dtype, o.shape, o.bytes);
     }
     return result;
+  }
+
+  /**
+   * Put the session state (KV cache) back to its initial value from the file, so the next
+   * `run` starts a new sequence. A no-op for stateless models.
+   */
+  resetState(): void {
+    const session = this.session;
+    if (!session) throw new ReleasedError();
+    this.runtime.call('resetState', () => session.resetState());
   }
 
   /**

