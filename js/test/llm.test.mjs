@@ -73,6 +73,7 @@ test('SmolLM2 greedy generation matches transformers (simd build, in-thread Sess
         const n = ref.tokens_no_eos.length;
         const full = await gen.complete(ref.messages, { maxNewTokens: n, minNewTokens: n });
         assert.deepEqual(full.tokens, ref.tokens_no_eos, `prompt ${i}: ${n} tokens with EOS masked`);
+        console.log(`# prompt ${i}: ${n} tokens with EOS masked (min_new_tokens) identical too`);
       }
       console.log(`# prompt ${i}: ${r.stats.promptTokens} prompt tokens, ${r.tokens.length} new (${r.finishReason}); prefill ${r.stats.prefillMs.toFixed(0)} ms, decode ${r.stats.tokensPerSecond.toFixed(1)} tok/s — ${JSON.stringify(r.text.slice(0, 60))}`);
       if (i !== 0) continue;
