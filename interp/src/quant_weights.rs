@@ -195,7 +195,7 @@ pub(crate) fn int4_from_bytes(
     let bad = |m: String| Error::bad_file(format!("int4 weight of shape {shape:?}: {m}"));
     let k = *shape.last().ok_or_else(|| bad("rank 0".into()))?;
     let numel = crate::tensor::checked_numel(shape)?;
-    let rows = if k == 0 { 0 } else { numel / k };
+    let rows = numel.checked_div(k).unwrap_or(0);
     if group == 0 || k % group != 0 || group % 2 != 0 {
         return Err(bad(format!("group size {group} does not divide {k}")));
     }

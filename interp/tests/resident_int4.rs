@@ -337,9 +337,9 @@ fn bad_int4_parameters_are_typed_errors() {
     chunks[t.chunk as usize][at..at + 2].copy_from_slice(&0x7e00u16.to_le_bytes());
     let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_slice()).collect();
     let (file, _) = wasm_torch_format::write_file(&graph, &refs).unwrap();
-    let e = Program::from_bytes(&file)
-        .err()
-        .expect("NaN scale accepted")
-        .to_string();
+    let Err(e) = Program::from_bytes(&file) else {
+        panic!("NaN scale accepted");
+    };
+    let e = e.to_string();
     assert!(e.contains("scale") && e.contains("fc1.weight"), "{e}");
 }

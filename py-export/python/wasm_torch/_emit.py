@@ -119,9 +119,7 @@ class WeightPolicy:
 class _Emitter:
     def __init__(self, graph: Graph, weight_encoding: "str | WeightPolicy"):
         self.graph = graph
-        self.policy = (
-            weight_encoding if isinstance(weight_encoding, WeightPolicy) else WeightPolicy(weight_encoding)
-        )
+        self.policy = weight_encoding if isinstance(weight_encoding, WeightPolicy) else WeightPolicy(weight_encoding)
         # Storages read by aten::embedding (a tied LM head shares one, and its role is then
         # "linear": the role pass keeps the last use).
         self.embedding_storages = {

@@ -87,8 +87,7 @@ class ExportReport:
             )
         if self.gguf_taken is not None:
             lines.append(
-                f"  gguf: {self.gguf_taken} int4 weights taken as stored, "
-                f"{len(self.gguf_unmatched)} re-quantized"
+                f"  gguf: {self.gguf_taken} int4 weights taken as stored, {len(self.gguf_unmatched)} re-quantized"
             )
         return "\n".join(lines)
 
