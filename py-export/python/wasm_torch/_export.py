@@ -268,7 +268,13 @@ def _trace_with_scalars(
         if i not in bound.tensor_positions:
             kind = kind_of(x)
             if kind is None:
-                raise ExportError([Problem(f"input {i} ('{names[i]}') is a {type(x).__name__}; only tensors and int/float/bool scalars can be traced")])
+                raise ExportError(
+                    [
+                        Problem(
+                            f"input {i} ('{names[i]}') is a {type(x).__name__}; only tensors and int/float/bool scalars can be traced"
+                        )
+                    ]
+                )
             add_specialized_input(graph, i, names[i], kind, x)
     return graph
 
