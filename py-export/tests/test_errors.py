@@ -122,7 +122,7 @@ def test_verification_failure_raises_with_numbers(wtb):
     assert ei.value.report is not None and not ei.value.report.verified
 
 
-@pytest.mark.parametrize("kw", [{"frontend": "onnx"}, {"weights": "int4"}])
+@pytest.mark.parametrize("kw", [{"frontend": "onnx"}, {"weights": "int2"}])
 def test_bad_arguments(kw, wtb):
     with pytest.raises(ValueError):
         wasm_torch.export(Small(), (torch.randn(2, 8),), wtb, **kw)
