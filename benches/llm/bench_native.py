@@ -69,7 +69,7 @@ def bench_wasm_torch(args, prompt):
 
     decode_loop(step, prompt, 4)  # warm-up: first-run packing and allocation are not measured
     # weight_bytes counts every stored tensor, the KV cache's initial value included.
-    state_bytes = sum(4 * int(np.prod(st.shape)) for st in sess.states() if st.dtype == "f32")
+    state_bytes = sum(4 * int(np.prod(st.shape)) for st in sess.states if st.dtype == "f32")
     args.extra = {"weight_bytes": sess.weight_bytes, "state_bytes": state_bytes}
     return one, f"wasm_torch {md.version('wasm_torch')} (this checkout)"
 

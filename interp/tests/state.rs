@@ -3,88 +3,18 @@
 
 use std::sync::Arc;
 
-use wasm_torch_format::{
-    ConstValue, Dim, Function, Instr, Operand, Signature, StateInfo, StateInit, ValueSpec,
+use wasm_torch_format::StateInit;
+use wasm_torch_interp::{Program, Session, Tensor, WriteStats};
+use wasm_torch_packer::{pack, PackOptions};
+use wasm_torch_test_support::fixtures::kv_cache::{
+    self, CACHE_POSITIONS as POSITIONS, CACHE_WIDTH as WIDTH,
 };
-use wasm_torch_interp::{DType, Program, Session, Tensor, WriteStats};
-use wasm_torch_packer::{pack, ModelIr, PackOptions, WeightEncoding, WeightIr};
 
-const POSITIONS: u64 = 8;
-const WIDTH: u64 = 4;
-
-/// `cache.index_copy_(1, pos, x); y = cache * 2` with `cache: f32[1, 8, 4]` (state) and
-/// `x: f32[1, t, 4]` (t new positions).
-fn cache_model(init: StateInit) -> ModelIr {
-    let spec = |name: &str, dtype, shape| ValueSpec {
-        name: name.into(),
-        dtype,
-        shape,
-    };
-    let init_values: Vec<u8> = (0..POSITIONS * WIDTH)
-        .flat_map(|i| (-(i as f32)).to_le_bytes())
-        .collect();
-    ModelIr {
-        signature: Signature {
-            inputs: vec![
-                spec("pos", DType::I64, vec![Dim::Symbolic("t".into())]),
-                spec(
-                    "x",
-                    DType::F32,
-                    vec![Dim::Fixed(1), Dim::Symbolic("t".into()), Dim::Fixed(WIDTH)],
-                ),
-            ],
-            outputs: vec![spec(
-                "y",
-                DType::F32,
-                vec![Dim::Fixed(1), Dim::Fixed(POSITIONS), Dim::Fixed(WIDTH)],
-            )],
-        },
-        ops: vec![
-            "aten::index_copy_.default".into(),
-            "aten::mul.Scalar".into(),
-        ],
-        constants: vec![ConstValue::Int(1), ConstValue::Float(2.0)],
-        functions: vec![Function {
-            name: "forward".into(),
-            num_registers: 4,
-            params: vec![0, 1],
-            register_names: vec![],
-            code: vec![
-                Instr::CallOp {
-                    op: 0,
-                    args: vec![
-                        Operand::State(0),
-                        Operand::Const(0),
-                        Operand::Reg(0),
-                        Operand::Reg(1),
-                    ],
-                    outputs: vec![2],
-                },
-                Instr::CallOp {
-                    op: 1,
-                    args: vec![Operand::State(0), Operand::Const(1)],
-                    outputs: vec![3],
-                },
-                Instr::Return {
-                    values: vec![Operand::Reg(3)],
-                },
-            ],
-        }],
-        weights: vec![WeightIr {
-            name: "cache_init".into(),
-            dtype: DType::F32,
-            shape: vec![1, POSITIONS, WIDTH],
-            data: init_values,
-            encoding: WeightEncoding::AsIs,
-        }],
-        states: vec![StateInfo {
-            name: "cache".into(),
-            dtype: DType::F32,
-            shape: vec![1, POSITIONS, WIDTH],
-            init,
-        }],
-        ..ModelIr::default()
-    }
+/// `cache.index_copy_(1, pos, x); y = cache * 2` with `cache: f32[1, 8, 4]` (state, initial
+/// value per `init`: the tensor holds `-i` at flat index `i`) and `x: f32[1, t, 4]`.
+fn cache_model(init: StateInit) -> wasm_torch_packer::ModelIr {
+    let init_values: Vec<f32> = (0..POSITIONS * WIDTH).map(|i| -(i as f32)).collect();
+    kv_cache::model(vec![1, POSITIONS, WIDTH], init, &init_values)
 }
 
 fn session(init: StateInit) -> Session {
