@@ -159,8 +159,10 @@ def main() -> int:
     bw = [r for r in rows if r["engine"] == "bandwidth"]
     profiles = [profile_summary(p, model_mb) for p in args.profiles if os.path.exists(p)]
 
+    loads = [r["loadavg_1m"] for r in rows if isinstance(r.get("loadavg_1m"), (int, float))]
+    load = f"1-minute load average {min(loads):.1f}-{max(loads):.1f} over the rows" if loads else "load not recorded"
     lines = [
-        f"Command: `{args.command}`. Machine: {cpu_model()}, {os.cpu_count()} cores (shared with other jobs), "
+        f"Command: `{args.command}`. Machine: {cpu_model()}, {os.cpu_count()} cores ({load}), "
         f"{platform.system()} {platform.machine()}; Node {args.node_version}. SmolLM2-135M-Instruct, prompt "
         f"{table[0].get('prompt_tokens', '?') if table else '?'} tokens, {table[0].get('new_tokens', '?') if table else '?'} "
         'new tokens, greedy, EOS ignored; medians over the runs. "x wllama" = this row\'s tok/s over '
