@@ -11,6 +11,7 @@ use wasm_torch_format::{
 use wasm_torch_interp::{DType, Program, Session, Tensor};
 use wasm_torch_kernels::quant::Q4Weights;
 use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
+use wasm_torch_test_support::f32_bytes;
 
 const K: usize = 64;
 const H: usize = 128;
@@ -26,10 +27,6 @@ fn data(len: usize, seed: u32) -> Vec<f32> {
             (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
         })
         .collect()
-}
-
-fn le(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn weight(name: &str, shape: Vec<u64>, data: Vec<u8>, encoding: WeightEncoding) -> WeightIr {
@@ -96,14 +93,14 @@ fn mlp(w1: WeightIr, w2: WeightIr) -> ModelIr {
             weight(
                 "fc1.bias",
                 vec![H as u64],
-                le(&data(H, 2)),
+                f32_bytes(&data(H, 2)),
                 WeightEncoding::AsIs,
             ),
             w2,
             weight(
                 "fc2.bias",
                 vec![N as u64],
-                le(&data(N, 4)),
+                f32_bytes(&data(N, 4)),
                 WeightEncoding::AsIs,
             ),
         ],
@@ -117,13 +114,13 @@ fn mlp_int4(group: u32, offsets: bool) -> ModelIr {
         weight(
             "fc1.weight",
             vec![H as u64, K as u64],
-            le(&data(H * K, 1)),
+            f32_bytes(&data(H * K, 1)),
             enc,
         ),
         weight(
             "fc2.weight",
             vec![N as u64, H as u64],
-            le(&data(N * H, 3)),
+            f32_bytes(&data(N * H, 3)),
             enc,
         ),
     )
@@ -272,7 +269,7 @@ fn prequantized_int4_bytes_load_as_given() {
         weight(
             "fc2.weight",
             vec![N as u64, H as u64],
-            le(&w2),
+            f32_bytes(&w2),
             WeightEncoding::AsIs,
         ),
     );
