@@ -3,9 +3,11 @@
 //
 //   node benches/e2e/ab_builds.mjs --zoo DIR --builds DIR_A,DIR_B[,...] [--variant threads]
 //        [--threads 2] [--models a,b] [--rounds 12] [--per-round 4]
+//   node benches/e2e/ab_builds.mjs --zoo DIR --builds js/dist@simd,js/dist@relaxed --threads 1
 //
 // Each DIR is a copy of js/dist (it holds wasm/<variant>/), e.g. one per value of a kernel
-// constant under test. Every build loads the same model in this process; then, round after
+// constant under test; `DIR@VARIANT` picks that entry's build variant instead of --variant
+// (to compare variants of one bundle). Every build loads the same model in this process; then, round after
 // round, each build runs --per-round inferences in turn, so a slow spell of the shared machine
 // hits every build alike. Prints, per model, each build's median ms and its ratio to the
 // first build. Why not two bench_web.mjs runs: on the 2-core VM the 2-thread medians of two
@@ -37,15 +39,16 @@ const models = manifest.models.filter((m) => m.file && (!only || only.includes(m
 for (const model of models) {
   const inputs = caseInputs(zoo, model, parseNpy);
   const runs = [];
-  for (const dir of builds) {
+  for (const entry of builds) {
+    const [dir, entryVariant = variant] = entry.split('@');
     const session = await Session.load(join(zoo, model.file), {
-      variant,
-      threads: variant === 'threads' ? threads : false,
+      variant: entryVariant,
+      threads: entryVariant.startsWith('threads') ? threads : false,
       wasmBaseUrl: pathToFileURL(resolve(dir) + '/').href,
     });
     const feeds = namedFeeds(session, inputs);
     for (let i = 0; i < 3; i++) await session.run(feeds);
-    runs.push({ dir, session, feeds, times: [] });
+    runs.push({ dir: entry, session, feeds, times: [] });
   }
   for (let r = 0; r < rounds; r++) {
     for (const b of runs) {

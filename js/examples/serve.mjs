@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Serves the demo page (and the whole repository root) with COOP/COEP headers, so the page is
-// cross-origin isolated and the threads build can run.
+// cross-origin isolated and the threads builds can run; --dip sends Document-Isolation-Policy
+// instead (Chromium 137+: isolation without COOP, other browsers fall back to one thread).
 //
-//   node js/examples/serve.mjs [--port 8080] [--zoo target/demo-zoo] [--no-isolation]
+//   node js/examples/serve.mjs [--port 8080] [--zoo target/demo-zoo] [--no-isolation | --dip]
 //   → http://localhost:8080/js/examples/demo/
 //
 // The page expects in the zoo folder: efficientnet_lite0.wtb + imagenet-labels.json (written by
@@ -22,5 +23,6 @@ const zoo = resolve(ROOT, opt('--zoo', 'target/demo-zoo'));
 
 prepareDemoZoo(zoo);
 const zooUrl = '/' + zoo.slice(ROOT.length + 1);
-const s = await serve({ root: ROOT, port, host: '0.0.0.0', isolated: !args.includes('--no-isolation') });
+const isolated = args.includes('--no-isolation') ? false : args.includes('--dip') ? 'dip' : true;
+const s = await serve({ root: ROOT, port, host: '0.0.0.0', isolated });
 console.log(`demo: http://localhost:${port}/js/examples/demo/${zooUrl === '/target/demo-zoo' ? '' : `?zoo=${zooUrl}`}`);

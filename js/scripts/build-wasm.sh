@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds the wasm variants of the wasm-torch-js crate into js/dist/wasm/<variant>/.
 #
-#   js/scripts/build-wasm.sh                  # scalar simd threads
+#   js/scripts/build-wasm.sh                  # scalar simd relaxed threads threads-simd
 #   js/scripts/build-wasm.sh scalar simd      # only some variants
 #
 # Variants (the SDK picks one at run time by feature detection, see js/src/detect.ts):
-#   scalar   no SIMD: engines without wasm SIMD
-#   simd     +simd128
-#   threads  nightly + build-std, atomics + shared memory, +simd128 +relaxed-simd, rayon pool
+#   scalar        no SIMD: engines without wasm SIMD
+#   simd          +simd128, one thread: engines without relaxed SIMD (Safari, Node 20)
+#   relaxed       +simd128 +relaxed-simd, one thread: no shared memory needed, so pages that are
+#                 not cross-origin isolated and a page's main thread get the fast kernels too
+#   threads       nightly + build-std, atomics + shared memory, +simd128 +relaxed-simd, rayon pool
+#   threads-simd  the threads build without relaxed SIMD: engines with shared memory but no
+#                 relaxed SIMD (Safari 16.4+ rejects any module containing it; Node 20 unflagged)
 #
 # Installs what it needs when missing (rustup targets, nightly rust-src, wasm-bindgen-cli pinned
 # to the wasm-bindgen version in Cargo.lock) and skips what is there. Each variant has its own
@@ -19,7 +23,7 @@ JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$JS/.." && pwd)"
 source "$ROOT/scripts/nightly.sh"
 VARIANTS=("$@")
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(scalar simd threads)
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(scalar simd relaxed threads threads-simd)
 TARGET_BASE="${CARGO_TARGET_DIR:-$ROOT/target}"
 PROFILE="${WASM_PROFILE:-release}"
 say() { printf '\033[1;36m[build-wasm]\033[0m %s\n' "$*"; }
@@ -28,7 +32,7 @@ say() { printf '\033[1;36m[build-wasm]\033[0m %s\n' "$*"; }
 installed="$(rustup target list --installed)"
 grep -qx wasm32-unknown-unknown <<<"$installed" || rustup target add wasm32-unknown-unknown
 need_threads=0
-for v in "${VARIANTS[@]}"; do [ "$v" = threads ] && need_threads=1; done
+for v in "${VARIANTS[@]}"; do case "$v" in threads*) need_threads=1 ;; esac; done
 if [ $need_threads = 1 ]; then
     ensure_nightly
 fi
@@ -57,9 +61,11 @@ build_variant() {
     case "$variant" in
         scalar) flags="" ;;
         simd) flags="-C target-feature=+simd128" ;;
-        threads)
+        relaxed) flags="-C target-feature=+simd128,+relaxed-simd" ;;
+        threads | threads-simd)
             toolchain="+$NIGHTLY"
-            flags="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128,+relaxed-simd"
+            flags="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128"
+            [ "$variant" = threads ] && flags+=",+relaxed-simd"
             flags+=" -C link-arg=--shared-memory -C link-arg=--import-memory"
             flags+=" -C link-arg=--max-memory=4294967296"
             flags+=" -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size"
@@ -67,7 +73,7 @@ build_variant() {
             extra=(-Z build-std=panic_abort,std)
             features=(--features threads)
             ;;
-        *) echo "unknown variant '$variant' (scalar|simd|threads)" >&2; return 2 ;;
+        *) echo "unknown variant '$variant' (scalar|simd|relaxed|threads|threads-simd)" >&2; return 2 ;;
     esac
     local tdir="$TARGET_BASE/wasm-$variant"
     local out="$JS/dist/wasm/$variant"
@@ -81,7 +87,7 @@ build_variant() {
     rm -rf "$out"; mkdir -p "$out"
     wasm-bindgen --target web --out-dir "$out" --out-name wasm_torch \
         "$tdir/wasm32-unknown-unknown/$pdir/wasm_torch_js.wasm"
-    if [ "$variant" = threads ]; then
+    if [ "$variant" != "${variant#threads}" ]; then
         # Our worker start-up (browsers and Node) replaces wasm-bindgen-rayon's helper.
         local helper
         helper="$(find "$out/snippets" -name 'workerHelpers*.js' | head -n1)"

@@ -27,7 +27,7 @@ cd "$JS"
 
 set -e
 [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund --loglevel=error
-bash scripts/build-wasm.sh ${WASM_VARIANTS:-scalar simd threads}
+bash scripts/build-wasm.sh ${WASM_VARIANTS:-scalar simd relaxed threads threads-simd}
 ./node_modules/.bin/tsc -p tsconfig.json
 say "fixtures"
 (cd "$ROOT" && cargo run -q -p wasm-torch-test-support --bin fixtures -- js "$JS/test/fixtures-out")
@@ -68,6 +68,11 @@ FAILED=()
 if want node; then
     say "node --test (Node $(node --version); relaxed SIMD flag on so the threads build runs too)"
     node --experimental-wasm-relaxed-simd --test --test-concurrency=1 test/*.test.mjs || FAILED+=(node)
+    # Node 20 without flags has shared memory but no relaxed SIMD, like Safari 16.4+: the
+    # automatic choice must be the SIMD threads build, and the zoo must run right in it.
+    say "node --test without flags (Node $(node --version)): build choice, zoo in threads-simd"
+    node --test test/builds.test.mjs || FAILED+=(node-unflagged)
+    WASM_TORCH_TEST_VARIANTS=threads-simd node --test test/zoo.test.mjs || FAILED+=(node-unflagged)
 fi
 for engine in chromium firefox webkit; do
     want "$engine" || continue

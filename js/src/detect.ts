@@ -1,14 +1,36 @@
 /**
  * Run-time feature detection and the choice of wasm build.
  *
- * Three builds ship in `dist/wasm/`: `threads` (shared memory + atomics, SIMD and relaxed SIMD,
- * a rayon thread pool), `simd` (simd128) and `scalar` (no SIMD). The best one the engine can
- * run is chosen; the choice and the reason are reported on the session (`session.build`).
+ * Five builds ship in `dist/wasm/`: two with a rayon thread pool over shared memory (`threads`
+ * with relaxed SIMD, `threads-simd` with simd128 only) and three single-threaded ones
+ * (`relaxed`: simd128 + relaxed SIMD, `simd`: simd128, `scalar`: no SIMD). Relaxed SIMD and
+ * shared memory are independent: a page that is not cross-origin isolated still gets the relaxed
+ * kernels, and Safari (shared memory, but it rejects any module containing relaxed SIMD) and
+ * Node 20 without flags still get threads. The fastest build the engine can run is chosen; the
+ * choice and the reason are reported on the session (`session.build`).
  */
 import { isNode } from './env.js';
 
 /** The wasm builds. */
-export type Variant = 'threads' | 'simd' | 'scalar';
+export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar';
+
+/** Every build, fastest first. */
+export const VARIANTS: readonly Variant[] = ['threads', 'threads-simd', 'relaxed', 'simd', 'scalar'];
+
+/** Whether `variant` runs a thread pool (and so needs shared memory and Workers). */
+export function isThreaded(variant: Variant): boolean {
+  return variant === 'threads' || variant === 'threads-simd';
+}
+
+/** What `variant` needs from the engine, or `undefined` when `features` has it all. */
+export function missingFeature(variant: Variant, features: Features): string | undefined {
+  const needs: string[] = [];
+  if (variant !== 'scalar' && !features.simd) needs.push('wasm SIMD');
+  if ((variant === 'relaxed' || variant === 'threads') && !features.relaxedSimd) needs.push('relaxed SIMD');
+  if (isThreaded(variant) && !features.sharedMemory) needs.push(`shared memory (${features.sharedMemoryNote ?? 'missing'})`);
+  if (isThreaded(variant) && !features.workers) needs.push('Workers');
+  return needs.length ? `the '${variant}' build needs ${needs.join(' and ')}` : undefined;
+}
 
 /** What the engine supports. */
 export interface Features {
@@ -87,21 +109,31 @@ export function chooseBuild(opts: ChoiceOptions, cores: number, features: Featur
   const wantThreads = opts.threads !== false && opts.threads !== 1 && opts.threads !== 0;
   const poolSize = typeof opts.threads === 'number' ? Math.max(1, Math.floor(opts.threads)) : cores;
   if (opts.variant) {
-    const threads = opts.variant === 'threads' ? poolSize : 1;
+    const threads = isThreaded(opts.variant) ? poolSize : 1;
     return { variant: opts.variant, threads, reason: `build '${opts.variant}' requested`, features };
   }
   const single = (why: string): BuildChoice =>
-    features.simd
-      ? { variant: 'simd', threads: 1, reason: `${why}: single-threaded SIMD build`, features }
-      : { variant: 'scalar', threads: 1, reason: `${why}; no wasm SIMD either: scalar build`, features };
+    features.relaxedSimd
+      ? { variant: 'relaxed', threads: 1, reason: `${why}: single-threaded relaxed-SIMD build`, features }
+      : features.simd
+        ? { variant: 'simd', threads: 1, reason: `${why}; relaxed SIMD is unsupported: single-threaded SIMD build`, features }
+        : { variant: 'scalar', threads: 1, reason: `${why}; no wasm SIMD either: scalar build`, features };
   if (!wantThreads) return single('one thread requested');
   if (!features.sharedMemory) return single(`${features.sharedMemoryNote ?? 'no shared memory'}, so no threads`);
   if (!isNode && typeof (globalThis as { document?: unknown }).document !== 'undefined') {
     return single('on a page\'s main thread, which may not block as a thread pool needs (use WorkerSession from wasm-torch/worker for threads)');
   }
   if (!features.workers) return single('no Worker support, so no threads');
-  if (!features.relaxedSimd) return single('relaxed SIMD is unsupported (the threads build uses it)');
   if (poolSize < 2) return single('only one core');
+  if (!features.simd) return single('no wasm SIMD (both threads builds use it)');
+  if (!features.relaxedSimd) {
+    return {
+      variant: 'threads-simd',
+      threads: poolSize,
+      reason: `shared memory and workers available, relaxed SIMD unsupported: SIMD threads build with ${poolSize} threads`,
+      features,
+    };
+  }
   return {
     variant: 'threads',
     threads: poolSize,

@@ -8,7 +8,7 @@
  * which gives a new module record and so a new instance).
  */
 import { InternalError, UnsupportedEnvironmentError, fromWasmError, WasmTorchError } from './errors.js';
-import type { Variant } from './detect.js';
+import { isThreaded, type Variant } from './detect.js';
 import { isNode, nodeImport } from './env.js';
 
 /** Progress object returned by the wasm loader. */
@@ -126,7 +126,7 @@ export class Runtime {
     }
     glue.initRuntime();
     let pool = 1;
-    if (variant === 'threads') {
+    if (isThreaded(variant)) {
       if (typeof glue.initThreadPool !== 'function') throw new InternalError('the threads build lacks initThreadPool');
       // A pool that does not come up (seen intermittently in Firefox inside a Worker) must not
       // hang the load: give up after POOL_START_MS and let the caller fall back.

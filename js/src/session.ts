@@ -7,8 +7,8 @@
  * session.release();
  * ```
  */
-import { chooseBuild, type BuildChoice, type Variant } from './detect.js';
-import { AbortError, InvalidInputError, ReleasedError, WasmTorchError, fromWasmError } from './errors.js';
+import { chooseBuild, isThreaded, missingFeature, type BuildChoice, type Variant } from './detect.js';
+import { AbortError, InvalidInputError, ReleasedError, UnsupportedEnvironmentError, WasmTorchError, fromWasmError } from './errors.js';
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
 import { openSource, type ModelSource } from './source.js';
@@ -144,12 +144,14 @@ export class Session {
     const { onProgress, signal } = options;
     if (onProgress !== undefined && typeof onProgress !== 'function') throw new InvalidInputError('onProgress must be a function');
     let choice = chooseBuild(options, await hardwareThreads());
+    const missing = options.variant ? missingFeature(options.variant, choice.features) : undefined;
+    if (missing) throw new UnsupportedEnvironmentError(`${missing}, which this engine lacks`);
     let runtime: Runtime;
     try {
       runtime = await getRuntime(choice.variant, choice.threads, options.wasmBaseUrl);
     } catch (e) {
       // An automatically chosen threads build that cannot start falls back to one thread.
-      if (options.variant || choice.variant !== 'threads') throw e;
+      if (options.variant || !isThreaded(choice.variant)) throw e;
       const single = chooseBuild({ ...options, threads: false }, 1, choice.features);
       choice = { ...single, reason: `threads build failed to start (${(e as Error).message}): ${single.reason.replace(/^one thread requested: /, '')}` };
       runtime = await getRuntime(choice.variant, choice.threads, options.wasmBaseUrl);

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { detectFeatures } from '../dist/index.js';
+import { detectFeatures, missingFeature } from '../dist/index.js';
 
 export const JS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(JS_DIR, '..');
@@ -14,14 +14,16 @@ export const ZOO = process.env.WASM_TORCH_ZOO ?? join(ROOT, 'zoo-out');
 export const fixture = (name) => join(FIXTURES, name);
 export const haveFixtures = () => existsSync(fixture('tiny.wtb'));
 
-/** Builds present in dist/wasm that this engine can run. */
+/**
+ * Builds present in dist/wasm that this engine can run (slowest first), limited to the
+ * comma-separated list in $WASM_TORCH_TEST_VARIANTS when it is set.
+ */
 export function runnableVariants() {
   const f = detectFeatures();
-  const out = [];
-  if (existsSync(join(JS_DIR, 'dist/wasm/scalar/wasm_torch_bg.wasm'))) out.push('scalar');
-  if (f.simd && existsSync(join(JS_DIR, 'dist/wasm/simd/wasm_torch_bg.wasm'))) out.push('simd');
-  if (f.relaxedSimd && f.sharedMemory && existsSync(join(JS_DIR, 'dist/wasm/threads/wasm_torch_bg.wasm'))) out.push('threads');
-  return out;
+  const only = process.env.WASM_TORCH_TEST_VARIANTS?.split(',').filter(Boolean);
+  return ['scalar', 'simd', 'relaxed', 'threads-simd', 'threads'].filter(
+    (v) => (!only || only.includes(v)) && missingFeature(v, f) === undefined && existsSync(join(JS_DIR, `dist/wasm/${v}/wasm_torch_bg.wasm`)),
+  );
 }
 
 /** `relu(x·Wᵀ + b)` of the tiny fixture, computed directly. */

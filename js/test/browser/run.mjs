@@ -24,14 +24,21 @@ if (!['chromium', 'firefox', 'webkit'].includes(engine)) {
 
 const isolated = await serve({ isolated: true });
 const plain = await serve({ isolated: false });
+// Document-Isolation-Policy (Chromium 137+): cross-origin isolation without COOP/COEP.
+const dip = await serve({ isolated: 'dip' });
 // Worker sessions run every build they support, threads included. (Firefox ESR 153 used to
 // hang about one threads-build Worker session in ten while its pool workers were nested in the
 // session's Worker; the page starts them now: see POOL_SPAWNER in js/scripts/rayon-workers.js.)
-const workers = 'simd,threads';
+// Every build runs where the engine can run it (the suite skips, saying why, where it cannot):
+// the single-threaded ones on the page, the threads ones in a Worker.
+const workers = 'simd,threads,threads-simd';
 const pages = [
-  { label: 'isolated', url: `${isolated.url}/js/test/browser/index.html?variants=scalar,simd&workers=${workers}` },
-  { label: 'not isolated', url: `${plain.url}/js/test/browser/index.html?variants=simd&workers=&zoo=0` },
+  { label: 'isolated', url: `${isolated.url}/js/test/browser/index.html?variants=scalar,simd,relaxed&workers=${workers}` },
+  { label: 'not isolated', url: `${plain.url}/js/test/browser/index.html?variants=simd,relaxed&workers=&zoo=0` },
 ];
+if (engine === 'chromium') {
+  pages.push({ label: 'Document-Isolation-Policy', url: `${dip.url}/js/test/browser/index.html?variants=&workers=&zoo=0&expectThreads=1` });
+}
 // The >2 GiB Linear stack of test/huge.test.mjs, streamed from the server, when it has been
 // written (by that test or test/big/make_linear_stack.py) into target/big-linear; Chromium
 // only (the engine the browser-size goal is checked on), and the only large model on its page.
@@ -233,6 +240,7 @@ try {
 } finally {
   await isolated.close();
   await plain.close();
+  await dip.close();
 }
 console.log(`# ${engine}: ${pass} passed, ${fail} failed, ${skipped} skipped`);
 process.exit(fail === 0 && pass > 0 ? 0 : 1);

@@ -2,9 +2,14 @@
 //
 //   node js/test/browser/server.mjs [--port 8080] [--no-isolation]
 //
+//   node js/test/browser/server.mjs --dip            # Document-Isolation-Policy instead
+//
 // Serves the repository root (so /js/dist, /js/examples, /zoo-out are reachable), with
 // Cross-Origin-Opener-Policy / Cross-Origin-Embedder-Policy headers unless --no-isolation:
-// they make the page cross-origin isolated, which SharedArrayBuffer (the threads build) needs.
+// they make the page cross-origin isolated, which SharedArrayBuffer (the threads builds) needs.
+// --dip sends `Document-Isolation-Policy: isolate-and-require-corp` instead (Chromium 137+):
+// the page is cross-origin isolated without COOP, so it keeps its popups and cross-origin
+// windows; other browsers ignore the header and get a single-threaded build.
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname, sep } from 'node:path';
@@ -24,7 +29,10 @@ const TYPES = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Start a server over `root`; resolves to {url, close()}. */
+/**
+ * Start a server over `root`; resolves to {url, close()}. `isolated`: `true` for COOP/COEP,
+ * `'dip'` for Document-Isolation-Policy, `false` for neither.
+ */
 export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = {}) {
   const base = resolve(root ?? join(dirname(fileURLToPath(import.meta.url)), '../../..'));
   const server = createServer((req, res) => {
@@ -50,7 +58,10 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
       'content-length': st.size,
       'cache-control': 'no-store',
     };
-    if (isolated) {
+    if (isolated === 'dip') {
+      headers['document-isolation-policy'] = 'isolate-and-require-corp';
+      headers['cross-origin-resource-policy'] = 'same-origin';
+    } else if (isolated) {
       headers['cross-origin-opener-policy'] = 'same-origin';
       headers['cross-origin-embedder-policy'] = 'require-corp';
       headers['cross-origin-resource-policy'] = 'same-origin';
@@ -70,7 +81,8 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const port = Number(args[args.indexOf('--port') + 1] || 8080) || 8080;
-  const s = await serve({ port, isolated: !args.includes('--no-isolation') });
-  console.log(`serving ${s.url}/ (repo root)${args.includes('--no-isolation') ? '' : ' with COOP/COEP'}`);
+  const isolated = args.includes('--no-isolation') ? false : args.includes('--dip') ? 'dip' : true;
+  const s = await serve({ port, isolated });
+  console.log(`serving ${s.url}/ (repo root)${isolated === 'dip' ? ' with Document-Isolation-Policy' : isolated ? ' with COOP/COEP' : ''}`);
   console.log(`demo: ${s.url}/js/examples/demo/`);
 }

@@ -1,7 +1,7 @@
 // The in-browser test suite: the same checks as the Node tests, run by a real engine on a
 // page (index.html) served by server.mjs. Results go to `window.__wasmTorchResults` for the
 // drivers (run-chromium.mjs, run-firefox.mjs, run-webkit.mjs) to collect.
-import { Session, Tensor, detectFeatures, BadFileError, InvalidInputError, UnsupportedOpsError, OutOfMemoryError } from '/js/dist/index.js';
+import { Session, Tensor, detectFeatures, missingFeature, isThreaded, BadFileError, InvalidInputError, UnsupportedOpsError, OutOfMemoryError } from '/js/dist/index.js';
 import { WorkerSession } from '/js/dist/worker-client.js';
 import { parseNpy } from '/js/dist/npy.js';
 
@@ -106,7 +106,7 @@ async function suiteFor(variant, where, zoo) {
     done(s);
     assert(maxScaledDiff(out.y.data, tinyRef()) <= 1e-6, 'result after errors');
   });
-  if (variant === 'threads' && where === 'worker') {
+  if (isThreaded(variant) && where === 'worker') {
     // Regression check for pool start-up: Firefox ESR 153 used to leave about one in ten of
     // these pools unstarted when the pool workers were nested in the session's Worker (see
     // POOL_SPAWNER in js/scripts/rayon-workers.js); now the page starts them.
@@ -155,7 +155,7 @@ async function bigModel(dir, variant) {
   await check(`${variant}/main: 2.42 GB Linear stack streamed, like PyTorch, memory ≤ weights + 64 MiB`, async () => {
     const x = await fetchNpy(`${dir}/x.npy`);
     const want = await fetchNpy(`${dir}/y.npy`);
-    const s = await Session.load(`${dir}/linear_stack.wtb`, { variant, threads: variant === 'threads' ? 2 : false });
+    const s = await Session.load(`${dir}/linear_stack.wtb`, { variant, threads: isThreaded(variant) ? 2 : false });
     try {
       const name = s.inputs[0].name;
       const t = performance.now();
@@ -198,12 +198,7 @@ export async function main() {
     }
   }
   // Builds this engine cannot run are skipped (reported as such), not failed.
-  const unsupported = (v) =>
-    v === 'simd' && !features.simd
-      ? 'no wasm SIMD'
-      : v === 'threads' && !(features.sharedMemory && features.relaxedSimd)
-        ? `threads build needs shared memory and relaxed SIMD (${features.sharedMemoryNote ?? 'relaxed SIMD missing'})`
-        : undefined;
+  const unsupported = (v) => missingFeature(v, features);
   for (const [where, list] of [['main', q.get('variants') ?? 'scalar,simd'], ['worker', q.get('workers') ?? '']]) {
     for (const v of list.split(',').filter(Boolean)) {
       const why = unsupported(v);
@@ -224,9 +219,13 @@ export async function main() {
     log('DONE');
     return;
   }
-  await check('automatic choice reports its reason', async () => {
+  await check('automatic choice on the main thread: the best single-threaded build', async () => {
     const s = await Session.load('/js/test/fixtures-out/tiny.wtb');
+    const out = await s.run({ x: new Tensor('f32', X, [2, 4]) });
     done(s);
+    assert(maxScaledDiff(out.y.data, tinyRef()) <= 1e-6, 'result');
+    const expected = features.relaxedSimd ? 'relaxed' : features.simd ? 'simd' : 'scalar';
+    assert(s.build.variant === expected, `chose ${s.build.variant}, expected ${expected}: ${s.build.reason}`);
     assert(s.build.reason.length > 10, 'reason');
     return `${s.build.variant}: ${s.build.reason}`;
   });
@@ -235,8 +234,10 @@ export async function main() {
     const out = await s.run({ x: new Tensor('f32', X, [2, 4]) });
     done(s);
     assert(maxScaledDiff(out.y.data, tinyRef()) <= 1e-6, 'result');
-    const expectThreads = env.crossOriginIsolated && features.sharedMemory && features.relaxedSimd && navigator.hardwareConcurrency > 1;
-    assert((s.build.variant === 'threads') === expectThreads, `chose ${s.build.variant}: ${s.build.reason}`);
+    const expectThreads = env.crossOriginIsolated && features.sharedMemory && features.simd && navigator.hardwareConcurrency > 1;
+    const expected = expectThreads ? (features.relaxedSimd ? 'threads' : 'threads-simd') : features.relaxedSimd ? 'relaxed' : features.simd ? 'simd' : 'scalar';
+    assert(s.build.variant === expected, `chose ${s.build.variant}, expected ${expected}: ${s.build.reason}`);
+    if (q.get('expectThreads') === '1') assert(isThreaded(s.build.variant), `the page expects a threads build: ${s.build.reason}`);
     return `${s.build.variant}, ${s.build.threads} thread(s): ${s.build.reason}`;
   });
   window.__wasmTorchResults = { env, results };
