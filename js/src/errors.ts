@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'PROMPT_TOO_LONG'
   | 'NO_STATE'
   | 'NO_GENERATION_CONFIG'
-  | 'BUSY';
+  | 'BUSY'
+  | 'NETWORK';
 
 /** Base class of all SDK errors. */
 export class WasmTorchError extends Error {
@@ -88,6 +89,15 @@ export class NoGenerationConfigError extends WasmTorchError {
 /** The session is already generating: one sequence at a time per KV cache. */
 export class BusyError extends WasmTorchError {
   constructor(message: string, options?: { cause?: unknown }) { super('BUSY', message, options); }
+}
+
+/**
+ * Fetching the model failed on the way: the connection could not be made or was cut, the
+ * server sent fewer bytes than it announced, or it answered with a server error (HTTP 5xx).
+ * Trying again later may work; a missing file (HTTP 4xx) is a `BadFileError` instead.
+ */
+export class NetworkError extends WasmTorchError {
+  constructor(message: string, options?: { cause?: unknown }) { super('NETWORK', message, options); }
 }
 
 const BY_CODE: Record<string, new (message: string, options?: { cause?: unknown }) => WasmTorchError> = {

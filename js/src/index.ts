@@ -29,5 +29,6 @@ export {
   NoStateError,
   NoGenerationConfigError,
   BusyError,
+  NetworkError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -47,6 +47,11 @@ export interface LoadOptions {
    * layout, so memory stays weights + activations + this budget.
    */
   prepackBudget?: number;
+  /**
+   * URL sources: how many times a download that is cut mid-way is resumed where it stopped
+   * (HTTP Range + If-Range; default 3, 0 = never). See `loadStats.resumes`.
+   */
+  maxResumes?: number;
 }
 
 /** A named input or output of the model. Symbolic dimensions are strings ("batch"). */
@@ -83,6 +88,8 @@ export interface LoadStats {
   memoryBefore: number;
   /** Largest wasm linear memory size seen during the load (memory never shrinks). */
   peakMemory: number;
+  /** How many times a cut download was resumed (URL sources; 0 otherwise). */
+  resumes: number;
 }
 
 /** Build information: which wasm build runs and why. */
@@ -160,7 +167,7 @@ export class Session {
     const start = performance.now();
     const memoryBefore = runtime.memoryBytes();
     let peakMemory = memoryBefore;
-    const opened = await openSource(source, signal);
+    const opened = await openSource(source, signal, { maxResumes: options.maxResumes });
     const loader = runtime.call('new Loader', () => new runtime.glue.Loader());
     let loaded = 0;
     let model: WasmModel;
@@ -204,6 +211,7 @@ export class Session {
       residentWeightBytes: runtime.call('residentWeightBytes', () => model.residentWeightBytes()),
       memoryBefore,
       peakMemory,
+      resumes: opened.resumes?.() ?? 0,
     };
     const session = new Session(runtime, model, build, stats);
     if (options.prepackBudget !== undefined) session.setPrepackBudget(options.prepackBudget);

@@ -3,7 +3,7 @@
  * bytes in memory, a `Blob`, or in Node a file path / `file:` URL (read with a file handle
  * into a reused buffer, so reading adds no garbage per piece).
  */
-import { AbortError, BadFileError, InvalidInputError } from './errors.js';
+import { AbortError, BadFileError, InvalidInputError, NetworkError } from './errors.js';
 import { isNode, nodeImport } from './env.js';
 
 /** Anything `Session.load` accepts. */
@@ -15,6 +15,19 @@ export interface OpenedSource {
   pieces: AsyncIterable<Uint8Array>;
   /** Where it came from, for messages. */
   description: string;
+  /** How many times a cut download was resumed with an HTTP Range request (URL sources). */
+  resumes?: () => number;
+}
+
+/** How a URL source is fetched. */
+export interface FetchOptions {
+  /**
+   * How many times a download cut mid-way (or cut short) is resumed where it stopped, with an
+   * HTTP Range request guarded by the response's ETag or Last-Modified (`If-Range`), so the
+   * bytes cannot come from a changed file. Default 3; 0 turns resuming off. Servers that do
+   * not announce `Accept-Ranges: bytes` and a validator are not resumed.
+   */
+  maxResumes?: number;
 }
 
 /** Size of the pieces fed to the parser from in-memory bytes and files. */
@@ -66,14 +79,120 @@ async function* fromFile(path: string, size: number, signal?: AbortSignal): Asyn
   }
 }
 
-function fromResponse(res: Response, description: string, signal?: AbortSignal): OpenedSource {
+/** Refuse responses that cannot be a model before reading their body. */
+function checkResponse(res: Response, description: string): void {
+  if (res.status >= 500) throw new NetworkError(`fetching ${description} failed: HTTP ${res.status} ${res.statusText} (a server error)`);
   if (!res.ok) throw new BadFileError(`fetching ${description} failed: HTTP ${res.status} ${res.statusText}`);
+  const type = (res.headers.get('content-type') ?? '').toLowerCase();
+  if (type.startsWith('text/html')) {
+    throw new BadFileError(`${description}: the server sent an HTML page (content-type ${type}), not a .wtb model; check the URL`);
+  }
+  if (!res.body) throw new BadFileError(`${description}: the response has no body`);
+}
+
+/** The body's size when the server states it and does not compress. */
+function announcedSize(res: Response): number | undefined {
   const len = Number(res.headers.get('content-length'));
   // content-length is the encoded size when the server compresses; use it only when identity.
   const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
-  const totalBytes = Number.isFinite(len) && len > 0 && !encoded ? len : undefined;
-  if (!res.body) throw new BadFileError(`${description}: the response has no body`);
-  return { totalBytes, pieces: fromStream(res.body, signal), description };
+  return Number.isFinite(len) && len > 0 && !encoded ? len : undefined;
+}
+
+function fromResponse(res: Response, description: string, signal?: AbortSignal): OpenedSource {
+  checkResponse(res, description);
+  const totalBytes = announcedSize(res);
+  return { totalBytes, pieces: checkedBody(res, description, totalBytes, signal), description };
+}
+
+/** A response body whose faults become `NetworkError`s: a cut connection, a short body. */
+async function* checkedBody(res: Response, description: string, totalBytes: number | undefined, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  let received = 0;
+  for await (const piece of networkPieces(res, description, () => received, totalBytes, signal)) {
+    received += piece.byteLength;
+    yield piece;
+  }
+  if (totalBytes !== undefined && received < totalBytes) {
+    throw new NetworkError(`${description}: the server sent ${received} of the ${totalBytes} bytes it announced`);
+  }
+}
+
+/** The pieces of one response body; a failed read is a `NetworkError` (or `AbortError`). */
+async function* networkPieces(
+  res: Response,
+  description: string,
+  received: () => number,
+  totalBytes: number | undefined,
+  signal?: AbortSignal,
+): AsyncIterable<Uint8Array> {
+  const reader = res.body!.getReader();
+  try {
+    for (;;) {
+      checkAbort(signal);
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        checkAbort(signal);
+        const of = totalBytes !== undefined ? ` of ${totalBytes}` : '';
+        throw new NetworkError(`${description}: the download failed after ${received()}${of} bytes: ${(e as Error).message}`, { cause: e });
+      }
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+}
+
+/** Parses `Content-Range: bytes START-END/TOTAL`. */
+function rangeStart(res: Response): number | undefined {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A URL's body, resumed where it stopped when the download is cut (or cut short) and the
+ * server supports ranges with a validator; otherwise the fault is a `NetworkError`.
+ */
+function fromUrl(url: URL, first: Response, signal: AbortSignal | undefined, maxResumes: number): OpenedSource {
+  const description = url.href;
+  checkResponse(first, description);
+  const totalBytes = announcedSize(first);
+  const validator = first.headers.get('etag') ?? first.headers.get('last-modified');
+  const resumable = maxResumes > 0 && totalBytes !== undefined && validator !== null && (first.headers.get('accept-ranges') ?? '').toLowerCase() === 'bytes';
+  let resumes = 0;
+  async function* pieces(): AsyncIterable<Uint8Array> {
+    let received = 0;
+    let res = first;
+    for (;;) {
+      let fault: NetworkError | undefined;
+      try {
+        for await (const piece of networkPieces(res, description, () => received, totalBytes, signal)) {
+          received += piece.byteLength;
+          yield piece;
+        }
+      } catch (e) {
+        if (!(e instanceof NetworkError)) throw e;
+        fault = e;
+      }
+      if (!fault && (totalBytes === undefined || received >= totalBytes)) return;
+      fault ??= new NetworkError(`${description}: the server sent ${received} of the ${totalBytes} bytes it announced`);
+      if (!resumable || resumes >= maxResumes) throw fault;
+      resumes++;
+      try {
+        res = await fetch(url, { signal, headers: { range: `bytes=${received}-`, 'if-range': validator! } });
+      } catch (e) {
+        checkAbort(signal);
+        throw new NetworkError(`${fault.message}; resuming failed: ${(e as Error).message}`, { cause: e });
+      }
+      if (res.status !== 206 || rangeStart(res) !== received || !res.body) {
+        res.body?.cancel().catch(() => undefined);
+        throw new NetworkError(`${fault.message}; the server did not resume at byte ${received} (HTTP ${res.status}, content-range ${res.headers.get('content-range') ?? 'none'})`);
+      }
+    }
+  }
+  return { totalBytes, pieces: pieces(), description, resumes: () => resumes };
 }
 
 function isUrlLike(s: string): boolean {
@@ -81,7 +200,7 @@ function isUrlLike(s: string): boolean {
 }
 
 /** Open `source` for streaming. */
-export async function openSource(source: ModelSource, signal?: AbortSignal): Promise<OpenedSource> {
+export async function openSource(source: ModelSource, signal?: AbortSignal, fetchOptions: FetchOptions = {}): Promise<OpenedSource> {
   checkAbort(signal);
   if (source instanceof ArrayBuffer) {
     return { totalBytes: source.byteLength, pieces: fromBytes(new Uint8Array(source)), description: 'ArrayBuffer' };
@@ -130,7 +249,9 @@ export async function openSource(source: ModelSource, signal?: AbortSignal): Pro
     res = await fetch(url!, { signal });
   } catch (e) {
     if (signal?.aborted) throw new AbortError(undefined, { cause: e });
-    throw new BadFileError(`fetching ${url!.href} failed: ${(e as Error).message}`, { cause: e });
+    throw new NetworkError(`fetching ${url!.href} failed: ${(e as Error).message}`, { cause: e });
   }
-  return fromResponse(res, url!.href, signal);
+  const maxResumes = fetchOptions.maxResumes ?? 3;
+  if (!Number.isInteger(maxResumes) || maxResumes < 0) throw new InvalidInputError('maxResumes must be a non-negative integer');
+  return fromUrl(url!, res, signal, maxResumes);
 }

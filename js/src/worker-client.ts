@@ -27,6 +27,7 @@ import {
   BusyError,
   WasmTorchError,
   type ErrorCode,
+  NetworkError,
 } from './errors.js';
 import type { BuildInfo, LoadOptions, LoadStats, ValueInfo } from './session.js';
 import { isScalarValue, type InputValue, type ScalarValue } from './scalars.js';
@@ -47,6 +48,7 @@ const ERRORS: Record<string, new (m: string) => WasmTorchError> = {
   NO_STATE: NoStateError,
   NO_GENERATION_CONFIG: NoGenerationConfigError,
   BUSY: BusyError,
+  NETWORK: NetworkError,
 };
 
 function rebuildError(e: { code: string; message: string }): WasmTorchError {
@@ -154,6 +156,7 @@ export class WorkerSession {
         options: {
           threads: options.threads,
           variant: options.variant,
+          maxResumes: options.maxResumes,
           wasmBaseUrl: options.wasmBaseUrl ? new URL(options.wasmBaseUrl, globalThis.location?.href).href : undefined,
         },
       },
