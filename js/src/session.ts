@@ -12,6 +12,7 @@ import { AbortError, InvalidInputError, ReleasedError, UnsupportedEnvironmentErr
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
 import { openSource, type ModelSource } from './source.js';
+import { DEFAULT_CACHE_NAME, type CacheOutcome } from './model-cache.js';
 import { isScalarValue, scalarTensor, type InputValue, type ScalarKind, type ScalarValue } from './scalars.js';
 import { Tensor, isDType, type DType } from './tensor.js';
 
@@ -52,6 +53,15 @@ export interface LoadOptions {
    * (HTTP Range + If-Range; default 3, 0 = never). See `loadStats.resumes`.
    */
   maxResumes?: number;
+  /**
+   * URL sources: keep the model in the Cache API (`true`: the cache 'wasm-torch-models', or a
+   * cache name) so the next load does not download it. A cached copy is checked against the
+   * server's ETag / Last-Modified with a HEAD request (used as is when offline); one that fails
+   * to load (CRC or structure) is evicted and downloaded again. `loadStats.cache` says what
+   * happened; where the Cache API is missing (Node, insecure pages) the load still works and
+   * `loadStats.cache` is `'unavailable'`.
+   */
+  cache?: boolean | string;
 }
 
 /** A named input or output of the model. Symbolic dimensions are strings ("batch"). */
@@ -90,6 +100,10 @@ export interface LoadStats {
   peakMemory: number;
   /** How many times a cut download was resumed (URL sources; 0 otherwise). */
   resumes: number;
+  /** How the model cache took part (`'off'` unless `cache` was given for a URL). */
+  cache: CacheOutcome;
+  /** Why the cache was unavailable or the download was not stored, when that happened. */
+  cacheNote?: string;
 }
 
 /** Build information: which wasm build runs and why. */
@@ -167,42 +181,59 @@ export class Session {
     const start = performance.now();
     const memoryBefore = runtime.memoryBytes();
     let peakMemory = memoryBefore;
-    const opened = await openSource(source, signal, { maxResumes: options.maxResumes });
-    const loader = runtime.call('new Loader', () => new runtime.glue.Loader());
+    const cacheName = options.cache === true ? DEFAULT_CACHE_NAME : typeof options.cache === 'string' ? options.cache : undefined;
+    if (options.cache !== undefined && typeof options.cache !== 'boolean' && (typeof options.cache !== 'string' || options.cache === '')) {
+      throw new InvalidInputError('cache must be a boolean or a non-empty cache name');
+    }
+    let opened = await openSource(source, signal, { maxResumes: options.maxResumes, cacheName });
     let loaded = 0;
     let model: WasmModel;
-    try {
-      for await (const received of opened.pieces) {
-        // Networks and files deliver pieces of any size (a local fetch may hand over the whole
-        // file at once): feed at most FEED_BYTES at a time so progress stays fine-grained.
-        for (let off = 0; off < received.byteLength; off += FEED_BYTES) {
-          if (signal?.aborted) throw new AbortError();
-          const piece = received.subarray(off, Math.min(received.byteLength, off + FEED_BYTES));
-          const p = runtime.call('load', () => loader.feed(piece));
-          loaded += piece.byteLength;
-          const progress: LoadProgress = {
-            loadedBytes: loaded,
-            totalBytes: opened.totalBytes ?? (p.totalBytes >= 0 ? p.totalBytes : undefined),
-            graphReady: p.graphReady,
-            chunksReady: p.chunksReady,
-            chunksTotal: p.chunksTotal,
-          };
-          p.free();
-          peakMemory = Math.max(peakMemory, runtime.memoryBytes());
-          onProgress?.(progress);
+    for (;;) {
+      const loader = runtime.call('new Loader', () => new runtime.glue.Loader());
+      loaded = 0;
+      try {
+        for await (const received of opened.pieces) {
+          // Networks and files deliver pieces of any size (a local fetch may hand over the whole
+          // file at once): feed at most FEED_BYTES at a time so progress stays fine-grained.
+          for (let off = 0; off < received.byteLength; off += FEED_BYTES) {
+            if (signal?.aborted) throw new AbortError();
+            const piece = received.subarray(off, Math.min(received.byteLength, off + FEED_BYTES));
+            const p = runtime.call('load', () => loader.feed(piece));
+            loaded += piece.byteLength;
+            const progress: LoadProgress = {
+              loadedBytes: loaded,
+              totalBytes: opened.totalBytes ?? (p.totalBytes >= 0 ? p.totalBytes : undefined),
+              graphReady: p.graphReady,
+              chunksReady: p.chunksReady,
+              chunksTotal: p.chunksTotal,
+            };
+            p.free();
+            peakMemory = Math.max(peakMemory, runtime.memoryBytes());
+            onProgress?.(progress);
+          }
+        }
+        if (signal?.aborted) throw new AbortError();
+        model = runtime.call('load', () => loader.finish());
+        break;
+      } catch (e) {
+        const err = e instanceof WasmTorchError ? e : fromWasmError(e);
+        // A cached copy that fails the file's checks (CRCs, structure) is evicted and the model
+        // downloaded again; the outcome says so.
+        if (err.code === 'BAD_FILE' && opened.cache === 'hit' && opened.evict) {
+          await opened.evict();
+          opened = { ...(await openSource(source, signal, { maxResumes: options.maxResumes, cacheName, refreshCache: true })), cache: 'corrupt' };
+          continue;
+        }
+        throw err;
+      } finally {
+        try {
+          loader.free();
+        } catch {
+          /* already consumed by finish() or the instance is gone */
         }
       }
-      if (signal?.aborted) throw new AbortError();
-      model = runtime.call('load', () => loader.finish());
-    } catch (e) {
-      throw e instanceof WasmTorchError ? e : fromWasmError(e);
-    } finally {
-      try {
-        loader.free();
-      } catch {
-        /* already consumed by finish() or the instance is gone */
-      }
     }
+    const storeNote = opened.stored ? await opened.stored : undefined;
     peakMemory = Math.max(peakMemory, runtime.memoryBytes());
     const stats: LoadStats = {
       bytes: loaded,
@@ -212,6 +243,8 @@ export class Session {
       memoryBefore,
       peakMemory,
       resumes: opened.resumes?.() ?? 0,
+      cache: opened.cache ?? 'off',
+      ...(opened.cacheNote ?? storeNote ? { cacheNote: opened.cacheNote ?? storeNote } : {}),
     };
     const session = new Session(runtime, model, build, stats);
     if (options.prepackBudget !== undefined) session.setPrepackBudget(options.prepackBudget);

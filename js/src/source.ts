@@ -5,6 +5,7 @@
  */
 import { AbortError, BadFileError, InvalidInputError, NetworkError } from './errors.js';
 import { isNode, nodeImport } from './env.js';
+import { openModelCache, stillFresh, teeIntoCache, type CacheOutcome } from './model-cache.js';
 
 /** Anything `Session.load` accepts. */
 export type ModelSource = string | URL | Response | ReadableStream<Uint8Array> | ArrayBuffer | ArrayBufferView | Blob;
@@ -17,6 +18,14 @@ export interface OpenedSource {
   description: string;
   /** How many times a cut download was resumed with an HTTP Range request (URL sources). */
   resumes?: () => number;
+  /** How the model cache took part (URL sources with `cacheName`). */
+  cache?: CacheOutcome;
+  /** Why the cache was unavailable, or why storing failed. */
+  cacheNote?: string;
+  /** Removes this source's entry from the cache (set on a cache hit). */
+  evict?: () => Promise<void>;
+  /** Settles when the downloaded copy is stored: `undefined`, or why it was not. */
+  stored?: Promise<string | undefined>;
 }
 
 /** How a URL source is fetched. */
@@ -28,6 +37,10 @@ export interface FetchOptions {
    * not announce `Accept-Ranges: bytes` and a validator are not resumed.
    */
   maxResumes?: number;
+  /** Cache API cache to read the model from and store it in (http(s) URLs); absent: no cache. */
+  cacheName?: string;
+  /** Skip the cached copy (it failed to load) and download again, replacing it. */
+  refreshCache?: boolean;
 }
 
 /** Size of the pieces fed to the parser from in-memory bytes and files. */
@@ -244,14 +257,37 @@ export async function openSource(source: ModelSource, signal?: AbortSignal, fetc
     }
     return { totalBytes: size, pieces: fromFile(path, size, signal), description: path };
   }
-  let res: Response;
-  try {
-    res = await fetch(url!, { signal });
-  } catch (e) {
-    if (signal?.aborted) throw new AbortError(undefined, { cause: e });
-    throw new NetworkError(`fetching ${url!.href} failed: ${(e as Error).message}`, { cause: e });
-  }
   const maxResumes = fetchOptions.maxResumes ?? 3;
   if (!Number.isInteger(maxResumes) || maxResumes < 0) throw new InvalidInputError('maxResumes must be a non-negative integer');
-  return fromUrl(url!, res, signal, maxResumes);
+  if (fetchOptions.cacheName === undefined || !/^https?:$/.test(url!.protocol)) return fromUrl(url!, await fetchUrl(url!, signal), signal, maxResumes);
+  return openCachedUrl(url!, fetchOptions.cacheName, fetchOptions.refreshCache === true, signal, maxResumes);
+}
+
+async function fetchUrl(url: URL, signal?: AbortSignal): Promise<Response> {
+  try {
+    return await fetch(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new AbortError(undefined, { cause: e });
+    throw new NetworkError(`fetching ${url.href} failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** A URL through the model cache: the cached copy when fresh, else downloaded and stored. */
+async function openCachedUrl(url: URL, cacheName: string, refresh: boolean, signal: AbortSignal | undefined, maxResumes: number): Promise<OpenedSource> {
+  const { cache, note } = await openModelCache(cacheName);
+  if (!cache) return { ...fromUrl(url, await fetchUrl(url, signal), signal, maxResumes), cache: 'unavailable', cacheNote: note };
+  let outcome: CacheOutcome = 'miss';
+  const hit = refresh ? undefined : await cache.match(url);
+  if (hit?.body) {
+    if (await stillFresh(url, hit, signal)) {
+      return { ...fromResponse(hit, `${url.href} (cached)`, signal), cache: 'hit', evict: () => cache.delete(url).then(() => undefined) };
+    }
+    outcome = 'stale';
+    await cache.delete(url);
+  }
+  const res = await fetchUrl(url, signal);
+  checkResponse(res, url.href);
+  const { body, stored } = teeIntoCache(cache, url, res);
+  const forLoader = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  return { ...fromUrl(url, forLoader, signal, maxResumes), cache: outcome, stored };
 }

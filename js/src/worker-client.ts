@@ -157,6 +157,7 @@ export class WorkerSession {
           threads: options.threads,
           variant: options.variant,
           maxResumes: options.maxResumes,
+          cache: options.cache,
           wasmBaseUrl: options.wasmBaseUrl ? new URL(options.wasmBaseUrl, globalThis.location?.href).href : undefined,
         },
       },

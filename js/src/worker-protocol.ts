@@ -11,7 +11,7 @@ export interface PostedTensor {
 }
 
 /** Load options that can cross a thread boundary (no callbacks, no signal). */
-export type PostedLoadOptions = Pick<LoadOptions, 'threads' | 'variant' | 'maxResumes'> & { wasmBaseUrl?: string };
+export type PostedLoadOptions = Pick<LoadOptions, 'threads' | 'variant' | 'maxResumes' | 'cache'> & { wasmBaseUrl?: string };
 
 /** Caller → worker. */
 export type Request =

@@ -57,6 +57,8 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
       'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
       'content-length': st.size,
       'cache-control': 'no-store',
+      // A validator, so the SDK's model cache can tell a changed file from its cached copy.
+      etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
     };
     if (isolated === 'dip') {
       headers['document-isolation-policy'] = 'isolate-and-require-corp';
