@@ -40,13 +40,15 @@ if (engine === 'chromium') {
   pages.push({ label: 'Document-Isolation-Policy', url: `${dip.url}/js/test/browser/index.html?variants=&workers=&zoo=0&expectThreads=1` });
 }
 // The >2 GiB Linear stack of test/huge.test.mjs, streamed from the server, when it has been
-// written (by that test or test/big/make_linear_stack.py) into target/big-linear; Chromium
-// only (the engine the browser-size goal is checked on), and the only large model on its page.
+// written (by that test or test/big/make_linear_stack.py) into target/big-linear: Chromium and
+// Firefox (single thread on the page, threads build in a WorkerSession), the only large model
+// on its page. WebKitGTK is left out (no threads build there; its single-thread path is the
+// same code as Chromium's).
 const BIG_DIR = 'target/big-linear';
-if (engine === 'chromium' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}/y.npy`, import.meta.url)))) {
-  pages.push({ label: 'big model', url: `${isolated.url}/js/test/browser/index.html?variants=&workers=&zoo=0&big=/${BIG_DIR}` });
+if (engine !== 'webkit' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}/y.npy`, import.meta.url)))) {
+  pages.push({ label: 'big model', url: `${isolated.url}/js/test/browser/index.html?variants=&workers=&zoo=0&cache=0&big=/${BIG_DIR}` });
 } else {
-  console.log(`# big-model page not checked: ${engine === 'chromium' ? `${BIG_DIR} not written (see js/test/huge.test.mjs)` : 'Chromium only'}`);
+  console.log(`# big-model page not checked: ${engine === 'webkit' ? 'Chromium and Firefox only' : `${BIG_DIR} not written (see js/test/huge.test.mjs)`}`);
 }
 // The demo page checks itself when its models exist (js/examples/serve.mjs lists them).
 const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
