@@ -2,7 +2,7 @@
 # The README's test command: installs what is missing, then runs every test suite.
 #
 #   scripts/test.sh                 # everything (what CI runs)
-#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python zoo js wasinn
+#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python zoo js wasinn install
 #                                   (wasm also runs the kernels' wasm test suites under Node)
 #
 # Every stage runs even when an earlier one failed, so one run shows all failures; the exit
@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 STAGES=("$@")
-[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python zoo js wasinn)
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python zoo js wasinn install)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 # Set-up first: the same script the demo uses; it skips what is installed.
@@ -22,6 +22,7 @@ want lint && setup_parts+=(apt wasm python node)
 want wasm && setup_parts+=(apt wasm)
 want js && setup_parts+=(apt wasm node python)
 want wasinn && setup_parts+=(apt wasm node python)
+want install && setup_parts+=(apt wasm node python)
 want fuzz && setup_parts+=(fuzz)
 want python && setup_parts+=(python)
 want zoo && setup_parts+=(python)
@@ -127,6 +128,9 @@ zoo_build() {
 if want zoo || want js || want wasinn; then stage zoo zoo_build; fi
 want js && stage js js_tests
 want wasinn && stage wasinn wasinn_tests
+# The packages as users get them: the wheel and the npm tarball (scripts/package.sh) installed
+# into a fresh venv and a fresh npm project outside the repository, each running a model.
+want install && stage install bash scripts/install-check.sh
 
 echo
 echo "passed stages: ${PASSED[*]:-none}"
