@@ -1,5 +1,6 @@
-//! Quantized kernels: int8 GEMM/GEMV with dynamic per-row activation quantization, int4
-//! group-wise weight-only GEMV and f16-weight GEMV/GEMM.
+//! Quantized kernels: int8 GEMM/GEMV with dynamic per-row activation quantization, int8
+//! convolution on that GEMM (per-pixel activation rows, [`qconv2d_i8`]), int4 group-wise
+//! weight-only GEMV and f16-weight GEMV/GEMM.
 //!
 //! Like the f32 kernels, every hot loop has one portable definition (the reference) and
 //! per-ISA versions gathered in a [`QKernels`] table; [`active`] picks the best one for the
@@ -36,6 +37,7 @@
 //! - wasm simd128: bytes widened to i16 and `i32x4.dot_i16x8_s` (exact, no trick needed).
 
 mod act;
+mod conv;
 mod f16;
 mod int4;
 mod int8;
@@ -212,6 +214,7 @@ impl fmt::Display for QuantError {
 
 impl std::error::Error for QuantError {}
 
+pub use conv::{qconv2d_i8, qconv2d_i8_with};
 pub use f16::{f16_gemm, f16_gemm_with};
 pub use int4::{q4_gemm, q4_gemm_with};
 pub use int8::{qgemm_i8, qgemm_i8_quantized_with, qgemm_i8_with};
