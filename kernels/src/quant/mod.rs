@@ -8,8 +8,8 @@
 //!
 //! # Schemes
 //! - **Activations (int8 path)**: quantized per row at run time ([`QuantRows`]), symmetric,
-//!   `q = round(x / s)` with `s = max|x| / 127`, `q ∈ [-127, 127]`, no zero point. Why
-//!   symmetric and why not -128: zero stays exactly zero (padding, ReLU outputs) and the
+//!   `q = round(x / s)` (to nearest, ties to even) with `s = max|x| / 127`,
+//!   `q ∈ [-127, 127]`, no zero point. Why symmetric and why not -128: zero stays exactly zero (padding, ReLU outputs) and the
 //!   epilogue needs no zero-point correction; and with `|q| ≤ 127` the magnitude fits in 7
 //!   bits, which is what makes the SIMD versions exact and identical everywhere (see below).
 //!   A row of zeros gets scale 0 and yields exactly `bias` (never NaN); a row holding a
