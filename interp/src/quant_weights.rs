@@ -11,9 +11,11 @@
 //!   weight is taken as a Linear weight; used any other way it is materialised in f32); one
 //!   stored as group-wise int4 (format 1.1 tag 3) holds its 4-bit codes, f16 scales and
 //!   offsets as a [`Q4Weights`] (decode-sized products run the int4 GEMV, larger ones
-//!   dequantise blocks of channels into the f32 GEMM). Other quantized
-//!   weights (convolutions, non-zero zero points, a code of -128) are still dequantised to
-//!   f32 at load, as before.
+//!   dequantise blocks of channels into the f32 GEMM). A 3-d or 4-d convolution weight
+//!   stored int8 per output channel is held the same way as `O × C/g·KH·KW` codes, and an
+//!   ungrouped convolution over it runs the int8 convolution ([`conv_weight`]; grouped and
+//!   depthwise ones read the f32 copy). Other quantized weights (non-zero zero points, a
+//!   code of -128) are still dequantised to f32 at load, as before.
 //! - The weight is still an f32 [`Tensor`] to every op: its storage is the [`QuantWeight`]
 //!   itself (a [`ByteSource`]). A product `x · Wᵀ` reaching [`mm2d`] (`aten::linear`, and
 //!   `mm`/`addmm`/`matmul` with the transposed weight) runs int8 GEMM with dynamic per-row
@@ -127,19 +129,24 @@ pub(crate) fn try_build(
     shape: &[usize],
     stored: &Tensor,
 ) -> Result<Option<Tensor>> {
-    if info.dtype != DType::F32 || shape.len() != 2 || !enabled() {
+    if info.dtype != DType::F32 || !(2..=4).contains(&shape.len()) || !enabled() {
         return Ok(None);
     }
     // A Linear weight is `n × k` quantized per row (axis 0); a Conv1D weight `k × n`
-    // quantized per column (axis 1).
+    // quantized per column (axis 1); a convolution weight `O × C/g × (KH ×) KW` per output
+    // channel (axis 0), held as `O × (C/g·KH·KW)`, the row-major order of its elements.
     let (axis, codes_kn) = match &info.quantization {
-        Quantization::PerChannel { axis, .. } => (*axis, *axis == 1),
+        Quantization::PerChannel { axis, .. } => (*axis, *axis == 1 && shape.len() == 2),
         _ => (0, false),
     };
+    if shape.len() > 2 && (axis != 0 || info.stored_dtype != DType::I8) {
+        return Ok(None);
+    }
+    let inner = shape[1..].iter().product::<usize>();
     let (n, k) = if codes_kn {
         (shape[1], shape[0])
     } else {
-        (shape[0], shape[1])
+        (shape[0], inner)
     };
     let kind = match (&info.quantization, info.stored_dtype) {
         (
@@ -363,6 +370,25 @@ pub(crate) fn embedding(w: &Tensor, ix: &Tensor) -> Result<Option<Tensor>> {
     let mut shape = ix.shape().to_vec();
     shape.push(q.k);
     Ok(Some(Tensor::from_f32(shape, out)))
+}
+
+/// The packed int8 codes behind a convolution weight `w` (3-d or 4-d, the whole resident
+/// weight, contiguous), for the int8 convolution path. `None`: use the f32 path.
+pub(crate) fn conv_weight(w: &Tensor) -> Option<&PackedI8> {
+    let q = w.quant_weight()?;
+    let inner: usize = w.shape().get(1..)?.iter().product();
+    match &q.kind {
+        Kind::I8(p)
+            if w.ndim() >= 3
+                && !q.kn
+                && w.shape()[0] == q.n
+                && inner == q.k
+                && w.is_contiguous() =>
+        {
+            Some(p)
+        }
+        _ => None,
+    }
 }
 
 /// See [`crate::Program::resident_weight_bytes`].

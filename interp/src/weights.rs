@@ -97,6 +97,7 @@ fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
         )?;
         return crate::quant_weights::build_int4(info, shape, q);
     }
+    check_scales(&info.quantization)?;
     if numel.checked_mul(sdt.size()) != Some(to_usize(info.nbytes, "nbytes")?) {
         return Err(Error::bad_file(format!(
             "nbytes {} != {numel} elements of {}",
@@ -161,5 +162,29 @@ fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
             Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
         }
         Quantization::GroupInt4 { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Refuses int8 scales that are zero, negative or not finite. The format only requires them
+/// finite, but no writer produces a zero or negative one (the packer stores 1.0 for an
+/// all-zero channel), and a zero scale would silently turn every value of its channel into
+/// 0: a file holding one is corrupt or hand-made, and loading it would give wrong answers.
+fn check_scales(q: &Quantization) -> Result<()> {
+    let bad = |i: usize, s: f32| {
+        Err(Error::bad_file(format!(
+            "quantization scale {s} (channel {i}) is not a positive finite number"
+        )))
+    };
+    match q {
+        Quantization::PerTensor { scale, .. } if !(scale.is_finite() && *scale > 0.0) => {
+            bad(0, *scale)
+        }
+        Quantization::PerChannel { scales, .. } => {
+            match scales.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+                Some(i) => bad(i, scales[i]),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
     }
 }

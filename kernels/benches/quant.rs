@@ -2,16 +2,19 @@
 //! `--target wasm32-wasip1` with the runner of the README for the wasm builds). Prints,
 //! per shape, the f32 GEMM with packed weights (active f32 table) in GFLOP/s and, per
 //! quantized table, the int8 GEMM (dynamic activation quantization included) in GOPS
-//! (2·m·n·k per second), and for m = 1 the int4 (group 32) and f16 weight-only GEMV.
-//! One thread.
+//! (2·m·n·k per second), and for m = 1 the int4 (group 32) and f16 weight-only GEMV; then
+//! 3×3 and 1×1 convolutions: the f32 convolution with packed weights against the int8
+//! convolution (im2row + dynamic per-pixel quantization included) per table. One thread.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use wasm_torch_kernels::activation::Activation;
 use wasm_torch_kernels::arch;
+use wasm_torch_kernels::conv::{conv2d_packed_with, Conv2dParams, PackedConvWeight};
 use wasm_torch_kernels::gemm::{sgemm_packed_with, PackedB};
 use wasm_torch_kernels::quant::{
-    available, f16_gemm_with, q4_gemm_with, qgemm_i8_with, F16Weights, PackedI8, Q4Weights,
+    available, f16_gemm_with, q4_gemm_with, qconv2d_i8_with, qgemm_i8_with, F16Weights, PackedI8,
+    Q4Weights,
 };
 
 /// Fastest seconds per call of `f` over ~0.3 s of runs.
@@ -117,6 +120,68 @@ fn main() {
                 );
             }
             println!("{line}");
+        }
+    }
+    convs();
+}
+
+/// ResNet-18-like convolutions (one image): f32 packed against int8 per table.
+fn convs() {
+    let f32k = arch::active();
+    for &(c, hw, o, kk, stride) in &[
+        (64, 56, 64, 3, 1),
+        (128, 28, 256, 3, 2),
+        (256, 14, 256, 1, 1),
+    ] {
+        let p = Conv2dParams {
+            batch: 1,
+            in_channels: c,
+            in_h: hw,
+            in_w: hw,
+            out_channels: o,
+            kernel_h: kk,
+            kernel_w: kk,
+            stride: (stride, stride),
+            padding: (kk / 2, kk / 2),
+            dilation: (1, 1),
+            groups: 1,
+        };
+        let k = c * kk * kk;
+        let x = data(c * hw * hw, 3);
+        let w = data(o * k, 4);
+        let mut out = vec![0f32; o * p.out_h() * p.out_w()];
+        let ops = 2.0 * (o * k * p.out_h() * p.out_w()) as f64;
+        let pw = PackedConvWeight::pack_with(f32k, &p, &w).expect("packable");
+        let t = time(|| {
+            conv2d_packed_with(
+                f32k,
+                &p,
+                black_box(&x),
+                &pw,
+                None,
+                Activation::None,
+                &mut out,
+            )
+        });
+        println!(
+            "conv {c}->{o} {kk}x{kk}/{stride} at {hw}x{hw}: f32 conv packed ({}) {:.1} GFLOP/s",
+            f32k.name,
+            ops / t / 1e9
+        );
+        let wi8 = PackedI8::from_f32(o, k, &w).unwrap();
+        for qk in available() {
+            let t = time(|| {
+                qconv2d_i8_with(
+                    qk,
+                    &p,
+                    black_box(&x),
+                    &wi8,
+                    None,
+                    Activation::None,
+                    &mut out,
+                )
+            });
+            println!("  {:<18} int8 conv {:.1} GOPS", qk.name, ops / t / 1e9);
         }
     }
 }

@@ -23,10 +23,10 @@ use crate::parallel;
 pub struct PackedI8 {
     n: usize,
     k: usize,
-    k4: usize,
-    data: Vec<i8>,
-    scales: Vec<f32>,
-    colsum: Vec<i32>,
+    pub(super) k4: usize,
+    pub(super) data: Vec<i8>,
+    pub(super) scales: Vec<f32>,
+    pub(super) colsum: Vec<i32>,
 }
 
 impl PackedI8 {

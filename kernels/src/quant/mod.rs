@@ -1,5 +1,6 @@
-//! Quantized kernels: int8 GEMM/GEMV with dynamic per-row activation quantization, int4
-//! group-wise weight-only GEMV and f16-weight GEMV/GEMM.
+//! Quantized kernels: int8 GEMM/GEMV with dynamic per-row activation quantization, int8
+//! convolution on that GEMM (per-pixel activation rows, [`qconv2d_i8`]), int4 group-wise
+//! weight-only GEMV and f16-weight GEMV/GEMM.
 //!
 //! Like the f32 kernels, every hot loop has one portable definition (the reference) and
 //! per-ISA versions gathered in a [`QKernels`] table; [`active`] picks the best one for the
@@ -7,8 +8,8 @@
 //!
 //! # Schemes
 //! - **Activations (int8 path)**: quantized per row at run time ([`QuantRows`]), symmetric,
-//!   `q = round(x / s)` with `s = max|x| / 127`, `q ∈ [-127, 127]`, no zero point. Why
-//!   symmetric and why not -128: zero stays exactly zero (padding, ReLU outputs) and the
+//!   `q = round(x / s)` (to nearest, ties to even) with `s = max|x| / 127`,
+//!   `q ∈ [-127, 127]`, no zero point. Why symmetric and why not -128: zero stays exactly zero (padding, ReLU outputs) and the
 //!   epilogue needs no zero-point correction; and with `|q| ≤ 127` the magnitude fits in 7
 //!   bits, which is what makes the SIMD versions exact and identical everywhere (see below).
 //!   A row of zeros gets scale 0 and yields exactly `bias` (never NaN); a row holding a
@@ -36,6 +37,7 @@
 //! - wasm simd128: bytes widened to i16 and `i32x4.dot_i16x8_s` (exact, no trick needed).
 
 mod act;
+mod conv;
 mod f16;
 mod int4;
 mod int8;
@@ -212,6 +214,7 @@ impl fmt::Display for QuantError {
 
 impl std::error::Error for QuantError {}
 
+pub use conv::{qconv2d_i8, qconv2d_i8_with};
 pub use f16::{f16_gemm, f16_gemm_with};
 pub use int4::{q4_gemm, q4_gemm_with};
 pub use int8::{qgemm_i8, qgemm_i8_quantized_with, qgemm_i8_with};

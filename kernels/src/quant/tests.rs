@@ -381,3 +381,115 @@ fn f16_rows_convert_every_finite_half_exactly() {
         }
     }
 }
+
+/// Convolution shapes: 3×3 padded, strided and dilated, 1×1, a 1-d convolution
+/// (`in_h = kernel_h = 1`), batch 2, output channels past one panel pair.
+fn conv_cases() -> Vec<crate::conv::Conv2dParams> {
+    let c = |batch, cin, h, w, o, kh, kw, stride, padding, dilation| crate::conv::Conv2dParams {
+        batch,
+        in_channels: cin,
+        in_h: h,
+        in_w: w,
+        out_channels: o,
+        kernel_h: kh,
+        kernel_w: kw,
+        stride,
+        padding,
+        dilation,
+        groups: 1,
+    };
+    vec![
+        c(1, 3, 9, 11, 8, 3, 3, (2, 2), (1, 1), (1, 1)),
+        c(2, 5, 7, 6, 37, 3, 2, (1, 2), (1, 0), (2, 1)),
+        c(1, 20, 5, 5, 33, 1, 1, (1, 1), (0, 0), (1, 1)),
+        c(1, 6, 1, 30, 17, 1, 5, (1, 3), (0, 2), (1, 1)),
+    ]
+}
+
+/// The receptive field of every output pixel as a row (independent of the kernel's gather).
+fn im2row(p: &crate::conv::Conv2dParams, x: &[f32]) -> Vec<f32> {
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let mut rows = Vec::new();
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for c in 0..p.in_channels {
+                for ky in 0..p.kernel_h {
+                    for kx in 0..p.kernel_w {
+                        let iy =
+                            (oy * p.stride.0 + ky * p.dilation.0) as isize - p.padding.0 as isize;
+                        let ix =
+                            (ox * p.stride.1 + kx * p.dilation.1) as isize - p.padding.1 as isize;
+                        let inside = (0..p.in_h as isize).contains(&iy)
+                            && (0..p.in_w as isize).contains(&ix);
+                        rows.push(if inside {
+                            x[(c * p.in_h + iy as usize) * p.in_w + ix as usize]
+                        } else {
+                            0.0
+                        });
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn int8_conv_equals_the_integer_reference_on_every_table() {
+    for (t, p) in conv_cases().iter().enumerate() {
+        let k = p.in_channels * p.kernel_h * p.kernel_w;
+        let (o, pix) = (p.out_channels, p.out_h() * p.out_w());
+        let x = data(p.batch * p.in_channels * p.in_h * p.in_w, 10 + t as u32);
+        let wf = data(o * k, 20 + t as u32);
+        let w = PackedI8::from_f32(o, k, &wf).unwrap();
+        let bias = data(o, 30 + t as u32);
+        let image = p.in_channels * p.in_h * p.in_w;
+        // The reference: per-pixel rows through the exact integer GEMM, transposed to NCHW.
+        let mut want = vec![0f32; p.batch * o * pix];
+        for b in 0..p.batch {
+            let rows = im2row(p, &x[b * image..(b + 1) * image]);
+            let c = int8_reference(pix, k, &rows, &w, Some(&bias), Activation::Relu);
+            for px in 0..pix {
+                for j in 0..o {
+                    want[(b * o + j) * pix + px] = c[px * o + j];
+                }
+            }
+        }
+        for qk in available() {
+            let mut got = vec![f32::NAN; want.len()];
+            qconv2d_i8_with(qk, p, &x, &w, Some(&bias), Activation::Relu, &mut got);
+            assert_eq!(got, want, "{} case {t}", qk.name);
+        }
+        // And close to the f32 convolution with the dequantized weights (the per-pixel
+        // activation quantization error only).
+        let mut deq = vec![0f32; o * k];
+        for j in 0..o {
+            w.dequantize_row(j, &mut deq[j * k..(j + 1) * k]);
+        }
+        let mut f = vec![0f32; want.len()];
+        crate::conv::conv2d(p, &x, &deq, Some(&bias), Activation::Relu, &mut f);
+        for (g, r) in want.iter().zip(&f) {
+            assert!(
+                (g - r).abs() <= 0.02 * (k as f32).sqrt(),
+                "case {t}: {g} vs {r}"
+            );
+        }
+    }
+}
+
+#[test]
+fn int8_conv_does_not_depend_on_threads() {
+    let p = &conv_cases()[1];
+    let k = p.in_channels * p.kernel_h * p.kernel_w;
+    let x = data(p.batch * p.in_channels * p.in_h * p.in_w, 3);
+    let w = PackedI8::from_f32(p.out_channels, k, &data(p.out_channels * k, 4)).unwrap();
+    let len = p.batch * p.out_channels * p.out_h() * p.out_w();
+    let mut one = vec![0f32; len];
+    qconv2d_i8(p, &x, &w, None, Activation::None, &mut one);
+    let two = crate::parallel::with_threads(2, || {
+        let mut c = vec![0f32; len];
+        qconv2d_i8(p, &x, &w, None, Activation::None, &mut c);
+        c
+    });
+    assert_eq!(one, two);
+}

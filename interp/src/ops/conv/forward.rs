@@ -1,12 +1,14 @@
 //! Forward convolution, 1-d and 2-d (batched or not, grouped, dilated), on the kernels'
 //! im2col + GEMM path, with weights pre-packed once per session when they are program
-//! weights. Arguments are validated here so the kernels' preconditions always hold.
+//! weights; an ungrouped convolution over a resident int8 weight runs the int8
+//! convolution (per-pixel dynamic activation quantization, `kernels::quant`). Arguments are validated here so the kernels' preconditions always hold.
 //! Transposed and 3-d convolution go to `general`.
 
 use std::sync::Arc;
 
 use wasm_torch_kernels::activation::Activation;
 use wasm_torch_kernels::conv::{conv2d, conv2d_packed, Conv2dParams, PackedConvWeight};
+use wasm_torch_kernels::quant::qconv2d_i8;
 
 use super::general::{conv_general, Layout};
 use crate::error::{Error, Result};
@@ -125,6 +127,14 @@ fn conv(ctx: &mut OpCtx, args: &[Value], groups_at: usize) -> Result<Tensor> {
     let (oh, ow) = (p.out_h(), p.out_w());
     let mut out = try_alloc::<f32>(n * o * oh * ow)?;
     let xin = x.f32s()?;
+    if let Some(qw) = crate::quant_weights::conv_weight(w).filter(|_| groups == 1) {
+        qconv2d_i8(&p, &xin, qw, bv.as_deref(), Activation::None, &mut out);
+        return Ok(Tensor::from_f32_as(
+            float_out(x),
+            out_shape(n, o, oh, ow, spatial, batched),
+            out,
+        ));
+    }
     match packed_conv_weight(ctx, w, &p)? {
         Some(pw) => conv2d_packed(&p, &xin, &pw, bv.as_deref(), Activation::None, &mut out),
         None => conv2d(
@@ -136,6 +146,22 @@ fn conv(ctx: &mut OpCtx, args: &[Value], groups_at: usize) -> Result<Tensor> {
             &mut out,
         ),
     }
+    Ok(Tensor::from_f32_as(
+        float_out(x),
+        out_shape(n, o, oh, ow, spatial, batched),
+        out,
+    ))
+}
+
+/// The output shape `N × O × (OH ×) OW`, without `N` for an unbatched input.
+fn out_shape(
+    n: usize,
+    o: usize,
+    oh: usize,
+    ow: usize,
+    spatial: usize,
+    batched: bool,
+) -> Vec<usize> {
     let mut shape = vec![n, o];
     if spatial == 2 {
         shape.extend([oh, ow]);
@@ -145,7 +171,7 @@ fn conv(ctx: &mut OpCtx, args: &[Value], groups_at: usize) -> Result<Tensor> {
     if !batched {
         shape.remove(0);
     }
-    Ok(Tensor::from_f32_as(float_out(x), shape, out))
+    shape
 }
 
 /// The packed copy of program weight `w` for convolution `p`, if the session keeps one

@@ -1,0 +1,166 @@
+//! int8 convolution on the int8 GEMM: for each output pixel the receptive field is
+//! gathered into one row of `C·KH·KW` values (im2row, the transpose of im2col), the rows are
+//! quantized per pixel at run time ([`super::quantize_rows`], the same symmetric scheme as
+//! the Linear path), multiplied with the per-output-channel int8 weights ([`PackedI8`],
+//! `O × C·KH·KW`, exactly an OIHW weight's row-major layout) in i32, and the rescale, bias
+//! and activation are fused into the store, which writes NCHW directly.
+//!
+//! Why im2row and per-pixel scales: the int8 tiles multiply quantized *rows* of the
+//! activation operand with packed weight panels, so the pixel must be the row; a scale per
+//! pixel (rather than per tensor) follows the activation's range as closely as the Linear
+//! path's per-token scale does, with no calibration.
+//!
+//! Only ungrouped convolutions (`groups == 1`) take this path; grouped and depthwise ones
+//! stay on the f32 kernels (their GEMMs are tiny and memory bound).
+
+use super::{PackedI8, QKernels, QuantRows, QMR, QNP, QNR};
+use crate::activation::Activation;
+use crate::conv::Conv2dParams;
+use crate::gemm::MatMut;
+use crate::parallel;
+
+/// Output pixels gathered and quantized at a time (bounds the im2row buffer to
+/// `PIX · C·KH·KW` floats per thread).
+const PIX: usize = 128;
+
+/// Least multiply-adds per thread worth a fork/join (the int8 GEMM's figure).
+const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 21 };
+
+/// `out = act(conv2d(x, W) + bias)` with `W` int8 (`O × C·KH·KW`, per output channel) on
+/// the active table. `x` is NCHW f32, `out` NCHW f32 of `p`'s output size. Preconditions
+/// (asserted): `p` is valid ([`Conv2dParams::validate`]), `p.groups == 1`, `w` has
+/// `p.out_channels` rows of `C·KH·KW` inputs, the slices have the parameters' sizes.
+pub fn qconv2d_i8(
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &PackedI8,
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    qconv2d_i8_with(super::active(), p, x, w, bias, act, out)
+}
+
+/// [`qconv2d_i8`] with an explicit table.
+pub fn qconv2d_i8_with(
+    qk: &QKernels,
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &PackedI8,
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    p.validate().expect("qconv2d_i8: invalid parameters");
+    assert_eq!(p.groups, 1, "qconv2d_i8: grouped convolution");
+    let k = p.in_channels * p.kernel_h * p.kernel_w;
+    let (o, oh, ow) = (p.out_channels, p.out_h(), p.out_w());
+    let pix = oh * ow;
+    assert!(w.n() == o && w.k() == k, "qconv2d_i8: weight shape");
+    assert_eq!(x.len(), p.batch * p.in_channels * p.in_h * p.in_w);
+    assert_eq!(out.len(), p.batch * o * pix);
+    if let Some(b) = bias {
+        assert_eq!(b.len(), o, "qconv2d_i8: bias length");
+    }
+    if pix == 0 || o == 0 {
+        return;
+    }
+    let image = p.in_channels * p.in_h * p.in_w;
+    let per_pixel = k.saturating_mul(o).max(1);
+    for (img, y) in out.chunks_exact_mut(o * pix).enumerate() {
+        let xi = &x[img * image..(img + 1) * image];
+        let parts = parallel::parts(pix, MIN_PAR_MACS.div_ceil(per_pixel));
+        let ranges = parallel::split_even(pix, parts);
+        let views = MatMut::new(y, o, pix, pix).split_blocks(&ranges);
+        parallel::for_each(views.into_iter().zip(ranges).collect(), |(view, (s, e))| {
+            pixels(qk, p, xi, w, bias, act, s, e, view)
+        });
+    }
+}
+
+/// Output pixels `s..e` of one image into `view` (`O × (e - s)`, those columns of NCHW).
+#[allow(clippy::too_many_arguments)]
+fn pixels(
+    qk: &QKernels,
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &PackedI8,
+    bias: Option<&[f32]>,
+    act: Activation,
+    s: usize,
+    e: usize,
+    mut view: MatMut,
+) {
+    let k = w.k();
+    let o = w.n();
+    let mut rows = vec![0f32; PIX.min(e - s) * k];
+    let mut q = QuantRows::default();
+    let mut acc = [0i32; QMR * QNR * QNP];
+    let mut line = [0f32; QNR * QNP];
+    for c0 in (s..e).step_by(PIX) {
+        let c1 = (c0 + PIX).min(e);
+        let m = c1 - c0;
+        for (r, px) in (c0..c1).enumerate() {
+            gather(p, x, px, &mut rows[r * k..(r + 1) * k]);
+        }
+        super::quantize_rows(m, k, &rows, k, &mut q);
+        for jp in (0..o).step_by(QNR * QNP) {
+            let np = (o - jp).div_ceil(QNR).min(QNP);
+            let width = (o - jp).min(np * QNR);
+            let panel = jp / QNR;
+            let b = &w.data[panel * w.k4 * 64..(panel + np) * w.k4 * 64];
+            let colsum = &w.colsum[panel * QNR..(panel + np) * QNR];
+            let ws = &w.scales[jp..jp + width];
+            for r0 in (0..m).step_by(QMR) {
+                let nr = QMR.min(m - r0);
+                (qk.i8_tile)(
+                    nr,
+                    w.k4,
+                    &q.data[r0 * q.stride..],
+                    q.stride,
+                    b,
+                    np,
+                    colsum,
+                    &mut acc,
+                );
+                for r in 0..nr {
+                    let sa = q.scales[r0 + r];
+                    let vals = &mut line[..width];
+                    for ((v, &a), &sw) in vals.iter_mut().zip(&acc[r * QNR * QNP..]).zip(ws) {
+                        *v = a as f32 * (sa * sw);
+                    }
+                    super::finish_row(vals, bias.map(|b| &b[jp..jp + width]), act);
+                    let col = c0 + r0 + r - s;
+                    for (j, &v) in vals.iter().enumerate() {
+                        view.row_part(jp + j, col, 1)[0] = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The receptive field of output pixel `px` (row-major over the output plane) as one row
+/// in the weight's `(c, ky, kx)` order, zero where it falls in the padding.
+fn gather(p: &Conv2dParams, x: &[f32], px: usize, row: &mut [f32]) {
+    let ow = p.out_w();
+    let (oy, ox) = (px / ow, px % ow);
+    let (kh, kw) = (p.kernel_h, p.kernel_w);
+    let plane = p.in_h * p.in_w;
+    let mut i = 0;
+    for c in 0..p.in_channels {
+        let xc = &x[c * plane..(c + 1) * plane];
+        for ky in 0..kh {
+            let iy = (oy * p.stride.0 + ky * p.dilation.0).wrapping_sub(p.padding.0);
+            for kx in 0..kw {
+                let ix = (ox * p.stride.1 + kx * p.dilation.1).wrapping_sub(p.padding.1);
+                row[i] = if iy < p.in_h && ix < p.in_w {
+                    xc[iy * p.in_w + ix]
+                } else {
+                    0.0
+                };
+                i += 1;
+            }
+        }
+    }
+}
