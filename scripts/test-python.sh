@@ -3,7 +3,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/build-python.sh"
+mkdir -p "$ROOT/target/coverage"
 cd "$ROOT/py-export"
-HF_HUB_OFFLINE=1 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider tests
+# With pytest-cov: line coverage of the wasm_torch package (Python lines), printed per file.
+HF_HUB_OFFLINE=1 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider tests \
+    --cov=wasm_torch --cov-report=term --cov-report="json:$ROOT/target/coverage/python.json"
 # docs/ops.md is generated from the registry and torch's Core ATen list: fail when stale.
 bash "$ROOT/scripts/gen-ops-doc.sh" --check

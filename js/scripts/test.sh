@@ -68,7 +68,10 @@ set +e
 FAILED=()
 if want node; then
     say "node --test (Node $(node --version); relaxed SIMD flag on so the threads build runs too)"
-    node --experimental-wasm-relaxed-simd --test --test-concurrency=1 test/*.test.mjs || FAILED+=(node)
+    # Under c8: line coverage of the SDK's compiled JavaScript (dist/), printed at the end.
+    ./node_modules/.bin/c8 --reporter=text-summary --reporter=json-summary --report-dir "$ROOT/target/coverage/js" \
+        --include 'dist/**/*.js' --exclude 'dist/wasm/**' \
+        node --experimental-wasm-relaxed-simd --test --test-concurrency=1 test/*.test.mjs || FAILED+=(node)
     # Node 20 without flags has shared memory but no relaxed SIMD, like Safari 16.4+: the
     # automatic choice must be the SIMD threads build, and the zoo must run right in it.
     say "node --test without flags (Node $(node --version)): build choice, zoo in threads-simd"
