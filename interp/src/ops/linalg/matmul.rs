@@ -2,7 +2,7 @@
 //! All compute in f32 on the GEMM kernel; transposed views of weights are fed to it as
 //! `trans_b` without a copy, and program weights are packed once per session.
 
-use super::{arg, broadcast_shapes, one, opt, promote, targ};
+use crate::ops::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::error::{Error, Result};
 use crate::ops::registry::OpList;
 use crate::ops::OpCtx;
