@@ -330,19 +330,50 @@ fn solve(a: &Tensor, b: &Tensor, left: bool, op: &str) -> Result<(Tensor, Factor
 
 /// Raise PyTorch's error for the first non-zero `info` when `enabled`.
 fn check(info: &[i32], api: &str, enabled: bool) -> Result<()> {
-    if !enabled {
+    if enabled {
+        check_info(info, api, info.len() == 1)
+    } else {
+        Ok(())
+    }
+}
+
+/// The error PyTorch's `_linalg_check_errors` raises for the first non-zero `info` of a
+/// batch: its wording depends on which API failed (a singular matrix for inverses and
+/// solves, a zero pivot for LU, a leading minor for Cholesky).
+pub(crate) fn check_info(info: &[i32], api: &str, is_matrix: bool) -> Result<()> {
+    let Some(b) = info.iter().position(|&i| i != 0) else {
         return Ok(());
-    }
-    match info.iter().position(|&i| i != 0) {
-        None => Ok(()),
-        Some(b) => Err(Error::runtime(format!(
-            "{api}: {}the factorization failed at its diagonal element {} (info = {}): \
-             the input matrix is singular or not positive-definite",
-            if info.len() > 1 { format!("(Batch element {b}): ") } else { String::new() },
-            info[b],
-            info[b]
-        ))),
-    }
+    };
+    let i = info[b];
+    let batch = if is_matrix {
+        String::new()
+    } else {
+        format!("(Batch element {b}): ")
+    };
+    let what = if i < 0 {
+        format!("Argument {} has illegal value.", -i)
+    } else if api.contains("cholesky") {
+        format!(
+            "The factorization could not be completed because the input is not \
+             positive-definite (the leading minor of order {i} is not positive-definite)."
+        )
+    } else if api.contains("lu_factor") {
+        format!(
+            "U[{i},{i}] is zero and using it on lu_solve would result in a division by zero. \
+             If you still want to perform the factorization, consider calling linalg.lu(A, \
+             pivot) or linalg.lu_factor_ex(A, pivot)"
+        )
+    } else if api.contains("inv") {
+        format!(
+            "The diagonal element {i} is zero, the inversion could not be completed because \
+             the input matrix is singular."
+        )
+    } else if api.contains("solve") {
+        "The solver failed because the input matrix is singular.".to_string()
+    } else {
+        format!("The factorization failed (info = {i}): the input matrix is singular.")
+    };
+    Err(Error::runtime(format!("{api}: {batch}{what}")))
 }
 
 /// `_linalg_solve_ex(A, B, *, left, check_errors) -> (result, LU, pivots, info)`.
@@ -369,7 +400,7 @@ fn linalg_solve_ex(c: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
 /// `linalg_solve(A, B, *, left)`: errors on a singular `A`.
 fn linalg_solve(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let (x, f) = solve(targ(&a, 0)?, targ(&a, 1)?, barg_or(&a, 2, true)?, "linalg.solve")?;
-    check(&f.info, "linalg.solve", true)?;
+    check_info(&f.info, "torch.linalg.solve", targ(&a, 0)?.ndim() == 2)?;
     one(x)
 }
 
@@ -402,7 +433,7 @@ fn linalg_inv_ex(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
 /// `linalg_inv(A)` / `inverse(A)`: errors on a singular `A`.
 fn linalg_inv(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let (inv, info) = inverse(targ(&a, 0)?, "linalg.inv")?;
-    check(&info, "linalg.inv", true)?;
+    check_info(&info, "linalg.inv", targ(&a, 0)?.ndim() == 2)?;
     one(inv.into_tensor())
 }
 
@@ -547,14 +578,36 @@ fn linalg_lu_solve(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
 fn check_errors(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let info = targ(&a, 0)?.i64s()?;
     let api = a.get(1).and_then(|v| v.as_str().ok()).unwrap_or("linalg");
-    let info32: Vec<i32> = info.iter().map(|&i| i.clamp(-1, i32::MAX as i64) as i32).collect();
-    check(&info32, api, true)?;
+    let is_matrix = barg_or(&a, 2, false)?;
+    let info32: Vec<i32> = info
+        .iter()
+        .map(|&i| i.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+        .collect();
+    check_info(&info32, api, is_matrix)?;
     Ok(vec![])
+}
+
+/// `linalg_lu_factor(A, *, pivot) -> (LU, pivots)`: errors on a zero pivot.
+fn lu_factor(c: &mut OpCtx, mut a: Vec<Value>) -> Result<Vec<Value>> {
+    let is_matrix = targ(&a, 0)?.ndim() == 2;
+    a.truncate(2);
+    a.push(Value::Bool(false));
+    let mut r = lu_factor_ex(c, a)?;
+    let info: Vec<i32> = r[2]
+        .as_tensor()?
+        .i64s()?
+        .iter()
+        .map(|&i| i as i32)
+        .collect();
+    check_info(&info, "torch.linalg.lu_factor", is_matrix)?;
+    r.truncate(2);
+    Ok(r)
 }
 
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::linalg_lu_factor_ex.default" => lu_factor_ex,
+        "aten::linalg_lu_factor.default" => lu_factor,
         "aten::linalg_lu.default" => linalg_lu,
         "aten::lu_unpack.default" => lu_unpack,
         "aten::linalg_lu_solve.default" => linalg_lu_solve,

@@ -2,10 +2,12 @@
 //! factorizations PyTorch's `torch.linalg` lowers to, computed in f64 on contiguous copies
 //! (`dense`) and returned in the input's float dtype: LU and what is built on it (`lu`),
 //! triangular solves and Cholesky (`triangular`), Householder QR (`qr`), Jacobi
-//! eigen/singular value decompositions (`spectral`) and the matrix exponential (`exp`).
+//! eigen/singular value decompositions (`spectral`), Bunch-Kaufman LDLᵀ (`ldl`) and the
+//! matrix exponential (`exp`).
 
 mod dense;
 mod exp;
+mod ldl;
 mod lu;
 mod matmul;
 mod qr;
@@ -22,6 +24,7 @@ pub(crate) fn register(r: &mut crate::ops::registry::OpList) {
     qr::register(r);
     spectral::register(r);
     exp::register(r);
+    ldl::register(r);
 }
 
 #[cfg(test)]

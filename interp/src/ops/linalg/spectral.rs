@@ -1,6 +1,7 @@
 //! Symmetric eigendecomposition (cyclic Jacobi rotations) and the singular value
 //! decomposition (one-sided Jacobi), and what PyTorch builds on them: `_linalg_eigh`,
-//! `_linalg_svd` (so `svdvals`, `cond`, `matrix_rank`, `norm(..., 'nuc')`) and `linalg_pinv`.
+//! `_linalg_svd` (so `svdvals`, `cond`, `matrix_rank`, `norm(..., 'nuc')`), `linalg_pinv`,
+//! `linalg_matrix_sqrth` and `linalg_polar`.
 //!
 //! Eigenvalues come out ascending and singular values descending, as LAPACK returns them.
 //! Eigen- and singular vectors are unique only up to sign (and within repeated values); the
@@ -434,6 +435,53 @@ fn pinv_rcond(c: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     linalg_pinv(c, vec![x, Value::None, rcond, herm])
 }
 
+/// `linalg_matrix_sqrth(A)`: the symmetric square root `V √Λ V^T` of a symmetric matrix
+/// (lower triangle read); negative eigenvalues give NaN, as `sqrt` does.
+fn matrix_sqrth(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
+    let mut m = Mats::square(targ(&a, 0)?, "linalg.matrix_sqrth")?;
+    let n = m.rows;
+    for b in 0..m.count() {
+        let (w, v) = eigh_one(&symmetric_from(m.mat(b), n, false), n);
+        let out = m.mat_mut(b);
+        out.iter_mut().for_each(|x| *x = 0.0);
+        for (k, &wk) in w.iter().enumerate() {
+            let r = wk.sqrt();
+            for i in 0..n {
+                for j in 0..n {
+                    out[i * n + j] += v[i * n + k] * r * v[j * n + k];
+                }
+            }
+        }
+    }
+    Ok(vec![m.into_tensor().into()])
+}
+
+/// `linalg_polar(A) -> (U, H)`: `A = U H` with `U = W Vh` orthogonal and `H = V S Vh`
+/// symmetric positive semi-definite, from the SVD `A = W S Vh` (both factors are
+/// independent of the SVD's signs).
+fn linalg_polar(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
+    let m = Mats::square(targ(&a, 0)?, "linalg.polar")?;
+    let n = m.rows;
+    let mut u = zeros(&m.batch, &[n, n])?;
+    let mut h = zeros(&m.batch, &[n, n])?;
+    for b in 0..m.count() {
+        let (s, w, v) = svd_one(m.mat(b), n, n, n, n);
+        let (ub, hb) = (&mut u[b * n * n..(b + 1) * n * n], &mut h[b * n * n..(b + 1) * n * n]);
+        for k in 0..n {
+            for i in 0..n {
+                for j in 0..n {
+                    ub[i * n + j] += w[k][i] * v[k][j];
+                    hb[i * n + j] += v[k][i] * s[k] * v[k][j];
+                }
+            }
+        }
+    }
+    Ok(vec![
+        tensor(m.dtype, &m.batch, &[n, n], u),
+        tensor(m.dtype, &m.batch, &[n, n], h),
+    ])
+}
+
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::_linalg_svd.default" => linalg_svd,
@@ -447,5 +495,7 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::linalg_pinv.atol_rtol_float" => linalg_pinv,
         "aten::linalg_pinv.default" => pinv_rcond,
         "aten::pinverse.default" => pinv_rcond,
+        "aten::linalg_matrix_sqrth.default" => matrix_sqrth,
+        "aten::linalg_polar.default" => linalg_polar,
     );
 }

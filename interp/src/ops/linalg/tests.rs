@@ -124,3 +124,17 @@ fn hostile_pivots_are_errors() {
         assert!(try_call("aten::linalg_lu_solve.default", vec![lu.clone(), piv, lu.clone(), Value::Bool(true), Value::Bool(false)]).is_err());
     }
 }
+
+#[test]
+fn ldl_factor_then_solve_inverts_an_indefinite_matrix() {
+    // Symmetric, indefinite, with a zero leading diagonal (forces a 2×2 pivot).
+    let a = vec![0.0, 2.0, 1.0, 3.0, 2.0, 1.0, 0.5, -1.0, 1.0, 0.5, -2.0, 4.0, 3.0, -1.0, 4.0, 0.0];
+    let f = call("aten::linalg_ldl_factor_ex.default", vec![t64(&[4, 4], a.clone()), Value::Bool(false), Value::Bool(false)]);
+    let piv = f[1].as_tensor().unwrap().i64s().unwrap().into_owned();
+    assert!(piv.iter().any(|&p| p < 0), "{piv:?}");
+    let b = m(4, 3, 9);
+    let x = call("aten::linalg_ldl_solve.default", vec![f[0].clone(), f[1].clone(), t64(&[4, 3], b.clone()), Value::Bool(false)]);
+    close(&mul(&a, &vals(&x[0]), 4, 4, 3), &b, 1e-12);
+    let bad: Value = Tensor::from_i32(vec![4], vec![-1, 2, 3, 4]).into();
+    assert!(try_call("aten::linalg_ldl_solve.default", vec![f[0].clone(), bad, t64(&[4, 3], b), Value::Bool(false)]).is_err());
+}

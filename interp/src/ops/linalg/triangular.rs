@@ -170,7 +170,7 @@ fn cholesky_all(t: &crate::tensor::Tensor, upper: bool, op: &str) -> Result<(Mat
 fn linalg_cholesky_ex(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let (l, info) = cholesky_all(targ(&a, 0)?, barg_or(&a, 1, false)?, "linalg.cholesky")?;
     if barg_or(&a, 2, false)? {
-        fail_on(&info, "linalg.cholesky")?;
+        fail_on(&info, "linalg.cholesky", targ(&a, 0)?.ndim() == 2)?;
     }
     let batch = l.batch.clone();
     Ok(vec![l.into_tensor().into(), int32(&batch, &[], info)])
@@ -180,20 +180,12 @@ fn linalg_cholesky_ex(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
 /// definite.
 fn linalg_cholesky(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let (l, info) = cholesky_all(targ(&a, 0)?, barg_or(&a, 1, false)?, "linalg.cholesky")?;
-    fail_on(&info, "linalg.cholesky")?;
+    fail_on(&info, "linalg.cholesky", targ(&a, 0)?.ndim() == 2)?;
     one(l.into_tensor())
 }
 
-fn fail_on(info: &[i32], op: &str) -> Result<()> {
-    match info.iter().position(|&i| i != 0) {
-        None => Ok(()),
-        Some(b) => Err(Error::runtime(format!(
-            "{op}: (Batch element {b}): The factorization could not be completed because the \
-             input is not positive-definite (the leading minor of order {} is not \
-             positive-definite).",
-            info[b]
-        ))),
-    }
+fn fail_on(info: &[i32], op: &str, is_matrix: bool) -> Result<()> {
+    super::lu::check_info(info, op, is_matrix)
 }
 
 /// `cholesky_solve(B, L, upper)`: solve `A X = B` with `A = L L^T` (or `U^T U`).
