@@ -204,7 +204,7 @@ def test_svd_invariants(dt, wtb):
     tol = TOL[dt] * 10
     for r in (g(2, 5, 3, seed=6, dtype=dt), g(2, 3, 5, seed=7, dtype=dt)):
         for full in (False, True):
-            u, s, vh = _run(lambda x: torch.linalg.svd(x, full_matrices=full), (r,), wtb)
+            u, s, vh = _run(lambda x, full=full: torch.linalg.svd(x, full_matrices=full), (r,), wtb)
             ru, rs, rvh = torch.linalg.svd(r, full_matrices=full)
             assert u.shape == tuple(ru.shape) and vh.shape == tuple(rvh.shape)
             assert rel_err(rs, s) <= TOL[dt]

@@ -166,7 +166,8 @@ fn sytrs(a: &[f64], n: usize, piv: &[i64], b: &mut [f64], nr: usize) {
             swap_rows(b, k + 1, (-piv[k]) as usize - 1);
             for i in k + 2..n {
                 for j in 0..nr {
-                    b[i * nr + j] -= a[at(i, k)] * b[k * nr + j] + a[at(i, k + 1)] * b[(k + 1) * nr + j];
+                    b[i * nr + j] -=
+                        a[at(i, k)] * b[k * nr + j] + a[at(i, k + 1)] * b[(k + 1) * nr + j];
                 }
             }
             let akm1k = a[at(k + 1, k)];
@@ -227,7 +228,11 @@ fn ldl_factor_ex(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
         infos.push(i);
     }
     if barg_or(&a, 2, false)? {
-        super::lu::check_info(&infos, "torch.linalg.ldl_factor_ex", targ(&a, 0)?.ndim() == 2)?;
+        super::lu::check_info(
+            &infos,
+            "torch.linalg.ldl_factor_ex",
+            targ(&a, 0)?.ndim() == 2,
+        )?;
     }
     let batch = m.batch.clone();
     Ok(vec![

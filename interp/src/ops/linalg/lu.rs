@@ -225,9 +225,21 @@ fn unpack_one(lu: &[f64], piv: &[usize], m: usize, n: usize, out: [Option<&mut [
 fn unpack(lu: &Mats, piv: &[usize], data: bool, pivots: bool) -> Result<Vec<Value>> {
     let (m, n) = (lu.rows, lu.cols);
     let k = m.min(n);
-    let mut p = if pivots { zeros(&lu.batch, &[m, m])? } else { vec![] };
-    let mut l = if data { zeros(&lu.batch, &[m, k])? } else { vec![] };
-    let mut u = if data { zeros(&lu.batch, &[k, n])? } else { vec![] };
+    let mut p = if pivots {
+        zeros(&lu.batch, &[m, m])?
+    } else {
+        vec![]
+    };
+    let mut l = if data {
+        zeros(&lu.batch, &[m, k])?
+    } else {
+        vec![]
+    };
+    let mut u = if data {
+        zeros(&lu.batch, &[k, n])?
+    } else {
+        vec![]
+    };
     for b in 0..lu.count() {
         unpack_one(
             lu.mat(b),
@@ -243,9 +255,21 @@ fn unpack(lu: &Mats, piv: &[usize], data: bool, pivots: bool) -> Result<Vec<Valu
     }
     let dt = lu.dtype;
     Ok(vec![
-        if pivots { tensor(dt, &lu.batch, &[m, m], p) } else { empty(dt) },
-        if data { tensor(dt, &lu.batch, &[m, k], l) } else { empty(dt) },
-        if data { tensor(dt, &lu.batch, &[k, n], u) } else { empty(dt) },
+        if pivots {
+            tensor(dt, &lu.batch, &[m, m], p)
+        } else {
+            empty(dt)
+        },
+        if data {
+            tensor(dt, &lu.batch, &[m, k], l)
+        } else {
+            empty(dt)
+        },
+        if data {
+            tensor(dt, &lu.batch, &[k, n], u)
+        } else {
+            empty(dt)
+        },
     ])
 }
 
@@ -291,7 +315,11 @@ fn is_vector_rhs(a: &Tensor, b: &Tensor) -> bool {
 /// Solve `A X = B` (`left`) or `X A = B` for a batch; returns X plus the factors of `A`.
 fn solve(a: &Tensor, b: &Tensor, left: bool, op: &str) -> Result<(Tensor, Factored)> {
     let vector = is_vector_rhs(a, b);
-    let b2 = if vector { b.unsqueeze(b.ndim() as i64)? } else { b.clone() };
+    let b2 = if vector {
+        b.unsqueeze(b.ndim() as i64)?
+    } else {
+        b.clone()
+    };
     let (am, bm) = broadcast_pair(a, &b2, op)?;
     if am.rows != am.cols {
         return Err(Error::runtime(format!(
@@ -378,7 +406,12 @@ pub(crate) fn check_info(info: &[i32], api: &str, is_matrix: bool) -> Result<()>
 
 /// `_linalg_solve_ex(A, B, *, left, check_errors) -> (result, LU, pivots, info)`.
 fn linalg_solve_ex_full(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
-    let (x, f) = solve(targ(&a, 0)?, targ(&a, 1)?, barg_or(&a, 2, true)?, "linalg.solve")?;
+    let (x, f) = solve(
+        targ(&a, 0)?,
+        targ(&a, 1)?,
+        barg_or(&a, 2, true)?,
+        "linalg.solve",
+    )?;
     check(&f.info, "linalg.solve", barg_or(&a, 3, false)?)?;
     let batch = f.lu.batch.clone();
     let n = f.lu.rows;
@@ -399,7 +432,12 @@ fn linalg_solve_ex(c: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
 
 /// `linalg_solve(A, B, *, left)`: errors on a singular `A`.
 fn linalg_solve(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
-    let (x, f) = solve(targ(&a, 0)?, targ(&a, 1)?, barg_or(&a, 2, true)?, "linalg.solve")?;
+    let (x, f) = solve(
+        targ(&a, 0)?,
+        targ(&a, 1)?,
+        barg_or(&a, 2, true)?,
+        "linalg.solve",
+    )?;
     check_info(&f.info, "torch.linalg.solve", targ(&a, 0)?.ndim() == 2)?;
     one(x)
 }

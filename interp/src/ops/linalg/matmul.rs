@@ -2,10 +2,10 @@
 //! All compute in f32 on the GEMM kernel; transposed views of weights are fed to it as
 //! `trans_b` without a copy, and program weights are packed once per session.
 
-use crate::ops::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::error::{Error, Result};
 use crate::ops::registry::OpList;
 use crate::ops::OpCtx;
+use crate::ops::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::storage::try_alloc;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;

@@ -4,7 +4,7 @@
 //! LAPACK's `larfg` (`beta = -sign(alpha)·‖(alpha, x)‖`, `tau = 0` when `x` is zero), so `Q`
 //! and `R` carry the same signs as PyTorch's.
 
-use super::dense::{broadcast_pair, empty, identity, shape_of, tensor, zeros, Mats};
+use super::dense::{broadcast_pair, empty, shape_of, tensor, zeros, Mats};
 use crate::error::{Error, Result};
 use crate::ops::registry::OpList;
 use crate::ops::{arg, barg_or, targ, OpCtx};
@@ -69,7 +69,15 @@ fn reflect(v: &[f64], m: usize, vc: usize, i: usize, tau: f64, c: &mut [f64], cc
 }
 
 /// `c ← Q c` (or `Q^T c` when `trans`) with `Q = H_0 ⋯ H_{k-1}` from the reflectors in `v`.
-fn apply_q(v: &[f64], m: usize, vc: usize, tau: &[f64], c: &mut [f64], cc: usize, trans: bool) {
+pub(crate) fn apply_q(
+    v: &[f64],
+    m: usize,
+    vc: usize,
+    tau: &[f64],
+    c: &mut [f64],
+    cc: usize,
+    trans: bool,
+) {
     let k = tau.len();
     if trans {
         for (i, &t) in tau.iter().enumerate() {
@@ -102,7 +110,12 @@ fn read_tau(t: &Tensor, batch: &[usize], op: &str) -> Result<Vec<f64>> {
     }
     let k = t.shape()[t.ndim() - 1];
     t.expand_to(&shape_of(batch, &[k]))
-        .map_err(|e| e.context(format!("{op}: tau {:?} does not match the batch", t.shape())))?
+        .map_err(|e| {
+            e.context(format!(
+                "{op}: tau {:?} does not match the batch",
+                t.shape()
+            ))
+        })?
         .f64s()
 }
 
@@ -194,12 +207,8 @@ fn linalg_qr(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
         }
         if mode != "r" {
             let qb = &mut q[b * m * q_cols..(b + 1) * m * q_cols];
-            if q_cols == m {
-                qb.copy_from_slice(&identity(m));
-            } else {
-                for i in 0..q_cols {
-                    qb[i * q_cols + i] = 1.0;
-                }
+            for i in 0..q_cols {
+                qb[i * q_cols + i] = 1.0;
             }
             apply_q(fa, m, n, &tau, qb, q_cols, false);
         }

@@ -91,55 +91,62 @@ fn symmetric_from(a: &[f64], n: usize, upper: bool) -> Vec<f64> {
     s
 }
 
-/// Orthonormal vectors: `cols` (as rows of length `dim`, some possibly zero, marked by
-/// `ok[i] == false`) completed to `want` rows by Gram-Schmidt against the unit vectors.
-fn complete(mut rows: Vec<Vec<f64>>, ok: &[bool], dim: usize, want: usize) -> Vec<Vec<f64>> {
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(want);
-    let mut slots: Vec<Option<Vec<f64>>> = Vec::with_capacity(want);
-    for (r, &good) in rows.drain(..).zip(ok) {
-        if good {
-            basis.push(r.clone());
-            slots.push(Some(r));
-        } else {
-            slots.push(None);
+/// Orthonormal vectors: `rows` (each of length `dim`; those with `ok[i] == false` are
+/// undefined) completed to `want` by the orthogonal complement of the defined ones: the
+/// trailing columns of the Householder `Q` of the defined vectors fill the undefined slots
+/// and the new ones, in order (`O(dim · defined · want)`).
+fn complete(rows: Vec<Vec<f64>>, ok: &[bool], dim: usize, want: usize) -> Vec<Vec<f64>> {
+    let good: Vec<&Vec<f64>> = rows
+        .iter()
+        .zip(ok)
+        .filter(|(_, &o)| o)
+        .map(|(r, _)| r)
+        .collect();
+    let g = good.len();
+    let mut a = vec![0.0; dim * g];
+    for (j, r) in good.iter().enumerate() {
+        for i in 0..dim {
+            a[i * g + j] = r[i];
         }
     }
-    slots.resize(want, None);
-    let mut e = 0;
-    for slot in slots.iter_mut() {
-        if slot.is_some() {
-            continue;
+    let tau = super::qr::geqrf_one(&mut a, dim, g);
+    let mut next = g;
+    let mut fresh = || {
+        let mut e = vec![0.0; dim];
+        if next < dim {
+            e[next] = 1.0;
+            super::qr::apply_q(&a, dim, g, &tau, &mut e, 1, false);
         }
-        while e < dim {
-            let mut v = vec![0.0; dim];
-            v[e] = 1.0;
-            e += 1;
-            for _ in 0..2 {
-                for b in &basis {
-                    let d: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
-                    v.iter_mut().zip(b).for_each(|(x, y)| *x -= d * y);
-                }
-            }
-            let nv = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if nv > 1e-8 {
-                v.iter_mut().for_each(|x| *x /= nv);
-                basis.push(v.clone());
-                *slot = Some(v);
-                break;
-            }
-        }
+        next += 1;
+        e
+    };
+    let mut out: Vec<Vec<f64>> = Vec::with_capacity(want);
+    for (r, &o) in rows.into_iter().zip(ok) {
+        out.push(if o { r } else { fresh() });
     }
-    slots
-        .into_iter()
-        .map(|s| s.unwrap_or_else(|| vec![0.0; dim]))
-        .collect()
+    while out.len() < want {
+        out.push(fresh());
+    }
+    out.truncate(want);
+    out
+}
+
+/// A thin SVD: descending singular values, `U`'s and `V`'s columns (as rows), and whether
+/// each `u_j` is defined (its `σ_j` not negligible).
+struct ThinSvd {
+    s: Vec<f64>,
+    u: Vec<Vec<f64>>,
+    v: Vec<Vec<f64>>,
+    ok: Vec<bool>,
 }
 
 /// Thin SVD of the row-major `m × n` matrix `a` with `m >= n` by one-sided Jacobi:
 /// descending singular values, and `U`'s and `V`'s columns as rows (`n` of length `m`, `n`
 /// of length `n`); `ok[j]` is false where `σ_j` is too small to define `u_j`.
-fn svd_tall(a: &[f64], m: usize, n: usize) -> (Vec<f64>, Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<bool>) {
-    let mut u: Vec<Vec<f64>> = (0..n).map(|j| (0..m).map(|i| a[i * n + j]).collect()).collect();
+fn svd_tall(a: &[f64], m: usize, n: usize) -> ThinSvd {
+    let mut u: Vec<Vec<f64>> = (0..n)
+        .map(|j| (0..m).map(|i| a[i * n + j]).collect())
+        .collect();
     let mut v: Vec<Vec<f64>> = (0..n)
         .map(|j| (0..n).map(|i| if i == j { 1.0 } else { 0.0 }).collect())
         .collect();
@@ -203,7 +210,12 @@ fn svd_tall(a: &[f64], m: usize, n: usize) -> (Vec<f64>, Vec<Vec<f64>>, Vec<Vec<
         });
         vs.push(v[j].clone());
     }
-    (s, us, vs, ok)
+    ThinSvd {
+        s,
+        u: us,
+        v: vs,
+        ok,
+    }
 }
 
 /// SVD of one `m × n` matrix: `(S, U columns as rows, V columns as rows)`, with `U`
@@ -216,16 +228,16 @@ fn svd_one(
     v_want: usize,
 ) -> (Vec<f64>, Vec<Vec<f64>>, Vec<Vec<f64>>) {
     if m >= n {
-        let (s, u, v, ok) = svd_tall(a, m, n);
-        let u = complete(u, &ok, m, u_want);
-        let v = complete(v, &vec![true; n], n, v_want);
-        (s, u, v)
+        let t = svd_tall(a, m, n);
+        let u = complete(t.u, &t.ok, m, u_want);
+        let v = complete(t.v, &vec![true; n], n, v_want);
+        (t.s, u, v)
     } else {
         // A^T = U' S V'^T, so A = V' S U'^T.
-        let (s, u, v, ok) = svd_tall(&transpose(a, m, n), n, m);
-        let uu = complete(v, &vec![true; m], m, u_want);
-        let vv = complete(u, &ok, n, v_want);
-        (s, uu, vv)
+        let t = svd_tall(&transpose(a, m, n), n, m);
+        let uu = complete(t.v, &vec![true; m], m, u_want);
+        let vv = complete(t.u, &t.ok, n, v_want);
+        (t.s, uu, vv)
     }
 }
 
@@ -238,10 +250,24 @@ fn linalg_svd(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let k = m.min(n);
     let (uc, vr) = if full { (m, n) } else { (k, k) };
     let mut s = zeros(&mats.batch, &[k])?;
-    let mut u = if uv { zeros(&mats.batch, &[m, uc])? } else { vec![] };
-    let mut vh = if uv { zeros(&mats.batch, &[vr, n])? } else { vec![] };
+    let mut u = if uv {
+        zeros(&mats.batch, &[m, uc])?
+    } else {
+        vec![]
+    };
+    let mut vh = if uv {
+        zeros(&mats.batch, &[vr, n])?
+    } else {
+        vec![]
+    };
     for b in 0..mats.count() {
-        let (sb, ub, vb) = svd_one(mats.mat(b), m, n, if uv { uc } else { k }, if uv { vr } else { k });
+        let (sb, ub, vb) = svd_one(
+            mats.mat(b),
+            m,
+            n,
+            if uv { uc } else { k },
+            if uv { vr } else { k },
+        );
         s[b * k..(b + 1) * k].copy_from_slice(&sb);
         if uv {
             let uo = &mut u[b * m * uc..(b + 1) * m * uc];
@@ -258,9 +284,17 @@ fn linalg_svd(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     }
     let dt = mats.dtype;
     Ok(vec![
-        if uv { tensor(dt, &mats.batch, &[m, uc], u) } else { empty(dt) },
+        if uv {
+            tensor(dt, &mats.batch, &[m, uc], u)
+        } else {
+            empty(dt)
+        },
         tensor(dt, &mats.batch, &[k], s),
-        if uv { tensor(dt, &mats.batch, &[vr, n], vh) } else { empty(dt) },
+        if uv {
+            tensor(dt, &mats.batch, &[vr, n], vh)
+        } else {
+            empty(dt)
+        },
     ])
 }
 
@@ -281,9 +315,8 @@ fn svd_legacy(c: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let v = vh.as_tensor()?.transpose(-2, -1)?.contiguous();
     if !uv {
         // PyTorch returns zero-filled U and V of the usual shapes.
-        let zero = |t: &Tensor| {
-            Tensor::from_f64_as(t.dtype(), t.shape().to_vec(), vec![0.0; t.numel()])
-        };
+        let zero =
+            |t: &Tensor| Tensor::from_f64_as(t.dtype(), t.shape().to_vec(), vec![0.0; t.numel()]);
         let zu = zero(r[0].as_tensor()?);
         return Ok(vec![zu.into(), r.swap_remove(1), zero(&v).into()]);
     }
@@ -332,7 +365,11 @@ fn linalg_eigh(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let (w, v) = eigh_all(&m, upper);
     Ok(vec![
         tensor(m.dtype, &m.batch, &[n], w),
-        if compute_v { tensor(m.dtype, &m.batch, &[n, n], v) } else { empty(m.dtype) },
+        if compute_v {
+            tensor(m.dtype, &m.batch, &[n, n], v)
+        } else {
+            empty(m.dtype)
+        },
     ])
 }
 
@@ -370,8 +407,16 @@ fn linalg_pinv(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let hermitian = barg_or(&a, 3, false)?;
     let (m, n) = (mats.rows, mats.cols);
     let count = mats.count();
-    let atol = tolerance(&a.get(1).cloned().unwrap_or(Value::None), &mats.batch, "atol")?;
-    let rtol = tolerance(&a.get(2).cloned().unwrap_or(Value::None), &mats.batch, "rtol")?;
+    let atol = tolerance(
+        &a.get(1).cloned().unwrap_or(Value::None),
+        &mats.batch,
+        "atol",
+    )?;
+    let rtol = tolerance(
+        &a.get(2).cloned().unwrap_or(Value::None),
+        &mats.batch,
+        "rtol",
+    )?;
     let eps = if mats.dtype == DType::F64 {
         f64::EPSILON
     } else {
@@ -379,7 +424,9 @@ fn linalg_pinv(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     };
     let default_rtol = eps * m.max(n) as f64;
     if hermitian && m != n {
-        return Err(Error::runtime("linalg.pinv: hermitian input must be square"));
+        return Err(Error::runtime(
+            "linalg.pinv: hermitian input must be square",
+        ));
     }
     let mut out = zeros(&mats.batch, &[n, m])?;
     for b in 0..count {
@@ -466,7 +513,10 @@ fn linalg_polar(_: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let mut h = zeros(&m.batch, &[n, n])?;
     for b in 0..m.count() {
         let (s, w, v) = svd_one(m.mat(b), n, n, n, n);
-        let (ub, hb) = (&mut u[b * n * n..(b + 1) * n * n], &mut h[b * n * n..(b + 1) * n * n]);
+        let (ub, hb) = (
+            &mut u[b * n * n..(b + 1) * n * n],
+            &mut h[b * n * n..(b + 1) * n * n],
+        );
         for k in 0..n {
             for i in 0..n {
                 for j in 0..n {
