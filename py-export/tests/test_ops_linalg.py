@@ -242,3 +242,10 @@ def test_singular_matrices_follow_pytorch(wtb):
         wasm_torch.export(Fn(fn), (torch.eye(2).expand(2, 2, 2).contiguous(),), wtb, verify=False)
         with pytest.raises(Exception, match="singular|positive-definite"):
             wasm_torch.load(wtb).run(sing)
+
+
+@pytest.mark.parametrize("frontend", ["export", "trace"])
+def test_addbmm(frontend, wtb):
+    x, b1, b2 = g(3, 5, seed=20), g(4, 3, 2, seed=21), g(4, 2, 5, seed=22)
+    _check(lambda x, b1, b2: torch.addbmm(x, b1, b2, beta=0.5, alpha=2.0), (x, b1, b2), wtb, frontend)
+    _check(lambda x, b1, b2: torch.addbmm(x[0], b1, b2), (x, b1, b2), wtb, frontend)
