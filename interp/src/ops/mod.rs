@@ -37,6 +37,7 @@ pub(crate) mod index;
 pub(crate) mod inplace;
 pub(crate) mod linalg;
 pub(crate) mod norm;
+pub(crate) mod order;
 pub(crate) mod pad;
 pub(crate) mod pool;
 pub(crate) mod random;
@@ -47,6 +48,7 @@ pub(crate) mod scalar;
 pub(crate) mod scatter;
 pub(crate) mod shape;
 pub(crate) mod softmax;
+pub(crate) mod special;
 pub(crate) mod upsample;
 
 pub(crate) use args::*;
@@ -77,4 +79,6 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     random::register(r);
     distance::register(r);
     inplace::register(r);
+    special::register(r);
+    order::register(r);
 }
