@@ -39,6 +39,7 @@ pub(crate) mod linalg;
 pub(crate) mod norm;
 pub(crate) mod order;
 pub(crate) mod pad;
+pub(crate) mod place;
 pub(crate) mod pool;
 pub(crate) mod random;
 pub(crate) mod reduce;
@@ -46,6 +47,7 @@ pub(crate) mod rnn;
 pub(crate) mod sampler;
 pub(crate) mod scalar;
 pub(crate) mod scatter;
+pub(crate) mod search;
 pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod special;
@@ -81,4 +83,6 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     inplace::register(r);
     special::register(r);
     order::register(r);
+    search::register(r);
+    place::register(r);
 }

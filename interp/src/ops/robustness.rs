@@ -448,9 +448,15 @@ fn hostile_arguments_give_errors_not_panics() {
     cases.push(("polygamma", vec![Value::Int(BIG), xs.clone()]));
     cases.push(("polygamma", vec![Value::Int(-1), xs.clone()]));
     cases.push(("mvlgamma", vec![vals(&[1e30]), Value::Int(BIG)]));
-    cases.push(("special_zeta", vec![vals(&[3.0, 4.0]), vals(&[-1e15 - 0.5, -7.5])]));
+    cases.push((
+        "special_zeta",
+        vec![vals(&[3.0, 4.0]), vals(&[-1e15 - 0.5, -7.5])],
+    ));
     cases.push(("igamma", vec![vals(&[1e30, 1e9]), vals(&[1e30, 1e9])]));
-    cases.push(("igammac", vec![vals(&[1e9, 3.0]), vals(&[1e9 + 1.0, 1e-30])]));
+    cases.push((
+        "igammac",
+        vec![vals(&[1e9, 3.0]), vals(&[1e9 + 1.0, 1e-30])],
+    ));
     for k in [0, -1, BIG, i64::MAX, 7] {
         cases.push(("kthvalue", vec![t(&[2, 3]), Value::Int(k), Value::Int(1)]));
     }
