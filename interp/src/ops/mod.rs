@@ -48,6 +48,7 @@ pub(crate) mod sampler;
 pub(crate) mod scalar;
 pub(crate) mod scatter;
 pub(crate) mod search;
+pub(crate) mod segment;
 pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod special;
@@ -85,4 +86,5 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     order::register(r);
     search::register(r);
     place::register(r);
+    segment::register(r);
 }
