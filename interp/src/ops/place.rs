@@ -1,6 +1,6 @@
 //! Ops that return a copy of `self` with a source written (or reduced) into chosen
-//! positions: `diagonal_scatter`, `as_strided_scatter`, `put`, `index_reduce`, and the
-//! batched-product sum `addbmm`.
+//! positions: `diagonal_scatter`, `as_strided_scatter`, `put`, `index_reduce`; and the
+//! product sums `addbmm` and `_trilinear`.
 //!
 //! Each op first computes the flat target position of every source element in the
 //! contiguous copy (checked against its size, so hostile offsets, strides or indices give an
@@ -319,6 +319,65 @@ fn addbmm(args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![Tensor::from_f64_as(dt, vec![n, m], out).into()])
 }
 
+/// _trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim=1): each input
+/// unsqueezed at its `expand` dims, the three multiplied with broadcasting, then summed over
+/// `sumdim` (what `nn.functional.bilinear` lowers to). Accumulated in f64.
+fn trilinear(args: &[Value]) -> Result<Vec<Value>> {
+    let mut parts = Vec::with_capacity(3);
+    for i in 0..3 {
+        let mut t = targ(args, i)?.clone();
+        let mut e = ints(args, 3 + i)?;
+        e.sort_unstable();
+        for d in e {
+            if d < 0 || d as usize > t.ndim() {
+                return Err(Error::runtime(format!(
+                    "_trilinear: expand dim {d} is out of range"
+                )));
+            }
+            t = t.unsqueeze(d)?;
+        }
+        parts.push(t);
+    }
+    let nd = parts[0].ndim();
+    if parts.iter().any(|t| t.ndim() != nd) {
+        return Err(Error::runtime(
+            "_trilinear: the expanded inputs differ in rank",
+        ));
+    }
+    let shape = crate::ops::broadcast_shapes(
+        &crate::ops::broadcast_shapes(parts[0].shape(), parts[1].shape())?,
+        parts[2].shape(),
+    )?;
+    let mut prod = parts[0].expand_to(&shape)?.f64s()?;
+    for t in &parts[1..] {
+        for (p, v) in prod.iter_mut().zip(t.expand_to(&shape)?.f64s()?) {
+            *p *= v;
+        }
+    }
+    let mut sum: Vec<usize> = ints(args, 6)?
+        .iter()
+        .map(|&d| norm_dim(d, nd))
+        .collect::<Result<_>>()?;
+    sum.sort_unstable();
+    sum.dedup();
+    let kept: Vec<usize> = (0..nd).filter(|d| !sum.contains(d)).collect();
+    let order: Vec<i64> = kept.iter().chain(&sum).map(|&d| d as i64).collect();
+    let dt = crate::ops::promote(
+        crate::ops::promote(parts[0].dtype(), parts[1].dtype()),
+        parts[2].dtype(),
+    );
+    let full = Tensor::from_f64_as(crate::tensor::DType::F64, shape.clone(), prod);
+    let moved = full.permute(&order)?.contiguous().f64s()?;
+    let row: usize = sum.iter().map(|&d| shape[d]).product();
+    let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+    let out: Vec<f64> = if row == 0 {
+        vec![0.0; checked_numel(&out_shape)?]
+    } else {
+        moved.chunks(row).map(|c| c.iter().sum()).collect()
+    };
+    Ok(vec![Tensor::from_f64_as(dt, out_shape, out).into()])
+}
+
 /// Register the family's ops.
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
@@ -327,6 +386,7 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::put.default" => |_: &mut OpCtx, a: Vec<Value>| put(&a),
         "aten::index_reduce.default" => |_: &mut OpCtx, a: Vec<Value>| index_reduce(&a),
         "aten::addbmm.default" => |_: &mut OpCtx, a: Vec<Value>| addbmm(&a),
+        "aten::_trilinear.default" => |_: &mut OpCtx, a: Vec<Value>| trilinear(&a),
     );
 }
 

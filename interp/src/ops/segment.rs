@@ -150,7 +150,10 @@ mod tests {
             call("max", Value::None),
             vec![5.0, f32::NEG_INFINITY, 7.0, 4.0]
         );
-        assert_eq!(call("mean", Value::Float(2.0)), vec![4.0, 2.0, 14.0 / 3.0, 6.0]);
+        assert_eq!(
+            call("mean", Value::Float(2.0)),
+            vec![4.0, 2.0, 14.0 / 3.0, 6.0]
+        );
         assert_eq!(call("prod", Value::None), vec![5.0, 1.0, 42.0, 4.0]);
         let off = Tensor::from_i64(vec![5], vec![0, 2, 2, 5, 6]);
         let r = try_call_t(
