@@ -176,3 +176,12 @@ def test_bilinear(tmp_path):
         tmp_path,
     )
     check(lambda a, b, w: F.bilinear(a, b, w), (g(3, seed=20), g(5, seed=21), g(2, 3, 5, seed=22)), tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_3d(mode, padding, align, tmp_path):
+    x = g(2, 3, 4, 5, 6, seed=23)
+    grid = g(2, 3, 4, 2, 3, seed=24) * 0.8
+    check(lambda a, gr: F.grid_sample(a, gr, mode=mode, padding_mode=padding, align_corners=align), (x, grid), tmp_path)
