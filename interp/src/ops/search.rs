@@ -20,10 +20,14 @@ fn bound(seq: &[f64], v: f64, right: bool) -> usize {
     let (mut lo, mut hi) = (0, seq.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
+        // PyTorch's `!(seq[mid] > v)` / `!(seq[mid] >= v)`: true also when either is NaN.
         let go_right = if right {
-            !(seq[mid] > v)
+            seq[mid].partial_cmp(&v) != Some(std::cmp::Ordering::Greater)
         } else {
-            !(seq[mid] >= v)
+            !matches!(
+                seq[mid].partial_cmp(&v),
+                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+            )
         };
         if go_right {
             lo = mid + 1;

@@ -28,7 +28,7 @@ pub(crate) enum Poly {
 /// PyTorch's float-to-int64 conversion of the degree (x86 semantics: NaN and values out of
 /// range become i64::MIN, which counts as negative).
 pub(crate) fn degree(n: f64) -> i64 {
-    if n.is_nan() || n.abs() >= 9.223_372_036_854_775_807e18 {
+    if n.is_nan() || n.abs() >= 9.223_372_036_854_776e18 {
         i64::MIN
     } else {
         n as i64
