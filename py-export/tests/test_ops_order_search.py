@@ -93,7 +93,7 @@ def test_var_std_mean(tmp_path):
 def test_float_representation(tmp_path):
     x = torch.tensor([1.2345, -2.5, 0.5, 1.5, 1250.0, -0.0, 0.0, 3.14159e-10, 1e30, NAN, float("inf")])
     for d in (0, 2, 3, -1, -3):
-        check(lambda t: torch.round(t, decimals=d), (x,), tmp_path)
+        check(lambda t, d=d: torch.round(t, decimals=d), (x,), tmp_path)
     check(lambda t: torch.round(t.double(), decimals=4), (x,), tmp_path)
     y = torch.tensor([2.0, -3.0, 0.5, 1.5, 0.0, 1.0, 0.0, 0.0, float("inf"), 1.0, 0.0])
     check(lambda a, b: torch.nextafter(a, b), (x, y), tmp_path)
@@ -141,7 +141,11 @@ def test_scatter_like(tmp_path):
     source = g(6, 5, seed=8)
     for how in ("prod", "mean", "amax", "amin"):
         for inc in (True, False):
-            check(lambda a, i, s: a.index_reduce(0, i, s, how, include_self=inc), (x, index, source), tmp_path)
+            check(
+                lambda a, i, s, how=how, inc=inc: a.index_reduce(0, i, s, how, include_self=inc),
+                (x, index, source),
+                tmp_path,
+            )
     check(
         lambda a, b1, b2: torch.addbmm(a, b1, b2, beta=0.5, alpha=2.0),
         (g(3, 4, seed=9), g(5, 3, 6, seed=10), g(5, 6, 4, seed=11)),
@@ -157,12 +161,12 @@ def test_pool_segment_losses(tmp_path):
     d = torch.tensor([1.0, 5.0, 2.0, NAN, 3.0, 4.0, -2.0])
     lengths = torch.tensor([2, 0, 3, 2])
     for how in ("max", "min", "sum", "mean", "prod"):
-        check(lambda t, l: torch.segment_reduce(t, how, lengths=l), (d, lengths), tmp_path)
-        check(lambda t, l: torch.segment_reduce(t, how, lengths=l, initial=2.0), (d, lengths), tmp_path)
+        check(lambda t, ln, how=how: torch.segment_reduce(t, how, lengths=ln), (d, lengths), tmp_path)
+        check(lambda t, ln, how=how: torch.segment_reduce(t, how, lengths=ln, initial=2.0), (d, lengths), tmp_path)
     offsets = torch.tensor([0, 2, 2, 5, 7])
     check(lambda t, o: torch.segment_reduce(t, "sum", offsets=o), (d, offsets), tmp_path)
     d2 = g(7, 3, seed=13)
-    check(lambda t, l: torch.segment_reduce(t, "mean", lengths=l), (d2, lengths), tmp_path)
+    check(lambda t, ln: torch.segment_reduce(t, "mean", lengths=ln), (d2, lengths), tmp_path)
     a, b = g(5, 6, seed=14), g(5, 6, seed=15)
     y = torch.tensor([1.0, -1.0, 1.0, -1.0, -1.0])
     check(lambda a, b, y: F.cosine_embedding_loss(a, b, y, margin=0.2), (a, b, y), tmp_path)
