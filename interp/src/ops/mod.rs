@@ -48,6 +48,7 @@ pub(crate) mod scatter;
 pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod upsample;
+pub(crate) mod vision;
 
 pub(crate) use args::*;
 pub use ctx::{OpCtx, OpFn};
@@ -77,4 +78,5 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     random::register(r);
     distance::register(r);
     inplace::register(r);
+    vision::register(r);
 }
