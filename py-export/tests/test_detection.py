@@ -1,0 +1,252 @@
+"""Detectors and their ops: torchvision::nms / roi_align / roi_pool against torchvision's own
+implementations (including no boxes), nested inputs and outputs (``List[Tensor]`` in,
+``List[Dict[str, Tensor]]`` out) through the ``wasm_torch.io.json`` asset, and torchvision's
+SSDlite and Faster R-CNN (mobilenet 320) exported with the trace front end and checked against
+PyTorch: the same boxes, labels and scores.
+
+Random-weight detectors score every class almost alike (softmax of near-zero logits), so the
+comparison re-initialises the weights with a He-style scale that spreads the scores; exact
+score ties still occur (the same score for two detections) and PyTorch's ``topk`` orders ties
+arbitrarily, so detections are matched one to one (same label, score and box).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+torchvision = pytest.importorskip("torchvision")
+
+import wasm_torch  # noqa: E402
+from wasm_torch import InputError, StructureError  # noqa: E402
+
+warnings.filterwarnings("ignore", category=UserWarning)
+
+
+class _Op(torch.nn.Module):
+    """One torchvision op as a module (the rest of the graph is plain tensors)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *a):
+        return self.fn(*a)
+
+
+def _boxes(n: int, gen: torch.Generator, size: float = 32.0) -> torch.Tensor:
+    xy = torch.rand(n, 2, generator=gen) * size
+    wh = torch.rand(n, 2, generator=gen) * size / 2 + 0.5
+    return torch.cat([xy, xy + wh], 1)
+
+
+def _run_op(tmp_path, fn, args, name):
+    p = tmp_path / f"{name}.wtb"
+    wasm_torch.export(_Op(fn), args, p, frontend="trace", verify=False)
+    return wasm_torch.load(p).run(*args)
+
+
+@pytest.mark.parametrize("n", [0, 1, 40])
+def test_nms_matches_torchvision(tmp_path, n):
+    gen = torch.Generator().manual_seed(n)
+    boxes = _boxes(n, gen)
+    scores = torch.rand(n, generator=gen)
+    if n > 4:
+        scores[3] = scores[2]  # a tie: the lower index comes first in both
+    fn = lambda b, s: torchvision.ops.nms(b, s, 0.3)  # noqa: E731
+    (got,) = _run_op(tmp_path, fn, (boxes, scores), "nms")
+    want = fn(boxes, scores).numpy()
+    assert got.dtype == np.int64 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_batched_nms_matches_torchvision(tmp_path):
+    gen = torch.Generator().manual_seed(7)
+    boxes, scores = _boxes(60, gen), torch.rand(60, generator=gen)
+    idxs = torch.randint(0, 4, (60,), generator=gen)
+    fn = lambda b, s, i: torchvision.ops.batched_nms(b, s, i, 0.4)  # noqa: E731
+    (got,) = _run_op(tmp_path, fn, (boxes, scores, idxs), "bnms")
+    np.testing.assert_array_equal(got, fn(boxes, scores, idxs).numpy())
+
+
+@pytest.mark.parametrize("k", [0, 7])
+@pytest.mark.parametrize("aligned,sampling", [(False, 2), (True, -1), (False, 0)])
+def test_roi_align_matches_torchvision(tmp_path, k, aligned, sampling):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 16, 20, generator=gen)
+    rois = torch.cat([torch.randint(0, 2, (k, 1), generator=gen).float(), _boxes(k, gen, 40.0) - 4.0], 1)
+    fn = lambda a, r: torchvision.ops.roi_align(a, r, (5, 4), 0.5, sampling, aligned)  # noqa: E731
+    (got,) = _run_op(tmp_path, fn, (x, rois), "ra")
+    want = fn(x, rois).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [0, 6])
+def test_roi_pool_matches_torchvision(tmp_path, k):
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 2, 12, 12, generator=gen)
+    rois = torch.cat([torch.zeros(k, 1), _boxes(k, gen, 30.0) - 3.0], 1)
+    fn = lambda a, r: torchvision.ops.roi_pool(a, r, (3, 3), 0.5)  # noqa: E731
+    (got,) = _run_op(tmp_path, fn, (x, rois), "rp")
+    np.testing.assert_array_equal(got, fn(x, rois).numpy())
+
+
+class _Nested(torch.nn.Module):
+    """List input, list-of-dicts output, an optional argument left at None."""
+
+    def forward(self, images, targets=None):
+        assert targets is None
+        return [{"sum": im.sum(0), "max": im.amax((1, 2))} for im in images]
+
+
+def test_nested_io_round_trip(tmp_path):
+    p = tmp_path / "nested.wtb"
+    xs = [torch.rand(3, 4, 5), torch.rand(3, 4, 5)]
+    wasm_torch.export(_Nested(), (xs,), p, frontend="trace")
+    s = wasm_torch.load(p)
+    assert [i.name for i in s.inputs] == ["images.0", "images.1"]
+    assert [o.name for o in s.outputs] == ["0.sum", "0.max", "1.sum", "1.max"]
+    out = s.run(xs)
+    assert isinstance(out, list) and len(out) == 2 and set(out[1]) == {"sum", "max"}
+    np.testing.assert_allclose(out[1]["max"], xs[1].amax((1, 2)).numpy(), rtol=1e-6)
+    # the flat interface (what WASI-NN sees) stays available
+    flat = s.run_flat(*xs)
+    assert len(flat) == 4
+    np.testing.assert_allclose(flat[2], out[1]["sum"])
+    with pytest.raises(InputError, match="exported for that many"):
+        s.run([xs[0]])
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"not json",
+        json.dumps({"version": 2, "inputs": [], "outputs": {"t": 0}}).encode(),
+        json.dumps({"version": 1, "inputs": [{"t": 0}], "outputs": {"list": [{"t": 0}, {"t": 0}]}}).encode(),
+        json.dumps({"version": 1, "inputs": [{"t": 5}], "outputs": {"t": 0}}).encode(),
+        json.dumps({"version": 1, "inputs": [{"t": 0}], "outputs": {"set": []}}).encode(),
+    ],
+)
+def test_a_malformed_structure_asset_is_a_typed_error(tmp_path, doc):
+    class One(torch.nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    p = tmp_path / "bad.wtb"
+    wasm_torch.export(One(), (torch.rand(2),), p, assets={"wasm_torch.io.json": doc})
+    s = wasm_torch.load(p)
+    with pytest.raises(StructureError):
+        s.run(torch.rand(2))
+    assert s.run_flat(torch.rand(2))[0].shape == (2,)
+
+
+# ---------------------------------------------------------------------------------------------
+# torchvision detectors
+
+SIZE = 320
+
+
+def _detector(name: str) -> torch.nn.Module:
+    from torchvision.models import detection as d
+
+    torch.manual_seed(0)
+    if name == "ssdlite":
+        m = d.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=5)
+    elif name == "fasterrcnn":
+        m = d.fasterrcnn_mobilenet_v3_large_320_fpn(
+            weights=None, weights_backbone=None, num_classes=5, box_score_thresh=0.0
+        )
+    else:
+        raise ValueError(name)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() > 1:  # He-style scale: spread scores instead of a uniform softmax
+                p.copy_(torch.randn(p.shape, generator=gen) * (1.0 / p[0].numel()) ** 0.5)
+    return m.eval()
+
+
+def _rows(det) -> np.ndarray:
+    """Rows (score, label, x1, y1, x2, y2)."""
+    return np.concatenate(
+        [
+            np.asarray(det["scores"], np.float64)[:, None],
+            np.asarray(det["labels"], np.float64)[:, None],
+            np.asarray(det["boxes"], np.float64),
+        ],
+        1,
+    )
+
+
+def _assert_same_detections(want, got) -> None:
+    """Every detection of ``want`` matches one of ``got`` (same label, score within 1e-5, box
+    within 1e-3 px + 1e-4 relative), one to one. Detections are in decreasing score order in
+    both; only the order among (nearly) equal scores may differ."""
+    a, b = _rows(want), _rows(got)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a[:, 0], b[:, 0], rtol=0, atol=1e-5)  # sorted scores agree
+    used = np.zeros(len(b), bool)
+    for r in a:
+        ok = (
+            ~used
+            & (b[:, 1] == r[1])
+            & (np.abs(b[:, 0] - r[0]) <= 1e-5)
+            & (np.abs(b[:, 2:] - r[2:]) <= 1e-3 + 1e-4 * np.abs(r[2:])).all(1)
+        )
+        hit = np.nonzero(ok)[0]
+        assert len(hit), f"PyTorch's detection {r} has no match"
+        used[hit[0]] = True
+
+
+@pytest.fixture(scope="module", params=["ssdlite", "fasterrcnn"])
+def exported(request, tmp_path_factory):
+    m = _detector(request.param)
+    image = torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    p = tmp_path_factory.mktemp("det") / f"{request.param}.wtb"
+    # verify=False: the exporter's own check compares outputs in order, and tied scores may
+    # come out in another order; the tests below compare them as sets.
+    wasm_torch.export(m, ([image],), p, frontend="trace", verify=False)
+    return m, wasm_torch.load(p)
+
+
+def _check_same(m, s, image):
+    with torch.no_grad():
+        (want,) = m([image])
+    (got,) = s.run([image])
+    assert set(got) == set(want)
+    w = {k: v.numpy() for k, v in want.items()}
+    assert got["boxes"].shape == w["boxes"].shape and got["labels"].dtype == np.int64
+    assert len(w["scores"]) > 0
+    _assert_same_detections(w, got)
+
+
+def test_detector_matches_pytorch(exported):
+    m, s = exported
+    assert [i.name for i in s.inputs] == ["images.0"]
+    assert [o.name for o in s.outputs] == ["0.boxes", "0.scores", "0.labels"]
+    _check_same(m, s, torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(2)))
+    # another image: the post-processing's data-dependent sizes are not baked in
+    _check_same(m, s, torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(5)))
+
+
+def test_detector_that_finds_nothing_returns_empty_outputs(tmp_path):
+    m = _detector("ssdlite")
+    m.score_thresh = 2.0  # no softmax score passes: every class is filtered out
+    image = torch.rand(3, SIZE, SIZE)
+    p = tmp_path / "none.wtb"
+    wasm_torch.export(m, ([image],), p, frontend="trace")  # verify=True: empty == empty
+    (got,) = wasm_torch.load(p).run([image])
+    assert got["boxes"].shape == (0, 4) and got["scores"].shape == (0,) and got["labels"].shape == (0,)
+
+
+def test_detector_refuses_a_wrong_rank_image(exported):
+    _, s = exported
+    with pytest.raises((InputError, wasm_torch.NativeError)):
+        s.run([torch.rand(SIZE, SIZE)])
+    with pytest.raises((InputError, wasm_torch.NativeError)):
+        s.run([torch.rand(3, 0, SIZE)])
