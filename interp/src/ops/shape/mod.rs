@@ -293,7 +293,9 @@ fn meshgrid(args: &[Value], indexing: &str) -> Result<Vec<Value>> {
         }
     };
     if ts.is_empty() {
-        return Err(Error::runtime("meshgrid expects a non-empty list of tensors"));
+        return Err(Error::runtime(
+            "meshgrid expects a non-empty list of tensors",
+        ));
     }
     for t in &ts {
         if t.ndim() > 1 {
