@@ -96,6 +96,44 @@ def test_roi_pool_matches_torchvision(tmp_path, k):
     np.testing.assert_array_equal(got, fn(x, rois).numpy())
 
 
+def _topk_of_positives(x):
+    k = (x > 0).sum().item()  # an unbacked size under torch.export
+    torch._check(k >= 0)
+    torch._check(k <= x.shape[0])
+    return torch.topk(x, k).values
+
+
+_DATA_DEPENDENT = {
+    "nonzero": lambda x: torch.nonzero(x > 0),
+    "masked_select": lambda x: torch.masked_select(x, x > 0),
+    "bool_index": lambda x: x[x > 0] * 2,
+    "where_cond": lambda x: torch.where(x > 0)[0],
+    "unique": lambda x: torch.unique((x * 3).round(), return_inverse=True, return_counts=True),
+    "unique_consecutive": lambda x: torch.unique_consecutive((x * 2).round(), return_counts=True),
+    "topk_computed_k": _topk_of_positives,
+    "nonzero_static": lambda x: torch.nonzero_static(x > 0, size=5),
+    "nms": lambda x: torchvision.ops.nms(torch.stack([x, x, x + 2, x + 2], 1), x.abs(), 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_DATA_DEPENDENT))
+def test_data_dependent_sizes_under_torch_export(tmp_path, name):
+    """Output sizes known only at run time (unbacked ``u0`` in torch.export): the file gets
+    them right for inputs other than the example, including none selected."""
+    fn = _DATA_DEPENDENT[name]
+    p = tmp_path / f"{name}.wtb"
+    wasm_torch.export(_Op(fn), (torch.randn(12, generator=torch.Generator().manual_seed(0)),), p, frontend="export")
+    s = wasm_torch.load(p)
+    cases = [torch.randn(12, generator=torch.Generator().manual_seed(k)) for k in (1, 2)] + [-torch.rand(12) - 1]
+    for x in cases:
+        want = fn(x)
+        want = list(want) if isinstance(want, tuple) else [want]
+        got = s.run(x)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w.numpy())
+
+
 class _Nested(torch.nn.Module):
     """List input, list-of-dicts output, an optional argument left at None."""
 

@@ -47,6 +47,7 @@ pub(crate) mod scalar;
 pub(crate) mod scatter;
 pub(crate) mod shape;
 pub(crate) mod softmax;
+pub(crate) mod unique;
 pub(crate) mod upsample;
 pub(crate) mod vision;
 
@@ -79,4 +80,5 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     distance::register(r);
     inplace::register(r);
     vision::register(r);
+    unique::register(r);
 }

@@ -474,7 +474,7 @@ def export(
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
     model, inputs, input_names, output_names = _flatten_structure(
-        model, inputs, input_names, output_names, asset_list
+        model, inputs, input_names, output_names, asset_list, frontend
     )
     try:
         ref = _torch_outputs(model, inputs)  # also rejects non-tensor outputs up front
@@ -541,13 +541,15 @@ def _flatten_structure(
     input_names: Optional[List[str]],
     output_names: Optional[List[str]],
     asset_list: List[Tuple[str, bytes]],
+    frontend: str,
 ) -> Tuple[Any, Tuple[Any, ...], Optional[List[str]], Optional[List[str]]]:
     """A model with list/dict inputs or nested outputs (a detector) -> the same model taking
     and returning flat tensors (:class:`_structure.Flattened`), its flat inputs and dotted
     names; the nesting goes into the ``wasm_torch.io.json`` asset for the readers."""
     from . import _structure
 
-    if not isinstance(model, torch.nn.Module) or _is_script(model):
+    if not isinstance(model, torch.nn.Module) or _is_script(model) or frontend == "script":
+        # torch.jit.script compiles forward's own types; the flattening wrapper is Python.
         return model, inputs, input_names, output_names
     try:
         with torch.no_grad():
