@@ -209,9 +209,17 @@ mod tests {
         let x = Tensor::from_i64(vec![5], vec![big, 3, big - 1, 3, big]);
         let out = call(
             "aten::_unique2.default",
-            vec![x.into(), Value::Bool(true), Value::Bool(true), Value::Bool(true)],
+            vec![
+                x.into(),
+                Value::Bool(true),
+                Value::Bool(true),
+                Value::Bool(true),
+            ],
         );
-        let v: Vec<Vec<i64>> = out.iter().map(|o| o.as_tensor().unwrap().to_i64_vec()).collect();
+        let v: Vec<Vec<i64>> = out
+            .iter()
+            .map(|o| o.as_tensor().unwrap().to_i64_vec())
+            .collect();
         assert_eq!(v[0], vec![3, big - 1, big]);
         assert_eq!(v[1], vec![2, 0, 1, 0, 2]);
         assert_eq!(v[2], vec![2, 1, 2]);
@@ -221,11 +229,19 @@ mod tests {
     fn empty_inputs_give_empty_outputs() {
         let e = Tensor::from_f32(vec![0], vec![]);
         let m = Tensor::from_bool(vec![0], vec![]);
-        let out = call("aten::masked_select.default", vec![e.clone().into(), m.into()]);
+        let out = call(
+            "aten::masked_select.default",
+            vec![e.clone().into(), m.into()],
+        );
         assert_eq!(out[0].as_tensor().unwrap().shape(), &[0]);
         let out = call(
             "aten::unique_consecutive.default",
-            vec![e.into(), Value::Bool(false), Value::Bool(false), Value::None],
+            vec![
+                e.into(),
+                Value::Bool(false),
+                Value::Bool(false),
+                Value::None,
+            ],
         );
         assert_eq!(out[0].as_tensor().unwrap().shape(), &[0]);
     }
