@@ -234,6 +234,34 @@ mod tests {
     use crate::ops::test_util::{call, il};
 
     #[test]
+    fn bicubic_matches_pytorch() {
+        // torch.nn.functional.interpolate([[1, 2], [3, 4]], size=(3, 4), mode="bicubic")
+        let want = [
+            0.720_920_3,
+            1.052_951_6,
+            1.599_826_7,
+            1.931_858,
+            1.894_531_3,
+            2.226_562_5,
+            2.773_437_5,
+            3.105_468_8,
+            3.068_142_4,
+            3.400_173_4,
+            3.947_048_7,
+            4.279_08,
+        ];
+        let x = Tensor::from_f32(vec![1, 1, 2, 2], vec![1., 2., 3., 4.]);
+        let r = call(
+            "aten::upsample_bicubic2d.vec",
+            vec![x.into(), il(&[3, 4]), Value::Bool(false), Value::None],
+        );
+        let got = r[0].as_tensor().unwrap().to_f32_vec();
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "{got:?}");
+        }
+    }
+
+    #[test]
     fn upsampling() {
         let x = Tensor::from_f32(vec![1, 1, 2, 2], vec![1., 2., 3., 4.]);
         let r = call(
