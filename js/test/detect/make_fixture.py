@@ -16,8 +16,8 @@ import torch
 
 warnings.filterwarnings("ignore")
 
-import wasm_torch  # noqa: E402
-from torchvision.models.detection import ssdlite320_mobilenet_v3_large  # noqa: E402
+import wasm_torch
+from torchvision.models.detection import ssdlite320_mobilenet_v3_large
 
 
 def main() -> None:

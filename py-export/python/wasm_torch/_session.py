@@ -173,9 +173,7 @@ class Session:
         """The nesting of the model's inputs and outputs (lists, tuples, dicts of tensors),
         from the file's ``wasm_torch.io.json`` asset; ``None`` for a model of flat tensors."""
         if not hasattr(self, "_structure"):
-            from ._structure import ASSET
-
-            from ._structure import check
+            from ._structure import ASSET, check
             from .errors import StructureError
 
             raw = self._native.asset(ASSET)
@@ -316,7 +314,7 @@ def _flatten_input(tree: Dict[str, Any], x: Any, out: List[Any]) -> None:
                 raise InputError(f"missing key {k!r} in a dict input")
             _flatten_input(n, x[k], out)
     else:
-        items = tree.get("list", tree.get("tuple"))
+        items: List[Any] = tree["list"] if "list" in tree else tree["tuple"]
         if not isinstance(x, (list, tuple)) or len(x) != len(items):
             raise InputError(
                 f"expected a list of {len(items)} item(s) (the file was exported for that many), got {type(x).__name__}"

@@ -24,9 +24,7 @@ ASSET = "wasm_torch.io.json"
 
 
 def _is_plain_tensor_tuple(x: Any) -> bool:
-    return isinstance(x, torch.Tensor) or (
-        isinstance(x, tuple) and all(isinstance(t, torch.Tensor) for t in x)
-    )
+    return isinstance(x, torch.Tensor) or (isinstance(x, tuple) and all(isinstance(t, torch.Tensor) for t in x))
 
 
 def needs_structure(inputs: Sequence[Any], outputs: Any) -> bool:
@@ -151,7 +149,7 @@ def check(doc: Any, n_inputs: int, n_outputs: int) -> Dict[str, Any]:
             raise ValueError("structure asset: nesting deeper than 64")
         if not isinstance(node, dict) or len(node) != 1:
             raise ValueError(f"structure asset: malformed node {node!r:.80}")
-        (kind, body), = node.items()
+        ((kind, body),) = node.items()
         if kind == "t":
             if not isinstance(body, int) or isinstance(body, bool) or not 0 <= body < n or body in seen:
                 raise ValueError(f"structure asset: tensor index {body!r} out of range or repeated")
