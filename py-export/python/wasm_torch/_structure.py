@@ -23,16 +23,22 @@ import torch
 ASSET = "wasm_torch.io.json"
 
 
-def _is_plain_tensor_tuple(x: Any) -> bool:
-    return isinstance(x, torch.Tensor) or (isinstance(x, tuple) and all(isinstance(t, torch.Tensor) for t in x))
+def _has_dict(x: Any) -> bool:
+    """A dict (not a transformers ModelOutput, which the flat path already handles) anywhere."""
+    if hasattr(x, "to_tuple") and callable(x.to_tuple):
+        return False
+    if isinstance(x, dict):
+        return True
+    return isinstance(x, (list, tuple)) and any(_has_dict(v) or isinstance(v, (list, tuple)) for v in x)
 
 
 def needs_structure(inputs: Sequence[Any], outputs: Any) -> bool:
-    """True when an input is a list/tuple/dict or the output is more than a tensor or a flat
-    tuple of tensors (a dict, a list, nesting)."""
+    """True when an input is a list/tuple/dict or the output holds a dict or nested lists (a
+    detector's ``[{...}]``). A tensor, a flat tuple/list of tensors or a ModelOutput keep the
+    flat path (and its ``output{i}`` names)."""
     if any(isinstance(x, (list, tuple, dict)) for x in inputs):
         return True
-    return not _is_plain_tensor_tuple(outputs)
+    return _has_dict(outputs)
 
 
 def flatten(value: Any, prefix: str, leaves: List[Any], names: List[str]) -> Dict[str, Any]:
