@@ -65,6 +65,17 @@ def test_nms_matches_torchvision(tmp_path, n):
     np.testing.assert_array_equal(got, want)
 
 
+def test_nms_with_nan_scores_matches_torchvision(tmp_path):
+    """NaN scores sort first (as torch.sort puts NaN above every value) and suppress like any
+    other box: the same kept indices as torchvision, no error."""
+    gen = torch.Generator().manual_seed(0)
+    boxes, scores = _boxes(20, gen, 10.0), torch.rand(20, generator=gen)
+    scores[[3, 7]] = float("nan")
+    fn = lambda b, s: torchvision.ops.nms(b, s, 0.3)  # noqa: E731
+    (got,) = _run_op(tmp_path, fn, (boxes, scores), "nms_nan")
+    np.testing.assert_array_equal(got, fn(boxes, scores).numpy())
+
+
 def test_batched_nms_matches_torchvision(tmp_path):
     gen = torch.Generator().manual_seed(7)
     boxes, scores = _boxes(60, gen), torch.rand(60, generator=gen)
