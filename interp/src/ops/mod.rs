@@ -52,7 +52,9 @@ pub(crate) mod segment;
 pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod special;
+pub(crate) mod unique;
 pub(crate) mod upsample;
+pub(crate) mod vision;
 
 pub(crate) use args::*;
 pub use ctx::{OpCtx, OpFn};
@@ -87,4 +89,6 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     search::register(r);
     place::register(r);
     segment::register(r);
+    vision::register(r);
+    unique::register(r);
 }
