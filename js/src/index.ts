@@ -5,6 +5,8 @@
  * runs it. See README for the build selection, threads and the Worker wrapper.
  */
 export { Session } from './session.js';
+export { STRUCTURE_ASSET } from './structure.js';
+export type { Nested, Structure, StructureNode } from './structure.js';
 export type { LoadOptions, LoadProgress, LoadStats, ValueInfo, BuildInfo } from './session.js';
 export { Tensor, dtypeSize, isDType } from './tensor.js';
 export type { DType, TensorData, DataTypeMap } from './tensor.js';

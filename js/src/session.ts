@@ -9,6 +9,8 @@
  */
 import { chooseBuild, isThreaded, missingFeature, type BuildChoice, type Variant } from './detect.js';
 import { AbortError, InvalidInputError, ReleasedError, UnsupportedEnvironmentError, WasmTorchError, fromWasmError } from './errors.js';
+import { STRUCTURE_ASSET, flattenInputs, parseStructure, rebuildOutputs } from './structure.js';
+import type { Nested, Structure } from './structure.js';
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
 import { openSource, type ModelSource } from './source.js';
@@ -144,6 +146,8 @@ export class Session {
   private runtime: Runtime;
   /** The file's assets, copied out of wasm memory once at load (a few MB at most). */
   private assets: Map<string, Uint8Array>;
+  /** The parsed structure asset (`null`: none), on first use. */
+  private parsedStructure: Structure | null | undefined;
   private model: WasmModel | undefined;
   private session: WasmSession | undefined;
 
@@ -260,6 +264,40 @@ export class Session {
    */
   async run(inputs: Record<string, InputValue>): Promise<Record<string, Tensor>> {
     return this.runSync(inputs);
+  }
+
+  /**
+   * The nesting of the model's inputs and outputs (format-spec §4.10.1), or `undefined` for a
+   * model of flat tensors. Throws `BadFileError` when the file's structure asset is malformed.
+   */
+  get structure(): Structure | undefined {
+    if (this.parsedStructure === undefined) {
+      const raw = this.assets.get(STRUCTURE_ASSET);
+      this.parsedStructure = raw === undefined ? null : parseStructure(raw, this.inputs.length, this.outputs.length);
+    }
+    return this.parsedStructure ?? undefined;
+  }
+
+  /**
+   * Run a model exported with nested inputs/outputs the way its `forward` is called: one
+   * argument per parameter (`runNested([image])` for a torchvision detector), resolving to
+   * the nested output (`[{ boxes, scores, labels }]` of `Tensor`s). For a model without a
+   * structure, the arguments are its inputs in order and the result is the array of outputs.
+   */
+  async runNested(...args: unknown[]): Promise<Nested> {
+    const s = this.structure;
+    if (s === undefined) {
+      if (args.length !== this.inputs.length) throw new InvalidInputError(`the model takes ${this.inputs.length} input(s), got ${args.length}`);
+      const named: Record<string, InputValue> = {};
+      this.inputs.forEach((spec, i) => {
+        named[spec.name] = args[i] as InputValue;
+      });
+      const out = this.runSync(named);
+      return this.outputs.map((o) => out[o.name]);
+    }
+    const inNames = this.inputs.map((i) => i.name);
+    const out = this.runSync(flattenInputs(s, args, inNames));
+    return rebuildOutputs(s, out, this.outputs.map((o) => o.name));
   }
 
   /** `run` without the promise (blocks the calling thread). */

@@ -176,6 +176,21 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::triu.default" => |_: &mut OpCtx, a: Vec<Value>| tri(&a, true),
         "aten::tril.default" => |_: &mut OpCtx, a: Vec<Value>| tri(&a, false),
     );
+    // empty_permuted(size, physical_layout, *, dtype, ...): uninitialized memory in
+    // PyTorch, so any values are valid; zeros, like `empty`. The layout only orders memory.
+    reg!(r,
+        "aten::empty_permuted.default" => |_: &mut OpCtx, a: Vec<Value>| {
+            let layout = crate::ops::ints(&a, 1)?;
+            let mut sorted = layout.clone();
+            sorted.sort_unstable();
+            if sorted.iter().enumerate().any(|(i, &d)| d != i as i64) {
+                return Err(crate::error::Error::runtime(format!(
+                    "empty_permuted: physical_layout {layout:?} is not a permutation"
+                )));
+            }
+            filled(&a, 0.0, 2)
+        },
+    );
     let _ = ints;
 }
 

@@ -425,6 +425,10 @@ pub(crate) fn register(r: &mut OpList) {
             Ok(vec![v.into(), i.into()])
         },
         "aten::nonzero.default" => |_: &mut OpCtx, a: Vec<Value>| nonzero_op(&a),
+        // torch.where(cond) / nonzero(as_tuple=True): one index column per dim (a 0-d
+        // condition counts as 1-d, like PyTorch).
+        "aten::where.default" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::List(nonzero(targ(&a, 0)?)?.into_iter().map(Value::Tensor).collect())]),
+        "aten::nonzero_numpy.default" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::List(nonzero(targ(&a, 0)?)?.into_iter().map(Value::Tensor).collect())]),
     );
     let _ = (opt, to_usize);
 }

@@ -37,7 +37,9 @@ pub(crate) mod index;
 pub(crate) mod inplace;
 pub(crate) mod linalg;
 pub(crate) mod norm;
+pub(crate) mod order;
 pub(crate) mod pad;
+pub(crate) mod place;
 pub(crate) mod pool;
 pub(crate) mod random;
 pub(crate) mod reduce;
@@ -45,9 +47,14 @@ pub(crate) mod rnn;
 pub(crate) mod sampler;
 pub(crate) mod scalar;
 pub(crate) mod scatter;
+pub(crate) mod search;
+pub(crate) mod segment;
 pub(crate) mod shape;
 pub(crate) mod softmax;
+pub(crate) mod special;
+pub(crate) mod unique;
 pub(crate) mod upsample;
+pub(crate) mod vision;
 
 pub(crate) use args::*;
 pub use ctx::{OpCtx, OpFn};
@@ -77,4 +84,11 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     random::register(r);
     distance::register(r);
     inplace::register(r);
+    special::register(r);
+    order::register(r);
+    search::register(r);
+    place::register(r);
+    segment::register(r);
+    vision::register(r);
+    unique::register(r);
 }

@@ -12,7 +12,7 @@ use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
 /// Reduced dims (sorted, unique); `None`/empty means all dims.
-fn dims_of(v: &Value, ndim: usize) -> Result<Vec<usize>> {
+pub(crate) fn dims_of(v: &Value, ndim: usize) -> Result<Vec<usize>> {
     let ds = match v {
         Value::None => vec![],
         v => v.as_ints()?,
@@ -189,7 +189,7 @@ fn arg_reduce(x: &Tensor, dim: Option<i64>, keepdim: bool, max: bool) -> Result<
 }
 
 /// var/std with `correction` (Bessel's = 1).
-fn var_std(
+pub(crate) fn var_std(
     x: &Tensor,
     dims: &[usize],
     correction: f64,
@@ -217,6 +217,17 @@ fn var_std(
         DType::F32
     };
     Ok(Tensor::from_f64_as(dt, shape, out))
+}
+
+/// The mean over `dims` in f64 (the input's float dtype, f32 for integers), for the
+/// paired `var_mean` / `std_mean` reductions.
+pub(crate) fn mean_f64(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    let (p, rows, row, shape) = arrange(x, dims, keepdim)?;
+    let v = p.f64s()?;
+    let out: Vec<f64> = (0..rows)
+        .map(|r| v[r * row..(r + 1) * row].iter().sum::<f64>() / row as f64)
+        .collect();
+    Ok(Tensor::from_f64_as(super::float_out(x), shape, out))
 }
 
 fn var_correction(args: &[Value], std: bool) -> Result<Vec<Value>> {

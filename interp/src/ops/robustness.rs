@@ -427,6 +427,42 @@ fn hostile_arguments_give_errors_not_panics() {
             mask.clone(),
         ],
     ));
+    // Special functions and order statistics: degrees, orders and k far out of range must
+    // end quickly (an error or a value), never loop for n steps or panic.
+    let vals = |v: &[f32]| -> Value { Tensor::from_f32(vec![v.len()], v.to_vec()).into() };
+    let huge_n = vals(&[1e30, f32::INFINITY, f32::NAN, -1e30, 9.2e18, 1e9]);
+    let xs = vals(&[1.0 + 1e-7, -1.0 - 1e-7, 0.3, 0.0, f32::NAN, 1e30]);
+    for op in [
+        "special_chebyshev_polynomial_t",
+        "special_chebyshev_polynomial_u",
+        "special_chebyshev_polynomial_v",
+        "special_chebyshev_polynomial_w",
+        "special_shifted_chebyshev_polynomial_w",
+        "special_hermite_polynomial_h",
+        "special_hermite_polynomial_he",
+        "special_laguerre_polynomial_l",
+        "special_legendre_polynomial_p",
+    ] {
+        cases.push((op, vec![xs.clone(), huge_n.clone()]));
+    }
+    cases.push(("polygamma", vec![Value::Int(BIG), xs.clone()]));
+    cases.push(("polygamma", vec![Value::Int(-1), xs.clone()]));
+    cases.push(("mvlgamma", vec![vals(&[1e30]), Value::Int(BIG)]));
+    cases.push((
+        "special_zeta",
+        vec![vals(&[3.0, 4.0]), vals(&[-1e15 - 0.5, -7.5])],
+    ));
+    cases.push(("igamma", vec![vals(&[1e30, 1e9]), vals(&[1e30, 1e9])]));
+    cases.push((
+        "igammac",
+        vec![vals(&[1e9, 3.0]), vals(&[1e9 + 1.0, 1e-30])],
+    ));
+    for k in [0, -1, BIG, i64::MAX, 7] {
+        cases.push(("kthvalue", vec![t(&[2, 3]), Value::Int(k), Value::Int(1)]));
+    }
+    cases.push(("kthvalue", vec![t(&[2, 0]), Value::Int(1), Value::Int(-1)]));
+    cases.push(("mode", vec![t(&[0]), Value::Int(0)]));
+    cases.push(("mode", vec![t(&[2, 3]), Value::Int(BIG)]));
     let failures: Vec<String> = cases
         .into_iter()
         .filter_map(|(op, args)| survives(&format!("aten::{op}.default"), args).err())

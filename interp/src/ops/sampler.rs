@@ -1,8 +1,8 @@
 //! `grid_sampler_2d` (`F.grid_sample` on 4-d inputs): samples `(N, C, H, W)` at the
 //! normalised `(x, y)` locations of a `(N, Ho, Wo, 2)` grid. Bilinear, nearest and bicubic
-//! interpolation; zeros, border and reflection padding. The coordinate arithmetic is
-//! PyTorch's (`GridSampler.h`), done in f32 like PyTorch does for f32 tensors, so
-//! round-to-nearest and floor decisions agree.
+//! interpolation (`grid_sampler_3d` on 5-d inputs: trilinear and nearest); zeros, border
+//! and reflection padding. The coordinate arithmetic is PyTorch's (`GridSampler.h`), done
+//! in f32 like PyTorch does for f32 tensors, so round-to-nearest and floor decisions agree.
 
 use super::{barg_or, iarg, one, targ};
 use crate::error::{Error, Result};
@@ -257,12 +257,124 @@ fn grid_sampler_2d(args: &[Value]) -> Result<Vec<Value>> {
     one(Tensor::from_f32_as(float_out(x), shape, out))
 }
 
+/// One sample of a `(D, H, W)` volume at normalised `(gx, gy, gz)`: trilinear (8 taps, f32
+/// weights as PyTorch forms them) or nearest (round half to even); out-of-range taps read 0.
+#[allow(clippy::too_many_arguments)]
+fn sample3(
+    v: &[f32],
+    dims: [usize; 3],
+    g: [f32; 3],
+    mode: Interp,
+    padding: Padding,
+    align: bool,
+) -> f32 {
+    let [d, h, w] = dims;
+    let at = |z: i64, y: i64, x: i64| -> f32 {
+        if z >= 0 && y >= 0 && x >= 0 && (z as usize) < d && (y as usize) < h && (x as usize) < w {
+            v[(z as usize * h + y as usize) * w + x as usize]
+        } else {
+            0.0
+        }
+    };
+    let x = pad_coord(unnormalize(g[0], w, align), w, padding, align);
+    let y = pad_coord(unnormalize(g[1], h, align), h, padding, align);
+    let z = pad_coord(unnormalize(g[2], d, align), d, padding, align);
+    if mode == Interp::Nearest {
+        return at(
+            floor_i(z.round_ties_even()),
+            floor_i(y.round_ties_even()),
+            floor_i(x.round_ties_even()),
+        );
+    }
+    let (x0, y0, z0) = (floor_i(x), floor_i(y), floor_i(z));
+    if x0 == i64::MIN / 4 || y0 == i64::MIN / 4 || z0 == i64::MIN / 4 {
+        return 0.0;
+    }
+    let (fx, fy, fz) = (x.floor(), y.floor(), z.floor());
+    let (wx, wy, wz) = (
+        [fx + 1.0 - x, x - fx],
+        [fy + 1.0 - y, y - fy],
+        [fz + 1.0 - z, z - fz],
+    );
+    let mut acc = 0.0;
+    for (dz, az) in wz.iter().enumerate() {
+        for (dy, ay) in wy.iter().enumerate() {
+            for (dx, ax) in wx.iter().enumerate() {
+                acc += at(z0 + dz as i64, y0 + dy as i64, x0 + dx as i64) * (ax * ay * az);
+            }
+        }
+    }
+    acc
+}
+
+/// grid_sampler_3d(input, grid, interpolation_mode, padding_mode, align_corners):
+/// `(N, C, D, H, W)` sampled at a `(N, Do, Ho, Wo, 3)` grid of `(x, y, z)`; bilinear
+/// (trilinear) or nearest, zeros/border/reflection padding.
+fn grid_sampler_3d(args: &[Value]) -> Result<Vec<Value>> {
+    let x = targ(args, 0)?;
+    let grid = targ(args, 1)?;
+    let mode = match iarg(args, 2)? {
+        0 => Interp::Bilinear,
+        1 => Interp::Nearest,
+        m => {
+            return Err(Error::runtime(format!(
+                "grid_sampler_3d: interpolation_mode {m} is not 0 (bilinear) or 1 (nearest)"
+            )))
+        }
+    };
+    let padding = match iarg(args, 3)? {
+        0 => Padding::Zeros,
+        1 => Padding::Border,
+        2 => Padding::Reflection,
+        m => {
+            return Err(Error::runtime(format!(
+                "grid_sampler_3d: padding_mode {m} is not 0, 1 or 2"
+            )))
+        }
+    };
+    let align = barg_or(args, 4, false)?;
+    let (&[n, c, d, h, w], &[gn, od, oh, ow, three]) = (x.shape(), grid.shape()) else {
+        return Err(Error::runtime(format!(
+            "grid_sampler_3d: expected a 5-d input and a 5-d grid, got {:?} and {:?}",
+            x.shape(),
+            grid.shape()
+        )));
+    };
+    if gn != n || three != 3 || d * h * w == 0 {
+        return Err(Error::runtime(format!(
+            "grid_sampler_3d: grid {:?} must be (N={n}, D, H, W, 3) over a non-empty input {:?}",
+            grid.shape(),
+            x.shape()
+        )));
+    }
+    let shape = vec![n, c, od, oh, ow];
+    let mut out = try_alloc::<f32>(checked_numel(&shape)?)?;
+    let xv = x.f32s()?;
+    let gv = grid.f32s()?;
+    let cells = od * oh * ow;
+    let vol = d * h * w;
+    for b in 0..n {
+        for ch in 0..c {
+            let src = &xv[(b * c + ch) * vol..(b * c + ch + 1) * vol];
+            let dst = &mut out[(b * c + ch) * cells..(b * c + ch + 1) * cells];
+            for (k, o) in dst.iter_mut().enumerate() {
+                let g = &gv[(b * cells + k) * 3..(b * cells + k) * 3 + 3];
+                *o = sample3(src, [d, h, w], [g[0], g[1], g[2]], mode, padding, align);
+            }
+        }
+    }
+    one(Tensor::from_f32_as(float_out(x), shape, out))
+}
+
 /// Register `grid_sampler_2d`, and `grid_sampler` (same arguments; what TorchScript
 /// traces `F.grid_sample` to) for 4-d inputs.
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::grid_sampler_2d.default" => |_: &mut OpCtx, a: Vec<Value>| grid_sampler_2d(&a),
         "aten::grid_sampler.default" => |_: &mut OpCtx, a: Vec<Value>| grid_sampler_2d(&a),
+    );
+    reg!(r,
+        "aten::grid_sampler_3d.default" => |_: &mut OpCtx, a: Vec<Value>| grid_sampler_3d(&a),
     );
 }
 

@@ -388,6 +388,8 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::Int.float" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_int(arg(&a, 0)?)?]),
         "aten::Int.bool" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_int(arg(&a, 0)?)?]),
         "aten::Int.Scalar" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_int(arg(&a, 0)?)?]),
+        // TorchScript's implicit 0-d tensor -> int (a tensor used as a slice bound).
+        "aten::IntImplicit.default" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_int(arg(&a, 0)?)?]),
         "aten::Float.Tensor" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_float(arg(&a, 0)?)?]),
         "aten::Float.int" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_float(arg(&a, 0)?)?]),
         "aten::Float.Scalar" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![to_float(arg(&a, 0)?)?]),

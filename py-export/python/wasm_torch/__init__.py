@@ -20,7 +20,7 @@ inputs and raises :class:`VerificationError` when it differs from PyTorch by mor
 from ._export import TOLERANCES, ExportReport, OutputCheck, __version__, export
 from ._native import NativeError
 from ._session import Session, TensorSpec, load
-from .errors import ExportError, InputError, Problem, VerificationError
+from .errors import ExportError, InputError, Problem, StructureError, VerificationError
 
 __all__ = [
     "export",
@@ -33,6 +33,7 @@ __all__ = [
     "InputError",
     "Problem",
     "VerificationError",
+    "StructureError",
     "NativeError",
     "TOLERANCES",
     "__version__",

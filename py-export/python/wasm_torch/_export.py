@@ -473,6 +473,9 @@ def export(
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
+    model, inputs, input_names, output_names = _flatten_structure(
+        model, inputs, input_names, output_names, asset_list, frontend, dynamic_shapes
+    )
     try:
         ref = _torch_outputs(model, inputs)  # also rejects non-tensor outputs up front
     except ExportError:
@@ -532,6 +535,59 @@ def export(
     return report
 
 
+def _flatten_structure(
+    model: Any,
+    inputs: Tuple[Any, ...],
+    input_names: Optional[List[str]],
+    output_names: Optional[List[str]],
+    asset_list: List[Tuple[str, bytes]],
+    frontend: str,
+    dynamic_shapes: Any,
+) -> Tuple[Any, Tuple[Any, ...], Optional[List[str]], Optional[List[str]]]:
+    """A model with list/dict inputs or nested outputs (a detector) -> the same model taking
+    and returning flat tensors (:class:`_structure.Flattened`), its flat inputs and dotted
+    names; the nesting goes into the ``wasm_torch.io.json`` asset for the readers."""
+    from . import _structure
+
+    if (
+        not isinstance(model, torch.nn.Module)
+        or _is_script(model)
+        or frontend == "script"
+        or dynamic_shapes is not None
+    ):
+        # torch.jit.script compiles forward's own types (the flattening wrapper is Python), and
+        # dynamic_shapes name forward's own arguments.
+        return model, inputs, input_names, output_names
+    # Running the model may update buffers in place (a KV cache); put them back so this
+    # look at the output's structure changes nothing the export sees.
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        with torch.no_grad():
+            eager = model(*inputs)
+    except Exception as e:
+        raise ExportError(
+            [Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
+            header="the model fails in PyTorch on the example inputs",
+        ) from e
+    finally:
+        with torch.no_grad():
+            for b, v in saved:
+                b.copy_(v)
+    if not _structure.needs_structure(inputs, eager):
+        return model, inputs, input_names, output_names
+    wrapped = _structure.Flattened(model, inputs, _structure.param_names(model, len(inputs))).eval()
+    flat = wrapped.flat_inputs()
+    try:
+        with torch.no_grad():
+            wrapped(*flat)  # records the output tree and names
+    finally:
+        with torch.no_grad():
+            for b, v in saved:
+                b.copy_(v)
+    asset_list.append((_structure.ASSET, wrapped.structure_json().encode("utf-8")))
+    return wrapped, flat, input_names or wrapped.flat_input_names(), output_names or list(wrapped.out_names)
+
+
 # The reader's default cap on all assets together (format limit `max_asset_bytes`).
 MAX_ASSET_BYTES = 64 << 20
 
@@ -585,7 +641,7 @@ def verify_file(
     if ref is None:
         ref = _torch_outputs(model, inputs)
     sess = load(report.path)
-    got = sess.run(*inputs)
+    got = sess.run_flat(*inputs)
     if len(got) != len(ref):
         raise VerificationError(f"the file returns {len(got)} output(s), PyTorch returns {len(ref)}", report)
     report.outputs = compare(ref, got, [o.name for o in sess.outputs], tol)

@@ -40,6 +40,10 @@ KEEP_WHOLE = (
     "embedding_dense_backward.default",
     "native_layer_norm_backward.default",
     "native_group_norm_backward.default",
+    # Special functions the default table rebuilds from element-wise ops that lose f64
+    # precision (log_ndtr) or skip PyTorch's domain check (mvlgamma).
+    "special_log_ndtr.default",
+    "mvlgamma.default",
 )
 
 #: Python scalar arithmetic on SymInts (dynamic shapes) -> TorchScript's int ops.
@@ -60,6 +64,18 @@ _SYM_OPS = {
 
 #: Ops that only assert facts for the compiler; they produce nothing the model needs.
 _SKIP_PREFIXES = ("aten::_assert", "aten::sym_constrain_range", "aten::_functional_assert")
+
+
+class _Token:
+    """The value of an effect token (torch.export's ordering of side-effecting calls)."""
+
+
+_TOKEN = _Token()
+
+
+def _with_effects() -> Any:
+    """torch's ``with_effects`` higher-order op, or None on a torch without it."""
+    return getattr(torch.ops.higher_order, "with_effects", None)
 
 
 def decompose(ep: Any, supported: Optional[set] = None) -> Any:
@@ -226,6 +242,11 @@ def lower(
                 continue
             env[n] = weight_for(target, t.detach())
             continue
+        if spec is not None and spec.kind == InputKind.TOKEN:
+            # An effect token orders side-effecting calls (with_effects); the interpreter runs
+            # nodes in program order already, so the token carries no data.
+            env[n] = _TOKEN
+            continue
         if spec is not None and spec.kind != InputKind.USER_INPUT:
             problems.append(Problem(f"unsupported input kind {spec.kind} for '{n.name}'"))
             continue
@@ -286,6 +307,33 @@ def lower(
             return Const(x)
         raise ExportError([Problem(f"unsupported argument of type {type(x).__name__}", source_line(fx_node))])
 
+    def lower_call(target: Any, fargs: Any, fkwargs: Any, val: Any, fx_node: Any) -> Any:
+        """Append the node(s) for one ATen call; returns what its FX node stands for (a
+        value, a list of values, or an empty list for an op with no results), or None after
+        recording a problem."""
+        schema = target._schema
+        qname = qualified_name(schema)
+        src = source_line(fx_node)
+        args = fill_arguments(schema, fargs, fkwargs, lambda v, a: operand(v, nodes, fx_node))
+        outs: List[Value] = []
+        lists = returns_list(schema)
+        for i in range(len(lists)):
+            rv = val[i] if len(lists) > 1 and isinstance(val, (list, tuple)) else val
+            outs.append(Value(fx_node.name if i == 0 else f"{fx_node.name}_{i}", rv))
+        nodes.append(Node(qname, args, outs, src))
+        if len(lists) == 1 and lists[0]:
+            # A Tensor[] result: unpack it now so getitem can address the elements.
+            count = len(val) if isinstance(val, (list, tuple)) else None
+            if count is None:
+                problems.append(Problem(f"{qname}: unknown number of list elements", src))
+                return None
+            elems = [Value(f"{fx_node.name}_{i}", val[i]) for i in range(count)]
+            nodes.append(Node("prim::unpack", [outs[0]], elems, src))
+            return elems
+        if len(lists) == 1:
+            return outs[0]
+        return outs
+
     nodes = graph.block.nodes
     for n in gm.graph.nodes:
         if n.op in ("placeholder", "output"):
@@ -318,32 +366,26 @@ def lower(
                 env[n] = out
                 continue
             if isinstance(target, torch._ops.OpOverload):
-                schema = target._schema
-                qname = qualified_name(schema)
-                if qname.startswith(_SKIP_PREFIXES):
+                if qualified_name(target._schema).startswith(_SKIP_PREFIXES):
                     continue
-                # The callback runs inside this iteration, so reading the loop variable is safe.
-                args = fill_arguments(schema, n.args, n.kwargs, lambda v, a: operand(v, nodes, n))  # noqa: B023
-                outs: List[Value] = []
-                lists = returns_list(schema)
+                res = lower_call(target, n.args, n.kwargs, n.meta.get("val"), n)
+                if res is not None:
+                    env[n] = res
+                continue
+            if target is _with_effects():
+                # with_effects(token, op, *args, **kwargs) -> (token, *op's results): the op
+                # itself, run in program order; the token is no value.
+                _, op, *op_args = n.args
                 val = n.meta.get("val")
-                for i in range(len(lists)):
-                    rv = val[i] if len(lists) > 1 and isinstance(val, (list, tuple)) else val
-                    outs.append(Value(n.name if i == 0 else f"{n.name}_{i}", rv))
-                nodes.append(Node(qname, args, outs, src))
-                if len(lists) == 1 and lists[0]:
-                    # A Tensor[] result: unpack it now so getitem can address the elements.
-                    count = len(val) if isinstance(val, (list, tuple)) else None
-                    if count is None:
-                        problems.append(Problem(f"{qname}: unknown number of list elements", src))
-                        continue
-                    elems = [Value(f"{n.name}_{i}", val[i]) for i in range(count)]
-                    nodes.append(Node("prim::unpack", [outs[0]], elems, src))
-                    env[n] = elems
-                elif len(lists) > 1:
-                    env[n] = outs
-                else:
-                    env[n] = outs[0]
+                inner = list(val[1:]) if isinstance(val, (list, tuple)) else None
+                if not isinstance(op, torch._ops.OpOverload):
+                    problems.append(Problem(f"with_effects of unsupported callee {op!r}", src))
+                    continue
+                inner_val = inner[0] if inner is not None and len(inner) == 1 else inner
+                res = lower_call(op, tuple(op_args), n.kwargs, inner_val, n)
+                if res is None:
+                    continue
+                env[n] = [_TOKEN] + (res if isinstance(res, list) else [res])
                 continue
             name = getattr(target, "__name__", str(target))
             if isinstance(target, torch._ops.HigherOrderOperator):
@@ -367,6 +409,8 @@ def lower(
     for i, (r, spec) in enumerate(zip(results, out_specs)):
         if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in state_index:
             _write_state(graph, state_index[spec.target], env.get(r), r, problems)
+            continue
+        if spec.kind == OutputKind.TOKEN:
             continue
         if spec.kind != OutputKind.USER_OUTPUT:
             problems.append(

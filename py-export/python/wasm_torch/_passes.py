@@ -314,6 +314,12 @@ def writes_state(n: Node) -> bool:
     return bool(n.args) and isinstance(n.args[0], StateRef)
 
 
+def has_effect(n: Node) -> bool:
+    """A node kept for what it does, not what it returns: it writes session state, or it has
+    no results at all (a check such as ``_linalg_check_errors`` that raises on bad input)."""
+    return writes_state(n) or not n.outputs
+
+
 def eliminate_dead_code(graph: Graph) -> int:
     """Drop pure nodes whose outputs nobody reads; repeat until nothing changes."""
     total = 0
@@ -321,7 +327,7 @@ def eliminate_dead_code(graph: Graph) -> int:
         counts = use_counts(graph)
         removed = set()
         for n in iter_nodes(graph.block):
-            if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs) and not writes_state(n):
+            if isinstance(n, Node) and not any(counts.get(o, 0) for o in n.outputs) and not has_effect(n):
                 removed.add(id(n))
             elif isinstance(n, If) and not any(counts.get(o, 0) for o in n.outputs):
                 removed.add(id(n))

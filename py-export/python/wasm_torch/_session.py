@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -167,7 +168,45 @@ class Session:
         """Bytes held by packed weight copies so far."""
         return self._native.prepacked_bytes
 
-    def run(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
+    @property
+    def structure(self) -> Optional[Dict[str, Any]]:
+        """The nesting of the model's inputs and outputs (lists, tuples, dicts of tensors),
+        from the file's ``wasm_torch.io.json`` asset; ``None`` for a model of flat tensors."""
+        if not hasattr(self, "_structure"):
+            from ._structure import ASSET, check
+            from .errors import StructureError
+
+            raw = self._native.asset(ASSET)
+            self._structure = None
+            if raw is not None:
+                try:
+                    doc = json.loads(raw)
+                    self._structure = check(doc, len(self.inputs), len(self.outputs))
+                except ValueError as e:  # JSONDecodeError is a ValueError
+                    raise StructureError(f"{self.path}: bad {ASSET} asset ({e}); run_flat() still works") from e
+        return self._structure
+
+    def run(self, *inputs: Any, **named: Any) -> Any:
+        """Run the model; returns its outputs as exported: a list of numpy arrays (one per
+        output) for a model of flat tensors, or the nested lists/tuples/dicts of numpy arrays
+        the model returned (a detector's ``[{"boxes": ..., "scores": ..., "labels": ...}]``)
+        when the file records a structure. A structured model takes its inputs nested as the
+        model did (``run([image])``) or flat (:meth:`run_flat`)."""
+        st = self.structure
+        if st is None:
+            return self.run_flat(*inputs, **named)
+        from ._structure import rebuild
+
+        if named or len(inputs) != len(st["inputs"]):
+            flat_out = self.run_flat(*inputs, **named)
+        else:
+            flat_in: List[Any] = []
+            for tree, x in zip(st["inputs"], inputs):
+                _flatten_input(tree, x, flat_in)
+            flat_out = self.run_flat(*flat_in)
+        return rebuild(st["outputs"], flat_out)
+
+    def run_flat(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
         """Run the model; inputs positionally and/or by name; returns one numpy array per output.
 
         Tensor inputs take numpy arrays or torch tensors; scalar inputs (``spec.scalar``) take
@@ -248,7 +287,7 @@ class Session:
         """Run once recording every value an instruction writes: (outputs, [(name, array), ...])."""
         self._native.set_trace(True)
         try:
-            outs = self.run(*inputs)
+            outs = self.run_flat(*inputs)
             entries = [(n, numpy_from_raw(d, s, b)) for n, d, s, b in self._native.take_trace()]
         finally:
             self._native.set_trace(False)
@@ -256,6 +295,33 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session({self.path!r}, inputs={self.inputs}, outputs={self.outputs})"
+
+
+def _flatten_input(tree: Dict[str, Any], x: Any, out: List[Any]) -> None:
+    """Append the tensors of the nested input ``x`` that ``tree`` describes to ``out``."""
+    from .errors import InputError
+
+    if "t" in tree:
+        out.append(x)
+    elif "const" in tree:
+        if x is not None and x != tree["const"]:
+            raise InputError(f"this input was fixed to {tree['const']!r} at export, got {x!r}")
+    elif "dict" in tree:
+        if not isinstance(x, dict):
+            raise InputError(f"expected a dict with keys {[k for k, _ in tree['dict']]}, got {type(x).__name__}")
+        for k, n in tree["dict"]:
+            if k not in x:
+                raise InputError(f"missing key {k!r} in a dict input")
+            _flatten_input(n, x[k], out)
+    else:
+        items: List[Any] = tree["list"] if "list" in tree else tree["tuple"]
+        if not isinstance(x, (list, tuple)) or len(x) != len(items):
+            raise InputError(
+                f"expected a list of {len(items)} item(s) (the file was exported for that many), got {type(x).__name__}"
+                + (f" of {len(x)}" if isinstance(x, (list, tuple)) else "")
+            )
+        for n, v in zip(items, x):
+            _flatten_input(n, v, out)
 
 
 def load(path: Union[str, "os.PathLike[str]", bytes], *, prepack_budget: Optional[int] = None) -> Session:

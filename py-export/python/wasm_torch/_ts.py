@@ -277,7 +277,7 @@ def lower(
             )
             env[outs[0]] = v
             return
-        if not (kind.startswith("aten::") or kind.startswith("prim::")):
+        if not kind.startswith(("aten::", "prim::", "torchvision::")):
             raise ExportError([Problem(f"unsupported TorchScript op '{kind}'", src)])
         schema_s = n.schema()
         if schema_s == "(no schema)":

@@ -40,3 +40,8 @@ class InputError(TypeError):
     Python number where a tensor is expected (or the reverse), a value of the wrong kind for a
     scalar input (a float for a bool), too many inputs, or a missing input without a default.
     Raised before anything runs, so the session stays usable. A ``TypeError`` subclass."""
+
+
+class StructureError(ValueError):
+    """The file's ``wasm_torch.io.json`` asset (the nesting of a model's inputs and outputs,
+    format-spec §4.10.1) is malformed; :meth:`wasm_torch.Session.run_flat` still works."""

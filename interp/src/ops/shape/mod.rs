@@ -279,6 +279,49 @@ fn to_dtype_at(args: Vec<Value>, i: usize) -> Result<Vec<Value>> {
     }
 }
 
+/// `meshgrid(tensors, indexing)`: 0-d/1-d tensors -> one grid per tensor, each varying along
+/// its own dim ("ij"); "xy" swaps the first two dims (cartesian), like `torch.meshgrid`.
+fn meshgrid(args: &[Value], indexing: &str) -> Result<Vec<Value>> {
+    let ts = arg(args, 0)?.as_tensors()?;
+    let xy = match indexing {
+        "ij" => false,
+        "xy" => true,
+        other => {
+            return Err(Error::runtime(format!(
+                "meshgrid: indexing must be 'ij' or 'xy', got '{other}'"
+            )))
+        }
+    };
+    if ts.is_empty() {
+        return Err(Error::runtime(
+            "meshgrid expects a non-empty list of tensors",
+        ));
+    }
+    for t in &ts {
+        if t.ndim() > 1 {
+            return Err(Error::runtime(format!(
+                "meshgrid expects 0-d or 1-d tensors, got shape {:?}",
+                t.shape()
+            )));
+        }
+    }
+    let mut order: Vec<usize> = (0..ts.len()).collect();
+    if xy && ts.len() >= 2 {
+        order.swap(0, 1);
+    }
+    // Output dim k holds tensor order[k].
+    let shape: Vec<usize> = order.iter().map(|&i| ts[i].numel()).collect();
+    let mut out = Vec::with_capacity(ts.len());
+    for (i, t) in ts.iter().enumerate() {
+        let k = order.iter().position(|&j| j == i).unwrap_or(i);
+        let mut view = vec![1usize; shape.len()];
+        view[k] = t.numel();
+        let v = t.contiguous().reshape(view)?;
+        out.push(Value::Tensor(v.expand_to(&shape)?));
+    }
+    Ok(vec![Value::List(out)])
+}
+
 fn identity(args: Vec<Value>) -> Result<Vec<Value>> {
     one(targ(&args, 0)?.clone())
 }
@@ -377,6 +420,13 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::to.dtype" => |_: &mut OpCtx, a| to_dtype_at(a, 1),
         "aten::to.dtype_layout" => |_: &mut OpCtx, a| to_dtype_at(a, 1),
         "aten::to.device" => |_: &mut OpCtx, a| to_dtype_at(a, 2),
+        "aten::to.other" => |_: &mut OpCtx, a| one(targ(&a, 0)?.cast(targ(&a, 1)?.dtype())?),
+        "aten::_shape_as_tensor.default" => |_: &mut OpCtx, a| {
+            let t = targ(&a, 0)?;
+            one(Tensor::from_i64(vec![t.ndim()], t.shape().iter().map(|&d| d as i64).collect()))
+        },
+        "aten::meshgrid.indexing" => |_: &mut OpCtx, a| meshgrid(&a, opt(&a, 1).as_str().unwrap_or("ij")),
+        "aten::meshgrid.default" => |_: &mut OpCtx, a| meshgrid(&a, "ij"),
         "aten::type_as.default" => |_: &mut OpCtx, a| one(targ(&a, 0)?.cast(targ(&a, 1)?.dtype())?),
         "aten::repeat.default" => |_: &mut OpCtx, a| repeat(a),
         "aten::size.int" => |_: &mut OpCtx, a| size_int(a),

@@ -1,11 +1,12 @@
-//! Matrix products: mm, bmm, matmul (with batch broadcasting), addmm, linear, baddbmm.
+//! Matrix products: mm, bmm, matmul (with batch broadcasting), addmm, linear, baddbmm,
+//! addbmm.
 //! All compute in f32 on the GEMM kernel; transposed views of weights are fed to it as
 //! `trans_b` without a copy, and program weights are packed once per session.
 
-use super::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::error::{Error, Result};
 use crate::ops::registry::OpList;
 use crate::ops::OpCtx;
+use crate::ops::{arg, broadcast_shapes, one, opt, promote, targ};
 use crate::storage::try_alloc;
 use crate::tensor::{DType, Tensor};
 use crate::value::Value;
@@ -314,6 +315,45 @@ fn baddbmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
     )
 }
 
+/// addbmm(self, batch1, batch2, beta, alpha) = beta*self + alpha*Σ_b batch1[b] @ batch2[b]
+fn addbmm(ctx: &mut OpCtx, args: &[Value]) -> Result<Value> {
+    let (x, y) = (targ(args, 1)?, targ(args, 2)?);
+    if x.ndim() != 3 || y.ndim() != 3 || x.shape()[0] != y.shape()[0] {
+        return Err(Error::runtime(format!(
+            "addbmm expects 3-d batches of equal size, got {:?} and {:?}",
+            x.shape(),
+            y.shape()
+        )));
+    }
+    let prod = batched(ctx, x, y)?;
+    let (m, n) = (prod.shape()[1], prod.shape()[2]);
+    let v = prod.f32s()?;
+    let mut sum = try_alloc::<f32>(m * n)?;
+    if m * n > 0 {
+        for chunk in v.chunks_exact(m * n) {
+            sum.iter_mut().zip(chunk).for_each(|(s, p)| *s += p);
+        }
+    }
+    let summed = Tensor::from_f32_as(prod.dtype(), vec![m, n], sum);
+    let scale = |v: Value, i: usize| -> Result<Value> {
+        let f = match opt(args, i) {
+            Value::None => 1.0,
+            s => s.as_f64()?,
+        };
+        crate::ops::elementwise::binary(
+            v,
+            &Value::Float(f),
+            crate::ops::elementwise::Bin::Mul,
+            None,
+        )
+        .map(Value::Tensor)
+    };
+    let bias = scale(arg(args, 0)?.clone(), 3)?;
+    let prod = scale(Value::Tensor(summed), 4)?;
+    crate::ops::elementwise::binary(prod, &bias, crate::ops::elementwise::Bin::Add, None)
+        .map(Value::Tensor)
+}
+
 pub(crate) fn register(r: &mut OpList) {
     reg!(r,
         "aten::mm.default" => |c: &mut OpCtx, a: Vec<Value>| one(mm(c, targ(&a, 0)?, targ(&a, 1)?)?),
@@ -327,6 +367,7 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::linear.default" => |c: &mut OpCtx, a: Vec<Value>| one(linear(c, &a)?),
         "aten::addmm.default" => |c: &mut OpCtx, a: Vec<Value>| one(addmm(c, &a)?),
         "aten::baddbmm.default" => |c: &mut OpCtx, a: Vec<Value>| one(baddbmm(c, &a)?),
+        "aten::addbmm.default" => |c: &mut OpCtx, a: Vec<Value>| Ok(vec![addbmm(c, &a)?]),
     );
 }
 
