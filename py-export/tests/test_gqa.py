@@ -31,13 +31,13 @@ class Attn(torch.nn.Module):
         return F.scaled_dot_product_attention(q, kr, vr, attn_mask=m)
 
 
-def _inputs(hk: int, rep: int, l: int, s: int, d: int):
+def _inputs(hk: int, rep: int, n: int, s: int, d: int):
     g = torch.Generator().manual_seed(0)
-    q = torch.randn(1, hk * rep, l, d, generator=g)
+    q = torch.randn(1, hk * rep, n, d, generator=g)
     # k/v as a cache slice would be: a strided view of a larger buffer
     k = torch.randn(1, hk, s + 3, d, generator=g)[:, :, :s]
     v = torch.randn(1, hk, s, d, generator=g)
-    mask = torch.randn(1, 1, l, s, generator=g)
+    mask = torch.randn(1, 1, n, s, generator=g)
     return q, k.contiguous(), v, mask
 
 
