@@ -203,6 +203,20 @@ fn profile_table(o: &mut String, p: &Profile) {
     );
     let _ = writeln!(
         o,
+        "  {:<40} {:>8} {:>11.3}",
+        "  of it profiler bookkeeping",
+        "",
+        p.bookkeeping_ns as f64 / 1e6 / runs
+    );
+    let _ = writeln!(
+        o,
+        "  {:<40} {:>8} {:>11.3}",
+        "  of it executor outside ops",
+        "",
+        p.total_ns.saturating_sub(p.bookkeeping_ns + op_ns) as f64 / 1e6 / runs
+    );
+    let _ = writeln!(
+        o,
         "  peak tensor memory: planned {}, actual {}",
         exact_bytes(p.planned_peak_bytes),
         exact_bytes(p.actual_peak_bytes)

@@ -32,6 +32,8 @@ pub(crate) struct Exec<'a> {
     pub outer_bytes: u64,
     /// The session's state tensors (`Operand::State`), updated in place by in-place ops.
     pub states: &'a mut [Tensor],
+    /// Scratch set of storage ids for the profiler's byte accounting.
+    pub seen: HashSet<usize>,
 }
 
 /// True for an in-place ATen op name (`aten::index_copy_.default`): base name ends in `_`.
@@ -40,7 +42,9 @@ pub(crate) fn is_inplace_op(name: &str) -> bool {
     base.ends_with('_') && !base.ends_with("__")
 }
 
-fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>) -> u64 {
+/// Bytes of distinct tensor storage reachable from `vals`; `seen` is scratch space the caller
+/// keeps between calls (cleared here) so the per-instruction accounting does not allocate.
+fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>, seen: &mut HashSet<usize>) -> u64 {
     fn walk(v: &Value, seen: &mut HashSet<usize>, total: &mut u64) {
         match v {
             Value::Tensor(t) if seen.insert(t.storage_id()) => {
@@ -54,10 +58,10 @@ fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>) -> u64 {
             _ => {}
         }
     }
-    let mut seen = HashSet::new();
+    seen.clear();
     let mut total = 0;
     for v in vals {
-        walk(v, &mut seen, &mut total);
+        walk(v, seen, &mut total);
     }
     total
 }
@@ -110,11 +114,18 @@ impl Exec<'_> {
 
     fn account(&mut self, regs: &[Value], plan: &FunctionPlan, pc: usize) {
         if let Some(p) = self.profile.as_deref_mut() {
-            let actual = self.outer_bytes + tensor_bytes(regs.iter());
+            let t0 = self.clock.map(|c| c.now_ns());
+            let actual = self.outer_bytes + tensor_bytes(regs.iter(), &mut self.seen);
             let planned = self.outer_bytes
-                + tensor_bytes(plan.live_out[pc].iter().map(|r| &regs[r as usize]));
+                + tensor_bytes(
+                    plan.live_out[pc].iter().map(|r| &regs[r as usize]),
+                    &mut self.seen,
+                );
             p.actual_peak_bytes = p.actual_peak_bytes.max(actual);
             p.planned_peak_bytes = p.planned_peak_bytes.max(planned);
+            if let (Some(c), Some(t0)) = (self.clock, t0) {
+                p.bookkeeping_ns += c.now_ns().saturating_sub(t0);
+            }
         }
     }
 
@@ -313,7 +324,7 @@ impl Exec<'_> {
                     let argv = self.fetch_all(&regs, args);
                     let saved = self.outer_bytes;
                     if self.profile.is_some() {
-                        self.outer_bytes += tensor_bytes(regs.iter());
+                        self.outer_bytes += tensor_bytes(regs.iter(), &mut self.seen);
                     }
                     let result = self.run_function(*function as usize, argv, depth + 1);
                     self.outer_bytes = saved;

@@ -27,6 +27,10 @@ pub struct Profile {
     pub actual_peak_bytes: u64,
     /// Total wall time of the profiled runs, nanoseconds (0 without a clock).
     pub total_ns: u64,
+    /// Part of `total_ns` the profiler spent on its own byte accounting after each
+    /// instruction (0 without a clock). An unprofiled run does not pay it, so the executor's
+    /// own overhead is `total_ns - bookkeeping_ns - (sum of the ops' total_ns)`.
+    pub bookkeeping_ns: u64,
 }
 
 impl Profile {

@@ -252,6 +252,7 @@ impl Session {
             step_limit: self.step_limit,
             outer_bytes: 0,
             states: &mut self.states,
+            seen: Default::default(),
         };
         // On a pool thread, so the ops' parallel splits start from inside the pool (see
         // `parallel::on_pool`); without threads this is a plain call.

@@ -197,6 +197,11 @@ impl Session {
         set(&obj, "totalMs", JsValue::from_f64(p.total_ns as f64 / 1e6));
         set(
             &obj,
+            "bookkeepingMs",
+            JsValue::from_f64(p.bookkeeping_ns as f64 / 1e6),
+        );
+        set(
+            &obj,
             "plannedPeakBytes",
             JsValue::from_f64(p.planned_peak_bytes as f64),
         );

@@ -62,21 +62,26 @@ pub(crate) fn sdpa(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
         )));
     }
     let nd = q.ndim();
-    if gqa && nd >= 3 {
-        let (hq, hk) = (q.shape()[nd - 3], k.shape()[nd - 3]);
-        if hk == 0 || hq % hk != 0 {
-            return Err(Error::runtime(format!(
-                "enable_gqa: {hq} query heads vs {hk} key heads"
-            )));
-        }
-        k = repeat_heads(&k, hq / hk)?;
-        v = repeat_heads(&v, hq / hk)?;
-    }
     let e = q.shape()[nd - 1];
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
-    if let Some(out) = fused(q, &k, &v, mask, causal, scale)? {
+    // Query heads per key/value head (grouped-query attention); 1 without `enable_gqa`.
+    let mut rep = 1;
+    if gqa && nd >= 3 {
+        let (hq, hk) = (q.shape()[nd - 3], k.shape()[nd - 3]);
+        if hk == 0 || hq % hk != 0 || v.shape()[nd - 3] != hk {
+            return Err(Error::runtime(format!(
+                "enable_gqa: {hq} query heads vs {hk} key and {} value heads",
+                v.shape()[nd - 3]
+            )));
+        }
+        rep = hq / hk;
+    }
+    // The fused path reads each shared key/value head in place for its query heads.
+    if let Some(out) = fused(q, &k, &v, mask, causal, scale, rep)? {
         return Ok(out);
     }
+    k = repeat_heads(&k, rep)?;
+    v = repeat_heads(&v, rep)?;
     composed(ctx, q, &k, &v, mask, causal, scale)
 }
 
@@ -169,6 +174,10 @@ fn gemm_ready(t: &Tensor) -> Tensor {
 
 /// The fused f32 path; `None` when it does not apply (dtypes, batch shapes that differ
 /// between q, k and v, empty dims), so the caller runs [`composed`].
+///
+/// With `rep > 1` (grouped-query attention, checked by the caller: dim -3 of q is `rep`
+/// times that of k and v), query head `h` reads key/value head `h / rep` where it lies,
+/// instead of a copy of k and v with each head repeated.
 fn fused(
     q: &Tensor,
     k: &Tensor,
@@ -176,15 +185,21 @@ fn fused(
     mask: Option<&Tensor>,
     causal: bool,
     scale: f64,
+    rep: usize,
 ) -> Result<Option<Tensor>> {
     let nd = q.ndim();
     let prefix = &q.shape()[..nd - 2];
     let (l, e) = (q.shape()[nd - 2], q.shape()[nd - 1]);
     let (s, ev) = (k.shape()[nd - 2], v.shape()[nd - 1]);
     let f32s = [q, k, v].iter().all(|t| t.dtype() == DType::F32);
+    // The key/value batch shape: q's, with dim -3 divided by `rep`.
+    let mut kv_prefix = prefix.to_vec();
+    if rep > 1 {
+        kv_prefix[nd - 3] /= rep;
+    }
     if !f32s
-        || k.shape()[..nd - 2] != *prefix
-        || v.shape()[..nd - 2] != *prefix
+        || k.shape()[..nd - 2] != *kv_prefix
+        || v.shape()[..nd - 2] != *kv_prefix
         || k.shape()[nd - 1] != e
         || v.shape()[nd - 2] != s
         || l == 0
@@ -218,6 +233,10 @@ fn fused(
         }
     };
     let heads = qm.base.len();
+    // Matrix index of the key/value head query matrix `h` reads: within each batch of
+    // `hq` query heads, head `h % hq` reads shared head `(h % hq) / rep`.
+    let hq = if nd >= 3 { prefix[nd - 3] } else { 1 };
+    let kv_of = |h: usize| (h / hq) * (hq / rep) + (h % hq) / rep;
     let mut out = try_alloc::<f32>(
         heads
             .checked_mul(l * ev)
@@ -238,7 +257,7 @@ fn fused(
     parallel::for_each(items, |(h0, dst, mut sc)| {
         for (i, o) in dst.chunks_exact_mut(l * ev).enumerate() {
             let h = h0 + i;
-            let (qb, kb, vb) = (qm.base[h], km.base[h], vm.base[h]);
+            let (qb, kb, vb) = (qm.base[h], km.base[kv_of(h)], vm.base[kv_of(h)]);
             sgemm(
                 l,
                 s,
@@ -422,6 +441,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Grouped-query attention: the fused path, reading each shared key/value head in place
+    /// (strided k/v as from a cache slice), matches the composed path over k and v with
+    /// each head repeated, with and without masks, serial and over 3 threads.
+    #[test]
+    fn gqa_fused_matches_repeated_heads() {
+        for &(b, hq, hk, l, s, e) in &[(1, 9, 3, 1, 12, 8), (2, 4, 2, 3, 5, 4), (1, 3, 1, 2, 7, 5)]
+        {
+            let q = Tensor::from_f32(vec![b, hq, l, e], vals(b * hq * l * e, 5));
+            // k/v stored [B, S, Hk, E] and viewed as [B, Hk, S, E]: strided, not copied.
+            let k = Tensor::from_f32(vec![b, s, hk, e], vals(b * s * hk * e, 6))
+                .permute(&[0, 2, 1, 3])
+                .unwrap();
+            let v = Tensor::from_f32(vec![b, hk, s, e], vals(b * hk * s * e, 7));
+            let (kr, vr) = (
+                repeat_heads(&k, hq / hk).unwrap(),
+                repeat_heads(&v, hq / hk).unwrap(),
+            );
+            let add = Tensor::from_f32(vec![b, 1, l, s], vals(b * l * s, 8));
+            for (mask, causal) in [(None, false), (None, true), (Some(add), false)] {
+                let scale = 1.0 / (e as f64).sqrt();
+                let want = composed(
+                    &mut OpCtx::default(),
+                    &q,
+                    &kr,
+                    &vr,
+                    mask.as_ref(),
+                    causal,
+                    scale,
+                )
+                .unwrap()
+                .to_f32_vec();
+                let mut a = args(q.clone(), k.clone(), v.clone(), mask.clone(), causal);
+                a[7] = Value::Bool(true);
+                for threads in [1, 3] {
+                    let got = wasm_torch_kernels::parallel::with_threads(threads, || {
+                        sdpa(&mut OpCtx::default(), &a).unwrap()
+                    });
+                    assert_eq!(got.shape(), &[b, hq, l, e]);
+                    for (x, y) in got.to_f32_vec().iter().zip(&want) {
+                        assert!(
+                            (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                            "{b}x{hq}/{hk}x{l}x{s}x{e} causal {causal}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+        // a head count that does not divide is an error, not a panic
+        let q = Tensor::from_f32(vec![1, 3, 1, 2], vals(6, 1));
+        let k = Tensor::from_f32(vec![1, 2, 1, 2], vals(4, 2));
+        let mut a = args(q, k.clone(), k, None, false);
+        a[7] = Value::Bool(true);
+        assert!(sdpa(&mut OpCtx::default(), &a).is_err());
     }
 
     fn seq(n: usize, s: f32) -> Vec<f32> {

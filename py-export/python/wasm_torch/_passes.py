@@ -395,10 +395,76 @@ def drop_unused_outputs(graph: Graph) -> int:
     return changed
 
 
+_SDPA = "aten::scaled_dot_product_attention.default"
+_RESHAPES = ("aten::view.default", "aten::_unsafe_view.default", "aten::reshape.default")
+
+
+def _shape(v: Any) -> Any:
+    meta = getattr(v, "meta", None)
+    shape = getattr(meta, "shape", None)
+    return None if shape is None else [int(d) for d in shape]
+
+
+def _repeat_kv_source(x: Any, producers: Dict[Value, Node]) -> Any:
+    """``(source, rep)`` when ``x`` is transformers' ``repeat_kv(source, rep)``, else None.
+
+    The pattern torch.export leaves: ``unsqueeze(source, 2)`` -> ``expand`` to
+    ``[B, H, rep, S, D]`` -> ``clone`` -> reshape to ``[B, H * rep, S, D]``, each head repeated
+    ``rep`` times in a row (what ``enable_gqa`` computes without the copy).
+    """
+    chain = []
+    for ops in (_RESHAPES, ("aten::clone.default",), ("aten::expand.default",), ("aten::unsqueeze.default",)):
+        n = producers.get(x) if isinstance(x, Value) else None
+        if n is None or n.op not in ops:
+            return None
+        chain.append(n)
+        x = n.args[0]
+    src, unsq = x, chain[3]
+    s_src, s_exp, s_out = _shape(src), _shape(chain[2].outputs[0]), _shape(chain[0].outputs[0])
+    dim = unsq.args[1].value if isinstance(unsq.args[1], Const) else None
+    if s_src is None or s_exp is None or s_out is None or len(s_src) != 4 or dim not in (2, -3):
+        return None
+    b, h, s, d = s_src
+    rep = s_exp[2]
+    if s_exp != [b, h, rep, s, d] or s_out != [b, h * rep, s, d] or rep < 1:
+        return None
+    return src, rep
+
+
+def fold_repeat_kv(graph: Graph) -> int:
+    """Attention over ``repeat_kv(k)``, ``repeat_kv(v)`` -> attention over k, v with
+    ``enable_gqa=True``: the interpreter then reads each shared key/value head in place
+    instead of copying the whole cache to every query head (a ``clone`` per layer and step
+    in a grouped-query LLM decode). The dead repeat chain is removed by dead-code elimination.
+    """
+    producers: Dict[Value, Node] = {}
+    for n in iter_nodes(graph.block):
+        if isinstance(n, Node):
+            for o in n.outputs:
+                producers[o] = n
+    folded = 0
+    for n in iter_nodes(graph.block):
+        if not isinstance(n, Node) or n.op != _SDPA or len(n.args) != 8:
+            continue
+        gqa = n.args[7]
+        if not (isinstance(gqa, Const) and gqa.value is False):
+            continue
+        k, v = _repeat_kv_source(n.args[1], producers), _repeat_kv_source(n.args[2], producers)
+        if k is None or v is None or k[1] != v[1] or k[1] == 1:
+            continue
+        q_shape = _shape(n.args[0])
+        if q_shape is None or len(q_shape) != 4 or q_shape[1] != _shape(k[0])[1] * k[1]:
+            continue
+        n.args[1], n.args[2], n.args[7] = k[0], v[0], Const(True)
+        folded += 1
+    return folded
+
+
 def run_all(graph: Graph) -> Dict[str, int]:
     """The standard pipeline; returns counts for the report."""
     stats = {"folded": fold_constants(graph)}
     stats["bn_folded"] = fold_batch_norm(graph)
+    stats["gqa_folded"] = fold_repeat_kv(graph)
     stats["dead"] = eliminate_dead_code(graph)
     stats["simplified"] = drop_unused_outputs(graph)
     mark_weight_roles(graph)
