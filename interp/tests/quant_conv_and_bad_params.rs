@@ -11,19 +11,7 @@ use wasm_torch_format::{
 };
 use wasm_torch_interp::{DType, Program, Session, Tensor};
 use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
-use wasm_torch_test_support::f32_bytes;
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
-}
+use wasm_torch_test_support::{f32_bytes, uniform_f32};
 
 const C: usize = 8;
 const O: usize = 24;
@@ -76,14 +64,14 @@ fn conv_model(enc: WeightEncoding) -> ModelIr {
                 name: "conv.weight".into(),
                 dtype: DType::F32,
                 shape: vec![O as u64, C as u64, 3, 3],
-                data: f32_bytes(&data(O * C * 9, 1)),
+                data: f32_bytes(&uniform_f32(O * C * 9, 1)),
                 encoding: enc,
             },
             WeightIr {
                 name: "conv.bias".into(),
                 dtype: DType::F32,
                 shape: vec![O as u64],
-                data: f32_bytes(&data(O, 2)),
+                data: f32_bytes(&uniform_f32(O, 2)),
                 encoding: WeightEncoding::AsIs,
             },
         ],
@@ -114,7 +102,7 @@ fn run(bytes: &[u8], x: &[f32]) -> (Vec<f32>, Arc<Program>) {
 
 #[test]
 fn int8_conv_weights_stay_int8_and_match_the_f32_convolution() {
-    let x = data(C * HW * HW, 5);
+    let x = uniform_f32(C * HW * HW, 5);
     let int8 = pack_never(&conv_model(WeightEncoding::Int8PerChannel { axis: 0 }));
     let (y8, p8) = run(&int8, &x);
     let f32_bytes_len = (O * C * 9 * 4 + O * 4) as u64;
@@ -246,7 +234,7 @@ fn bad_int4_layouts_are_refused() {
     // A file whose tensor table gives an int4 tensor an odd byte length: parser.
     let mut ir = conv_model(WeightEncoding::AsIs);
     ir.weights[0].shape = vec![n as u64, k as u64];
-    ir.weights[0].data = f32_bytes(&data(n * k, 9));
+    ir.weights[0].data = f32_bytes(&uniform_f32(n * k, 9));
     ir.weights[0].encoding = WeightEncoding::Int4 {
         group: 32,
         offsets: true,

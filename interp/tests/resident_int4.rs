@@ -11,23 +11,11 @@ use wasm_torch_format::{
 use wasm_torch_interp::{DType, Program, Session, Tensor};
 use wasm_torch_kernels::quant::Q4Weights;
 use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
-use wasm_torch_test_support::f32_bytes;
+use wasm_torch_test_support::{f32_bytes, uniform_f32};
 
 const K: usize = 64;
 const H: usize = 128;
 const N: usize = 40;
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
-}
 
 fn weight(name: &str, shape: Vec<u64>, data: Vec<u8>, encoding: WeightEncoding) -> WeightIr {
     WeightIr {
@@ -93,14 +81,14 @@ fn mlp(w1: WeightIr, w2: WeightIr) -> ModelIr {
             weight(
                 "fc1.bias",
                 vec![H as u64],
-                f32_bytes(&data(H, 2)),
+                f32_bytes(&uniform_f32(H, 2)),
                 WeightEncoding::AsIs,
             ),
             w2,
             weight(
                 "fc2.bias",
                 vec![N as u64],
-                f32_bytes(&data(N, 4)),
+                f32_bytes(&uniform_f32(N, 4)),
                 WeightEncoding::AsIs,
             ),
         ],
@@ -114,13 +102,13 @@ fn mlp_int4(group: u32, offsets: bool) -> ModelIr {
         weight(
             "fc1.weight",
             vec![H as u64, K as u64],
-            f32_bytes(&data(H * K, 1)),
+            f32_bytes(&uniform_f32(H * K, 1)),
             enc,
         ),
         weight(
             "fc2.weight",
             vec![N as u64, H as u64],
-            f32_bytes(&data(N * H, 3)),
+            f32_bytes(&uniform_f32(N * H, 3)),
             enc,
         ),
     )
@@ -128,7 +116,7 @@ fn mlp_int4(group: u32, offsets: bool) -> ModelIr {
 
 /// `linear(relu(linear(x, w1, b1)), w2, b2)` in f64.
 fn reference(x: &[f32], b: usize, w1: &[f32], w2: &[f32]) -> Vec<f64> {
-    let (b1, b2) = (data(H, 2), data(N, 4));
+    let (b1, b2) = (uniform_f32(H, 2), uniform_f32(N, 4));
     let mut y = Vec::new();
     for r in 0..b {
         let h: Vec<f64> = (0..H)
@@ -205,7 +193,7 @@ fn int4_weights_stay_resident_and_match_their_dequantised_values() {
         let q4 = |n: usize, k: usize| (n * k / 2 + n * k / group * per_group) as u64;
         let before = program.resident_weight_bytes();
         assert_eq!(before, q4(H, K) + q4(N, H) + bias_bytes, "resident bytes");
-        let (w1, w2) = (data(H * K, 1), data(N * H, 3));
+        let (w1, w2) = (uniform_f32(H * K, 1), uniform_f32(N * H, 3));
         let (d1, d2) = (
             dequantized(&w1, H, K, group, offsets),
             dequantized(&w2, N, H, group, offsets),
@@ -213,7 +201,7 @@ fn int4_weights_stay_resident_and_match_their_dequantised_values() {
         let mut s = Session::new(program.clone()).unwrap();
         // b = 1, 2: the int4 GEMV; b = 5: blocks dequantised into the f32 GEMM.
         for b in [1usize, 2, 5] {
-            let x = data(b * K, 9 + b as u32);
+            let x = uniform_f32(b * K, 9 + b as u32);
             let y = s
                 .run_positional(vec![Tensor::from_f32(vec![b, K], x.clone())])
                 .unwrap()[0]
@@ -263,7 +251,7 @@ fn prequantized_int4_bytes_load_as_given() {
         group: 32,
         offsets: true,
     };
-    let w2 = data(N * H, 3);
+    let w2 = uniform_f32(N * H, 3);
     let ir = mlp(
         weight("fc1.weight", vec![n as u64, k as u64], stored.clone(), enc),
         weight(
@@ -275,7 +263,7 @@ fn prequantized_int4_bytes_load_as_given() {
     );
     let program = Arc::new(Program::from_bytes(&pack_never(&ir)).unwrap());
     let mut s = Session::new(program).unwrap();
-    let x = data(K, 77);
+    let x = uniform_f32(K, 77);
     let y = s
         .run_positional(vec![Tensor::from_f32(vec![1, K], x.clone())])
         .unwrap()[0]

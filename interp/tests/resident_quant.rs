@@ -7,22 +7,11 @@ use std::sync::Arc;
 use wasm_torch_format::{ConstValue, Dim, Function, Instr, Operand, Signature, ValueSpec};
 use wasm_torch_interp::{DType, Program, Session, Tensor};
 use wasm_torch_packer::{pack, Compression, ModelIr, PackOptions, WeightEncoding, WeightIr};
+use wasm_torch_test_support::uniform_f32;
 
 const K: usize = 64;
 const H: usize = 48;
 const N: usize = 40;
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
-}
 
 fn weight(name: &str, shape: Vec<u64>, data: &[f32], encoding: WeightEncoding) -> WeightIr {
     WeightIr {
@@ -84,18 +73,28 @@ fn mlp(enc: WeightEncoding) -> ModelIr {
             ],
         }],
         weights: vec![
-            weight("fc1.weight", vec![H as u64, K as u64], &data(H * K, 1), enc),
+            weight(
+                "fc1.weight",
+                vec![H as u64, K as u64],
+                &uniform_f32(H * K, 1),
+                enc,
+            ),
             weight(
                 "fc1.bias",
                 vec![H as u64],
-                &data(H, 2),
+                &uniform_f32(H, 2),
                 WeightEncoding::AsIs,
             ),
-            weight("fc2.weight", vec![N as u64, H as u64], &data(N * H, 3), enc),
+            weight(
+                "fc2.weight",
+                vec![N as u64, H as u64],
+                &uniform_f32(N * H, 3),
+                enc,
+            ),
             weight(
                 "fc2.bias",
                 vec![N as u64],
-                &data(N, 4),
+                &uniform_f32(N, 4),
                 WeightEncoding::AsIs,
             ),
         ],
@@ -111,7 +110,12 @@ fn packed_i8(n: usize, k: usize) -> u64 {
 }
 
 fn reference(x: &[f32], b: usize) -> Vec<f64> {
-    let (w1, b1, w2, b2) = (data(H * K, 1), data(H, 2), data(N * H, 3), data(N, 4));
+    let (w1, b1, w2, b2) = (
+        uniform_f32(H * K, 1),
+        uniform_f32(H, 2),
+        uniform_f32(N * H, 3),
+        uniform_f32(N, 4),
+    );
     let mut y = Vec::new();
     for r in 0..b {
         let h: Vec<f64> = (0..H)
@@ -177,7 +181,7 @@ fn int8_and_f16_weights_stay_resident_and_match_f32() {
         );
         let mut s = Session::new(program.clone()).unwrap();
         for b in [1usize, 5] {
-            let x = data(b * K, 9 + b as u32);
+            let x = uniform_f32(b * K, 9 + b as u32);
             let y = s
                 .run_positional(vec![Tensor::from_f32(vec![b, K], x.clone())])
                 .unwrap()[0]
@@ -209,7 +213,7 @@ fn int8_and_f16_weights_stay_resident_and_match_f32() {
 #[test]
 fn tied_embedding_reads_the_quantized_weight() {
     let (v, d) = (50usize, 32usize);
-    let w = data(v * d, 5);
+    let w = uniform_f32(v * d, 5);
     let ir = ModelIr {
         signature: Signature {
             inputs: vec![ValueSpec {
@@ -286,8 +290,8 @@ fn tied_embedding_reads_the_quantized_weight() {
 #[test]
 fn conv1d_layout_weights_run_quantized() {
     let (k, n) = (40usize, 24usize);
-    let w = data(k * n, 21);
-    let bias = data(n, 22);
+    let w = uniform_f32(k * n, 21);
+    let bias = uniform_f32(n, 22);
     for enc in [
         WeightEncoding::Int8PerChannel { axis: 1 },
         WeightEncoding::F16,
@@ -323,7 +327,7 @@ fn conv1d_layout_weights_run_quantized() {
         let program = Arc::new(load(&ir));
         let before = program.resident_weight_bytes();
         let mut s = Session::new(program.clone()).unwrap();
-        let x = data(3 * k, 23);
+        let x = uniform_f32(3 * k, 23);
         let y = s
             .run_positional(vec![Tensor::from_f32(vec![3, k], x.clone())])
             .unwrap()[0]

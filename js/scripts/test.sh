@@ -49,6 +49,11 @@ if [ ! -f "$DEMO_ZOO_DIR/efficientnet_lite0.wtb" ] || [ ! -f "$DEMO_ZOO_DIR/imag
     say "building the demo page's EfficientNet-Lite0 into $DEMO_ZOO_DIR"
     "$ROOT/.venv/bin/python" "$ROOT/js/examples/demo/efficientnet_lite0.py" "$DEMO_ZOO_DIR" > /dev/null
 fi
+# The detection fixture of test/detect.test.mjs (torchvision SSDlite traced, with PyTorch's
+# detections), written afresh each run so exporter changes show (about half a minute).
+export WASM_TORCH_DETECT="${WASM_TORCH_DETECT:-$ROOT/target/js-detect}"
+say "exporting the detection fixture into $WASM_TORCH_DETECT"
+"$ROOT/.venv/bin/python" "$ROOT/js/test/detect/make_fixture.py" "$WASM_TORCH_DETECT"
 # SmolLM2-135M-Instruct for test/llm.test.mjs and the browser runs' chat demo page, exported
 # by benches/llm/export_smollm2.py (transformers → .wtb with its tokenizer and chat template as
 # assets, plus reference.json: transformers' greedy answers), once, then shared by both and

@@ -16,6 +16,20 @@ pub use builder::{fixed, spec, sym, ModelBuilder};
 use wasm_torch_format::DType;
 use wasm_torch_packer::{pack, ModelIr, PackOptions, WeightEncoding, WeightIr};
 
+/// `len` deterministic values in [-1, 1) from an xorshift generator seeded by `seed`: the
+/// same sequence on every platform, so tests can compare against fixed expectations.
+pub fn uniform_f32(len: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
 /// Little-endian bytes of `v`.
 pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
