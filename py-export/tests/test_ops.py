@@ -149,7 +149,7 @@ def test_op_parity(name, frontend, wtb):
     report = wasm_torch.export(model, inputs, wtb, frontend=frontend, verify=False)
     assert report.frontend == frontend
     ref = torch_outputs(model, inputs)
-    got = wasm_torch.load(wtb).run(*inputs)
+    got = wasm_torch.load(wtb).run_flat(*inputs)  # flat, like torch_outputs
     assert len(got) == len(ref)
     for r, o in zip(ref, got):
         assert o.shape == tuple(r.shape)

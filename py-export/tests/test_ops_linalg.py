@@ -24,7 +24,8 @@ TOL = {torch.float32: 1e-4, torch.float64: 1e-9}
 def _run(fn, inputs, wtb, frontend="export"):
     model = Fn(fn)
     wasm_torch.export(model, inputs, wtb, frontend=frontend, verify=False)
-    return wasm_torch.load(wtb).run(*inputs)
+    # Flat outputs, in the order torch_outputs flattens PyTorch's (run() would nest them).
+    return wasm_torch.load(wtb).run_flat(*inputs)
 
 
 def _check(fn, inputs, wtb, frontend="export"):
@@ -189,7 +190,7 @@ def test_linalg_torchscript(name, frontend, wtb):
     model = cls().eval()
     wasm_torch.export(model, inputs, wtb, frontend=frontend, verify=False)
     ref = torch_outputs(model, inputs)
-    got = wasm_torch.load(wtb).run(*inputs)
+    got = wasm_torch.load(wtb).run_flat(*inputs)
     assert len(got) == len(ref)
     for r, o in zip(ref, got):
         assert o.shape == tuple(r.shape)
