@@ -400,9 +400,15 @@ _RESHAPES = ("aten::view.default", "aten::_unsafe_view.default", "aten::reshape.
 
 
 def _shape(v: Any) -> Any:
+    """The value's shape: ints for static sizes, the symbol's name (a string) for dynamic ones.
+
+    Never ``int()`` a symbolic size: that specializes the exported program's shape
+    environment to the example's size, so a later export of the same ExportedProgram would
+    come out with the sequence length fixed. ``str`` reads the symbol without a guard.
+    """
     meta = getattr(v, "meta", None)
     shape = getattr(meta, "shape", None)
-    return None if shape is None else [int(d) for d in shape]
+    return None if shape is None else [d if type(d) is int else str(d) for d in shape]
 
 
 def _repeat_kv_source(x: Any, producers: Dict[Value, Node]) -> Any:
@@ -426,7 +432,9 @@ def _repeat_kv_source(x: Any, producers: Dict[Value, Node]) -> Any:
         return None
     b, h, s, d = s_src
     rep = s_exp[2]
-    if s_exp != [b, h, rep, s, d] or s_out != [b, h * rep, s, d] or rep < 1:
+    if type(h) is not int or type(rep) is not int or rep < 1:
+        return None
+    if s_exp != [b, h, rep, s, d] or s_out != [b, h * rep, s, d]:
         return None
     return src, rep
 
@@ -454,7 +462,7 @@ def fold_repeat_kv(graph: Graph) -> int:
             continue
         q_shape = _shape(n.args[0])
         if q_shape is None or len(q_shape) != 4 or q_shape[1] != _shape(k[0])[1] * k[1]:
-            continue
+            continue  # (the kv head count is a static int here: _repeat_kv_source checked it)
         n.args[1], n.args[2], n.args[7] = k[0], v[0], Const(True)
         folded += 1
     return folded
