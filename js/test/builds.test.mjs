@@ -77,6 +77,6 @@ test(`this Node (${process.version}, ${process.execArgv.join(' ') || 'no flags'}
 });
 
 const refused = VARIANTS.find((v) => missingFeature(v, detectFeatures()) !== undefined);
-test(`a build the engine cannot run ('${refused}') is refused with UNSUPPORTED_ENVIRONMENT`, { skip: skip || (!refused && 'this engine runs every build') }, async () => {
+test(`a build the engine cannot run (${refused ? `'${refused}'` : 'none here'}) is refused with UNSUPPORTED_ENVIRONMENT`, { skip: skip || (!refused && 'this engine runs every build') }, async () => {
   await assert.rejects(Session.load(fixture('tiny.wtb'), { variant: refused }), (e) => e.code === 'UNSUPPORTED_ENVIRONMENT' && /needs/.test(e.message));
 });
