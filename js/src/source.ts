@@ -117,15 +117,35 @@ function fromResponse(res: Response, description: string, signal?: AbortSignal):
   return { totalBytes, pieces: checkedBody(res, description, totalBytes, signal), description };
 }
 
-/** A response body whose faults become `NetworkError`s: a cut connection, a short body. */
-async function* checkedBody(res: Response, description: string, totalBytes: number | undefined, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+/**
+ * A response body whose faults become `NetworkError`s (a cut connection, a body shorter than
+ * announced). With `resume`, a fault asks it for a response continuing at the byte reached
+ * (it throws when it cannot); without, the fault is thrown.
+ */
+async function* checkedBody(
+  first: Response,
+  description: string,
+  totalBytes: number | undefined,
+  signal?: AbortSignal,
+  resume?: (received: number, fault: NetworkError) => Promise<Response>,
+): AsyncIterable<Uint8Array> {
   let received = 0;
-  for await (const piece of networkPieces(res, description, () => received, totalBytes, signal)) {
-    received += piece.byteLength;
-    yield piece;
-  }
-  if (totalBytes !== undefined && received < totalBytes) {
-    throw new NetworkError(`${description}: the server sent ${received} of the ${totalBytes} bytes it announced`);
+  let res = first;
+  for (;;) {
+    let fault: NetworkError | undefined;
+    try {
+      for await (const piece of networkPieces(res, description, () => received, totalBytes, signal)) {
+        received += piece.byteLength;
+        yield piece;
+      }
+    } catch (e) {
+      if (!(e instanceof NetworkError)) throw e;
+      fault = e;
+    }
+    if (!fault && (totalBytes === undefined || received >= totalBytes)) return;
+    fault ??= new NetworkError(`${description}: the server sent ${received} of the ${totalBytes} bytes it announced`);
+    if (!resume) throw fault;
+    res = await resume(received, fault);
   }
 }
 
@@ -175,37 +195,23 @@ function fromUrl(url: URL, first: Response, signal: AbortSignal | undefined, max
   const validator = first.headers.get('etag') ?? first.headers.get('last-modified');
   const resumable = maxResumes > 0 && totalBytes !== undefined && validator !== null && (first.headers.get('accept-ranges') ?? '').toLowerCase() === 'bytes';
   let resumes = 0;
-  async function* pieces(): AsyncIterable<Uint8Array> {
-    let received = 0;
-    let res = first;
-    for (;;) {
-      let fault: NetworkError | undefined;
-      try {
-        for await (const piece of networkPieces(res, description, () => received, totalBytes, signal)) {
-          received += piece.byteLength;
-          yield piece;
-        }
-      } catch (e) {
-        if (!(e instanceof NetworkError)) throw e;
-        fault = e;
-      }
-      if (!fault && (totalBytes === undefined || received >= totalBytes)) return;
-      fault ??= new NetworkError(`${description}: the server sent ${received} of the ${totalBytes} bytes it announced`);
-      if (!resumable || resumes >= maxResumes) throw fault;
-      resumes++;
-      try {
-        res = await fetch(url, { signal, headers: { range: `bytes=${received}-`, 'if-range': validator! } });
-      } catch (e) {
-        checkAbort(signal);
-        throw new NetworkError(`${fault.message}; resuming failed: ${(e as Error).message}`, { cause: e });
-      }
-      if (res.status !== 206 || rangeStart(res) !== received || !res.body) {
-        res.body?.cancel().catch(() => undefined);
-        throw new NetworkError(`${fault.message}; the server did not resume at byte ${received} (HTTP ${res.status}, content-range ${res.headers.get('content-range') ?? 'none'})`);
-      }
+  const resume = async (received: number, fault: NetworkError): Promise<Response> => {
+    if (!resumable || resumes >= maxResumes) throw fault;
+    resumes++;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal, headers: { range: `bytes=${received}-`, 'if-range': validator! } });
+    } catch (e) {
+      checkAbort(signal);
+      throw new NetworkError(`${fault.message}; resuming failed: ${(e as Error).message}`, { cause: e });
     }
-  }
-  return { totalBytes, pieces: pieces(), description, resumes: () => resumes };
+    if (res.status !== 206 || rangeStart(res) !== received || !res.body) {
+      res.body?.cancel().catch(() => undefined);
+      throw new NetworkError(`${fault.message}; the server did not resume at byte ${received} (HTTP ${res.status}, content-range ${res.headers.get('content-range') ?? 'none'})`);
+    }
+    return res;
+  };
+  return { totalBytes, pieces: checkedBody(first, description, totalBytes, signal, resume), description, resumes: () => resumes };
 }
 
 function isUrlLike(s: string): boolean {
