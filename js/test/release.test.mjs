@@ -16,6 +16,7 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { Session, Tensor } from '../dist/index.js';
 import { WorkerSession } from '../dist/worker-client.js';
+import { parseNpy } from '../dist/npy.js';
 import { JS_DIR, ROOT, compare, runnableVariants } from './helpers.mjs';
 
 const GiB = 1024 ** 3;
@@ -28,12 +29,8 @@ const modelPath = join(dir, 'linear_stack.wtb');
 const python = process.env.WASM_TORCH_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
 const variant = 'simd';
 
-function readNpyF32(path) {
-  const b = readFileSync(path);
-  const headerLen = b.readUInt16LE(8);
-  const start = 10 + headerLen;
-  return new Float32Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + b.length));
-}
+/** The data of an f32 .npy file, read with the SDK's own parser. */
+const readNpyF32 = (path) => parseNpy(readFileSync(path)).data;
 
 function skipReason() {
   if (freemem() < 6 * GiB) return `only ${(freemem() / GiB).toFixed(1)} GiB of memory available (needs 6)`;
