@@ -9,8 +9,8 @@ secs="${1:-60}"
 cd "$(dirname "$0")"
 source ../scripts/nightly.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-targets=(parse_whole parse_stream roundtrip)
-mkdir -p corpus/parse_whole corpus/parse_stream corpus/roundtrip
+targets=(parse_whole parse_stream roundtrip run_program)
+mkdir -p corpus/parse_whole corpus/parse_stream corpus/roundtrip corpus/run_program
 for f in ../format-spec/tests/golden/*.wtb ../format-spec/tests/regress/*.wtb; do
     b=$(basename "$f")
     cp -n "$f" "corpus/parse_whole/$b"

@@ -236,7 +236,7 @@ fn exact_bytes(n: u64) -> String {
 fn save_outputs(path: &str, names: &[String], outs: &[Tensor]) -> Result<(), CliError> {
     let bytes = if path.ends_with(".npy") {
         match outs {
-            [t] => npy::write_npy(t),
+            [t] => npy::write_npy(t)?,
             _ => {
                 return Err(CliError::Usage(format!(
                     "--output {path}: the model has {} outputs; a .npy holds one, use .npz",
@@ -250,7 +250,7 @@ fn save_outputs(path: &str, names: &[String], outs: &[Tensor]) -> Result<(), Cli
             .map(|n| crate::trace::file_safe(n))
             .zip(outs.iter().cloned())
             .collect();
-        npy::write_npz(&entries)
+        npy::write_npz(&entries)?
     };
     write(Path::new(path), &bytes)
 }

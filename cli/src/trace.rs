@@ -97,7 +97,7 @@ pub fn save(dir: &Path, g: &Graph, traced: &[(String, Tensor)]) -> Result<usize,
         String::from("{\"format\": \"wasm-torch-trace\", \"version\": 1, \"entries\": [");
     for (i, (name, t)) in traced.iter().enumerate() {
         let file = format!("{i:0width$}_{}.npy", file_safe(name));
-        write(&dir.join(&file), &npy::write_npy(t))?;
+        write(&dir.join(&file), &npy::write_npy(t)?)?;
         let shape: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
         let op = ops.get(name).map(String::as_str).unwrap_or("");
         let _ = write!(

@@ -39,7 +39,7 @@ fn write_model(dir: &Path, name: &str, ir: &ModelIr) -> PathBuf {
 
 fn write_npy(dir: &Path, name: &str, t: &Tensor) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, npy::write_npy(t)).unwrap();
+    std::fs::write(&p, npy::write_npy(t).unwrap()).unwrap();
     p
 }
 

@@ -113,7 +113,7 @@ pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
 }
 
 /// Serialise a tensor as a version-1 `.npy` file.
-pub fn write_npy(t: &Tensor) -> Vec<u8> {
+pub fn write_npy(t: &Tensor) -> Result<Vec<u8>> {
     let shape = match t.shape() {
         [] => "()".to_string(),
         [n] => format!("({n},)"),
@@ -139,17 +139,17 @@ pub fn write_npy(t: &Tensor) -> Vec<u8> {
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&t.to_le_bytes());
-    out
+    out.extend_from_slice(&t.to_le_bytes()?);
+    Ok(out)
 }
 
 /// Write named tensors as an `.npz` archive (a zip with stored, uncompressed members
 /// `<name>.npy`), readable by `numpy.load`.
-pub fn write_npz(entries: &[(String, Tensor)]) -> Vec<u8> {
+pub fn write_npz(entries: &[(String, Tensor)]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, t) in entries {
-        let data = write_npy(t);
+        let data = write_npy(t)?;
         let fname = format!("{name}.npy");
         let crc = crc32fast::hash(&data);
         let offset = out.len() as u32;
@@ -193,7 +193,7 @@ pub fn write_npz(entries: &[(String, Tensor)]) -> Vec<u8> {
     out.extend_from_slice(&(central.len() as u32).to_le_bytes());
     out.extend_from_slice(&cd_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -203,17 +203,17 @@ mod tests {
     #[test]
     fn npy_round_trip() {
         let t = Tensor::from_f32(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.5]);
-        let bytes = write_npy(&t);
+        let bytes = write_npy(&t).unwrap();
         assert_eq!(&bytes[..6], MAGIC);
         let back = read_npy(&bytes).unwrap();
         assert_eq!(back.shape(), &[2, 3]);
         assert_eq!(back.to_f32_vec(), t.to_f32_vec());
         let s = Tensor::from_i64(vec![], vec![-7]);
-        let back = read_npy(&write_npy(&s)).unwrap();
+        let back = read_npy(&write_npy(&s).unwrap()).unwrap();
         assert_eq!(back.shape(), &[] as &[usize]);
         assert_eq!(back.to_i64_vec(), vec![-7]);
         let v = Tensor::from_bool(vec![3], vec![true, false, true]);
-        let back = read_npy(&write_npy(&v)).unwrap();
+        let back = read_npy(&write_npy(&v).unwrap()).unwrap();
         assert_eq!(back.dtype(), DType::Bool);
         assert_eq!(back.to_i64_vec(), vec![1, 0, 1]);
     }
@@ -224,14 +224,14 @@ mod tests {
             read_npy(b"hello").unwrap_err().kind(),
             crate::ErrorKind::InvalidInput
         );
-        let mut bytes = write_npy(&Tensor::from_f32(vec![4], vec![0.0; 4]));
+        let mut bytes = write_npy(&Tensor::from_f32(vec![4], vec![0.0; 4])).unwrap();
         bytes.truncate(bytes.len() - 1);
         assert!(read_npy(&bytes).is_err());
     }
 
     #[test]
     fn npz_layout() {
-        let z = write_npz(&[("a".into(), Tensor::from_f32(vec![1], vec![1.0]))]);
+        let z = write_npz(&[("a".into(), Tensor::from_f32(vec![1], vec![1.0]))]).unwrap();
         assert_eq!(&z[..4], &[0x50, 0x4b, 3, 4]);
         let eocd = &z[z.len() - 22..];
         assert_eq!(&eocd[..4], &[0x50, 0x4b, 5, 6]);

@@ -309,7 +309,7 @@ fn initial_states(program: &Program) -> Result<Vec<Tensor>> {
                 StateInit::Zeros => Tensor::full(st.dtype, shape, 0.0),
                 StateInit::Tensor(i) => {
                     let w = &program.weights[i as usize];
-                    Tensor::from_le_bytes(st.dtype, shape, &w.to_le_bytes())
+                    Tensor::from_le_bytes(st.dtype, shape, &w.to_le_bytes()?)
                 }
             }
             .map_err(|e| e.context(format!("state '{}'", st.name)))

@@ -147,6 +147,20 @@ pub const MAX_TENSOR_BYTES: usize = if usize::BITS == 32 {
     1 << 34
 };
 
+/// An empty vector with room for `n` elements, or an `OutOfMemory` error (never an abort)
+/// when `n` elements exceed [`MAX_TENSOR_BYTES`] or the allocator refuses: for outputs
+/// built by pushing, whose size a hostile argument can choose.
+pub(crate) fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
+    let bytes = n
+        .checked_mul(std::mem::size_of::<T>())
+        .filter(|b| *b <= MAX_TENSOR_BYTES)
+        .ok_or_else(|| Error::oom(format!("tensor of {n} elements is too large")))?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::oom(format!("could not allocate {bytes} bytes")))?;
+    Ok(v)
+}
+
 /// Allocate `n` default elements, or fail with `OutOfMemory` instead of aborting.
 pub(crate) fn try_alloc<T: Elem>(n: usize) -> Result<Vec<T>> {
     let bytes = n

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use half::{bf16, f16};
 
 use crate::error::{Error, Result};
-use crate::storage::{try_alloc, Buf, ByteSource, Elem};
+use crate::storage::{try_alloc, try_with_capacity, Buf, ByteSource, Elem};
 pub use wasm_torch_format::model::DType;
 
 /// An n-dimensional array of one [`DType`].
@@ -72,15 +72,17 @@ fn vec_filled<T: Elem>(n: usize, fill: impl FnOnce(&mut [u8])) -> Result<Vec<T>>
 }
 
 /// Gather a strided view into a contiguous vector.
-fn gather<T: Copy>(all: &[T], shape: &[usize], strides: &[usize], offset: usize) -> Vec<T> {
-    let numel: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(numel);
+fn gather<T: Copy>(all: &[T], shape: &[usize], strides: &[usize], offset: usize) -> Result<Vec<T>> {
+    let numel = checked_numel(shape)?;
+    // A view (an `expand` above all) can name far more elements than its storage holds, so
+    // materializing it is the allocation a hostile shape reaches: make it fallible.
+    let mut out = try_with_capacity::<T>(numel)?;
     if numel == 0 {
-        return out;
+        return Ok(out);
     }
     if shape.is_empty() {
         out.push(all[offset]);
-        return out;
+        return Ok(out);
     }
     let nd = shape.len();
     let inner = shape[nd - 1];
@@ -101,7 +103,7 @@ fn gather<T: Copy>(all: &[T], shape: &[usize], strides: &[usize], offset: usize)
         let mut d = nd - 1;
         loop {
             if d == 0 {
-                return out;
+                return Ok(out);
             }
             d -= 1;
             idx[d] += 1;
@@ -115,40 +117,38 @@ fn gather<T: Copy>(all: &[T], shape: &[usize], strides: &[usize], offset: usize)
     }
 }
 
+/// Collect `n` converted elements into a fallibly allocated vector.
+fn collect_fallible<T>(n: usize, items: impl Iterator<Item = T>) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(n)?;
+    v.extend(items);
+    Ok(v)
+}
+
 macro_rules! convert_all {
     ($self:ident, $t:ty, $conv_f:expr, $conv_i:expr, $conv_h:expr, $conv_b:expr) => {{
         let t = $self;
+        let n = t.numel();
         let v: Vec<$t> = match t.dtype {
-            DType::F32 => t
-                .data::<f32>()?
-                .iter()
-                .map(|&x| $conv_f(x as f64))
-                .collect(),
-            DType::F64 => t.data::<f64>()?.iter().map(|&x| $conv_f(x)).collect(),
-            DType::I64 => t.data::<i64>()?.iter().map(|&x| $conv_i(x)).collect(),
-            DType::I32 => t
-                .data::<i32>()?
-                .iter()
-                .map(|&x| $conv_i(x as i64))
-                .collect(),
-            DType::I16 => t
-                .data::<i16>()?
-                .iter()
-                .map(|&x| $conv_i(x as i64))
-                .collect(),
-            DType::I8 => t.data::<i8>()?.iter().map(|&x| $conv_i(x as i64)).collect(),
-            DType::U8 => t.data::<u8>()?.iter().map(|&x| $conv_i(x as i64)).collect(),
-            DType::Bool => t.data::<u8>()?.iter().map(|&x| $conv_b(x != 0)).collect(),
-            DType::F16 => t
-                .data::<u16>()?
-                .iter()
-                .map(|&x| $conv_h(f16::from_bits(x).to_f32()))
-                .collect(),
-            DType::BF16 => t
-                .data::<u16>()?
-                .iter()
-                .map(|&x| $conv_h(bf16::from_bits(x).to_f32()))
-                .collect(),
+            DType::F32 => collect_fallible(n, t.data::<f32>()?.iter().map(|&x| $conv_f(x as f64)))?,
+            DType::F64 => collect_fallible(n, t.data::<f64>()?.iter().map(|&x| $conv_f(x)))?,
+            DType::I64 => collect_fallible(n, t.data::<i64>()?.iter().map(|&x| $conv_i(x)))?,
+            DType::I32 => collect_fallible(n, t.data::<i32>()?.iter().map(|&x| $conv_i(x as i64)))?,
+            DType::I16 => collect_fallible(n, t.data::<i16>()?.iter().map(|&x| $conv_i(x as i64)))?,
+            DType::I8 => collect_fallible(n, t.data::<i8>()?.iter().map(|&x| $conv_i(x as i64)))?,
+            DType::U8 => collect_fallible(n, t.data::<u8>()?.iter().map(|&x| $conv_i(x as i64)))?,
+            DType::Bool => collect_fallible(n, t.data::<u8>()?.iter().map(|&x| $conv_b(x != 0)))?,
+            DType::F16 => collect_fallible(
+                n,
+                t.data::<u16>()?
+                    .iter()
+                    .map(|&x| $conv_h(f16::from_bits(x).to_f32())),
+            )?,
+            DType::BF16 => collect_fallible(
+                n,
+                t.data::<u16>()?
+                    .iter()
+                    .map(|&x| $conv_h(bf16::from_bits(x).to_f32())),
+            )?,
         };
         v
     }};
@@ -293,12 +293,15 @@ impl Tensor {
         })
     }
 
-    /// The elements as contiguous little-endian bytes.
-    pub fn to_le_bytes(&self) -> Vec<u8> {
-        let c = self.contiguous();
+    /// The elements as contiguous little-endian bytes (an `OutOfMemory` error when a view
+    /// names more elements than can be allocated).
+    pub fn to_le_bytes(&self) -> Result<Vec<u8>> {
+        let c = self.contiguous()?;
         let n = c.numel() * c.dtype.size();
         let start = c.offset * c.dtype.size();
-        c.buf.bytes()[start..start + n].to_vec()
+        let mut out = try_with_capacity::<u8>(n)?;
+        out.extend_from_slice(&c.buf.bytes()[start..start + n]);
+        Ok(out)
     }
 
     /// Element type.
@@ -338,7 +341,8 @@ impl Tensor {
         true
     }
 
-    /// Elements converted to f32, in row-major order.
+    /// Elements converted to f32, in row-major order (empty when a view is too large to
+    /// materialize; for display and tests, where the interpreter itself uses fallible reads).
     pub fn to_f32_vec(&self) -> Vec<f32> {
         self.f32s().map(|c| c.into_owned()).unwrap_or_default()
     }
@@ -349,9 +353,9 @@ impl Tensor {
     }
 
     /// A contiguous tensor with the same values (shares storage when already contiguous).
-    pub fn contiguous(&self) -> Tensor {
+    pub fn contiguous(&self) -> Result<Tensor> {
         if self.is_contiguous() {
-            return self.clone();
+            return Ok(self.clone());
         }
         let t = self;
         match t.dtype {
@@ -366,11 +370,13 @@ impl Tensor {
         }
     }
 
-    fn gathered<T: Elem>(&self) -> Tensor {
-        match self.data::<T>() {
-            Ok(d) => Tensor::from_vec(self.dtype, self.shape.clone(), d.into_owned()),
-            Err(_) => self.clone(),
-        }
+    fn gathered<T: Elem>(&self) -> Result<Tensor> {
+        let d = self.data::<T>()?;
+        Ok(Tensor::from_vec(
+            self.dtype,
+            self.shape.clone(),
+            d.into_owned(),
+        ))
     }
 
     /// Bytes of storage this tensor keeps alive that the interpreter allocated (weights
@@ -405,7 +411,7 @@ impl Tensor {
         let copied = if in_place {
             0
         } else {
-            let own = Tensor::from_le_bytes(self.dtype, self.shape.clone(), &self.to_le_bytes())?;
+            let own = Tensor::from_le_bytes(self.dtype, self.shape.clone(), &self.to_le_bytes()?)?;
             *self = own;
             nbytes
         };
@@ -452,7 +458,7 @@ impl Tensor {
                 &self.shape,
                 &self.strides,
                 self.offset,
-            )))
+            )?))
         }
     }
 
@@ -612,7 +618,7 @@ impl Tensor {
     /// The same values as `dtype`.
     pub fn cast(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype {
-            return Ok(self.contiguous());
+            return self.contiguous();
         }
         let shape = self.shape.clone();
         Ok(match dtype {
@@ -678,14 +684,15 @@ impl Tensor {
                 "tensor of shape {shape:?} is too large"
             )));
         }
-        Ok(match dtype {
-            DType::F32 => {
-                let mut v = try_alloc::<f32>(n)?;
-                v.fill(value as f32);
-                Tensor::from_vec(dtype, shape, v)
-            }
-            d => Tensor::from_f64_as(d, shape, vec![value; n]),
-        })
+        // Convert the one value once, then fill a fallibly allocated buffer of the storage
+        // type (never an f64 vector of `n`: that would be 8 bytes per element, infallibly).
+        let one = Tensor::from_f64_as(dtype, vec![], vec![value]);
+        Ok(crate::with_elem!(dtype, T => {
+            let x = one.raw::<T>()?[0];
+            let mut v = try_alloc::<T>(n)?;
+            v.fill(x);
+            Tensor::from_vec(dtype, shape, v)
+        }))
     }
 }
 

@@ -146,7 +146,7 @@ impl Session {
         }
         let refs: Vec<(&str, Tensor)> = names.iter().map(String::as_str).zip(tensors).collect();
         let outputs = self.inner.run(&refs).map_err(from_interp)?;
-        Ok(outputs.iter().map(|(n, t)| write_output(n, t)).collect())
+        outputs.iter().map(|(n, t)| write_output(n, t)).collect()
     }
 
     /// Put the session state (KV cache) back to its initial value from the file: the next

@@ -81,7 +81,7 @@ pub fn read_input(obj: &JsValue) -> Result<(String, Tensor), JsValue> {
 }
 
 /// A result tensor as a `{name, dtype, shape, bytes}` object (bytes copied out of wasm memory).
-pub fn write_output(name: &str, tensor: &Tensor) -> JsValue {
+pub fn write_output(name: &str, tensor: &Tensor) -> Result<JsValue, JsValue> {
     let obj = Object::new();
     set(&obj, "name", &JsValue::from_str(name));
     set(&obj, "dtype", &JsValue::from_str(tensor.dtype().name()));
@@ -91,9 +91,9 @@ pub fn write_output(name: &str, tensor: &Tensor) -> JsValue {
         .map(|&d| JsValue::from_f64(d as f64))
         .collect();
     set(&obj, "shape", &shape);
-    let bytes = tensor.to_le_bytes();
+    let bytes = tensor.to_le_bytes().map_err(from_interp)?;
     set(&obj, "bytes", &Uint8Array::from(&bytes[..]));
-    obj.into()
+    Ok(obj.into())
 }
 
 /// A signature entry as `{name, dtype, shape}`; symbolic dims are strings.

@@ -2,6 +2,8 @@
 //! fuzzing: every index it emits is in range, so `pack` must accept the result and the
 //! parsers must return it unchanged. Bytes past the end of the input read as zero.
 
+pub mod program;
+
 use crate::ir::{ModelIr, WeightEncoding, WeightIr};
 use wasm_torch_format::{
     Asset, ConstValue, DType, Dim, Function, InlineTensor, Instr, Metadata, Operand, Scalar,

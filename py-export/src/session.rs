@@ -24,12 +24,12 @@ fn native_err(e: wasm_torch_interp::Error) -> PyErr {
 /// A tensor crossing the boundary: `(dtype_name, shape, little-endian bytes)`.
 type RawTensor<'py> = (String, Vec<usize>, Bound<'py, PyBytes>);
 
-fn to_raw<'py>(py: Python<'py>, t: &Tensor) -> RawTensor<'py> {
-    (
+fn to_raw<'py>(py: Python<'py>, t: &Tensor) -> PyResult<RawTensor<'py>> {
+    Ok((
         t.dtype().name().to_string(),
         t.shape().to_vec(),
-        PyBytes::new(py, &t.to_le_bytes()),
-    )
+        PyBytes::new(py, &t.to_le_bytes().map_err(native_err)?),
+    ))
 }
 
 fn from_raw(dtype: &str, shape: Vec<usize>, data: &[u8]) -> PyResult<Tensor> {
@@ -158,7 +158,7 @@ impl NativeSession {
         let outs = py
             .detach(move || session.run_positional(tensors))
             .map_err(native_err)?;
-        Ok(outs.iter().map(|t| to_raw(py, t)).collect())
+        outs.iter().map(|t| to_raw(py, t)).collect()
     }
 
     /// Bytes of packed weight copies this session may keep (0 = none; see
@@ -224,15 +224,14 @@ impl NativeSession {
 
     /// The recorded `(register_name, dtype, shape, bytes)` entries, oldest first; clears them.
     fn take_trace<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<TraceEntry<'py>>> {
-        Ok(self
-            .lock()?
+        self.lock()?
             .take_trace()
             .into_iter()
             .map(|(name, t)| {
-                let (d, s, b) = to_raw(py, &t);
-                (name, d, s, b)
+                let (d, s, b) = to_raw(py, &t)?;
+                Ok((name, d, s, b))
             })
-            .collect())
+            .collect()
     }
 }
 

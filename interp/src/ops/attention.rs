@@ -34,7 +34,7 @@ fn repeat_heads(t: &Tensor, n: usize) -> Result<Tensor> {
     v.insert(nd - 2, 1);
     let x = t.reshape(v.clone())?;
     v[nd - 2] = n;
-    let e = x.expand_to(&v)?.contiguous();
+    let e = x.expand_to(&v)?.contiguous()?;
     s[nd - 3] = h * n;
     e.reshape(s)
 }
@@ -160,13 +160,13 @@ fn mats(t: &Tensor) -> Result<Mats<'_>> {
 
 /// `t` as f32 with unit column stride and a row stride of at least its width (what the
 /// GEMM takes without a copy), copying only when it is not already.
-fn gemm_ready(t: &Tensor) -> Tensor {
+fn gemm_ready(t: &Tensor) -> Result<Tensor> {
     let nd = t.ndim();
     let (r, c) = (t.shape()[nd - 2], t.shape()[nd - 1]);
     let st = t.strides();
     let ok = (st[nd - 1] == 1 || c == 1) && (st[nd - 2] >= c || r == 1);
     if ok {
-        t.clone()
+        Ok(t.clone())
     } else {
         t.contiguous()
     }
@@ -214,7 +214,7 @@ fn fused(
     let mut full = prefix.to_vec();
     full.extend([l, s]);
     let mask = mask.map(|m| m.expand_to(&full)).transpose()?;
-    let (q, k, v) = (gemm_ready(q), gemm_ready(k), gemm_ready(v));
+    let (q, k, v) = (gemm_ready(q)?, gemm_ready(k)?, gemm_ready(v)?);
     let (qm, km, vm) = (mats(&q)?, mats(&k)?, mats(&v)?);
     enum MaskData<'a> {
         None,

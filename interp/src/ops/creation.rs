@@ -4,6 +4,7 @@ use super::{arg, farg, ints, one, opt, targ, to_usize};
 use crate::error::{Error, Result};
 use crate::ops::registry::OpList;
 use crate::ops::OpCtx;
+use crate::storage::try_alloc;
 use crate::tensor::{checked_numel, DType, Tensor};
 use crate::value::Value;
 
@@ -90,16 +91,24 @@ fn arange(start: &Value, end: &Value, step: &Value, dtype: &Value) -> Result<Vec
     if n.saturating_mul(8) > crate::storage::MAX_TENSOR_BYTES {
         return Err(Error::oom(format!("arange of {n} elements is too large")));
     }
+    // Fallible buffers: `n` is bounded only by the tensor size limit, which a hostile
+    // `end` reaches.
     if dt.is_float() {
-        let v: Vec<f64> = (0..n).map(|i| s + i as f64 * st).collect();
+        let mut v = try_alloc::<f64>(n)?;
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = s + i as f64 * st;
+        }
         one(Tensor::from_f64_as(dt, vec![n], v))
     } else {
         let (si, sti) = (start.as_f64()? as i64, step.as_f64()? as i64);
-        let v: Vec<i64> = if !is_float {
-            (0..n as i64).map(|i| si + i * sti).collect()
-        } else {
-            (0..n).map(|i| (s + i as f64 * st) as i64).collect()
-        };
+        let mut v = try_alloc::<i64>(n)?;
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = if !is_float {
+                si.wrapping_add((i as i64).wrapping_mul(sti))
+            } else {
+                (s + i as f64 * st) as i64
+            };
+        }
         one(Tensor::from_i64_as(dt, vec![n], v))
     }
 }

@@ -84,7 +84,7 @@ pub(crate) fn advanced_offsets(
         .filter(|&i| indices[i].is_some())
         .collect();
     if pos.is_empty() {
-        let c = t.contiguous();
+        let c = t.contiguous()?;
         return Ok(((0..c.numel()).collect(), c.shape().to_vec()));
     }
     let mut bshape: Vec<usize> = vec![];
@@ -185,7 +185,7 @@ fn index(args: &[Value]) -> Result<Vec<Value>> {
 
 /// index_put(self, indices, values, accumulate)
 fn index_put(args: &[Value]) -> Result<Vec<Value>> {
-    let t = targ(args, 0)?.contiguous();
+    let t = targ(args, 0)?.contiguous()?;
     let (offs, shape) = advanced_offsets(&t, &index_list(arg(args, 1)?)?)?;
     let vals = targ(args, 2)?.cast(t.dtype())?;
     let vals = vals.expand_to(&shape)?;
@@ -392,8 +392,8 @@ fn sort_k(t: &Tensor, k: Option<usize>, dim: i64, descending: bool) -> Result<(T
     let vt = Tensor::from_f64_as(t.dtype(), shape.clone(), vals);
     let it = Tensor::from_i64(shape, idx);
     Ok((
-        vt.transpose(d as i64, last as i64)?.contiguous(),
-        it.transpose(d as i64, last as i64)?.contiguous(),
+        vt.transpose(d as i64, last as i64)?.contiguous()?,
+        it.transpose(d as i64, last as i64)?.contiguous()?,
     ))
 }
 

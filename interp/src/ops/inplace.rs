@@ -46,7 +46,7 @@ fn source_bytes(src: &Tensor, dst: &Tensor, shape: &[usize]) -> Result<Vec<u8>> 
     } else {
         src.cast(dst.dtype())?
     };
-    Ok(s.expand_to(shape)?.to_le_bytes())
+    s.expand_to(shape)?.to_le_bytes()
 }
 
 /// Normalised, bounds-checked indices along a dim of size `n` (negative indices wrap).

@@ -106,7 +106,7 @@ fn select_dim(x: &Tensor, dim: i64, keepdim: bool, how: Select) -> Result<(Tenso
         (x.reshape(vec![1])?, vec![])
     } else {
         let last = nd as i64 - 1;
-        let m = x.transpose(d as i64, last)?.contiguous();
+        let m = x.transpose(d as i64, last)?.contiguous()?;
         let mut s = x.shape().to_vec();
         if keepdim {
             s[d] = 1;

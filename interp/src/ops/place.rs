@@ -319,7 +319,7 @@ fn trilinear(args: &[Value]) -> Result<Vec<Value>> {
         parts[2].dtype(),
     );
     let full = Tensor::from_f64_as(crate::tensor::DType::F64, shape.clone(), prod);
-    let moved = full.permute(&order)?.contiguous().f64s()?;
+    let moved = full.permute(&order)?.contiguous()?.f64s()?;
     let row: usize = sum.iter().map(|&d| shape[d]).product();
     let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
     let out: Vec<f64> = if row == 0 {

@@ -41,7 +41,7 @@ fn arrange(
     let nd = x.ndim();
     let kept: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
     let order: Vec<i64> = kept.iter().chain(dims.iter()).map(|&d| d as i64).collect();
-    let p = x.permute(&order)?.contiguous();
+    let p = x.permute(&order)?.contiguous()?;
     let rows: usize = kept.iter().map(|&d| x.shape()[d]).product();
     let row: usize = dims.iter().map(|&d| x.shape()[d]).product();
     let shape = if keepdim {
@@ -346,7 +346,7 @@ fn cumulative(args: &[Value], scan: Scan) -> Result<Vec<Value>> {
         }
         Tensor::from_i64_as(dt, shape, v)
     };
-    one(t.transpose(d as i64, last as i64)?.contiguous())
+    one(t.transpose(d as i64, last as i64)?.contiguous()?)
 }
 
 /// `log(exp(a) + exp(b))` without overflow; `-inf` is the identity, NaN propagates.
@@ -412,7 +412,7 @@ fn cum_extreme(args: &[Value], max: bool) -> Result<Vec<Value>> {
         Tensor::from_i64_as(x.dtype(), shape.clone(), v)
     };
     let back = |t: Tensor| -> Result<Value> {
-        Ok(t.transpose(d as i64, last as i64)?.contiguous().into())
+        Ok(t.transpose(d as i64, last as i64)?.contiguous()?.into())
     };
     Ok(vec![back(values)?, back(Tensor::from_i64(shape, idx))?])
 }

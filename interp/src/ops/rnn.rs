@@ -180,7 +180,7 @@ fn rnn(ctx: &mut OpCtx, cell: Cell, args: &[Value], hx: &[Tensor]) -> Result<Vec
         .map(|s| s.reshape(vec![layers * dirs, batch * h]))
         .collect::<Result<Vec<_>>>()?;
     let mut finals: Vec<Vec<Tensor>> = vec![Vec::new(); hx.len()];
-    let mut layer_in = x.contiguous();
+    let mut layer_in = x.contiguous()?;
     for l in 0..layers {
         let mut outs = Vec::new();
         for d in 0..dirs {
@@ -218,7 +218,7 @@ fn rnn(ctx: &mut OpCtx, cell: Cell, args: &[Value], hx: &[Tensor]) -> Result<Vec
     if unbatched {
         out = out.reshape(vec![t_len, out.shape()[2]])?;
     } else if batch_first {
-        out = out.permute(&[1, 0, 2])?.contiguous();
+        out = out.permute(&[1, 0, 2])?.contiguous()?;
     }
     let mut res = vec![Value::Tensor(out)];
     for f in finals {

@@ -86,13 +86,17 @@ fn scalar_bin(op: S, a: &Value, b: &Value) -> Result<Value> {
                 if q == 0 {
                     return Err(Error::runtime("integer division by zero"));
                 }
-                Value::Int(p.div_euclid(q) - i64::from(q < 0 && p.rem_euclid(q) != 0))
+                // i64::MIN // -1 is the one quotient that does not fit.
+                let e = p
+                    .checked_div_euclid(q)
+                    .ok_or_else(|| Error::runtime(format!("{p} // {q} overflows int64")))?;
+                Value::Int(e - i64::from(q < 0 && p.wrapping_rem_euclid(q) != 0))
             }
             S::Mod => {
                 if q == 0 {
                     return Err(Error::runtime("integer modulo by zero"));
                 }
-                let r = p % q;
+                let r = p.wrapping_rem(q);
                 Value::Int(if r != 0 && ((r < 0) != (q < 0)) {
                     r + q
                 } else {
@@ -226,6 +230,8 @@ fn range_length(args: &[Value]) -> Result<Vec<Value>> {
     if step == 0 {
         return Err(Error::runtime("range() step must not be zero"));
     }
+    // In i128: the span of two i64 bounds, or a step of i64::MIN, does not fit in i64.
+    let (lo, hi, step) = (lo as i128, hi as i128, step as i128);
     let n = if step > 0 && lo < hi {
         (hi - lo - 1) / step + 1
     } else if step < 0 && lo > hi {
@@ -233,7 +239,9 @@ fn range_length(args: &[Value]) -> Result<Vec<Value>> {
     } else {
         0
     };
-    Ok(vec![Value::Int(n)])
+    Ok(vec![Value::Int(i64::try_from(n).map_err(|_| {
+        Error::runtime("range() length does not fit in int64")
+    })?)])
 }
 
 fn is_none(args: &[Value], want: bool) -> Result<Vec<Value>> {

@@ -398,7 +398,7 @@ fn masked_scatter(args: &[Value]) -> Result<Vec<Value>> {
         )));
     }
     let shape = broadcast_shapes(t.shape(), mask.shape())?;
-    let base = t.expand_to(&shape)?.contiguous();
+    let base = t.expand_to(&shape)?.contiguous()?;
     let m = mask.expand_to(&shape)?;
     let m = m.bools()?;
     let count = m.iter().filter(|&&b| b != 0).count();
@@ -415,7 +415,7 @@ fn masked_scatter(args: &[Value]) -> Result<Vec<Value>> {
         .enumerate()
         .map(|(k, (d, _))| (d, k))
         .collect();
-    let flat = source.contiguous();
+    let flat = source.contiguous()?;
     one(put(&base, &plan, &flat)?)
 }
 

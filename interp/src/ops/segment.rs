@@ -40,7 +40,12 @@ fn segment_reduce(args: &[Value]) -> Result<Vec<Value>> {
             *shape.last_mut().unwrap_or(&mut 0) = last - 1;
             let l = ov
                 .chunks(last)
-                .flat_map(|r| r.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>())
+                // Wrapping: hostile offsets give lengths that fail the sum check below.
+                .flat_map(|r| {
+                    r.windows(2)
+                        .map(|w| w[1].wrapping_sub(w[0]))
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             (l, shape)
         }
@@ -56,7 +61,9 @@ fn segment_reduce(args: &[Value]) -> Result<Vec<Value>> {
     let outer: usize = data.shape()[..axis].iter().product();
     let inner: usize = data.shape()[axis + 1..].iter().product();
     for row in seg.chunks(nseg.max(1)) {
-        if row.iter().any(|&l| l < 0) || row.iter().sum::<i64>() != len as i64 {
+        if row.iter().any(|&l| l < 0)
+            || row.iter().try_fold(0i64, |a, &l| a.checked_add(l)) != Some(len as i64)
+        {
             return Err(Error::runtime(format!(
                 "segment_reduce: the lengths {row:?} must be non-negative and sum to {len}"
             )));

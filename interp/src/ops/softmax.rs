@@ -21,7 +21,7 @@ pub(crate) fn softmax(x: &Tensor, dim: i64, log: bool, dtype: Option<DType>) -> 
     let moved = x.transpose(d as i64, last as i64)?;
     let row = moved.shape()[last];
     let shape = moved.shape().to_vec();
-    let mut v = moved.contiguous().into_f32_vec()?;
+    let mut v = moved.contiguous()?.into_f32_vec()?;
     if row > 0 && !v.is_empty() {
         if log {
             log_softmax_rows(&mut v, row);
@@ -30,7 +30,7 @@ pub(crate) fn softmax(x: &Tensor, dim: i64, log: bool, dtype: Option<DType>) -> 
         }
     }
     let t = Tensor::from_f32_as(out_dt, shape, v);
-    Ok(t.transpose(d as i64, last as i64)?.contiguous())
+    t.transpose(d as i64, last as i64)?.contiguous()
 }
 
 pub(crate) fn register(r: &mut OpList) {

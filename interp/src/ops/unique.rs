@@ -26,7 +26,7 @@ fn masked_select(args: &[Value]) -> Result<Vec<Value>> {
         )));
     }
     let shape = broadcast_shapes(t.shape(), m.shape())?;
-    let et = t.expand_to(&shape)?.contiguous();
+    let et = t.expand_to(&shape)?.contiguous()?;
     let mb = m.expand_to(&shape)?.bools()?.into_owned();
     let offs: Vec<usize> = mb
         .iter()
@@ -99,7 +99,7 @@ fn unique_out(
     want_inverse: bool,
     want_counts: bool,
 ) -> Result<Vec<Value>> {
-    let c = t.contiguous();
+    let c = t.contiguous()?;
     let vals = gather_offsets(&c, firsts, vec![firsts.len()])?;
     let inv = if want_inverse {
         Tensor::from_i64(t.shape().to_vec(), inverse)
@@ -169,7 +169,7 @@ fn nonzero_static(args: &[Value]) -> Result<Vec<Value>> {
     }
     let b = t.bools()?;
     let shape = t.shape().to_vec();
-    let mut v = Vec::with_capacity(size * nd);
+    let mut v = crate::storage::try_with_capacity(size * nd)?;
     for (i, &x) in b.iter().enumerate() {
         if v.len() == size * nd {
             break;

@@ -284,7 +284,7 @@ fn roi_align_in<T: Real>(
     sampling: i64,
     aligned: bool,
 ) -> Result<Vec<T>> {
-    let x = reals::<T>(&input.contiguous())?;
+    let x = reals::<T>(&input.contiguous()?)?;
     let r = reals::<T>(rois)?;
     let scale = T::of(scale);
     let offset = T::of(if aligned { 0.5 } else { 0.0 });
@@ -373,7 +373,7 @@ fn roi_pool_in<T: Real>(
     scale: f64,
     g: &RoiGeom,
 ) -> Result<(Vec<T>, Vec<i64>)> {
-    let x = reals::<T>(&input.contiguous())?;
+    let x = reals::<T>(&input.contiguous()?)?;
     let r = reals::<T>(rois)?;
     let scale = T::of(scale);
     let n_out = g.k * g.c * g.ph * g.pw;

@@ -16,7 +16,7 @@ impl Tensor {
                 self.shape()
             )));
         }
-        let c = self.contiguous();
+        let c = self.contiguous()?;
         let strides = contiguous_strides(&shape);
         Ok(c.view_with(shape, strides, c.offset()))
     }

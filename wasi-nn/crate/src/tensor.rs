@@ -200,7 +200,7 @@ impl Tensor {
                     ),
                 )
             })?;
-        Ok(Tensor::new(dimensions, ty, t.to_le_bytes()))
+        Ok(Tensor::new(dimensions, ty, t.to_le_bytes()?))
     }
 }
 

@@ -39,7 +39,11 @@ fn cases(manifest: &str) -> Vec<(String, Vec<String>, String)> {
 fn wit_tensor(t: &wasm_torch_interp::Tensor) -> Option<Tensor> {
     let ty = TensorType::from_dtype(t.dtype())?;
     let dims = t.shape().iter().map(|&d| d as u32).collect();
-    Some(Tensor::new(dims, ty, t.to_le_bytes()))
+    Some(Tensor::new(
+        dims,
+        ty,
+        t.to_le_bytes().expect("zoo outputs materialize"),
+    ))
 }
 
 #[test]

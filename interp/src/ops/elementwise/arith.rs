@@ -154,7 +154,7 @@ fn i_op(op: Bin, alpha: i64) -> impl Fn(i64, i64) -> Option<i64> {
                     return None;
                 }
                 let q = a.wrapping_div(b);
-                if (a % b != 0) && ((a < 0) != (b < 0)) {
+                if (a.wrapping_rem(b) != 0) && ((a < 0) != (b < 0)) {
                     q - 1
                 } else {
                     q

@@ -379,7 +379,7 @@ pub(crate) fn check_info(info: &[i32], api: &str, is_matrix: bool) -> Result<()>
         format!("(Batch element {b}): ")
     };
     let what = if i < 0 {
-        format!("Argument {} has illegal value.", -i)
+        format!("Argument {} has illegal value.", i.unsigned_abs())
     } else if api.contains("cholesky") {
         format!(
             "The factorization could not be completed because the input is not \

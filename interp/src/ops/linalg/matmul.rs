@@ -233,8 +233,10 @@ fn linear(ctx: &mut OpCtx, args: &[Value]) -> Result<Tensor> {
             w.shape()[1]
         )));
     }
-    let m = x.numel() / k.max(1);
-    let x2 = x.reshape(vec![if k == 0 { x.numel() } else { m }, k])?;
+    // Rows from the leading dims (not numel / k: with no features, k = 0, the rows still
+    // give the output its shape, each row the bias alone).
+    let m: usize = x.shape()[..x.ndim() - 1].iter().product();
+    let x2 = x.reshape(vec![m, k])?;
     let wt = w.transpose(0, 1)?;
     let bv = match bias {
         Some(b) if b.numel() == n => Some(b.f32s()?.into_owned()),

@@ -312,7 +312,7 @@ fn svd_legacy(c: &mut OpCtx, a: Vec<Value>) -> Result<Vec<Value>> {
     let uv = barg_or(&a, 2, true)?;
     let mut r = linalg_svd(c, vec![x.clone(), Value::Bool(!some), Value::Bool(true)])?;
     let vh = r.pop().unwrap_or(Value::None);
-    let v = vh.as_tensor()?.transpose(-2, -1)?.contiguous();
+    let v = vh.as_tensor()?.transpose(-2, -1)?.contiguous()?;
     if !uv {
         // PyTorch returns zero-filled U and V of the usual shapes.
         let zero =

@@ -223,7 +223,7 @@ fn legit_functional(a: &[Value]) -> Result<Vec<Value>> {
                 Tensor::from_f64_as(rv.dtype(), rv.shape().to_vec(), v),
             )
         }
-        None => (rm.contiguous(), rv.contiguous()),
+        None => (rm.contiguous()?, rv.contiguous()?),
     };
     let mut out = three(x, r);
     out.push(new_m.into());

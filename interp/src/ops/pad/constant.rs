@@ -104,8 +104,9 @@ fn constant_pad(args: Vec<Value>) -> Result<Vec<Value>> {
         let (lo, hi) = (pair[0], pair[1]);
         if lo < 0 || hi < 0 {
             let n = t.shape()[d] as i64;
-            let s = (-lo).max(0);
-            let e = n - (-hi).max(0);
+            // Saturating: a pad of i64::MIN crops "everything" and is refused below.
+            let s = lo.saturating_neg().max(0);
+            let e = n.saturating_sub(hi.saturating_neg().max(0));
             if e < s {
                 return Err(Error::runtime(
                     "pad: negative padding removes the whole dim",

@@ -97,7 +97,7 @@ fn pad(x: &Tensor, padding: &[i64], spatial: usize, mode: Mode, op: &str) -> Res
         .checked_mul(size)
         .ok_or_else(|| Error::oom(format!("{op}: output too large")))?;
     let mut out = try_alloc::<u8>(bytes_len)?;
-    let src = x.to_le_bytes();
+    let src = x.to_le_bytes()?;
     let [id, ih, iw] = l.dims;
     let mut w = 0;
     for p in 0..l.planes()? {

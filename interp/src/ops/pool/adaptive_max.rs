@@ -24,7 +24,7 @@ fn adaptive_max_pool2d(args: &[Value]) -> Result<Vec<Value>> {
         }
     };
     let [_, ih, iw] = l.dims;
-    if ih * iw == 0 && oh * ow > 0 {
+    if ih * iw == 0 && oh > 0 && ow > 0 {
         return Err(Error::runtime(format!(
             "{op}: the input {:?} is empty",
             x.shape()
@@ -33,8 +33,8 @@ fn adaptive_max_pool2d(args: &[Value]) -> Result<Vec<Value>> {
     let mut shape = x.shape()[..x.ndim() - 2].to_vec();
     shape.extend([oh, ow]);
     let mut out = zeros_for(&shape)?;
-    let mut idx = vec![0i64; out.len()];
-    let v = x.contiguous().f64s()?;
+    let mut idx = crate::storage::try_alloc::<i64>(out.len())?;
+    let v = x.contiguous()?.f64s()?;
     let mut k = 0;
     for p in 0..l.planes()? {
         let plane = &v[p * ih * iw..(p + 1) * ih * iw];

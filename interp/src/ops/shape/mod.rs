@@ -275,7 +275,7 @@ fn to_dtype_at(args: Vec<Value>, i: usize) -> Result<Vec<Value>> {
     let t = targ(&args, 0)?;
     match opt(&args, i).as_opt_dtype()? {
         Some(d) => one(t.cast(d)?),
-        None => one(t.contiguous()),
+        None => one(t.contiguous()?),
     }
 }
 
@@ -316,7 +316,7 @@ fn meshgrid(args: &[Value], indexing: &str) -> Result<Vec<Value>> {
         let k = order.iter().position(|&j| j == i).unwrap_or(i);
         let mut view = vec![1usize; shape.len()];
         view[k] = t.numel();
-        let v = t.contiguous().reshape(view)?;
+        let v = t.contiguous()?.reshape(view)?;
         out.push(Value::Tensor(v.expand_to(&shape)?));
     }
     Ok(vec![Value::List(out)])
@@ -327,7 +327,7 @@ fn identity(args: Vec<Value>) -> Result<Vec<Value>> {
 }
 
 fn clone_op(args: Vec<Value>) -> Result<Vec<Value>> {
-    one(targ(&args, 0)?.contiguous())
+    one(targ(&args, 0)?.contiguous()?)
 }
 
 fn repeat(args: Vec<Value>) -> Result<Vec<Value>> {
@@ -348,10 +348,13 @@ fn repeat(args: Vec<Value>) -> Result<Vec<Value>> {
         let r = to_usize(reps[i], "repeat")?;
         vshape.extend([1, s]);
         eshape.extend([r, s]);
-        oshape.push(r * s);
+        oshape.push(
+            r.checked_mul(s)
+                .ok_or_else(|| Error::oom(format!("repeat: {r} copies of a dim of {s}")))?,
+        );
     }
     let v = src.reshape(vshape)?;
-    let e = v.expand_to(&eshape)?.contiguous();
+    let e = v.expand_to(&eshape)?.contiguous()?;
     one(e.reshape(oshape)?)
 }
 

@@ -188,7 +188,7 @@ pub(crate) fn register(r: &mut OpList) {
             if v.ndim() != 0 {
                 return Err(Error::runtime(format!("fill.Tensor needs a 0-d value, got shape {:?}", v.shape())));
             }
-            one((v.cast(t.dtype())?).expand_to(t.shape())?.contiguous())
+            one((v.cast(t.dtype())?).expand_to(t.shape())?.contiguous()?)
         },
         "aten::empty_strided.default" => |_: &mut OpCtx, a: Vec<Value>| empty_strided(&a),
         "aten::sym_stride.int" => |_: &mut OpCtx, a: Vec<Value>| sym_stride(&a),
