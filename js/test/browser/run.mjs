@@ -58,6 +58,14 @@ if (demoMissing.length === 0) {
 } else {
   console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
 }
+// The demo page's object detection on its own: SSDlite (random weights) on the sample picture
+// in a WorkerSession, checked by the page against PyTorch's detections and against what it
+// drew (js/examples/demo/detect.mjs). Written by js/examples/demo/detector.py.
+if (['ssdlite320.wtb', 'detect-sample.png', 'detect-expected.json'].every((f) => existsSync(fileURLToPath(new URL(`../../../${DEMO_ZOO}/${f}`, import.meta.url))))) {
+  pages.push({ label: 'detection demo', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=det` });
+} else {
+  console.log(`# detection demo not checked: ${DEMO_ZOO} lacks the detector (js/examples/demo/detector.py ${DEMO_ZOO})`);
+}
 // The demo page's chat on its own (a 540 MB model): SmolLM2 answers the first question of
 // reference.json greedily and the page compares the tokens with transformers'. The export is
 // written by benches/llm/export_smollm2.py (js/scripts/test.sh runs it into this folder).
