@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { prepareDemoZoo } from '../../examples/prepare-demo.mjs';
+import { DETECTOR_FILES, prepareDemoZoo } from '../../examples/prepare-demo.mjs';
 
 const engine = process.argv[2];
 const tIdx = process.argv.indexOf('--timeout');
@@ -61,7 +61,7 @@ if (demoMissing.length === 0) {
 // The demo page's object detection on its own: SSDlite (random weights) on the sample picture
 // in a WorkerSession, checked by the page against PyTorch's detections and against what it
 // drew (js/examples/demo/detect.mjs). Written by js/examples/demo/detector.py.
-if (['ssdlite320.wtb', 'detect-sample.png', 'detect-expected.json'].every((f) => existsSync(fileURLToPath(new URL(`../../../${DEMO_ZOO}/${f}`, import.meta.url))))) {
+if (DETECTOR_FILES.every((f) => existsSync(fileURLToPath(new URL(`../../../${DEMO_ZOO}/${f}`, import.meta.url))))) {
   pages.push({ label: 'detection demo', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=det` });
 } else {
   console.log(`# detection demo not checked: ${DEMO_ZOO} lacks the detector (js/examples/demo/detector.py ${DEMO_ZOO})`);
