@@ -50,22 +50,20 @@ if (engine !== 'webkit' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}
 } else {
   console.log(`# big-model page not checked: ${engine === 'webkit' ? 'Chromium and Firefox only' : `${BIG_DIR} not written (see js/test/huge.test.mjs)`}`);
 }
-// The demo page checks itself when its models exist (js/examples/serve.mjs lists them).
+// The demo page checks itself when its models exist (js/examples/serve.mjs lists them): the
+// classifier and the sentence embeddings, and the object detection section (SSDlite, random
+// weights, on the sample picture in a WorkerSession, checked by the page against PyTorch's
+// detections and against what it drew: js/examples/demo/detect.mjs; its files are written by
+// js/examples/demo/detector.py). One page load for all three saves a browser start per engine.
 const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
 const demoMissing = prepareDemoZoo(fileURLToPath(new URL(`../../../${DEMO_ZOO}`, import.meta.url)), { quiet: true });
-if (demoMissing.length === 0) {
-  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=cnn,lm` });
-} else {
-  console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+const haveDetector = DETECTOR_FILES.every((f) => existsSync(fileURLToPath(new URL(`../../../${DEMO_ZOO}/${f}`, import.meta.url))));
+const demoSections = [...(demoMissing.length === 0 ? ['cnn', 'lm'] : []), ...(haveDetector ? ['det'] : [])];
+if (demoSections.length > 0) {
+  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=${demoSections.join(',')}` });
 }
-// The demo page's object detection on its own: SSDlite (random weights) on the sample picture
-// in a WorkerSession, checked by the page against PyTorch's detections and against what it
-// drew (js/examples/demo/detect.mjs). Written by js/examples/demo/detector.py.
-if (DETECTOR_FILES.every((f) => existsSync(fileURLToPath(new URL(`../../../${DEMO_ZOO}/${f}`, import.meta.url))))) {
-  pages.push({ label: 'detection demo', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=det` });
-} else {
-  console.log(`# detection demo not checked: ${DEMO_ZOO} lacks the detector (js/examples/demo/detector.py ${DEMO_ZOO})`);
-}
+if (demoMissing.length > 0) console.log(`# demo page's classifier and embeddings not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+if (!haveDetector) console.log(`# demo page's detection not checked: ${DEMO_ZOO} lacks the detector (js/examples/demo/detector.py ${DEMO_ZOO})`);
 // The demo page's chat on its own (a 540 MB model): SmolLM2 answers the first question of
 // reference.json greedily and the page compares the tokens with transformers'. The export is
 // written by benches/llm/export_smollm2.py (js/scripts/test.sh runs it into this folder).
