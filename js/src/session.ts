@@ -9,7 +9,7 @@
  */
 import { chooseBuild, isThreaded, missingFeature, type BuildChoice, type Variant } from './detect.js';
 import { AbortError, InvalidInputError, ReleasedError, UnsupportedEnvironmentError, WasmTorchError, fromWasmError } from './errors.js';
-import { STRUCTURE_ASSET, flattenInputs, parseStructure, rebuildOutputs } from './structure.js';
+import { STRUCTURE_ASSET, nestedCallInputs, nestedCallOutputs, parseStructure } from './structure.js';
 import type { Nested, Structure } from './structure.js';
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
@@ -286,18 +286,7 @@ export class Session {
    */
   async runNested(...args: unknown[]): Promise<Nested> {
     const s = this.structure;
-    if (s === undefined) {
-      if (args.length !== this.inputs.length) throw new InvalidInputError(`the model takes ${this.inputs.length} input(s), got ${args.length}`);
-      const named: Record<string, InputValue> = {};
-      this.inputs.forEach((spec, i) => {
-        named[spec.name] = args[i] as InputValue;
-      });
-      const out = this.runSync(named);
-      return this.outputs.map((o) => out[o.name]);
-    }
-    const inNames = this.inputs.map((i) => i.name);
-    const out = this.runSync(flattenInputs(s, args, inNames));
-    return rebuildOutputs(s, out, this.outputs.map((o) => o.name));
+    return nestedCallOutputs(s, this.runSync(nestedCallInputs(s, args, this.inputs)), this.outputs);
   }
 
   /** `run` without the promise (blocks the calling thread). */

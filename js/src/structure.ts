@@ -106,6 +106,27 @@ export function flattenInputs(s: Structure, args: unknown[], names: readonly str
   return out;
 }
 
+/**
+ * The flat inputs (by name) of a `runNested(...args)` call: through the structure `s` when the
+ * file has one, else one argument per input in order. Shared by `Session` and `WorkerSession`.
+ */
+export function nestedCallInputs(s: Structure | undefined, args: unknown[], inputs: readonly { name: string }[]): Record<string, InputValue> {
+  const names = inputs.map((i) => i.name);
+  if (s !== undefined) return flattenInputs(s, args, names);
+  if (args.length !== names.length) throw new InvalidInputError(`the model takes ${names.length} input(s), got ${args.length}`);
+  const named: Record<string, InputValue> = {};
+  names.forEach((name, i) => {
+    named[name] = args[i] as InputValue;
+  });
+  return named;
+}
+
+/** The result of a `runNested` call from the flat outputs: nested by `s`, else the array in file order. */
+export function nestedCallOutputs(s: Structure | undefined, flat: Record<string, Tensor>, outputs: readonly { name: string }[]): Nested {
+  const names = outputs.map((o) => o.name);
+  return s === undefined ? names.map((n) => flat[n]) : rebuildOutputs(s, flat, names);
+}
+
 /** The nested output of the flat outputs `flat` (by name; `names` in file order). */
 export function rebuildOutputs(s: Structure, flat: Record<string, Tensor>, names: readonly string[]): Nested {
   const go = (node: StructureNode): Nested => {

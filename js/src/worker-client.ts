@@ -32,6 +32,7 @@ import {
 import type { BuildInfo, LoadOptions, LoadStats, ValueInfo } from './session.js';
 import { isScalarValue, type InputValue, type ScalarValue } from './scalars.js';
 import { Tensor } from './tensor.js';
+import { STRUCTURE_ASSET, nestedCallInputs, nestedCallOutputs, parseStructure, type Nested, type Structure } from './structure.js';
 import type { PostedTensor, Reply, Request } from './worker-protocol.js';
 
 const ERRORS: Record<string, new (m: string) => WasmTorchError> = {
@@ -96,6 +97,8 @@ export class WorkerSession {
   build!: BuildInfo;
   loadStats!: LoadStats;
   private assets = new Map<string, Uint8Array>();
+  /** The parsed structure asset (`null`: none), on first use. */
+  private parsedStructure: Structure | null | undefined;
 
   private nextId = 1;
   private pending = new Map<number, Pending>();
@@ -229,6 +232,28 @@ export class WorkerSession {
     const out: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(r.outputs)) out[name] = new Tensor(t.dtype, t.data as never, t.shape);
     return out;
+  }
+
+  /**
+   * The nesting of the model's inputs and outputs (see `Session.structure`), or `undefined`
+   * for a model of flat tensors. Parsed here from the file's asset, which came with the load.
+   */
+  get structure(): Structure | undefined {
+    if (this.parsedStructure === undefined) {
+      const raw = this.assets.get(STRUCTURE_ASSET);
+      this.parsedStructure = raw === undefined ? null : parseStructure(raw, this.inputs.length, this.outputs.length);
+    }
+    return this.parsedStructure ?? undefined;
+  }
+
+  /**
+   * `Session.runNested` through the worker: `runNested([image])` for a torchvision detector
+   * resolves to `[{ boxes, scores, labels }]`. The nesting is flattened and rebuilt on this
+   * side, so only flat tensors cross the thread boundary (as with `run`).
+   */
+  async runNested(...args: unknown[]): Promise<Nested> {
+    const s = this.structure;
+    return nestedCallOutputs(s, await this.run(nestedCallInputs(s, args, this.inputs)), this.outputs);
   }
 
   /** Reset the worker session's state (see `Session.resetState`). */

