@@ -30,10 +30,12 @@ say "TypeScript API: typedoc (notDocumented validation, warnings are errors)"
 
 say "Python API: pdoc wasm_torch"
 bash scripts/build-python.sh >/dev/null
-# pdoc reports what it cannot render (an unresolvable annotation, a broken link) as a Python
-# warning; -W error turns those into failures.
-HF_HUB_OFFLINE=1 "$PY" -W error::UserWarning:pdoc -m pdoc --docformat google --no-show-source \
-    -o "$SRC/api/python" wasm_torch
+# pdoc reports what it cannot render (an unresolvable annotation, a broken link) as a
+# UserWarning; -W error turns those into failures. The package's __all__ hides its public
+# submodules from pdoc's walk, so they are named here.
+HF_HUB_OFFLINE=1 "$PY" -W error::UserWarning -m pdoc --docformat google --no-show-source \
+    -o "$SRC/api/python" wasm_torch wasm_torch.errors wasm_torch.generate wasm_torch.llm \
+    wasm_torch.cli wasm_torch.zoo
 
 say "guides: mkdocs build --strict"
 NO_MKDOCS_2_WARNING=1 "$ROOT/.venv/bin/mkdocs" build --strict --quiet -f "$ROOT/target/mkdocs.yml"
