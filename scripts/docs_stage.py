@@ -39,6 +39,32 @@ ASSETS = ["docs/images"]
 GENERATED = "docs/api/"
 
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+ITEM = re.compile(r"^( *)([-*+]|\d+\.) ")
+
+
+def gfm_lists(text: str) -> str:
+    """Return ``text`` with its lists written the way Python-Markdown reads them.
+
+    The pages are written for GitHub's renderer, which starts a list right after a paragraph
+    line and nests items indented by two spaces; Python-Markdown (MkDocs) needs a blank line
+    before a list and four spaces per nesting level. Fenced code blocks are left alone.
+    """
+    out: list[str] = []
+    fenced = False
+    prev = ""
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        m = None if fenced else ITEM.match(line)
+        if m:
+            indent = len(m.group(1))
+            line = " " * (indent * 2) + line[indent:]
+            starts_block = prev.strip() and not prev.startswith((" ", "|", "#", ">")) and not ITEM.match(prev)
+            if indent == 0 and starts_block:
+                out.append("\n")
+        out.append(line)
+        prev = line
+    return "".join(out)
 
 
 def rewrite(text: str, source: str, root: Path) -> str:
@@ -82,7 +108,7 @@ def rewrite(text: str, source: str, root: Path) -> str:
             return label if name in label else f"{label} (`{rel}`)"
 
         out.append(LINK.sub(sub, line))
-    return "".join(out)
+    return gfm_lists("".join(out))
 
 
 def prune(nav: list, present: set[str]) -> list:
