@@ -2,7 +2,7 @@
 # Installs everything the project needs on a fresh Debian 12 machine, skipping what is there.
 #
 #   scripts/setup.sh            # everything
-#   scripts/setup.sh rust wasm  # only some parts: apt rust wasm fuzz python node
+#   scripts/setup.sh rust wasm  # only some parts: apt rust wasm fuzz python node docs
 #
 # Why one script: the README's two commands (demo and tests) must work from a clean clone on a
 # fresh machine, and CI runs on such a machine. Every step checks before it installs, so the
@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/nightly.sh"
 PARTS=("$@")
-[ ${#PARTS[@]} -gt 0 ] || PARTS=(apt rust wasm fuzz python node)
+[ ${#PARTS[@]} -gt 0 ] || PARTS=(apt rust wasm fuzz python node docs)
 
 want() { local p; for p in "${PARTS[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
@@ -90,6 +90,28 @@ if want node; then
             (cd "$ROOT/js" && npm ci --no-audit --no-fund --loglevel=error)
             echo "$sum" >"$stamp"
         fi
+    fi
+fi
+# --- The documentation site's tools (scripts/docs.sh) ---------------------------------------
+# MkDocs and pdoc go into the project venv (the python part makes it); TypeDoc has its own
+# npm package in js/typedoc because it needs the TypeScript compiler API, which the SDK's
+# TypeScript 7 does not ship (TypeDoc supports TypeScript up to 6.0).
+if want docs; then
+    VENV="$ROOT/.venv"
+    [ -x "$VENV/bin/python" ] || { say "python3 -m venv .venv"; python3 -m venv "$VENV"; }
+    stamp="$VENV/.docs-requirements.sha"
+    sum="$(sha256sum "$ROOT/scripts/docs-requirements.txt" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+        say "pip install -r scripts/docs-requirements.txt"
+        "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/docs-requirements.txt"
+        echo "$sum" >"$stamp"
+    fi
+    stamp="$ROOT/js/typedoc/node_modules/.lock.sha"
+    sum="$(sha256sum "$ROOT/js/typedoc/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+        say "npm ci (js/typedoc)"
+        (cd "$ROOT/js/typedoc" && npm ci --no-audit --no-fund --loglevel=error)
+        echo "$sum" >"$stamp"
     fi
 fi
 say "ready: ${PARTS[*]}"

@@ -2,7 +2,7 @@
 # The README's test command: installs what is missing, then runs every test suite.
 #
 #   scripts/test.sh                 # everything (what CI runs)
-#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python zoo js wasinn install
+#   scripts/test.sh rust python     # only some stages: lint rust wasm fuzz python zoo js wasinn install docs
 #                                   (wasm also runs the kernels' wasm test suites under Node)
 #
 # Every stage runs even when an earlier one failed, so one run shows all failures; the exit
@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 STAGES=("$@")
-[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python zoo js wasinn install)
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(lint rust wasm fuzz python zoo js wasinn install docs)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 # Set-up first: the same script the demo uses; it skips what is installed.
@@ -26,6 +26,7 @@ want install && setup_parts+=(apt wasm node python)
 want fuzz && setup_parts+=(fuzz)
 want python && setup_parts+=(python)
 want zoo && setup_parts+=(python)
+want docs && setup_parts+=(python docs)
 bash scripts/setup.sh "${setup_parts[@]}" || { echo "setup failed"; exit 1; }
 
 export CARGO_TERM_COLOR=never
@@ -131,6 +132,9 @@ want wasinn && stage wasinn wasinn_tests
 # The packages as users get them: the wheel and the npm tarball (scripts/package.sh) installed
 # into a fresh venv and a fresh npm project outside the repository, each running a model.
 want install && stage install bash scripts/install-check.sh
+# The documentation site (guides, rustdoc, TypeDoc, pdoc) with warnings as errors: a broken
+# link, an undocumented exported TypeScript symbol or a rustdoc warning fails it.
+want docs && stage docs bash scripts/docs.sh
 
 echo
 echo "passed stages: ${PASSED[*]:-none}"

@@ -5,7 +5,7 @@
 //! strided *views* of the same storage; ops that need contiguous data read through
 //! [`Tensor::contiguous`] or the typed readers, which gather strided data on demand.
 //! An op that receives the only reference to a contiguous buffer may take it over and write
-//! its result in place ([`Tensor::into_f32_vec`]).
+//! its result in place (the crate-internal `Tensor::into_f32_vec`).
 
 mod view;
 

@@ -34,7 +34,9 @@ export function missingFeature(variant: Variant, features: Features): string | u
 
 /** What the engine supports. */
 export interface Features {
+  /** The engine validates a module with wasm SIMD128 instructions (every build but `scalar` needs it). */
   simd: boolean;
+  /** The engine validates relaxed-SIMD instructions (the `relaxed` and `threads` builds need them). */
   relaxedSimd: boolean;
   /** SharedArrayBuffer exists and (in browsers) the page is cross-origin isolated. */
   sharedMemory: boolean;
@@ -46,11 +48,13 @@ export interface Features {
 
 /** The chosen build and why. */
 export interface BuildChoice {
+  /** The build that was chosen. */
   variant: Variant;
   /** Threads in the pool (1 for single-threaded builds). */
   threads: number;
   /** One sentence: why this build (e.g. "SharedArrayBuffer missing: single thread"). */
   reason: string;
+  /** The engine features the choice was made from (`detectFeatures()`). */
   features: Features;
 }
 

@@ -23,6 +23,7 @@ export type ErrorCode =
 
 /** Base class of all SDK errors. */
 export class WasmTorchError extends Error {
+  /** What went wrong, as a stable string to switch on (`BAD_FILE`, `NETWORK`, ...); the subclass says the same. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -14,7 +14,7 @@ export type { InputValue, ScalarKind, ScalarValue } from './scalars.js';
 export { detectFeatures, chooseBuild, isThreaded, missingFeature, VARIANTS } from './detect.js';
 /** The low-level wasm module of a build, e.g. for `createWasiNnImports` (`wasm-torch/wasi-nn`). */
 export { getRuntime } from './runtime.js';
-export type { Features, BuildChoice, Variant } from './detect.js';
+export type { Features, BuildChoice, ChoiceOptions, Variant } from './detect.js';
 export type { ModelSource } from './source.js';
 export type { CacheOutcome } from './model-cache.js';
 export {

@@ -186,7 +186,11 @@ export class Runtime {
 
 const cache = new Map<string, Promise<Runtime>>();
 
-/** The shared runtime for a variant, instantiating (or re-instantiating after a trap) as needed. */
+/**
+ * The shared runtime for a variant, instantiating (or re-instantiating after a trap) as needed.
+ * `Session.load` calls it; the instance it returns is the SDK's own plumbing, not a stable API.
+ * @internal
+ */
 export async function getRuntime(variant: Variant, threads: number, baseUrl?: string | URL): Promise<Runtime> {
   const key = `${variant}/${threads}/${baseUrl ?? ''}`;
   const existing = cache.get(key);

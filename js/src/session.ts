@@ -68,8 +68,11 @@ export interface LoadOptions {
 
 /** A named input or output of the model. Symbolic dimensions are strings ("batch"). */
 export interface ValueInfo {
+  /** The name in the model's signature: the key of this value in `run`'s inputs or outputs. */
   name: string;
+  /** The element type (for a scalar input, the dtype a 0-d tensor of it would have). */
   dtype: DType;
+  /** The dimensions; a string is a symbolic size (a `torch.export` `Dim` name) that varies per run. */
   shape: (number | string)[];
   /**
    * For a scalar input (a TorchScript `int`/`float`/`bool` argument, a torch.export

@@ -14,16 +14,34 @@ export const STRUCTURE_ASSET = 'wasm_torch.io.json';
 
 /** One node of a structure tree. */
 export type StructureNode =
-  | { t: number }
-  | { const: unknown }
-  | { list: StructureNode[] }
-  | { tuple: StructureNode[] }
-  | { dict: [string, StructureNode][] };
+  | {
+      /** A tensor: its index among the file's flat inputs (or outputs). */
+      t: number;
+    }
+  | {
+      /** A value that is not a tensor (a number, string or `null`), kept as it was. */
+      const: unknown;
+    }
+  | {
+      /** A Python list of nodes; becomes an array. */
+      list: StructureNode[];
+    }
+  | {
+      /** A Python tuple of nodes; becomes an array. */
+      tuple: StructureNode[];
+    }
+  | {
+      /** A Python dict as `[key, node]` pairs in its order; becomes an object. */
+      dict: [string, StructureNode][];
+    };
 
 /** The parsed asset: one tree per `forward` parameter, one for the output. */
 export interface Structure {
+  /** The asset's schema version; only 1 exists. */
   version: 1;
+  /** One tree per `forward` parameter, in order. */
   inputs: StructureNode[];
+  /** The tree of `forward`'s return value. */
   outputs: StructureNode;
 }
 

@@ -10,15 +10,25 @@ export type DType = 'f32' | 'f64' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8
 
 /** The typed array used for each dtype. */
 export interface DataTypeMap {
+  /** 32-bit floats. */
   f32: Float32Array;
+  /** 64-bit floats. */
   f64: Float64Array;
+  /** IEEE half floats, as their raw 16-bit patterns (JavaScript has no half-float array). */
   f16: Uint16Array;
+  /** bfloat16, as raw 16-bit patterns (the high half of the float32 bits). */
   bf16: Uint16Array;
+  /** 64-bit integers, as `bigint`s. */
   i64: BigInt64Array;
+  /** 32-bit integers. */
   i32: Int32Array;
+  /** 16-bit integers. */
   i16: Int16Array;
+  /** 8-bit signed integers. */
   i8: Int8Array;
+  /** 8-bit unsigned integers. */
   u8: Uint8Array;
+  /** Booleans, one byte each: 0 for false, 1 for true. */
   bool: Uint8Array;
 }
 
@@ -62,8 +72,11 @@ function numelOf(shape: readonly number[]): number {
 
 /** A dense tensor. */
 export class Tensor<D extends DType = DType> {
+  /** The element type; it decides the typed array `data` is. */
   readonly dtype: D;
+  /** The dimensions, outermost first (`[]` for a 0-d tensor). */
   readonly shape: readonly number[];
+  /** The elements in row-major (C) order; its length is the product of `shape`. */
   readonly data: DataTypeMap[D];
 
   /**

@@ -10,8 +10,11 @@ import { Tokenizer } from '@huggingface/tokenizers';
 
 /** Output of `encode`: ids and mask padded/truncated to `length`, as BigInt64Arrays. */
 export interface Encoded {
+  /** Token ids: `[CLS]`, the text's pieces, `[SEP]`, then `[PAD]` up to the length. */
   inputIds: BigInt64Array;
+  /** 1 for each real token (including `[CLS]` and `[SEP]`), 0 for padding. */
   attentionMask: BigInt64Array;
+  /** The token strings of the ids before padding, for display and debugging. */
   tokens: string[];
 }
 
@@ -43,9 +46,13 @@ export function bertUncasedTokenizerJson(vocabText: string): object {
 export class WordPieceTokenizer {
   /** The library tokenizer doing the work. */
   readonly tokenizer: Tokenizer;
+  /** The id of `[CLS]`, which starts every encoded sequence. */
   readonly clsId: number;
+  /** The id of `[SEP]`, which ends the text in an encoded sequence. */
   readonly sepId: number;
+  /** The id of `[PAD]`, which fills an encoded sequence up to its length. */
   readonly padId: number;
+  /** The id of `[UNK]`, given to words the vocabulary cannot split into pieces. */
   readonly unkId: number;
 
   /**

@@ -90,11 +90,15 @@ type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; onProg
 
 /** A session whose model runs in a dedicated Worker. */
 export class WorkerSession {
+  /** The model's inputs, in order (as `Session.inputs`; filled in when the load finishes). */
   inputs: readonly ValueInfo[] = [];
+  /** The model's outputs, in order (as `Session.outputs`). */
   outputs: readonly ValueInfo[] = [];
   /** The session-state tensors (see `Session.states`). */
   states: readonly ValueInfo[] = [];
+  /** Which build runs in the Worker and why (as `Session.build`). */
   build!: BuildInfo;
+  /** Load measurements taken in the Worker (as `Session.loadStats`). */
   loadStats!: LoadStats;
   private assets = new Map<string, Uint8Array>();
   /** The parsed structure asset (`null`: none), on first use. */

@@ -6,7 +6,7 @@
 //! [`try_zeroed`], which reports the failure as an [`AllocError`] the caller turns into a
 //! typed error, leaving the instance usable.
 //!
-//! With the cargo feature `failpoints`, [`failpoint::fail_nth`] makes the N-th call of
+//! With the cargo feature `failpoints`, `failpoint::fail_nth` makes the N-th call of
 //! [`try_zeroed`] (or of [`check`]) from then on fail, so tests can walk every allocation
 //! of a load or a run in turn.
 

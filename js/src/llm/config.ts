@@ -14,16 +14,26 @@ export interface GenerationConfig {
   maxCacheLen: number;
   /** Rows of the logits output (token ids are below it). */
   vocabSize: number;
+  /**
+   * The beginning-of-sequence token id (`bos_token_id`), or null. Informational: generation
+   * does not prepend it; a chat template that wants it writes `bos_token` itself.
+   */
   bosTokenId: number | null;
   /** Generation ends when one of these is made. */
   eosTokenIds: number[];
+  /** The padding token id (`pad_token_id`), or null; one sequence at a time needs no padding, so generation does not use it. */
   padTokenId: number | null;
   /** Jinja chat template (Hugging Face convention), or null for a model without one. */
   chatTemplate: string | null;
   /** Special tokens by role (`bos_token`, `eos_token`, …): variables of the chat template. */
   specialTokens: Record<string, string>;
   /** Graph input names of the token ids ([1, T] i64) and their cache positions ([T] i64). */
-  inputs: { inputIds: string; cachePosition: string };
+  inputs: {
+    /** The name of the token-ids input. */
+    inputIds: string;
+    /** The name of the cache-positions input (where in the KV cache each token goes). */
+    cachePosition: string;
+  };
   /** Graph output name of the logits ([1, T, vocab] f32). */
   logitsOutput: string;
 }

@@ -23,11 +23,15 @@ import { ChatText, StreamingDetokenizer, loadTokenizer, type ChatMessage } from 
 
 /** What generation needs of a session: `Session` and `WorkerSession` both fit. */
 export interface GenerativeSession {
+  /** The model's inputs; generation checks the ones `generation.json` names are there. */
   readonly inputs: readonly ValueInfo[];
+  /** The model's outputs; generation reads the logits output `generation.json` names. */
   readonly outputs: readonly ValueInfo[];
   /** Session-state tensors; generation needs at least one (the KV cache). */
   readonly states?: readonly ValueInfo[];
+  /** Run the model once on tokens and their cache positions; resolves to its outputs by name. */
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Put the session state (the KV cache) back to its initial value before a new sequence. */
   resetState(): void | Promise<void>;
   /** A named byte blob stored in the model file (`generation.json`, `tokenizer.json`). */
   asset?(name: string): Uint8Array | undefined | Promise<Uint8Array | undefined>;
@@ -91,20 +95,32 @@ export interface GenerationChunk {
   done: boolean;
   /** On the last chunk: why generation ended. */
   finishReason?: FinishReason;
+  /** Timings and token counts so far (final on the last chunk). */
   stats: GenerationStats;
 }
 
 /** The whole result of `complete`. */
 export interface GenerationResult {
+  /** The generated text (without the prompt, and without a stop string that ended it). */
   text: string;
+  /** The ids of the generated tokens. */
   tokens: number[];
+  /** The prompt's token ids, after the chat template and tokenizer. */
   promptIds: number[];
+  /** Why generation ended. */
   finishReason: FinishReason;
+  /** Timings and token counts of the whole generation. */
   stats: GenerationStats;
 }
 
 /** Input of a generation: plain text, chat messages, or token ids. */
-export type GenerationInput = string | readonly ChatMessage[] | { promptIds: readonly number[] };
+export type GenerationInput =
+  | string
+  | readonly ChatMessage[]
+  | {
+      /** Token ids used as they are (no template, no tokenizer); each must be below the vocabulary size. */
+      promptIds: readonly number[];
+    };
 
 async function readAsset(session: GenerativeSession, name: string): Promise<Uint8Array | undefined> {
   if (typeof session.asset !== 'function') return undefined;
@@ -130,11 +146,14 @@ function yieldToEventLoop(): Promise<void> {
 
 /** Text generation over one session (one sequence at a time: the session holds one cache). */
 export class TextGenerator {
+  /** The generation settings read from `generation.json`. */
   readonly config: GenerationConfig;
+  /** The tokenizer and chat template the prompts and outputs go through. */
   readonly text: ChatText;
   private busy = false;
 
   private constructor(
+    /** The session whose model (and KV cache) generates. */
     readonly session: GenerativeSession,
     config: GenerationConfig,
     text: ChatText,

@@ -24,10 +24,15 @@ export interface SamplingOptions {
 
 /** The options with defaults filled in and checked. */
 export interface SamplingPlan {
+  /** Draw from the distribution (`doSample` and a temperature above 0); false means greedy. */
   sample: boolean;
+  /** Logits are divided by it before sampling (default 1). */
   temperature: number;
+  /** Keep only the K most likely tokens; 0 keeps all (the default). */
   topK: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches P; 1 keeps all (the default). */
   topP: number;
+  /** Divides positive (multiplies negative) logits of tokens already seen; 1 is off (the default). */
   repetitionPenalty: number;
 }
 
@@ -75,7 +80,9 @@ export function argmax(logits: ArrayLike<number>): number {
 
 /** A candidate token and its probability after the warpers. */
 export interface Candidate {
+  /** The token id. */
   id: number;
+  /** Its probability among the candidates left (they sum to 1). */
   p: number;
 }
 

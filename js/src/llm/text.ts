@@ -11,7 +11,9 @@ import type { GenerationConfig } from './config.js';
 
 /** One chat turn. */
 export interface ChatMessage {
+  /** Who speaks: `system`, `user` or `assistant` (whatever the model's chat template knows). */
   role: string;
+  /** What was said. */
   content: string;
 }
 
@@ -31,6 +33,7 @@ export function loadTokenizer(source: Uint8Array | string | object): Tokenizer {
 
 /** The tokenizer and chat template of one model. */
 export class ChatText {
+  /** The Hugging Face tokenizer built from the model's `tokenizer.json`. */
   readonly tokenizer: Tokenizer;
   private readonly template: Template | undefined;
   private readonly specialTokens: Record<string, string>;

@@ -1,8 +1,8 @@
 """wasm_torch: export PyTorch models to ``.wtb`` files and run them with the native interpreter.
 
-- :func:`export` ``(model, example_inputs, path, *, frontend="auto", dynamic_shapes=None,
+- :func:`export`: ``export(model, example_inputs, path, *, frontend="auto", dynamic_shapes=None,
   weights="f32", input_names=None, output_names=None, verify=True) -> ExportReport``
-- :func:`load` ``(path, *, prepack_budget=None) -> Session`` with ``.run(*inputs) -> [numpy arrays]``, ``.inputs``,
+- :func:`load`: ``load(path, *, prepack_budget=None) -> Session`` with ``.run(*inputs) -> [numpy arrays]``, ``.inputs``,
   ``.outputs``. Interpreter failures (a bad file, unsupported ops, wrong inputs, an op that
   refuses its arguments) raise :class:`NativeError`, whose message starts with the kind.
   Scalar inputs (TorchScript ``int``/``float``/``bool`` arguments, torch.export ``SymInt``s)

@@ -305,8 +305,18 @@ class _Emitter:
 
 
 def emit(graph: Graph, weights: "str | WeightPolicy", metadata: Dict[str, Any]) -> Dict[str, Any]:
-    """Build the structure ``_native.pack`` takes. ``weights`` is "f32" | "f16" | "int8" |
-    "int4" or a :class:`WeightPolicy`."""
+    """Build the structure ``_native.pack`` takes.
+
+    Args:
+        graph: the lowered, optimized graph.
+        weights: "f32" | "f16" | "int8" | "int4", or a :class:`WeightPolicy` choosing per weight.
+        metadata: the file's metadata (producer, versions, model name, extra pairs).
+
+    Returns:
+        The model IR as plain Python data: metadata, inputs, outputs, the op table,
+        constants, the ``forward`` function's bytecode, weights (with their storage mode) and
+        states.
+    """
     e = _Emitter(graph, weights)
     params = [e.reg(v) for v in graph.block.params]
     e.emit_block(graph.block)

@@ -166,9 +166,13 @@ def _torch_outputs(model: Any, inputs: Tuple[Any, ...]) -> List[torch.Tensor]:
 
 
 def _split_kwargs(ep: Any, inputs: Tuple[Any, ...]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
-    """``(inputs, {})``, unless ``ep`` was exported with keyword inputs only (Hugging Face's
-    ``export(input_ids=..., cache_position=...)``): then the positional ``inputs`` become those
-    keywords, in the order the program lists them."""
+    """Split example inputs into the positional and keyword arguments ``ep`` was exported with.
+
+    Returns:
+        ``(inputs, {})``, unless ``ep`` was exported with keyword inputs only (Hugging Face's
+        ``export(input_ids=..., cache_position=...)``): then ``((), kwargs)`` with the
+        positional ``inputs`` as those keywords, in the order the program lists them.
+    """
     spec: Any = getattr(getattr(ep, "call_spec", None), "in_spec", None)
     try:
         children = spec.children() if hasattr(spec, "children") else spec.children_specs
@@ -249,8 +253,15 @@ class _ScalarsBound(torch.nn.Module):
 def _trace_with_scalars(
     model: Any, inputs: Tuple[Any, ...], input_names: Optional[List[str]], output_names: Optional[List[str]]
 ) -> Graph:
-    """Trace ``model`` whose example inputs include Python scalars: each scalar becomes an
-    input fixed to its example value (``_scalars.add_specialized_input``)."""
+    """Trace ``model`` whose example inputs include Python scalars.
+
+    Returns:
+        The traced graph, each scalar an input fixed to its example value
+        (``_scalars.add_specialized_input``).
+
+    Raises:
+        ExportError: the model cannot be traced with its scalars bound.
+    """
     from . import _ts
     from ._scalars import add_specialized_input, kind_of, python_params
 
@@ -448,13 +459,46 @@ def export(
     quantize: Optional[Dict[str, str]] = None,
     gguf: "str | os.PathLike[str] | None" = None,
 ) -> ExportReport:
-    """Export ``model`` to a ``.wtb`` file at ``path``; see the package docstring.
+    """Export ``model`` to a ``.wtb`` file at ``path``, and by default check it against PyTorch.
 
-    ``compression``: ``None`` compresses a weight chunk with zstd where that saves at least
-    10%, ``False`` stores every chunk as is (quicker to write and load), ``True`` compresses
-    every chunk; the strings "auto" / "never" / "always" work too.
-    ``assets`` maps names to bytes (a ``str`` is stored as UTF-8) the file carries beside the
-    model, e.g. ``{"tokenizer.json": ...}``; read them back with ``Session.asset(name)``."""
+    Args:
+        model: an ``nn.Module``, a ``ScriptModule`` (traced, scripted or ``torch.jit.load``ed)
+            or an ``ExportedProgram``. A module in training mode is put in eval mode.
+        example_inputs: a tensor or a tuple of the ``forward`` arguments (tensors, Python
+            ``int``/``float``/``bool`` scalars, lists/dicts of tensors for detectors).
+        path: where to write the file.
+        frontend: ``"auto"`` (torch.export, falling back to ``torch.jit.trace``), ``"export"``,
+            ``"trace"`` or ``"script"`` (data-dependent control flow).
+        dynamic_shapes: torch.export ``Dim`` specs; the dim names are kept in the file.
+        weights: ``"f32"``, ``"f16"``, ``"int8"`` (linear/conv weights per output channel,
+            embeddings per row) or ``"int4"`` (Linear weights group-wise, others int8).
+        input_names: names for the file's inputs (default: the ``forward`` parameter names).
+        output_names: names for the file's outputs (default ``output0``, ``output1``, ...).
+        verify: run the file natively on ``example_inputs`` and compare with PyTorch.
+        tolerance: the largest error ``verify`` accepts, relative to each output's largest
+            magnitude (default ``TOLERANCES[weights]``).
+        model_name: the name stored in the file's metadata (default: the model's class name).
+        compression: ``None`` compresses a weight chunk with zstd where that saves at least
+            10%, ``False`` stores every chunk as is (quicker to write and load), ``True``
+            compresses every chunk; the strings "auto" / "never" / "always" work too.
+        chunk_target: the weight chunk size in bytes the packer aims for.
+        assets: names to bytes (a ``str`` is stored as UTF-8) the file carries beside the
+            model, e.g. ``{"tokenizer.json": ...}``; read back with ``Session.asset(name)``.
+        quantize: per-weight modes, ``{fnmatch pattern on weight names: mode}``, first match
+            wins, e.g. ``{"lm_head.*": "f32"}``.
+        gguf: with ``weights="int4"``, a GGUF file whose Q4_0/Q4_1 blocks are stored as they
+            are for the Linear weights whose values they hold exactly.
+
+    Returns:
+        What was done: the front end used (and why torch.export was not), ops, file size,
+        chunks and, when verified, each output's error against PyTorch (``summary()``).
+
+    Raises:
+        ValueError: an unknown ``weights``/``quantize`` mode, ``gguf`` without int4, or a bad asset.
+        ExportError: the model cannot be exported; lists every problem found (unsupported ops
+            with their source lines, data-dependent shapes, unsupported inputs or outputs).
+        VerificationError: the file's outputs differ from PyTorch's by more than the tolerance.
+    """
     from . import _native
 
     if weights not in WEIGHT_MODES:
@@ -544,9 +588,19 @@ def _flatten_structure(
     frontend: str,
     dynamic_shapes: Any,
 ) -> Tuple[Any, Tuple[Any, ...], Optional[List[str]], Optional[List[str]]]:
-    """A model with list/dict inputs or nested outputs (a detector) -> the same model taking
-    and returning flat tensors (:class:`_structure.Flattened`), its flat inputs and dotted
-    names; the nesting goes into the ``wasm_torch.io.json`` asset for the readers."""
+    """Flatten a model with list/dict inputs or nested outputs (a detector).
+
+    The nesting goes into the ``wasm_torch.io.json`` asset (appended to ``asset_list``) for
+    the readers.
+
+    Returns:
+        ``(model, inputs, input_names, output_names)``: the same model taking and returning
+        flat tensors (:class:`_structure.Flattened`), its flat inputs and dotted names; a
+        model without nesting comes back unchanged.
+
+    Raises:
+        ExportError: the model fails in PyTorch on the example inputs.
+    """
     from . import _structure
 
     if (

@@ -83,6 +83,9 @@ def decompose(ep: Any, supported: Optional[set] = None) -> Any:
 
     A fused op the interpreter does not implement (``supported`` given and lacking it) is
     decomposed like any other, so keeping ops whole is only ever an optimization.
+
+    Returns:
+        The decomposed ExportedProgram.
     """
     table = torch.export.default_decompositions()
     for name in KEEP_WHOLE:
@@ -192,10 +195,19 @@ def lower(
     dynamic_shapes: Any = None,
     model: Any = None,
 ) -> Graph:
-    """Lower a (decomposed) ExportedProgram; raises :class:`ExportError` listing every problem.
+    """Lower a (decomposed) ExportedProgram to the exporter's graph.
 
     ``model`` (the module that was exported, when known) supplies Python defaults of ``SymInt``
-    inputs."""
+    inputs.
+
+    Returns:
+        The graph, its inputs and outputs named (``input_names``/``output_names`` or the
+        program's own names) and its symbolic dims named.
+
+    Raises:
+        ExportError: listing every problem found (unsupported ops and arguments with their
+            source lines), not only the first.
+    """
     from torch.export.graph_signature import InputKind, OutputKind
 
     gm = ep.graph_module
@@ -308,9 +320,12 @@ def lower(
         raise ExportError([Problem(f"unsupported argument of type {type(x).__name__}", source_line(fx_node))])
 
     def lower_call(target: Any, fargs: Any, fkwargs: Any, val: Any, fx_node: Any) -> Any:
-        """Append the node(s) for one ATen call; returns what its FX node stands for (a
-        value, a list of values, or an empty list for an op with no results), or None after
-        recording a problem."""
+        """Append the node(s) for one ATen call.
+
+        Returns:
+            What its FX node stands for: a value, a list of values, or an empty list for an
+            op with no results; None after recording a problem.
+        """
         schema = target._schema
         qname = qualified_name(schema)
         src = source_line(fx_node)

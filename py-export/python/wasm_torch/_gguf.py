@@ -60,8 +60,13 @@ class GgufInt4:
         self.unmatched: Dict[str, str] = {}
 
     def stored(self, torch_name: str, w: torch.Tensor) -> Optional[Tuple[bytes, int, bool]]:
-        """Stored int4 bytes (SPEC.md §4.6.1: codes, f16 scales, f16 offsets), group size and
-        offsets flag for the 2-d f32 weight ``w``, when the GGUF holds exactly its values."""
+        """The GGUF's int4 blocks for the 2-d f32 weight ``w``, when they hold exactly its values.
+
+        Returns:
+            ``(stored bytes, group size, has offsets)`` with the bytes as SPEC.md §4.6.1 lays
+            them out (codes, f16 scales, f16 offsets), or None when the GGUF has no block
+            tensor for ``torch_name`` or its values differ from ``w``.
+        """
         name = gguf_name(torch_name)
         t = self._tensors.get(name) if name else None
         if t is None:

@@ -195,8 +195,12 @@ def iter_nodes(block: Block):
 
 
 def iter_reads(block: Block) -> Iterator[Operand]:
-    """Every operand read in ``block`` and the blocks nested in it, in program order: each
-    node's own operands, then its nested blocks, and each block's returns after its nodes."""
+    """Every operand read in ``block`` and the blocks nested in it, in program order.
+
+    Yields:
+        Each node's own operands, then those of its nested blocks; each block's returns
+        after its nodes.
+    """
     for n in block.nodes:
         yield from node_operands(n)
         if isinstance(n, If):

@@ -315,8 +315,12 @@ def writes_state(n: Node) -> bool:
 
 
 def has_effect(n: Node) -> bool:
-    """A node kept for what it does, not what it returns: it writes session state, or it has
-    no results at all (a check such as ``_linalg_check_errors`` that raises on bad input)."""
+    """Whether ``n`` is kept for what it does, not what it returns.
+
+    Returns:
+        True when it writes session state or has no results at all (a check such as
+        ``_linalg_check_errors`` that raises on bad input).
+    """
     return writes_state(n) or not n.outputs
 
 
@@ -405,6 +409,9 @@ def _shape(v: Any) -> Any:
     Never ``int()`` a symbolic size: that specializes the exported program's shape
     environment to the example's size, so a later export of the same ExportedProgram would
     come out with the sequence length fixed. ``str`` reads the symbol without a guard.
+
+    Returns:
+        The list of sizes, or None when the value carries no shape.
     """
     meta = getattr(v, "meta", None)
     shape = getattr(meta, "shape", None)
@@ -417,6 +424,9 @@ def _repeat_kv_source(x: Any, producers: Dict[Value, Node]) -> Any:
     The pattern torch.export leaves: ``unsqueeze(source, 2)`` -> ``expand`` to
     ``[B, H, rep, S, D]`` -> ``clone`` -> reshape to ``[B, H * rep, S, D]``, each head repeated
     ``rep`` times in a row (what ``enable_gqa`` computes without the copy).
+
+    Returns:
+        ``(source, rep)``, or None when ``x`` is not produced by that chain.
     """
     chain = []
     for ops in (_RESHAPES, ("aten::clone.default",), ("aten::expand.default",), ("aten::unsqueeze.default",)):
@@ -444,6 +454,9 @@ def fold_repeat_kv(graph: Graph) -> int:
     ``enable_gqa=True``: the interpreter then reads each shared key/value head in place
     instead of copying the whole cache to every query head (a ``clone`` per layer and step
     in a grouped-query LLM decode). The dead repeat chain is removed by dead-code elimination.
+
+    Returns:
+        How many attention nodes were rewritten.
     """
     producers: Dict[Value, Node] = {}
     for n in iter_nodes(graph.block):

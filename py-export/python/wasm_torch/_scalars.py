@@ -40,8 +40,14 @@ def kind_of(x: Any) -> Optional[str]:
 
 
 def coerce(x: Any, kind: str) -> Any:
-    """``x`` as a Python value of ``kind`` (an int example for a float argument is a float);
-    ``ValueError`` when it is not a number of that kind."""
+    """Convert the example value ``x`` to a Python value of ``kind``.
+
+    Returns:
+        ``x`` as ``int``, ``float`` or ``bool`` (an int example for a float argument is a float).
+
+    Raises:
+        ValueError: ``x`` is not a number of that kind.
+    """
     k = kind_of(x)
     if k == kind or (kind == "float" and k == "int"):
         return {"int": int, "float": float, "bool": bool}[kind](x)
@@ -63,9 +69,13 @@ def python_params(model: Any) -> List[inspect.Parameter]:
 
 
 def omitted_defaults(model: Any, given: int) -> List[Tuple[str, str, Any]]:
-    """``(name, kind, default)`` of the trailing parameters after the first ``given`` whose
-    defaults are Python scalars, stopping at the first that is not (a ``None`` or tensor
-    default cannot be a scalar input)."""
+    """The trailing ``forward`` parameters the example inputs leave out that can be scalar inputs.
+
+    Returns:
+        ``(name, kind, default)`` of the parameters after the first ``given`` whose defaults
+        are Python scalars, stopping at the first that is not (a ``None`` or tensor default
+        cannot be a scalar input).
+    """
     out = []
     for p in python_params(model)[given:]:
         k = kind_of(p.default) if p.default is not inspect.Parameter.empty else None
@@ -76,8 +86,11 @@ def omitted_defaults(model: Any, given: int) -> List[Tuple[str, str, Any]]:
 
 
 def python_default(model: Any, index: int) -> Tuple[bool, Any]:
-    """``(has_default, default)`` of positional parameter ``index`` of ``model.forward``
-    when that default is a Python scalar."""
+    """The Python-scalar default of positional parameter ``index`` of ``model.forward``.
+
+    Returns:
+        ``(True, default)`` when that parameter has a scalar default, else ``(False, None)``.
+    """
     params = python_params(model)
     if index < len(params):
         d = params[index].default

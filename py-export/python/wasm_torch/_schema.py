@@ -68,7 +68,12 @@ def fill_arguments(
     """Full positional argument list in schema order.
 
     ``convert(value, arg_schema)`` maps each front-end value (e.g. an FX node) to an operand.
-    Raises ``ValueError`` for an argument that is required but absent.
+
+    Returns:
+        One operand per schema argument, given ones converted, absent ones their defaults.
+
+    Raises:
+        ValueError: an argument is required but absent.
     """
     out: List[Any] = []
     for i, a in enumerate(schema.arguments):

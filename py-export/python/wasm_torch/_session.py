@@ -58,9 +58,19 @@ def _is_tensor_like(x: Any) -> bool:
 
 
 def scalar_input(spec: TensorSpec, x: Any) -> np.ndarray:
-    """The 0-d array the native side takes for scalar input ``spec``: a Python number of the
-    input's kind (an ``int`` is accepted for a float), or a 0-d numpy array/tensor whose dtype
-    is of that kind. Anything else raises :class:`InputError`."""
+    """Convert the value ``x`` given for scalar input ``spec`` to what the native side takes.
+
+    Args:
+        spec: the scalar input's spec (``spec.scalar`` is its kind).
+        x: a Python number of the input's kind (an ``int`` is accepted for a float), or a 0-d
+            numpy array/tensor whose dtype is of that kind.
+
+    Returns:
+        A 0-d numpy array of the input's dtype.
+
+    Raises:
+        InputError: ``x`` is of another kind, has dimensions, or is an int beyond 64 bits.
+    """
     from .errors import InputError
 
     kind = spec.scalar
@@ -170,8 +180,14 @@ class Session:
 
     @property
     def structure(self) -> Optional[Dict[str, Any]]:
-        """The nesting of the model's inputs and outputs (lists, tuples, dicts of tensors),
-        from the file's ``wasm_torch.io.json`` asset; ``None`` for a model of flat tensors."""
+        """The nesting of the model's inputs and outputs (lists, tuples, dicts of tensors).
+
+        Read from the file's ``wasm_torch.io.json`` asset on first use; ``None`` for a model
+        of flat tensors.
+
+        Raises:
+            StructureError: the asset is not valid JSON or does not fit the signature.
+        """
         if not hasattr(self, "_structure"):
             from ._structure import ASSET, check
             from .errors import StructureError
@@ -187,11 +203,21 @@ class Session:
         return self._structure
 
     def run(self, *inputs: Any, **named: Any) -> Any:
-        """Run the model; returns its outputs as exported: a list of numpy arrays (one per
-        output) for a model of flat tensors, or the nested lists/tuples/dicts of numpy arrays
-        the model returned (a detector's ``[{"boxes": ..., "scores": ..., "labels": ...}]``)
-        when the file records a structure. A structured model takes its inputs nested as the
-        model did (``run([image])``) or flat (:meth:`run_flat`)."""
+        """Run the model and return its outputs as exported.
+
+        A structured model takes its inputs nested as the model did (``run([image])``) or
+        flat (:meth:`run_flat`); inputs are otherwise as :meth:`run_flat` takes them.
+
+        Returns:
+            A list of numpy arrays (one per output) for a model of flat tensors, or the nested
+            lists/tuples/dicts of numpy arrays the model returned (a detector's
+            ``[{"boxes": ..., "scores": ..., "labels": ...}]``) when the file records a structure.
+
+        Raises:
+            InputError: the inputs do not fit the signature (nothing runs).
+            StructureError: the file's structure asset is malformed.
+            NativeError: the interpreter refused to run (e.g. an op refusing its arguments).
+        """
         st = self.structure
         if st is None:
             return self.run_flat(*inputs, **named)
@@ -207,11 +233,19 @@ class Session:
         return rebuild(st["outputs"], flat_out)
 
     def run_flat(self, *inputs: Any, **named: Any) -> List[np.ndarray]:
-        """Run the model; inputs positionally and/or by name; returns one numpy array per output.
+        """Run the model on flat inputs, positionally and/or by name.
 
         Tensor inputs take numpy arrays or torch tensors; scalar inputs (``spec.scalar``) take
         a Python number or a 0-d array/tensor, and may be left out when they have a default.
-        Inputs that do not fit raise :class:`wasm_torch.InputError` before anything runs."""
+
+        Returns:
+            One numpy array per output, in signature order.
+
+        Raises:
+            InputError: the inputs do not fit the signature (count, names, scalar vs tensor,
+                kind); raised before anything runs, the session stays usable.
+            NativeError: the interpreter refused to run (message prefixed by its kind).
+        """
         from .errors import InputError
 
         if len(inputs) > len(self.inputs):
@@ -266,8 +300,11 @@ class Session:
         return [TensorSpec(n, d, tuple(s)) for n, d, s in self._native.states()]
 
     def asset(self, name: str) -> Optional[bytes]:
-        """The bytes of the asset ``name`` the file ships with (``"tokenizer.json"``), or
-        ``None`` when it has none of that name."""
+        """The bytes of the asset ``name`` the file ships with (e.g. ``"tokenizer.json"``).
+
+        Returns:
+            A copy of the asset's bytes, or ``None`` when the file has none of that name.
+        """
         return self._native.asset(name)
 
     def asset_names(self) -> List[str]:
@@ -279,8 +316,15 @@ class Session:
         self._native.reset_state()
 
     def write_stats(self, reset: bool = False) -> Tuple[int, int]:
-        """``(bytes_written, bytes_copied)`` by in-place state writes since the last reset;
-        a KV-cache decode step writes one token's keys and values and copies nothing."""
+        """Count the bytes in-place state writes moved since the last reset of these counters.
+
+        Args:
+            reset: set the counters back to zero after reading them.
+
+        Returns:
+            ``(bytes_written, bytes_copied)``; a KV-cache decode step writes one token's keys
+            and values and copies nothing.
+        """
         return tuple(self._native.write_stats(reset))
 
     def trace(self, *inputs: Any) -> Tuple[List[np.ndarray], List[Tuple[str, np.ndarray]]]:
@@ -325,9 +369,20 @@ def _flatten_input(tree: Dict[str, Any], x: Any, out: List[Any]) -> None:
 
 
 def load(path: Union[str, "os.PathLike[str]", bytes], *, prepack_budget: Optional[int] = None) -> Session:
-    """Load a ``.wtb`` file (a path, or the file's bytes) into a native interpreter session.
+    """Load a ``.wtb`` file into a native interpreter session.
 
-    ``prepack_budget``: see :meth:`Session.set_prepack_budget` (default 256 MiB)."""
+    Args:
+        path: the file's path, or its bytes.
+        prepack_budget: bytes the session may spend on packed weight copies; see
+            :meth:`Session.set_prepack_budget` (default 256 MiB).
+
+    Returns:
+        The session: ``run``, ``inputs``, ``outputs``, ``states``, assets.
+
+    Raises:
+        NativeError: the file is invalid (``bad_file:``) or uses ops this interpreter does
+            not implement (``unsupported_ops:``).
+    """
     from . import _native
 
     if isinstance(path, (bytes, bytearray)):

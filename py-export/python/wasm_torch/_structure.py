@@ -33,9 +33,13 @@ def _has_dict(x: Any) -> bool:
 
 
 def needs_structure(inputs: Sequence[Any], outputs: Any) -> bool:
-    """True when an input is a list/tuple/dict or the output holds a dict or nested lists (a
-    detector's ``[{...}]``). A tensor, a flat tuple/list of tensors or a ModelOutput keep the
-    flat path (and its ``output{i}`` names)."""
+    """Whether the model needs a structure asset for its nested inputs or outputs.
+
+    Returns:
+        True when an input is a list/tuple/dict or the output holds a dict or nested lists (a
+        detector's ``[{...}]``); a tensor, a flat tuple/list of tensors or a ModelOutput keep
+        the flat path (and its ``output{i}`` names).
+    """
     if any(isinstance(x, (list, tuple, dict)) for x in inputs):
         return True
     return _has_dict(outputs)
@@ -142,8 +146,15 @@ def param_names(model: Any, n: int) -> List[str]:
 
 
 def check(doc: Any, n_inputs: int, n_outputs: int) -> Dict[str, Any]:
-    """``doc`` (the parsed asset) if it is a well-formed structure for a file with that many
-    flat inputs and outputs; raises ``ValueError`` saying what is wrong otherwise."""
+    """Check the parsed structure asset ``doc`` against a file's flat inputs and outputs.
+
+    Returns:
+        ``doc`` itself, when it is well formed: version 1, known node kinds, every flat index
+        in range and used once.
+
+    Raises:
+        ValueError: saying what is wrong.
+    """
     if not isinstance(doc, dict) or doc.get("version") != 1:
         raise ValueError("structure asset: expected an object with version 1")
     ins, outs = doc.get("inputs"), doc.get("outputs")

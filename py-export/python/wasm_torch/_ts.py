@@ -95,8 +95,11 @@ _NO_DEFAULT = object()
 
 
 def _schema_defaults(sm: Any, n: int) -> List[Any]:
-    """The defaults of the last ``n`` (non-self) arguments of ``sm``'s forward schema; only
-    int/float/bool defaults count, anything else is ``_NO_DEFAULT``."""
+    """The defaults of the last ``n`` (non-self) arguments of ``sm``'s forward schema.
+
+    Returns:
+        One entry per argument: its default when it is an int/float/bool, else ``_NO_DEFAULT``.
+    """
     fn = getattr(sm, "forward", sm)
     try:
         args = list(fn.schema.arguments)

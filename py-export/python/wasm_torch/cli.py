@@ -94,6 +94,15 @@ def _inputs(args: argparse.Namespace, default: Optional[Tuple[Any, ...]]) -> Tup
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``export MODEL OUT.wtb``: export the model and verify it against PyTorch, printing the report.
+
+    Args:
+        args: the parsed ``export`` arguments (model, output, inputs, front end, weights, ...).
+
+    Returns:
+        The exit code: 0 when the file was written (and verified), 2 when the export failed
+        (:class:`ExportError`, every problem printed), 3 when verification failed.
+    """
     from . import export
     from .errors import ExportError, VerificationError
 
@@ -123,6 +132,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """``inspect FILE``: print the file's signature and chunk statistics as JSON.
+
+    Args:
+        args: the parsed ``inspect`` arguments (``file``).
+
+    Returns:
+        0; a file the interpreter refuses raises :class:`NativeError` instead.
+    """
     from . import _native, load
 
     sess = load(args.file)
@@ -139,6 +156,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    """``diff FILE MODEL``: find the first op whose interpreter output diverges from PyTorch.
+
+    The model is lowered again and its graph evaluated op by op with PyTorch; each value is
+    compared with the interpreter's trace of the file in execution order, and the first one
+    off by more than ``--tolerance`` (relative to its largest magnitude) is printed with its
+    op and Python source line.
+
+    Args:
+        args: the parsed ``diff`` arguments (file, model, inputs, front end, tolerance).
+
+    Returns:
+        The exit code: 0 when every compared value is within the tolerance, 1 at a divergence.
+    """
     from . import _export, _passes, load
     from ._reference import evaluate
 
@@ -191,6 +221,11 @@ def _where(graph: Any, name: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m wasm_torch``, one subcommand per ``cmd_*`` function.
+
+    Returns:
+        The parser; each subcommand sets ``func`` to the function that runs it.
+    """
     ap = argparse.ArgumentParser(
         prog="python -m wasm_torch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -227,5 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line (the ``wasm-torch-export`` script and ``python -m wasm_torch``).
+
+    Args:
+        argv: the arguments without the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        The subcommand's exit code (argparse exits with 2 on a usage error).
+    """
     args = build_parser().parse_args(argv)
     return args.func(args)

@@ -32,8 +32,18 @@ class GenerationResult:
 
 
 def cache_length(session: Any) -> int:
-    """The KV cache length (positions) of an exported decoder LM: the size of the cache state's
-    sequence axis (``[batch, heads, positions, head_dim]``)."""
+    """The KV cache length (positions) of an exported decoder LM.
+
+    Args:
+        session: a :class:`wasm_torch.Session` of a decoder LM exported with a static cache.
+
+    Returns:
+        The size of the cache state's sequence axis (``[batch, heads, positions, head_dim]``):
+        the most tokens, prompt included, one sequence can hold.
+
+    Raises:
+        NotALanguageModelError: the model has no 4-d session state (no KV cache).
+    """
     states = [s for s in session.states if len(s.shape) == 4]
     if not states:
         raise NotALanguageModelError(
@@ -58,10 +68,35 @@ def generate(
     on_token: Optional[Callable[[int], Optional[bool]]] = None,
     return_logits: bool = False,
 ) -> GenerationResult:
-    """Generate up to ``max_new_tokens`` after ``prompt_ids`` on ``session`` (from
-    :func:`wasm_torch.load`), starting from a reset KV cache. Greedy unless ``do_sample``.
-    ``on_token(id)`` is called as each token is made; returning ``False`` stops. A stop id ends
-    generation and is included in ``tokens``; so does a full cache (``stopped_by="cache_full"``).
+    """Generate up to ``max_new_tokens`` after ``prompt_ids``, starting from a reset KV cache.
+
+    The same loop as the JavaScript SDK's: the prompt is prefilled in one run, then one token
+    per run is chosen from the last logits row and fed back.
+
+    Args:
+        session: a :class:`wasm_torch.Session` of a decoder LM (inputs ``input_ids`` and
+            ``cache_position``, its KV cache as session state).
+        prompt_ids: the prompt's token ids (at least one, fewer than the cache length).
+        max_new_tokens: the most tokens to make (at least 1); a full cache ends earlier.
+        do_sample: draw from the distribution instead of taking the most likely token.
+        temperature: logits are divided by it before sampling.
+        top_k: keep only the K most likely tokens when sampling; 0 keeps all.
+        top_p: keep the smallest set of most likely tokens reaching this probability; 1 keeps all.
+        repetition_penalty: divides positive (multiplies negative) logits of tokens already
+            seen; 1 is off.
+        stop_ids: token ids that end generation; the stop id is included in ``tokens``.
+        seed: the sampler's random seed (sampling only).
+        on_token: called with each token id as it is made; returning ``False`` stops.
+        return_logits: keep each step's logits row in the result.
+
+    Returns:
+        The new tokens and why generation stopped (``stopped_by``: ``"max_new_tokens"``,
+        ``"stop_id"``, ``"callback"`` or ``"cache_full"``), with the logits when asked for.
+
+    Raises:
+        NotALanguageModelError: the session is not a decoder LM with a KV cache.
+        InvalidGenerationArgumentError: an empty prompt or an argument out of range.
+        PromptTooLongError: the prompt leaves no room in the KV cache for a new token.
     """
     names = [s.name for s in session.inputs]
     if len(names) != 2:
@@ -94,9 +129,17 @@ def generate(
 
 
 def chat_prompt_ids(tokenizer: Any, messages: List[dict]) -> List[int]:
-    """Token ids of ``messages`` through a ``transformers`` tokenizer's chat template, with the
-    assistant turn opened (the reference :meth:`wasm_torch.llm.TextGenerator.encode_chat` is
-    tested against)."""
+    """Token ids of ``messages`` through a ``transformers`` tokenizer's chat template.
+
+    This is the reference :meth:`wasm_torch.llm.TextGenerator.encode_chat` is tested against.
+
+    Args:
+        tokenizer: a ``transformers`` tokenizer with a chat template.
+        messages: chat turns as ``{"role": ..., "content": ...}`` dicts.
+
+    Returns:
+        The prompt's token ids, with the assistant turn opened.
+    """
     out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     if isinstance(out, dict) or hasattr(out, "keys"):
         out = out["input_ids"]

@@ -86,6 +86,7 @@ class SentenceEncoder(torch.nn.Module):
         self.bert = bert
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """Return ``(embedding, last_hidden_state)``: the mean of the unpadded tokens' hidden states, L2-normalized, and the hidden states."""
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask)[0]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -148,6 +149,7 @@ class LSTMNet(torch.nn.Module):
         self.head = torch.nn.Linear(256, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``x`` (``[batch, 64, 256]``) to 10 scores per step (``[batch, 64, 10]``)."""
         out, _ = self.lstm(x)
         return self.head(out)
 
@@ -168,6 +170,7 @@ class DataDependent(torch.nn.Module):
         self.proj = torch.nn.Linear(16, 16)
 
     def forward(self, x: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """Apply ``tanh(proj(.))`` ``steps`` times, then a branch and a bounded loop chosen by the values."""
         h = x
         for _ in range(int(steps.item())):
             h = torch.tanh(self.proj(h))

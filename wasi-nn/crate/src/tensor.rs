@@ -45,7 +45,7 @@ impl TensorType {
     }
 
     /// The WIT type for an interpreter dtype. `bool` travels as `U8`; `i8`/`i16` have no WIT
-    /// type and are widened to `I32` by [`Tensor::from_interp`], so this returns `None` for them.
+    /// type and are widened to `I32` when an interpreter tensor is converted, so this returns `None` for them.
     pub fn from_dtype(dtype: DType) -> Option<TensorType> {
         Some(match dtype {
             DType::F16 => TensorType::Fp16,

@@ -62,8 +62,21 @@ def check_messages(messages: Any) -> List[Dict[str, Any]]:
 def render_chat(
     template: str, messages: Any, special_tokens: Mapping[str, str], add_generation_prompt: bool = True
 ) -> str:
-    """The prompt text for ``messages`` (with the assistant turn opened when
-    ``add_generation_prompt``), as ``tokenizer.apply_chat_template(..., tokenize=False)``."""
+    """The prompt text for ``messages``, as ``tokenizer.apply_chat_template(..., tokenize=False)``.
+
+    Args:
+        template: the Jinja chat template (Hugging Face convention).
+        messages: chat turns as ``{"role": ..., "content": ...}`` dicts.
+        special_tokens: the template's variables such as ``bos_token`` and ``eos_token``.
+        add_generation_prompt: open the assistant turn at the end.
+
+    Returns:
+        The rendered prompt text.
+
+    Raises:
+        InvalidGenerationArgumentError: ``messages`` is not a list of role/content dicts.
+        TemplateError: the template does not compile or fails while rendering.
+    """
     import jinja2
 
     msgs = check_messages(messages)

@@ -23,9 +23,21 @@ def _ids(v: Any) -> List[int]:
 def generation_config(
     model: Any, tokenizer: Any, max_cache_len: int, chat_template: Optional[str] = None
 ) -> GenerationConfig:
-    """The ``generation.json`` contents for ``model`` + ``tokenizer`` (a ``transformers``
-    tokenizer). EOS ids are those ``model.generate`` stops at: the generation config's, else
-    the tokenizer's."""
+    """The ``generation.json`` contents for a ``transformers`` model and its tokenizer.
+
+    Args:
+        model: the causal LM (its ``generation_config`` and ``config.vocab_size`` are read).
+        tokenizer: its ``transformers`` tokenizer (special tokens, chat template).
+        max_cache_len: the KV cache length the file is exported with.
+        chat_template: a template to use instead of the tokenizer's.
+
+    Returns:
+        The settings; EOS ids are those ``model.generate`` stops at (the generation config's,
+        else the tokenizer's).
+
+    Raises:
+        ValueError: the tokenizer has several named chat templates and none was given.
+    """
     gc = getattr(model, "generation_config", None)
     eos = _ids(getattr(gc, "eos_token_id", None)) or _ids(getattr(tokenizer, "eos_token_id", None))
     special: Dict[str, str] = {}
@@ -86,6 +98,14 @@ def export_causal_lm(
     ``compression`` is :func:`wasm_torch.export`'s (``False``: stored chunks, quicker to
     write and load). ``verify`` runs the exported file once against PyTorch on the example inputs (slow for big
     models; the tests compare whole generations instead).
+
+    Returns:
+        The :class:`~wasm_torch.ExportReport` of the export.
+
+    Raises:
+        ValueError: ``max_cache_len`` below 4, or ``extra_assets`` naming an asset this
+            function writes itself.
+        ExportError: the model cannot be exported (every problem listed).
     """
     import torch
     from transformers.integrations.executorch import TorchExportableModuleForDecoderOnlyLM

@@ -65,10 +65,15 @@ def token_steps(
     suppress_ids: Sequence[int] = (),
 ) -> Iterator[tuple]:
     """The token loop: reset the state, prefill ``prompt``, then decode one token per run.
-    Yields ``(token, logits, stop)`` with ``stop`` in (None, "stop_id", "cache_full") and the
-    step's raw logits; the caller may stop early at any time. ``prompt`` must be shorter than
-    ``cache_len``. While fewer than ``min_new_tokens`` are made, ``suppress_ids`` cannot be
-    chosen (``transformers``' ``min_new_tokens``)."""
+
+    ``prompt`` must be shorter than ``cache_len``. While fewer than ``min_new_tokens`` are
+    made, ``suppress_ids`` cannot be chosen (``transformers``' ``min_new_tokens``).
+
+    Yields:
+        ``(token, logits, stop)`` per step: the chosen id, the step's raw logits row, and
+        ``stop`` (``None``, ``"stop_id"`` or ``"cache_full"``, after which the loop ends); the
+        caller may stop early at any time.
+    """
     ids_name, pos_name = input_names
     session.reset_state()
     history = list(prompt)
@@ -99,8 +104,12 @@ def token_steps(
 
 
 def _held_back(text: str, stops: Sequence[str]) -> int:
-    """How many characters at the end of ``text`` could be the start of a stop string (or an
-    incomplete UTF-8 sequence, decoded as U+FFFD), so must not be shown yet."""
+    """How many characters at the end of ``text`` must not be shown yet.
+
+    Returns:
+        The length of the longest tail of ``text`` that could be the start of a stop string
+        or an incomplete UTF-8 sequence (decoded as U+FFFD).
+    """
     hold = 0
     for s in stops:
         for k in range(min(len(s) - 1, len(text)), 0, -1):
@@ -290,14 +299,27 @@ class TextGenerator:
         seed: Optional[int] = None,
         output_logits: bool = False,
     ) -> GenerationStream:
-        """Start a generation and return an iterator of :class:`Piece` (one per token, as it
-        is made). The prompt is ``prompt`` (text, tokenized as is), ``messages`` (chat, through
+        """Start a generation and return an iterator of :class:`Piece` (one per token, as it is made).
+
+        The prompt is ``prompt`` (text, tokenized as is), ``messages`` (chat, through
         the chat template) or ``prompt_ids``. Greedy unless ``do_sample`` (see
         :class:`~wasm_torch.llm.sampling.SamplingOptions`; ``seed`` makes sampling
         reproducible). Stops after ``max_new_tokens``, at a ``stop_ids`` token (default: the
         model's EOS ids; ``[]`` for none), when the text contains a ``stop`` string (cut from
         the text), or when the KV cache is full. Until ``min_new_tokens`` are made, the EOS and
-        stop ids cannot be chosen (as in ``transformers``). Arguments are checked here, before anything runs."""
+        stop ids cannot be chosen (as in ``transformers``). Arguments are checked here, before anything runs.
+
+        Returns:
+            The stream; its ``result`` holds the whole :class:`GenerationResult` once it ends.
+
+        Raises:
+            InvalidGenerationArgumentError: a sampling option, ``max_new_tokens``,
+                ``min_new_tokens``, a stop string or the prompt is invalid.
+            PromptTooLongError: the prompt leaves no room in the KV cache for a new token.
+
+        A new stream takes over the KV cache: a stream started earlier on this generator
+        raises :class:`GenerationInterruptedError` when iterated again.
+        """
         opts = SamplingOptions(do_sample, float(temperature), top_k, float(top_p), float(repetition_penalty))
         opts.check()
         if not isinstance(max_new_tokens, (int, np.integer)) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:

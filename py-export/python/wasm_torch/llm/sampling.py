@@ -47,8 +47,12 @@ class SamplingOptions:
 
 
 def penalized_logits(logits: np.ndarray, history: Sequence[int], penalty: float) -> np.ndarray:
-    """``logits`` (float64 copy) with the repetition penalty applied to the tokens in
-    ``history``: each such logit ``x`` becomes ``x / penalty`` if ``x > 0`` else ``x * penalty``."""
+    """Apply the repetition penalty to the tokens in ``history``.
+
+    Returns:
+        A float64 copy of ``logits`` where each logit ``x`` of a token in ``history`` becomes
+        ``x / penalty`` if ``x > 0`` else ``x * penalty``.
+    """
     x = np.asarray(logits, dtype=np.float64).copy()
     if penalty != 1.0 and len(history):
         ids = np.unique(np.asarray(history, dtype=np.int64))
@@ -58,8 +62,12 @@ def penalized_logits(logits: np.ndarray, history: Sequence[int], penalty: float)
 
 
 def next_token_distribution(logits: np.ndarray, history: Sequence[int], opts: SamplingOptions) -> np.ndarray:
-    """The probabilities sampling draws the next token from (float64, sums to 1; zero for the
-    tokens top-k/top-p removed). For greedy options: all mass on the arg max."""
+    """The probabilities sampling draws the next token from.
+
+    Returns:
+        A float64 vector over the vocabulary summing to 1, zero for the tokens top-k/top-p
+        removed; for greedy options, all mass on the arg max.
+    """
     x = penalized_logits(logits, history, opts.repetition_penalty)
     if not opts.do_sample:
         p = np.zeros_like(x)
