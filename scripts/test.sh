@@ -6,7 +6,7 @@
 #                                   (wasm also runs the kernels' wasm test suites under Node)
 #
 # Every stage runs even when an earlier one failed, so one run shows all failures; the exit
-# code is non-zero if any stage failed. FUZZ_SECONDS (default 60) is the time per fuzz target.
+# code is non-zero if any stage failed. FUZZ_SECONDS (default 45) is the time per fuzz target.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -104,7 +104,7 @@ kernels_wasm_tests() {
             cargo test -q -p wasm-torch-kernels --target wasm32-wasip1 -- --test-threads=1 || return 1
     done
 }
-fuzz_run() { bash fuzz/run.sh "${FUZZ_SECONDS:-60}"; }
+fuzz_run() { bash fuzz/run.sh "${FUZZ_SECONDS:-45}"; }
 python_tests() { bash scripts/test-python.sh; }
 js_tests() { bash scripts/test-js.sh; }
 # The WASI-NN host imports and a wasi-nn guest (wasm32-wasip1) in Node and browsers. It shares
