@@ -6,7 +6,7 @@ use crate::common::{human, one_file, open, CliError};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use wasm_torch_format::{
-    parse_file_detailed, Dim, Graph, Instr, Limits, Quantization, ValueSpec, FORMAT_MAJOR,
+    parse_file_detailed, Dim, Graph, Instr, Limits, Quantization, Scalar, ValueSpec, FORMAT_MAJOR,
     FORMAT_MINOR,
 };
 
@@ -76,8 +76,29 @@ fn spec(v: &ValueSpec) -> String {
 
 fn signature(o: &mut String, g: &Graph) {
     let _ = writeln!(o, "\nsignature");
-    for v in &g.signature.inputs {
-        let _ = writeln!(o, "  input   {}", spec(v));
+    for (i, v) in g.signature.inputs.iter().enumerate() {
+        // A scalar input (format 1.1) is stored as a 0-d tensor of its kind's dtype; show it
+        // as the int/float/bool it is, with its default.
+        match g.scalar_inputs.iter().find(|s| s.input as usize == i) {
+            Some(s) => {
+                let default = match &s.default {
+                    Some(Scalar::Int(x)) => format!(" = {x}"),
+                    Some(Scalar::Float(x)) => format!(" = {x}"),
+                    Some(Scalar::Bool(x)) => format!(" = {x}"),
+                    None => String::new(),
+                };
+                let fixed = if s.fixed { " (fixed)" } else { "" };
+                let _ = writeln!(
+                    o,
+                    "  input   {}: {} scalar{default}{fixed}",
+                    v.name,
+                    s.kind.name()
+                );
+            }
+            None => {
+                let _ = writeln!(o, "  input   {}", spec(v));
+            }
+        }
     }
     for v in &g.signature.outputs {
         let _ = writeln!(o, "  output  {}", spec(v));

@@ -60,6 +60,19 @@ fn inspect_shows_the_model() {
     assert!(s.contains("ratio 62.06"), "{s}");
 }
 
+/// Scalar inputs (format 1.1) show as the int/float/bool they are, with their defaults, not
+/// as the 0-d tensors that carry them.
+#[test]
+fn inspect_shows_scalar_inputs_as_scalars() {
+    let out = run(&["inspect", golden("scalars_v1_1.wtb").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("input   x: f32[batch, 3]"), "{s}");
+    assert!(s.contains("input   n: int scalar\n"), "{s}");
+    assert!(s.contains("input   alpha: float scalar = 0.5\n"), "{s}");
+    assert!(s.contains("input   flag: bool scalar = true\n"), "{s}");
+}
+
 #[test]
 fn validate_accepts_valid_and_rejects_corrupt_files() {
     for name in ["tiny_v1_0.wtb", "kitchen_sink_v1_0.wtb"] {
