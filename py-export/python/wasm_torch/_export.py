@@ -118,8 +118,11 @@ def _explain_export_failure(e: BaseException) -> str:
     if "data-dependent" in low or "datadependent" in low or "guardondatadependent" in low:
         return (
             "the model has data-dependent shapes or control flow (a shape or branch depends on "
-            "tensor values), which torch.export cannot capture; "
-            "use frontend='script' for data-dependent control flow. Details: " + text.splitlines()[0]
+            "tensor values), which torch.export cannot capture here. Bound computed sizes "
+            "with torch._check; for models written to be traced, such as torchvision's "
+            "detectors (docs/detection.md), use frontend='trace', which keeps data-dependent "
+            "sizes; use frontend='script' for Python control flow that depends on values. "
+            "Details: " + text.splitlines()[0]
         )
     return text
 
