@@ -270,12 +270,19 @@ test('bad input: typed errors, and the generator keeps working', async () => {
   for (const input of [42, null, { promptIds: [1, 99] }, { promptIds: [-1] }, { promptIds: [] }, '', [{ role: 'user' }], []]) {
     await assert.rejects(collect(gen.generate(input)), code('INVALID_INPUT'), JSON.stringify(input));
   }
-  // One sequence at a time per session.
+  // One sequence at a time per session: while a model call of one generation is in flight,
+  // another is BUSY (and the first goes on undisturbed).
   const first = gen.generate('hello');
-  await first.next();
+  const pending = first.next();
   await assert.rejects(collect(gen.generate('hello')), code('BUSY'));
-  await first.return();
+  assert.equal((await pending).value.text, 'world');
+  // A generation parked at a yield (its consumer stopped pulling and never called return())
+  // does not hold the session: a new one supersedes it, and the old one's next pull is ABORTED.
   assert.equal((await gen.complete('hello')).text, 'world how are you STOP again');
+  await assert.rejects(first.next(), code('ABORTED'));
+  const dropped = gen.generate('hello');
+  await dropped.next();
+  assert.equal((await gen.complete('hello')).text, 'world how are you STOP again', 'a dropped generator does not leave the session BUSY');
 
   // Models that cannot generate.
   const stateless = Object.assign(new ScriptedLM(), { states: [] });

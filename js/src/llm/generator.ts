@@ -150,7 +150,10 @@ export class TextGenerator {
   readonly config: GenerationConfig;
   /** The tokenizer and chat template the prompts and outputs go through. */
   readonly text: ChatText;
-  private busy = false;
+  /** A model call of some generation is in flight (the session is in use). */
+  private running = false;
+  /** The newest generation's number: an older one that resumes finds itself superseded. */
+  private current = 0;
 
   private constructor(
     /** The session whose model (and KV cache) generates. */
@@ -248,61 +251,72 @@ export class TextGenerator {
     const { signal } = options;
     if (signal?.aborted) throw new AbortError('the generation was aborted');
     const promptIds = this.promptIds(input, options.addGenerationPrompt ?? true);
-    if (this.busy) throw new BusyError('this session is already generating (one sequence at a time per KV cache)');
-    this.busy = true;
-    try {
-      const rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-      const detok = new StreamingDetokenizer(this.text, stops);
-      const seen = [...promptIds];
-      const stats: GenerationStats = { promptTokens: promptIds.length, newTokens: 0, prefillMs: 0, decodeMs: 0, tokensPerSecond: 0 };
-      const snapshot = (): GenerationStats => ({ ...stats });
-      const checkAbort = () => {
-        if (signal?.aborted) throw new AbortError('the generation was aborted');
-      };
-
-      await this.session.resetState();
-      let t0 = performance.now();
-      let logits = await this.step(promptIds, 0);
-      stats.prefillMs = performance.now() - t0;
-      let position = promptIds.length;
-      for (let step = 0; ; step++) {
-        checkAbort();
-        options.onLogits?.(logits, step);
-        let row = logits;
-        if (stats.newTokens < minNewTokens) {
-          row = Float32Array.from(logits);
-          for (const id of masked) if (id >= 0 && id < row.length) row[id] = -Infinity;
-        }
-        const token = nextToken(row, seen, plan, rng);
-        if (stopIds.has(token)) {
-          yield { text: detok.finish(), done: true, finishReason: this.config.eosTokenIds.includes(token) && !options.stopTokenIds?.includes(token) ? 'eos' : 'stop', stats: snapshot() };
-          return;
-        }
-        seen.push(token);
-        stats.newTokens++;
-        const piece = detok.push(token);
-        if (detok.stoppedText !== undefined) {
-          yield { token, text: piece, done: false, stats: snapshot() };
-          yield { text: '', done: true, finishReason: 'stop', stats: snapshot() };
-          return;
-        }
-        yield { token, text: piece, done: false, stats: snapshot() };
-        const reason: FinishReason | undefined = stats.newTokens >= maxNewTokens ? 'max_tokens' : position >= this.config.maxCacheLen ? 'cache_full' : undefined;
-        if (reason) {
-          yield { text: detok.finish(), done: true, finishReason: reason, stats: snapshot() };
-          return;
-        }
-        checkAbort();
-        await yieldToEventLoop();
-        checkAbort();
-        t0 = performance.now();
-        logits = await this.step([token], position);
-        stats.decodeMs += performance.now() - t0;
-        stats.tokensPerSecond = stats.newTokens / (stats.decodeMs / 1000);
-        position++;
+    // One sequence at a time per KV cache. A generation parked at a `yield` (its consumer
+    // stopped pulling, or dropped it without `return()`) does not hold the session: a new
+    // one supersedes it, and the old one's next step throws ABORTED. Only a model call in
+    // flight makes a new generation BUSY.
+    if (this.running) throw new BusyError('this session is running a step of another generation (one sequence at a time per KV cache)');
+    const id = ++this.current;
+    const model = async <T>(call: () => Promise<T>): Promise<T> => {
+      if (this.current !== id) throw new AbortError('a newer generate() call on this TextGenerator started another sequence');
+      if (this.running) throw new BusyError('this session is running a step of another generation (one sequence at a time per KV cache)');
+      this.running = true;
+      try {
+        return await call();
+      } finally {
+        this.running = false;
       }
-    } finally {
-      this.busy = false;
+    };
+    const rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    const detok = new StreamingDetokenizer(this.text, stops);
+    const seen = [...promptIds];
+    const stats: GenerationStats = { promptTokens: promptIds.length, newTokens: 0, prefillMs: 0, decodeMs: 0, tokensPerSecond: 0 };
+    const snapshot = (): GenerationStats => ({ ...stats });
+    const checkAbort = () => {
+      if (signal?.aborted) throw new AbortError('the generation was aborted');
+      if (this.current !== id) throw new AbortError('a newer generate() call on this TextGenerator started another sequence');
+    };
+
+    await model(async () => this.session.resetState());
+    let t0 = performance.now();
+    let logits = await model(() => this.step(promptIds, 0));
+    stats.prefillMs = performance.now() - t0;
+    let position = promptIds.length;
+    for (let step = 0; ; step++) {
+      checkAbort();
+      options.onLogits?.(logits, step);
+      let row = logits;
+      if (stats.newTokens < minNewTokens) {
+        row = Float32Array.from(logits);
+        for (const id of masked) if (id >= 0 && id < row.length) row[id] = -Infinity;
+      }
+      const token = nextToken(row, seen, plan, rng);
+      if (stopIds.has(token)) {
+        yield { text: detok.finish(), done: true, finishReason: this.config.eosTokenIds.includes(token) && !options.stopTokenIds?.includes(token) ? 'eos' : 'stop', stats: snapshot() };
+        return;
+      }
+      seen.push(token);
+      stats.newTokens++;
+      const piece = detok.push(token);
+      if (detok.stoppedText !== undefined) {
+        yield { token, text: piece, done: false, stats: snapshot() };
+        yield { text: '', done: true, finishReason: 'stop', stats: snapshot() };
+        return;
+      }
+      yield { token, text: piece, done: false, stats: snapshot() };
+      const reason: FinishReason | undefined = stats.newTokens >= maxNewTokens ? 'max_tokens' : position >= this.config.maxCacheLen ? 'cache_full' : undefined;
+      if (reason) {
+        yield { text: detok.finish(), done: true, finishReason: reason, stats: snapshot() };
+        return;
+      }
+      checkAbort();
+      await yieldToEventLoop();
+      checkAbort();
+      t0 = performance.now();
+      logits = await model(() => this.step([token], position));
+      stats.decodeMs += performance.now() - t0;
+      stats.tokensPerSecond = stats.newTokens / (stats.decodeMs / 1000);
+      position++;
     }
   }
 
