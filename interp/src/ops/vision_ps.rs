@@ -18,7 +18,7 @@ use crate::value::Value;
 /// The checked geometry plus the output channel count `C / (ph * pw)`.
 fn ps_geom(op: &str, input: &Tensor, rois: &Tensor, args: &[Value]) -> Result<(RoiGeom, usize)> {
     let g = roi_geom(op, input, rois, iarg(args, 3)?, iarg(args, 4)?)?;
-    let bins = g.ph.checked_mul(g.pw).unwrap_or(usize::MAX);
+    let bins = g.ph.saturating_mul(g.pw);
     if g.c % bins != 0 {
         return Err(Error::runtime(format!(
             "{op}: input channels ({}) must be a multiple of pooled_height * pooled_width ({}x{})",
