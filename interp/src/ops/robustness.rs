@@ -475,6 +475,78 @@ fn hostile_arguments_give_errors_not_panics() {
     );
 }
 
+/// torchvision's region and deformable ops with NaN, huge or out-of-range coordinates,
+/// hostile sizes and empty feature maps: errors or values, never a panic.
+#[test]
+fn hostile_torchvision_arguments_give_errors_not_panics() {
+    let roi = |v: [f32; 5]| -> Value { Tensor::from_f32(vec![1, 5], v.to_vec()).into() };
+    let x = t(&[1, 4, 3, 3]);
+    let mut cases: Vec<(&str, Vec<Value>)> = Vec::new();
+    for r in [
+        roi([0.0, f32::NAN, 0.0, 1.0, f32::NAN]),
+        roi([0.0, -1e30, -1e30, 1e30, 1e30]),
+        roi([0.0, 5.0, 5.0, -5.0, -5.0]),
+        roi([f32::NAN, 0.0, 0.0, 1.0, 1.0]),
+        roi([-1.0, 0.0, 0.0, 1.0, 1.0]),
+        roi([0.0, f32::INFINITY, 0.0, f32::INFINITY, 1.0]),
+    ] {
+        for xx in [x.clone(), t(&[1, 4, 0, 3]), t(&[1, 4, 1, 1])] {
+            for (ph, sr) in [(2, -1), (2, 0), (2, BIG), (BIG, 1), (-2, 1), (0, 1)] {
+                let a = vec![
+                    xx.clone(),
+                    r.clone(),
+                    Value::Float(1.0),
+                    Value::Int(ph),
+                    Value::Int(ph),
+                ];
+                cases.push(("torchvision::ps_roi_pool.default", a.clone()));
+                let mut b = a.clone();
+                b.push(Value::Int(sr));
+                cases.push(("torchvision::ps_roi_align.default", b.clone()));
+                b.push(Value::Bool(true));
+                cases.push(("torchvision::roi_align.default", b));
+                cases.push(("torchvision::roi_pool.default", a));
+            }
+        }
+    }
+    let w = t(&[2, 4, 2, 2]);
+    for (off_shape, ints) in [
+        ([1, 8, 2, 2], [1, 1, 0, 0, 1, 1, 1, 1]),
+        ([1, 8, 2, 2], [1, 1, BIG, BIG, 1, 1, 1, 1]),
+        ([1, 8, 2, 2], [BIG, 1, 0, 0, BIG, 1, 1, 1]),
+        ([1, 8, 2, 2], [1, 1, 0, 0, 1, 1, BIG, BIG]),
+        ([1, 8, 2, 2], [1, 1, 0, 0, 1, 1, -1, 1]),
+        ([1, 16, 2, 2], [1, 1, 0, 0, 1, 1, 1, 2]),
+        ([1, 8, 0, 2], [1, 1, 0, 0, 1, 1, 1, 1]),
+    ] {
+        let n: usize = off_shape.iter().product();
+        let nan_off: Value = Tensor::from_f32(off_shape.to_vec(), vec![f32::NAN; n]).into();
+        let big_off: Value = Tensor::from_f32(off_shape.to_vec(), vec![1e30; n]).into();
+        for off in [nan_off, big_off, t(&off_shape)] {
+            for (xx, mask, use_mask) in [
+                (x.clone(), t(&[1, 4, 2, 2]), true),
+                (x.clone(), t(&[1, 1]), true),
+                (t(&[1, 4, 0, 0]), t(&[1, 1]), false),
+            ] {
+                let mut a = vec![xx, w.clone(), off.clone(), mask, t(&[2])];
+                a.extend(ints.iter().map(|&v| Value::Int(v)));
+                a.push(b(use_mask));
+                cases.push(("torchvision::deform_conv2d.default", a));
+            }
+        }
+    }
+    let failures: Vec<String> = cases
+        .into_iter()
+        .filter_map(|(op, args)| survives(op, args).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} panics:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 fn pool() -> Vec<Value> {
     let f = |shape: Vec<usize>| {
         let n = shape.iter().product::<usize>();

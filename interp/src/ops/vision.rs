@@ -16,7 +16,7 @@ use crate::value::Value;
 use std::ops::{Add, Div, Mul, Sub};
 
 /// The float type the kernels compute in (f32 or f64, like torchvision's `scalar_t`).
-trait Real:
+pub(super) trait Real:
     Copy
     + PartialOrd
     + Add<Output = Self>
@@ -46,7 +46,7 @@ impl Real for f64 {
     }
 }
 
-fn maxr<T: Real>(a: T, b: T) -> T {
+pub(super) fn maxr<T: Real>(a: T, b: T) -> T {
     if a > b {
         a
     } else {
@@ -54,7 +54,7 @@ fn maxr<T: Real>(a: T, b: T) -> T {
     }
 }
 
-fn minr<T: Real>(a: T, b: T) -> T {
+pub(super) fn minr<T: Real>(a: T, b: T) -> T {
     if a < b {
         a
     } else {
@@ -63,11 +63,11 @@ fn minr<T: Real>(a: T, b: T) -> T {
 }
 
 /// A float tensor's elements in `T` (f32 tensors are read as they are).
-fn reals<T: Real>(t: &Tensor) -> Result<Vec<T>> {
+pub(super) fn reals<T: Real>(t: &Tensor) -> Result<Vec<T>> {
     Ok(t.f64s()?.into_iter().map(T::of).collect())
 }
 
-fn check_float(t: &Tensor, what: &str) -> Result<()> {
+pub(super) fn check_float(t: &Tensor, what: &str) -> Result<()> {
     if !t.dtype().is_float() {
         return Err(Error::runtime(format!(
             "{what} must be a floating tensor, got {}",
@@ -158,17 +158,23 @@ fn nms_in<T: Real>(boxes: &Tensor, scores: &Tensor, thr: f64) -> Result<Vec<i64>
 
 /// Checked `[N, C, H, W]` input and `[K, 5]` rois (`batch_index, x1, y1, x2, y2`), and the
 /// output size `[K, C, ph, pw]`.
-struct RoiGeom {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    k: usize,
-    ph: usize,
-    pw: usize,
+pub(super) struct RoiGeom {
+    pub(super) n: usize,
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) k: usize,
+    pub(super) ph: usize,
+    pub(super) pw: usize,
 }
 
-fn roi_geom(op: &str, input: &Tensor, rois: &Tensor, ph: i64, pw: i64) -> Result<RoiGeom> {
+pub(super) fn roi_geom(
+    op: &str,
+    input: &Tensor,
+    rois: &Tensor,
+    ph: i64,
+    pw: i64,
+) -> Result<RoiGeom> {
     check_float(input, &format!("{op}: input"))?;
     check_float(rois, &format!("{op}: rois"))?;
     if input.ndim() != 4 {
@@ -205,7 +211,7 @@ fn roi_geom(op: &str, input: &Tensor, rois: &Tensor, ph: i64, pw: i64) -> Result
 }
 
 /// The roi's image index, checked against the batch.
-fn batch_of(v: f64, n: usize, op: &str) -> Result<usize> {
+pub(super) fn batch_of(v: f64, n: usize, op: &str) -> Result<usize> {
     if !(v >= 0.0 && (v as usize) < n) {
         return Err(Error::runtime(format!(
             "{op}: roi batch index {v} is outside the batch of {n}"
@@ -216,7 +222,7 @@ fn batch_of(v: f64, n: usize, op: &str) -> Result<usize> {
 
 /// Bounds the sampling grid of one roi_align bin: an enormous box (hostile or NaN-free but
 /// huge coordinates) would otherwise sample billions of points per bin.
-const MAX_SAMPLES_PER_BIN: usize = 1 << 16;
+pub(super) const MAX_SAMPLES_PER_BIN: usize = 1 << 16;
 
 /// `roi_align(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio,
 /// aligned) -> [K, C, ph, pw]`: each bin averages bilinear samples on a regular grid.
@@ -240,7 +246,7 @@ fn roi_align(args: &[Value]) -> Result<Vec<Value>> {
 
 /// A bilinear sample of one channel plane at `(y, x)`, torchvision's boundary rules: outside
 /// `[-1, size]` is 0, coordinates are clamped to the plane.
-fn bilinear<T: Real>(plane: &[T], h: usize, w: usize, y: T, x: T) -> T {
+pub(super) fn bilinear<T: Real>(plane: &[T], h: usize, w: usize, y: T, x: T) -> T {
     let zero = T::of(0.0);
     let one_ = T::of(1.0);
     if y < T::of(-1.0) || y > T::of(h as f64) || x < T::of(-1.0) || x > T::of(w as f64) {
