@@ -185,10 +185,10 @@ fn deform_conv2d_in<T: Real>(
     mask: Option<&Tensor>,
     bias: Option<&Tensor>,
 ) -> Result<Vec<f64>> {
-    let x = reals::<T>(&input.contiguous())?;
-    let wt = weight.contiguous().f64s()?;
-    let off = reals::<T>(&offset.contiguous())?;
-    let m = mask.map(|m| reals::<T>(&m.contiguous())).transpose()?;
+    let x = reals::<T>(&input.contiguous()?)?;
+    let wt = weight.contiguous()?.f64s()?;
+    let off = reals::<T>(&offset.contiguous()?)?;
+    let m = mask.map(|m| reals::<T>(&m.contiguous()?)).transpose()?;
     let bias = bias.map(|t| t.f64s()).transpose()?;
     let (plane, opix) = (g.h * g.w, g.oh * g.ow);
     let taps = g.kh * g.kw;

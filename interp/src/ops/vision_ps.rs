@@ -77,7 +77,7 @@ fn ps_roi_align_in<T: Real>(
     if out.is_empty() {
         return Ok(out);
     }
-    let x = reals::<T>(&input.contiguous())?;
+    let x = reals::<T>(&input.contiguous()?)?;
     let r = reals::<T>(rois)?;
     let scale = T::of(scale);
     let half = T::of(0.5);
@@ -174,7 +174,7 @@ fn ps_roi_pool_in<T: Real>(
     if out.is_empty() {
         return Ok(out);
     }
-    let x = reals::<T>(&input.contiguous())?;
+    let x = reals::<T>(&input.contiguous()?)?;
     let r = reals::<T>(rois)?;
     let scale = T::of(scale);
     let (h, w) = (g.h as i64, g.w as i64);
