@@ -157,11 +157,13 @@ pub(crate) fn try_build(
             },
             DType::I8,
         ) if axis <= 1 && zero_points.iter().all(|&z| z == 0) && scales.len() == n => {
+            // Packed straight from the stored codes (a view into the load arena): no
+            // transient copy of a whole weight on top of the arena and the packed result.
             let stored = stored.data::<i8>()?;
             let codes = if codes_kn {
-                transpose(&stored, k, n)
+                std::borrow::Cow::Owned(transpose(&stored, k, n))
             } else {
-                stored.into_owned()
+                stored
             };
             match PackedI8::pack(n, k, &codes, scales) {
                 Ok(p) => Kind::I8(p),

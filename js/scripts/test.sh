@@ -15,7 +15,9 @@
 # installed) → node --test (includes test/huge.test.mjs: nine Linear(8192, 8192) + Tanh, 2.42 GB, exported
 # once by test/big/make_linear_stack.py into target/big-linear (~2 min) and kept; runs it in the
 # simd and threads builds, ~45 s; skipped, saying why, with < 10 GiB available memory, < 6 GiB
-# free disk or no Python with torch; and test/release.test.mjs: a 1.07 GB model loaded and
+# free disk or no Python with torch; and its int8 counterpart, twelve layers, 3.22 GB as f32,
+# ~0.81 GB resident as int8, exported once by make_linear_stack.py --weights int8 into
+# target/big-linear-int8 (~2 min, needs 14 GiB free to export); and test/release.test.mjs: a 1.07 GB model loaded and
 # released ten times, in target/release-1g) → browsers (each also checks the demo page). Exit status is
 # non-zero if any stage failed.
 # webkit is reported but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is

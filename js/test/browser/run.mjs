@@ -44,11 +44,14 @@ if (engine === 'chromium') {
 // Firefox (single thread on the page, threads build in a WorkerSession), the only large model
 // on its page. WebKitGTK is left out (no threads build there; its single-thread path is the
 // same code as Chromium's).
-const BIG_DIR = 'target/big-linear';
-if (engine !== 'webkit' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}/y.npy`, import.meta.url)))) {
-  pages.push({ label: 'big model', url: `${isolated.url}/js/test/browser/index.html?variants=&workers=&zoo=0&cache=0&big=/${BIG_DIR}` });
-} else {
-  console.log(`# big-model page not checked: ${engine === 'webkit' ? 'Chromium and Firefox only' : `${BIG_DIR} not written (see js/test/huge.test.mjs)`}`);
+// The int8 stack (3.22 GB as f32, ~0.81 GB resident as int8) in target/big-linear-int8 gets a
+// page of its own the same way.
+for (const [label, BIG_DIR] of [['big model', 'target/big-linear'], ['big int8 model', 'target/big-linear-int8']]) {
+  if (engine !== 'webkit' && existsSync(fileURLToPath(new URL(`../../../${BIG_DIR}/y.npy`, import.meta.url)))) {
+    pages.push({ label, url: `${isolated.url}/js/test/browser/index.html?variants=&workers=&zoo=0&cache=0&big=/${BIG_DIR}` });
+  } else {
+    console.log(`# ${label} page not checked: ${engine === 'webkit' ? 'Chromium and Firefox only' : `${BIG_DIR} not written (see js/test/huge.test.mjs)`}`);
+  }
 }
 // The demo page checks itself when its models exist (js/examples/serve.mjs lists them): the
 // classifier and the sentence embeddings, and the object detection section (SSDlite, random
