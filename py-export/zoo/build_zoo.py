@@ -4,6 +4,11 @@
     python py-export/zoo/build_zoo.py --out DIR [--models resnet18 minilm_seq16 ...]
         [--weights f32|f16|int8] [--frontend auto|export|trace|script] [--list]
     python py-export/zoo/build_zoo.py --missing-ops py-export/MISSING_OPS.md
+    python py-export/zoo/build_zoo.py --catalog --out DIR [--models ...] [--runs N]
+
+--catalog builds the tested zoo of catalog.py instead (f32, each entry's front end and
+tolerance; entries whose weights package is missing are listed as skipped) and, with --runs,
+times PyTorch eager and the native interpreter (medians, single-threaded PyTorch).
 
 Writes, for each model NAME (see ``wasm_torch.zoo.ZOO``):
   DIR/NAME.wtb
@@ -49,7 +54,12 @@ def _median_ms(fn, runs: int, budget_s: float = 2.0) -> Tuple[float, int]:
 
 
 def build_one(
-    name: str, out: str, weights: str, frontend: str, z: Optional[zoo.ZooModel] = None, tol: Optional[float] = None,
+    name: str,
+    out: str,
+    weights: str,
+    frontend: str,
+    z: Optional[zoo.ZooModel] = None,
+    tol: Optional[float] = None,
     runs: int = 0,
 ) -> dict:
     z = z or zoo.get(name)
@@ -134,23 +144,43 @@ def build_catalog(names, out: str, runs: int) -> list:
             e = {"name": name, "skipped": why}
         else:
             try:
+                # Tracer and config warnings of random small configs are noise in the CI log.
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     z = c.build()
-                e = build_one(name, out, "f32", c.frontend, z=z, tol=c.tolerance, runs=runs)
+                    e = build_one(name, out, "f32", c.frontend, z=z, tol=c.tolerance, runs=runs)
             except Exception as ex:
                 e = {"name": name, "error": f"{type(ex).__name__}: {ex}", "traceback": traceback.format_exc()}
+            flat = _constant_output(out, e)
+            if flat:
+                e["verified"] = False
+                e["degenerate"] = f"PyTorch's output {flat} is constant, so comparing it checks nothing"
         e.update(meta, seconds=round(time.time() - t0, 1))
         entries.append(e)
         _print(e)
     return entries
 
 
+def _constant_output(out: str, e: dict) -> Optional[str]:
+    """Name of a floating-point output of the example case whose elements are all equal, if any.
+
+    Random weights can leave a network's output independent of its input (a zero-initialized
+    classifier, vanishing activations); such a model would match PyTorch while testing nothing.
+    """
+    for spec, f in zip(e.get("outputs", []), e.get("cases", [{}])[0].get("outputs", [])):
+        a = np.load(os.path.join(out, f))
+        if a.dtype.kind == "f" and a.size > 1 and float(a.max()) == float(a.min()):
+            return spec["name"]
+    return None
+
+
 def _print(e: dict) -> None:
     if "skipped" in e:
         print(f"{e['name']:22s} SKIPPED  {e['skipped']}", flush=True)
         return
-    status = "ok" if e.get("verified") else ("ERROR" if "error" in e else "MISMATCH")
+    status = (
+        "ok" if e.get("verified") else ("ERROR" if "error" in e else "CONSTANT" if "degenerate" in e else "MISMATCH")
+    )
     print(
         f"{e['name']:22s} {status:8s} {e.get('frontend', '-'):7s} {e.get('file_size', 0):>11} bytes  "
         f"max rel err {e.get('max_rel_err', float('nan')):.3g}  ({e['seconds']}s)",
@@ -218,7 +248,9 @@ def main(argv=None) -> int:
     ap.add_argument("--weights", default="f32", choices=["f32", "f16", "int8"])
     ap.add_argument("--frontend", default="auto", choices=["auto", "export", "trace", "script"])
     ap.add_argument("--list", action="store_true", help="list the zoo and exit")
-    ap.add_argument("--catalog", action="store_true", help="build the tested zoo of catalog.py (f32, per-model tolerance)")
+    ap.add_argument(
+        "--catalog", action="store_true", help="build the tested zoo of catalog.py (f32, per-model tolerance)"
+    )
     ap.add_argument("--runs", type=int, default=0, help="also time N native and PyTorch runs (medians)")
     ap.add_argument("--missing-ops", metavar="FILE", help="write the ops the interpreter lacks (markdown) and exit")
     args = ap.parse_args(argv)
@@ -234,7 +266,7 @@ def main(argv=None) -> int:
     if args.catalog:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         entries = build_catalog(args.models, args.out, args.runs)
-        return _write(args.out, entries, required=lambda e: "skipped" not in e)
+        return _write(args.out, entries, required=lambda e: "skipped" not in e, runs=args.runs)
     entries = []
     for name in zoo.names(args.models):
         t0 = time.time()
@@ -248,9 +280,9 @@ def main(argv=None) -> int:
     return _write(args.out, entries, required=lambda e: True)
 
 
-def _write(out: str, entries: list, required) -> int:
+def _write(out: str, entries: list, required, **extra: Any) -> int:
     """Write manifest.json; status 1 if a required model failed to export or to match."""
-    manifest = {"wasm_torch": wasm_torch.__version__, "torch": torch.__version__, "models": entries}
+    manifest = {"wasm_torch": wasm_torch.__version__, "torch": torch.__version__, **extra, "models": entries}
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     return 0 if all(e.get("verified") for e in entries if required(e)) else 1

@@ -53,8 +53,30 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _calibrate_bn(m: torch.nn.Module, shape: Tuple[int, ...]) -> None:
+    """Set every BatchNorm's running statistics to those of a random batch.
+
+    Freshly initialized BatchNorms hold mean 0 / variance 1, which in eval mode leaves many
+    randomly initialized networks with vanishing activations: MobileNet's or EfficientNet's
+    logits come out around 1e-10, GoogLeNet's are just the classifier's bias, the same for every
+    input — a comparison against PyTorch would then check almost nothing. One forward pass in
+    training mode over 4 random images (cumulative averages) gives activations of order 1.
+    """
+    bns = [b for b in m.modules() if isinstance(b, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for b in bns:
+        b.reset_running_stats()
+        b.momentum = None
+    m.train()
+    with torch.no_grad():
+        m(torch.randn(4, *shape[1:], generator=_gen(10)))
+    m.eval()
+
+
 def _image(name: str, m: torch.nn.Module, size: int, frames: int = 0) -> ZooModel:
     shape: Tuple[int, ...] = (1, 3, frames, size, size) if frames else (1, 3, size, size)
+    _calibrate_bn(m, shape)
     x = torch.randn(*shape, generator=_gen(11))
     return ZooModel(name, m.eval(), (x,), ["video" if frames else "image"], ["logits"])
 
@@ -115,6 +137,8 @@ def _vit_b() -> ZooModel:
 
     torch.manual_seed(0)
     m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128)
+    # torchvision initializes the classifier to zeros (all-zero logits would compare nothing).
+    torch.nn.init.normal_(m.heads.head.weight, std=0.05)
     return _image("tv_vit", m, 32)
 
 
@@ -320,9 +344,15 @@ CATALOG: List[Entry] = [
     Entry("squeezenet1_1", "SqueezeNet 1.1 (224)", "vision: classification", TV, zoo.squeezenet1_1),
     Entry("mobilenet_v2", "MobileNetV2", "vision: classification", TV, _tv("mobilenet_v2", "mobilenet_v2")),
     Entry(
-        "mobilenet_v3_small", "MobileNetV3-Small", "vision: classification", TV, _tv("mobilenet_v3_small", "mobilenet_v3_small")
+        "mobilenet_v3_small",
+        "MobileNetV3-Small",
+        "vision: classification",
+        TV,
+        _tv("mobilenet_v3_small", "mobilenet_v3_small"),
     ),
-    Entry("efficientnet_b0", "EfficientNet-B0", "vision: classification", TV, _tv("efficientnet_b0", "efficientnet_b0")),
+    Entry(
+        "efficientnet_b0", "EfficientNet-B0", "vision: classification", TV, _tv("efficientnet_b0", "efficientnet_b0")
+    ),
     Entry("regnet_y_400mf", "RegNetY-400MF", "vision: classification", TV, _tv("regnet_y_400mf", "regnet_y_400mf")),
     Entry(
         "shufflenet_v2", "ShuffleNetV2 x0.5", "vision: classification", TV, _tv("shufflenet_v2", "shufflenet_v2_x0_5")
@@ -355,7 +385,13 @@ CATALOG: List[Entry] = [
         frontend="export",
     ),
     # transformers: encoders
-    Entry("bert", "BERT (2 layers, 64 wide)", "text: encoder", HF, _hf_text("bert", "BertModel", "BertConfig", "last_hidden_state", **_SMALL_ENC)),
+    Entry(
+        "bert",
+        "BERT (2 layers, 64 wide)",
+        "text: encoder",
+        HF,
+        _hf_text("bert", "BertModel", "BertConfig", "last_hidden_state", **_SMALL_ENC),
+    ),
     Entry(
         "roberta",
         "RoBERTa (2 layers, 64 wide)",
@@ -368,7 +404,17 @@ CATALOG: List[Entry] = [
         "DistilBERT (2 layers, 64 wide)",
         "text: encoder",
         HF,
-        _hf_text("distilbert", "DistilBertModel", "DistilBertConfig", "last_hidden_state", dim=64, n_layers=2, n_heads=4, hidden_dim=128, vocab_size=1000),
+        _hf_text(
+            "distilbert",
+            "DistilBertModel",
+            "DistilBertConfig",
+            "last_hidden_state",
+            dim=64,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=128,
+            vocab_size=1000,
+        ),
     ),
     Entry(
         "albert",
@@ -385,9 +431,27 @@ CATALOG: List[Entry] = [
         _hf_text("electra", "ElectraForPreTraining", "ElectraConfig", "logits", embedding_size=32, **_SMALL_ENC),
     ),
     # transformers: decoders
-    Entry("gpt2", "GPT-2 (2 layers, 64 wide)", "text: decoder", HF, _causal("gpt2", "GPT2Config", n_layer=2, n_embd=64, n_head=4, vocab_size=1000, use_cache=False)),
-    Entry("llama", "Llama (2 layers, GQA)", "text: decoder", HF, _causal("llama", "LlamaConfig", num_key_value_heads=2, **_SMALL_DEC)),
-    Entry("qwen2", "Qwen2 (2 layers, GQA)", "text: decoder", HF, _causal("qwen2", "Qwen2Config", num_key_value_heads=2, **_SMALL_DEC)),
+    Entry(
+        "gpt2",
+        "GPT-2 (2 layers, 64 wide)",
+        "text: decoder",
+        HF,
+        _causal("gpt2", "GPT2Config", n_layer=2, n_embd=64, n_head=4, vocab_size=1000, use_cache=False),
+    ),
+    Entry(
+        "llama",
+        "Llama (2 layers, GQA)",
+        "text: decoder",
+        HF,
+        _causal("llama", "LlamaConfig", num_key_value_heads=2, **_SMALL_DEC),
+    ),
+    Entry(
+        "qwen2",
+        "Qwen2 (2 layers, GQA)",
+        "text: decoder",
+        HF,
+        _causal("qwen2", "Qwen2Config", num_key_value_heads=2, **_SMALL_DEC),
+    ),
     Entry("phi", "Phi (2 layers, partial rotary)", "text: decoder", HF, _causal("phi", "PhiConfig", **_SMALL_DEC)),
     Entry(
         "gpt_neox",
@@ -401,7 +465,17 @@ CATALOG: List[Entry] = [
         "OPT (2 layers)",
         "text: decoder",
         HF,
-        _causal("opt", "OPTConfig", hidden_size=64, num_hidden_layers=2, num_attention_heads=4, ffn_dim=128, word_embed_proj_dim=64, vocab_size=1000, use_cache=False),
+        _causal(
+            "opt",
+            "OPTConfig",
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            ffn_dim=128,
+            word_embed_proj_dim=64,
+            vocab_size=1000,
+            use_cache=False,
+        ),
     ),
     # transformers: encoder-decoders
     Entry(
@@ -409,7 +483,18 @@ CATALOG: List[Entry] = [
         "T5 (2+2 layers)",
         "text: encoder-decoder",
         HF,
-        _seq2seq("t5", "T5Config", d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, vocab_size=1000, use_cache=False, decoder_start_token_id=0),
+        _seq2seq(
+            "t5",
+            "T5Config",
+            d_model=64,
+            d_kv=16,
+            d_ff=128,
+            num_layers=2,
+            num_heads=4,
+            vocab_size=1000,
+            use_cache=False,
+            decoder_start_token_id=0,
+        ),
     ),
     Entry(
         "bart",
@@ -440,14 +525,32 @@ CATALOG: List[Entry] = [
         "ViT (2 layers, 64 wide)",
         "vision: transformer",
         HF,
-        _hf_vision("hf_vit", "ViTForImageClassification", "ViTConfig", "logits", image_size=32, patch_size=8, num_labels=10, **{k: v for k, v in _SMALL_ENC.items() if k != "vocab_size"}),
+        _hf_vision(
+            "hf_vit",
+            "ViTForImageClassification",
+            "ViTConfig",
+            "logits",
+            image_size=32,
+            patch_size=8,
+            num_labels=10,
+            **{k: v for k, v in _SMALL_ENC.items() if k != "vocab_size"},
+        ),
     ),
     Entry(
         "hf_convnext",
         "ConvNeXt (2 stages)",
         "vision: transformer",
         HF,
-        _hf_vision("hf_convnext", "ConvNextForImageClassification", "ConvNextConfig", "logits", num_stages=2, hidden_sizes=[32, 64], depths=[1, 1], num_labels=10),
+        _hf_vision(
+            "hf_convnext",
+            "ConvNextForImageClassification",
+            "ConvNextConfig",
+            "logits",
+            num_stages=2,
+            hidden_sizes=[32, 64],
+            depths=[1, 1],
+            num_labels=10,
+        ),
     ),
     # other: sequence models and data-dependent control flow
     Entry("lstm2", "2-layer LSTM (256 wide, 64 steps)", "sequence", "torch.nn", zoo.lstm),

@@ -44,8 +44,14 @@ def _status(m: Dict[str, Any], w: Optional[Dict[str, Any]]) -> str:
         return f"skipped: {m['skipped']}"
     if "error" in m:
         return f"**fails** to export: {m['error'].splitlines()[0][:160]}"
+    if "degenerate" in m:
+        return f"**fails**: {m['degenerate']}"
     if not m.get("verified"):
-        bad = [c.get("error") or f"max rel err {max(c.get('max_rel_err') or [float('inf')]):.2g}" for c in m["cases"] if not c["ok"]]
+        bad = [
+            c.get("error") or f"max rel err {max(c.get('max_rel_err') or [float('inf')]):.2g}"
+            for c in m["cases"]
+            if not c["ok"]
+        ]
         return f"**fails** natively: {bad[0][:160]}"
     if w is None:
         return "matches natively; wasm not run"
