@@ -523,7 +523,7 @@ CATALOG: List[Entry] = [
     Entry(
         "hf_vit",
         "ViT (2 layers, 64 wide)",
-        "vision: transformer",
+        "vision: classification",
         HF,
         _hf_vision(
             "hf_vit",
@@ -539,7 +539,7 @@ CATALOG: List[Entry] = [
     Entry(
         "hf_convnext",
         "ConvNeXt (2 stages)",
-        "vision: transformer",
+        "vision: classification",
         HF,
         _hf_vision(
             "hf_convnext",
