@@ -79,7 +79,7 @@ def render(manifest: Dict[str, Any], wasm: Optional[Dict[str, Any]]) -> str:
     models: List[Dict[str, Any]] = manifest["models"]
     wres: Dict[str, Any] = (wasm or {}).get("models", {})
     rows = []
-    passed = failed = skipped = 0
+    passed = failed = skipped = unrun = 0
     for m in models:
         w = wres.get(m["name"])
         st = _status(m, w)
@@ -87,6 +87,8 @@ def render(manifest: Dict[str, Any], wasm: Optional[Dict[str, Any]]) -> str:
             passed += 1
         elif st.startswith("skipped"):
             skipped += 1
+        elif st.startswith("matches natively"):
+            unrun += 1
         else:
             failed += 1
         err = _err(m.get("max_rel_err") if "cases" in m else None)
@@ -131,6 +133,7 @@ def render(manifest: Dict[str, Any], wasm: Optional[Dict[str, Any]]) -> str:
         f"**{passed} of {total} models match PyTorch** natively and in wasm"
         + (f"; {failed} fail (reason in the table)" if failed else "")
         + (f"; {skipped} skipped (reason in the table)" if skipped else "")
+        + (f"; {unrun} match natively, not run in wasm" if unrun else "")
         + f". {len(families)} families.",
         "",
         "Every model is exported once from the entry in `py-export/zoo/catalog.py` (architecture,",
