@@ -25,7 +25,8 @@ want wasinn && setup_parts+=(apt wasm node python)
 want install && setup_parts+=(apt wasm node python)
 want fuzz && setup_parts+=(fuzz)
 want python && setup_parts+=(python)
-want zoo && setup_parts+=(python)
+# The zoo also runs every model in wasm under Node (the npm package's relaxed-SIMD build).
+want zoo && setup_parts+=(apt wasm node python)
 want docs && setup_parts+=(python docs)
 bash scripts/setup.sh "${setup_parts[@]}" || { echo "setup failed"; exit 1; }
 
@@ -126,7 +127,24 @@ zoo_build() {
         HF_HUB_OFFLINE=1 .venv/bin/python py-export/zoo/build_zoo.py --out target/test-zoo \
             --models resnet18 squeezenet1_1 minilm_seq16
 }
+# The tested model zoo (py-export/zoo/catalog.py): every architecture exported once, checked
+# against PyTorch natively and then in wasm (all models in one Node process), timed, and the
+# page written from the results (ZOO_PAGE, default target/zoo/zoo.md; ZOO_PAGE=docs/zoo.md
+# refreshes the committed page). Exits non-zero if an available model fails anywhere.
+# Single-threaded everywhere (RAYON_NUM_THREADS=1 here, torch.set_num_threads(1) in the
+# script, the one-thread wasm build) so the times compare like with like.
+zoo_catalog() {
+    local ok=0
+    rm -rf target/zoo
+    RAYON_NUM_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error \
+        .venv/bin/python py-export/zoo/build_zoo.py --catalog --out target/zoo --runs 5 || ok=1
+    (cd js && bash scripts/build-wasm.sh relaxed && ./node_modules/.bin/tsc -p tsconfig.json) || return 1
+    node --experimental-wasm-relaxed-simd js/test/zoo-wasm.mjs target/zoo --runs 5 || ok=1
+    .venv/bin/python py-export/zoo/zoo_page.py target/zoo "${ZOO_PAGE:-target/zoo/zoo.md}" || ok=1
+    return $ok
+}
 if want zoo || want js || want wasinn; then stage zoo zoo_build; fi
+want zoo && stage zoo-catalog zoo_catalog
 want js && stage js js_tests
 want wasinn && stage wasinn wasinn_tests
 # The packages as users get them: the wheel and the npm tarball (scripts/package.sh) installed
