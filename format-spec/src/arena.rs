@@ -34,6 +34,9 @@ struct Segment {
     len: u64,
     /// The bytes, once a chunk in this segment was written.
     buf: Option<AlignedBuf>,
+    /// Chunks held in this segment, and how many of them were released.
+    chunks: u32,
+    released: u32,
 }
 
 /// Where a chunk's slot is: segment index and byte offset inside the segment.
@@ -52,6 +55,8 @@ pub struct Arena {
     /// Per chunk: its slot, or `None` for chunks this arena does not hold.
     slots: Vec<Option<SlotLocation>>,
     decoded_len: Vec<u64>,
+    /// Per chunk: given back with [`Arena::release`].
+    released: Vec<bool>,
 }
 
 fn oob(c: usize, msg: String) -> FormatError {
@@ -83,6 +88,19 @@ impl Arena {
         segment_target: u64,
         keep: impl Fn(&ChunkInfo) -> bool,
     ) -> Result<Arena, FormatError> {
+        Arena::plan_segments(graph, segment_target, keep, &[])
+    }
+
+    /// Like [`Arena::plan_for`], and chunk `c` gets a segment of its own when `alone[c]` is
+    /// true (indices past `alone`'s end are false): a reader that turns such a chunk into
+    /// something else as soon as it arrives can then [`Arena::release`] it and have its
+    /// memory back at once, instead of when the whole segment is released.
+    pub fn plan_segments(
+        graph: &Graph,
+        segment_target: u64,
+        keep: impl Fn(&ChunkInfo) -> bool,
+        alone: &[bool],
+    ) -> Result<Arena, FormatError> {
         let n = graph.chunks.len();
         let mut segments: Vec<Segment> = Vec::new();
         let mut slots = Vec::with_capacity(n);
@@ -112,8 +130,9 @@ impl Arena {
                 .checked_add(63)
                 .map(|e| e & !63)
                 .ok_or_else(|| oob(ci, "slot end overflows".into()))?;
+            let own = alone.get(ci).copied().unwrap_or(false);
             let joins = match segments.last() {
-                Some(s) if open => padded - s.start <= segment_target,
+                Some(s) if open && !own => padded - s.start <= segment_target,
                 _ => false,
             };
             if !joins {
@@ -121,22 +140,49 @@ impl Arena {
                     start: c.arena_offset,
                     len: 0,
                     buf: None,
+                    chunks: 0,
+                    released: 0,
                 });
             }
             let si = segments.len() - 1;
             let seg = &mut segments[si];
             seg.len = padded - seg.start;
+            seg.chunks += 1;
             slots.push(Some(SlotLocation {
                 segment: si,
                 offset: to_usize(c.arena_offset - seg.start, ci)?,
             }));
-            open = true;
+            // A chunk alone in its segment closes it for the next one too.
+            open = !own;
         }
         Ok(Arena {
             segments,
             slots,
             decoded_len: graph.chunks.iter().map(|c| c.decoded_len).collect(),
+            released: vec![false; n],
         })
+    }
+
+    /// Gives chunk `c`'s bytes back: the reader has turned them into something else and no
+    /// view of them remains. Its segment's buffer is freed once every chunk in it is
+    /// released; a released chunk reads as absent and cannot be written again.
+    pub fn release(&mut self, c: usize) -> Result<(), FormatError> {
+        let (loc, _) = self.range(c)?;
+        if self.released[c] {
+            return Ok(());
+        }
+        self.released[c] = true;
+        let seg = &mut self.segments[loc.segment];
+        seg.released += 1;
+        if seg.released >= seg.chunks {
+            seg.buf = None;
+        }
+        Ok(())
+    }
+
+    /// Whether chunk `c` was released (see [`Arena::release`]).
+    pub fn is_released(&self, c: usize) -> bool {
+        self.released.get(c).copied().unwrap_or(false)
     }
 
     /// Number of segments.
@@ -175,6 +221,9 @@ impl Arena {
     /// the chunk's segment the first time one of its chunks is asked for.
     pub fn slot_mut(&mut self, c: usize) -> Result<&mut [u8], FormatError> {
         let (loc, len) = self.range(c)?;
+        if self.released[c] {
+            return Err(oob(c, "written after it was released".into()));
+        }
         let seg = &mut self.segments[loc.segment];
         if seg.buf.is_none() {
             seg.buf = Some(AlignedBuf::zeroed(seg.len)?);
@@ -194,6 +243,9 @@ impl Arena {
     /// Chunk `c`'s decoded bytes (`None` when not held or its segment was never written).
     pub fn chunk(&self, c: usize) -> Option<&[u8]> {
         let (loc, len) = self.range(c).ok()?;
+        if self.released[c] {
+            return None;
+        }
         let buf = self.segments[loc.segment].buf.as_ref()?;
         buf.as_slice().get(loc.offset..loc.offset.checked_add(len)?)
     }
@@ -212,8 +264,9 @@ impl Arena {
         (0..self.slots.len()).filter_map(|c| self.chunk(c).map(|b| (c, b)))
     }
 
-    /// The segments' buffers (never-written segments allocated now, zeroed) and each
-    /// chunk's location in them: what a reader turns into weight views.
+    /// The segments' buffers (never-written segments allocated now, zeroed; wholly released
+    /// ones empty) and each chunk's location in them (`None` for released chunks): what a
+    /// reader turns into weight views.
     pub fn into_segments(
         self,
     ) -> Result<(Vec<AlignedBuf>, Vec<Option<SlotLocation>>), FormatError> {
@@ -222,10 +275,17 @@ impl Arena {
             .into_iter()
             .map(|s| match s.buf {
                 Some(b) => Ok(b),
+                None if s.chunks > 0 && s.released >= s.chunks => AlignedBuf::zeroed(0),
                 None => AlignedBuf::zeroed(s.len),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((bufs, self.slots))
+        let slots = self
+            .slots
+            .into_iter()
+            .zip(&self.released)
+            .map(|(loc, &gone)| if gone { None } else { loc })
+            .collect();
+        Ok((bufs, slots))
     }
 }
 

@@ -50,6 +50,8 @@ pub struct StreamParser {
     graph: Option<Graph>,
     arena: Option<Arena>,
     segment_target: u64,
+    /// Which chunks get an arena segment of their own (see [`StreamParser::with_own_segments`]).
+    own_segments: Option<fn(&Graph) -> Vec<bool>>,
     next_chunk: usize,
     sink: Option<ChunkSink>,
 }
@@ -66,6 +68,7 @@ impl StreamParser {
             graph: None,
             arena: None,
             segment_target: SEGMENT_TARGET,
+            own_segments: None,
             next_chunk: 0,
             sink: None,
         }
@@ -76,6 +79,24 @@ impl StreamParser {
     pub fn with_segment_target(mut self, bytes: u64) -> Self {
         self.segment_target = bytes;
         self
+    }
+
+    /// Give the chunks `choose(graph)` marks an arena segment of their own (see
+    /// [`Arena::plan_segments`]), so a reader that consumes such a chunk on arrival can
+    /// [`StreamParser::release_chunk`] it and get its memory back at once. `choose` runs once,
+    /// on the validated graph, and should be linear in its size.
+    pub fn with_own_segments(mut self, choose: fn(&Graph) -> Vec<bool>) -> Self {
+        self.own_segments = Some(choose);
+        self
+    }
+
+    /// Give chunk `c`'s decoded bytes back (the reader made what it needs from them, after
+    /// [`StreamEvent::ChunkReady`]); see [`Arena::release`].
+    pub fn release_chunk(&mut self, c: usize) -> Result<(), FormatError> {
+        match &mut self.arena {
+            Some(a) => a.release(c),
+            None => Err(internal("no arena to release a chunk from")),
+        }
     }
 
     /// The parsed graph, once [`StreamEvent::GraphReady`] was reported.
@@ -202,7 +223,13 @@ impl StreamParser {
                     let g = parse_graph(&self.buf, h, &self.limits)?;
                     validate(&g, h, &self.limits)?;
                     // Planned only: each segment is allocated when its first byte arrives.
-                    self.arena = Some(Arena::plan(&g, self.segment_target)?);
+                    let alone = self.own_segments.map(|f| f(&g)).unwrap_or_default();
+                    self.arena = Some(Arena::plan_segments(
+                        &g,
+                        self.segment_target,
+                        |_| true,
+                        &alone,
+                    )?);
                     self.graph = Some(g);
                     self.buf = Vec::new();
                     ev.push(StreamEvent::GraphReady);

@@ -485,7 +485,8 @@ mod tests {
                     .unwrap();
                 let resolved = resolve_ops(&graph).unwrap();
                 let program =
-                    Program::assemble(graph.clone(), resolved, &|_| unreachable!()).unwrap();
+                    Program::assemble(graph.clone(), resolved, &|_| unreachable!(), Vec::new())
+                        .unwrap();
                 let mut s = Session::new(Arc::new(program)).unwrap();
                 s.set_step_limit(10_000);
                 s.run_positional(vec![Tensor::from_f32(vec![2], vec![1.0, -2.0])])

@@ -31,6 +31,29 @@ pub struct StreamingLoader {
     ops: Option<Vec<OpFn>>,
     chunks_ready: u32,
     failed: Option<Error>,
+    /// Per chunk, the tensors stored in it that are packed on arrival (filled when the graph
+    /// arrives; empty for every other chunk).
+    chunk_tensors: Vec<Vec<usize>>,
+    /// Weights built while their chunk streamed in (packed int8), by tensor index.
+    prebuilt: Vec<Option<crate::tensor::Tensor>>,
+    /// File offsets where a packed chunk ends, ascending (chunks are in file order).
+    pack_ends: Vec<u64>,
+}
+
+/// The chunks that hold nothing but weights packed for the int8 kernels: each gets an arena
+/// segment of its own, is packed as it arrives and released, so a quantized model's load
+/// never holds all its stored codes and all its packed weights at once (peak: the resident
+/// weights + one chunk).
+fn packable_chunks(graph: &wasm_torch_format::model::Graph) -> Vec<bool> {
+    // 0 = no tensor yet, 1 = only packable ones so far, 2 = something else.
+    let mut state = vec![0u8; graph.chunks.len()];
+    for t in &graph.tensors {
+        if let Some(s) = state.get_mut(t.chunk as usize) {
+            let ok = crate::quant_weights::packable_int8(t);
+            *s = if ok && *s != 2 { 1 } else { 2 };
+        }
+    }
+    state.into_iter().map(|s| s == 1).collect()
 }
 
 impl Default for StreamingLoader {
@@ -48,10 +71,13 @@ impl StreamingLoader {
     /// A loader with explicit parser limits.
     pub fn with_limits(limits: Limits) -> Self {
         StreamingLoader {
-            parser: StreamParser::new(limits),
+            parser: StreamParser::new(limits).with_own_segments(packable_chunks),
             ops: None,
             chunks_ready: 0,
             failed: None,
+            chunk_tensors: Vec::new(),
+            prebuilt: Vec::new(),
+            pack_ends: Vec::new(),
         }
     }
 
@@ -75,6 +101,24 @@ impl StreamingLoader {
     }
 
     fn feed_inner(&mut self, piece: &[u8]) -> Result<LoadProgress> {
+        // Cut the piece at the ends of packed chunks, so each is packed and released before
+        // the next chunk's first byte makes the parser allocate its segment.
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let consumed = self.parser.bytes_consumed();
+            let next = self.pack_ends.partition_point(|&end| end <= consumed);
+            let take = self.pack_ends.get(next).map_or(rest.len(), |&end| {
+                rest.len()
+                    .min(usize::try_from(end - consumed).unwrap_or(usize::MAX))
+            });
+            let (now, later) = rest.split_at(take);
+            self.feed_part(now)?;
+            rest = later;
+        }
+        Ok(self.progress())
+    }
+
+    fn feed_part(&mut self, piece: &[u8]) -> Result<()> {
         let events = self.parser.feed(piece)?;
         for ev in events {
             match ev {
@@ -85,12 +129,62 @@ impl StreamingLoader {
                         .ok_or_else(|| Error::runtime("internal: graph ready but not available"))?;
                     let ops = resolve_ops(graph)?;
                     self.ops = Some(ops);
+                    let alone = packable_chunks(graph);
+                    let mut per_chunk = vec![Vec::new(); graph.chunks.len()];
+                    for (i, t) in graph.tensors.iter().enumerate() {
+                        if alone.get(t.chunk as usize).copied().unwrap_or(false) {
+                            per_chunk[t.chunk as usize].push(i);
+                        }
+                    }
+                    self.pack_ends = graph
+                        .chunks
+                        .iter()
+                        .zip(&alone)
+                        .filter(|(_, &a)| a)
+                        .map(|(c, _)| c.file_offset.saturating_add(c.stored_len))
+                        .collect();
+                    self.pack_ends.sort_unstable();
+                    self.chunk_tensors = per_chunk;
+                    self.prebuilt = vec![None; graph.tensors.len()];
                 }
-                StreamEvent::ChunkReady(_) => self.chunks_ready += 1,
+                StreamEvent::ChunkReady(c) => {
+                    self.chunks_ready += 1;
+                    self.pack_chunk(c as usize)?;
+                }
                 _ => {}
             }
         }
-        Ok(self.progress())
+        Ok(())
+    }
+
+    /// Packs the int8 weights of chunk `c` if it holds nothing else, then releases the
+    /// chunk's bytes. When the kernels refuse a weight's codes, the chunk is kept and every
+    /// weight in it is built the ordinary way at the end.
+    fn pack_chunk(&mut self, c: usize) -> Result<()> {
+        let Some(tensors) = self.chunk_tensors.get(c).filter(|t| !t.is_empty()) else {
+            return Ok(());
+        };
+        let (Some(graph), Some(arena)) = (self.parser.graph(), self.parser.arena()) else {
+            return Ok(());
+        };
+        let chunk = arena
+            .chunk(c)
+            .ok_or_else(|| Error::runtime(format!("internal: chunk {c} ready but not held")))?;
+        let mut built = Vec::with_capacity(tensors.len());
+        for &i in tensors {
+            let info = &graph.tensors[i];
+            match crate::weights::build_packed_int8(info, chunk)
+                .map_err(|e| e.context(format!("weight '{}'", info.name)))?
+            {
+                Some(t) => built.push((i, t)),
+                None => return Ok(()),
+            }
+        }
+        for (i, t) in built {
+            self.prebuilt[i] = Some(t);
+        }
+        self.parser.release_chunk(c)?;
+        Ok(())
     }
 
     /// Current progress.
@@ -115,7 +209,7 @@ impl StreamingLoader {
             None => resolve_ops(&graph)?,
         };
         let arena = ArenaSources::new(arena)?;
-        Program::assemble(graph, ops, &|c| arena.locate(c))
+        Program::assemble(graph, ops, &|c| arena.locate(c), self.prebuilt)
     }
 }
 
@@ -202,5 +296,88 @@ mod tests {
                 assert_eq!(y[0].to_f32_vec(), vec![31.0, 34.0, 37.0, 40.0]);
             }
         }
+    }
+
+    /// A Linear stack whose int8 weights (per output channel) each have a chunk of their
+    /// own: streamed, every such chunk is packed on arrival and released, and the program
+    /// computes what the whole-file load computes.
+    #[test]
+    fn int8_chunks_are_packed_as_they_stream_and_released() {
+        use wasm_torch_format::ConstValue;
+        let (k, n) = (8usize, 4usize);
+        let spec = |name: &str, d: u64| ValueSpec {
+            name: name.into(),
+            dtype: DType::F32,
+            shape: vec![
+                wasm_torch_format::Dim::Fixed(2),
+                wasm_torch_format::Dim::Fixed(d),
+            ],
+        };
+        let weight = |i: usize, rows: usize, cols: usize| WeightIr {
+            name: format!("w{i}"),
+            dtype: DType::F32,
+            shape: vec![rows as u64, cols as u64],
+            data: (0..rows * cols)
+                .flat_map(|j| (((j * 7 + i * 3) % 11) as f32 * 0.25 - 1.0).to_le_bytes())
+                .collect(),
+            encoding: WeightEncoding::Int8PerChannel { axis: 0 },
+        };
+        let linear = |x: u32, w: u32, out: u32| Instr::CallOp {
+            op: 0,
+            args: vec![Operand::Reg(x), Operand::Weight(w), Operand::Const(0)],
+            outputs: vec![out],
+        };
+        let ir = ModelIr {
+            signature: Signature {
+                inputs: vec![spec("x", k as u64)],
+                outputs: vec![spec("y", n as u64)],
+            },
+            ops: vec!["aten::linear.default".into()],
+            constants: vec![ConstValue::None],
+            functions: vec![Function {
+                name: "forward".into(),
+                num_registers: 3,
+                params: vec![0],
+                register_names: vec![],
+                code: vec![
+                    linear(0, 0, 1),
+                    linear(1, 1, 2),
+                    Instr::Return {
+                        values: vec![Operand::Reg(2)],
+                    },
+                ],
+            }],
+            weights: vec![weight(0, k, k), weight(1, n, k)],
+            ..ModelIr::default()
+        };
+        let opts = PackOptions {
+            chunk_target: 16,
+            compression: Compression::Never,
+            zstd_level: 3,
+        };
+        let bytes = pack(&ir, &opts).unwrap();
+        let x = crate::Tensor::from_f32(
+            vec![2, k],
+            (0..2 * k).map(|i| i as f32 * 0.5 - 3.0).collect(),
+        );
+        let run = |p: Program| {
+            let mut s = crate::Session::new(std::sync::Arc::new(p)).unwrap();
+            s.run_positional(vec![x.clone()]).unwrap()[0].to_f32_vec()
+        };
+        let whole = run(Program::from_bytes(&bytes).unwrap());
+        let mut loader = StreamingLoader::new();
+        for piece in bytes.chunks(7) {
+            loader.feed(piece).unwrap();
+        }
+        let graph = loader.parser.graph().unwrap();
+        let arena = loader.parser.arena().unwrap();
+        assert_eq!(graph.chunks.len(), 2);
+        for c in 0..2 {
+            assert!(arena.is_released(c), "chunk {c} was packed and released");
+        }
+        assert!(loader.prebuilt.iter().all(Option::is_some));
+        let streamed = run(loader.finish().unwrap());
+        assert_eq!(streamed, whole);
+        assert_eq!(whole.len(), 2 * n);
     }
 }

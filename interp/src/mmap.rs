@@ -50,15 +50,20 @@ pub(crate) fn load_path(path: &std::path::Path) -> Result<Program> {
     let arena = ArenaSources::new(arena)?;
     let file_src: Arc<dyn ByteSource> = mapped.clone();
     let chunks = graph.chunks.clone();
-    Program::assemble(graph, ops, &|c| {
-        let ci = chunks
-            .get(c)
-            .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
-        match ci.codec {
-            Codec::Stored => Ok((file_src.clone(), ci.file_offset as usize)),
-            _ => arena.locate(c),
-        }
-    })
+    Program::assemble(
+        graph,
+        ops,
+        &|c| {
+            let ci = chunks
+                .get(c)
+                .ok_or_else(|| Error::bad_file(format!("chunk {c} out of range")))?;
+            match ci.codec {
+                Codec::Stored => Ok((file_src.clone(), ci.file_offset as usize)),
+                _ => arena.locate(c),
+            }
+        },
+        Vec::new(),
+    )
 }
 
 #[cfg(test)]

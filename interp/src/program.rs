@@ -89,13 +89,14 @@ impl Program {
         graph: Graph,
         ops: Vec<OpFn>,
         locate: &crate::weights::Locate<'_>,
+        prebuilt: Vec<Option<Tensor>>,
     ) -> Result<Program> {
         let constants = graph
             .constants
             .iter()
             .map(Value::from_const)
             .collect::<Result<Vec<_>>>()?;
-        let weights = build_weights(&graph, locate)?;
+        let weights = build_weights(&graph, locate, prebuilt)?;
         let weight_bytes = weights
             .iter()
             .map(|w| (w.numel() * w.dtype().size()) as u64)
@@ -120,7 +121,7 @@ impl Program {
         let graph = wasm_torch_format::parse_file(bytes, limits)?;
         let ops = resolve_ops(&graph)?;
         let arena = ArenaSources::new(wasm_torch_format::decode_all(bytes, &graph, limits)?)?;
-        Program::assemble(graph, ops, &|c| arena.locate(c))
+        Program::assemble(graph, ops, &|c| arena.locate(c), Vec::new())
     }
 
     /// Load a model from a file by memory-mapping it: stored (uncompressed) chunks are viewed

@@ -149,27 +149,10 @@ pub(crate) fn try_build(
         (shape[0], inner)
     };
     let kind = match (&info.quantization, info.stored_dtype) {
-        (
-            Quantization::PerChannel {
-                scales,
-                zero_points,
-                ..
-            },
-            DType::I8,
-        ) if axis <= 1 && zero_points.iter().all(|&z| z == 0) && scales.len() == n => {
+        (Quantization::PerChannel { .. }, DType::I8) if packable_int8(info) => {
             // Packed straight from the stored codes (a view into the load arena): no
             // transient copy of a whole weight on top of the arena and the packed result.
-            let stored = stored.data::<i8>()?;
-            let codes = if codes_kn {
-                std::borrow::Cow::Owned(transpose(&stored, k, n))
-            } else {
-                stored
-            };
-            match PackedI8::pack(n, k, &codes, scales) {
-                Ok(p) => Kind::I8(p),
-                // e.g. a code of -128 or a bad scale: the f32 path reports or handles it.
-                Err(_) => return Ok(None),
-            }
+            return build_int8(info, shape, &stored.data::<i8>()?);
         }
         (Quantization::None, DType::F16) => {
             let bits = stored.data::<u16>()?.into_owned();
@@ -185,6 +168,71 @@ pub(crate) fn try_build(
         k,
         kn: codes_kn,
         kind,
+        f32_copy: OnceLock::new(),
+        f16_t: OnceLock::new(),
+    };
+    Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
+}
+
+/// Whether weight `info` becomes a resident packed int8 weight ([`build_int8`]): an f32
+/// weight of 2-4 dims stored as int8 per output channel (axis 0; axis 1 for a 2-d
+/// Conv1D weight) with zero points 0 and one scale per channel, while the scheme is on.
+/// The streaming loader packs such weights as their chunk arrives and frees the chunk.
+pub(crate) fn packable_int8(info: &TensorInfo) -> bool {
+    let Quantization::PerChannel {
+        axis,
+        scales,
+        zero_points,
+    } = &info.quantization
+    else {
+        return false;
+    };
+    let nd = info.shape.len();
+    let channels = match (*axis, nd) {
+        (0, 2..=4) => info.shape[0],
+        (1, 2) => info.shape[1],
+        _ => return false,
+    };
+    info.dtype == DType::F32
+        && info.stored_dtype == DType::I8
+        && zero_points.iter().all(|&z| z == 0)
+        && scales.len() as u64 == channels
+        && enabled()
+}
+
+/// The resident packed int8 tensor of weight `info` (which [`packable_int8`] accepts) from
+/// its stored codes; `None` when the kernels refuse the codes (a code of -128, a depth past
+/// their limit): the caller then builds the weight the ordinary way.
+pub(crate) fn build_int8(
+    info: &TensorInfo,
+    shape: &[usize],
+    codes: &[i8],
+) -> Result<Option<Tensor>> {
+    let Quantization::PerChannel { axis, scales, .. } = &info.quantization else {
+        return Ok(None);
+    };
+    let codes_kn = *axis == 1 && shape.len() == 2;
+    let inner = shape[1..].iter().product::<usize>();
+    let (n, k) = if codes_kn {
+        (shape[1], shape[0])
+    } else {
+        (shape[0], inner)
+    };
+    let codes = if codes_kn {
+        std::borrow::Cow::Owned(transpose(codes, k, n))
+    } else {
+        std::borrow::Cow::Borrowed(codes)
+    };
+    let packed = match PackedI8::pack(n, k, &codes, scales) {
+        Ok(p) => p,
+        // e.g. a code of -128 or a bad scale: the f32 path reports or handles it.
+        Err(_) => return Ok(None),
+    };
+    let q = QuantWeight {
+        n,
+        k,
+        kn: codes_kn,
+        kind: Kind::I8(packed),
         f32_copy: OnceLock::new(),
         f16_t: OnceLock::new(),
     };

@@ -60,15 +60,50 @@ fn to_usize(x: u64, what: &str) -> Result<usize> {
     usize::try_from(x).map_err(|_| Error::bad_file(format!("{what} {x} exceeds the address space")))
 }
 
-/// Build the weight tensors of `graph`.
-pub(crate) fn build_weights(graph: &Graph, locate: &Locate<'_>) -> Result<Vec<Tensor>> {
+/// Build the weight tensors of `graph`; `prebuilt[i]`, when present, is tensor `i` already
+/// built while its chunk streamed in (its chunk may have been released since).
+pub(crate) fn build_weights(
+    graph: &Graph,
+    locate: &Locate<'_>,
+    mut prebuilt: Vec<Option<Tensor>>,
+) -> Result<Vec<Tensor>> {
     graph
         .tensors
         .iter()
-        .map(|info| {
-            build_one(info, locate).map_err(|e| e.context(format!("weight '{}'", info.name)))
-        })
+        .enumerate()
+        .map(
+            |(i, info)| match prebuilt.get_mut(i).and_then(Option::take) {
+                Some(t) => Ok(t),
+                None => build_one(info, locate)
+                    .map_err(|e| e.context(format!("weight '{}'", info.name))),
+            },
+        )
         .collect()
+}
+
+/// Weight `info` as a packed int8 tensor from the bytes of its chunk (`chunk`), when
+/// [`crate::quant_weights::packable_int8`] accepts it and the kernels take its codes; the
+/// same checks as a weight built at the end of the load (scales, byte count, bounds).
+pub(crate) fn build_packed_int8(info: &TensorInfo, chunk: &[u8]) -> Result<Option<Tensor>> {
+    let shape = info
+        .shape
+        .iter()
+        .map(|&d| to_usize(d, "dimension"))
+        .collect::<Result<Vec<_>>>()?;
+    check_scales(&info.quantization)?;
+    let numel = crate::tensor::checked_numel(&shape)?;
+    if Some(numel) != usize::try_from(info.nbytes).ok() {
+        return Err(Error::bad_file(format!(
+            "nbytes {} != {numel} elements of i8",
+            info.nbytes
+        )));
+    }
+    let start = to_usize(info.offset, "offset")?;
+    let codes = start
+        .checked_add(numel)
+        .and_then(|end| chunk.get(start..end))
+        .ok_or_else(|| Error::bad_file("weight outside its chunk"))?;
+    crate::quant_weights::build_int8(info, &shape, bytemuck::cast_slice(codes))
 }
 
 fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {

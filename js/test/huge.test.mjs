@@ -150,7 +150,7 @@ function ensureInt8Model() {
 
 for (const variant of ['simd', 'threads']) {
   const why = int8Skip || (!runnableVariants().includes(variant) && `no runnable ${variant} build in dist/wasm`);
-  test(`twelve Linear(8192, 8192) + Tanh, 3.22 GB as f32, int8 resident: runs like the native interpreter, memory ≤ resident + stored weights + 64 MiB (${variant} build)`, { skip: why, timeout: 900_000 }, async () => {
+  test(`twelve Linear(8192, 8192) + Tanh, 3.22 GB as f32, int8 resident: runs like the native interpreter, memory ≤ resident + two chunks + 64 MiB (${variant} build)`, { skip: why, timeout: 900_000 }, async () => {
     ensureInt8Model();
     const info = JSON.parse(readFileSync(join(int8Dir, 'info.json'), 'utf8'));
     assert.equal(info.weights, 'int8');
@@ -187,12 +187,15 @@ for (const variant of ['simd', 'threads']) {
       );
       // Resident as int8: a quarter of the f32 bytes plus one f32 scale per output row.
       assert.ok(ls.residentWeightBytes <= info.weightBytes * 0.26, `resident ${ls.residentWeightBytes} of ${info.weightBytes}`);
-      // Peak memory: the decoded chunks stay in the load arena until every weight has been
-      // packed for the int8 kernels, so the peak holds the stored weights twice (the goal of
-      // resident + 64 MiB needs packing each chunk as it streams in and freeing it; not done).
-      // What is guaranteed today, and checked: no more than that (an f32 copy of any weight,
-      // 256 MiB each, would break it).
-      assert.ok(grew <= ls.residentWeightBytes + ls.bytes + 64 * MiB, `memory grew ${grew} bytes for ${ls.residentWeightBytes} resident weight bytes and a ${ls.bytes}-byte file`);
+      // Peak memory: each int8 chunk is packed for the kernels as it streams in and freed, so
+      // the load holds the resident weights plus the chunk in flight (one 8192 x 8192 weight,
+      // 64 MiB). Measured: resident + 130 MiB, i.e. a second chunk; likely allocator
+      // fragmentation (small allocations between the weights, such as the biases' segments,
+      // landing in the hole a freed chunk leaves, so the next chunk needs new memory), not yet
+      // traced. Checked: resident + two chunks + 64 MiB (the issue's goal, resident + 64 MB,
+      // is not met).
+      const chunk = WIDTH * WIDTH;
+      assert.ok(grew <= ls.residentWeightBytes + 2 * chunk + 64 * MiB, `memory grew ${grew} bytes for ${ls.residentWeightBytes} resident weight bytes`);
       // Same integer products and the same activation quantization as natively; the f32
       // rescale and tanh may round differently across SIMD tables.
       assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);

@@ -151,7 +151,7 @@ async function suiteFor(variant, where, zoo) {
  * Linear(8192, 8192) + Tanh, 2.42 GB): output vs PyTorch's, peak wasm memory ≤ weights + 64 MiB,
  * and (simd) a batch too large for the remaining memory gets OUT_OF_MEMORY with the session
  * usable after. int8 (twelve layers, 3.22 GB as f32, `info.json` says so): resident weights
- * ≤ 0.26 of the f32 bytes, peak ≤ resident + stored + 64 MiB, output vs the native interpreter's on the
+ * ≤ 0.26 of the f32 bytes, peak ≤ resident + two chunks + 64 MiB, output vs the native interpreter's on the
  * same file and, for accuracy, cosine ≥ 0.99 to PyTorch's f32 output.
  */
 async function bigModel(dir, variant, where = 'main') {
@@ -159,7 +159,7 @@ async function bigModel(dir, variant, where = 'main') {
   // Directories written before info.json existed hold the f32 stack.
   const info = infoResponse.ok ? await infoResponse.json() : { weights: 'f32' };
   const int8 = info.weights === 'int8';
-  const title = int8 ? '3.22 GB (as f32) Linear stack, int8 resident, streamed, like the native interpreter, memory ≤ resident + stored + 64 MiB' : '2.42 GB Linear stack streamed, like PyTorch, memory ≤ weights + 64 MiB';
+  const title = int8 ? '3.22 GB (as f32) Linear stack, int8 resident, streamed, like the native interpreter, memory ≤ resident + two chunks + 64 MiB' : '2.42 GB Linear stack streamed, like PyTorch, memory ≤ weights + 64 MiB';
   await check(`${variant}/${where}: ${title}`, async () => {
     const x = await fetchNpy(`${dir}/x.npy`);
     const want = await fetchNpy(`${dir}/y.npy`);
@@ -178,10 +178,11 @@ async function bigModel(dir, variant, where = 'main') {
       const y = Object.values(out)[0].data;
       const worst = maxScaledDiff(y, want.data);
       assert(worst <= 1e-4, `max scaled diff ${worst}`);
-      // int8: the decoded chunks stay in the load arena until every weight is packed for the
-      // int8 kernels, so the peak holds the stored weights once more (see huge.test.mjs).
-      const allowance = (int8 ? ls.bytes : 0) + 64 * 2 ** 20;
-      assert(over <= allowance, `memory ${peak} for ${resident} bytes of resident weights`);
+      // int8: each chunk is packed as it streams in and freed, so the load also holds the
+      // chunk in flight, and a second one where allocator holes do not fit it (64 MiB
+      // weights; see huge.test.mjs).
+      const allowance = (int8 ? 2 * 8192 * 8192 : 0) + 64 * 2 ** 20;
+      assert(over <= allowance, `memory ${peak} (${ls.memoryBefore} before the load) for ${resident} bytes of resident weights: ${(over / 2 ** 20).toFixed(1)} MiB over them, ${(allowance / 2 ** 20).toFixed(0)} allowed`);
       let extra = '';
       if (int8) {
         assert(info.weightBytes >= 3e9, `${info.weightBytes} bytes of f32 weights`);
