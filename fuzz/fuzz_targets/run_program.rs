@@ -2,52 +2,23 @@
 //! the fuzzer's bytes into a model calling one to three registered ops with well-formed but
 //! hostile arguments (zero, negative and enormous sizes, NaN and infinite floats, empty
 //! tensors), which must pack, load, and run to a result or a typed error: no panic, no hang
-//! (libFuzzer's `-timeout`), and no single allocation above [`ALLOC_LIMIT`] — the allocator
+//! (libFuzzer's `-timeout`), and no single allocation above 256 MiB — the allocator
 //! refuses those, so a fallible allocation becomes an `OutOfMemory` error and an infallible
 //! one aborts, which libFuzzer reports as a crash.
 #![no_main]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use wasm_torch_interp::{supported_ops, Program, Session, Tensor};
 use wasm_torch_packer::testgen::program::op_program;
 use wasm_torch_packer::{pack, PackOptions};
+use wasm_torch_test_support::limited_alloc::LimitedAlloc;
 
 /// Largest single allocation (inputs are at most 5^4 elements; anything bigger was asked
 /// for by a hostile argument and must be refused fallibly).
-const ALLOC_LIMIT: usize = 256 << 20;
-
-struct Limited;
-
-// SAFETY: forwards to the system allocator; returning null is allowed by `GlobalAlloc`.
-unsafe impl GlobalAlloc for Limited {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > ALLOC_LIMIT {
-            return std::ptr::null_mut();
-        }
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > ALLOC_LIMIT {
-            return std::ptr::null_mut();
-        }
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size > ALLOC_LIMIT {
-            return std::ptr::null_mut();
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Limited = Limited;
+static ALLOCATOR: LimitedAlloc = LimitedAlloc::new(256 << 20, |_| {});
 
 fn ops() -> &'static [&'static str] {
     static OPS: OnceLock<Vec<&'static str>> = OnceLock::new();

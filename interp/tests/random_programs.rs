@@ -9,27 +9,24 @@
 //! cargo-fuzz target `run_program` runs the same generator for millions of cases; this test
 //! runs a fixed sample in every CI run and replays the committed regression seeds.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use wasm_torch_interp::{supported_ops, Program, Session, Tensor};
 use wasm_torch_packer::testgen::program::op_program;
 use wasm_torch_packer::{pack, PackOptions};
+use wasm_torch_test_support::limited_alloc::LimitedAlloc;
 
 /// Largest single allocation a case may make (the inputs are at most 5^4 elements; an op
 /// that needs more was asked for a huge output and must refuse it, fallibly).
 const ALLOC_LIMIT: usize = 256 << 20;
 
-struct Limited;
-static REFUSED: AtomicUsize = AtomicUsize::new(0);
 /// The case being run, so a refused infallible allocation (an abort) can be traced to it.
 static CURRENT_CASE: AtomicUsize = AtomicUsize::new(0);
 
 /// Note a refused request on stderr without allocating (this runs inside the allocator).
 fn note_refusal(size: usize) {
     use std::io::Write;
-    REFUSED.fetch_add(1, Ordering::Relaxed);
     let mut buf = [0u8; 96];
     let mut w = &mut buf[..];
     let _ = writeln!(
@@ -41,36 +38,8 @@ fn note_refusal(size: usize) {
     let _ = std::io::stderr().write_all(&buf[..buf.len() - left]);
 }
 
-// SAFETY: forwards to the system allocator; refusing (null) is allowed by `GlobalAlloc`.
-unsafe impl GlobalAlloc for Limited {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > ALLOC_LIMIT {
-            note_refusal(layout.size());
-            return std::ptr::null_mut();
-        }
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > ALLOC_LIMIT {
-            note_refusal(layout.size());
-            return std::ptr::null_mut();
-        }
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size > ALLOC_LIMIT {
-            note_refusal(new_size);
-            return std::ptr::null_mut();
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Limited = Limited;
+static ALLOCATOR: LimitedAlloc = LimitedAlloc::new(ALLOC_LIMIT, note_refusal);
 
 /// Steps one run may take: generated programs have no loops, so this only guards the ops'
 /// own bookkeeping if a future instruction kind adds any.
@@ -177,6 +146,6 @@ fn random_programs_of_registered_ops_never_panic() {
     );
     eprintln!(
         "{cases} random programs ran; {} huge allocations were refused (fallibly)",
-        REFUSED.load(Ordering::Relaxed)
+        ALLOCATOR.refused()
     );
 }

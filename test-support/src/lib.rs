@@ -10,6 +10,7 @@
 
 mod builder;
 pub mod fixtures;
+pub mod limited_alloc;
 pub mod npy;
 
 pub use builder::{fixed, spec, sym, ModelBuilder};
