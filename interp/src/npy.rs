@@ -18,6 +18,7 @@ fn descr(d: DType) -> &'static str {
         DType::I8 => "|i1",
         DType::U8 => "|u1",
         DType::Bool => "|b1",
+        DType::C64 => "<c8",
     }
 }
 
@@ -32,6 +33,7 @@ fn parse_descr(s: &str) -> Option<DType> {
         "|i1" | "i1" | "<i1" => DType::I8,
         "|u1" | "u1" | "<u1" => DType::U8,
         "|b1" | "b1" | "?" | "|?" => DType::Bool,
+        "<c8" | "c8" => DType::C64,
         _ => return None,
     })
 }

@@ -149,6 +149,12 @@ macro_rules! convert_all {
                 .iter()
                 .map(|&x| $conv_h(bf16::from_bits(x).to_f32()))
                 .collect(),
+            // Complex to real keeps the real part, as PyTorch's casts do.
+            DType::C64 => t
+                .data::<[f32; 2]>()?
+                .iter()
+                .map(|&x| $conv_h(x[0]))
+                .collect(),
         };
         v
     }};
@@ -264,6 +270,7 @@ impl Tensor {
                 bytes.iter().map(|&b| u8::from(b != 0)).collect(),
             ),
             DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_from_le::<u16>(bytes)?),
+            DType::C64 => Tensor::from_vec(dtype, shape, vec_from_le::<[f32; 2]>(bytes)?),
         })
     }
 
@@ -290,6 +297,7 @@ impl Tensor {
                 Tensor::from_vec(dtype, shape, v)
             }
             DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_filled::<u16>(n, fill)?),
+            DType::C64 => Tensor::from_vec(dtype, shape, vec_filled::<[f32; 2]>(n, fill)?),
         })
     }
 
@@ -363,6 +371,7 @@ impl Tensor {
             DType::I8 => t.gathered::<i8>(),
             DType::U8 | DType::Bool => t.gathered::<u8>(),
             DType::F16 | DType::BF16 => t.gathered::<u16>(),
+            DType::C64 => t.gathered::<[f32; 2]>(),
         }
     }
 
@@ -568,6 +577,8 @@ impl Tensor {
                 shape,
                 v.iter().map(|&x| u8::from(x != 0.0)).collect(),
             ),
+            // A real value is a complex one with a zero imaginary part.
+            DType::C64 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| [x, 0.0]).collect()),
             _ => Tensor::from_i64_as(dtype, shape, v.iter().map(|&x| x as i64).collect()),
         }
     }
@@ -576,7 +587,7 @@ impl Tensor {
     pub(crate) fn from_f64_as(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Tensor {
         match dtype {
             DType::F64 => Tensor::from_vec(dtype, shape, v),
-            DType::F32 | DType::F16 | DType::BF16 => {
+            DType::F32 | DType::F16 | DType::BF16 | DType::C64 => {
                 Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect())
             }
             DType::Bool => Tensor::from_vec(
@@ -600,7 +611,9 @@ impl Tensor {
                 Tensor::from_vec(dtype, shape, v.iter().map(|&x| u8::from(x != 0)).collect())
             }
             DType::F64 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| x as f64).collect()),
-            _ => Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect()),
+            DType::F32 | DType::F16 | DType::BF16 | DType::C64 => {
+                Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect())
+            }
         }
     }
 
@@ -616,7 +629,7 @@ impl Tensor {
         }
         let shape = self.shape.clone();
         Ok(match dtype {
-            DType::F32 | DType::F16 | DType::BF16 => {
+            DType::F32 | DType::F16 | DType::BF16 | DType::C64 => {
                 Tensor::from_f32_as(dtype, shape, self.f32s()?.into_owned())
             }
             DType::F64 => Tensor::from_vec(dtype, shape, self.f64s()?),
@@ -726,6 +739,10 @@ macro_rules! with_elem {
             }
             __D::F16 | __D::BF16 => {
                 type $T = u16;
+                $body
+            }
+            __D::C64 => {
+                type $T = [f32; 2];
                 $body
             }
         }

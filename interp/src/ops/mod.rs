@@ -33,6 +33,7 @@ pub(crate) mod creation;
 pub(crate) mod distance;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
+pub(crate) mod fft;
 pub(crate) mod index;
 pub(crate) mod inplace;
 pub(crate) mod linalg;
@@ -91,4 +92,5 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     segment::register(r);
     vision::register(r);
     unique::register(r);
+    fft::register(r);
 }
