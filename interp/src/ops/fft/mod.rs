@@ -77,3 +77,6 @@ pub(crate) fn complex_call(name: &str) -> ComplexCall {
         ComplexCall::Refuse
     }
 }
+
+#[cfg(test)]
+mod tests;
