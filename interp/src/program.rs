@@ -13,8 +13,8 @@ use wasm_torch_format::model::{Graph, Instr, ValueSpec};
 use wasm_torch_format::Limits;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::registry::lookup;
 use crate::ops::fft::{complex_call, ComplexCall};
+use crate::ops::registry::lookup;
 use crate::ops::{OpCtx, OpFn};
 use crate::tensor::Tensor;
 use crate::value::Value;

@@ -512,7 +512,9 @@ fn pool() -> Vec<Value> {
         )),
         Value::List(vec![f(vec![2, 3]), f(vec![2, 3])]),
         Value::List(vec![f(vec![2]), Value::None]),
-        Value::Tensor(Tensor::from_le_bytes(crate::tensor::DType::C64, vec![2, 2], &[0x3f; 32]).unwrap()),
+        Value::Tensor(
+            Tensor::from_le_bytes(crate::tensor::DType::C64, vec![2, 2], &[0x3f; 32]).unwrap(),
+        ),
     ]
 }
 

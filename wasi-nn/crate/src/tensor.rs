@@ -210,7 +210,9 @@ impl Tensor {
             .map(|&d| d as usize)
             .collect();
         Ok(wasm_torch_interp::Tensor::from_le_bytes(
-            DType::C64, shape, &self.data,
+            DType::C64,
+            shape,
+            &self.data,
         )?)
     }
 
@@ -287,7 +289,10 @@ mod tests {
             Tensor::from_f32(vec![1, 2], &[1., 2.]),
             Tensor::new(vec![2, 2], TensorType::I32, vec![0; 16]),
         ] {
-            assert_eq!(bad.to_interp(&s).unwrap_err().code(), ErrorCode::InvalidArgument);
+            assert_eq!(
+                bad.to_interp(&s).unwrap_err().code(),
+                ErrorCode::InvalidArgument
+            );
         }
     }
 

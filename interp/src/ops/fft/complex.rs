@@ -115,10 +115,9 @@ fn operand(v: &Value) -> Result<(Vec<usize>, Vec<C>)> {
 /// Index into a row-major buffer of `shape` for output coordinate `idx` (broadcasting).
 fn bcast_index(shape: &[usize], out: &[usize], idx: &[usize]) -> usize {
     let off = out.len() - shape.len();
-    shape
-        .iter()
-        .enumerate()
-        .fold(0, |acc, (i, &n)| acc * n + if n == 1 { 0 } else { idx[off + i] })
+    shape.iter().enumerate().fold(0, |acc, (i, &n)| {
+        acc * n + if n == 1 { 0 } else { idx[off + i] }
+    })
 }
 
 /// `f(a, b)` over two broadcast operands, giving a `c64` tensor.
@@ -130,7 +129,10 @@ fn binary(a: &Value, b: &Value, f: impl Fn(C, C) -> C) -> Result<Tensor> {
     let mut out = super::transform::zeroed(n)?;
     let mut idx = vec![0usize; shape.len()];
     for o in out.iter_mut() {
-        *o = f(va[bcast_index(&sa, &shape, &idx)], vb[bcast_index(&sb, &shape, &idx)]);
+        *o = f(
+            va[bcast_index(&sa, &shape, &idx)],
+            vb[bcast_index(&sb, &shape, &idx)],
+        );
         for d in (0..shape.len()).rev() {
             idx[d] += 1;
             if idx[d] < shape[d] {
@@ -148,7 +150,9 @@ fn alpha(args: &[Value]) -> Result<C> {
         None | Some(Value::None) => Ok(C::new(1.0, 0.0)),
         Some(Value::Int(i)) => Ok(C::new(*i as f64, 0.0)),
         Some(Value::Float(f)) => Ok(C::new(*f, 0.0)),
-        Some(other) => Err(Error::runtime(format!("alpha must be a number, got {other:?}"))),
+        Some(other) => Err(Error::runtime(format!(
+            "alpha must be a number, got {other:?}"
+        ))),
     }
 }
 
@@ -168,7 +172,9 @@ fn mul(_: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
 
 fn div(_: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
     if args.len() > 2 && !matches!(args[2], Value::None) {
-        return Err(Error::runtime("div with a rounding mode is not defined for complex"));
+        return Err(Error::runtime(
+            "div with a rounding mode is not defined for complex",
+        ));
     }
     one(binary(arg(&args, 0)?, arg(&args, 1)?, |x, y| x / y)?)
 }

@@ -70,8 +70,7 @@ pub(crate) enum ComplexCall {
 pub(crate) fn complex_call(name: &str) -> ComplexCall {
     if let Some(f) = complex_variant(name) {
         ComplexCall::Variant(f)
-    } else if moves_elements(name) || ops::handles_complex(name) || complex::handles_complex(name)
-    {
+    } else if moves_elements(name) || ops::handles_complex(name) || complex::handles_complex(name) {
         ComplexCall::Same
     } else {
         ComplexCall::Refuse

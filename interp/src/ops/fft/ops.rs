@@ -1,6 +1,7 @@
 //! The transform ops: ATen's `_fft_r2c` / `_fft_c2r` / `_fft_c2c` (what `torch.export`
 //! emits) and the `torch.fft` functions TorchScript keeps (`fft_fft`, `fft_ifft`,
-//! `fft_rfft`, `fft_irfft`, `fft_hfft`, `fft_ihfft`), all over [`super::transform`].
+//! `fft_rfft`, `fft_irfft`, `fft_hfft`, `fft_ihfft`, and `stft`), all over
+//! [`super::transform`].
 
 use super::transform::{fft_axis, hermitian_full, norm_scale, resize_axis, scale, C};
 use crate::error::{Error, Result};
@@ -31,7 +32,9 @@ pub(crate) fn complex_tensor(shape: Vec<usize>, v: &[C]) -> Tensor {
 /// (ATen's primitives always name at least one axis).
 fn axes(t: &Tensor, dims: &[i64], op: &str) -> Result<Vec<usize>> {
     if dims.is_empty() {
-        return Err(Error::runtime(format!("{op}: dim must name at least one axis")));
+        return Err(Error::runtime(format!(
+            "{op}: dim must name at least one axis"
+        )));
     }
     let mut out = Vec::with_capacity(dims.len());
     for &d in dims {
@@ -56,7 +59,9 @@ fn points(shape: &[usize], axes: &[usize]) -> usize {
 
 fn refuse_complex(t: &Tensor, op: &str) -> Result<()> {
     if t.dtype() == DType::C64 {
-        return Err(Error::runtime(format!("{op} expects a real input, got c64")));
+        return Err(Error::runtime(format!(
+            "{op} expects a real input, got c64"
+        )));
     }
     Ok(())
 }
@@ -208,7 +213,11 @@ fn resized(t: &Tensor, axis: usize, len: usize) -> Result<Tensor> {
 }
 
 /// The shared front of every `torch.fft` function: input tensor, axis and `n`.
-fn fft_front(args: &[Value], op: &str, default_n: impl Fn(usize) -> usize) -> Result<(Tensor, usize, usize)> {
+fn fft_front(
+    args: &[Value],
+    op: &str,
+    default_n: impl Fn(usize) -> usize,
+) -> Result<(Tensor, usize, usize)> {
     let t = targ(args, 0)?;
     let axis = dim_of(t, iarg(args, 2)?)?;
     let n = opt_len(opt(args, 1), default_n(t.shape()[axis]), op)?;
@@ -219,7 +228,11 @@ fn fft_front(args: &[Value], op: &str, default_n: impl Fn(usize) -> usize) -> Re
 fn fft_c2c_fn(args: &[Value], forward: bool) -> Result<Vec<Value>> {
     let op = if forward { "fft_fft" } else { "fft_ifft" };
     let (t, axis, n) = fft_front(args, op, |m| m)?;
-    let side = if forward { Side::Forward } else { Side::Inverse };
+    let side = if forward {
+        Side::Forward
+    } else {
+        Side::Inverse
+    };
     let norm = norm_code(arg(args, 3)?, side)?;
     let x = resized(&t, axis, n)?;
     one(c2c(&x, &[axis], norm, forward)?)
@@ -259,9 +272,15 @@ fn fft_c2r_fn(args: &[Value], hermitian: bool) -> Result<Vec<Value>> {
     let op = if hermitian { "fft_hfft" } else { "fft_irfft" };
     let (t, axis, n) = fft_front(args, op, |m| 2 * m.saturating_sub(1))?;
     if n == 0 {
-        return Err(Error::runtime(format!("{op}: invalid number of data points (0)")));
+        return Err(Error::runtime(format!(
+            "{op}: invalid number of data points (0)"
+        )));
     }
-    let side = if hermitian { Side::Forward } else { Side::Inverse };
+    let side = if hermitian {
+        Side::Forward
+    } else {
+        Side::Inverse
+    };
     let norm = norm_code(arg(args, 3)?, side)?;
     let x = resized(&t, axis, n / 2 + 1)?;
     let mut v = complex_values(&x)?;
@@ -280,9 +299,106 @@ fn fft_hfft(_: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
     fft_c2r_fn(&args, true)
 }
 
+/// An optional int argument: `None` gives `default`.
+fn opt_int(args: &[Value], i: usize, default: i64) -> Result<i64> {
+    match opt(args, i) {
+        Value::None => Ok(default),
+        _ => iarg(args, i),
+    }
+}
+
+/// `stft(Tensor self, int n_fft, int? hop_length, int? win_length, Tensor? window,
+/// bool normalized, bool? onesided, bool? return_complex, bool? align_to_window)`, as
+/// TorchScript keeps it (the centering pad is already a separate op before it): frames of
+/// `n_fft` samples every `hop_length`, times the window (zero-padded to `n_fft` in the
+/// middle), transformed; `[batch?, freq, frames]`.
+fn stft(_: &mut OpCtx, args: Vec<Value>) -> Result<Vec<Value>> {
+    let x = targ(&args, 0)?;
+    if x.ndim() == 0 || x.ndim() > 2 {
+        return Err(Error::runtime(format!(
+            "stft expects a 1-d or 2-d input, got {:?}",
+            x.shape()
+        )));
+    }
+    let n_fft = usize::try_from(iarg(&args, 1)?).unwrap_or(0);
+    let len = x.shape()[x.ndim() - 1];
+    if n_fft == 0 || n_fft > len {
+        return Err(Error::runtime(format!(
+            "stft: n_fft must be in 1..={len}, got {}",
+            iarg(&args, 1)?
+        )));
+    }
+    let hop = usize::try_from(opt_int(&args, 2, (n_fft / 4) as i64)?).unwrap_or(0);
+    let win = usize::try_from(opt_int(&args, 3, n_fft as i64)?).unwrap_or(0);
+    if hop == 0 || win == 0 || win > n_fft {
+        return Err(Error::runtime(
+            "stft: hop_length must be positive and win_length in 1..=n_fft",
+        ));
+    }
+    let mut window = vec![0.0f64; n_fft];
+    let left = (n_fft - win) / 2;
+    match opt(&args, 4) {
+        Value::None => window[left..left + win].fill(1.0),
+        Value::Tensor(w) if w.shape() == [win] => {
+            window[left..left + win].copy_from_slice(&w.f64s()?);
+        }
+        other => {
+            return Err(Error::runtime(format!(
+                "stft: window must be a [{win}] tensor, got {other:?}"
+            )))
+        }
+    }
+    let normalized = barg_or(&args, 5, false)?;
+    let complex_in = x.dtype() == DType::C64;
+    let onesided = match opt(&args, 6) {
+        Value::None => !complex_in,
+        _ => barg_or(&args, 6, true)?,
+    };
+    if onesided && complex_in {
+        return Err(Error::runtime("stft: onesided needs a real input"));
+    }
+    let return_complex = barg_or(&args, 7, true)?;
+    let batch = if x.ndim() == 2 { x.shape()[0] } else { 1 };
+    let frames = 1 + (len - n_fft) / hop;
+    let freq = if onesided { n_fft / 2 + 1 } else { n_fft };
+    let v = complex_values(x)?;
+    let mut out = super::transform::zeroed(checked_numel(&[batch, freq, frames])?)?;
+    let mut line = super::transform::zeroed(n_fft)?;
+    let s = if normalized {
+        1.0 / (n_fft as f64).sqrt()
+    } else {
+        1.0
+    };
+    for b in 0..batch {
+        for f in 0..frames {
+            for (k, l) in line.iter_mut().enumerate() {
+                *l = v[b * len + f * hop + k] * window[k];
+            }
+            fft_axis(&mut line, &[n_fft], 0, false);
+            for k in 0..freq {
+                out[(b * freq + k) * frames + f] = line[k] * s;
+            }
+        }
+    }
+    let mut shape = vec![freq, frames];
+    if x.ndim() == 2 {
+        shape.insert(0, batch);
+    }
+    let c = complex_tensor(shape.clone(), &out);
+    if return_complex {
+        return one(c);
+    }
+    // The deprecated real layout: `view_as_real` of the complex result.
+    shape.push(2);
+    let re: Vec<f32> = c.data::<[f32; 2]>()?.iter().flatten().copied().collect();
+    one(Tensor::from_f32(shape, re))
+}
+
 /// The transform ops take complex inputs themselves.
 pub(crate) fn handles_complex(name: &str) -> bool {
-    name.starts_with("aten::_fft_") || name.starts_with("aten::fft_")
+    name.starts_with("aten::_fft_")
+        || name.starts_with("aten::fft_")
+        || name == "aten::stft.default"
 }
 
 /// Register the transform ops.
@@ -297,5 +413,6 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::fft_irfft.default" => fft_irfft,
         "aten::fft_hfft.default" => fft_hfft,
         "aten::fft_ihfft.default" => fft_ihfft,
+        "aten::stft.default" => stft,
     );
 }

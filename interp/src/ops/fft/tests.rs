@@ -59,7 +59,12 @@ fn c2c_forward_inverse_is_identity_over_two_axes() {
     let x = Tensor::from_le_bytes(DType::C64, vec![2, 3], &v).unwrap();
     let f = call(
         "aten::_fft_c2c.default",
-        vec![x.clone().into(), il(&[0, 1]), Value::Int(1), Value::Bool(true)],
+        vec![
+            x.clone().into(),
+            il(&[0, 1]),
+            Value::Int(1),
+            Value::Bool(true),
+        ],
     )
     .unwrap();
     let b = call(
@@ -78,7 +83,12 @@ fn torch_fft_functions_agree_with_the_primitives() {
     let x = Tensor::from_f32(vec![5], vec![0.5, -1.0, 2.0, 0.25, 3.0]);
     let r = call(
         "aten::fft_rfft.default",
-        vec![x.clone().into(), Value::None, Value::Int(-1), Value::Str("ortho".into())],
+        vec![
+            x.clone().into(),
+            Value::None,
+            Value::Int(-1),
+            Value::Str("ortho".into()),
+        ],
     )
     .unwrap();
     let p = call(
@@ -89,7 +99,12 @@ fn torch_fft_functions_agree_with_the_primitives() {
     assert_eq!(pairs(&r), pairs(&p));
     let back = call(
         "aten::fft_irfft.default",
-        vec![r.into(), Value::Int(5), Value::Int(0), Value::Str("ortho".into())],
+        vec![
+            r.into(),
+            Value::Int(5),
+            Value::Int(0),
+            Value::Str("ortho".into()),
+        ],
     )
     .unwrap();
     for (g, w) in back.to_f32_vec().iter().zip(x.to_f32_vec()) {
@@ -112,7 +127,10 @@ fn complex_views_and_modulus() {
     let mul = crate::ops::fft::complex_variant("aten::mul.Tensor").unwrap();
     let sq = mul(&mut OpCtx::default(), vec![c.clone().into(), c.into()]).unwrap();
     // (3+4i)^2 = -7+24i, (-i)^2 = -1.
-    assert_eq!(pairs(sq[0].as_tensor().unwrap()), vec![[-7.0, 24.0], [-1.0, 0.0]]);
+    assert_eq!(
+        pairs(sq[0].as_tensor().unwrap()),
+        vec![[-7.0, 24.0], [-1.0, 0.0]]
+    );
 }
 
 #[test]
@@ -120,18 +138,79 @@ fn hostile_fft_arguments_are_errors() {
     let x = Tensor::from_f32(vec![2, 3], vec![1.0; 6]);
     let c = Tensor::from_le_bytes(DType::C64, vec![2, 3], &[0; 48]).unwrap();
     let bad: Vec<(&str, Vec<Value>)> = vec![
-        ("aten::_fft_r2c.default", vec![x.clone().into(), il(&[]), Value::Int(0), Value::Bool(true)]),
-        ("aten::_fft_r2c.default", vec![x.clone().into(), il(&[1, 1]), Value::Int(0), Value::Bool(true)]),
-        ("aten::_fft_r2c.default", vec![x.clone().into(), il(&[5]), Value::Int(0), Value::Bool(true)]),
-        ("aten::_fft_r2c.default", vec![x.clone().into(), il(&[1]), Value::Int(7), Value::Bool(true)]),
-        ("aten::_fft_r2c.default", vec![c.clone().into(), il(&[1]), Value::Int(0), Value::Bool(true)]),
-        ("aten::_fft_c2r.default", vec![c.clone().into(), il(&[1]), Value::Int(0), Value::Int(1 << 40)]),
-        ("aten::_fft_c2r.default", vec![c.clone().into(), il(&[1]), Value::Int(0), Value::Int(0)]),
-        ("aten::_fft_c2r.default", vec![x.clone().into(), il(&[1]), Value::Int(0), Value::Int(4)]),
-        ("aten::_fft_c2c.default", vec![x.clone().into(), il(&[1]), Value::Int(0), Value::Bool(true)]),
-        ("aten::fft_fft.default", vec![x.clone().into(), Value::Int(1 << 40), Value::Int(-1), Value::None]),
-        ("aten::fft_rfft.default", vec![x.clone().into(), Value::Int(-3), Value::Int(-1), Value::None]),
-        ("aten::fft_irfft.default", vec![c.clone().into(), Value::None, Value::Int(0), Value::Str("sideways".into())]),
+        (
+            "aten::_fft_r2c.default",
+            vec![x.clone().into(), il(&[]), Value::Int(0), Value::Bool(true)],
+        ),
+        (
+            "aten::_fft_r2c.default",
+            vec![
+                x.clone().into(),
+                il(&[1, 1]),
+                Value::Int(0),
+                Value::Bool(true),
+            ],
+        ),
+        (
+            "aten::_fft_r2c.default",
+            vec![x.clone().into(), il(&[5]), Value::Int(0), Value::Bool(true)],
+        ),
+        (
+            "aten::_fft_r2c.default",
+            vec![x.clone().into(), il(&[1]), Value::Int(7), Value::Bool(true)],
+        ),
+        (
+            "aten::_fft_r2c.default",
+            vec![c.clone().into(), il(&[1]), Value::Int(0), Value::Bool(true)],
+        ),
+        (
+            "aten::_fft_c2r.default",
+            vec![
+                c.clone().into(),
+                il(&[1]),
+                Value::Int(0),
+                Value::Int(1 << 40),
+            ],
+        ),
+        (
+            "aten::_fft_c2r.default",
+            vec![c.clone().into(), il(&[1]), Value::Int(0), Value::Int(0)],
+        ),
+        (
+            "aten::_fft_c2r.default",
+            vec![x.clone().into(), il(&[1]), Value::Int(0), Value::Int(4)],
+        ),
+        (
+            "aten::_fft_c2c.default",
+            vec![x.clone().into(), il(&[1]), Value::Int(0), Value::Bool(true)],
+        ),
+        (
+            "aten::fft_fft.default",
+            vec![
+                x.clone().into(),
+                Value::Int(1 << 40),
+                Value::Int(-1),
+                Value::None,
+            ],
+        ),
+        (
+            "aten::fft_rfft.default",
+            vec![
+                x.clone().into(),
+                Value::Int(-3),
+                Value::Int(-1),
+                Value::None,
+            ],
+        ),
+        (
+            "aten::fft_irfft.default",
+            vec![
+                c.clone().into(),
+                Value::None,
+                Value::Int(0),
+                Value::Str("sideways".into()),
+            ],
+        ),
         ("aten::view_as_complex.default", vec![x.into()]),
     ];
     for (name, args) in bad {

@@ -104,7 +104,12 @@ pub(crate) fn norm_scale(code: i64, n: usize) -> Result<f64> {
 /// Rebuild the full Hermitian spectrum of length `len` along `axis` from its first half
 /// (as `_fft_c2r` reads it: entries `0..=len/2`, missing ones zero), so that the inverse
 /// transform's real part is the real signal.
-pub(crate) fn hermitian_full(half: &[C], shape: &[usize], axis: usize, len: usize) -> Result<Vec<C>> {
+pub(crate) fn hermitian_full(
+    half: &[C],
+    shape: &[usize],
+    axis: usize,
+    len: usize,
+) -> Result<Vec<C>> {
     let mut full = resize_axis(half, shape, axis, len)?;
     let mut full_shape = shape.to_vec();
     full_shape[axis] = len;
