@@ -221,6 +221,22 @@ mod tests {
     }
 
     #[test]
+    fn npy_complex64_round_trips_and_reads_numpys_layout() {
+        let pairs: Vec<u8> = [1.5f32, -2.0, 0.0, 3.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let t = Tensor::from_le_bytes(DType::C64, vec![2], &pairs).unwrap();
+        let bytes = write_npy(&t);
+        let back = read_npy(&bytes).unwrap();
+        assert_eq!(back.dtype(), DType::C64);
+        assert_eq!(back.to_le_bytes(), pairs);
+        // The second, independent writer (test-support's, as numpy writes `<c8`).
+        let theirs = wasm_torch_test_support::npy::c64(&[2], &[1.5, -2.0, 0.0, 3.25]);
+        assert_eq!(read_npy(&theirs).unwrap().to_le_bytes(), pairs);
+    }
+
+    #[test]
     fn npy_rejects_garbage() {
         assert_eq!(
             read_npy(b"hello").unwrap_err().kind(),

@@ -212,7 +212,11 @@ fn list_repeat(list: &Value, n: &Value) -> Result<Vec<Value>> {
             l.len()
         )));
     }
-    Ok(vec![Value::List(l.repeat(n))])
+    let mut out = Vec::with_capacity(l.len() * n);
+    for _ in 0..n {
+        out.extend_from_slice(l);
+    }
+    Ok(vec![Value::List(out)])
 }
 
 /// `l[start:end:step]` for lists (Python semantics, step > 0).

@@ -32,6 +32,7 @@ pub(crate) fn moves_elements(name: &str) -> bool {
         "aten::alias.default",
         "aten::cat.default",
         "aten::clone.default",
+        "aten::constant_pad_nd.default",
         "aten::contiguous.default",
         "aten::detach.default",
         "aten::expand.default",
