@@ -369,6 +369,15 @@ impl Exec<'_> {
     }
 }
 
+/// True when `v` is or holds a complex tensor (the executor's complex dispatch, `ops::fft`).
+fn has_complex(v: &Value) -> bool {
+    match v {
+        Value::Tensor(t) => t.dtype().is_complex(),
+        Value::List(items) | Value::Tuple(items) => items.iter().any(has_complex),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -518,14 +527,5 @@ mod tests {
             succeeded > 0 && succeeded < ran,
             "{succeeded} of {ran} succeeded"
         );
-    }
-}
-
-/// True when `v` is or holds a complex tensor (the executor's complex dispatch, `ops::fft`).
-fn has_complex(v: &Value) -> bool {
-    match v {
-        Value::Tensor(t) => t.dtype().is_complex(),
-        Value::List(items) | Value::Tuple(items) => items.iter().any(has_complex),
-        _ => false,
     }
 }

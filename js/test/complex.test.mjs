@@ -3,7 +3,8 @@
 // (real, imaginary) pairs, plus the Tensor constructor's checks and `.npy` `<c8` round trip.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Session, Tensor, InvalidInputError, parseNpy, toNpy, dtypeSize } from '../dist/index.js';
+import { Session, Tensor, InvalidInputError, dtypeSize } from '../dist/index.js';
+import { parseNpy, toNpy } from '../dist/npy.js';
 import { fixture, haveFixtures, runnableVariants } from './helpers.mjs';
 
 const variants = runnableVariants();
