@@ -352,6 +352,25 @@ pub fn refresh_checksums(file: &mut [u8]) -> Result<(), FormatError> {
     Ok(())
 }
 
+/// True when any signature entry, tensor-table entry or inline constant tensor has a complex
+/// dtype (SPEC.md §1.3: complex is a 1.1 type).
+fn uses_complex(g: &Graph) -> bool {
+    fn in_const(c: &ConstValue) -> bool {
+        match c {
+            ConstValue::Tensor(t) => t.dtype.is_complex(),
+            ConstValue::List(items) => items.iter().any(in_const),
+            _ => false,
+        }
+    }
+    let sig = g.signature.inputs.iter().chain(&g.signature.outputs);
+    sig.map(|v| v.dtype).any(DType::is_complex)
+        || g.tensors
+            .iter()
+            .any(|t| t.dtype.is_complex() || t.stored_dtype.is_complex())
+        || g.states.iter().any(|s| s.dtype.is_complex())
+        || g.constants.iter().any(in_const)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,23 +410,4 @@ mod tests {
             assert_eq!(cur.into_inner(), golden, "{name}");
         }
     }
-}
-
-/// True when any signature entry, tensor-table entry or inline constant tensor has a complex
-/// dtype (SPEC.md §1.3: complex is a 1.1 type).
-fn uses_complex(g: &Graph) -> bool {
-    fn in_const(c: &ConstValue) -> bool {
-        match c {
-            ConstValue::Tensor(t) => t.dtype.is_complex(),
-            ConstValue::List(items) => items.iter().any(in_const),
-            _ => false,
-        }
-    }
-    let sig = g.signature.inputs.iter().chain(&g.signature.outputs);
-    sig.map(|v| v.dtype).any(DType::is_complex)
-        || g.tensors
-            .iter()
-            .any(|t| t.dtype.is_complex() || t.stored_dtype.is_complex())
-        || g.states.iter().any(|s| s.dtype.is_complex())
-        || g.constants.iter().any(in_const)
 }
