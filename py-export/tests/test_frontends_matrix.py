@@ -89,7 +89,10 @@ def _seeded(make):
 SORTED = torch.sort(g(3, 9, seed=3)).values
 CASES = {
     "conv_transpose1d": (_seeded(lambda: Layer(nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1))), (g(2, 4, 9),)),
-    "conv_transpose2d": (_seeded(lambda: Layer(nn.ConvTranspose2d(4, 6, 3, stride=2, output_padding=1))), (g(1, 4, 5, 6),)),
+    "conv_transpose2d": (
+        _seeded(lambda: Layer(nn.ConvTranspose2d(4, 6, 3, stride=2, output_padding=1))),
+        (g(1, 4, 5, 6),),
+    ),
     "conv_transpose3d": (_seeded(lambda: Layer(nn.ConvTranspose3d(2, 4, 3, stride=2, padding=1))), (g(1, 2, 3, 4, 3),)),
     "conv3d": (_seeded(lambda: Layer(nn.Conv3d(2, 4, 3, padding=1))), (g(1, 2, 4, 5, 6),)),
     "linalg_solve": (Solve, (g(2, 4, 4, seed=1) + 4 * torch.eye(4), g(2, 4, 3, seed=2))),
