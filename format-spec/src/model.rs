@@ -39,11 +39,14 @@ pub enum DType {
     U8 = 9,
     /// Boolean stored as one byte, 0 or 1.
     Bool = 10,
+    /// Complex number of two IEEE 754 binary32 values, real part first (numpy `<c8`,
+    /// `torch.complex64`). Format 1.1.
+    C64 = 11,
 }
 
 impl DType {
     /// Every dtype, in code order.
-    pub const ALL: [DType; 10] = [
+    pub const ALL: [DType; 11] = [
         DType::F32,
         DType::F16,
         DType::BF16,
@@ -54,12 +57,13 @@ impl DType {
         DType::I8,
         DType::U8,
         DType::Bool,
+        DType::C64,
     ];
 
     /// Size of one element in bytes.
     pub fn size(self) -> usize {
         match self {
-            DType::F64 | DType::I64 => 8,
+            DType::F64 | DType::I64 | DType::C64 => 8,
             DType::F32 | DType::I32 => 4,
             DType::F16 | DType::BF16 | DType::I16 => 2,
             DType::I8 | DType::U8 | DType::Bool => 1,
@@ -89,12 +93,18 @@ impl DType {
             DType::I8 => "i8",
             DType::U8 => "u8",
             DType::Bool => "bool",
+            DType::C64 => "c64",
         }
     }
 
     /// Parse a name produced by [`DType::name`].
     pub fn from_name(name: &str) -> Option<DType> {
         DType::ALL.iter().copied().find(|d| d.name() == name)
+    }
+
+    /// True for the complex types (only [`DType::C64`]).
+    pub fn is_complex(self) -> bool {
+        matches!(self, DType::C64)
     }
 
     /// True for the floating point types.

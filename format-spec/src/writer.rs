@@ -3,7 +3,7 @@
 //! this module owns *how* it is written, beside the grammar that reads it back.
 
 use crate::error::{ErrorKind, FormatError, SectionKind};
-use crate::model::{Graph, Quantization};
+use crate::model::{ConstValue, DType, Graph, Quantization};
 use crate::sections::chunks::CHUNK_ENTRY_LEN;
 use crate::sections::encode_section;
 use crate::sections::header::{self, SectionEntry, HEADER_LEN, SECTION_ENTRY_LEN};
@@ -218,6 +218,10 @@ impl Prepared {
             // refuses the unknown tag.
             version.1 = version.1.max(1);
         }
+        if uses_complex(&g) {
+            // The complex dtype (code 11) is a 1.1 type: a 1.0 reader refuses the unknown code.
+            version.1 = version.1.max(1);
+        }
         g.version = version;
         let nsec = known.len() + opts.extra_sections.len() + 1;
         let table_end = (HEADER_LEN + SECTION_ENTRY_LEN * nsec) as u64;
@@ -346,6 +350,25 @@ pub fn refresh_checksums(file: &mut [u8]) -> Result<(), FormatError> {
     let crc = h.finalize();
     file[28..32].copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+/// True when any signature entry, tensor-table entry or inline constant tensor has a complex
+/// dtype (SPEC.md §1.3: complex is a 1.1 type).
+fn uses_complex(g: &Graph) -> bool {
+    fn in_const(c: &ConstValue) -> bool {
+        match c {
+            ConstValue::Tensor(t) => t.dtype.is_complex(),
+            ConstValue::List(items) => items.iter().any(in_const),
+            _ => false,
+        }
+    }
+    let sig = g.signature.inputs.iter().chain(&g.signature.outputs);
+    sig.map(|v| v.dtype).any(DType::is_complex)
+        || g.tensors
+            .iter()
+            .any(|t| t.dtype.is_complex() || t.stored_dtype.is_complex())
+        || g.states.iter().any(|s| s.dtype.is_complex())
+        || g.constants.iter().any(in_const)
 }
 
 #[cfg(test)]

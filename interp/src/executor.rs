@@ -7,6 +7,7 @@ use wasm_torch_format::model::{Instr, Operand};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::ops::fft::ComplexCall;
 use crate::ops::OpCtx;
 use crate::planner::FunctionPlan;
 use crate::profile::Profile;
@@ -202,7 +203,19 @@ impl Exec<'_> {
                         _ => None,
                     };
                     let t0 = self.clock.map(|c| c.now_ns());
-                    let result = (program.ops[opi])(self.ctx, argv).map_err(|e| {
+                    let op_fn = match program.complex[opi] {
+                        ComplexCall::Same => program.ops[opi],
+                        _ if !argv.iter().any(has_complex) => program.ops[opi],
+                        ComplexCall::Variant(f) => f,
+                        ComplexCall::Refuse => {
+                            return Err(Error::runtime(format!(
+                                "{} does not support complex (c64) tensors \
+                                 (function '{}', instruction {pc})",
+                                program.graph.ops[opi], f.name
+                            )))
+                        }
+                    };
+                    let result = op_fn(self.ctx, argv).map_err(|e| {
                         e.context(format!(
                             "{} (function '{}', instruction {pc})",
                             program.graph.ops[opi], f.name
@@ -353,6 +366,15 @@ impl Exec<'_> {
         for &r in which {
             regs[r as usize] = Value::None;
         }
+    }
+}
+
+/// True when `v` is or holds a complex tensor (the executor's complex dispatch, `ops::fft`).
+fn has_complex(v: &Value) -> bool {
+    match v {
+        Value::Tensor(t) => t.dtype().is_complex(),
+        Value::List(items) | Value::Tuple(items) => items.iter().any(has_complex),
+        _ => false,
     }
 }
 

@@ -18,6 +18,7 @@ fn descr(d: DType) -> &'static str {
         DType::I8 => "|i1",
         DType::U8 => "|u1",
         DType::Bool => "|b1",
+        DType::C64 => "<c8",
     }
 }
 
@@ -32,6 +33,7 @@ fn parse_descr(s: &str) -> Option<DType> {
         "|i1" | "i1" | "<i1" => DType::I8,
         "|u1" | "u1" | "<u1" => DType::U8,
         "|b1" | "b1" | "?" | "|?" => DType::Bool,
+        "<c8" | "c8" => DType::C64,
         _ => return None,
     })
 }
@@ -216,6 +218,22 @@ mod tests {
         let back = read_npy(&write_npy(&v).unwrap()).unwrap();
         assert_eq!(back.dtype(), DType::Bool);
         assert_eq!(back.to_i64_vec(), vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn npy_complex64_round_trips_and_reads_numpys_layout() {
+        let pairs: Vec<u8> = [1.5f32, -2.0, 0.0, 3.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let t = Tensor::from_le_bytes(DType::C64, vec![2], &pairs).unwrap();
+        let bytes = write_npy(&t).unwrap();
+        let back = read_npy(&bytes).unwrap();
+        assert_eq!(back.dtype(), DType::C64);
+        assert_eq!(back.to_le_bytes().unwrap(), pairs);
+        // The second, independent writer (test-support's, as numpy writes `<c8`).
+        let theirs = wasm_torch_test_support::npy::c64(&[2], &[1.5, -2.0, 0.0, 3.25]);
+        assert_eq!(read_npy(&theirs).unwrap().to_le_bytes().unwrap(), pairs);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use wasm_torch_format::model::{Graph, Instr, ValueSpec};
 use wasm_torch_format::Limits;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::ops::fft::{complex_call, ComplexCall};
 use crate::ops::registry::lookup;
 use crate::ops::{OpCtx, OpFn};
 use crate::tensor::Tensor;
@@ -23,6 +24,8 @@ use crate::weights::{build_weights, ArenaSources};
 pub struct Program {
     pub(crate) graph: Graph,
     pub(crate) ops: Vec<OpFn>,
+    /// Per op-table entry: what a call with a complex operand runs (see `ops::fft`).
+    pub(crate) complex: Vec<ComplexCall>,
     pub(crate) constants: Vec<Value>,
     pub(crate) weights: Vec<Tensor>,
     weight_bytes: u64,
@@ -101,9 +104,11 @@ impl Program {
             .iter()
             .map(|w| (w.numel() * w.dtype().size()) as u64)
             .sum();
+        let complex = graph.ops.iter().map(|n| complex_call(n)).collect();
         Ok(Program {
             graph,
             ops,
+            complex,
             constants,
             weights,
             weight_bytes,

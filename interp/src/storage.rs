@@ -47,6 +47,8 @@ pub(crate) enum Buf {
     U8(Vec<u8>),
     /// `f16` and `bf16` bit patterns.
     U16(Vec<u16>),
+    /// `c64`: (real, imaginary) pairs of f32.
+    C64(Vec<[f32; 2]>),
     /// A view into a shared weight source: `len` bytes from `start`.
     Ext {
         src: Arc<dyn ByteSource>,
@@ -67,6 +69,7 @@ impl Buf {
             Buf::I8(v) => bytemuck::cast_slice(v),
             Buf::U8(v) => v,
             Buf::U16(v) => bytemuck::cast_slice(v),
+            Buf::C64(v) => bytemuck::cast_slice(v),
             Buf::Ext { src, start, len } => &src.bytes()[*start..*start + *len],
         }
     }
@@ -82,6 +85,7 @@ impl Buf {
             Buf::I8(v) => bytemuck::cast_slice_mut(v),
             Buf::U8(v) => v,
             Buf::U16(v) => bytemuck::cast_slice_mut(v),
+            Buf::C64(v) => bytemuck::cast_slice_mut(v),
             Buf::Ext { .. } => return None,
         })
     }
@@ -138,6 +142,7 @@ elem!(i16, I16);
 elem!(i8, I8);
 elem!(u8, U8);
 elem!(u16, U16);
+elem!([f32; 2], C64);
 
 /// Largest single tensor allocation the interpreter attempts (bytes). wasm32 has 4 GiB in
 /// total; a model asking for more in one tensor is malformed or will not fit anyway.

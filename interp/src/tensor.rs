@@ -149,6 +149,10 @@ macro_rules! convert_all {
                     .iter()
                     .map(|&x| $conv_h(bf16::from_bits(x).to_f32())),
             )?,
+            // Complex to real keeps the real part, as PyTorch's casts do.
+            DType::C64 => {
+                collect_fallible(n, t.data::<[f32; 2]>()?.iter().map(|&x| $conv_h(x[0])))?
+            }
         };
         v
     }};
@@ -264,6 +268,7 @@ impl Tensor {
                 bytes.iter().map(|&b| u8::from(b != 0)).collect(),
             ),
             DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_from_le::<u16>(bytes)?),
+            DType::C64 => Tensor::from_vec(dtype, shape, vec_from_le::<[f32; 2]>(bytes)?),
         })
     }
 
@@ -290,6 +295,7 @@ impl Tensor {
                 Tensor::from_vec(dtype, shape, v)
             }
             DType::F16 | DType::BF16 => Tensor::from_vec(dtype, shape, vec_filled::<u16>(n, fill)?),
+            DType::C64 => Tensor::from_vec(dtype, shape, vec_filled::<[f32; 2]>(n, fill)?),
         })
     }
 
@@ -367,6 +373,7 @@ impl Tensor {
             DType::I8 => t.gathered::<i8>(),
             DType::U8 | DType::Bool => t.gathered::<u8>(),
             DType::F16 | DType::BF16 => t.gathered::<u16>(),
+            DType::C64 => t.gathered::<[f32; 2]>(),
         }
     }
 
@@ -574,6 +581,8 @@ impl Tensor {
                 shape,
                 v.iter().map(|&x| u8::from(x != 0.0)).collect(),
             ),
+            // A real value is a complex one with a zero imaginary part.
+            DType::C64 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| [x, 0.0]).collect()),
             _ => Tensor::from_i64_as(dtype, shape, v.iter().map(|&x| x as i64).collect()),
         }
     }
@@ -582,7 +591,7 @@ impl Tensor {
     pub(crate) fn from_f64_as(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Tensor {
         match dtype {
             DType::F64 => Tensor::from_vec(dtype, shape, v),
-            DType::F32 | DType::F16 | DType::BF16 => {
+            DType::F32 | DType::F16 | DType::BF16 | DType::C64 => {
                 Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect())
             }
             DType::Bool => Tensor::from_vec(
@@ -606,7 +615,9 @@ impl Tensor {
                 Tensor::from_vec(dtype, shape, v.iter().map(|&x| u8::from(x != 0)).collect())
             }
             DType::F64 => Tensor::from_vec(dtype, shape, v.iter().map(|&x| x as f64).collect()),
-            _ => Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect()),
+            DType::F32 | DType::F16 | DType::BF16 | DType::C64 => {
+                Tensor::from_f32_as(dtype, shape, v.iter().map(|&x| x as f32).collect())
+            }
         }
     }
 
@@ -622,7 +633,7 @@ impl Tensor {
         }
         let shape = self.shape.clone();
         Ok(match dtype {
-            DType::F32 | DType::F16 | DType::BF16 => {
+            DType::F32 | DType::F16 | DType::BF16 | DType::C64 => {
                 Tensor::from_f32_as(dtype, shape, self.f32s()?.into_owned())
             }
             DType::F64 => Tensor::from_vec(dtype, shape, self.f64s()?),
@@ -733,6 +744,10 @@ macro_rules! with_elem {
             }
             __D::F16 | __D::BF16 => {
                 type $T = u16;
+                $body
+            }
+            __D::C64 => {
+                type $T = [f32; 2];
                 $body
             }
         }

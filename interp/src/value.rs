@@ -229,6 +229,7 @@ pub fn scalar_type_to_dtype(code: i64) -> Result<DType> {
         5 => DType::F16,
         6 => DType::F32,
         7 => DType::F64,
+        9 => DType::C64,
         11 => DType::Bool,
         15 => DType::BF16,
         c => return Err(Error::runtime(format!("unsupported ScalarType code {c}"))),
@@ -246,6 +247,7 @@ pub fn dtype_to_scalar_type(d: DType) -> i64 {
         DType::F16 => 5,
         DType::F32 => 6,
         DType::F64 => 7,
+        DType::C64 => 9,
         DType::Bool => 11,
         DType::BF16 => 15,
     }

@@ -15,6 +15,7 @@ const DESCR_TO_DTYPE: Record<string, DType> = {
   '|i1': 'i8',
   '|u1': 'u8',
   '|b1': 'bool',
+  '<c8': 'c64',
 };
 const DTYPE_TO_DESCR: Partial<Record<DType, string>> = Object.fromEntries(
   Object.entries(DESCR_TO_DTYPE).map(([k, v]) => [v, k]),

@@ -1,12 +1,14 @@
 /**
  * The `Tensor` type: a dtype, a shape and a typed array holding the elements in row-major
  * order. 16-bit floats (`f16`, `bf16`) are exposed as their raw bits in a `Uint16Array`
- * because JavaScript has no portable 16-bit float array.
+ * because JavaScript has no portable 16-bit float array. Complex numbers (`c64`, PyTorch's
+ * `complex64`) are a `Float32Array` of interleaved (real, imaginary) pairs: twice as many
+ * floats as elements.
  */
 import { InvalidInputError } from './errors.js';
 
 /** Element types, named like the `.wtb` format's dtypes. */
-export type DType = 'f32' | 'f64' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u8' | 'bool';
+export type DType = 'f32' | 'f64' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u8' | 'bool' | 'c64';
 
 /** The typed array used for each dtype. */
 export interface DataTypeMap {
@@ -30,6 +32,8 @@ export interface DataTypeMap {
   u8: Uint8Array;
   /** Booleans, one byte each: 0 for false, 1 for true. */
   bool: Uint8Array;
+  /** Interleaved (real, imaginary) pairs. */
+  c64: Float32Array;
 }
 
 /** Any typed array a tensor can hold. */
@@ -48,7 +52,13 @@ const CTORS: Record<DType, ArrayCtor> = {
   i8: Int8Array as unknown as ArrayCtor,
   u8: Uint8Array as unknown as ArrayCtor,
   bool: Uint8Array as unknown as ArrayCtor,
+  c64: Float32Array as unknown as ArrayCtor,
 };
+
+/** Array entries per element: 2 for complex (real and imaginary part), 1 otherwise. */
+function lanes(dtype: DType): number {
+  return dtype === 'c64' ? 2 : 1;
+}
 
 /** True when `s` names a dtype. */
 export function isDType(s: unknown): s is DType {
@@ -57,7 +67,7 @@ export function isDType(s: unknown): s is DType {
 
 /** Bytes per element of `dtype`. */
 export function dtypeSize(dtype: DType): number {
-  return CTORS[dtype].BYTES_PER_ELEMENT;
+  return CTORS[dtype].BYTES_PER_ELEMENT * lanes(dtype);
 }
 
 function numelOf(shape: readonly number[]): number {
@@ -82,8 +92,9 @@ export class Tensor<D extends DType = DType> {
   /**
    * @param dtype element type
    * @param data  elements in row-major order: the dtype's typed array, or a plain array of
-   *              numbers (bigints for i64) which is converted
-   * @param shape dimensions; defaults to `[data.length]`
+   *              numbers (bigints for i64) which is converted; for `c64`, interleaved
+   *              (real, imaginary) pairs
+   * @param shape dimensions; defaults to `[data.length]` (`[data.length / 2]` for `c64`)
    */
   constructor(dtype: D, data: DataTypeMap[D] | ArrayLike<number> | ArrayLike<bigint>, shape?: readonly number[]) {
     if (!isDType(dtype)) throw new InvalidInputError(`unknown dtype '${String(dtype)}'`);
@@ -105,10 +116,12 @@ export class Tensor<D extends DType = DType> {
         throw new InvalidInputError(`cannot convert data to ${dtype}: ${(e as Error).message}`, { cause: e });
       }
     }
-    const sh = shape ? [...shape] : [arr.length];
+    const k = lanes(dtype);
+    if (arr.length % k !== 0) throw new InvalidInputError(`${dtype} data needs (real, imaginary) pairs, got ${arr.length} numbers`);
+    const sh = shape ? [...shape] : [arr.length / k];
     const numel = numelOf(sh);
-    if (numel !== arr.length) {
-      throw new InvalidInputError(`shape [${sh.join(', ')}] has ${numel} elements but data has ${arr.length}`);
+    if (numel * k !== arr.length) {
+      throw new InvalidInputError(`shape [${sh.join(', ')}] has ${numel} elements but data has ${arr.length / k}`);
     }
     this.dtype = dtype;
     this.shape = Object.freeze(sh);
@@ -117,7 +130,7 @@ export class Tensor<D extends DType = DType> {
 
   /** Number of elements. */
   get size(): number {
-    return this.data.length;
+    return this.data.length / lanes(this.dtype);
   }
 
   /** The elements' bytes (little-endian, as every supported engine is), without copying. */
@@ -130,7 +143,7 @@ export class Tensor<D extends DType = DType> {
     if (!isDType(dtype)) throw new InvalidInputError(`unknown dtype '${String(dtype)}'`);
     const Ctor = CTORS[dtype];
     const size = Ctor.BYTES_PER_ELEMENT;
-    if (bytes.byteLength % size !== 0) throw new InvalidInputError(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements`);
+    if (bytes.byteLength % dtypeSize(dtype) !== 0) throw new InvalidInputError(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements`);
     const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
     const data = new Ctor(aligned.buffer, aligned.byteOffset, aligned.byteLength / size);
     return new Tensor(dtype, data as DataTypeMap[D], shape);

@@ -68,7 +68,7 @@ export const ExecutionTarget = Object.freeze({ CPU: 0, GPU: 1, TPU: 2, AUTO: 3 }
 /** wasi-nn witx tensor types, and the wasm-torch dtype name of each. */
 export const TensorType = Object.freeze({ F16: 0, F32: 1, F64: 2, U8: 3, I32: 4, I64: 5 });
 const TENSOR_DTYPES = ['f16', 'f32', 'f64', 'u8', 'i32', 'i64'];
-const DTYPE_SIZE = { f16: 2, bf16: 2, f32: 4, f64: 8, i64: 8, i32: 4, i16: 2, i8: 1, u8: 1, bool: 1 };
+const DTYPE_SIZE = { f16: 2, bf16: 2, f32: 4, f64: 8, i64: 8, i32: 4, i16: 2, i8: 1, u8: 1, bool: 1, c64: 8 };
 
 /** The `.wtb` magic: `\x89WTB\r\n\x1a\n`. */
 const WTB_MAGIC = [0x89, 0x57, 0x54, 0x42, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -292,16 +292,23 @@ export function createWasiNnImports(wasmTorch, options = {}) {
         if (type >= TENSOR_DTYPES.length) fail(NnErrno.INVALID_ARGUMENT, `unknown tensor type ${type}`);
         let dtype = TENSOR_DTYPES[type];
         if (dtype === 'u8' && spec.dtype === 'bool') dtype = 'bool';
+        // WASI-NN has no complex type: a c64 input is f32 with a trailing dimension of 2
+        // holding (real, imaginary) pairs; the model's view drops that dimension.
+        const pairs = spec.dtype === 'c64' && dtype === 'f32' && rank === spec.shape.length + 1 && rank > 0 && mem.dv.getUint32(dimsPtr + 4 * (rank - 1), true) === 2;
+        if (pairs) dtype = 'c64';
         if (dtype !== spec.dtype) {
+          if (spec.dtype === 'c64') {
+            fail(NnErrno.INVALID_ARGUMENT, `input '${spec.name}': the model expects c64, which WASI-NN carries as f32 with a trailing dimension of 2 (real, imaginary)`);
+          }
           fail(NnErrno.INVALID_ARGUMENT, `input '${spec.name}': tensor type ${dtype} given, the model expects ${spec.dtype}`);
         }
-        if (rank !== spec.shape.length) {
+        if (rank - (pairs ? 1 : 0) !== spec.shape.length) {
           fail(NnErrno.INVALID_ARGUMENT, `input '${spec.name}': ${rank} dimensions given, the model expects ${spec.shape.length} ([${spec.shape.join(', ')}])`);
         }
         checkRange(mem, dimsPtr, rank * 4, 'tensor dimensions');
         const shape = [];
         let bytes = DTYPE_SIZE[dtype];
-        for (let i = 0; i < rank; i++) {
+        for (let i = 0; i < rank - (pairs ? 1 : 0); i++) {
           const d = mem.dv.getUint32(dimsPtr + 4 * i, true);
           const want = spec.shape[i];
           if (typeof want === 'number' && want !== d) {

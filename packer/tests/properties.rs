@@ -44,6 +44,24 @@ fn check_weight(t: &TensorInfo, w: &WeightIr, bytes: &[u8]) {
     }
 }
 
+/// True when a signature entry, tensor or inline constant tensor of `g` is complex.
+fn has_complex(g: &wasm_torch_format::Graph) -> bool {
+    fn in_const(c: &wasm_torch_format::ConstValue) -> bool {
+        match c {
+            wasm_torch_format::ConstValue::Tensor(t) => t.dtype.is_complex(),
+            wasm_torch_format::ConstValue::List(items) => items.iter().any(in_const),
+            _ => false,
+        }
+    }
+    let sig = g.signature.inputs.iter().chain(&g.signature.outputs);
+    sig.map(|v| v.dtype).any(|d| d.is_complex())
+        || g.tensors
+            .iter()
+            .any(|t| t.dtype.is_complex() || t.stored_dtype.is_complex())
+        || g.states.iter().any(|s| s.dtype.is_complex())
+        || g.constants.iter().any(in_const)
+}
+
 fn pieces(len: usize, cuts: &[u16]) -> Vec<std::ops::Range<usize>> {
     let mut out = vec![];
     let mut pos = 0;
@@ -84,8 +102,9 @@ proptest! {
         for (t, w) in g.tensors.iter().zip(&ir.weights) {
             check_weight(t, w, arena.tensor(&g, t).unwrap());
         }
-        // Scalar inputs and assets (format 1.1) raise the minor; anything else here is 1.0.
-        let minor = u16::from(!ir.scalar_inputs.is_empty() || !ir.assets.is_empty());
+        // Scalar inputs, assets and the complex dtype (format 1.1) raise the minor; anything
+        // else here is 1.0.
+        let minor = u16::from(!ir.scalar_inputs.is_empty() || !ir.assets.is_empty() || has_complex(&g));
         // Streaming with arbitrary piece boundaries and arena segmentation == whole file,
         // incl. every chunk's bytes; every tensor stays 64-byte aligned in memory.
         let seg = [0u64, 64, 256, 4096, SEGMENT_TARGET][cuts[0] as usize % 5];

@@ -31,6 +31,11 @@ pub fn f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
     encode("<f4", shape, &crate::f32_bytes(values))
 }
 
+/// A complex64 (`<c8`) `.npy` of interleaved (real, imaginary) pairs.
+pub fn c64(shape: &[usize], pairs: &[f32]) -> Vec<u8> {
+    encode("<c8", shape, &crate::f32_bytes(pairs))
+}
+
 /// An i64 `.npy`.
 pub fn i64(shape: &[usize], values: &[i64]) -> Vec<u8> {
     let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -34,6 +34,7 @@ pub(crate) mod deform_conv;
 pub(crate) mod distance;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
+pub(crate) mod fft;
 pub(crate) mod index;
 pub(crate) mod inplace;
 pub(crate) mod linalg;
@@ -95,4 +96,5 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     vision_ps::register(r);
     deform_conv::register(r);
     unique::register(r);
+    fft::register(r);
 }

@@ -56,6 +56,11 @@ pub(crate) fn promote(a: DType, b: DType) -> DType {
     if a == b {
         return a;
     }
+    // The only complex type wins over every real one (f64 included: PyTorch gives
+    // complex128 there, the nearest this format has is c64).
+    if a == C64 || b == C64 {
+        return C64;
+    }
     match (category(a), category(b)) {
         (Cat::Bool, _) => b,
         (_, Cat::Bool) => a,

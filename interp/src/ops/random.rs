@@ -153,7 +153,7 @@ fn perm_limit(dt: DType) -> u64 {
         DType::I32 => 1 << 31,
         DType::F16 => 1 << 11,
         DType::BF16 => 1 << 8,
-        DType::F32 => 1 << 24,
+        DType::F32 | DType::C64 => 1 << 24,
         DType::Bool => 2,
         DType::I64 | DType::F64 => u64::MAX,
     }

@@ -584,6 +584,9 @@ fn pool() -> Vec<Value> {
         )),
         Value::List(vec![f(vec![2, 3]), f(vec![2, 3])]),
         Value::List(vec![f(vec![2]), Value::None]),
+        Value::Tensor(
+            Tensor::from_le_bytes(crate::tensor::DType::C64, vec![2, 2], &[0x3f; 32]).unwrap(),
+        ),
     ]
 }
 
@@ -600,8 +603,11 @@ fn no_op_panics_on_bad_arguments() {
         seed
     };
     let mut failures = Vec::new();
-    for name in supported_ops() {
-        let f = lookup(name).unwrap();
+    let variants = supported_ops()
+        .into_iter()
+        .filter_map(|n| crate::ops::fft::complex_variant(n).map(|f| (n, f)));
+    let registered = supported_ops().into_iter().map(|n| (n, lookup(n).unwrap()));
+    for (name, f) in registered.chain(variants) {
         for trial in 0..1500 {
             let len = (next() % 10) as usize;
             let args: Vec<Value> = (0..len)

@@ -203,6 +203,26 @@ fn list_concat(args: &[Value]) -> Result<Vec<Value>> {
     Ok(vec![Value::List(l)])
 }
 
+/// Longest list `list * n` may build (a shape or index list; more is a malformed model).
+const MAX_REPEATED_LIST: usize = 1 << 20;
+
+/// `list * n` / `n * list`: the list repeated `n` times (empty for `n <= 0`), as Python.
+fn list_repeat(list: &Value, n: &Value) -> Result<Vec<Value>> {
+    let l = list.as_list()?;
+    let n = usize::try_from(n.as_int()?).unwrap_or(0);
+    if l.len().saturating_mul(n) > MAX_REPEATED_LIST {
+        return Err(Error::runtime(format!(
+            "list of {} repeated {n} times is too long",
+            l.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(l.len() * n);
+    for _ in 0..n {
+        out.extend_from_slice(l);
+    }
+    Ok(vec![Value::List(out)])
+}
+
 /// `l[start:end:step]` for lists (Python semantics, step > 0).
 fn list_slice(args: &[Value]) -> Result<Vec<Value>> {
     let l = arg(args, 0)?.as_list()?;
@@ -422,6 +442,8 @@ pub(crate) fn register(r: &mut OpList) {
         "aten::__getitem__.t" => |_: &mut OpCtx, a: Vec<Value>| getitem(&a),
         "aten::append.t" => |_: &mut OpCtx, a: Vec<Value>| append(&a),
         "aten::add.t" => |_: &mut OpCtx, a: Vec<Value>| list_concat(&a),
+        "aten::mul.left_t" => |_: &mut OpCtx, a: Vec<Value>| list_repeat(arg(&a, 0)?, arg(&a, 1)?),
+        "aten::mul.right_" => |_: &mut OpCtx, a: Vec<Value>| list_repeat(arg(&a, 1)?, arg(&a, 0)?),
         "aten::slice.t" => |_: &mut OpCtx, a: Vec<Value>| list_slice(&a),
         "aten::list.t" => |_: &mut OpCtx, a: Vec<Value>| Ok(vec![Value::List(arg(&a, 0)?.as_list()?.to_vec())]),
         "aten::__range_length.default" => |_: &mut OpCtx, a: Vec<Value>| range_length(&a),
@@ -505,6 +527,13 @@ mod tests {
             vec![l3, Value::Int(1), Value::None, Value::Int(2)],
         );
         assert_eq!(s.as_ints().unwrap(), vec![2, 2]);
+        let ones = Value::List(vec![Value::Int(1)]);
+        let r = call_v("aten::mul.left_t", vec![ones.clone(), Value::Int(3)]);
+        assert_eq!(r.as_ints().unwrap(), vec![1, 1, 1]);
+        let r = call_v("aten::mul.right_", vec![Value::Int(-2), ones.clone()]);
+        assert_eq!(r.as_ints().unwrap(), Vec::<i64>::new());
+        let huge = lookup("aten::mul.left_t").unwrap();
+        assert!(huge(&mut OpCtx::default(), vec![ones, Value::Int(1 << 40)]).is_err());
         let f = lookup("aten::floordiv.int").unwrap();
         assert!(f(&mut OpCtx::default(), vec![Value::Int(1), Value::Int(0)]).is_err());
     }

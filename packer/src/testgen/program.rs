@@ -104,6 +104,10 @@ fn elements(b: &mut Bytes<'_>, dtype: DType, n: usize) -> Vec<u8> {
             DType::I8 => out.push(i as i8 as u8),
             DType::U8 => out.push(i as u8),
             DType::Bool => out.push((i & 1) as u8),
+            DType::C64 => {
+                out.extend_from_slice(&(f as f32).to_le_bytes());
+                out.extend_from_slice(&(i as f32).to_le_bytes());
+            }
         }
     }
     out

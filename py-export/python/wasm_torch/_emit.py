@@ -64,7 +64,8 @@ def const_to_tagged(v: Any) -> Tuple:
 
 def tensor_bytes(t: torch.Tensor) -> bytes:
     """Little-endian contiguous bytes of a CPU tensor."""
-    t = t.detach().contiguous().cpu()
+    # resolve_conj: a complex tensor may carry a lazy conjugate bit numpy cannot read.
+    t = t.detach().resolve_conj().contiguous().cpu()
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().tobytes()
     return t.numpy().tobytes()

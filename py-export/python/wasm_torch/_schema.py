@@ -21,6 +21,7 @@ SCALAR_TYPE_CODES = {
     torch.float16: 5,
     torch.float32: 6,
     torch.float64: 7,
+    torch.complex64: 9,
     torch.bool: 11,
     torch.bfloat16: 15,
 }
@@ -37,6 +38,7 @@ DTYPE_NAMES = {
     torch.int8: "i8",
     torch.uint8: "u8",
     torch.bool: "bool",
+    torch.complex64: "c64",
 }
 
 NAME_TO_DTYPE = {v: k for k, v in DTYPE_NAMES.items()}

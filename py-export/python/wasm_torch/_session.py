@@ -19,6 +19,7 @@ _NP_DTYPES = {
     "i8": np.int8,
     "u8": np.uint8,
     "bool": np.bool_,
+    "c64": np.complex64,
 }
 _NAMES = {np.dtype(v): k for k, v in _NP_DTYPES.items()}
 

@@ -55,7 +55,9 @@ impl TensorType {
             DType::U8 | DType::Bool => TensorType::U8,
             DType::I32 => TensorType::I32,
             DType::I64 => TensorType::I64,
-            DType::I8 | DType::I16 => return None,
+            // WASI-NN has no complex type: c64 travels as Fp32 with a trailing dim of 2
+            // (see `to_interp` / `from_interp`).
+            DType::I8 | DType::I16 | DType::C64 => return None,
         })
     }
 }
@@ -120,6 +122,9 @@ impl Tensor {
     /// [`MAX_TENSOR_BYTES`] or one that overflows → `TooLarge`.
     pub(crate) fn to_interp(&self, spec: &ValueSpec) -> Result<wasm_torch_interp::Tensor> {
         let name = &spec.name;
+        if spec.dtype == DType::C64 {
+            return self.complex_to_interp(spec);
+        }
         let dtype = match (self.ty.dtype(), spec.dtype) {
             (DType::U8, DType::Bool) => DType::Bool,
             (have, want) if have == want => have,
@@ -179,9 +184,49 @@ impl Tensor {
         )?)
     }
 
+    /// A complex (`c64`) input: WASI-NN has no complex type, so the caller passes `Fp32`
+    /// with one more dimension of size 2 holding (real, imaginary) pairs, the bytes of
+    /// PyTorch's `view_as_real`. Anything else is `InvalidArgument`.
+    fn complex_to_interp(&self, spec: &ValueSpec) -> Result<wasm_torch_interp::Tensor> {
+        if self.ty != TensorType::Fp32 || self.dimensions.last() != Some(&2) {
+            return Err(Error::invalid_argument(format!(
+                "input '{}': the model expects complex (c64) [{}], which WASI-NN carries as \
+                 Fp32 with a trailing dimension of 2 (real, imaginary); got {:?} {:?}",
+                spec.name,
+                describe_shape(&spec.shape),
+                self.ty,
+                self.dimensions
+            )));
+        }
+        // Check rank, dims and byte length as for a real input of two f32 per element.
+        let mut as_pairs = ValueSpec {
+            dtype: DType::F32,
+            ..spec.clone()
+        };
+        as_pairs.shape.push(Dim::Fixed(2));
+        self.to_interp(&as_pairs)?;
+        let shape: Vec<usize> = self.dimensions[..self.dimensions.len() - 1]
+            .iter()
+            .map(|&d| d as usize)
+            .collect();
+        Ok(wasm_torch_interp::Tensor::from_le_bytes(
+            DType::C64,
+            shape,
+            &self.data,
+        )?)
+    }
+
     /// Convert an interpreter output. `bool` becomes `U8` (same bytes), `i8`/`i16` are widened
-    /// to `I32`; a dimension above `u32::MAX` is `TooLarge`.
+    /// to `I32`, `c64` becomes `Fp32` with a trailing dimension of 2 (same bytes); a dimension
+    /// above `u32::MAX` is `TooLarge`.
     pub(crate) fn from_interp(t: &wasm_torch_interp::Tensor) -> Result<Tensor> {
+        if t.dtype() == DType::C64 {
+            let mut out = Tensor::from_interp(&t.cast(DType::F32)?)?;
+            out.dimensions.push(2);
+            out.ty = TensorType::Fp32;
+            out.data = t.to_le_bytes()?;
+            return Ok(out);
+        }
         let (ty, t) = match TensorType::from_dtype(t.dtype()) {
             Some(ty) => (ty, t.clone()),
             None => (TensorType::I32, t.cast(DType::I32)?),
@@ -225,6 +270,29 @@ mod tests {
             name: "x".into(),
             dtype,
             shape,
+        }
+    }
+
+    #[test]
+    fn complex_travels_as_fp32_pairs_both_ways() {
+        let s = spec(DType::C64, vec![Dim::Fixed(2)]);
+        let t = Tensor::from_f32(vec![2, 2], &[1., 2., 3., 4.]);
+        let it = t.to_interp(&s).unwrap();
+        assert_eq!((it.dtype(), it.shape()), (DType::C64, &[2usize][..]));
+        let back = Tensor::from_interp(&it).unwrap();
+        assert_eq!(back.dimensions, vec![2, 2]);
+        assert_eq!(back.ty, TensorType::Fp32);
+        assert_eq!(back.to_f32_vec().unwrap(), vec![1., 2., 3., 4.]);
+        // Without the trailing pair dimension, or as another type: a typed error.
+        for bad in [
+            Tensor::from_f32(vec![4], &[1., 2., 3., 4.]),
+            Tensor::from_f32(vec![1, 2], &[1., 2.]),
+            Tensor::new(vec![2, 2], TensorType::I32, vec![0; 16]),
+        ] {
+            assert_eq!(
+                bad.to_interp(&s).unwrap_err().code(),
+                ErrorCode::InvalidArgument
+            );
         }
     }
 
