@@ -216,6 +216,11 @@ fn list_repeat(list: &Value, n: &Value) -> Result<Vec<Value>> {
             l.len()
         )));
     }
+    // An empty list stays empty however many times it is repeated (without looping `n`
+    // times: `n` may be i64::MAX).
+    if l.is_empty() {
+        return Ok(vec![Value::List(Vec::new())]);
+    }
     let mut out = Vec::with_capacity(l.len() * n);
     for _ in 0..n {
         out.extend_from_slice(l);
