@@ -30,6 +30,11 @@ for t in "${targets[@]}"; do
     if grep -qE "ERROR: libFuzzer|panicked|SUMMARY: " "/tmp/fuzz-$t.log"; then
         echo "!! $t found a crash: see /tmp/fuzz-$t.log and fuzz/artifacts/$t/"
         status=1
+    elif ! grep -qE "^stat::number_of_executed_units: *[1-9]" "/tmp/fuzz-$t.log"; then
+        # No final stats means the target never ran to its time limit (build failure, killed,
+        # crashed before libFuzzer's report): that is a failed run, not a clean one.
+        echo "!! $t did not finish its run (no final stats): see /tmp/fuzz-$t.log"
+        status=1
     fi
 done
 exit $status
