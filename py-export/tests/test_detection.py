@@ -51,7 +51,7 @@ def _run_op(tmp_path, fn, args, name):
     return wasm_torch.load(p).run(*args)
 
 
-@pytest.mark.parametrize("n", [0, 1, 40])
+@pytest.mark.parametrize("n", [0, 1, 40, 3000])
 def test_nms_matches_torchvision(tmp_path, n):
     gen = torch.Generator().manual_seed(n)
     boxes = _boxes(n, gen)

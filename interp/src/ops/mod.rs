@@ -38,6 +38,7 @@ pub(crate) mod fft;
 pub(crate) mod index;
 pub(crate) mod inplace;
 pub(crate) mod linalg;
+pub(crate) mod nms;
 pub(crate) mod norm;
 pub(crate) mod order;
 pub(crate) mod pad;

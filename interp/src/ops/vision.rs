@@ -109,51 +109,11 @@ fn nms(args: &[Value]) -> Result<Vec<Value>> {
 }
 
 fn nms_in<T: Real>(boxes: &Tensor, scores: &Tensor, thr: f64) -> Result<Vec<i64>> {
-    let b = reals::<T>(boxes)?;
-    let s = reals::<T>(scores)?;
-    let n = s.len();
-    let thr = T::of(thr);
-    let area: Vec<T> = (0..n)
-        .map(|i| (b[4 * i + 2] - b[4 * i]) * (b[4 * i + 3] - b[4 * i + 1]))
-        .collect();
-    // Stable descending order; NaN scores sort first, as torch.sort puts NaN above every value.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&x, &y| {
-        let (a, c) = (s[x].f64(), s[y].f64());
-        match (a.is_nan(), c.is_nan()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Less,
-            (false, true) => std::cmp::Ordering::Greater,
-            _ => c.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
-        }
-    });
-    let zero = T::of(0.0);
-    let mut suppressed = vec![false; n];
-    let mut keep = Vec::new();
-    for (oi, &i) in order.iter().enumerate() {
-        if suppressed[i] {
-            continue;
-        }
-        keep.push(i as i64);
-        let (ix1, iy1, ix2, iy2) = (b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]);
-        for &j in &order[oi + 1..] {
-            if suppressed[j] {
-                continue;
-            }
-            let xx1 = maxr(ix1, b[4 * j]);
-            let yy1 = maxr(iy1, b[4 * j + 1]);
-            let xx2 = minr(ix2, b[4 * j + 2]);
-            let yy2 = minr(iy2, b[4 * j + 3]);
-            let w = maxr(zero, xx2 - xx1);
-            let h = maxr(zero, yy2 - yy1);
-            let inter = w * h;
-            let ovr = inter / (area[i] + area[j] - inter);
-            if ovr > thr {
-                suppressed[j] = true;
-            }
-        }
-    }
-    Ok(keep)
+    Ok(super::nms::greedy_nms(
+        &reals::<T>(boxes)?,
+        &reals::<T>(scores)?,
+        thr,
+    ))
 }
 
 /// Checked `[N, C, H, W]` input and `[K, 5]` rois (`batch_index, x1, y1, x2, y2`), and the
