@@ -49,6 +49,33 @@ def memory_rows(native: dict, web: list) -> list:
     return out
 
 
+def browser_section(browser: list, summary: dict) -> list:
+    """The headless-Chromium table: per model and thread count, onnxruntime-web on the page,
+    wasm-torch's threads build in a WorkerSession and (1 thread) wasm-torch on the page's main
+    thread, all timed in alternation in one page; ratios < 1 mean wasm-torch is faster."""
+    ok = [b for b in browser if "ort_ms" in b]
+    version = ok[0]["browser"] if ok else "chromium"
+    md = ["", f"Headless {version}, paired in one page (`benches/e2e/bench_browser.mjs`): onnxruntime-web's wasm EP "
+          "on the page, wasm-torch's threads build in a WorkerSession with a pool of N, and at one thread wasm-torch "
+          "on the page's main thread (the build detection picks there). Engines alternate run by run; median ms.", "",
+          "| model | threads | ORT-web | wasm-torch worker | wasm-torch main thread | worker/ORT-web | main/ORT-web |",
+          "|---|---|---|---|---|---|---|"]
+    ratio = lambda a, b: a / b if a and b else None  # noqa: E731
+    per_t: dict = {}
+    for b in ok:
+        w, m = ratio(b.get("worker_ms"), b["ort_ms"]), ratio(b.get("main_ms"), b["ort_ms"])
+        per_t.setdefault(str(b["threads"]), {"worker": [], "main": []})
+        per_t[str(b["threads"])]["worker"].append(w)
+        per_t[str(b["threads"])]["main"].append(m)
+        md.append(f"| {b['name']} | {b['threads']} | {fmt(b['ort_ms'])} | {fmt(b.get('worker_ms'))} | "
+                  f"{fmt(b.get('main_ms'))} | {fmt(w)} | {fmt(m)} |")
+    md += ["", "Geometric means (Chromium): " + ", ".join(
+        f"{t} thread(s): worker/ORT-web {fmt(geomean(v['worker']))}"
+        + (f", main/ORT-web {fmt(geomean(v['main']))}" if any(v["main"]) else "") for t, v in sorted(per_t.items())) + "."]
+    summary["chromium"] = {t: {k: geomean(v[k]) for k in v} for t, v in per_t.items()}
+    return md
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--native", required=True)
@@ -59,6 +86,7 @@ def main() -> int:
     ap.add_argument("--peak-gflops", type=float, default=30.0)
     ap.add_argument("--command", default="benches/e2e/run.sh")
     ap.add_argument("--load", help="bench_load.mjs's JSON (100 MB model load time)")
+    ap.add_argument("--browser", help="bench_browser.mjs's JSON lines (headless Chromium, paired in one page)")
     args = ap.parse_args()
 
     native = json.load(open(args.native))
@@ -133,11 +161,16 @@ def main() -> int:
                f"({load['load_mb_per_s']:.0f} MB/s), first run {load['first_run_ms']:.0f} ms, steady run "
                f"{load['steady_run_ms']:.0f} ms; ready to run (load + first run - steady run, i.e. weight "
                f"packing counted) **{load['ready_ms']:.0f} ms**. Output vs PyTorch: {load['max_rel_err']:.1e} relative."]
-    errs = [e for r in rows for e in r["errors"]]
+    browser = [json.loads(line) for line in open(args.browser) if line.strip().startswith("{")] if args.browser else []
+    if browser:
+        md += browser_section(browser, summary)
+    errs = [e for r in rows for e in r["errors"]] + [f"chromium {b['name']} {b['threads']}t: {b['error']}"
+                                                    for b in browser if "error" in b]
     if errs:
         md += ["", "Errors:", ""] + [f"- {e}" for e in errs]
     open(args.out_md, "w").write("\n".join(md) + "\n")
     json.dump({"versions": {**native["versions"], "node": args.node_version}, "rows": rows, "memory": mem_rows, "load": load,
+               "browser": browser,
                "geomean": summary},
               open(args.out_json, "w"), indent=2)
     print("\n".join(md))

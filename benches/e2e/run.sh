@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end comparison, in one run: builds the zoo and the wasm bundles, measures native
 # PyTorch and onnxruntime, onnxruntime-web (wasm backend) and wasm-torch's builds, and writes the
-# ratio table (latency, and peak resident memory during inference) to
+# ratio table (latency, and peak resident memory during inference; headless Chromium paired
+# in one page beside Node) to
 # benches/e2e/results/table.{md,json}.
 #
 #   benches/e2e/run.sh [--models a,b] [--seconds S] [--min-runs N]
@@ -47,12 +48,17 @@ done
 for v in simd scalar; do
     $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant $v --threads 1 "${common[@]}" | tee -a "$web"
 done
+# Headless Chromium: onnxruntime-web and wasm-torch (WorkerSession threads build; main thread at
+# one thread) paired in one page per thread count. The zoo must be inside the repository.
+browser="$OUT/browser.jsonl"
+node "$HERE/bench_browser.mjs" --zoo "$ZOO" --threads 1,2 --out "$browser" --min-runs "$RUNS" --seconds "$SECS" \
+    ${MODELS:+--models "$MODELS"}
 # Resident memory (one fresh process per model and engine; PyTorch's probe ran in bench_native.py).
 $NODE "$HERE/bench_web.mjs" --engine ort --threads 1 --rss "${common[@]}" | tee -a "$web"
 $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant simd --threads 1 --rss "${common[@]}" | tee -a "$web"
 # Load time of a 100 MB model (ready to run, weight packing counted).
 [ -f "$ZOO/mlp_100mb.wtb" ] || .venv/bin/python "$HERE/make_load_model.py" --out "$ZOO"
 $NODE "$HERE/bench_load.mjs" --dir "$ZOO" --variant simd | tee "$OUT/load.json"
-.venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" --load "$OUT/load.json" \
+.venv/bin/python "$HERE/report.py" --native "$OUT/native.json" --web "$web" --load "$OUT/load.json" --browser "$browser" \
     --out-md "$OUT/table.md" --out-json "$OUT/table.json" --node-version "$($NODE --version)" \
     --command "benches/e2e/run.sh${ARGS:+ $ARGS}"
