@@ -26,8 +26,9 @@ use crate::tensor::Tensor;
 
 /// One run of the entry function that goes along with a streaming load.
 pub(crate) enum EarlyRun {
-    /// Inputs given; the graph has not arrived.
-    Waiting(Vec<(String, Tensor)>),
+    /// Inputs given (and the packing budget, when not the default); the graph has not
+    /// arrived.
+    Waiting(Vec<(String, Tensor)>, Option<usize>),
     /// Executing; `frame.pc` waits until `need[pc] <= chunks built`.
     Running {
         session: Box<Session>,
@@ -36,7 +37,7 @@ pub(crate) enum EarlyRun {
         need: Vec<u32>,
     },
     /// A model with session state: runs on the complete program at the end of the load.
-    AtFinish(Vec<(String, Tensor)>),
+    AtFinish(Vec<(String, Tensor)>, Option<usize>),
     /// The entry function returned.
     Done {
         session: Box<Session>,
@@ -101,14 +102,17 @@ fn chunks_needed(graph: &Graph) -> Vec<u32> {
 impl EarlyRun {
     /// The graph arrived: check the inputs and start (or, for a stateful model, defer).
     pub(crate) fn start(self, graph: &Graph, ops: Vec<OpFn>) -> Result<EarlyRun> {
-        let EarlyRun::Waiting(inputs) = self else {
+        let EarlyRun::Waiting(inputs, budget) = self else {
             return Ok(self);
         };
         if !graph.states.is_empty() {
-            return Ok(EarlyRun::AtFinish(inputs));
+            return Ok(EarlyRun::AtFinish(inputs, budget));
         }
         let program = Arc::new(Program::without_weights(graph, ops)?);
         let mut session = Box::new(Session::new(program)?);
+        if let Some(b) = budget {
+            session.set_prepack_budget(b);
+        }
         let frame = session.start_resumable(&named(&inputs))?;
         Ok(EarlyRun::Running {
             session,
@@ -170,8 +174,11 @@ impl EarlyRun {
                     outputs,
                 })
             }
-            EarlyRun::AtFinish(inputs) | EarlyRun::Waiting(inputs) => {
+            EarlyRun::AtFinish(inputs, budget) | EarlyRun::Waiting(inputs, budget) => {
                 let mut session = Session::new(Arc::clone(program))?;
+                if let Some(b) = budget {
+                    session.set_prepack_budget(b);
+                }
                 let outputs = session.run(&named(&inputs))?;
                 Ok(FirstRun { session, outputs })
             }

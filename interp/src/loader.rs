@@ -117,8 +117,17 @@ impl StreamingLoader {
             ));
         }
         self.parser = self.parser.with_segment_target(0);
-        self.early = Some(EarlyRun::Waiting(inputs));
+        self.early = Some(EarlyRun::Waiting(inputs, None));
         Ok(self)
+    }
+
+    /// The packed-weight budget of the run while loading's session (see
+    /// `Session::set_prepack_budget`), so it runs as a session with that budget would; set
+    /// after [`StreamingLoader::run_while_loading`], before the first byte.
+    pub fn set_run_prepack_budget(&mut self, bytes: usize) {
+        if let Some(EarlyRun::Waiting(_, budget)) = &mut self.early {
+            *budget = Some(bytes);
+        }
     }
 
     /// The next instruction of the entry function a run while loading waits to execute
