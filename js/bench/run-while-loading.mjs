@@ -8,10 +8,12 @@
 //        [--runs 3] [--variant simd] [--threads N|false] [--browser chromium]
 //
 // Node runs in this process; --browser chromium runs the same measurement
-// (rwl-measure.mjs) on a headless Chromium page, single-threaded on the page.
+// (rwl-measure.mjs) on a headless Chromium page, single-threaded on the page. The throttled
+// server (js/test/browser/server.mjs, `?throttle=`) runs in a process of its own, as a network
+// would: in the measuring process its sends would wait whenever wasm computes.
+import { spawn } from 'node:child_process';
 import { resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serve } from '../test/browser/server.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : dflt);
@@ -27,7 +29,16 @@ const browser = opt('browser', undefined);
 const threadsArg = opt('threads', 'false');
 const threads = threadsArg === 'false' ? false : Number(threadsArg);
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const server = await serve({ isolated: true });
+const serverProcess = spawn(process.execPath, [fileURLToPath(new URL('../test/browser/server.mjs', import.meta.url)), '--port', String(18000 + Math.floor(Math.random() * 2000))], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const server = await new Promise((ok, fail) => {
+  serverProcess.once('exit', (code) => fail(new Error(`the server exited (${code})`)));
+  serverProcess.stdout.on('data', (d) => {
+    const m = /serving (http:\/\/[^/\s]+)/.exec(String(d));
+    if (m) ok({ url: m[1], close: () => serverProcess.kill() });
+  });
+});
 const urlOf = (m) => `${server.url}/${relative(ROOT, resolve(dir, `${m}.wtb`)).split('\\').join('/')}`;
 
 const results = [];

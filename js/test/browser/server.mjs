@@ -97,7 +97,17 @@ async function sendThrottled(path, res, bytesPerSecond) {
       const due = start + (sent / bytesPerSecond) * 1000 - performance.now();
       if (due > 1) await new Promise((r) => setTimeout(r, due));
       sent += piece.length;
-      if (!res.write(piece)) await new Promise((r) => (res.once('drain', r), res.once('close', r)));
+      if (!res.write(piece)) {
+        await new Promise((r) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            r();
+          };
+          res.on('drain', go);
+          res.on('close', go);
+        });
+      }
     }
     res.end();
   } catch {
