@@ -311,7 +311,7 @@ impl Exec<'_> {
                             }
                         }
                     }
-                    self.account(&regs, plan, pc);
+                    self.account(regs, plan, pc);
                     self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
