@@ -537,6 +537,51 @@ mod tests {
         assert!(loader.run_while_loading(input_x()).is_err());
     }
 
+    /// A model with session state (its initial value a weight) runs when the load ends, and
+    /// the returned session carries the state the run wrote.
+    #[test]
+    fn a_stateful_model_runs_when_the_load_ends() {
+        use wasm_torch_test_support::fixtures::kv_cache;
+        let init: Vec<f32> = (0..32).map(|i| -(i as f32)).collect();
+        let ir = kv_cache::model(
+            vec![1, 8, 4],
+            wasm_torch_format::StateInit::Tensor(0),
+            &init,
+        );
+        let bytes = pack(&ir, &PackOptions::default()).unwrap();
+        let inputs = || {
+            vec![
+                ("pos".to_string(), crate::Tensor::from_i64(vec![1], vec![3])),
+                (
+                    "x".to_string(),
+                    crate::Tensor::from_f32(vec![1, 1, 4], vec![7.0; 4]),
+                ),
+            ]
+        };
+        let mut loader = StreamingLoader::new().run_while_loading(inputs()).unwrap();
+        for piece in bytes.chunks(9) {
+            loader.feed(piece).unwrap();
+            assert_eq!(
+                loader.run_position(),
+                None,
+                "a stateful model does not start early"
+            );
+        }
+        let (program, first) = loader.finish_run().unwrap();
+        let first = first.unwrap();
+        let mut fresh = crate::Session::new(program).unwrap();
+        let owned = inputs();
+        let named: Vec<(&str, crate::Tensor)> =
+            owned.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let want = fresh.run(&named).unwrap();
+        assert_eq!(first.outputs[0].1.to_f32_vec(), want[0].1.to_f32_vec());
+        assert_eq!(first.outputs[0].1.to_f32_vec()[12..16], [14.0; 4]);
+        assert_eq!(
+            first.session.states()[0].to_f32_vec(),
+            fresh.states()[0].to_f32_vec()
+        );
+    }
+
     /// A Linear stack whose int8 weights (per output channel) each have a chunk of their
     /// own: streamed, every such chunk is packed on arrival and released, and the program
     /// computes what the whole-file load computes.
