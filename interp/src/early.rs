@@ -12,7 +12,9 @@
 //! the same arena bytes the finished [`Program`] holds — so its outputs are the bits a
 //! load-then-run gives. Calls into other functions (`CallFunction`) wait for every weight
 //! any function reads (a call runs to completion once started). A model with session state
-//! runs when the load completes (its initial states may copy weights).
+//! runs when the load completes (its initial states may copy weights). The run's program is
+//! a weightless copy of the graph (bytecode, constants, assets) until the load completes and
+//! the session adopts the finished program.
 
 use std::sync::Arc;
 
