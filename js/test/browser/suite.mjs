@@ -338,10 +338,11 @@ export async function main() {
     }
   }
   if (q.get('rwl') === '1') {
-    // Single-threaded on the page (relaxed where the engine has it), simd in a WorkerSession.
+    // Single-threaded on the page (relaxed where the engine has it); simd and the threads build
+    // (its pool running the ops) in a WorkerSession.
     const page = features.relaxedSimd ? 'relaxed' : 'simd';
     if (zoo.length === 0) results.push({ name: 'run while loading', ok: true, skip: 'no zoo-index.json models (node js/test/zoo.mjs)' });
-    for (const [v, where] of [[page, 'main'], ['simd', 'worker']]) {
+    for (const [v, where] of [[page, 'main'], ['simd', 'worker'], ['threads', 'worker']]) {
       const why = unsupported(v);
       if (why) results.push({ name: `${v}/${where}: run while loading`, ok: true, skip: why });
       else if (zoo.length > 0) await runWhileLoading(zoo, v, where);
