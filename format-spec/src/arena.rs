@@ -12,6 +12,12 @@
 //! streaming parser asks when that chunk's first byte arrives). A hostile file declaring a
 //! 4 GiB arena and sending nothing else therefore costs no weight memory at all, and at any
 //! time the allocated memory is at most what arrived plus one segment.
+//!
+//! Once every chunk of a segment is written ([`Arena::complete`]), the segment is *sealed*:
+//! its buffer moves behind an `Arc` and is never written again, so a reader may view its
+//! weights while later segments are still arriving (running a model while it downloads).
+
+use std::sync::Arc;
 
 use crate::aligned::AlignedBuf;
 use crate::error::{ErrorKind, FormatError, SectionKind};
@@ -33,10 +39,34 @@ struct Segment {
     /// Size in bytes (the last chunk's slot end − `start`, rounded up to 64).
     len: u64,
     /// The bytes, once a chunk in this segment was written.
-    buf: Option<AlignedBuf>,
-    /// Chunks held in this segment, and how many of them were released.
+    buf: SegmentBuf,
+    /// Chunks held in this segment, how many of them were released and how many completed.
     chunks: u32,
     released: u32,
+    completed: u32,
+}
+
+/// A segment's bytes: not allocated yet, being written, or sealed (every chunk complete,
+/// shared with the readers viewing it, read-only from then on).
+#[derive(Debug)]
+enum SegmentBuf {
+    Absent,
+    Writing(AlignedBuf),
+    Sealed(Arc<AlignedBuf>),
+}
+
+impl SegmentBuf {
+    fn as_slice(&self) -> Option<&[u8]> {
+        match self {
+            SegmentBuf::Absent => None,
+            SegmentBuf::Writing(b) => Some(b.as_slice()),
+            SegmentBuf::Sealed(b) => Some(b.as_slice()),
+        }
+    }
+
+    fn is_present(&self) -> bool {
+        !matches!(self, SegmentBuf::Absent)
+    }
 }
 
 /// Where a chunk's slot is: segment index and byte offset inside the segment.
@@ -57,6 +87,8 @@ pub struct Arena {
     decoded_len: Vec<u64>,
     /// Per chunk: given back with [`Arena::release`].
     released: Vec<bool>,
+    /// Per chunk: its bytes are final ([`Arena::complete`]).
+    completed: Vec<bool>,
 }
 
 fn oob(c: usize, msg: String) -> FormatError {
@@ -139,9 +171,10 @@ impl Arena {
                 segments.push(Segment {
                     start: c.arena_offset,
                     len: 0,
-                    buf: None,
+                    buf: SegmentBuf::Absent,
                     chunks: 0,
                     released: 0,
+                    completed: 0,
                 });
             }
             let si = segments.len() - 1;
@@ -160,6 +193,7 @@ impl Arena {
             slots,
             decoded_len: graph.chunks.iter().map(|c| c.decoded_len).collect(),
             released: vec![false; n],
+            completed: vec![false; n],
         })
     }
 
@@ -175,9 +209,41 @@ impl Arena {
         let seg = &mut self.segments[loc.segment];
         seg.released += 1;
         if seg.released >= seg.chunks {
-            seg.buf = None;
+            seg.buf = SegmentBuf::Absent;
         }
         Ok(())
+    }
+
+    /// Marks chunk `c`'s bytes final (decoded and checked). When every chunk of its segment
+    /// is final the segment is sealed: [`Arena::shared`] hands it out and it cannot be
+    /// written again.
+    pub fn complete(&mut self, c: usize) -> Result<(), FormatError> {
+        let (loc, _) = self.range(c)?;
+        if self.completed[c] {
+            return Ok(());
+        }
+        self.completed[c] = true;
+        let seg = &mut self.segments[loc.segment];
+        seg.completed += 1;
+        if seg.completed >= seg.chunks {
+            if let SegmentBuf::Writing(b) = std::mem::replace(&mut seg.buf, SegmentBuf::Absent) {
+                seg.buf = SegmentBuf::Sealed(Arc::new(b));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sealed segment holding chunk `c` and the chunk's offset in it, once every chunk
+    /// of that segment is complete (`None` before, and for released or foreign chunks).
+    pub fn shared(&self, c: usize) -> Option<(Arc<AlignedBuf>, usize)> {
+        let loc = self.location(c)?;
+        if self.released[c] {
+            return None;
+        }
+        match &self.segments[loc.segment].buf {
+            SegmentBuf::Sealed(b) => Some((Arc::clone(b), loc.offset)),
+            _ => None,
+        }
     }
 
     /// Whether chunk `c` was released (see [`Arena::release`]).
@@ -194,7 +260,7 @@ impl Arena {
     pub fn allocated_bytes(&self) -> u64 {
         self.segments
             .iter()
-            .filter(|s| s.buf.is_some())
+            .filter(|s| s.buf.is_present())
             .map(|s| s.len)
             .sum()
     }
@@ -221,18 +287,17 @@ impl Arena {
     /// the chunk's segment the first time one of its chunks is asked for.
     pub fn slot_mut(&mut self, c: usize) -> Result<&mut [u8], FormatError> {
         let (loc, len) = self.range(c)?;
-        if self.released[c] {
-            return Err(oob(c, "written after it was released".into()));
+        if self.released[c] || self.completed[c] {
+            return Err(oob(c, "written after it was released or completed".into()));
         }
         let seg = &mut self.segments[loc.segment];
-        if seg.buf.is_none() {
-            seg.buf = Some(AlignedBuf::zeroed(seg.len)?);
+        if !seg.buf.is_present() {
+            seg.buf = SegmentBuf::Writing(AlignedBuf::zeroed(seg.len)?);
         }
-        let buf = seg
-            .buf
-            .as_mut()
-            .map(|b| b.as_mut_slice())
-            .unwrap_or(&mut []);
+        let buf = match &mut seg.buf {
+            SegmentBuf::Writing(b) => b.as_mut_slice(),
+            _ => return Err(oob(c, "its segment is sealed".into())),
+        };
         let blen = buf.len();
         loc.offset
             .checked_add(len)
@@ -246,8 +311,8 @@ impl Arena {
         if self.released[c] {
             return None;
         }
-        let buf = self.segments[loc.segment].buf.as_ref()?;
-        buf.as_slice().get(loc.offset..loc.offset.checked_add(len)?)
+        let buf = self.segments[loc.segment].buf.as_slice()?;
+        buf.get(loc.offset..loc.offset.checked_add(len)?)
     }
 
     /// The bytes of tensor `t` of `graph` (the graph this arena was planned for).
@@ -266,17 +331,22 @@ impl Arena {
 
     /// The segments' buffers (never-written segments allocated now, zeroed; wholly released
     /// ones empty) and each chunk's location in them (`None` for released chunks): what a
-    /// reader turns into weight views.
+    /// reader turns into weight views. Sealed segments are the same `Arc`s that
+    /// [`Arena::shared`] handed out.
+    #[allow(clippy::type_complexity)]
     pub fn into_segments(
         self,
-    ) -> Result<(Vec<AlignedBuf>, Vec<Option<SlotLocation>>), FormatError> {
+    ) -> Result<(Vec<Arc<AlignedBuf>>, Vec<Option<SlotLocation>>), FormatError> {
         let bufs = self
             .segments
             .into_iter()
             .map(|s| match s.buf {
-                Some(b) => Ok(b),
-                None if s.chunks > 0 && s.released >= s.chunks => AlignedBuf::zeroed(0),
-                None => AlignedBuf::zeroed(s.len),
+                SegmentBuf::Sealed(b) => Ok(b),
+                SegmentBuf::Writing(b) => Ok(Arc::new(b)),
+                SegmentBuf::Absent if s.chunks > 0 && s.released >= s.chunks => {
+                    AlignedBuf::zeroed(0).map(Arc::new)
+                }
+                SegmentBuf::Absent => AlignedBuf::zeroed(s.len).map(Arc::new),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let slots = self
@@ -379,6 +449,39 @@ mod tests {
         assert_eq!(Arena::plan(&g, 0).unwrap().segment_count(), 4);
         // Everything in one segment with a large target.
         assert_eq!(Arena::plan(&g, 1 << 20).unwrap().segment_count(), 1);
+    }
+
+    /// A segment is shared only once all its chunks are complete, is never written after,
+    /// and `into_segments` returns the very buffer that was shared.
+    #[test]
+    fn a_segment_is_sealed_when_its_last_chunk_completes() {
+        let z = Codec::Zstd;
+        let g = graph(&[(0, 64, z), (64, 64, z), (128, 64, z)]);
+        let mut a = Arena::plan(&g, 128).unwrap();
+        assert_eq!(a.segment_count(), 2);
+        a.slot_mut(0).unwrap().fill(1);
+        a.complete(0).unwrap();
+        assert!(
+            a.shared(0).is_none(),
+            "chunk 1 of the segment is still open"
+        );
+        assert!(
+            a.slot_mut(0).is_err(),
+            "a completed chunk cannot be written"
+        );
+        a.slot_mut(1).unwrap().fill(2);
+        a.complete(1).unwrap();
+        let (seg, off) = a.shared(1).unwrap();
+        assert_eq!((off, &seg.as_slice()[..2]), (64, &[1u8, 1][..]));
+        assert_eq!(a.chunk(1).unwrap(), &[2u8; 64][..]);
+        assert!(a.shared(2).is_none(), "never written");
+        let (bufs, _) = a.into_segments().unwrap();
+        assert!(Arc::ptr_eq(&bufs[0], &seg));
+        assert_eq!(
+            bufs[1].len(),
+            64,
+            "the unwritten segment is allocated, zeroed"
+        );
     }
 
     #[test]

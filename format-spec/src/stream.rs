@@ -26,7 +26,8 @@ pub enum StreamEvent {
     },
     /// The graph is parsed and validated and the arena planned ([`StreamParser::graph`]).
     GraphReady,
-    /// Chunk N is decoded into the arena and its CRC checked.
+    /// Chunk N is decoded into the arena and its CRC checked; its bytes are final
+    /// ([`Arena::complete`]), and [`Arena::shared`] hands out its segment once sealed.
     ChunkReady(u32),
     /// All `total_len` bytes arrived; call [`StreamParser::finish`].
     Done,
@@ -295,6 +296,7 @@ impl StreamParser {
                     if let Some(s) = self.sink.take() {
                         s.finish(c, slot)?;
                     }
+                    arena.complete(self.next_chunk)?;
                     ev.push(StreamEvent::ChunkReady(idx));
                     self.next_chunk += 1;
                     continue;

@@ -18,9 +18,28 @@ use crate::value::Value;
 /// Deepest `CallFunction` nesting before the run is aborted (guards the native stack).
 pub const MAX_CALL_DEPTH: usize = 64;
 
+/// The weight tensors a run reads: the program's own, or — for a run that starts while the
+/// weights stream in — those that arrived so far (`None`: not yet).
+#[derive(Clone, Copy)]
+pub(crate) enum WeightTable<'a> {
+    /// Every weight, in tensor-table order.
+    All(&'a [Tensor]),
+    /// The weights built so far, in tensor-table order.
+    Arrived(&'a [Option<Tensor>]),
+}
+
+/// Where the bytecode loop goes after one instruction.
+pub(crate) enum Flow {
+    /// Continue at this instruction.
+    Next(usize),
+    /// The function returned these values.
+    Return(Vec<Value>),
+}
+
 /// Mutable state one run threads through every frame.
 pub(crate) struct Exec<'a> {
     pub program: &'a Program,
+    pub weights: WeightTable<'a>,
     pub plans: &'a [FunctionPlan],
     pub ctx: &'a mut OpCtx,
     pub profile: Option<&'a mut Profile>,
@@ -68,13 +87,20 @@ fn tensor_bytes<'v>(vals: impl Iterator<Item = &'v Value>, seen: &mut HashSet<us
 }
 
 impl Exec<'_> {
-    fn fetch(&self, regs: &[Value], o: &Operand) -> Value {
-        match o {
+    fn fetch(&self, regs: &[Value], o: &Operand) -> Result<Value> {
+        Ok(match o {
             Operand::Reg(r) => regs[*r as usize].clone(),
             Operand::Const(c) => self.program.constants[*c as usize].clone(),
-            Operand::Weight(w) => Value::Tensor(self.program.weights[*w as usize].clone()),
+            Operand::Weight(w) => Value::Tensor(match self.weights {
+                WeightTable::All(ws) => ws[*w as usize].clone(),
+                // The run-while-loading driver executes an instruction only once every
+                // weight it reads arrived; reaching this is a bug there, not a bad file.
+                WeightTable::Arrived(ws) => ws[*w as usize].clone().ok_or_else(|| {
+                    Error::runtime(format!("internal: weight {w} read before it arrived"))
+                })?,
+            }),
             Operand::State(k) => Value::Tensor(self.states[*k as usize].clone()),
-        }
+        })
     }
 
     /// Store the result of an in-place op on state `k` back into the session, after checking
@@ -101,7 +127,7 @@ impl Exec<'_> {
         Ok(())
     }
 
-    fn fetch_all(&self, regs: &[Value], ops: &[Operand]) -> Vec<Value> {
+    fn fetch_all(&self, regs: &[Value], ops: &[Operand]) -> Result<Vec<Value>> {
         ops.iter().map(|o| self.fetch(regs, o)).collect()
     }
 
@@ -142,8 +168,19 @@ impl Exec<'_> {
                 "call depth exceeds {MAX_CALL_DEPTH} (runaway recursion?)"
             )));
         }
-        let program = self.program;
-        let f = &program.graph.functions[fidx];
+        let mut regs = self.enter(fidx, args)?;
+        let mut pc = 0usize;
+        loop {
+            match self.step(fidx, &mut regs, pc, depth)? {
+                Flow::Next(next) => pc = next,
+                Flow::Return(values) => return Ok(values),
+            }
+        }
+    }
+
+    /// The registers of a new frame of function `fidx`, its parameters bound to `args`.
+    pub fn enter(&mut self, fidx: usize, args: Vec<Value>) -> Result<Vec<Value>> {
+        let f = &self.program.graph.functions[fidx];
         let plan = &self.plans[fidx];
         let mut regs: Vec<Value> = vec![Value::None; f.num_registers as usize];
         if args.len() != f.params.len() {
@@ -160,8 +197,23 @@ impl Exec<'_> {
         for &r in &plan.drop_on_entry {
             regs[r as usize] = Value::None;
         }
-        let mut pc = 0usize;
-        loop {
+        Ok(regs)
+    }
+
+    /// Execute instruction `pc` of function `fidx` on the frame `regs` (calls made from it
+    /// run to completion at `depth + 1`).
+    pub fn step(
+        &mut self,
+        fidx: usize,
+        regs: &mut [Value],
+        pc: usize,
+        depth: usize,
+    ) -> Result<Flow> {
+        let program = self.program;
+        let f = &program.graph.functions[fidx];
+        let plan = &self.plans[fidx];
+        let mut pc = pc;
+        {
             self.steps += 1;
             if self.steps > self.step_limit {
                 return Err(Error::runtime(format!(
@@ -186,7 +238,7 @@ impl Exec<'_> {
                             {
                                 argv.push(std::mem::take(&mut regs[*r as usize]));
                             }
-                            _ => argv.push(self.fetch(&regs, a)),
+                            _ => argv.push(self.fetch(regs, a)?),
                         }
                     }
                     // An in-place op on a state gets the session's tensor itself (moved, so it
@@ -259,32 +311,32 @@ impl Exec<'_> {
                             }
                         }
                     }
-                    self.account(&regs, plan, pc);
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    self.account(regs, plan, pc);
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::LoadConst { dst, index } => {
                     regs[*dst as usize] = program.constants[*index as usize].clone();
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::Move { dst, src } => {
-                    regs[*dst as usize] = self.fetch(&regs, src);
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    regs[*dst as usize] = self.fetch(regs, src)?;
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::BuildList { dst, items } => {
-                    regs[*dst as usize] = Value::List(self.fetch_all(&regs, items));
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    regs[*dst as usize] = Value::List(self.fetch_all(regs, items)?);
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::BuildTuple { dst, items } => {
-                    regs[*dst as usize] = Value::Tuple(self.fetch_all(&regs, items));
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    regs[*dst as usize] = Value::Tuple(self.fetch_all(regs, items)?);
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::Unpack { src, dsts } => {
-                    let v = self.fetch(&regs, src);
+                    let v = self.fetch(regs, src)?;
                     let items = match v {
                         Value::List(items) | Value::Tuple(items) => items,
                         other => {
@@ -306,15 +358,15 @@ impl Exec<'_> {
                     for (&d, v) in dsts.iter().zip(items) {
                         regs[d as usize] = v;
                     }
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::Jump { target } => {
-                    self.drop_regs(&mut regs, &plan.drop_taken[pc]);
+                    self.drop_regs(regs, &plan.drop_taken[pc]);
                     pc = *target as usize;
                 }
                 Instr::JumpIf { cond, target } | Instr::JumpIfNot { cond, target } => {
-                    let c = self.fetch(&regs, cond).as_bool().map_err(|e| {
+                    let c = self.fetch(regs, cond)?.as_bool().map_err(|e| {
                         e.context(format!(
                             "branch condition at instruction {pc} of '{}'",
                             f.name
@@ -322,10 +374,10 @@ impl Exec<'_> {
                     })?;
                     let take = c == matches!(ins, Instr::JumpIf { .. });
                     if take {
-                        self.drop_regs(&mut regs, &plan.drop_taken[pc]);
+                        self.drop_regs(regs, &plan.drop_taken[pc]);
                         pc = *target as usize;
                     } else {
-                        self.drop_regs(&mut regs, &plan.drop_fall[pc]);
+                        self.drop_regs(regs, &plan.drop_fall[pc]);
                         pc += 1;
                     }
                 }
@@ -334,7 +386,7 @@ impl Exec<'_> {
                     args,
                     outputs,
                 } => {
-                    let argv = self.fetch_all(&regs, args);
+                    let argv = self.fetch_all(regs, args)?;
                     let saved = self.outer_bytes;
                     if self.profile.is_some() {
                         self.outer_bytes += tensor_bytes(regs.iter(), &mut self.seen);
@@ -352,14 +404,15 @@ impl Exec<'_> {
                     for (&o, v) in outputs.iter().zip(result) {
                         regs[o as usize] = v;
                     }
-                    self.drop_regs(&mut regs, &plan.drop_after[pc]);
+                    self.drop_regs(regs, &plan.drop_after[pc]);
                     pc += 1;
                 }
                 Instr::Return { values } => {
-                    return Ok(self.fetch_all(&regs, values));
+                    return Ok(Flow::Return(self.fetch_all(regs, values)?));
                 }
             }
         }
+        Ok(Flow::Next(pc))
     }
 
     fn drop_regs(&mut self, regs: &mut [Value], which: &[u32]) {

@@ -10,6 +10,7 @@
 //! profiling clock, memory-mapping) live in small `cfg`'d modules.
 
 pub mod clock;
+mod early;
 pub mod error;
 mod executor;
 #[cfg(feature = "failpoints")]
@@ -31,6 +32,7 @@ pub mod tensor;
 pub mod value;
 mod weights;
 
+pub use early::FirstRun;
 pub use error::{Error, ErrorKind, Result};
 pub use loader::{LoadProgress, StreamingLoader};
 pub use ops::inplace::WriteStats;

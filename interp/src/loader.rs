@@ -2,12 +2,20 @@
 //! ever holding the whole file. The format's incremental parser decodes each weight chunk
 //! straight into its slot of the 64-byte-aligned, segmented arena; this layer checks op support as soon
 //! as the graph is complete — before any weight byte arrives — and reports progress.
+//!
+//! Optionally ([`StreamingLoader::run_while_loading`]) it also runs the model on given
+//! inputs during the load, each instruction as soon as the weights it reads arrived (see
+//! `early.rs`); [`StreamingLoader::finish_run`] returns the outputs with the program.
+
+use std::sync::Arc;
 
 use wasm_torch_format::{Limits, StreamEvent, StreamParser};
 
+use crate::early::{EarlyRun, FirstRun};
 use crate::error::{Error, Result};
 use crate::ops::OpFn;
 use crate::program::{resolve_ops, Program};
+use crate::tensor::Tensor;
 use crate::weights::ArenaSources;
 
 /// Progress after a [`StreamingLoader::feed`].
@@ -38,6 +46,17 @@ pub struct StreamingLoader {
     prebuilt: Vec<Option<crate::tensor::Tensor>>,
     /// File offsets where a packed chunk ends, ascending (chunks are in file order).
     pack_ends: Vec<u64>,
+    /// The run that goes along with the load, if one was asked for.
+    early: Option<EarlyRun>,
+    /// With a run: per chunk, every tensor stored in it (filled when the graph arrives).
+    tensors_of_chunk: Vec<Vec<usize>>,
+    /// With a run: the leading chunks whose weights are all built into `prebuilt`.
+    chunks_built: usize,
+}
+
+/// A copy of the resolved op table (function pointers) for the run while loading.
+fn ops_of(ops: &Option<Vec<OpFn>>) -> Vec<OpFn> {
+    ops.clone().unwrap_or_default()
 }
 
 /// The chunks that hold nothing but weights packed for the int8 kernels: each gets an arena
@@ -78,7 +97,43 @@ impl StreamingLoader {
             chunk_tensors: Vec::new(),
             prebuilt: Vec::new(),
             pack_ends: Vec::new(),
+            early: None,
+            tensors_of_chunk: Vec::new(),
+            chunks_built: 0,
         }
+    }
+
+    /// Run the model on `inputs` (named as in its signature) while it loads: the run starts
+    /// as soon as the graph is validated, each instruction waits only for the weights it
+    /// reads, and [`StreamingLoader::finish_run`] returns its outputs — the same bits a run
+    /// after the load gives. Inputs that do not fit fail the load with the `InvalidInput`
+    /// error `Session::run` gives, as soon as the graph arrives; an error of the run fails
+    /// the load too. Must be called before the first byte is fed; each weight chunk then
+    /// gets an arena segment of its own, so its weights are usable the moment it arrives.
+    pub fn run_while_loading(mut self, inputs: Vec<(String, Tensor)>) -> Result<Self> {
+        if self.parser.bytes_consumed() > 0 || self.early.is_some() {
+            return Err(Error::invalid_input(
+                "a run while loading must be asked for once, before the first byte",
+            ));
+        }
+        self.parser = self.parser.with_segment_target(0);
+        self.early = Some(EarlyRun::Waiting(inputs, None));
+        Ok(self)
+    }
+
+    /// The packed-weight budget of the run while loading's session (see
+    /// `Session::set_prepack_budget`), so it runs as a session with that budget would; set
+    /// after [`StreamingLoader::run_while_loading`], before the first byte.
+    pub fn set_run_prepack_budget(&mut self, bytes: usize) {
+        if let Some(EarlyRun::Waiting(_, budget)) = &mut self.early {
+            *budget = Some(bytes);
+        }
+    }
+
+    /// The next instruction of the entry function a run while loading waits to execute
+    /// (`None`: no run, not started, or finished).
+    pub fn run_position(&self) -> Option<usize> {
+        self.early.as_ref().and_then(EarlyRun::pc)
     }
 
     /// Use weight-arena segments of at most `bytes` (default
@@ -146,6 +201,16 @@ impl StreamingLoader {
                     self.pack_ends.sort_unstable();
                     self.chunk_tensors = per_chunk;
                     self.prebuilt = vec![None; graph.tensors.len()];
+                    if let Some(run) = self.early.take() {
+                        let mut all = vec![Vec::new(); graph.chunks.len()];
+                        for (i, t) in graph.tensors.iter().enumerate() {
+                            if let Some(c) = all.get_mut(t.chunk as usize) {
+                                c.push(i);
+                            }
+                        }
+                        self.tensors_of_chunk = all;
+                        self.early = Some(run.start(graph, ops_of(&self.ops))?);
+                    }
                 }
                 StreamEvent::ChunkReady(c) => {
                     self.chunks_ready += 1;
@@ -153,6 +218,48 @@ impl StreamingLoader {
                 }
                 _ => {}
             }
+        }
+        if self.early.is_some() {
+            self.build_arrived()?;
+            if let Some(run) = self.early.take() {
+                self.early = Some(run.advance(&self.prebuilt, self.chunks_built)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// With a run while loading: build the weights of every newly sealed chunk (views of
+    /// its arena segment, exactly as the finished program builds them) into `prebuilt`.
+    fn build_arrived(&mut self) -> Result<()> {
+        let (Some(graph), Some(arena)) = (self.parser.graph(), self.parser.arena()) else {
+            return Ok(());
+        };
+        while self.chunks_built < graph.chunks.len() {
+            let c = self.chunks_built;
+            // A released chunk was packed on arrival: its tensors are all prebuilt.
+            if !arena.is_released(c) {
+                let Some((segment, offset)) = arena.shared(c) else {
+                    break;
+                };
+                let segment: Arc<dyn crate::storage::ByteSource> = segment;
+                for &i in self.tensors_of_chunk.get(c).map_or(&[][..], Vec::as_slice) {
+                    if self.prebuilt[i].is_some() {
+                        continue;
+                    }
+                    let info = &graph.tensors[i];
+                    let t = crate::weights::build_one(info, &|_| Ok((segment.clone(), offset)))
+                        .map_err(|e| e.context(format!("weight '{}'", info.name)))?;
+                    self.prebuilt[i] = Some(t);
+                }
+            }
+            if let Some(run) = self.early.as_mut() {
+                for &i in self.tensors_of_chunk.get(c).map_or(&[][..], Vec::as_slice) {
+                    if let Some(t) = &self.prebuilt[i] {
+                        run.note_weight(t);
+                    }
+                }
+            }
+            self.chunks_built += 1;
         }
         Ok(())
     }
@@ -200,6 +307,28 @@ impl StreamingLoader {
 
     /// Finish after the last byte: the program, or an error if the stream was incomplete.
     pub fn finish(self) -> Result<Program> {
+        self.finish_parts().map(|(p, _)| p)
+    }
+
+    /// [`StreamingLoader::finish`] for a load with [`StreamingLoader::run_while_loading`]:
+    /// the program and the run's session and outputs (`None` when no run was asked for).
+    pub fn finish_run(self) -> Result<(Arc<Program>, Option<FirstRun>)> {
+        let (program, early) = self.finish_parts()?;
+        let program = Arc::new(program);
+        let first = early.map(|run| run.finish(&program)).transpose()?;
+        Ok((program, first))
+    }
+
+    fn finish_parts(mut self) -> Result<(Program, Option<EarlyRun>)> {
+        // The last feed ran as far as every weight allows; a run can only still be waiting
+        // when chunks are missing, and then the parser's `finish` below reports the
+        // truncated file.
+        if let (None, Some(run)) = (&self.failed, self.early.take()) {
+            match run.advance(&self.prebuilt, self.chunks_built) {
+                Ok(run) => self.early = Some(run),
+                Err(e) => self.failed = Some(e),
+            }
+        }
         if let Some(e) = self.failed {
             return Err(e);
         }
@@ -209,7 +338,8 @@ impl StreamingLoader {
             None => resolve_ops(&graph)?,
         };
         let arena = ArenaSources::new(arena)?;
-        Program::assemble(graph, ops, &|c| arena.locate(c), self.prebuilt)
+        let program = Program::assemble(graph, ops, &|c| arena.locate(c), self.prebuilt)?;
+        Ok((program, self.early))
     }
 }
 
@@ -298,6 +428,160 @@ mod tests {
         }
     }
 
+    fn input_x() -> Vec<(String, crate::Tensor)> {
+        vec![(
+            "x".into(),
+            crate::Tensor::from_f32(vec![4], vec![1.0, 2.0, 3.0, 4.0]),
+        )]
+    }
+
+    /// Fed one byte at a time, the run starts when the graph arrives and instruction k
+    /// (which reads w_k) runs exactly when chunk k arrived; the outputs are the bits of a
+    /// run after the load.
+    #[test]
+    fn a_run_while_loading_waits_only_for_its_weights() {
+        for compression in [Compression::Never, Compression::Always] {
+            let opts = PackOptions {
+                chunk_target: 16,
+                compression,
+                zstd_level: 3,
+            };
+            let bytes = pack(&model(), &opts).unwrap();
+            let mut loader = StreamingLoader::new().run_while_loading(input_x()).unwrap();
+            let mut seen = Vec::new();
+            for b in bytes.chunks(1) {
+                let p = loader.feed(b).unwrap();
+                let pos = loader.run_position();
+                if !p.graph_ready {
+                    assert_eq!(pos, None);
+                } else if p.chunks_ready < 3 {
+                    assert_eq!(pos, Some(p.chunks_ready as usize), "{compression:?}");
+                }
+                if seen.last() != Some(&pos) {
+                    seen.push(pos);
+                }
+            }
+            assert_eq!(seen, vec![None, Some(0), Some(1), Some(2), None]);
+            let (program, first) = loader.finish_run().unwrap();
+            let first = first.unwrap();
+            let mut fresh = crate::Session::new(program).unwrap();
+            let want = fresh
+                .run(&[(
+                    "x",
+                    crate::Tensor::from_f32(vec![4], vec![1.0, 2.0, 3.0, 4.0]),
+                )])
+                .unwrap();
+            assert_eq!(first.outputs[0].0, "y");
+            assert_eq!(
+                first.outputs[0].1.to_f32_vec(),
+                vec![31.0, 35.0, 39.0, 43.0]
+            );
+            assert_eq!(first.outputs[0].1.to_f32_vec(), want[0].1.to_f32_vec());
+            // The session that ran keeps working on the finished program.
+            let mut s = first.session;
+            let again = s
+                .run(&[("x", crate::Tensor::from_f32(vec![4], vec![1.0; 4]))])
+                .unwrap();
+            assert_eq!(again[0].1.to_f32_vec(), vec![31.0, 34.0, 37.0, 40.0]);
+        }
+    }
+
+    /// Inputs that do not fit fail the load as soon as the graph arrives, with the error a
+    /// run gives; a file cut short or corrupted after the run started fails as without one.
+    #[test]
+    fn a_run_while_loading_fails_the_load_with_typed_errors() {
+        let opts = PackOptions {
+            chunk_target: 16,
+            compression: Compression::Never,
+            zstd_level: 3,
+        };
+        let bytes = pack(&model(), &opts).unwrap();
+        let graph_end = usize::try_from(
+            wasm_torch_format::parse_file(&bytes, &Limits::default())
+                .unwrap()
+                .chunks[0]
+                .file_offset,
+        )
+        .unwrap();
+        let bad_inputs: Vec<Vec<(String, crate::Tensor)>> = vec![
+            vec![],
+            vec![("z".into(), crate::Tensor::from_f32(vec![4], vec![0.0; 4]))],
+            vec![("x".into(), crate::Tensor::from_f32(vec![5], vec![0.0; 5]))],
+            vec![("x".into(), crate::Tensor::from_i64(vec![4], vec![0; 4]))],
+        ];
+        for inputs in bad_inputs {
+            let mut loader = StreamingLoader::new().run_while_loading(inputs).unwrap();
+            let e = loader.feed(&bytes[..graph_end]).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{e}");
+            assert!(
+                loader.feed(&bytes[graph_end..]).is_err(),
+                "the load stays failed"
+            );
+        }
+        // Cut short: the run waits, finish reports the truncated file.
+        let mut loader = StreamingLoader::new().run_while_loading(input_x()).unwrap();
+        loader.feed(&bytes[..bytes.len() - 8]).unwrap();
+        assert_eq!(loader.run_position(), Some(2));
+        let e = loader.finish_run().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::BadFile, "{e}");
+        // A corrupted last chunk: its CRC fails the feed.
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x40;
+        let mut loader = StreamingLoader::new().run_while_loading(input_x()).unwrap();
+        let e = loader.feed(&bad).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::BadFile, "{e}");
+        // Asked for after bytes were fed: refused.
+        let mut loader = StreamingLoader::new();
+        loader.feed(&bytes[..4]).unwrap();
+        assert!(loader.run_while_loading(input_x()).is_err());
+    }
+
+    /// A model with session state (its initial value a weight) runs when the load ends, and
+    /// the returned session carries the state the run wrote.
+    #[test]
+    fn a_stateful_model_runs_when_the_load_ends() {
+        use wasm_torch_test_support::fixtures::kv_cache;
+        let init: Vec<f32> = (0..32).map(|i| -(i as f32)).collect();
+        let ir = kv_cache::model(
+            vec![1, 8, 4],
+            wasm_torch_format::StateInit::Tensor(0),
+            &init,
+        );
+        let bytes = pack(&ir, &PackOptions::default()).unwrap();
+        let inputs = || {
+            vec![
+                ("pos".to_string(), crate::Tensor::from_i64(vec![1], vec![3])),
+                (
+                    "x".to_string(),
+                    crate::Tensor::from_f32(vec![1, 1, 4], vec![7.0; 4]),
+                ),
+            ]
+        };
+        let mut loader = StreamingLoader::new().run_while_loading(inputs()).unwrap();
+        for piece in bytes.chunks(9) {
+            loader.feed(piece).unwrap();
+            assert_eq!(
+                loader.run_position(),
+                None,
+                "a stateful model does not start early"
+            );
+        }
+        let (program, first) = loader.finish_run().unwrap();
+        let first = first.unwrap();
+        let mut fresh = crate::Session::new(program).unwrap();
+        let owned = inputs();
+        let named: Vec<(&str, crate::Tensor)> =
+            owned.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let want = fresh.run(&named).unwrap();
+        assert_eq!(first.outputs[0].1.to_f32_vec(), want[0].1.to_f32_vec());
+        assert_eq!(first.outputs[0].1.to_f32_vec()[12..16], [14.0; 4]);
+        assert_eq!(
+            first.session.states()[0].to_f32_vec(),
+            fresh.states()[0].to_f32_vec()
+        );
+    }
+
     /// A Linear stack whose int8 weights (per output channel) each have a chunk of their
     /// own: streamed, every such chunk is packed on arrival and released, and the program
     /// computes what the whole-file load computes.
@@ -379,5 +663,14 @@ mod tests {
         let streamed = run(loader.finish().unwrap());
         assert_eq!(streamed, whole);
         assert_eq!(whole.len(), 2 * n);
+        // The same with a run while loading: packed chunks feed the run.
+        let mut loader = StreamingLoader::new()
+            .run_while_loading(vec![("x".into(), x.clone())])
+            .unwrap();
+        for piece in bytes.chunks(7) {
+            loader.feed(piece).unwrap();
+        }
+        let (_, first) = loader.finish_run().unwrap();
+        assert_eq!(first.unwrap().outputs[0].1.to_f32_vec(), whole);
     }
 }

@@ -115,6 +115,25 @@ impl Program {
         })
     }
 
+    /// The program of `graph` before any weight arrived (no weight tensors): what a run
+    /// that starts while the weights stream in executes, reading the weights from the
+    /// loader's table instead.
+    pub(crate) fn without_weights(graph: &Graph, ops: Vec<OpFn>) -> Result<Program> {
+        let constants = graph
+            .constants
+            .iter()
+            .map(Value::from_const)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Program {
+            graph: graph.clone(),
+            ops,
+            complex: graph.ops.iter().map(|n| complex_call(n)).collect(),
+            constants,
+            weights: Vec::new(),
+            weight_bytes: 0,
+        })
+    }
+
     /// Load a model from its bytes: parse, check op support, then decode every weight chunk
     /// into the segmented, 64-byte-aligned arena (the bytes are not kept).
     pub fn from_bytes(bytes: &[u8]) -> Result<Program> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{default_clock, Clock};
 use crate::error::{Error, Result};
-use crate::executor::Exec;
+use crate::executor::{Exec, Flow, WeightTable};
 use crate::inputs::{bind, describe_inputs, scalar_of};
 use crate::ops::OpCtx;
 use crate::planner::{plan_function, FunctionPlan};
@@ -178,6 +178,24 @@ impl Session {
 
     /// Run with named inputs; returns the outputs named as in the signature.
     pub fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let ordered = self.order_named(inputs)?;
+        let outs = self.run_positional(ordered)?;
+        Ok(self.name_outputs(outs))
+    }
+
+    /// The outputs named as in the signature.
+    pub(crate) fn name_outputs(&self, outs: Vec<Tensor>) -> Vec<(String, Tensor)> {
+        self.program
+            .outputs()
+            .iter()
+            .map(|s| s.name.clone())
+            .zip(outs)
+            .collect()
+    }
+
+    /// Named inputs in signature order (trailing defaulted scalars may be left out), or the
+    /// `InvalidInput` error `run` gives for unknown, missing or repeated names.
+    pub(crate) fn order_named(&self, inputs: &[(&str, Tensor)]) -> Result<Vec<Tensor>> {
         let specs = self.program.inputs();
         let scalars = &self.program.graph.scalar_inputs;
         let describe = || describe_inputs(specs, scalars);
@@ -222,14 +240,7 @@ impl Session {
             }
             ordered.push(t.1.clone());
         }
-        let outs = self.run_positional(ordered)?;
-        Ok(self
-            .program
-            .outputs()
-            .iter()
-            .map(|s| s.name.clone())
-            .zip(outs)
-            .collect())
+        Ok(ordered)
     }
 
     /// Run with inputs in signature order; returns the outputs in signature order.
@@ -241,19 +252,7 @@ impl Session {
         let program = self.program.clone();
         let args = bind(program.inputs(), &program.graph.scalar_inputs, inputs)?;
         let t0 = self.clock.as_ref().map(|c| c.now_ns());
-        let mut exec = Exec {
-            program: &program,
-            plans: &self.plans,
-            ctx: &mut self.ctx,
-            profile: self.profile.as_mut(),
-            clock: self.clock.as_deref(),
-            trace: self.trace.as_mut(),
-            steps: 0,
-            step_limit: self.step_limit,
-            outer_bytes: 0,
-            states: &mut self.states,
-            seen: Default::default(),
-        };
+        let mut exec = self.exec(&program, WeightTable::All(&program.weights), 0);
         // On a pool thread, so the ops' parallel splits start from inside the pool (see
         // `parallel::on_pool`); without threads this is a plain call.
         let values = wasm_torch_kernels::parallel::on_pool(|| exec.run_function(0, args, 0));
@@ -276,6 +275,103 @@ impl Session {
                 p.total_ns += c.now_ns().saturating_sub(t0);
             }
         }
+        output_tensors(&program, values)
+    }
+
+    /// A run of the entry function that can stop before an instruction and go on later: the
+    /// frame after binding `inputs` (checked as `run` checks them). Drive it with
+    /// [`Session::resume`]. Used to run a model while its weights stream in.
+    pub(crate) fn start_resumable(&mut self, inputs: &[(&str, Tensor)]) -> Result<Frame> {
+        let ordered = self.order_named(inputs)?;
+        let program = self.program.clone();
+        let args = bind(program.inputs(), &program.graph.scalar_inputs, ordered)?;
+        let mut exec = self.exec(&program, WeightTable::Arrived(&[]), 0);
+        let regs = exec.enter(0, args)?;
+        Ok(Frame {
+            regs,
+            pc: 0,
+            steps: 0,
+        })
+    }
+
+    /// Go on with `frame` while `can_run(pc)` says the next instruction's weights are in
+    /// `weights`; `Some(outputs)` once the entry function returned, `None` when it stopped to
+    /// wait. Instructions run exactly as in [`Session::run_positional`] (same plan, same
+    /// kernels, same weight bytes), so the outputs are the same bits.
+    pub(crate) fn resume(
+        &mut self,
+        frame: &mut Frame,
+        weights: &[Option<Tensor>],
+        can_run: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Result<Option<Vec<Tensor>>> {
+        let program = self.program.clone();
+        let mut exec = self.exec(&program, WeightTable::Arrived(weights), frame.steps);
+        let flow = wasm_torch_kernels::parallel::on_pool(|| -> Result<Option<Vec<Value>>> {
+            while can_run(frame.pc) {
+                match exec.step(0, &mut frame.regs, frame.pc, 0)? {
+                    Flow::Next(pc) => frame.pc = pc,
+                    Flow::Return(values) => return Ok(Some(values)),
+                }
+            }
+            Ok(None)
+        });
+        frame.steps = exec.steps;
+        match flow? {
+            Some(values) => output_tensors(&program, values).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn exec<'s>(
+        &'s mut self,
+        program: &'s Program,
+        weights: WeightTable<'s>,
+        steps: u64,
+    ) -> Exec<'s> {
+        Exec {
+            program,
+            weights,
+            plans: &self.plans,
+            ctx: &mut self.ctx,
+            profile: self.profile.as_mut(),
+            clock: self.clock.as_deref(),
+            trace: self.trace.as_mut(),
+            steps,
+            step_limit: self.step_limit,
+            outer_bytes: 0,
+            states: &mut self.states,
+            seen: Default::default(),
+        }
+    }
+
+    /// Let the packing caches treat `w` as a weight (it arrived after the session was made).
+    pub(crate) fn note_weight(&mut self, w: &Tensor) {
+        if w.is_contiguous() {
+            self.ctx.persistent.insert(w.data_ptr());
+        }
+    }
+
+    /// Continue with `program`, which must have the same graph as the one this session was
+    /// made for (the complete program of a load whose first run started early).
+    pub(crate) fn adopt_program(&mut self, program: Arc<Program>) {
+        for w in program.weights.iter() {
+            self.note_weight(w);
+        }
+        self.program = program;
+    }
+}
+
+/// A suspended run of the entry function (see [`Session::start_resumable`]).
+pub(crate) struct Frame {
+    regs: Vec<Value>,
+    /// The next instruction to execute.
+    pub(crate) pc: usize,
+    steps: u64,
+}
+
+/// The entry function's returned values as the signature's output tensors.
+fn output_tensors(program: &Program, values: Vec<Value>) -> Result<Vec<Tensor>> {
+    {
         let specs = program.outputs();
         if values.len() != specs.len() {
             return Err(Error::runtime(format!(

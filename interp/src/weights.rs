@@ -30,10 +30,7 @@ impl ArenaSources {
     /// Share the segments of `arena`.
     pub(crate) fn new(arena: Arena) -> Result<ArenaSources> {
         let (bufs, slots) = arena.into_segments()?;
-        let segments = bufs
-            .into_iter()
-            .map(|b| Arc::new(b) as Arc<dyn ByteSource>)
-            .collect();
+        let segments = bufs.into_iter().map(|b| b as Arc<dyn ByteSource>).collect();
         Ok(ArenaSources { segments, slots })
     }
 
@@ -106,7 +103,7 @@ pub(crate) fn build_packed_int8(info: &TensorInfo, chunk: &[u8]) -> Result<Optio
     crate::quant_weights::build_int8(info, &shape, bytemuck::cast_slice(codes))
 }
 
-fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
+pub(crate) fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor> {
     let shape = info
         .shape
         .iter()

@@ -5,8 +5,10 @@
 //! available before the weights and decompresses each weight chunk straight into its final
 //! slot, so peak memory stays near the weights' size plus one chunk.
 
-use crate::error::{from_interp, js_error};
+use crate::error::{from_interp, invalid_input, js_error};
 use crate::session::Model;
+use crate::tensor_io::read_input;
+use js_sys::Array;
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_torch_interp::{LoadProgress, StreamingLoader};
@@ -30,11 +32,16 @@ pub struct Progress {
     /// Weight chunks in the file (0 until the graph is ready).
     #[wasm_bindgen(readonly, js_name = chunksTotal)]
     pub chunks_total: u32,
+    /// With a run while loading: the entry-function instruction the run waits at for its
+    /// weights; -1 before it starts, once it finished, and without a run.
+    #[wasm_bindgen(readonly, js_name = runPosition)]
+    pub run_position: f64,
 }
 
 impl From<&LoadProgress> for Progress {
     fn from(p: &LoadProgress) -> Self {
         Progress {
+            run_position: -1.0,
             bytes_consumed: p.bytes_consumed as f64,
             total_bytes: p.total_bytes.map(|t| t as f64).unwrap_or(-1.0),
             graph_ready: p.graph_ready,
@@ -73,7 +80,10 @@ impl Loader {
             .as_mut()
             .ok_or_else(|| js_error("INVALID_INPUT", "loader already finished or failed"))?;
         match loader.feed(bytes) {
-            Ok(p) => Ok(Progress::from(&p)),
+            Ok(p) => Ok(Progress {
+                run_position: loader.run_position().map_or(-1.0, |pc| pc as f64),
+                ..Progress::from(&p)
+            }),
             Err(e) => {
                 // A failed loader's state is unspecified: drop it (and its arena) now.
                 self.inner = None;
@@ -82,14 +92,50 @@ impl Loader {
         }
     }
 
+    /// Run the model on `inputs` (`[{name, dtype, shape, bytes}]`, as `Session.run` takes
+    /// them) while it loads: the run starts once the graph is validated and each op waits
+    /// only for its own weights; [`Model::take_first_outputs`] gives the outputs. Call before
+    /// the first `feed`. Inputs that do not fit make the `feed` that completes the graph fail
+    /// with `INVALID_INPUT`; an error of the run fails the load with the run's error.
+    /// `prepack_budget`: the session's packed-weight budget (`setPrepackBudget`), when set.
+    #[wasm_bindgen(js_name = runWhileLoading)]
+    pub fn run_while_loading(
+        &mut self,
+        inputs: Array,
+        prepack_budget: Option<f64>,
+    ) -> Result<(), JsValue> {
+        let mut named = Vec::with_capacity(inputs.length() as usize);
+        for item in inputs.iter() {
+            if !item.is_object() {
+                return Err(invalid_input("each input must be an object"));
+            }
+            named.push(read_input(&item)?);
+        }
+        let loader = self
+            .inner
+            .take()
+            .ok_or_else(|| js_error("INVALID_INPUT", "loader already finished or failed"))?;
+        let mut loader = loader.run_while_loading(named).map_err(from_interp)?;
+        if let Some(b) = prepack_budget {
+            if !(b >= 0.0 && b.is_finite()) {
+                return Err(invalid_input(
+                    "prepackBudget must be a non-negative number of bytes",
+                ));
+            }
+            loader.set_run_prepack_budget(b.min(usize::MAX as f64) as usize);
+        }
+        self.inner = Some(loader);
+        Ok(())
+    }
+
     /// End of input: returns the validated model, or `BAD_FILE` when the file was truncated.
     pub fn finish(&mut self) -> Result<Model, JsValue> {
         let loader = self
             .inner
             .take()
             .ok_or_else(|| js_error("INVALID_INPUT", "loader already finished or failed"))?;
-        let program = loader.finish().map_err(from_interp)?;
-        Ok(Model::new(Arc::new(program)))
+        let (program, first) = loader.finish_run().map_err(from_interp)?;
+        Ok(Model::with_first_run(program, first))
     }
 
     /// Parse a whole file already in memory (the non-streaming path).

@@ -6,7 +6,7 @@ use js_sys::{Array, Object, Reflect};
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_torch_format::model::{Dim, ValueSpec};
-use wasm_torch_interp::{Program, Tensor};
+use wasm_torch_interp::{FirstRun, Program, Tensor};
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen]
@@ -31,12 +31,29 @@ fn install_clock(_session: &mut wasm_torch_interp::Session) {}
 #[wasm_bindgen]
 pub struct Model {
     program: Arc<Program>,
+    /// The session that ran the model while it loaded, for the first `createSession`.
+    first_session: Option<wasm_torch_interp::Session>,
+    /// That run's outputs, until taken.
+    first_outputs: Option<Vec<(String, Tensor)>>,
 }
 
 impl Model {
     /// Wrap a program.
     pub fn new(program: Arc<Program>) -> Model {
-        Model { program }
+        Model::with_first_run(program, None)
+    }
+
+    /// Wrap a program and the run made while it loaded.
+    pub fn with_first_run(program: Arc<Program>, first: Option<FirstRun>) -> Model {
+        let (first_session, first_outputs) = match first {
+            Some(f) => (Some(f.session), Some(f.outputs)),
+            None => (None, None),
+        };
+        Model {
+            program,
+            first_session,
+            first_outputs,
+        }
     }
 }
 
@@ -113,9 +130,28 @@ impl Model {
             .collect()
     }
 
-    /// A session (execution state, memory plan) over this model.
+    /// The outputs of the run made while the model loaded (`Loader.runWhileLoading`), as
+    /// `run` returns them; `undefined` without one or once taken.
+    #[wasm_bindgen(js_name = takeFirstOutputs)]
+    pub fn take_first_outputs(&mut self) -> Result<Option<Array>, JsValue> {
+        let Some(outputs) = self.first_outputs.take() else {
+            return Ok(None);
+        };
+        outputs
+            .iter()
+            .map(|(n, t)| write_output(n, t))
+            .collect::<Result<Array, JsValue>>()
+            .map(Some)
+    }
+
+    /// A session (execution state, memory plan) over this model. The first one is the
+    /// session that ran while the model loaded, if one did (with its packed weights).
     #[wasm_bindgen(js_name = createSession)]
-    pub fn create_session(&self) -> Result<Session, JsValue> {
+    pub fn create_session(&mut self) -> Result<Session, JsValue> {
+        if let Some(mut inner) = self.first_session.take() {
+            install_clock(&mut inner);
+            return Ok(Session { inner });
+        }
         let mut inner =
             wasm_torch_interp::Session::new(Arc::clone(&self.program)).map_err(from_interp)?;
         install_clock(&mut inner);

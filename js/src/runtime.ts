@@ -18,6 +18,7 @@ export interface WasmProgress {
   readonly graphReady: boolean;
   readonly chunksReady: number;
   readonly chunksTotal: number;
+  readonly runPosition: number;
   free(): void;
 }
 
@@ -42,6 +43,7 @@ export interface WireSpec {
 
 /** The wasm loader class. */
 export interface WasmLoader {
+  runWhileLoading(inputs: WireTensor[], prepackBudget?: number): void;
   feed(bytes: Uint8Array): WasmProgress;
   finish(): WasmModel;
   free(): void;
@@ -56,6 +58,7 @@ export interface WasmModel {
   weightBytes(): number;
   residentWeightBytes(): number;
   createSession(): WasmSession;
+  takeFirstOutputs(): WireTensor[] | undefined;
   free(): void;
 }
 /** The wasm session class. */

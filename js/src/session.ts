@@ -30,6 +30,11 @@ export interface LoadProgress {
   chunksReady: number;
   /** Weight chunks in the file (0 until the graph is ready). */
   chunksTotal: number;
+  /**
+   * With `runWhileLoading`: the instruction of the model's entry function the run waits at
+   * for its weights (it only grows); absent before the run starts and once it finished.
+   */
+  runPosition?: number;
 }
 
 /** Options of `Session.load`. */
@@ -64,6 +69,17 @@ export interface LoadOptions {
    * `loadStats.cache` is `'unavailable'`.
    */
   cache?: boolean | string;
+  /**
+   * Run the model on these inputs while it downloads (opt-in). The run starts as soon as the
+   * graph (which the file puts before the weights) is validated, and each op waits only for
+   * the weights it reads, so the outputs are ready about when the last byte arrives instead
+   * of one inference later. They are in `session.firstOutputs`, the same bits a `run` after
+   * the load gives. Inputs are tensors by name (a scalar input as a 0-d tensor; inputs with a
+   * default may be left out). Inputs that do not fit fail the load with `InvalidInputError`
+   * as soon as the graph arrived (the download stops); an error of the run fails the load
+   * with the error `run` would throw. A model with session state runs when the load ends.
+   */
+  runWhileLoading?: Record<string, Tensor>;
 }
 
 /** A named input or output of the model. Symbolic dimensions are strings ("batch"). */
@@ -145,6 +161,8 @@ export class Session {
   readonly build: BuildInfo;
   /** Load measurements. */
   readonly loadStats: LoadStats;
+  /** The outputs of the `runWhileLoading` run, by name (absent without that option). */
+  readonly firstOutputs?: Record<string, Tensor>;
 
   private runtime: Runtime;
   /** The file's assets, copied out of wasm memory once at load (a few MB at most). */
@@ -157,6 +175,8 @@ export class Session {
   private constructor(runtime: Runtime, model: WasmModel, build: BuildInfo, loadStats: LoadStats) {
     this.runtime = runtime;
     this.model = model;
+    const first = runtime.call('takeFirstOutputs', () => model.takeFirstOutputs());
+    if (first) this.firstOutputs = fromWireOutputs(first);
     this.session = runtime.call('createSession', () => model.createSession());
     this.inputs = Object.freeze(runtime.call('inputs', () => model.inputs()).map(toValueInfo));
     this.outputs = Object.freeze(runtime.call('outputs', () => model.outputs()).map(toValueInfo));
@@ -192,6 +212,7 @@ export class Session {
     if (options.cache !== undefined && typeof options.cache !== 'boolean' && (typeof options.cache !== 'string' || options.cache === '')) {
       throw new InvalidInputError('cache must be a boolean or a non-empty cache name');
     }
+    const early = options.runWhileLoading === undefined ? undefined : earlyInputs(options.runWhileLoading);
     let opened = await openSource(source, signal, { maxResumes: options.maxResumes, cacheName });
     let loaded = 0;
     let model: WasmModel;
@@ -199,6 +220,7 @@ export class Session {
       const loader = runtime.call('new Loader', () => new runtime.glue.Loader());
       loaded = 0;
       try {
+        if (early) runtime.call('runWhileLoading', () => loader.runWhileLoading(early, options.prepackBudget));
         for await (const received of opened.pieces) {
           // Networks and files deliver pieces of any size (a local fetch may hand over the whole
           // file at once): feed at most FEED_BYTES at a time so progress stays fine-grained.
@@ -213,6 +235,7 @@ export class Session {
               graphReady: p.graphReady,
               chunksReady: p.chunksReady,
               chunksTotal: p.chunksTotal,
+              ...(p.runPosition >= 0 ? { runPosition: p.runPosition } : {}),
             };
             p.free();
             peakMemory = Math.max(peakMemory, runtime.memoryBytes());
@@ -320,12 +343,7 @@ export class Session {
       }
     }
     const out = this.runtime.call('run', () => session.run(wire));
-    const result: Record<string, Tensor> = {};
-    for (const o of out) {
-      if (!isDType(o.dtype)) throw new InvalidInputError(`output '${o.name}' has unknown dtype '${o.dtype}'`);
-      result[o.name] = Tensor.fromBytes(o.dtype, o.shape, o.bytes);
-    }
-    return result;
+    return fromWireOutputs(out);
   }
 
   /**
@@ -406,6 +424,26 @@ export class Session {
   get released(): boolean {
     return this.session === undefined;
   }
+}
+
+function fromWireOutputs(out: WireTensor[]): Record<string, Tensor> {
+  const result: Record<string, Tensor> = {};
+  for (const o of out) {
+    if (!isDType(o.dtype)) throw new InvalidInputError(`output '${o.name}' has unknown dtype '${o.dtype}'`);
+    result[o.name] = Tensor.fromBytes(o.dtype, o.shape, o.bytes);
+  }
+  return result;
+}
+
+/** `runWhileLoading`'s inputs on the wire (checked against the signature once it arrives). */
+function earlyInputs(inputs: Record<string, Tensor>): WireTensor[] {
+  if (inputs === null || typeof inputs !== 'object') throw new InvalidInputError('runWhileLoading takes an object mapping input names to tensors');
+  return Object.entries(inputs).map(([name, t]) => {
+    if (isScalarValue(t as unknown as InputValue)) {
+      throw new InvalidInputError(`runWhileLoading input '${name}': give a scalar as a 0-d Tensor (the signature is not known yet)`);
+    }
+    return toWire(name, t);
+  });
 }
 
 function toWire(name: string, t: Tensor): WireTensor {

@@ -100,6 +100,8 @@ export class WorkerSession {
   build!: BuildInfo;
   /** Load measurements taken in the Worker (as `Session.loadStats`). */
   loadStats!: LoadStats;
+  /** The outputs of the `runWhileLoading` run (as `Session.firstOutputs`). */
+  firstOutputs?: Record<string, Tensor>;
   private assets = new Map<string, Uint8Array>();
   /** The parsed structure asset (`null`: none), on first use. */
   private parsedStructure: Structure | null | undefined;
@@ -166,6 +168,7 @@ export class WorkerSession {
           maxResumes: options.maxResumes,
           cache: options.cache,
           wasmBaseUrl: options.wasmBaseUrl ? new URL(options.wasmBaseUrl, globalThis.location?.href).href : undefined,
+          ...(options.runWhileLoading !== undefined ? { runWhileLoading: postTensors(options.runWhileLoading) } : {}),
         },
       },
       transfer,
@@ -182,6 +185,9 @@ export class WorkerSession {
       ws.build = r.build;
       ws.loadStats = r.loadStats;
       ws.assets = new Map(r.assets);
+      if (r.firstOutputs) {
+        ws.firstOutputs = Object.fromEntries(Object.entries(r.firstOutputs).map(([n, t]) => [n, new Tensor(t.dtype, t.data as never, t.shape)]));
+      }
       return ws;
     } catch (e) {
       ws.terminate();
@@ -286,4 +292,15 @@ export class WorkerSession {
     for (const w of this.poolWorkers) w.terminate();
     this.poolWorkers = [];
   }
+}
+
+/** `runWhileLoading`'s tensors as posted (copied: the caller keeps its arrays). */
+function postTensors(inputs: Record<string, Tensor>): Record<string, PostedTensor> {
+  if (inputs === null || typeof inputs !== 'object') throw new InvalidInputError('runWhileLoading takes an object mapping input names to tensors');
+  const posted: Record<string, PostedTensor> = {};
+  for (const [name, t] of Object.entries(inputs)) {
+    if (!t || typeof t !== 'object' || isScalarValue(t as never)) throw new InvalidInputError(`runWhileLoading input '${name}' must be a Tensor`);
+    posted[name] = { dtype: t.dtype, shape: [...t.shape], data: t.data };
+  }
+  return posted;
 }

@@ -11,7 +11,11 @@ export interface PostedTensor {
 }
 
 /** Load options that can cross a thread boundary (no callbacks, no signal). */
-export type PostedLoadOptions = Pick<LoadOptions, 'threads' | 'variant' | 'maxResumes' | 'cache'> & { wasmBaseUrl?: string };
+export type PostedLoadOptions = Pick<LoadOptions, 'threads' | 'variant' | 'maxResumes' | 'cache'> & {
+  wasmBaseUrl?: string;
+  /** `LoadOptions.runWhileLoading`, as posted tensors. */
+  runWhileLoading?: Record<string, PostedTensor>;
+};
 
 /** Caller → worker. */
 export type Request =
@@ -37,6 +41,8 @@ export type Reply =
       loadStats: LoadStats;
       /** The file's assets by name, in file order. */
       assets: [string, Uint8Array][];
+      /** The outputs of the run made while loading (`runWhileLoading`). */
+      firstOutputs?: Record<string, PostedTensor>;
     }
   | { id: number; type: 'result'; outputs: Record<string, PostedTensor> }
   | { id: number; type: 'profile'; profile: unknown }

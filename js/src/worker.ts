@@ -85,24 +85,39 @@ if (port) {
           aborts.set(msg.id, ctl);
           try {
             session?.release();
+            const { runWhileLoading: earlyPosted, ...postedOptions } = msg.options;
+            const runWhileLoading = earlyPosted
+              ? Object.fromEntries(Object.entries(earlyPosted).map(([n, t]) => [n, new Tensor(t.dtype, t.data as never, t.shape)]))
+              : undefined;
             session = await Session.load(msg.source as ModelSource, {
-              ...msg.options,
+              ...postedOptions,
+              ...(runWhileLoading ? { runWhileLoading } : {}),
               signal: ctl.signal,
               onProgress: (progress) => port.post({ id: msg.id, type: 'progress', progress }),
             });
           } finally {
             aborts.delete(msg.id);
           }
+          const firstTransfer: Transferable[] = [];
+          let firstOutputs: Record<string, PostedTensor> | undefined;
+          if (session.firstOutputs) {
+            firstOutputs = {};
+            for (const [name, t] of Object.entries(session.firstOutputs)) {
+              firstOutputs[name] = { dtype: t.dtype, shape: [...t.shape], data: t.data };
+              firstTransfer.push(t.data.buffer as ArrayBuffer);
+            }
+          }
           port.post({
             id: msg.id,
             type: 'loaded',
+            ...(firstOutputs ? { firstOutputs } : {}),
             inputs: [...session.inputs],
             outputs: [...session.outputs],
             states: [...session.states],
             build: session.build,
             loadStats: session.loadStats,
             assets: session.assetNames().map((n) => [n, session!.asset(n) ?? new Uint8Array()]),
-          });
+          }, firstTransfer);
           break;
         }
         case 'abort':

@@ -39,6 +39,9 @@ const pages = [
 if (engine === 'chromium') {
   pages.push({ label: 'Document-Isolation-Policy', url: `${dip.url}/js/test/browser/index.html?variants=&workers=&zoo=0&expectThreads=1` });
 }
+// Output before the download ends: `runWhileLoading` on the zoo models over a throttled server
+// (checks in suite.mjs, runWhileLoading()); a page of its own so its timing is not disturbed.
+pages.push({ label: 'run while loading', url: `${isolated.url}/js/test/browser/index.html?variants=&workers=&zoo=1&cache=0&rwl=1` });
 // The >2 GiB Linear stack of test/huge.test.mjs, streamed from the server, when it has been
 // written (by that test or test/big/make_linear_stack.py) into target/big-linear: Chromium and
 // Firefox (single thread on the page, threads build in a WorkerSession), the only large model

@@ -10,6 +10,9 @@
 // --dip sends `Document-Isolation-Policy: isolate-and-require-corp` instead (Chromium 137+):
 // the page is cross-origin isolated without COOP, so it keeps its popups and cross-origin
 // windows; other browsers ignore the header and get a single-threaded build.
+//
+// `?throttle=MBPS` on any file's URL sends it at that many MB/s (10^6 bytes per second): the
+// slow network of the run-while-loading test and benchmark (js/bench/run-while-loading.mjs).
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname, sep } from 'node:path';
@@ -70,6 +73,8 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
     }
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return res.end();
+    const rate = Number(url.searchParams.get('throttle'));
+    if (rate > 0) return void sendThrottled(path, res, rate * 1e6);
     createReadStream(path).pipe(res);
   });
   return new Promise((ok) =>
@@ -78,6 +83,36 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
       ok({ url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${p}`, close: () => new Promise((r) => server.close(r)), server });
     }),
   );
+}
+
+/** Sends the file at `path` at `bytesPerSecond`, in 64 KiB pieces on a fixed schedule. */
+async function sendThrottled(path, res, bytesPerSecond) {
+  const start = performance.now();
+  let sent = 0;
+  let closed = false;
+  res.on('close', () => (closed = true));
+  try {
+    for await (const piece of createReadStream(path, { highWaterMark: 64 * 1024 })) {
+      if (closed) return;
+      const due = start + (sent / bytesPerSecond) * 1000 - performance.now();
+      if (due > 1) await new Promise((r) => setTimeout(r, due));
+      sent += piece.length;
+      if (!res.write(piece)) {
+        await new Promise((r) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            r();
+          };
+          res.on('drain', go);
+          res.on('close', go);
+        });
+      }
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -263,6 +263,54 @@ async function modelCache(where) {
   });
 }
 
+/**
+ * `runWhileLoading` over a server throttled to 40 MB/s: the zoo models' outputs are the bits of
+ * load-then-run, the run advanced before the last chunk arrived, the session works after, and
+ * inputs that do not fit reject the load with INVALID_INPUT.
+ */
+async function runWhileLoading(zoo, variant, where) {
+  const load = loaders[where];
+  for (const model of zoo) {
+    await check(`${variant}/${where}: run while loading ${model.name} = load-then-run, bit for bit`, async () => {
+      const inputs = {};
+      for (const [name, url] of Object.entries(model.inputs)) {
+        const a = await fetchNpy(url);
+        inputs[name] = new Tensor(a.dtype, a.data, a.shape);
+      }
+      const plain = await load(model.url, { variant });
+      const want = await plain.run(inputs);
+      done(plain);
+      const progress = [];
+      const t0 = performance.now();
+      const s = await load(`${model.url}?throttle=40`, { variant, runWhileLoading: inputs, onProgress: (p) => progress.push(p) });
+      const ms = performance.now() - t0;
+      try {
+        const same = (a, b) => {
+          for (const k of Object.keys(b)) {
+            const x = new Uint8Array(a[k].data.buffer, a[k].data.byteOffset, a[k].data.byteLength);
+            const y = new Uint8Array(b[k].data.buffer, b[k].data.byteOffset, b[k].data.byteLength);
+            assert(x.length === y.length && x.every((v, i) => v === y[i]), `output ${k} differs from load-then-run`);
+          }
+        };
+        assert(s.firstOutputs, 'no firstOutputs');
+        same(s.firstOutputs, want);
+        same(await s.run(inputs), want);
+        const early = progress.filter((p) => p.runPosition > 0 && p.chunksReady < p.chunksTotal);
+        assert(early.length > 0, 'the run did not advance before the last chunk arrived');
+        const last = early[early.length - 1];
+        return `first output after ${ms.toFixed(0)} ms; at chunk ${last.chunksReady}/${last.chunksTotal} the run was at instruction ${last.runPosition}`;
+      } finally {
+        done(s);
+      }
+    });
+  }
+  await check(`${variant}/${where}: run while loading with a wrong input: INVALID_INPUT`, async () => {
+    const model = zoo[0];
+    const bad = { nope: new Tensor('f32', new Float32Array(1), [1]) };
+    return rejectsWith(load(`${model.url}?throttle=40`, { variant, runWhileLoading: bad }), InvalidInputError, 'INVALID_INPUT');
+  });
+}
+
 /** Entry: `?variants=scalar,simd&workers=threads,simd&zoo=1&big=/target/big-linear`. */
 export async function main() {
   const q = new URLSearchParams(location.search);
@@ -288,6 +336,20 @@ export async function main() {
         log(`skip ${v}/${where}: ${why}`);
       } else await suiteFor(v, where, zoo);
     }
+  }
+  if (q.get('rwl') === '1') {
+    // Single-threaded on the page (relaxed where the engine has it); simd and the threads build
+    // (its pool running the ops) in a WorkerSession.
+    const page = features.relaxedSimd ? 'relaxed' : 'simd';
+    if (zoo.length === 0) results.push({ name: 'run while loading', ok: true, skip: 'no zoo-index.json models (node js/test/zoo.mjs)' });
+    for (const [v, where] of [[page, 'main'], ['simd', 'worker'], ['threads', 'worker']]) {
+      const why = unsupported(v);
+      if (why) results.push({ name: `${v}/${where}: run while loading`, ok: true, skip: why });
+      else if (zoo.length > 0) await runWhileLoading(zoo, v, where);
+    }
+    window.__wasmTorchResults = { env, results };
+    log('DONE');
+    return;
   }
   const big = q.get('big');
   if (big) {
