@@ -28,7 +28,8 @@ try {
   console.log(`${r.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? ''}, ${variant} build, ${dir}/mlp_100mb.wtb`);
   console.log(`network, no cache, median of 3: load ${median(r.network.map((w) => w.loadMs)).toFixed(0)} ms`);
   console.log(`cold (download + store): load ${r.cold.loadMs.toFixed(0)} ms, first run ${r.cold.firstRunMs.toFixed(0)} ms`);
-  console.log(`warm (Cache API), median of ${runs}: load ${warmLoad.toFixed(0)} ms, load + first run ${warmReady.toFixed(0)} ms`);
+  const checks = [...new Set(r.warm.map((w) => w.check))].join(', ');
+  console.log(`warm (Cache API, checked by ${checks}), median of ${runs}: load ${warmLoad.toFixed(0)} ms, load + first run ${warmReady.toFixed(0)} ms`);
   console.log(`max scaled diff vs PyTorch: ${Math.max(r.cold.worst, ...r.warm.map((w) => w.worst)).toExponential(2)}`);
 } finally {
   await browser.close();

@@ -5,7 +5,7 @@
  */
 import { AbortError, BadFileError, InvalidInputError, NetworkError } from './errors.js';
 import { isNode, nodeImport } from './env.js';
-import { openModelCache, stillFresh, teeIntoCache, type CacheOutcome } from './model-cache.js';
+import { evictEntry, openModelCache, readRecord, stillFresh, teeIntoCache, writeRecord, type CacheOutcome } from './model-cache.js';
 
 /** Anything `Session.load` accepts. */
 export type ModelSource = string | URL | Response | ReadableStream<Uint8Array> | ArrayBuffer | ArrayBufferView | Blob;
@@ -26,6 +26,13 @@ export interface OpenedSource {
   evict?: () => Promise<void>;
   /** Settles when the downloaded copy is stored: `undefined`, or why it was not. */
   stored?: Promise<string | undefined>;
+  /**
+   * On a cache hit with a matching record: the digest the file must have. The loader then
+   * skips the chunk CRCs and checks this digest instead.
+   */
+  digest?: string;
+  /** On a download being stored: keeps the loader's digest of it next to the entry. */
+  remember?: (digest: string) => Promise<string | undefined>;
 }
 
 /** How a URL source is fetched. */
@@ -285,15 +292,23 @@ async function openCachedUrl(url: URL, cacheName: string, refresh: boolean, sign
   let outcome: CacheOutcome = 'miss';
   const hit = refresh ? undefined : await cache.match(url);
   if (hit?.body) {
-    if (await stillFresh(url, hit, signal)) {
-      return { ...fromResponse(hit, `${url.href} (cached)`, signal), cache: 'hit', evict: () => cache.delete(url).then(() => undefined) };
+    const record = await readRecord(cacheName, url, hit);
+    // Within the freshness the server gave, the validators are not compared again.
+    if ((record !== undefined && record.freshUntil > Date.now()) || (await stillFresh(url, hit, signal))) {
+      return {
+        ...fromResponse(hit, `${url.href} (cached)`, signal),
+        cache: 'hit',
+        evict: () => evictEntry(cache, cacheName, url),
+        ...(record ? { digest: record.digest } : {}),
+      };
     }
     outcome = 'stale';
-    await cache.delete(url);
+    await evictEntry(cache, cacheName, url);
   }
   const res = await fetchUrl(url, signal);
   checkResponse(res, url.href);
-  const { body, stored } = teeIntoCache(cache, url, res);
+  const { body, stored, headers } = teeIntoCache(cache, url, res);
   const forLoader = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-  return { ...fromUrl(url, forLoader, signal, maxResumes), cache: outcome, stored };
+  const remember = (digest: string) => writeRecord(cacheName, url, res, headers, digest);
+  return { ...fromUrl(url, forLoader, signal, maxResumes), cache: outcome, stored, remember };
 }
