@@ -199,11 +199,11 @@ mod tests {
     }
 
     #[test]
-    fn known_value_is_stable_across_builds() {
-        // Pinned so a change to the digest (which would turn every cached model's check into
-        // a mismatch and a re-download) is a deliberate one.
-        let d = digest(b"wasm-torch");
-        assert_eq!(d.len(), 32);
-        assert_eq!(d, digest(b"wasm-torch"));
+    fn known_values_are_stable_across_builds() {
+        // Pinned (the values the simd wasm build gives) so a change to the digest, which would
+        // turn every cached model's check into a mismatch and a re-download, is a deliberate
+        // one, and so the native build is seen to agree with wasm.
+        assert_eq!(digest(b"wasm-torch"), "2ad925653ca3f8dab8df47ed331ebdb3");
+        assert_eq!(digest(b""), "f787307b581bcdba407cfb08c0ded7a8");
     }
 }
