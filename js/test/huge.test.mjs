@@ -172,7 +172,7 @@ for (const variant of ['simd', 'threads']) {
     }
     const native = readNpyF32(join(int8Dir, 'y.npy'));
     const torchF32 = readNpyF32(join(int8Dir, 'y_torch.npy'));
-    const child = spawnSync(process.execPath, [join(JS_DIR, 'test/big/int8_child.mjs'), int8Dir, variant], { encoding: 'utf8', maxBuffer: 64 * MiB, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawnSync(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--experimental')), join(JS_DIR, 'test/big/int8_child.mjs'), int8Dir, variant], { encoding: 'utf8', maxBuffer: 64 * MiB, stdio: ['ignore', 'pipe', 'inherit'] });
     assert.equal(child.status, 0, `the int8 child process failed: ${child.error ?? child.stdout}`);
     const r = JSON.parse(child.stdout.trim().split('\n').pop());
     const grew = r.peak - r.memoryBefore;
