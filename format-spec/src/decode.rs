@@ -11,7 +11,9 @@ pub(crate) struct ChunkSink {
     index: u32,
     codec: Codec,
     file_offset: u64,
-    hasher: crc32fast::Hasher,
+    /// The CRC-32 of the encoded bytes so far; `None` when the caller checks the whole file
+    /// by other means (see `StreamParser::without_chunk_crcs`).
+    hasher: Option<crc32fast::Hasher>,
     consumed: u64,
     written: usize,
     zstd: Option<Decoder<'static>>,
@@ -19,8 +21,13 @@ pub(crate) struct ChunkSink {
 }
 
 impl ChunkSink {
-    /// Start decoding chunk `index`.
-    pub fn new(index: u32, c: &ChunkInfo, max_window_log: u32) -> Result<ChunkSink, FormatError> {
+    /// Start decoding chunk `index`; `check_crc: false` skips its CRC-32.
+    pub fn new(
+        index: u32,
+        c: &ChunkInfo,
+        max_window_log: u32,
+        check_crc: bool,
+    ) -> Result<ChunkSink, FormatError> {
         let zstd = match c.codec {
             Codec::Stored => None,
             Codec::Zstd => {
@@ -48,7 +55,7 @@ impl ChunkSink {
             index,
             codec: c.codec,
             file_offset: c.file_offset,
-            hasher: crc32fast::Hasher::new(),
+            hasher: check_crc.then(crc32fast::Hasher::new),
             consumed: 0,
             written: 0,
             zstd,
@@ -67,7 +74,9 @@ impl ChunkSink {
 
     /// Feed the next encoded bytes of the chunk.
     pub fn push(&mut self, input: &[u8], out: &mut [u8]) -> Result<(), FormatError> {
-        self.hasher.update(input);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(input);
+        }
         match self.codec {
             Codec::Stored => {
                 let end = self.written + input.len();
@@ -157,7 +166,10 @@ impl ChunkSink {
                 format!("decoded {} bytes, declared {}", self.written, out.len()),
             ));
         }
-        let crc = self.hasher.clone().finalize();
+        let Some(hasher) = self.hasher.take() else {
+            return Ok(());
+        };
+        let crc = hasher.finalize();
         if crc != c.crc32 {
             return Err(FormatError::new(
                 ErrorKind::ChecksumMismatch,

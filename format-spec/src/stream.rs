@@ -55,6 +55,8 @@ pub struct StreamParser {
     own_segments: Option<fn(&Graph) -> Vec<bool>>,
     next_chunk: usize,
     sink: Option<ChunkSink>,
+    /// Whether each weight chunk's CRC-32 is checked (see [`StreamParser::without_chunk_crcs`]).
+    chunk_crcs: bool,
 }
 
 impl StreamParser {
@@ -72,6 +74,7 @@ impl StreamParser {
             own_segments: None,
             next_chunk: 0,
             sink: None,
+            chunk_crcs: true,
         }
     }
 
@@ -88,6 +91,16 @@ impl StreamParser {
     /// on the validated graph, and should be linear in its size.
     pub fn with_own_segments(mut self, choose: fn(&Graph) -> Vec<bool>) -> Self {
         self.own_segments = Some(choose);
+        self
+    }
+
+    /// Skip the weight chunks' CRC-32 checks. Only for a caller that checks the whole file
+    /// with a digest of its own before using the result (a cached copy whose digest was taken
+    /// when it was first loaded with every CRC checked): computing the CRCs is the largest
+    /// cost of loading stored chunks. Everything else (structure, sizes, zstd frames) is
+    /// still checked, so a damaged file still yields an error or a model the caller rejects.
+    pub fn without_chunk_crcs(mut self) -> Self {
+        self.chunk_crcs = false;
         self
     }
 
@@ -277,7 +290,12 @@ impl StreamParser {
                 }
                 let idx = self.next_chunk as u32;
                 if self.sink.is_none() {
-                    self.sink = Some(ChunkSink::new(idx, c, self.limits.max_zstd_window_log)?);
+                    self.sink = Some(ChunkSink::new(
+                        idx,
+                        c,
+                        self.limits.max_zstd_window_log,
+                        self.chunk_crcs,
+                    )?);
                 }
                 let end = c.file_offset + c.stored_len;
                 let k = take(end - pos, piece);

@@ -113,7 +113,7 @@ pub fn decode_chunk_with(
             ),
         ));
     }
-    let mut sink = ChunkSink::new(0, chunk, max_window_log)?;
+    let mut sink = ChunkSink::new(0, chunk, max_window_log, true)?;
     sink.push(encoded, out)?;
     sink.finish(chunk, out)
 }

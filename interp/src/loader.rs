@@ -143,6 +143,14 @@ impl StreamingLoader {
         self
     }
 
+    /// Skip the weight chunks' CRC-32 checks (see
+    /// [`wasm_torch_format::StreamParser::without_chunk_crcs`]): only for a caller that
+    /// verifies the whole file with its own digest before using the program.
+    pub fn without_chunk_crcs(mut self) -> Self {
+        self.parser = self.parser.without_chunk_crcs();
+        self
+    }
+
     /// Feed the next piece of the file (any size, including empty).
     pub fn feed(&mut self, piece: &[u8]) -> Result<LoadProgress> {
         if let Some(e) = &self.failed {
@@ -580,6 +588,36 @@ mod tests {
             first.session.states()[0].to_f32_vec(),
             fresh.states()[0].to_f32_vec()
         );
+    }
+
+    /// A flipped weight byte fails the chunk's CRC by default; a loader told to skip the chunk
+    /// CRCs (its caller checks a whole-file digest instead) loads the changed bytes as they are.
+    #[test]
+    fn chunk_crcs_are_checked_unless_skipped() {
+        let opts = PackOptions {
+            chunk_target: 16,
+            compression: Compression::Never,
+            zstd_level: 3,
+        };
+        let mut bytes = pack(&model(), &opts).unwrap();
+        let twenty = 20.0f32.to_le_bytes();
+        let at = bytes
+            .windows(4)
+            .position(|w| w == twenty)
+            .expect("w2's first value is stored as is");
+        bytes[at + 3] ^= 0x01;
+        let mut checked = StreamingLoader::new();
+        let msg = checked
+            .feed(&bytes)
+            .expect_err("the chunk CRC catches the flip")
+            .to_string();
+        assert!(msg.contains("CRC"), "{msg}");
+        let mut trusting = StreamingLoader::new().without_chunk_crcs();
+        trusting.feed(&bytes).unwrap();
+        let p = trusting.finish().unwrap();
+        let w2 = p.weights()[2].to_f32_vec();
+        assert_ne!(w2[0], 20.0);
+        assert_eq!(&w2[1..], &[21.0, 22.0, 23.0]);
     }
 
     /// A Linear stack whose int8 weights (per output channel) each have a chunk of their

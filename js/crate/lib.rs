@@ -13,6 +13,7 @@
 //! wasm32-unknown-unknown); [`panic_hook`] records the message of any panic that slips through
 //! so the SDK can report it instead of an opaque `unreachable` trap.
 
+pub mod digest;
 pub mod error;
 pub mod loader;
 pub mod panic_hook;

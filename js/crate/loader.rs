@@ -5,6 +5,7 @@
 //! available before the weights and decompresses each weight chunk straight into its final
 //! slot, so peak memory stays near the weights' size plus one chunk.
 
+use crate::digest::FileDigest;
 use crate::error::{from_interp, invalid_input, js_error};
 use crate::session::Model;
 use crate::tensor_io::read_input;
@@ -55,6 +56,8 @@ impl From<&LoadProgress> for Progress {
 #[wasm_bindgen]
 pub struct Loader {
     inner: Option<StreamingLoader>,
+    /// A digest of every byte fed, when asked for ([`Loader::with_digest`]).
+    digest: Option<FileDigest>,
 }
 
 impl Default for Loader {
@@ -70,7 +73,31 @@ impl Loader {
     pub fn new() -> Loader {
         Loader {
             inner: Some(StreamingLoader::new()),
+            digest: None,
         }
+    }
+
+    /// A loader that also takes a [`FileDigest`] of the bytes fed (read with
+    /// [`Loader::digest`]). `check_chunk_crcs: false` skips the weight chunks' CRC-32s: only
+    /// for a file whose digest the caller compares with a digest taken when the same file
+    /// passed every CRC (the model cache), before it uses the model.
+    #[wasm_bindgen(js_name = withDigest)]
+    pub fn with_digest(check_chunk_crcs: bool) -> Loader {
+        let inner = StreamingLoader::new();
+        Loader {
+            inner: Some(if check_chunk_crcs {
+                inner
+            } else {
+                inner.without_chunk_crcs()
+            }),
+            digest: Some(FileDigest::new()),
+        }
+    }
+
+    /// The digest of the bytes fed so far (32 hex digits), or `undefined` for a loader made
+    /// without one. Still answers after [`Loader::finish`].
+    pub fn digest(&self) -> Option<String> {
+        self.digest.as_ref().map(FileDigest::hex)
     }
 
     /// Feed the next piece of the file (any size, in file order).
@@ -79,6 +106,9 @@ impl Loader {
             .inner
             .as_mut()
             .ok_or_else(|| js_error("INVALID_INPUT", "loader already finished or failed"))?;
+        if let Some(d) = self.digest.as_mut() {
+            d.update(bytes);
+        }
         match loader.feed(bytes) {
             Ok(p) => Ok(Progress {
                 run_position: loader.run_position().map_or(-1.0, |pc| pc as f64),

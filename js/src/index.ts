@@ -16,7 +16,7 @@ export { detectFeatures, chooseBuild, isThreaded, missingFeature, VARIANTS } fro
 export { getRuntime } from './runtime.js';
 export type { Features, BuildChoice, ChoiceOptions, Variant } from './detect.js';
 export type { ModelSource } from './source.js';
-export type { CacheOutcome } from './model-cache.js';
+export type { CacheCheck, CacheOutcome } from './model-cache.js';
 export {
   WasmTorchError,
   BadFileError,

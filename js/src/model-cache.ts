@@ -4,9 +4,19 @@
  *
  * Why the Cache API and not OPFS: it stores a `Response` whole, streams it back as a body the
  * loader already knows how to read, is available on pages and in Workers alike, and keeps the
- * validators next to the bytes. Corruption needs no extra hash: the loader checks every chunk's
- * CRC and the file's structure, so a damaged entry fails with `BAD_FILE`, is evicted, and the
- * load goes to the network (see `Session.load`).
+ * validators next to the bytes.
+ *
+ * Corruption: a download is checked chunk CRC by chunk CRC as it streams in; the loader also
+ * takes a fast 128-bit digest of the whole file (js/crate/digest.rs), kept in a record next
+ * to the entry (the cache `<name>:records`, same URL key). A warm load checks that digest
+ * instead of the CRCs (CRC-32 runs at ~1 GB/s in wasm and was most of a warm load); an entry
+ * without a matching record (written by an older version, or by hand) is checked by its CRCs
+ * as before. Either way a damaged entry fails with `BAD_FILE`, is evicted, and the load goes
+ * to the network (see `Session.load`).
+ *
+ * Revalidation: the record also keeps how long the server said the response stays fresh
+ * (`Cache-Control: max-age`, less `Age`); within that time a warm load skips the HEAD request
+ * that compares validators, which on a real network costs a round trip.
  */
 
 /** How the cache took part in a load (`loadStats.cache`). */
@@ -23,6 +33,25 @@ export type CacheOutcome =
   | 'unavailable'
   /** Caching was not asked for (or the source is not a URL). */
   | 'off';
+
+/** How a cache hit's bytes were checked (`loadStats.cacheCheck`). */
+export type CacheCheck =
+  /** Against the digest taken when the entry was stored (the fast path). */
+  | 'digest'
+  /** Chunk CRC by chunk CRC (the entry has no matching record). */
+  | 'crcs';
+
+/** What the SDK keeps beside a cached entry. */
+export interface CacheRecord {
+  /** The loader's digest of the file (32 hex digits). */
+  digest: string;
+  /** The entry's validator (ETag, else Last-Modified) when the record was written. */
+  validator: string | null;
+  /** The entry's content-length when the record was written. */
+  length: string | null;
+  /** Until when (ms since the epoch) the server called the response fresh; 0: revalidate. */
+  freshUntil: number;
+}
 
 /** The default cache name. */
 export const DEFAULT_CACHE_NAME = 'wasm-torch-models';
@@ -79,7 +108,7 @@ export async function stillFresh(url: URL, cached: Response, signal?: AbortSigna
  * Splits a network response: one body for the loader, one stored in `cache` under `url`.
  * `stored` resolves to `undefined` once stored, or to why it was not (quota, a cut download).
  */
-export function teeIntoCache(cache: Cache, url: URL, res: Response): { body: ReadableStream<Uint8Array>; stored: Promise<string | undefined> } {
+export function teeIntoCache(cache: Cache, url: URL, res: Response): { body: ReadableStream<Uint8Array>; stored: Promise<string | undefined>; headers: Headers } {
   const [forLoader, forCache] = res.body!.tee();
   const headers = new Headers();
   // A compressed response's content-length is its encoded size; the stored body is decoded.
@@ -97,5 +126,57 @@ export function teeIntoCache(cache: Cache, url: URL, res: Response): { body: Rea
       (back) => (back ? undefined : 'the stored entry could not be read back'),
       (e: Error) => `storing in the cache failed: ${e.message}`,
     );
-  return { body: forLoader, stored };
+  return { body: forLoader, stored, headers };
+}
+
+/** The cache holding the records of cache `name`. */
+function recordCacheName(name: string): string {
+  return `${name}:records`;
+}
+
+/** Until when (ms since the epoch) a response is fresh per its Cache-Control; 0 if not at all. */
+export function freshUntil(res: Response, now = Date.now()): number {
+  const cc = (res.headers.get('cache-control') ?? '').toLowerCase();
+  if (/(^|[\s,])(no-cache|no-store)([\s,=]|$)/.test(cc)) return 0;
+  const m = /(^|[\s,])max-age\s*=\s*"?(\d+)/.exec(cc);
+  if (!m) return 0;
+  const age = Number(res.headers.get('age') ?? 0);
+  const left = Number(m[2]) - (Number.isFinite(age) && age > 0 ? age : 0);
+  return left > 0 ? now + left * 1000 : 0;
+}
+
+/** The record for `cached` (the entry under `url` in cache `name`), if one matches it. */
+export async function readRecord(name: string, url: URL, cached: Response): Promise<CacheRecord | undefined> {
+  try {
+    const res = await (await caches.open(recordCacheName(name))).match(url);
+    if (!res) return undefined;
+    const r = (await res.json()) as Partial<CacheRecord>;
+    if (typeof r.digest !== 'string' || !/^[0-9a-f]{32}$/.test(r.digest)) return undefined;
+    // A record belongs to the bytes it was taken from: same validator, same length.
+    if ((r.validator ?? null) !== validatorOf(cached) || (r.length ?? null) !== cached.headers.get('content-length')) return undefined;
+    return { digest: r.digest, validator: r.validator ?? null, length: r.length ?? null, freshUntil: typeof r.freshUntil === 'number' ? r.freshUntil : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stores the record of the entry stored from `res`; resolves to why not, if it failed. */
+export async function writeRecord(name: string, url: URL, res: Response, headers: Headers, digest: string): Promise<string | undefined> {
+  const record: CacheRecord = { digest, validator: validatorOf(res), length: headers.get('content-length'), freshUntil: freshUntil(res) };
+  try {
+    await (await caches.open(recordCacheName(name))).put(url, new Response(JSON.stringify(record), { headers: { 'content-type': 'application/json' } }));
+    return undefined;
+  } catch (e) {
+    return `storing the cache record failed: ${(e as Error).message}`;
+  }
+}
+
+/** Removes the entry for `url` and its record. */
+export async function evictEntry(cache: Cache, name: string, url: URL): Promise<void> {
+  await cache.delete(url);
+  try {
+    await (await caches.open(recordCacheName(name))).delete(url);
+  } catch {
+    /* no record cache: nothing to remove */
+  }
 }

@@ -46,6 +46,8 @@ export interface WasmLoader {
   runWhileLoading(inputs: WireTensor[], prepackBudget?: number): void;
   feed(bytes: Uint8Array): WasmProgress;
   finish(): WasmModel;
+  /** The digest of the bytes fed (loaders made by `withDigest`). */
+  digest(): string | undefined;
   free(): void;
 }
 /** The wasm model class. */
@@ -75,7 +77,7 @@ export interface WasmSession {
 /** The wasm-bindgen glue module's exports (see js/crate/lib.rs). */
 export interface Glue {
   default(init: { module_or_path: unknown; memory?: WebAssembly.Memory }): Promise<unknown>;
-  Loader: { new (): WasmLoader; fromBytes(bytes: Uint8Array): WasmModel };
+  Loader: { new (): WasmLoader; withDigest(checkChunkCrcs: boolean): WasmLoader; fromBytes(bytes: Uint8Array): WasmModel };
   initRuntime(): void;
   memoryBytes(): number;
   buildFlavor(): string;

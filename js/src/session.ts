@@ -8,13 +8,13 @@
  * ```
  */
 import { chooseBuild, isThreaded, missingFeature, type BuildChoice, type Variant } from './detect.js';
-import { AbortError, InvalidInputError, ReleasedError, UnsupportedEnvironmentError, WasmTorchError, fromWasmError } from './errors.js';
+import { AbortError, BadFileError, InvalidInputError, ReleasedError, UnsupportedEnvironmentError, WasmTorchError, fromWasmError } from './errors.js';
 import { STRUCTURE_ASSET, nestedCallInputs, nestedCallOutputs, parseStructure } from './structure.js';
 import type { Nested, Structure } from './structure.js';
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
 import { openSource, type ModelSource } from './source.js';
-import { DEFAULT_CACHE_NAME, type CacheOutcome } from './model-cache.js';
+import { DEFAULT_CACHE_NAME, type CacheCheck, type CacheOutcome } from './model-cache.js';
 import { isScalarValue, scalarTensor, type InputValue, type ScalarKind, type ScalarValue } from './scalars.js';
 import { Tensor, isDType, type DType } from './tensor.js';
 
@@ -63,8 +63,10 @@ export interface LoadOptions {
   /**
    * URL sources: keep the model in the Cache API (`true`: the cache 'wasm-torch-models', or a
    * cache name) so the next load does not download it. A cached copy is checked against the
-   * server's ETag / Last-Modified with a HEAD request (used as is when offline); one that fails
-   * to load (CRC or structure) is evicted and downloaded again. `loadStats.cache` says what
+   * server's ETag / Last-Modified with a HEAD request (skipped while the response's
+   * `Cache-Control: max-age` says it is fresh; used as is when offline). Its bytes are checked
+   * against a digest taken when it was downloaded (or by the chunk CRCs when it has none);
+   * one that fails (digest, CRC or structure) is evicted and downloaded again. `loadStats.cache` says what
    * happened; where the Cache API is missing (Node, insecure pages) the load still works and
    * `loadStats.cache` is `'unavailable'`.
    */
@@ -123,8 +125,10 @@ export interface LoadStats {
   resumes: number;
   /** How the model cache took part (`'off'` unless `cache` was given for a URL). */
   cache: CacheOutcome;
-  /** Why the cache was unavailable or the download was not stored, when that happened. */
+  /** Why the cache was unavailable, the download was not stored, or the cached copy was refused. */
   cacheNote?: string;
+  /** On a cache hit: how its bytes were checked (`'digest'`, or `'crcs'` for an entry without a record). */
+  cacheCheck?: CacheCheck;
 }
 
 /** Build information: which wasm build runs and why. */
@@ -216,8 +220,14 @@ export class Session {
     let opened = await openSource(source, signal, { maxResumes: options.maxResumes, cacheName });
     let loaded = 0;
     let model: WasmModel;
+    let refused: string | undefined;
+    let digest: string | undefined;
     for (;;) {
-      const loader = runtime.call('new Loader', () => new runtime.glue.Loader());
+      // A cache hit with a record is checked by its digest instead of the chunk CRCs; a
+      // download being stored has its digest taken for the next load.
+      const expected = opened.cache === 'hit' ? opened.digest : undefined;
+      const withDigest = expected !== undefined || opened.remember !== undefined;
+      const loader = runtime.call('new Loader', () => (withDigest ? runtime.glue.Loader.withDigest(expected === undefined) : new runtime.glue.Loader()));
       loaded = 0;
       try {
         if (early) runtime.call('runWhileLoading', () => loader.runWhileLoading(early, options.prepackBudget));
@@ -243,13 +253,19 @@ export class Session {
           }
         }
         if (signal?.aborted) throw new AbortError();
+        digest = withDigest ? (runtime.call('digest', () => loader.digest()) ?? undefined) : undefined;
         model = runtime.call('load', () => loader.finish());
+        if (expected !== undefined && digest !== expected) {
+          model.free();
+          throw new BadFileError(`the cached copy's digest is ${digest}, its record says ${expected}`);
+        }
         break;
       } catch (e) {
         const err = e instanceof WasmTorchError ? e : fromWasmError(e);
         // A cached copy that fails the file's checks (CRCs, structure) is evicted and the model
         // downloaded again; the outcome says so.
         if (err.code === 'BAD_FILE' && opened.cache === 'hit' && opened.evict) {
+          refused = `the cached copy was refused: ${err.message}`;
           await opened.evict();
           opened = { ...(await openSource(source, signal, { maxResumes: options.maxResumes, cacheName, refreshCache: true })), cache: 'corrupt' };
           continue;
@@ -263,7 +279,8 @@ export class Session {
         }
       }
     }
-    const storeNote = opened.stored ? await opened.stored : undefined;
+    let storeNote = opened.stored ? await opened.stored : undefined;
+    if (storeNote === undefined && opened.remember && digest !== undefined) storeNote = await opened.remember(digest);
     peakMemory = Math.max(peakMemory, runtime.memoryBytes());
     const stats: LoadStats = {
       bytes: loaded,
@@ -274,7 +291,8 @@ export class Session {
       peakMemory,
       resumes: opened.resumes?.() ?? 0,
       cache: opened.cache ?? 'off',
-      ...(opened.cacheNote ?? storeNote ? { cacheNote: opened.cacheNote ?? storeNote } : {}),
+      ...(opened.cacheNote ?? storeNote ?? refused ? { cacheNote: [opened.cacheNote ?? storeNote, refused].filter(Boolean).join('; ') } : {}),
+      ...(opened.cache === 'hit' ? { cacheCheck: opened.digest !== undefined ? 'digest' : 'crcs' } : {}),
     };
     const session = new Session(runtime, model, build, stats);
     if (options.prepackBudget !== undefined) session.setPrepackBudget(options.prepackBudget);

@@ -5,7 +5,7 @@
  */
 import { AbortError, BadFileError, InvalidInputError, NetworkError } from './errors.js';
 import { isNode, nodeImport } from './env.js';
-import { openModelCache, stillFresh, teeIntoCache, type CacheOutcome } from './model-cache.js';
+import { evictEntry, openModelCache, readRecord, stillFresh, teeIntoCache, writeRecord, type CacheOutcome } from './model-cache.js';
 
 /** Anything `Session.load` accepts. */
 export type ModelSource = string | URL | Response | ReadableStream<Uint8Array> | ArrayBuffer | ArrayBufferView | Blob;
@@ -26,6 +26,13 @@ export interface OpenedSource {
   evict?: () => Promise<void>;
   /** Settles when the downloaded copy is stored: `undefined`, or why it was not. */
   stored?: Promise<string | undefined>;
+  /**
+   * On a cache hit with a matching record: the digest the file must have. The loader then
+   * skips the chunk CRCs and checks this digest instead.
+   */
+  digest?: string;
+  /** On a download being stored: keeps the loader's digest of it next to the entry. */
+  remember?: (digest: string) => Promise<string | undefined>;
 }
 
 /** How a URL source is fetched. */
@@ -111,10 +118,10 @@ function announcedSize(res: Response): number | undefined {
   return Number.isFinite(len) && len > 0 && !encoded ? len : undefined;
 }
 
-function fromResponse(res: Response, description: string, signal?: AbortSignal): OpenedSource {
+function fromResponse(res: Response, description: string, signal?: AbortSignal, byob = false): OpenedSource {
   checkResponse(res, description);
   const totalBytes = announcedSize(res);
-  return { totalBytes, pieces: checkedBody(res, description, totalBytes, signal), description };
+  return { totalBytes, pieces: checkedBody(res, description, totalBytes, signal, undefined, byob), description };
 }
 
 /**
@@ -128,13 +135,14 @@ async function* checkedBody(
   totalBytes: number | undefined,
   signal?: AbortSignal,
   resume?: (received: number, fault: NetworkError) => Promise<Response>,
+  byob = false,
 ): AsyncIterable<Uint8Array> {
   let received = 0;
   let res = first;
   for (;;) {
     let fault: NetworkError | undefined;
     try {
-      for await (const piece of networkPieces(res, description, () => received, totalBytes, signal)) {
+      for await (const piece of networkPieces(res, description, () => received, totalBytes, signal, byob)) {
         received += piece.byteLength;
         yield piece;
       }
@@ -149,15 +157,55 @@ async function* checkedBody(
   }
 }
 
-/** The pieces of one response body; a failed read is a `NetworkError` (or `AbortError`). */
+/** Size of the buffer a cached body is read into (see `networkPieces`). */
+const BYOB_BYTES = 4 << 20;
+
+/**
+ * A reader of `res`'s body: with `byob`, one that fills a buffer of ours (a byte stream's
+ * BYOB reader) when the engine offers it, else the default reader.
+ */
+function bodyReader(res: Response, byob: boolean): { read(): Promise<ReadableStreamReadResult<Uint8Array>>; cancel(): Promise<void>; releaseLock(): void } {
+  if (byob) {
+    let reader: ReadableStreamBYOBReader | undefined;
+    try {
+      reader = res.body!.getReader({ mode: 'byob' });
+    } catch {
+      reader = undefined;
+    }
+    if (reader) {
+      const r = reader;
+      let buf = new ArrayBuffer(BYOB_BYTES);
+      return {
+        async read() {
+          const got = await r.read(new Uint8Array(buf));
+          // The read hands the buffer back (transferred) inside `value`: reuse it next time.
+          if (got.value) buf = got.value.buffer as ArrayBuffer;
+          return got as ReadableStreamReadResult<Uint8Array>;
+        },
+        cancel: () => r.cancel(),
+        releaseLock: () => r.releaseLock(),
+      };
+    }
+  }
+  return res.body!.getReader();
+}
+
+/**
+ * The pieces of one response body; a failed read is a `NetworkError` (or `AbortError`).
+ * `byob` (cached bodies): read into one reused 4 MiB buffer, so each piece is as large as
+ * what the engine has ready (the Cache API's default reader hands over 64 KiB pieces, and the
+ * per-piece round trips were a large part of a warm load); a piece is valid only until the
+ * next is asked for, which the loader, copying each into wasm memory at once, allows.
+ */
 async function* networkPieces(
   res: Response,
   description: string,
   received: () => number,
   totalBytes: number | undefined,
   signal?: AbortSignal,
+  byob = false,
 ): AsyncIterable<Uint8Array> {
-  const reader = res.body!.getReader();
+  const reader = bodyReader(res, byob);
   try {
     for (;;) {
       checkAbort(signal);
@@ -285,15 +333,23 @@ async function openCachedUrl(url: URL, cacheName: string, refresh: boolean, sign
   let outcome: CacheOutcome = 'miss';
   const hit = refresh ? undefined : await cache.match(url);
   if (hit?.body) {
-    if (await stillFresh(url, hit, signal)) {
-      return { ...fromResponse(hit, `${url.href} (cached)`, signal), cache: 'hit', evict: () => cache.delete(url).then(() => undefined) };
+    const record = await readRecord(cacheName, url, hit);
+    // Within the freshness the server gave, the validators are not compared again.
+    if ((record !== undefined && record.freshUntil > Date.now()) || (await stillFresh(url, hit, signal))) {
+      return {
+        ...fromResponse(hit, `${url.href} (cached)`, signal, true),
+        cache: 'hit',
+        evict: () => evictEntry(cache, cacheName, url),
+        ...(record ? { digest: record.digest } : {}),
+      };
     }
     outcome = 'stale';
-    await cache.delete(url);
+    await evictEntry(cache, cacheName, url);
   }
   const res = await fetchUrl(url, signal);
   checkResponse(res, url.href);
-  const { body, stored } = teeIntoCache(cache, url, res);
+  const { body, stored, headers } = teeIntoCache(cache, url, res);
   const forLoader = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-  return { ...fromUrl(url, forLoader, signal, maxResumes), cache: outcome, stored };
+  const remember = (digest: string) => writeRecord(cacheName, url, res, headers, digest);
+  return { ...fromUrl(url, forLoader, signal, maxResumes), cache: outcome, stored, remember };
 }

@@ -148,60 +148,68 @@ function ensureInt8Model() {
   console.log(`# huge int8: model exported in ${((performance.now() - t) / 1000).toFixed(0)} s: ${gen.stdout.trim()}`);
 }
 
+/** Memory the int8 test needs free when it starts (the f32 tests before it may hold some). */
+const INT8_NEEDS = 4 * GiB;
+
 for (const variant of ['simd', 'threads']) {
   const why = int8Skip || (!runnableVariants().includes(variant) && `no runnable ${variant} build in dist/wasm`);
-  test(`twelve Linear(8192, 8192) + Tanh, 3.22 GB as f32, int8 resident: runs like the native interpreter, memory ≤ resident + two chunks + 64 MiB (${variant} build)`, { skip: why, timeout: 900_000 }, async () => {
+  test(`twelve Linear(8192, 8192) + Tanh, 3.22 GB as f32, int8 resident: runs like the native interpreter, memory ≤ resident + two chunks + 64 MiB (${variant} build, fresh process)`, { skip: why, timeout: 900_000 }, async (t) => {
     ensureInt8Model();
     const info = JSON.parse(readFileSync(join(int8Dir, 'info.json'), 'utf8'));
     assert.equal(info.weights, 'int8');
     assert.ok(info.weightBytes >= 3e9, `${info.weightBytes} bytes of f32 weights`);
     // The export's own accuracy against PyTorch's f32 model (written by make_linear_stack.py).
     assert.ok(info.cosine >= 0.99, `int8 vs f32 cosine ${info.cosine}`);
-    const x = readNpyF32(join(int8Dir, 'x.npy'));
+    // The instance this process shares with the f32 tests has grown for them (wasm memory
+    // never shrinks), so the load's growth is measured in a process of its own; this process
+    // still holds its memory, so what is free is checked again now.
+    const mem = freemem();
+    if (mem < INT8_NEEDS) {
+      const reason = `only ${(mem / GiB).toFixed(1)} GiB of memory available now (needs ${INT8_NEEDS / GiB} for a fresh process)`;
+      console.log(`# huge int8 (${variant}) SKIPPED: ${reason}`);
+      t.skip(reason);
+      return;
+    }
     const native = readNpyF32(join(int8Dir, 'y.npy'));
     const torchF32 = readNpyF32(join(int8Dir, 'y_torch.npy'));
-    const s = await Session.load(int8Path, { variant, threads: variant === 'threads' ? 2 : false });
-    try {
-      const ls = s.loadStats;
-      const t = performance.now();
-      const out = await s.run({ [s.inputs[0].name]: new Tensor('f32', x, [1, WIDTH]) });
-      const runMs = performance.now() - t;
-      const peak = s.memoryBytes;
-      const grew = peak - ls.memoryBefore;
-      const y = Object.values(out)[0].data;
-      const { maxAbs, maxScaled } = compare(y, native);
-      let dot = 0;
-      let ny = 0;
-      let nt = 0;
-      for (let i = 0; i < y.length; i++) {
-        dot += y[i] * torchF32[i];
-        ny += y[i] * y[i];
-        nt += torchF32[i] * torchF32[i];
-      }
-      const cos = dot / Math.sqrt(ny * nt);
-      console.log(
-        `# huge int8 (${variant}): loaded ${(ls.bytes / 1e9).toFixed(2)} GB in ${(ls.ms / 1000).toFixed(1)} s; first run ${(runMs / 1000).toFixed(2)} s; ` +
-          `resident weights ${(ls.residentWeightBytes / MiB).toFixed(1)} MiB for ${(info.weightBytes / MiB).toFixed(0)} MiB as f32; ` +
-          `wasm memory +${((grew - ls.residentWeightBytes) / MiB).toFixed(1)} MiB over the resident weights; ` +
-          `max |wasm - native| ${maxAbs.toExponential(2)}; cosine to PyTorch f32 ${cos.toFixed(5)}`,
-      );
-      // Resident as int8: a quarter of the f32 bytes plus one f32 scale per output row.
-      assert.ok(ls.residentWeightBytes <= info.weightBytes * 0.26, `resident ${ls.residentWeightBytes} of ${info.weightBytes}`);
-      // Peak memory: each int8 chunk is packed for the kernels as it streams in and freed, so
-      // the load holds the resident weights plus the chunk in flight (one 8192 x 8192 weight,
-      // 64 MiB). Measured: resident + 130 MiB, i.e. a second chunk; likely allocator
-      // fragmentation (small allocations between the weights, such as the biases' segments,
-      // landing in the hole a freed chunk leaves, so the next chunk needs new memory), not yet
-      // traced. Checked: resident + two chunks + 64 MiB (the issue's goal, resident + 64 MB,
-      // is not met).
-      const chunk = WIDTH * WIDTH;
-      assert.ok(grew <= ls.residentWeightBytes + 2 * chunk + 64 * MiB, `memory grew ${grew} bytes for ${ls.residentWeightBytes} resident weight bytes`);
-      // Same integer products and the same activation quantization as natively; the f32
-      // rescale and tanh may round differently across SIMD tables.
-      assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);
-      assert.ok(cos >= 0.99, `cosine to PyTorch's f32 output ${cos}`);
-    } finally {
-      s.release();
+    const child = spawnSync(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--experimental')), join(JS_DIR, 'test/big/int8_child.mjs'), int8Dir, variant], { encoding: 'utf8', maxBuffer: 64 * MiB, stdio: ['ignore', 'pipe', 'inherit'] });
+    assert.equal(child.status, 0, `the int8 child process failed: ${child.error ?? child.stdout}`);
+    const r = JSON.parse(child.stdout.trim().split('\n').pop());
+    const grew = r.peak - r.memoryBefore;
+    // Fresh: the instance starts near empty, so growth is the load's and the run's own.
+    assert.ok(r.memoryBefore < 64 * MiB, `the child's instance started with ${r.memoryBefore} bytes`);
+    const y = Float32Array.from(r.y);
+    assert.equal(y.length, native.length);
+    const { maxAbs, maxScaled } = compare(y, native);
+    let dot = 0;
+    let ny = 0;
+    let nt = 0;
+    for (let i = 0; i < y.length; i++) {
+      dot += y[i] * torchF32[i];
+      ny += y[i] * y[i];
+      nt += torchF32[i] * torchF32[i];
     }
+    const cos = dot / Math.sqrt(ny * nt);
+    console.log(
+      `# huge int8 (${variant}, fresh process): loaded ${(r.bytes / 1e9).toFixed(2)} GB in ${(r.ms / 1000).toFixed(1)} s; first run ${(r.runMs / 1000).toFixed(2)} s; ` +
+        `resident weights ${(r.residentWeightBytes / MiB).toFixed(1)} MiB for ${(info.weightBytes / MiB).toFixed(0)} MiB as f32; ` +
+        `wasm memory ${(r.memoryBefore / MiB).toFixed(1)} MiB before, +${((grew - r.residentWeightBytes) / MiB).toFixed(1)} MiB over the resident weights; ` +
+        `max |wasm - native| ${maxAbs.toExponential(2)}; cosine to PyTorch f32 ${cos.toFixed(5)}`,
+    );
+    // Resident as int8: a quarter of the f32 bytes plus one f32 scale per output row.
+    assert.ok(r.residentWeightBytes <= info.weightBytes * 0.26, `resident ${r.residentWeightBytes} of ${info.weightBytes}`);
+    // Peak memory: each int8 chunk is packed for the kernels as it streams in and freed, so
+    // the load holds the resident weights plus the chunk in flight (one 8192 x 8192 weight,
+    // 64 MiB). Measured: resident + 130 MiB, i.e. a second chunk; likely allocator
+    // fragmentation (small allocations between the weights, such as the biases' segments,
+    // landing in the hole a freed chunk leaves, so the next chunk needs new memory), not yet
+    // traced. Checked: resident + two chunks + 64 MiB (the issue's goal, resident + 64 MB,
+    // is not met).
+    const chunk = WIDTH * WIDTH;
+    assert.ok(grew <= r.residentWeightBytes + 2 * chunk + 64 * MiB, `memory grew ${grew} bytes for ${r.residentWeightBytes} resident weight bytes`);
+    // Same integer products and the same activation quantization as natively; the f32
+    // rescale and tanh may round differently across SIMD tables.
+    assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);
+    assert.ok(cos >= 0.99, `cosine to PyTorch's f32 output ${cos}`);
   });
 }

@@ -22,6 +22,15 @@ const variants = runnableVariants();
 const skip = !haveFixtures() ? 'fixtures missing: run js/scripts/test.sh (it writes them)' : variants.length === 0 ? 'no wasm build in dist/wasm' : false;
 
 const X = new Float32Array([1, -2, 3, 0.5, -1, 0.25, 2, -3]);
+
+/** Where tiny.wtb stores W[0][0] = 0.1f (a stored chunk: its bytes appear as they are). */
+function damagedWeightOffset(bytes) {
+  const pattern = new Uint8Array(new Float32Array([0.1]).buffer);
+  const hits = [];
+  for (let i = 0; i + 4 <= bytes.length; i++) if (pattern.every((b, k) => bytes[i + k] === b)) hits.push(i);
+  assert.equal(hits.length, 1, `0.1f found at ${hits}`);
+  return hits[0];
+}
 const expectTiny = (out) => {
   assert.deepEqual(Object.keys(out), ['y']);
   assert.equal(out.y.dtype, 'f32');
@@ -144,6 +153,41 @@ for (const variant of variants) {
       const s = await Session.load(fixture('tiny.wtb'), { variant });
       expectTiny(await s.run({ x: new Tensor('f32', X, [2, 4]) }));
       s.release();
+    });
+
+    test("loader digest (the model cache's check): independent of the pieces, catches what the skipped CRCs would", async () => {
+      const { getRuntime } = await import('../dist/runtime.js');
+      const rt = await getRuntime(variant, 1);
+      const good = readFileSync(fixture('multi_chunk.wtb'));
+      const digestOf = (bytes, checkCrcs, step) => {
+        const loader = rt.glue.Loader.withDigest(checkCrcs);
+        try {
+          for (let off = 0; off < bytes.length; off += step) loader.feed(bytes.subarray(off, off + step)).free();
+          const d = loader.digest();
+          loader.finish().free();
+          return d;
+        } finally {
+          try {
+            loader.free();
+          } catch {
+            /* consumed by finish */
+          }
+        }
+      };
+      const whole = digestOf(good, true, good.length);
+      assert.match(whole, /^[0-9a-f]{32}$/);
+      for (const step of [1000, 4096, 77]) assert.equal(digestOf(good, false, step), whole, `pieces of ${step}`);
+      // A flipped bit in a stored (uncompressed) weight: the chunk CRC refuses it; with the
+      // CRCs skipped the file loads, and only the digest tells it from the good one.
+      const tiny = readFileSync(fixture('tiny.wtb'));
+      const damaged = new Uint8Array(tiny);
+      const at = damagedWeightOffset(tiny);
+      damaged[at] ^= 0x01;
+      assert.throws(() => digestOf(damaged, true, 64), (e) => /CRC/.test(e.message));
+      assert.notEqual(digestOf(damaged, false, 64), digestOf(tiny, false, 64));
+      const plain = new rt.glue.Loader();
+      assert.equal(plain.digest(), undefined, 'no digest unless asked for');
+      plain.free();
     });
 
     test('unsupported ops are reported by name before any weight', async () => {

@@ -218,8 +218,10 @@ async function bigModel(dir, variant, where = 'main') {
 
 /**
  * The model cache (`cache` option, Cache API): a first load downloads and stores, the second
- * is a hit, a copy whose ETag no longer matches the server's is stale, and a damaged copy is
- * caught by the CRCs, evicted and downloaded again. Every load's result is checked.
+ * is a hit checked by the digest stored with it, a copy whose ETag no longer matches the
+ * server's is stale, a damaged copy is caught (by the CRCs when it has no record, by the
+ * digest when its record is intact), evicted and downloaded again, and an entry whose record
+ * says it is still fresh is used without the revalidation HEAD. Every load's result is checked.
  */
 async function modelCache(where) {
   await check(`model cache (${where}): miss, hit, stale, corrupt; results right each time`, async () => {
@@ -233,31 +235,73 @@ async function modelCache(where) {
     const load = loaders[where];
     const times = {};
     const notes = [];
-    const loadAndCheck = async (want) => {
+    const loadAndCheck = async (want, check) => {
       const t0 = performance.now();
       const s = await load(url.href, { variant: 'simd', cache: name });
       const ms = performance.now() - t0;
       const out = await s.run({ x: new Tensor('f32', [1, 2], [2]) });
       done(s);
       assert(s.loadStats.cache === want, `expected cache '${want}', got '${s.loadStats.cache}' (${[...notes, s.loadStats.cacheNote ?? ''].join("; ")})`);
+      assert(s.loadStats.cacheCheck === check, `${want}: expected cacheCheck ${check}, got ${s.loadStats.cacheCheck}`);
+      if (want === 'corrupt') assert((s.loadStats.cacheNote ?? '').includes('the cached copy was refused'), `corrupt: note ${s.loadStats.cacheNote}`);
       sums.forEach((v, k) => assert(out[`s${k}`].data[0] === v, `${want}: s${k}`));
       times[want] = ms;
       if (s.loadStats.cacheNote) notes.push(`${want}: ${s.loadStats.cacheNote}`);
     };
     try {
       await loadAndCheck('miss');
-      await loadAndCheck('hit');
+      await loadAndCheck('hit', 'digest');
       const cache = await caches.open(name);
       assert((await cache.keys()).length === 1, 'one entry');
       await cache.put(url, new Response(good, { headers: { etag: '"an-older-version"', 'content-type': 'application/octet-stream' } }));
       await loadAndCheck('stale');
       const damaged = new Uint8Array(good);
       damaged[damaged.length - 5000] ^= 0xff;
+      // Without the stored headers the entry no longer matches its record: the CRCs check it.
       await cache.put(url, new Response(damaged, { headers: { etag, 'content-type': 'application/octet-stream' } }));
       await loadAndCheck('corrupt');
-      await loadAndCheck('hit');
+      await loadAndCheck('hit', 'digest');
+      // A flipped bit in a stored (uncompressed) weight of tiny.wtb, put back under the very
+      // headers it was stored with: its record still matches, the load skips the chunk CRCs,
+      // and nothing else in the file notices: the digest must.
+      const tinyUrl = new URL('/js/test/fixtures-out/tiny.wtb', location.href);
+      const tinyRun = async (want, check) => {
+        const s = await load(tinyUrl.href, { variant: 'simd', cache: name });
+        const out = await s.run({ x: new Tensor('f32', X, [2, 4]) });
+        done(s);
+        assert(s.loadStats.cache === want && s.loadStats.cacheCheck === check, `tiny: expected ${want}/${check}, got ${s.loadStats.cache}/${s.loadStats.cacheCheck} (${s.loadStats.cacheNote ?? ''})`);
+        assert(maxScaledDiff(out.y.data, tinyRef()) <= 1e-6, `tiny ${want}: result`);
+        return s.loadStats.cacheNote ?? '';
+      };
+      await tinyRun('miss');
+      await tinyRun('hit', 'digest');
+      const tinyGood = new Uint8Array(await (await cache.match(tinyUrl)).arrayBuffer());
+      const w00 = new Uint8Array(new Float32Array([0.1]).buffer);
+      const at = tinyGood.findIndex((_, i) => w00.every((b, k) => tinyGood[i + k] === b));
+      assert(at > 0, "W[0][0] = 0.1f not found in tiny.wtb's bytes");
+      const tinyBad = new Uint8Array(tinyGood);
+      tinyBad[at] ^= 0x01;
+      await cache.put(tinyUrl, new Response(tinyBad, { headers: (await cache.match(tinyUrl)).headers }));
+      const note = await tinyRun('corrupt');
+      assert(note.includes("cached copy's digest is"), `tiny corrupt: refused by the digest? note: ${note}`);
+      await tinyRun('hit', 'digest');
+      // Freshness: while its record says the download is fresh (Cache-Control max-age), the
+      // entry is used without the HEAD, so an ETag changed on the server goes unseen; once
+      // that time has passed the HEAD runs and finds the entry stale.
+      const records = await caches.open(`${name}:records`);
+      const record = await (await records.match(tinyUrl)).json();
+      const entry = await cache.match(tinyUrl);
+      const older = new Headers(entry.headers);
+      older.set('etag', '"an-older-version"');
+      await cache.put(tinyUrl, new Response(await entry.arrayBuffer(), { headers: older }));
+      const putRecord = (freshUntil) => records.put(tinyUrl, new Response(JSON.stringify({ ...record, validator: '"an-older-version"', freshUntil })));
+      await putRecord(Date.now() + 60_000);
+      await tinyRun('hit', 'digest');
+      await putRecord(Date.now() - 1);
+      await tinyRun('stale');
     } finally {
       await caches.delete(name);
+      await caches.delete(`${name}:records`);
     }
     return Object.entries(times).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
   });
