@@ -8,14 +8,23 @@
  * kernels, and Safari (shared memory, but it rejects any module containing relaxed SIMD) and
  * Node 20 without flags still get threads. The fastest build the engine can run is chosen; the
  * choice and the reason are reported on the session (`session.build`).
+ *
+ * A sixth build, `memory64` (wasm64: 64-bit linear memory, simd128 + relaxed SIMD, one thread),
+ * is opt-in: it is the only one that can hold a model past the 4 GiB of a wasm32 memory, but it
+ * runs slower (bounds checks on 64-bit addresses) and is not in the default package build, so
+ * it is never chosen automatically: ask for it with `variant: 'memory64'` when the model's
+ * weights plus activations pass 4 GiB and `detectFeatures().memory64` is true.
  */
 import { isNode } from './env.js';
 
 /** The wasm builds. */
-export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar';
+export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar' | 'memory64';
 
-/** Every build, fastest first. */
+/** The builds the automatic choice picks from, fastest first (`memory64` is opt-in only). */
 export const VARIANTS: readonly Variant[] = ['threads', 'threads-simd', 'relaxed', 'simd', 'scalar'];
+
+/** Largest wasm32 linear memory (bytes): past it only the `memory64` build can hold a model. */
+export const WASM32_MEMORY_LIMIT = 4 * 1024 ** 3;
 
 /** Whether `variant` runs a thread pool (and so needs shared memory and Workers). */
 export function isThreaded(variant: Variant): boolean {
@@ -26,7 +35,8 @@ export function isThreaded(variant: Variant): boolean {
 export function missingFeature(variant: Variant, features: Features): string | undefined {
   const needs: string[] = [];
   if (variant !== 'scalar' && !features.simd) needs.push('wasm SIMD');
-  if ((variant === 'relaxed' || variant === 'threads') && !features.relaxedSimd) needs.push('relaxed SIMD');
+  if ((variant === 'relaxed' || variant === 'threads' || variant === 'memory64') && !features.relaxedSimd) needs.push('relaxed SIMD');
+  if (variant === 'memory64' && !features.memory64) needs.push('memory64 (Chromium 133+, Firefox 134+, Node 24+)');
   if (isThreaded(variant) && !features.sharedMemory) needs.push(`shared memory (${features.sharedMemoryNote ?? 'missing'})`);
   if (isThreaded(variant) && !features.workers) needs.push('Workers');
   return needs.length ? `the '${variant}' build needs ${needs.join(' and ')}` : undefined;
@@ -42,6 +52,8 @@ export interface Features {
   sharedMemory: boolean;
   /** Workers exist (Web Workers, or worker_threads in Node). */
   workers: boolean;
+  /** The engine validates a module with a 64-bit linear memory (the `memory64` build needs it). */
+  memory64: boolean;
   /** Why shared memory is missing, when it is. */
   sharedMemoryNote?: string;
 }
@@ -68,6 +80,9 @@ const RELAXED_SIMD_MODULE = new Uint8Array([
   0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 0x0a, 0x0f, 1, 0x0d, 0, 0x41, 0, 0xfd, 0x0f,
   0x41, 0, 0xfd, 0x0f, 0xfd, 0x80, 0x02, 0x0b,
 ]);
+
+// A module with one 64-bit memory of no pages (limits flag 0x04: 64-bit index, no maximum).
+const MEMORY64_MODULE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0x04, 0]);
 
 function validates(bytes: Uint8Array<ArrayBuffer>): boolean {
   try {
@@ -97,14 +112,18 @@ export function detectFeatures(): Features {
     }
   }
   const workers = isNode || typeof Worker !== 'undefined';
-  return { simd, relaxedSimd, sharedMemory, workers, sharedMemoryNote };
+  const memory64 = validates(MEMORY64_MODULE);
+  return { simd, relaxedSimd, sharedMemory, workers, memory64, sharedMemoryNote };
 }
 
 /** Options that steer the choice. */
 export interface ChoiceOptions {
   /** `false`: single thread; a number: pool size; `true`/absent: all cores when possible. */
   threads?: boolean | number;
-  /** Force a build (tests, benchmarks). Throws later if the engine cannot run it. */
+  /**
+   * Force a build (tests, benchmarks, and `'memory64'` for models past 4 GiB, which is never
+   * chosen automatically). Throws later if the engine cannot run it.
+   */
   variant?: Variant;
 }
 
