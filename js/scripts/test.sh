@@ -26,8 +26,9 @@
 # under Node 24 (test/memory64.test.mjs: small models bit-identical to relaxed, a 5.16 GiB
 # model written by the make_huge example into target/big-m64, ~40 s plus a native release
 # build of the example, deleted at the end unless WASM_TORCH_BIG_KEEP=1) and in Chromium and
-# Firefox (test/browser/memory64.mjs, the same model streamed over HTTP). Off by default: one more build-std build (~2-3 min)
-# and ~3 min of big-model tests for a build the SDK never picks on its own.
+# Firefox (test/browser/memory64.mjs, the same model streamed over HTTP). Off by default: one
+# more build-std build (~2-3 min) and ~5 min of big-model tests (Firefox streams the 5.5 GB in
+# ~2.5 min) for a build the SDK never picks on its own.
 set -uo pipefail
 JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$JS/.." && pwd)"
