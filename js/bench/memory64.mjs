@@ -1,9 +1,9 @@
 // The cost of the memory64 build: median ms per inference of a few zoo models in the
 // memory64 build against the wasm32 builds, in Node (relaxed, memory64, threads with a pool of
-// 2) or headless Chromium (relaxed and memory64 on the page; the threads build needs a
-// Worker there and is left out).
+// 2) or headless Chromium / Firefox (relaxed and memory64 on the page; the threads build needs
+// a Worker there and is left out).
 //
-//   npx -y node@24 js/bench/memory64.mjs [--engine node|chromium] [--models resnet18,...] [--rounds 7]
+//   npx -y node@24 js/bench/memory64.mjs [--engine node|chromium|firefox] [--models resnet18,...] [--rounds 7]
 //
 // The zoo is $WASM_TORCH_ZOO (default target/js-zoo; py-export/zoo/build_zoo.py writes it).
 // Each build loads each model once and runs it twice to warm up; then `rounds` rounds run
@@ -75,6 +75,7 @@ async function measure({ indexUrl, npyUrl, models, variants, rounds, threads }) 
 
 const threads = 2;
 let rows;
+let engineName = `Node ${process.versions.node}`;
 if (engine === 'node') {
   const file = (p) => pathToFileURL(p).href;
   rows = await measure({
@@ -85,12 +86,15 @@ if (engine === 'node') {
     rounds,
     threads,
   });
-} else if (engine === 'chromium') {
+} else if (engine === 'chromium' || engine === 'firefox') {
   const { serve } = await import('../test/browser/server.mjs');
-  const { chromium } = await import('playwright-core');
   const server = await serve({ isolated: false });
   const url = (p) => `${server.url}/${relative(ROOT, p).split('\\').join('/')}`;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const browser =
+    engine === 'chromium'
+      ? await (await import('playwright-core')).chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] })
+      : await (await import('puppeteer-core')).default.launch({ browser: 'firefox', executablePath: process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr', headless: true });
+  engineName = engine === 'chromium' ? `Chromium ${await browser.version()}` : await browser.version();
   try {
     const page = await browser.newPage();
     await page.goto(`${server.url}/js/test/browser/memory64.html`);
@@ -107,10 +111,10 @@ if (engine === 'node') {
     server.close();
   }
 } else {
-  throw new Error(`--engine node|chromium, not ${engine}`);
+  throw new Error(`--engine node|chromium|firefox, not ${engine}`);
 }
 
-const version = engine === 'node' ? `Node ${process.versions.node}` : 'Chromium';
+const version = engineName;
 for (const r of rows) console.log(JSON.stringify({ engine: version, rounds, ...r }));
 console.log(`\n${version}, median of ${rounds} interleaved rounds, ms per inference:\n`);
 const cols = variants.map((v) => (v === 'threads' ? `threads (${threads})` : v));
