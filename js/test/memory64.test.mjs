@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { Session, Tensor, WasmTorchError, detectFeatures, missingFeature, WASM32_MEMORY_LIMIT } from '../dist/index.js';
+import { Session, Tensor, WasmTorchError, chooseBuild, detectFeatures, missingFeature, VARIANTS, WASM32_MEMORY_LIMIT } from '../dist/index.js';
 import { parseNpy } from '../dist/npy.js';
 import { JS_DIR, ROOT, fixture, haveFixtures, tinyReference } from './helpers.mjs';
 import { zooModels } from './zoo.mjs';
@@ -49,6 +49,24 @@ async function outputs(path, variant, feeds) {
     s.release();
   }
 }
+
+test('memory64 is opt-in: never chosen automatically, refused where the engine lacks it', () => {
+  const all = { simd: true, relaxedSimd: true, sharedMemory: true, workers: true, memory64: true };
+  const cases = [all, { ...all, sharedMemory: false }, { ...all, relaxedSimd: false }, { ...all, simd: false, relaxedSimd: false }];
+  for (const f of cases) {
+    for (const threads of [undefined, false, 1, 4]) {
+      for (const cores of [1, 2, 8]) assert.notEqual(chooseBuild({ threads }, cores, f).variant, 'memory64');
+    }
+  }
+  assert.ok(!VARIANTS.includes('memory64'), 'the automatic list does not hold it');
+  assert.equal(WASM32_MEMORY_LIMIT, 4 * GiB);
+  assert.equal(missingFeature('memory64', all), undefined);
+  assert.match(missingFeature('memory64', { ...all, memory64: false }), /needs memory64/);
+  assert.match(missingFeature('memory64', { ...all, relaxedSimd: false }), /needs relaxed SIMD/);
+  const forced = chooseBuild({ variant: 'memory64' }, 8, all);
+  assert.deepEqual([forced.variant, forced.threads], ['memory64', 1]);
+  assert.equal(typeof detectFeatures().memory64, 'boolean');
+});
 
 test('small models give the same bits in the memory64 build as in the relaxed build', { skip: missing || (!haveFixtures() && 'fixtures missing') }, async (t) => {
   const cases = [{ name: 'tiny', path: fixture('tiny.wtb'), feeds: { x: new Tensor('f32', new Float32Array([1, 2, 3, 4, -1, 0.5, 2, -3]), [2, 4]) } }];
