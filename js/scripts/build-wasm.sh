@@ -3,7 +3,7 @@
 #
 #   js/scripts/build-wasm.sh                  # scalar simd relaxed threads threads-simd
 #   js/scripts/build-wasm.sh scalar simd      # only some variants
-#   js/scripts/build-wasm.sh memory64         # the opt-in memory64 build (not built by default)
+#   js/scripts/build-wasm.sh memory64 memory64-threads   # the opt-in memory64 builds (not by default)
 #
 # Variants (the SDK picks one at run time by feature detection, see js/src/detect.ts):
 #   scalar        no SIMD: engines without wasm SIMD
@@ -21,6 +21,8 @@
 #                 build (~3 min here) for a build few users need. Its C code (zstd) needs a
 #                 clang of LLVM 20 or newer: older ones emit 32-bit `call_indirect` table
 #                 indices, which rustc's LLVM (64-bit tables on wasm64) cannot link with.
+#   memory64-threads  the threads build on wasm64: shared 64-bit memory (maximum 16 GiB), a
+#                 rayon pool, +simd128 +relaxed-simd. Opt-in like `memory64`.
 #
 # Installs what it needs when missing (rustup targets, nightly rust-src, wasm-bindgen-cli pinned
 # to the wasm-bindgen version in Cargo.lock) and skips what is there. Each variant has its own
@@ -43,7 +45,7 @@ grep -qx wasm32-unknown-unknown <<<"$installed" || rustup target add wasm32-unkn
 need_threads=0
 need_wasm64=0
 for v in "${VARIANTS[@]}"; do
-    case "$v" in threads*) need_threads=1 ;; memory64) need_threads=1; need_wasm64=1 ;; esac
+    case "$v" in threads*) need_threads=1 ;; memory64*) need_threads=1; need_wasm64=1 ;; esac
 done
 if [ $need_threads = 1 ]; then
     ensure_nightly
@@ -96,12 +98,18 @@ build_variant() {
         scalar) flags="" ;;
         simd) flags="-C target-feature=+simd128" ;;
         relaxed) flags="-C target-feature=+simd128,+relaxed-simd" ;;
-        threads | threads-simd)
+        threads | threads-simd | memory64-threads)
             toolchain="+$NIGHTLY"
             flags="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128"
-            [ "$variant" = threads ] && flags+=",+relaxed-simd"
+            [ "$variant" != threads-simd ] && flags+=",+relaxed-simd"
             flags+=" -C link-arg=--shared-memory -C link-arg=--import-memory"
-            flags+=" -C link-arg=--max-memory=4294967296"
+            # A shared memory needs a maximum: all of wasm32's, or the engines' 16 GiB of memory64.
+            if [ "$variant" = memory64-threads ]; then
+                triple=wasm64-unknown-unknown
+                flags+=" -C link-arg=--max-memory=17179869184"
+            else
+                flags+=" -C link-arg=--max-memory=4294967296"
+            fi
             flags+=" -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size"
             flags+=" -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
             extra=(-Z build-std=panic_abort,std)
@@ -115,7 +123,7 @@ build_variant() {
             flags="-C target-feature=+simd128,+relaxed-simd"
             extra=(-Z build-std=panic_abort,std)
             ;;
-        *) echo "unknown variant '$variant' (scalar|simd|relaxed|threads|threads-simd|memory64)" >&2; return 2 ;;
+        *) echo "unknown variant '$variant' (scalar|simd|relaxed|threads|threads-simd|memory64|memory64-threads)" >&2; return 2 ;;
     esac
     local tdir="$TARGET_BASE/wasm-$variant"
     local out="$JS/dist/wasm/$variant"
@@ -130,7 +138,7 @@ build_variant() {
     rm -rf "$out"; mkdir -p "$out"
     wasm-bindgen --target web --out-dir "$out" --out-name wasm_torch \
         "$tdir/$triple/$pdir/wasm_torch_js.wasm"
-    if [ "$variant" != "${variant#threads}" ]; then
+    if [ "$variant" != "${variant#threads}" ] || [ "$variant" = memory64-threads ]; then
         # Our worker start-up (browsers and Node) replaces wasm-bindgen-rayon's helper.
         local helper
         helper="$(find "$out/snippets" -name 'workerHelpers*.js' | head -n1)"

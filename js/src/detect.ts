@@ -9,18 +9,19 @@
  * Node 20 without flags still get threads. The fastest build the engine can run is chosen; the
  * choice and the reason are reported on the session (`session.build`).
  *
- * A sixth build, `memory64` (wasm64: 64-bit linear memory, simd128 + relaxed SIMD, one thread),
- * is opt-in: it is the only one that can hold a model past the 4 GiB of a wasm32 memory, but it
- * runs slower (bounds checks on 64-bit addresses) and is not in the default package build, so
- * it is never chosen automatically: ask for it with `variant: 'memory64'` when the model's
- * weights plus activations pass 4 GiB and `detectFeatures().memory64` is true.
+ * Two more builds, `memory64` (wasm64: 64-bit linear memory, simd128 + relaxed SIMD, one
+ * thread) and `memory64-threads` (the same with shared memory and a rayon pool), are opt-in:
+ * they are the only ones that can hold a model past the 4 GiB of a wasm32 memory, but they run
+ * slower than their wasm32 counterparts (bounds checks on 64-bit addresses) and are not in the
+ * default package build, so they are never chosen automatically: ask for one with `variant`
+ * when the model's weights plus activations pass 4 GiB and `detectFeatures().memory64` is true.
  */
 import { isNode } from './env.js';
 
 /** The wasm builds. */
-export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar' | 'memory64';
+export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar' | 'memory64' | 'memory64-threads';
 
-/** The builds the automatic choice picks from, fastest first (`memory64` is opt-in only). */
+/** The builds the automatic choice picks from, fastest first (the memory64 ones are opt-in only). */
 export const VARIANTS: readonly Variant[] = ['threads', 'threads-simd', 'relaxed', 'simd', 'scalar'];
 
 /** Largest wasm32 linear memory (bytes): past it only the `memory64` build can hold a model. */
@@ -28,15 +29,16 @@ export const WASM32_MEMORY_LIMIT = 4 * 1024 ** 3;
 
 /** Whether `variant` runs a thread pool (and so needs shared memory and Workers). */
 export function isThreaded(variant: Variant): boolean {
-  return variant === 'threads' || variant === 'threads-simd';
+  return variant === 'threads' || variant === 'threads-simd' || variant === 'memory64-threads';
 }
 
 /** What `variant` needs from the engine, or `undefined` when `features` has it all. */
 export function missingFeature(variant: Variant, features: Features): string | undefined {
   const needs: string[] = [];
   if (variant !== 'scalar' && !features.simd) needs.push('wasm SIMD');
-  if ((variant === 'relaxed' || variant === 'threads' || variant === 'memory64') && !features.relaxedSimd) needs.push('relaxed SIMD');
-  if (variant === 'memory64' && !features.memory64) needs.push('memory64 (Chromium 133+, Firefox 134+, Node 24+)');
+  const m64 = variant === 'memory64' || variant === 'memory64-threads';
+  if ((variant === 'relaxed' || variant === 'threads' || m64) && !features.relaxedSimd) needs.push('relaxed SIMD');
+  if (m64 && !features.memory64) needs.push('memory64 (Chromium 133+, Firefox 134+, Node 24+)');
   if (isThreaded(variant) && !features.sharedMemory) needs.push(`shared memory (${features.sharedMemoryNote ?? 'missing'})`);
   if (isThreaded(variant) && !features.workers) needs.push('Workers');
   return needs.length ? `the '${variant}' build needs ${needs.join(' and ')}` : undefined;
@@ -121,8 +123,8 @@ export interface ChoiceOptions {
   /** `false`: single thread; a number: pool size; `true`/absent: all cores when possible. */
   threads?: boolean | number;
   /**
-   * Force a build (tests, benchmarks, and `'memory64'` for models past 4 GiB, which is never
-   * chosen automatically). Throws later if the engine cannot run it.
+   * Force a build (tests, benchmarks, and `'memory64'` / `'memory64-threads'` for models past
+   * 4 GiB, which are never chosen automatically). Throws later if the engine cannot run it.
    */
   variant?: Variant;
 }

@@ -1,16 +1,19 @@
-// The opt-in memory64 build (wasm64: 64-bit linear memory), in Node 24+ (Node 20 and 22 have
-// no memory64 without flags: the file is then skipped, saying so):
-// 1. small models give bit-identical outputs in the memory64 and relaxed builds (the same
-//    kernels, only the address width differs): the tiny fixture and the zoo models;
+// The opt-in memory64 builds (wasm64: 64-bit linear memory; `memory64` single-threaded and
+// `memory64-threads` with a pool of 2 when built), in Node 24+ (Node 20 and 22 have no memory64
+// without flags: the file is then skipped, saying so):
+// 1. small models give bit-identical outputs in the memory64 builds and the relaxed build (the
+//    same kernels, results independent of the thread count): the tiny fixture and the zoo;
 // 2. a model with 5.16 GiB of f32 weights (the make_huge example with 22 weights of 240 MiB)
-//    loads from a file path and runs with exact results, its weights placed past the 4 GiB a
-//    wasm32 memory can address, with peak memory ≤ weights + 64 MiB; the wasm32 relaxed build
-//    refuses the same file with a typed error before allocating its weights.
+//    loads from a file path and runs with exact results in each memory64 build, its weights
+//    placed past the 4 GiB a wasm32 memory can address, with peak memory ≤ weights + 64 MiB;
+//    the wasm32 relaxed build refuses the same file with a typed error before allocating its
+//    weights.
 //
 // The big model is written by `cargo run --release -p wasm-torch-js --example make_huge` into
 // $WASM_TORCH_M64_DIR (default target/big-m64), one chunk in memory at a time, and deleted
 // after the test unless WASM_TORCH_BIG_KEEP=1. Skipped, with the reason printed, when less than
-// 12 GiB of memory is available or 7 GiB of disk is free.
+// 12 GiB of memory is available or 7 GiB of disk is free (memory64-threads: when less than
+// 8 GiB is left after the single-threaded instance, which keeps its 5 GiB memory).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -39,8 +42,12 @@ const missing = buildMissing();
 if (missing) console.log(`# memory64 tests SKIPPED: ${missing}`);
 
 /** Outputs of `path` on `feeds` in `variant`, as {name: [shape, bytes]}. */
+const M64_THREADS = existsSync(join(JS_DIR, 'dist/wasm/memory64-threads/wasm_torch_bg.wasm'));
+const m64Variants = ['memory64', ...(M64_THREADS ? ['memory64-threads'] : [])];
+if (!missing && !M64_THREADS) console.log('# memory64-threads not checked: no memory64-threads build in dist/wasm (js/scripts/build-wasm.sh memory64-threads)');
+
 async function outputs(path, variant, feeds) {
-  const s = await Session.load(path, { variant });
+  const s = await Session.load(path, { variant, threads: variant === 'memory64-threads' ? 2 : false });
   try {
     assert.equal(s.build.variant, variant);
     const out = await s.run(feeds);
@@ -76,18 +83,21 @@ test('small models give the same bits in the memory64 build as in the relaxed bu
   }
   for (const c of cases) {
     const a = await outputs(c.path, 'relaxed', c.feeds);
-    const b = await outputs(c.path, 'memory64', c.feeds);
-    assert.match(b.flavor, /\+memory64$/);
-    assert.deepEqual(Object.keys(b.out), Object.keys(a.out), c.name);
-    for (const [n, [shape, bytes]] of Object.entries(a.out)) {
-      assert.deepEqual(b.out[n][0], shape, `${c.name} ${n} shape`);
-      assert.ok(Buffer.compare(Buffer.from(b.out[n][1]), Buffer.from(bytes)) === 0, `${c.name} ${n}: memory64 differs from relaxed`);
+    for (const v of m64Variants) {
+      const b = await outputs(c.path, v, c.feeds);
+      assert.match(b.flavor, /\+memory64$/);
+      assert.deepEqual(Object.keys(b.out), Object.keys(a.out), c.name);
+      for (const [n, [shape, bytes]] of Object.entries(a.out)) {
+        assert.deepEqual(b.out[n][0], shape, `${c.name} ${n} shape`);
+        assert.ok(Buffer.compare(Buffer.from(b.out[n][1]), Buffer.from(bytes)) === 0, `${c.name} ${n}: ${v} differs from relaxed`);
+      }
+      if (c.name === 'tiny') {
+        const y = b.out.y[1];
+        const want = tinyReference(c.feeds.x.data, 2);
+        assert.deepEqual([...new Float32Array(y.buffer.slice(y.byteOffset, y.byteOffset + y.byteLength))], [...want]);
+      }
     }
-    if (c.name === 'tiny') {
-      const want = tinyReference(c.feeds.x.data, 2);
-      assert.deepEqual([...new Float32Array(b.out.y[1].buffer.slice(b.out.y[1].byteOffset, b.out.y[1].byteOffset + b.out.y[1].byteLength))], [...want]);
-    }
-    t.diagnostic(`${c.name}: ${Object.keys(a.out).length} output(s) bit-identical`);
+    t.diagnostic(`${c.name}: ${Object.keys(a.out).length} output(s) bit-identical in ${m64Variants.join(', ')} and relaxed`);
   }
   assert.ok(cases.length >= 1);
 });
@@ -106,7 +116,7 @@ function bigSkip() {
   return false;
 }
 
-test(`a 5.16 GiB f32 model (${COUNT} × 240 MiB) loads and runs exactly in the memory64 build`, { skip: bigSkip(), timeout: 1_800_000 }, async (t) => {
+test(`a 5.16 GiB f32 model (${COUNT} × 240 MiB) loads and runs exactly in the memory64 builds`, { skip: bigSkip(), timeout: 1_800_000 }, async (t) => {
   let wrote = false;
   if (!existsSync(modelPath)) {
     const t0 = performance.now();
@@ -136,27 +146,33 @@ test(`a 5.16 GiB f32 model (${COUNT} × 240 MiB) loads and runs exactly in the m
     const after = await wasm32Memory();
     assert.ok(after - before <= 64 * MiB, `the refused load grew the wasm32 memory from ${before} to ${after} bytes`);
 
-    const s = await Session.load(modelPath, { variant: 'memory64' });
-    try {
-      const ls = s.loadStats;
-      assert.ok(ls.weightBytes > WASM32_MEMORY_LIMIT, `${ls.weightBytes} weight bytes`);
-      const x = new Float32Array([1, -2]);
-      const t0 = performance.now();
-      const out = await s.run({ x: new Tensor('f32', x, [2]) });
-      const runMs = performance.now() - t0;
-      const peak = s.memoryBytes;
-      const grew = peak - ls.memoryBefore;
-      t.diagnostic(
-        `memory64: loaded ${(ls.bytes / 1e9).toFixed(2)} GB in ${(ls.ms / 1000).toFixed(1)} s, ran in ${(runMs / 1000).toFixed(2)} s; ` +
-          `weights ${(ls.weightBytes / GiB).toFixed(2)} GiB, wasm memory ${(peak / GiB).toFixed(2)} GiB ` +
-          `(+${((grew - ls.weightBytes) / MiB).toFixed(1)} MiB over the weights); the wasm32 instance stayed at ${(after / MiB).toFixed(0)} MiB after refusing it`,
-      );
-      assert.ok(peak > WASM32_MEMORY_LIMIT, 'the memory is past 4 GiB');
-      const problems = checkHugeOutputs(out, x, COUNT, ROWS);
-      assert.deepEqual(problems.slice(0, 5), [], `${problems.length} wrong output(s)`);
-      assert.ok(grew <= ls.weightBytes + 64 * MiB, `memory grew ${grew} bytes for ${ls.weightBytes} of weights`);
-    } finally {
-      s.release();
+    for (const variant of m64Variants) {
+      if (variant !== 'memory64' && freemem() < 8 * GiB) {
+        t.diagnostic(`${variant} not checked: only ${(freemem() / GiB).toFixed(1)} GiB of memory left (needs 8)`);
+        continue;
+      }
+      const s = await Session.load(modelPath, { variant, threads: variant === 'memory64-threads' ? 2 : false });
+      try {
+        const ls = s.loadStats;
+        assert.ok(ls.weightBytes > WASM32_MEMORY_LIMIT, `${ls.weightBytes} weight bytes`);
+        const x = new Float32Array([1, -2]);
+        const t0 = performance.now();
+        const out = await s.run({ x: new Tensor('f32', x, [2]) });
+        const runMs = performance.now() - t0;
+        const peak = s.memoryBytes;
+        const grew = peak - ls.memoryBefore;
+        t.diagnostic(
+          `${variant}: loaded ${(ls.bytes / 1e9).toFixed(2)} GB in ${(ls.ms / 1000).toFixed(1)} s, ran in ${(runMs / 1000).toFixed(2)} s; ` +
+            `weights ${(ls.weightBytes / GiB).toFixed(2)} GiB, wasm memory ${(peak / GiB).toFixed(2)} GiB ` +
+            `(+${((grew - ls.weightBytes) / MiB).toFixed(1)} MiB over the weights); the wasm32 instance stayed at ${(after / MiB).toFixed(0)} MiB after refusing it`,
+        );
+        assert.ok(peak > WASM32_MEMORY_LIMIT, 'the memory is past 4 GiB');
+        const problems = checkHugeOutputs(out, x, COUNT, ROWS);
+        assert.deepEqual(problems.slice(0, 5), [], `${problems.length} wrong output(s)`);
+        assert.ok(grew <= ls.weightBytes + 64 * MiB, `memory grew ${grew} bytes for ${ls.weightBytes} of weights`);
+      } finally {
+        s.release();
+      }
     }
   } finally {
     if (wrote && process.env.WASM_TORCH_BIG_KEEP !== '1') rmSync(modelPath, { force: true });
