@@ -1,7 +1,7 @@
-// The cost of the memory64 build: median ms per inference of a few zoo models in the
-// memory64 build against the wasm32 builds, in Node (relaxed, memory64, threads with a pool of
-// 2) or headless Chromium / Firefox (relaxed and memory64 on the page; the threads build needs
-// a Worker there and is left out).
+// The cost of the memory64 builds: median ms per inference of a few zoo models in the memory64
+// builds against the wasm32 builds, in Node (relaxed, memory64, threads and memory64-threads
+// with a pool of 2) or headless Chromium / Firefox (relaxed and memory64 on the page; the
+// threads builds need a Worker there and are left out).
 //
 //   npx -y node@24 js/bench/memory64.mjs [--engine node|chromium|firefox] [--models resnet18,...] [--rounds 7]
 //
@@ -28,7 +28,7 @@ const models = wanted.map((n) => {
   if (!m) throw new Error(`${n} is not in ${zooDir}/manifest.json`);
   return { name: n, file: join(zooDir, m.file), inputs: Object.fromEntries(m.inputs.map((s, i) => [s.name, join(zooDir, m.cases[0].inputs[i])])) };
 });
-const variants = engine === 'node' ? ['relaxed', 'memory64', 'threads'] : ['relaxed', 'memory64'];
+const variants = engine === 'node' ? ['relaxed', 'memory64', 'threads', 'memory64-threads'] : ['relaxed', 'memory64'];
 for (const v of variants) {
   if (!existsSync(join(JS_DIR, 'dist/wasm', v, 'wasm_torch_bg.wasm'))) throw new Error(`no ${v} build in js/dist/wasm (js/scripts/build-wasm.sh ${v})`);
 }
@@ -50,7 +50,7 @@ async function measure({ indexUrl, npyUrl, models, variants, rounds, threads }) 
     for (const [n, u] of Object.entries(m.inputs)) feeds[n] = parseNpy(await read(u));
     const sessions = {};
     for (const v of variants) {
-      sessions[v] = await Session.load(m.model, { variant: v, threads: v === 'threads' ? threads : false });
+      sessions[v] = await Session.load(m.model, { variant: v, threads: v.endsWith('threads') ? threads : false });
       for (let i = 0; i < 2; i++) await sessions[v].run(feeds);
     }
     const times = Object.fromEntries(variants.map((v) => [v, []]));
@@ -117,15 +117,16 @@ if (engine === 'node') {
 const version = engineName;
 for (const r of rows) console.log(JSON.stringify({ engine: version, rounds, ...r }));
 console.log(`\n${version}, median of ${rounds} interleaved rounds, ms per inference:\n`);
-const cols = variants.map((v) => (v === 'threads' ? `threads (${threads})` : v));
-console.log(`| model | ${cols.join(' | ')} | memory64 / relaxed |${variants.includes('threads') ? ' memory64 / threads |' : ''}`);
-console.log(`|---|${variants.map(() => '---|').join('')}---|${variants.includes('threads') ? '---|' : ''}`);
+const cols = variants.map((v) => (v.endsWith('threads') ? `${v} (${threads})` : v));
+const pairs = [['memory64', 'relaxed'], ['memory64-threads', 'threads']].filter(([a, b]) => variants.includes(a) && variants.includes(b));
+console.log(`| model | ${cols.join(' | ')} | ${pairs.map(([a, b]) => `${a} / ${b}`).join(' | ')} |`);
+console.log(`|---|${variants.map(() => '---|').join('')}${pairs.map(() => '---|').join('')}`);
 const ratios = [];
 for (const r of rows) {
-  const rel = r.ms.memory64 / r.ms.relaxed;
-  ratios.push(rel);
-  const thr = variants.includes('threads') ? ` ${(r.ms.memory64 / r.ms.threads).toFixed(2)} |` : '';
-  console.log(`| ${r.model} | ${variants.map((v) => r.ms[v].toFixed(1)).join(' | ')} | ${rel.toFixed(2)} |${thr}`);
+  ratios.push(pairs.map(([a, b]) => r.ms[a] / r.ms[b]));
+  console.log(`| ${r.model} | ${variants.map((v) => r.ms[v].toFixed(1)).join(' | ')} | ${ratios.at(-1).map((x) => x.toFixed(2)).join(' | ')} |`);
 }
-const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x), 0) / ratios.length);
-console.log(`\ngeometric mean memory64 / relaxed: ${geo.toFixed(2)}`);
+for (const [i, [a, b]] of pairs.entries()) {
+  const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x[i]), 0) / ratios.length);
+  console.log(`geometric mean ${a} / ${b}: ${geo.toFixed(2)}`);
+}

@@ -22,7 +22,7 @@
 # non-zero if any stage failed.
 # webkit is reported but only fails the run when WASM_TORCH_REQUIRE_WEBKIT=1 (its driver is
 # not always installed).
-# WASM_TORCH_MEMORY64=1 adds the opt-in memory64 build: built with the others, then its tests
+# WASM_TORCH_MEMORY64=1 adds the opt-in memory64 builds: built with the others, then their tests
 # under Node 24 (test/memory64.test.mjs: small models bit-identical to relaxed, a 5.16 GiB
 # model written by the make_huge example into target/big-m64, ~40 s plus a native release
 # build of the example, deleted at the end unless WASM_TORCH_BIG_KEEP=1) and in Chromium and
@@ -41,7 +41,7 @@ cd "$JS"
 set -e
 [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund --loglevel=error
 MEMORY64="${WASM_TORCH_MEMORY64:-0}"
-bash scripts/build-wasm.sh ${WASM_VARIANTS:-scalar simd relaxed threads threads-simd} $([ "$MEMORY64" = 1 ] && echo memory64)
+bash scripts/build-wasm.sh ${WASM_VARIANTS:-scalar simd relaxed threads threads-simd} $([ "$MEMORY64" = 1 ] && echo memory64 memory64-threads)
 ./node_modules/.bin/tsc -p tsconfig.json
 say "fixtures"
 (cd "$ROOT" && cargo run -q -p wasm-torch-test-support --bin fixtures -- js "$JS/test/fixtures-out")
