@@ -5,7 +5,9 @@
 //    relaxed builds;
 // 2. the 5.16 GiB model of test/memory64.test.mjs (make_huge, 22 × 240 MiB of f32) is streamed
 //    over HTTP by Session.load(url, { variant: 'memory64' }) and runs with exact results; peak
-//    wasm memory ≤ weights + 64 MiB (loadStats).
+//    wasm memory ≤ weights + 64 MiB (loadStats);
+// 3. when the memory64-threads build is there: on a cross-origin-isolated page, a WorkerSession
+//    with it (pool of 2) gives the same bits as the relaxed build on the page (same models).
 //
 //   node js/test/browser/memory64.mjs [chromium|firefox] [--big PATH_UNDER_REPO]
 //
@@ -123,6 +125,43 @@ try {
         `run ${(b.runMs / 1000).toFixed(2)} s; weights ${(b.stats.weightBytes / GiB).toFixed(2)} GiB, peak wasm memory ${(b.stats.peakMemory / GiB).toFixed(2)} GiB ` +
         `(+${((grew - b.stats.weightBytes) / 1024 ** 2).toFixed(1)} MiB over the weights); ${b.nProblems} wrong output(s) ${b.problems.join('; ')}`,
     );
+  }
+  await page.close(); // gives the first page's 5 GiB back before the next one
+  if (existsSync(join(JS_DIR, 'dist/wasm/memory64-threads/wasm_torch_bg.wasm'))) {
+    const isolated = await serve({ isolated: true });
+    try {
+      const p = await browser.newPage();
+      await p.goto(`${isolated.url}/js/test/browser/memory64.html`);
+      const threaded = await p.evaluate(async (small) => {
+        const { Session, Tensor } = await import('/js/dist/index.js');
+        const { WorkerSession } = await import('/js/dist/worker-client.js');
+        const { parseNpy } = await import('/js/dist/npy.js');
+        const rows = [];
+        for (const m of small) {
+          const feeds = {};
+          for (const [n, v] of Object.entries(m.inputs ?? {})) feeds[n] = new Tensor('f32', new Float32Array(v.data), v.shape);
+          for (const [n, u] of Object.entries(m.npy ?? {})) feeds[n] = parseNpy(new Uint8Array(await (await fetch(u)).arrayBuffer()));
+          const a = await Session.load(m.url, { variant: 'relaxed' });
+          const ya = await a.run(feeds);
+          a.release();
+          const w = await WorkerSession.load(m.url, { variant: 'memory64-threads', threads: 2 });
+          const yb = await w.run(feeds);
+          const differing = Object.keys(ya).filter((k) => !yb[k] || yb[k].data.length !== ya[k].data.length || ya[k].data.some((v, i) => !Object.is(v, yb[k].data[i])));
+          rows.push({ name: m.name, flavor: w.build.flavor, threads: w.build.threads, outputs: Object.keys(ya).length, differing });
+          await w.terminate();
+        }
+        return { isolated: crossOriginIsolated, rows };
+      }, small);
+      for (const r of threaded.rows) {
+        const ok = threaded.isolated && r.differing.length === 0 && r.flavor === 'threads+relaxed-simd+memory64' && r.threads === 2;
+        if (!ok) failed++;
+        console.log(`${ok ? 'ok' : 'FAIL'} - ${r.name}: ${r.outputs} output(s) ${r.differing.length ? `differ (${r.differing.join(', ')})` : 'bit-identical'} in a WorkerSession on ${r.flavor} (${r.threads} threads) vs relaxed`);
+      }
+    } finally {
+      isolated.close();
+    }
+  } else {
+    console.log('# memory64-threads not checked: no memory64-threads build in dist/wasm (js/scripts/build-wasm.sh memory64-threads)');
   }
 } catch (e) {
   failed++;
