@@ -7,7 +7,8 @@
 //    over HTTP by Session.load(url, { variant: 'memory64' }) and runs with exact results; peak
 //    wasm memory ≤ weights + 64 MiB (loadStats);
 // 3. when the memory64-threads build is there: on a cross-origin-isolated page, a WorkerSession
-//    with it (pool of 2) gives the same bits as the relaxed build on the page (same models).
+//    with it (pool of 2) gives the same bits as the relaxed build on the page (same models),
+//    and streams and runs the 5.16 GiB model exactly too.
 //
 //   node js/test/browser/memory64.mjs [chromium|firefox] [--big PATH_UNDER_REPO]
 //
@@ -132,11 +133,25 @@ try {
     try {
       const p = await browser.newPage();
       await p.goto(`${isolated.url}/js/test/browser/memory64.html`);
-      const threaded = await p.evaluate(async (small) => {
+      const threaded = await p.evaluate(async ({ small, big }) => {
         const { Session, Tensor } = await import('/js/dist/index.js');
         const { WorkerSession } = await import('/js/dist/worker-client.js');
         const { parseNpy } = await import('/js/dist/npy.js');
+        const { checkHugeOutputs } = await import('/js/test/big/huge-pattern.mjs');
         const rows = [];
+        let bigRow;
+        if (big) {
+          const t0 = performance.now();
+          const w = await WorkerSession.load(big.url, { variant: 'memory64-threads', threads: 2 });
+          const loadMs = performance.now() - t0;
+          const x = new Float32Array([1, -2]);
+          const t1 = performance.now();
+          const o = await w.run({ x: new Tensor('f32', x, [2]) });
+          const runMs = performance.now() - t1;
+          const problems = checkHugeOutputs(o, x, big.count, big.rows);
+          bigRow = { loadMs, runMs, stats: w.loadStats, flavor: w.build.flavor, nProblems: problems.length, problems: problems.slice(0, 5) };
+          await w.terminate();
+        }
         for (const m of small) {
           const feeds = {};
           for (const [n, v] of Object.entries(m.inputs ?? {})) feeds[n] = new Tensor('f32', new Float32Array(v.data), v.shape);
@@ -150,12 +165,22 @@ try {
           rows.push({ name: m.name, flavor: w.build.flavor, threads: w.build.threads, outputs: Object.keys(ya).length, differing });
           await w.terminate();
         }
-        return { isolated: crossOriginIsolated, rows };
-      }, small);
+        return { isolated: crossOriginIsolated, rows, big: bigRow };
+      }, { small, big: bigWhy ? undefined : { url: `/${bigRel}`, count: 22, rows: 61440 } });
       for (const r of threaded.rows) {
         const ok = threaded.isolated && r.differing.length === 0 && r.flavor === 'threads+relaxed-simd+memory64' && r.threads === 2;
         if (!ok) failed++;
         console.log(`${ok ? 'ok' : 'FAIL'} - ${r.name}: ${r.outputs} output(s) ${r.differing.length ? `differ (${r.differing.join(', ')})` : 'bit-identical'} in a WorkerSession on ${r.flavor} (${r.threads} threads) vs relaxed`);
+      }
+      if (threaded.big) {
+        const b = threaded.big;
+        const grew = b.stats.peakMemory - b.stats.memoryBefore;
+        const ok = b.nProblems === 0 && b.flavor === 'threads+relaxed-simd+memory64' && grew <= b.stats.weightBytes + 64 * 1024 ** 2;
+        if (!ok) failed++;
+        console.log(
+          `${ok ? 'ok' : 'FAIL'} - 5 GiB model streamed into a WorkerSession on ${b.flavor}: loaded in ${(b.loadMs / 1000).toFixed(1)} s, run ${(b.runMs / 1000).toFixed(2)} s; ` +
+            `peak wasm memory ${(b.stats.peakMemory / GiB).toFixed(2)} GiB (+${((grew - b.stats.weightBytes) / 1024 ** 2).toFixed(1)} MiB over the weights); ${b.nProblems} wrong output(s) ${b.problems.join('; ')}`,
+        );
       }
     } finally {
       isolated.close();
