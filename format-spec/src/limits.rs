@@ -38,10 +38,12 @@ pub struct Limits {
     /// Largest decoded size of one chunk (one contiguous allocation: on 32-bit readers a chunk
     /// must also stay below the 2 GiB single-allocation cap, or loading fails with `Alloc`).
     pub max_chunk_decoded: u64,
-    /// Largest weight arena (its logical size, `arena_size`). The default, 4 GiB, is the whole
-    /// wasm32 memory: no larger model can load there. Readers allocate the arena segment by
-    /// segment as weight bytes arrive (SPEC.md §5.1), so this caps what a file may declare,
-    /// not an allocation made up front.
+    /// Largest weight arena (its logical size, `arena_size`). The default is
+    /// [`DEFAULT_MAX_ARENA`]: 4 GiB (the whole wasm32 memory, no larger model can load there)
+    /// in 32-bit address spaces, 16 GiB (V8's memory64 limit) in 64-bit ones: native readers
+    /// and the memory64 wasm build. Readers allocate the arena segment by segment as weight
+    /// bytes arrive (SPEC.md §5.1), so this caps what a file may declare, not an allocation
+    /// made up front.
     pub max_arena: u64,
     /// Largest zstd window (log2 bytes) a decoder accepts; bounds the decoder's own memory.
     pub max_zstd_window_log: u32,
@@ -51,6 +53,11 @@ pub struct Limits {
     /// MiB). Assets are held in memory with the graph, so this bounds that memory.
     pub max_asset_bytes: u64,
 }
+
+/// The default [`Limits::max_arena`]: what one linear memory of this address width can hold
+/// (4 GiB on wasm32 and other 32-bit targets; 16 GiB, the memory64 limit of V8 and
+/// SpiderMonkey, on 64-bit targets including wasm64).
+pub const DEFAULT_MAX_ARENA: u64 = if usize::BITS >= 64 { 16 << 30 } else { 4 << 30 };
 
 impl Default for Limits {
     fn default() -> Self {
@@ -69,7 +76,7 @@ impl Default for Limits {
             max_rank: 32,
             max_const_depth: MAX_CONST_DEPTH as u32,
             max_chunk_decoded: 2 << 30,
-            max_arena: 4 << 30,
+            max_arena: DEFAULT_MAX_ARENA,
             max_zstd_window_log: 27,
             max_assets: 1024,
             max_asset_bytes: 64 << 20,

@@ -9,17 +9,17 @@ pub trait Clock: Send + Sync {
 }
 
 /// `std::time::Instant`-based clock (native only).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(target_family = "wasm"))]
 pub struct InstantClock(std::time::Instant);
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(target_family = "wasm"))]
 impl Default for InstantClock {
     fn default() -> Self {
         InstantClock(std::time::Instant::now())
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(target_family = "wasm"))]
 impl Clock for InstantClock {
     fn now_ns(&self) -> u64 {
         self.0.elapsed().as_nanos() as u64
@@ -37,11 +37,11 @@ impl Clock for FnClock {
 
 /// The platform default: an `Instant` clock natively, none on wasm32.
 pub fn default_clock() -> Option<Box<dyn Clock>> {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(target_family = "wasm"))]
     {
         Some(Box::new(InstantClock::default()))
     }
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(target_family = "wasm")]
     {
         None
     }

@@ -17,7 +17,7 @@ mod executor;
 pub mod failpoint;
 mod inputs;
 mod loader;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(target_family = "wasm"))]
 mod mmap;
 pub mod npy;
 mod ops;

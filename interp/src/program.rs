@@ -151,7 +151,7 @@ impl Program {
     /// Load a model from a file by memory-mapping it: stored (uncompressed) chunks are viewed
     /// in place from the mapping — no copy, pages load on first touch — and only zstd chunks
     /// are decoded into an arena.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(target_family = "wasm"))]
     pub fn from_path(path: &std::path::Path) -> Result<Program> {
         crate::mmap::load_path(path)
     }

@@ -13,6 +13,10 @@
 //! wasm32-unknown-unknown); [`panic_hook`] records the message of any panic that slips through
 //! so the SDK can report it instead of an opaque `unreachable` trap.
 
+// The memory64 build (wasm64, nightly only) reads the memory size through
+// `core::arch::wasm64`, which is still feature-gated.
+#![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
+
 pub mod digest;
 pub mod error;
 pub mod loader;
@@ -43,14 +47,18 @@ pub fn memory_bytes() -> f64 {
     {
         (core::arch::wasm32::memory_size(0) as f64) * 65536.0
     }
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(target_arch = "wasm64")]
+    {
+        (core::arch::wasm64::memory_size(0) as f64) * 65536.0
+    }
+    #[cfg(not(target_family = "wasm"))]
     {
         0.0
     }
 }
 
-/// Which build this module is: `"threads"`, or `"single"` for the builds without a thread pool.
-/// The SDK compares it with the build it asked for.
+/// Which build this module is: `"threads"` or `"single"` (no thread pool), `+` its SIMD level,
+/// and `+memory64` for the 64-bit memory build, e.g. `"single+relaxed-simd+memory64"`.
 #[wasm_bindgen(js_name = buildFlavor)]
 pub fn build_flavor() -> String {
     let threads = if cfg!(feature = "threads") {
@@ -65,5 +73,11 @@ pub fn build_flavor() -> String {
     } else {
         "scalar"
     };
-    format!("{threads}+{simd}")
+    // The memory64 build says so: its pointers and lengths cross the boundary as f64.
+    let memory = if cfg!(target_arch = "wasm64") {
+        "+memory64"
+    } else {
+        ""
+    };
+    format!("{threads}+{simd}{memory}")
 }

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_torch_format::model::{Dim, ValueSpec};
 use wasm_torch_interp::{FirstRun, Program, Tensor};
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_family = "wasm")]
 #[wasm_bindgen]
 extern "C" {
     /// The host's monotonic clock in milliseconds (browsers, workers and Node all have it).
@@ -17,14 +17,14 @@ extern "C" {
 }
 
 /// wasm32 has no OS clock: the profiler times ops with the host's `performance.now()`.
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_family = "wasm")]
 fn install_clock(session: &mut wasm_torch_interp::Session) {
     let clock = wasm_torch_interp::clock::FnClock(Box::new(performance_now));
     session.set_clock(Some(Box::new(clock)));
 }
 
 /// Natively the interpreter's default clock is kept.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(target_family = "wasm"))]
 fn install_clock(_session: &mut wasm_torch_interp::Session) {}
 
 /// A parsed, validated program with its weights in wasm memory. Sessions share it.

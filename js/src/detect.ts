@@ -8,25 +8,37 @@
  * kernels, and Safari (shared memory, but it rejects any module containing relaxed SIMD) and
  * Node 20 without flags still get threads. The fastest build the engine can run is chosen; the
  * choice and the reason are reported on the session (`session.build`).
+ *
+ * Two more builds, `memory64` (wasm64: 64-bit linear memory, simd128 + relaxed SIMD, one
+ * thread) and `memory64-threads` (the same with shared memory and a rayon pool), are opt-in:
+ * they are the only ones that can hold a model past the 4 GiB of a wasm32 memory, but they run
+ * slower than their wasm32 counterparts (bounds checks on 64-bit addresses) and are not in the
+ * default package build, so they are never chosen automatically: ask for one with `variant`
+ * when the model's weights plus activations pass 4 GiB and `detectFeatures().memory64` is true.
  */
 import { isNode } from './env.js';
 
 /** The wasm builds. */
-export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar';
+export type Variant = 'threads' | 'threads-simd' | 'relaxed' | 'simd' | 'scalar' | 'memory64' | 'memory64-threads';
 
-/** Every build, fastest first. */
+/** The builds the automatic choice picks from, fastest first (the memory64 ones are opt-in only). */
 export const VARIANTS: readonly Variant[] = ['threads', 'threads-simd', 'relaxed', 'simd', 'scalar'];
+
+/** Largest wasm32 linear memory (bytes): past it only the `memory64` build can hold a model. */
+export const WASM32_MEMORY_LIMIT = 4 * 1024 ** 3;
 
 /** Whether `variant` runs a thread pool (and so needs shared memory and Workers). */
 export function isThreaded(variant: Variant): boolean {
-  return variant === 'threads' || variant === 'threads-simd';
+  return variant === 'threads' || variant === 'threads-simd' || variant === 'memory64-threads';
 }
 
 /** What `variant` needs from the engine, or `undefined` when `features` has it all. */
 export function missingFeature(variant: Variant, features: Features): string | undefined {
   const needs: string[] = [];
   if (variant !== 'scalar' && !features.simd) needs.push('wasm SIMD');
-  if ((variant === 'relaxed' || variant === 'threads') && !features.relaxedSimd) needs.push('relaxed SIMD');
+  const m64 = variant === 'memory64' || variant === 'memory64-threads';
+  if ((variant === 'relaxed' || variant === 'threads' || m64) && !features.relaxedSimd) needs.push('relaxed SIMD');
+  if (m64 && !features.memory64) needs.push('memory64 (Chromium 133+, Firefox 134+, Node 24+)');
   if (isThreaded(variant) && !features.sharedMemory) needs.push(`shared memory (${features.sharedMemoryNote ?? 'missing'})`);
   if (isThreaded(variant) && !features.workers) needs.push('Workers');
   return needs.length ? `the '${variant}' build needs ${needs.join(' and ')}` : undefined;
@@ -42,6 +54,8 @@ export interface Features {
   sharedMemory: boolean;
   /** Workers exist (Web Workers, or worker_threads in Node). */
   workers: boolean;
+  /** The engine validates a module with a 64-bit linear memory (the `memory64` build needs it). */
+  memory64: boolean;
   /** Why shared memory is missing, when it is. */
   sharedMemoryNote?: string;
 }
@@ -68,6 +82,9 @@ const RELAXED_SIMD_MODULE = new Uint8Array([
   0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 0x0a, 0x0f, 1, 0x0d, 0, 0x41, 0, 0xfd, 0x0f,
   0x41, 0, 0xfd, 0x0f, 0xfd, 0x80, 0x02, 0x0b,
 ]);
+
+// A module with one 64-bit memory of no pages (limits flag 0x04: 64-bit index, no maximum).
+const MEMORY64_MODULE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0x04, 0]);
 
 function validates(bytes: Uint8Array<ArrayBuffer>): boolean {
   try {
@@ -97,14 +114,18 @@ export function detectFeatures(): Features {
     }
   }
   const workers = isNode || typeof Worker !== 'undefined';
-  return { simd, relaxedSimd, sharedMemory, workers, sharedMemoryNote };
+  const memory64 = validates(MEMORY64_MODULE);
+  return { simd, relaxedSimd, sharedMemory, workers, memory64, sharedMemoryNote };
 }
 
 /** Options that steer the choice. */
 export interface ChoiceOptions {
   /** `false`: single thread; a number: pool size; `true`/absent: all cores when possible. */
   threads?: boolean | number;
-  /** Force a build (tests, benchmarks). Throws later if the engine cannot run it. */
+  /**
+   * Force a build (tests, benchmarks, and `'memory64'` / `'memory64-threads'` for models past
+   * 4 GiB, which are never chosen automatically). Throws later if the engine cannot run it.
+   */
   variant?: Variant;
 }
 

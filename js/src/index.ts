@@ -11,7 +11,7 @@ export type { LoadOptions, LoadProgress, LoadStats, ValueInfo, BuildInfo } from 
 export { Tensor, dtypeSize, isDType } from './tensor.js';
 export type { DType, TensorData, DataTypeMap } from './tensor.js';
 export type { InputValue, ScalarKind, ScalarValue } from './scalars.js';
-export { detectFeatures, chooseBuild, isThreaded, missingFeature, VARIANTS } from './detect.js';
+export { detectFeatures, chooseBuild, isThreaded, missingFeature, VARIANTS, WASM32_MEMORY_LIMIT } from './detect.js';
 /** The low-level wasm module of a build, e.g. for `createWasiNnImports` (`wasm-torch/wasi-nn`). */
 export { getRuntime } from './runtime.js';
 export type { Features, BuildChoice, ChoiceOptions, Variant } from './detect.js';

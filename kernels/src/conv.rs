@@ -551,7 +551,7 @@ pub(crate) struct DwPlane<'a> {
     #[cfg_attr(
         not(any(
             target_arch = "x86_64",
-            all(target_arch = "wasm32", target_feature = "simd128")
+            all(target_family = "wasm", target_feature = "simd128")
         )),
         allow(dead_code)
     )]

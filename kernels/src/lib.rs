@@ -15,7 +15,10 @@
 //! convolution, row-wise softmax/norms) split their own work over rayon's pool; see
 //! [`parallel`], the only module that touches threads. Results are bit-identical for any
 //! number of threads.
-#![cfg_attr(target_arch = "wasm32", allow(unused_unsafe))]
+#![cfg_attr(target_family = "wasm", allow(unused_unsafe))]
+// The memory64 build (wasm64, nightly only) reaches the simd128 intrinsics through
+// `core::arch::wasm64`, which is still feature-gated.
+#![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
 
 pub mod activation;
 pub mod alloc;

@@ -13,10 +13,10 @@ use crate::activation::scalar;
 
 #[cfg(any(
     target_arch = "x86_64",
-    all(target_arch = "wasm32", target_feature = "simd128")
+    all(target_family = "wasm", target_feature = "simd128")
 ))]
 pub(crate) mod simd;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(target_family = "wasm", target_feature = "simd128"))]
 mod wasm32;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
@@ -109,13 +109,13 @@ pub fn active() -> &'static Kernels {
             }
         })
     }
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
     {
         &wasm32::TABLE
     }
     #[cfg(not(any(
         target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
+        all(target_family = "wasm", target_feature = "simd128")
     )))]
     {
         portable()
@@ -131,7 +131,7 @@ pub fn available() -> Vec<&'static Kernels> {
     if x86_64::detected() {
         v.push(&x86_64::TABLE);
     }
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
     v.push(&wasm32::TABLE);
     v
 }
@@ -151,9 +151,9 @@ mod tests {
     fn expected_tables_are_available() {
         let names: Vec<_> = available().iter().map(|k| k.name).collect();
         assert_eq!(names[0], "portable");
-        if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+        if cfg!(all(target_family = "wasm", target_feature = "relaxed-simd")) {
             assert_eq!(names, ["portable", "wasm-relaxed-simd"]);
-        } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        } else if cfg!(all(target_family = "wasm", target_feature = "simd128")) {
             assert_eq!(names, ["portable", "wasm-simd128"]);
         }
         #[cfg(target_arch = "x86_64")]

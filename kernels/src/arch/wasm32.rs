@@ -4,7 +4,11 @@
 
 use super::simd::{self, Simd};
 use super::{Kernels, NR};
+#[cfg(target_arch = "wasm32")]
 use core::arch::wasm32::*;
+// The memory64 build: the same simd128 intrinsics, re-exported under `wasm64`.
+#[cfg(target_arch = "wasm64")]
+use core::arch::wasm64::*;
 
 /// A simd128 vector of 4 f32 lanes.
 #[derive(Clone, Copy)]

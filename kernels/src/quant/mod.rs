@@ -41,7 +41,7 @@ mod conv;
 mod f16;
 mod int4;
 mod int8;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(target_family = "wasm", target_feature = "simd128"))]
 mod wasm32;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
@@ -126,7 +126,7 @@ pub fn available() -> Vec<&'static QKernels> {
     let mut v = vec![portable()];
     #[cfg(target_arch = "x86_64")]
     v.extend(x86_64::detected());
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
     v.push(&wasm32::TABLE);
     v
 }

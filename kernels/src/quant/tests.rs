@@ -347,9 +347,9 @@ fn f16_specials_propagate() {
 fn expected_quant_tables_are_available() {
     let names: Vec<_> = available().iter().map(|k| k.name).collect();
     assert_eq!(names[0], "portable");
-    if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+    if cfg!(all(target_family = "wasm", target_feature = "relaxed-simd")) {
         assert_eq!(names, ["portable", "wasm-relaxed-simd"]);
-    } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+    } else if cfg!(all(target_family = "wasm", target_feature = "simd128")) {
         assert_eq!(names, ["portable", "wasm-simd128"]);
     }
     #[cfg(target_arch = "x86_64")]

@@ -7,7 +7,11 @@
 use super::int4::{check_row, group_params};
 use super::int8::check_tile;
 use super::{QKernels, QNP, QNR};
+#[cfg(target_arch = "wasm32")]
 use core::arch::wasm32::*;
+// The memory64 build: the same simd128 intrinsics, re-exported under `wasm64`.
+#[cfg(target_arch = "wasm64")]
+use core::arch::wasm64::*;
 
 pub(crate) static TABLE: QKernels = QKernels {
     name: if cfg!(target_feature = "relaxed-simd") {
