@@ -1,10 +1,29 @@
 //! Dynamic per-row (per-token) quantization of f32 activations to int8, computed at run
-//! time before every int8 product. One scheme for every kernel table, so all tables see
-//! the same integers (see the module docs of [`crate::quant`] for why it is symmetric and
-//! stops at ±127).
+//! time before every int8 product. Two schemes ([`ActFormat`]): symmetric 8-bit (the
+//! default, every table takes it) and asymmetric unsigned 7-bit (what the wasm relaxed-SIMD
+//! table needs to run one relaxed dot product per 16 products with identical results in
+//! every engine). A table states the scheme it needs, and every table given rows in a
+//! scheme it accepts computes the same integers (see the module docs of [`crate::quant`]).
+
+/// How a row of activations is quantized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActFormat {
+    /// Symmetric: `q = round(x / s)`, `s = max|x| / 127`, `q ∈ [-127, 127]`, zero point 0.
+    /// Zero stays exactly zero; 255 levels over `[-max|x|, max|x|]`.
+    #[default]
+    Signed8,
+    /// Asymmetric unsigned 7-bit: `q = clamp(round(x / s) + z, 0, 127)` with
+    /// `s = (hi - lo) / 127` over `lo = min(x, 0)`, `hi = max(x, 0)` and the integer zero
+    /// point `z = round(-lo / s)`, so zero is exactly `z`. 128 levels over the row's actual
+    /// range: the same step as [`ActFormat::Signed8`] for one-signed rows (ReLU/GELU
+    /// outputs), twice it for rows symmetric around zero. Why it exists: with the top bit of
+    /// every code clear, wasm's `i16x8.relaxed_dot_i8x16_i7x16_s` takes the codes as its
+    /// 7-bit operand directly, and every engine on every CPU computes the same sums.
+    Unsigned7,
+}
 
 /// `m` rows quantized to int8: row `i` is `data[i·stride .. i·stride + k]` (then zero
-/// padding up to `stride`, a multiple of 4), and `x ≈ q · scales[i]`.
+/// padding up to `stride`, a multiple of 4), and `x ≈ (q - zero_points[i]) · scales[i]`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QuantRows {
     /// Rows.
@@ -15,14 +34,31 @@ pub struct QuantRows {
     pub stride: usize,
     /// The codes, `m × stride`.
     pub data: Vec<i8>,
-    /// One scale per row: `max|x| / 127`; 0 for a row of zeros, NaN if the row holds a
-    /// NaN or an infinity.
+    /// One scale per row: `max|x| / 127` (or `(hi - lo) / 127`); 0 for a row of zeros, NaN
+    /// if the row holds a NaN or an infinity.
     pub scales: Vec<f32>,
+    /// One zero point per row (all 0 for [`ActFormat::Signed8`]).
+    pub zero_points: Vec<i32>,
+    /// The scheme the rows were quantized with.
+    pub format: ActFormat,
 }
 
 /// Quantizes the `m × k` row-major matrix `a` (leading dimension `lda`) row by row into
-/// `out` (reusing its buffers). Preconditions (asserted): `a` holds the matrix.
+/// `out` (reusing its buffers), symmetric ([`ActFormat::Signed8`]). Preconditions
+/// (asserted): `a` holds the matrix.
 pub fn quantize_rows(m: usize, k: usize, a: &[f32], lda: usize, out: &mut QuantRows) {
+    quantize_rows_as(ActFormat::Signed8, m, k, a, lda, out)
+}
+
+/// [`quantize_rows`] in the scheme `format`.
+pub fn quantize_rows_as(
+    format: ActFormat,
+    m: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    out: &mut QuantRows,
+) {
     crate::gemm::check_matrix("quantize_rows a", m, k, lda, a.len());
     let stride = k.div_ceil(4) * 4;
     out.m = m;
@@ -31,11 +67,46 @@ pub fn quantize_rows(m: usize, k: usize, a: &[f32], lda: usize, out: &mut QuantR
     out.data.clear();
     out.data.resize(m * stride, 0);
     out.scales.clear();
+    out.zero_points.clear();
+    out.format = format;
     for i in 0..m {
         let row = &a[i * lda..i * lda + k];
         let dst = &mut out.data[i * stride..i * stride + k];
-        out.scales.push(quantize_row(row, dst));
+        let (s, z) = match format {
+            ActFormat::Signed8 => (quantize_row(row, dst), 0),
+            ActFormat::Unsigned7 => quantize_row_u7(row, dst),
+        };
+        out.scales.push(s);
+        out.zero_points.push(z);
     }
+}
+
+/// Quantizes one row into `dst` as [`ActFormat::Unsigned7`]; returns scale and zero point.
+fn quantize_row_u7(row: &[f32], dst: &mut [i8]) -> (f32, i32) {
+    let (mut lo, mut hi) = (0f32, 0f32);
+    let mut finite = true;
+    for &x in row {
+        finite &= x.is_finite();
+        lo = lo.min(x);
+        hi = hi.max(x);
+    }
+    if !finite {
+        dst.fill(0);
+        return (f32::NAN, 0);
+    }
+    if hi == lo {
+        dst.fill(0);
+        return (0.0, 0);
+    }
+    // Halves first so rows reaching ±f32::MAX at both ends do not overflow the range.
+    let half = 0.5 * hi - 0.5 * lo;
+    let scale = half / 63.5;
+    let inv = 63.5 / half;
+    let z = round_small(-lo * inv).clamp(0.0, 127.0);
+    for (d, &x) in dst.iter_mut().zip(row) {
+        *d = (round_small(x * inv) + z).clamp(0.0, 127.0) as i8;
+    }
+    (scale, z as i32)
 }
 
 /// Quantizes one row into `dst` and returns its scale.
@@ -127,6 +198,46 @@ mod tests {
             assert!(c != -128);
             assert!((x - c as f32 * s).abs() <= 0.5 * s * 1.0001, "{x} vs {c}");
         }
+    }
+
+    #[test]
+    fn unsigned7_rows_keep_zero_exact_and_error_within_half_a_step() {
+        let rows: [&[f32]; 5] = [
+            &[1.0, -2.0, 0.5, 0.0, 3.25],
+            &[0.0, 0.0, 0.0, 0.0, 0.0],
+            &[0.25, 1.0, 0.0, 0.75, 0.5],
+            &[-3e38, 3e38, 1.0, 0.0, -1e-30],
+            &[-1.0, -0.5, -0.25, 0.0, -0.125],
+        ];
+        let a: Vec<f32> = rows.concat();
+        let mut q = QuantRows::default();
+        quantize_rows_as(ActFormat::Unsigned7, 5, 5, &a, 5, &mut q);
+        assert_eq!(q.format, ActFormat::Unsigned7);
+        assert_eq!(q.stride, 8);
+        assert_eq!((q.scales[1], q.zero_points[1]), (0.0, 0));
+        for (i, row) in rows.iter().enumerate() {
+            let (s, z) = (q.scales[i], q.zero_points[i]);
+            assert!((0..=127).contains(&z));
+            for (p, &x) in row.iter().enumerate() {
+                let c = q.data[i * 8 + p];
+                assert!((0..=127).contains(&c), "row {i}: code {c}");
+                if x == 0.0 {
+                    assert_eq!(c as i32, z, "row {i}: zero is the zero point");
+                }
+                let back = (c as i32 - z) as f32 * s;
+                assert!(
+                    (x - back).abs() <= 0.5 * s * 1.0001,
+                    "row {i}: {x} vs {back}"
+                );
+            }
+            assert_eq!(&q.data[i * 8 + 5..i * 8 + 8], &[0; 3], "padding");
+        }
+        // One-signed rows get the whole 128 levels: the step is max / 127.
+        assert_eq!(q.zero_points[2], 0);
+        assert_eq!(q.zero_points[4], 127);
+        // A NaN gives a NaN scale.
+        quantize_rows_as(ActFormat::Unsigned7, 1, 2, &[f32::NAN, 1.0], 2, &mut q);
+        assert!(q.scales[0].is_nan());
     }
 
     #[test]
