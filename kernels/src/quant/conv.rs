@@ -140,7 +140,22 @@ fn gather(p: &Conv2dParams, x: &[f32], px: usize, row: &mut [f32]) {
             if iy >= p.in_h {
                 rk.fill(0.0);
             } else if inside_x {
-                rk.copy_from_slice(&xc[iy * p.in_w + x0..iy * p.in_w + x0 + kw]);
+                let src = &xc[iy * p.in_w + x0..iy * p.in_w + x0 + kw];
+                // Fixed-size copies for the common widths: a run of 3 floats copied as a
+                // slice became a `memory.copy` call per run in wasm, slower than the moves.
+                match kw {
+                    1 => rk[0] = src[0],
+                    3 => {
+                        let (d, s): (&mut [f32; 3], &[f32; 3]) =
+                            (rk.try_into().expect("kw 3"), src.try_into().expect("kw 3"));
+                        *d = *s;
+                    }
+                    _ => {
+                        for (d, &v) in rk.iter_mut().zip(src) {
+                            *d = v;
+                        }
+                    }
+                }
             } else {
                 for (kx, v) in rk.iter_mut().enumerate() {
                     let ix = (ox * p.stride.1 + kx * p.dilation.1).wrapping_sub(p.padding.1);
