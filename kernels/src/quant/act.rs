@@ -128,6 +128,8 @@ const LANES: usize = 8;
 /// `(min(x, 0), max(x, 0), every x finite)` over `row`.
 fn range(row: &[f32]) -> (f32, f32, bool) {
     let (mut lo, mut hi, mut bad) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let row = simd::range(row, &mut lo, &mut hi, &mut bad);
     let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
@@ -159,6 +161,8 @@ fn codes(row: &[f32], dst: &mut [i8], inv: f32, z: f32, min: f32, max: f32) {
         let v = if v > max { max } else { v };
         v as i32 as i8
     };
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let (row, dst) = simd::codes(row, dst, inv, z, min, max);
     let mut src = row.chunks_exact(LANES);
     let mut out = dst.chunks_exact_mut(LANES);
     for (d, c) in (&mut out).zip(&mut src) {
@@ -179,8 +183,95 @@ fn codes(row: &[f32], dst: &mut [i8], inv: f32, z: f32, min: f32, max: f32) {
 /// even, IEEE's default) and the subtraction is exact; the loop stays vectorizable.
 #[inline]
 fn round_small(v: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
     (v + MAGIC) - MAGIC
+}
+
+/// 1.5 · 2^23: see [`round_small`].
+const MAGIC: f32 = 12_582_912.0;
+
+/// The two row scans in wasm SIMD128 (the compiler left the lane loops above scalar in
+/// wasm). Same operations value for value — IEEE multiply/add, `f32x4.pmin/pmax` which
+/// are exactly the compare-selects above, a truncating conversion of integral values —
+/// so the codes equal the scalar ones bit for bit.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    /// Folds the first `16·⌊len/16⌋` values of `row` into the lane accumulators (lanes
+    /// 0..4 of each) and returns the rest.
+    pub(super) fn range<'a>(
+        row: &'a [f32],
+        lo: &mut [f32; super::LANES],
+        hi: &mut [f32; super::LANES],
+        bad: &mut [f32; super::LANES],
+    ) -> &'a [f32] {
+        let n = row.len() / 16 * 16;
+        let (mut l, mut h, mut b) = (
+            [f32x4_splat(0.0); 4],
+            [f32x4_splat(0.0); 4],
+            f32x4_splat(0.0),
+        );
+        for c in row[..n].chunks_exact(16) {
+            for t in 0..4 {
+                // SAFETY: `c` holds 16 floats; lane t reads 4 of them.
+                let x = unsafe { v128_load(c.as_ptr().add(4 * t) as *const v128) };
+                l[t] = f32x4_pmin(l[t], x);
+                h[t] = f32x4_pmax(h[t], x);
+                b = f32x4_add(b, f32x4_sub(x, x));
+            }
+        }
+        let l = f32x4_pmin(f32x4_pmin(l[0], l[1]), f32x4_pmin(l[2], l[3]));
+        let h = f32x4_pmax(f32x4_pmax(h[0], h[1]), f32x4_pmax(h[2], h[3]));
+        let (mut la, mut ha, mut ba) = ([0f32; 4], [0f32; 4], [0f32; 4]);
+        // SAFETY: each array holds 4 floats.
+        unsafe {
+            v128_store(la.as_mut_ptr() as *mut v128, l);
+            v128_store(ha.as_mut_ptr() as *mut v128, h);
+            v128_store(ba.as_mut_ptr() as *mut v128, b);
+        }
+        lo[..4].copy_from_slice(&la);
+        hi[..4].copy_from_slice(&ha);
+        bad[..4].copy_from_slice(&ba);
+        &row[n..]
+    }
+
+    /// Writes the codes of the first `16·⌊len/16⌋` values and returns the rest of both.
+    pub(super) fn codes<'a, 'b>(
+        row: &'a [f32],
+        dst: &'b mut [i8],
+        inv: f32,
+        z: f32,
+        min: f32,
+        max: f32,
+    ) -> (&'a [f32], &'b mut [i8]) {
+        let n = row.len().min(dst.len()) / 16 * 16;
+        let magic = f32x4_splat(super::MAGIC);
+        let (inv, z, min, max) = (
+            f32x4_splat(inv),
+            f32x4_splat(z),
+            f32x4_splat(min),
+            f32x4_splat(max),
+        );
+        for (c, d) in row[..n].chunks_exact(16).zip(dst[..n].chunks_exact_mut(16)) {
+            let mut q = [i32x4_splat(0); 4];
+            for (t, qt) in q.iter_mut().enumerate() {
+                // SAFETY: `c` holds 16 floats; lane t reads 4 of them.
+                let x = unsafe { v128_load(c.as_ptr().add(4 * t) as *const v128) };
+                let v = f32x4_sub(f32x4_add(f32x4_mul(x, inv), magic), magic);
+                let v = f32x4_pmin(f32x4_pmax(f32x4_add(v, z), min), max);
+                *qt = i32x4_trunc_sat_f32x4(v);
+            }
+            // Integral values in [-127, 127]: the saturating narrowings are exact.
+            let b = i8x16_narrow_i16x8(
+                i16x8_narrow_i32x4(q[0], q[1]),
+                i16x8_narrow_i32x4(q[2], q[3]),
+            );
+            // SAFETY: `d` holds 16 bytes.
+            unsafe { v128_store(d.as_mut_ptr() as *mut v128, b) };
+        }
+        let (r, d) = (&row[n..], &mut dst[n..]);
+        (r, d)
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +366,45 @@ mod tests {
         // A NaN gives a NaN scale.
         quantize_rows_as(ActFormat::Unsigned7, 1, 2, &[f32::NAN, 1.0], 2, &mut q);
         assert!(q.scales[0].is_nan());
+    }
+
+    #[test]
+    fn codes_equal_a_plain_scalar_formula_for_every_length() {
+        // The lane loops (and wasm's SIMD path) against the formulas written out per value.
+        let mut seed = 7u32;
+        for len in 0..100 {
+            let a: Vec<f32> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.3) * 5.0
+                })
+                .collect();
+            for fmt in [ActFormat::Signed8, ActFormat::Unsigned7] {
+                let mut q = QuantRows::default();
+                quantize_rows_as(fmt, 1, len, &a, len, &mut q);
+                let lo = a.iter().fold(0f32, |m, &x| m.min(x));
+                let hi = a.iter().fold(0f32, |m, &x| m.max(x));
+                let want: Vec<i8> = match fmt {
+                    ActFormat::Signed8 => {
+                        let inv = 127.0 / hi.max(-lo);
+                        a.iter()
+                            .map(|&x| (x * inv).round_ties_even().clamp(-127.0, 127.0) as i8)
+                            .collect()
+                    }
+                    ActFormat::Unsigned7 => {
+                        let inv = 63.5 / (0.5 * hi - 0.5 * lo);
+                        let z = (-lo * inv).round_ties_even();
+                        assert_eq!(q.zero_points[0], z as i32);
+                        a.iter()
+                            .map(|&x| ((x * inv).round_ties_even() + z).clamp(0.0, 127.0) as i8)
+                            .collect()
+                    }
+                };
+                if len > 0 {
+                    assert_eq!(&q.data[..len], &want[..], "{fmt:?} len {len}");
+                }
+            }
+        }
     }
 
     #[test]
