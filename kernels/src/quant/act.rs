@@ -34,8 +34,9 @@ pub struct QuantRows {
     pub stride: usize,
     /// The codes, `m × stride`.
     pub data: Vec<i8>,
-    /// One scale per row: `max|x| / 127` (or `(hi - lo) / 127`); 0 for a row of zeros, NaN
-    /// if the row holds a NaN or an infinity.
+    /// One scale per row: `max|x| / 127` (or `(hi - lo) / 127`); 0 for a row of zeros (or
+    /// of magnitudes so small, below ~1e-37, that `1 / scale` overflows), NaN if the row
+    /// holds a NaN or an infinity.
     pub scales: Vec<f32>,
     /// One zero point per row (all 0 for [`ActFormat::Signed8`]).
     pub zero_points: Vec<i32>,
@@ -95,6 +96,11 @@ fn quantize_row(row: &[f32], dst: &mut [i8]) -> f32 {
     }
     let scale = amax / 127.0;
     let inv = 127.0 / amax;
+    if !inv.is_finite() {
+        // max|x| below 127 / f32::MAX (~3.7e-37): a row of zeros, to within that.
+        dst.fill(0);
+        return 0.0;
+    }
     // |x · inv| ≤ 127 up to rounding of `inv`; the clamp keeps -128 out regardless.
     codes(row, dst, inv, 0.0, -127.0, 127.0);
     scale
@@ -115,6 +121,11 @@ fn quantize_row_u7(row: &[f32], dst: &mut [i8]) -> (f32, i32) {
     let half = 0.5 * hi - 0.5 * lo;
     let scale = half / 63.5;
     let inv = 63.5 / half;
+    if !inv.is_finite() {
+        // A range below ~1.9e-37: a row of zeros, to within that.
+        dst.fill(0);
+        return (0.0, 0);
+    }
     let z = round_small(-lo * inv).clamp(0.0, 127.0);
     codes(row, dst, inv, z, 0.0, 127.0);
     (scale, z as i32)
@@ -159,7 +170,10 @@ fn codes(row: &[f32], dst: &mut [i8], inv: f32, z: f32, min: f32, max: f32) {
         let v = round_small(x * inv) + z;
         let v = if v < min { min } else { v };
         let v = if v > max { max } else { v };
-        v as i32 as i8
+        // SAFETY: `v` is finite (the row is, and `inv` is a finite positive number) and
+        // within [min, max] ⊂ [-127, 127], so the conversion is defined; unlike the
+        // saturating `as`, it vectorizes to one truncating conversion.
+        unsafe { v.to_int_unchecked::<i32>() as i8 }
     };
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     let (row, dst) = simd::codes(row, dst, inv, z, min, max);
@@ -363,6 +377,12 @@ mod tests {
         // One-signed rows get the whole 128 levels: the step is max / 127.
         assert_eq!(q.zero_points[2], 0);
         assert_eq!(q.zero_points[4], 127);
+        // Magnitudes whose inverse scale overflows count as zeros.
+        for fmt in [ActFormat::Signed8, ActFormat::Unsigned7] {
+            quantize_rows_as(fmt, 1, 3, &[1e-45, -2e-45, 0.0], 3, &mut q);
+            assert_eq!((q.scales[0], q.zero_points[0]), (0.0, 0));
+            assert_eq!(&q.data[..3], &[0; 3]);
+        }
         // A NaN gives a NaN scale.
         quantize_rows_as(ActFormat::Unsigned7, 1, 2, &[f32::NAN, 1.0], 2, &mut q);
         assert!(q.scales[0].is_nan());
