@@ -148,14 +148,14 @@ fn range(row: &[f32]) -> (f32, f32, bool) {
             let x = c[i];
             lo[i] = if x < lo[i] { x } else { lo[i] };
             hi[i] = if x > hi[i] { x } else { hi[i] };
-            // x - x is 0 for finite x and NaN for ±inf or NaN; NaN sticks.
-            bad[i] += x - x;
+            // x · 0 is ±0 for finite x and NaN for ±inf or NaN; NaN sticks.
+            bad[i] += x * 0.0;
         }
     }
     for (i, &x) in tail.iter().enumerate() {
         lo[i] = if x < lo[i] { x } else { lo[i] };
         hi[i] = if x > hi[i] { x } else { hi[i] };
-        bad[i] += x - x;
+        bad[i] += x * 0.0;
     }
     let lo = lo.iter().fold(0f32, |a, &b| if b < a { b } else { a });
     let hi = hi.iter().fold(0f32, |a, &b| if b > a { b } else { a });
@@ -220,18 +220,15 @@ mod simd {
         bad: &mut [f32; super::LANES],
     ) -> &'a [f32] {
         let n = row.len() / 16 * 16;
-        let (mut l, mut h, mut b) = (
-            [f32x4_splat(0.0); 4],
-            [f32x4_splat(0.0); 4],
-            f32x4_splat(0.0),
-        );
+        let zero = f32x4_splat(0.0);
+        let (mut l, mut h, mut b) = ([zero; 4], [zero; 4], zero);
         for c in row[..n].chunks_exact(16) {
             for t in 0..4 {
                 // SAFETY: `c` holds 16 floats; lane t reads 4 of them.
                 let x = unsafe { v128_load(c.as_ptr().add(4 * t) as *const v128) };
                 l[t] = f32x4_pmin(l[t], x);
                 h[t] = f32x4_pmax(h[t], x);
-                b = f32x4_add(b, f32x4_sub(x, x));
+                b = f32x4_add(b, f32x4_mul(x, zero));
             }
         }
         let l = f32x4_pmin(f32x4_pmin(l[0], l[1]), f32x4_pmin(l[2], l[3]));
