@@ -183,7 +183,8 @@ for (const variant of ['simd', 'threads']) {
         `# huge int8 (${variant}): loaded ${(ls.bytes / 1e9).toFixed(2)} GB in ${(ls.ms / 1000).toFixed(1)} s; first run ${(runMs / 1000).toFixed(2)} s; ` +
           `resident weights ${(ls.residentWeightBytes / MiB).toFixed(1)} MiB for ${(info.weightBytes / MiB).toFixed(0)} MiB as f32; ` +
           `wasm memory +${((grew - ls.residentWeightBytes) / MiB).toFixed(1)} MiB over the resident weights; ` +
-          `max |wasm - native| ${maxAbs.toExponential(2)}; cosine to PyTorch f32 ${cos.toFixed(5)}`,
+          `max |wasm - native| ${maxAbs.toExponential(2)}; max scaled error to PyTorch f32 ${compare(y, torchF32).maxScaled.toExponential(2)} ` +
+          `(native ${compare(native, torchF32).maxScaled.toExponential(2)}); cosine to PyTorch f32 ${cos.toFixed(5)}`,
       );
       // Resident as int8: a quarter of the f32 bytes plus one f32 scale per output row.
       assert.ok(ls.residentWeightBytes <= info.weightBytes * 0.26, `resident ${ls.residentWeightBytes} of ${info.weightBytes}`);
@@ -196,9 +197,19 @@ for (const variant of ['simd', 'threads']) {
       // is not met).
       const chunk = WIDTH * WIDTH;
       assert.ok(grew <= ls.residentWeightBytes + 2 * chunk + 64 * MiB, `memory grew ${grew} bytes for ${ls.residentWeightBytes} resident weight bytes`);
-      // Same integer products and the same activation quantization as natively; the f32
-      // rescale and tanh may round differently across SIMD tables.
-      assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);
+      if (variant === 'simd') {
+        // Same integer products and the same activation quantization (8-bit symmetric) as
+        // natively; the f32 rescale and tanh may round differently across SIMD tables.
+        assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);
+      } else {
+        // The relaxed-SIMD builds quantize activations to 7 bits unsigned with a zero point
+        // (kernels/README.md: one relaxed dot per 16 products, identical in every engine), a
+        // step up to twice the native 8-bit one: held to at most 2.5x the native path's own
+        // error against PyTorch's f32 output. Measured: 4.0e-4 from native, cosine 0.99992.
+        const nativeErr = compare(native, torchF32).maxScaled;
+        const err = compare(y, torchF32).maxScaled;
+        assert.ok(err <= 2.5 * nativeErr, `max scaled error to PyTorch f32 ${err}, native's ${nativeErr}`);
+      }
       assert.ok(cos >= 0.99, `cosine to PyTorch's f32 output ${cos}`);
     } finally {
       s.release();
