@@ -9,7 +9,9 @@
 // round after round, --per-round inferences each in turn, so a slow spell of the shared
 // machine hits both alike. One process per thread count: onnxruntime-web fixes its thread
 // count at its first session. Prints one JSON object per model:
-// {name, threads, wasm_torch_ms, ort_ms, ratio} (ratio = wasm-torch / onnxruntime-web).
+// {name, threads, wasm_torch_ms, ort_ms, ratio, wt_rel_err, wt_cosine} (ratio = wasm-torch /
+// onnxruntime-web; wt_rel_err and wt_cosine compare wasm-torch's first output with PyTorch's
+// fp32 one on the case-0 inputs: max |y - ref| / max |ref| and the cosine).
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +60,23 @@ for (const model of manifest.models) {
       { key: 'wasm_torch_ms', run: () => wt.run(wtFeeds), times: [] },
       { key: 'ort_ms', run: () => os.run(ortFeeds), times: [] },
     ];
+    // Accuracy of wasm-torch's int8 run against PyTorch's fp32 output (the zoo's case 0):
+    // max |y - ref| / max |ref| and cosine, first output.
+    const refFile = model.cases[0].outputs?.[0];
+    let accuracy = {};
+    if (refFile) {
+      const ref = parseNpy(new Uint8Array(readFileSync(join(zoo, refFile)))).data;
+      const y = Object.values(await wt.run(wtFeeds))[0].data;
+      let [maxErr, maxRef, dot, ny, nr] = [0, 0, 0, 0, 0];
+      for (let i = 0; i < ref.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(y[i] - ref[i]));
+        maxRef = Math.max(maxRef, Math.abs(ref[i]));
+        dot += y[i] * ref[i];
+        ny += y[i] * y[i];
+        nr += ref[i] * ref[i];
+      }
+      accuracy = { wt_rel_err: Number((maxErr / maxRef).toFixed(4)), wt_cosine: Number((dot / Math.sqrt(ny * nr)).toFixed(5)) };
+    }
     for (const e of engines) for (let i = 0; i < 3; i++) await e.run();
     for (let r = 0; r < rounds; r++) {
       for (const e of engines) {
@@ -71,6 +90,7 @@ for (const model of manifest.models) {
     const out = { ...base, build: wt.build?.variant ?? variant, runs: rounds * perRound };
     for (const e of engines) out[e.key] = Number(median(e.times).toFixed(3));
     out.ratio = Number((out.wasm_torch_ms / out.ort_ms).toFixed(3));
+    Object.assign(out, accuracy);
     console.log(JSON.stringify(out));
     wt.release();
     await os.release();

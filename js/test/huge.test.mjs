@@ -207,9 +207,19 @@ for (const variant of ['simd', 'threads']) {
     // is not met).
     const chunk = WIDTH * WIDTH;
     assert.ok(grew <= r.residentWeightBytes + 2 * chunk + 64 * MiB, `memory grew ${grew} bytes for ${r.residentWeightBytes} resident weight bytes`);
-    // Same integer products and the same activation quantization as natively; the f32
-    // rescale and tanh may round differently across SIMD tables.
-    assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);
+    if (variant === 'simd') {
+      // Same integer products and the same activation quantization (8-bit symmetric) as
+      // natively; the f32 rescale and tanh may round differently across SIMD tables.
+      assert.ok(maxScaled <= 1e-4, `max |wasm - native| / max(1, |native|) = ${maxScaled}`);
+    } else {
+      // The relaxed-SIMD builds quantize activations to 7 bits unsigned with a zero point
+      // (kernels/README.md: one relaxed dot per 16 products, identical in every engine), a
+      // step up to twice the native 8-bit one: held to at most 2.5x the native path's own
+      // error against PyTorch's f32 output. Measured: 4.0e-4 from native, cosine 0.99992.
+      const nativeErr = compare(native, torchF32).maxScaled;
+      const err = compare(y, torchF32).maxScaled;
+      assert.ok(err <= 2.5 * nativeErr, `max scaled error to PyTorch f32 ${err}, native's ${nativeErr}`);
+    }
     assert.ok(cos >= 0.99, `cosine to PyTorch's f32 output ${cos}`);
   });
 }

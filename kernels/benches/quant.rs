@@ -5,6 +5,8 @@
 //! (2·m·n·k per second), and for m = 1 the int4 (group 32) and f16 weight-only GEMV; then
 //! 3×3 and 1×1 convolutions: the f32 convolution with packed weights against the int8
 //! convolution (im2row + dynamic per-pixel quantization included) per table. One thread.
+//! Shapes: BERT-base-like 128×768×768 / ×3072, the GEMMs of the zoo's MiniLM-L6 (2 × 128
+//! tokens) and GPT-2 6L/512 (32 tokens), two decode GEMVs, three ResNet-18 convolutions.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -44,6 +46,13 @@ fn main() {
         (1, 768, 768),
         (1, 576, 1536),
         (128, 768, 3072),
+        // MiniLM-L6 at 2 × 128 tokens: attention projections, FFN up, FFN down.
+        (256, 384, 384),
+        (256, 384, 1536),
+        (256, 1536, 384),
+        // The zoo's GPT-2 6L/512 at 32 tokens: FFN up and the 8192-word LM head.
+        (32, 512, 2048),
+        (32, 512, 8192),
     ] {
         let a = data(m * k, 1);
         let w = data(n * k, 2);

@@ -1,10 +1,29 @@
 //! Dynamic per-row (per-token) quantization of f32 activations to int8, computed at run
-//! time before every int8 product. One scheme for every kernel table, so all tables see
-//! the same integers (see the module docs of [`crate::quant`] for why it is symmetric and
-//! stops at ±127).
+//! time before every int8 product. Two schemes ([`ActFormat`]): symmetric 8-bit (the
+//! default, every table takes it) and asymmetric unsigned 7-bit (what the wasm relaxed-SIMD
+//! table needs to run one relaxed dot product per 16 products with identical results in
+//! every engine). A table states the scheme it needs, and every table given rows in a
+//! scheme it accepts computes the same integers (see the module docs of [`crate::quant`]).
+
+/// How a row of activations is quantized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActFormat {
+    /// Symmetric: `q = round(x / s)`, `s = max|x| / 127`, `q ∈ [-127, 127]`, zero point 0.
+    /// Zero stays exactly zero; 255 levels over `[-max|x|, max|x|]`.
+    #[default]
+    Signed8,
+    /// Asymmetric unsigned 7-bit: `q = clamp(round(x / s) + z, 0, 127)` with
+    /// `s = (hi - lo) / 127` over `lo = min(x, 0)`, `hi = max(x, 0)` and the integer zero
+    /// point `z = round(-lo / s)`, so zero is exactly `z`. 128 levels over the row's actual
+    /// range: the same step as [`ActFormat::Signed8`] for one-signed rows (ReLU/GELU
+    /// outputs), twice it for rows symmetric around zero. Why it exists: with the top bit of
+    /// every code clear, wasm's `i16x8.relaxed_dot_i8x16_i7x16_s` takes the codes as its
+    /// 7-bit operand directly, and every engine on every CPU computes the same sums.
+    Unsigned7,
+}
 
 /// `m` rows quantized to int8: row `i` is `data[i·stride .. i·stride + k]` (then zero
-/// padding up to `stride`, a multiple of 4), and `x ≈ q · scales[i]`.
+/// padding up to `stride`, a multiple of 4), and `x ≈ (q - zero_points[i]) · scales[i]`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QuantRows {
     /// Rows.
@@ -15,14 +34,32 @@ pub struct QuantRows {
     pub stride: usize,
     /// The codes, `m × stride`.
     pub data: Vec<i8>,
-    /// One scale per row: `max|x| / 127`; 0 for a row of zeros, NaN if the row holds a
-    /// NaN or an infinity.
+    /// One scale per row: `max|x| / 127` (or `(hi - lo) / 127`); 0 for a row of zeros (or
+    /// of magnitudes so small, below ~1e-37, that `1 / scale` overflows), NaN if the row
+    /// holds a NaN or an infinity.
     pub scales: Vec<f32>,
+    /// One zero point per row (all 0 for [`ActFormat::Signed8`]).
+    pub zero_points: Vec<i32>,
+    /// The scheme the rows were quantized with.
+    pub format: ActFormat,
 }
 
 /// Quantizes the `m × k` row-major matrix `a` (leading dimension `lda`) row by row into
-/// `out` (reusing its buffers). Preconditions (asserted): `a` holds the matrix.
+/// `out` (reusing its buffers), symmetric ([`ActFormat::Signed8`]). Preconditions
+/// (asserted): `a` holds the matrix.
 pub fn quantize_rows(m: usize, k: usize, a: &[f32], lda: usize, out: &mut QuantRows) {
+    quantize_rows_as(ActFormat::Signed8, m, k, a, lda, out)
+}
+
+/// [`quantize_rows`] in the scheme `format`.
+pub fn quantize_rows_as(
+    format: ActFormat,
+    m: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    out: &mut QuantRows,
+) {
     crate::gemm::check_matrix("quantize_rows a", m, k, lda, a.len());
     let stride = k.div_ceil(4) * 4;
     out.m = m;
@@ -31,36 +68,125 @@ pub fn quantize_rows(m: usize, k: usize, a: &[f32], lda: usize, out: &mut QuantR
     out.data.clear();
     out.data.resize(m * stride, 0);
     out.scales.clear();
+    out.zero_points.clear();
+    out.format = format;
     for i in 0..m {
         let row = &a[i * lda..i * lda + k];
         let dst = &mut out.data[i * stride..i * stride + k];
-        out.scales.push(quantize_row(row, dst));
+        let (s, z) = match format {
+            ActFormat::Signed8 => (quantize_row(row, dst), 0),
+            ActFormat::Unsigned7 => quantize_row_u7(row, dst),
+        };
+        out.scales.push(s);
+        out.zero_points.push(z);
     }
 }
 
-/// Quantizes one row into `dst` and returns its scale.
+/// Quantizes one row into `dst` as [`ActFormat::Signed8`] and returns its scale.
 fn quantize_row(row: &[f32], dst: &mut [i8]) -> f32 {
-    let mut amax = 0f32;
-    let mut finite = true;
-    for &x in row {
-        finite &= x.is_finite();
-        amax = amax.max(x.abs());
-    }
+    let (lo, hi, finite) = range(row);
     if !finite {
         dst.fill(0);
         return f32::NAN;
     }
+    let amax = hi.max(-lo);
     if amax == 0.0 {
         dst.fill(0);
         return 0.0;
     }
     let scale = amax / 127.0;
     let inv = 127.0 / amax;
-    for (d, &x) in dst.iter_mut().zip(row) {
-        // |x · inv| ≤ 127 up to rounding of `inv`; the clamp keeps -128 out regardless.
-        *d = round_small(x * inv).clamp(-127.0, 127.0) as i8;
+    if !inv.is_finite() {
+        // max|x| below 127 / f32::MAX (~3.7e-37): a row of zeros, to within that.
+        dst.fill(0);
+        return 0.0;
     }
+    // |x · inv| ≤ 127 up to rounding of `inv`; the clamp keeps -128 out regardless.
+    codes(row, dst, inv, 0.0, -127.0, 127.0);
     scale
+}
+
+/// Quantizes one row into `dst` as [`ActFormat::Unsigned7`]; returns scale and zero point.
+fn quantize_row_u7(row: &[f32], dst: &mut [i8]) -> (f32, i32) {
+    let (lo, hi, finite) = range(row);
+    if !finite {
+        dst.fill(0);
+        return (f32::NAN, 0);
+    }
+    if hi == lo {
+        dst.fill(0);
+        return (0.0, 0);
+    }
+    // Halves first so rows reaching ±f32::MAX at both ends do not overflow the range.
+    let half = 0.5 * hi - 0.5 * lo;
+    let scale = half / 63.5;
+    let inv = 63.5 / half;
+    if !inv.is_finite() {
+        // A range below ~1.9e-37: a row of zeros, to within that.
+        dst.fill(0);
+        return (0.0, 0);
+    }
+    let z = round_small(-lo * inv).clamp(0.0, 127.0);
+    codes(row, dst, inv, z, 0.0, 127.0);
+    (scale, z as i32)
+}
+
+/// Lanes of the row scans: independent per-lane minima/maxima/flags that the compiler
+/// keeps in vector registers (a plain fold over `f32::max` is a serial chain it may not
+/// reorder, and stayed scalar: ~6-10 ns per value in wasm, a third of an int8 GEMM's time).
+const LANES: usize = 8;
+
+/// `(min(x, 0), max(x, 0), every x finite)` over `row`.
+fn range(row: &[f32]) -> (f32, f32, bool) {
+    let (mut lo, mut hi, mut bad) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+    #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
+    let row = simd::range(row, &mut lo, &mut hi, &mut bad);
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            let x = c[i];
+            lo[i] = if x < lo[i] { x } else { lo[i] };
+            hi[i] = if x > hi[i] { x } else { hi[i] };
+            // x · 0 is ±0 for finite x and NaN for ±inf or NaN; NaN sticks.
+            bad[i] += x * 0.0;
+        }
+    }
+    for (i, &x) in tail.iter().enumerate() {
+        lo[i] = if x < lo[i] { x } else { lo[i] };
+        hi[i] = if x > hi[i] { x } else { hi[i] };
+        bad[i] += x * 0.0;
+    }
+    let lo = lo.iter().fold(0f32, |a, &b| if b < a { b } else { a });
+    let hi = hi.iter().fold(0f32, |a, &b| if b > a { b } else { a });
+    (lo, hi, bad.iter().all(|&b| b == 0.0))
+}
+
+/// `dst[i] = clamp(round(row[i] · inv) + z, min, max)` (ties to even), in lanes the
+/// compiler vectorizes (compare-selects and a truncating conversion of values already in
+/// range, no libm call, no saturating-cast fallback).
+fn codes(row: &[f32], dst: &mut [i8], inv: f32, z: f32, min: f32, max: f32) {
+    let one = |x: f32| {
+        let v = round_small(x * inv) + z;
+        let v = if v < min { min } else { v };
+        let v = if v > max { max } else { v };
+        // SAFETY: `v` is finite (the row is, and `inv` is a finite positive number) and
+        // within [min, max] ⊂ [-127, 127], so the conversion is defined; unlike the
+        // saturating `as`, it vectorizes to one truncating conversion.
+        unsafe { v.to_int_unchecked::<i32>() as i8 }
+    };
+    #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
+    let (row, dst) = simd::codes(row, dst, inv, z, min, max);
+    let mut src = row.chunks_exact(LANES);
+    let mut out = dst.chunks_exact_mut(LANES);
+    for (d, c) in (&mut out).zip(&mut src) {
+        for i in 0..LANES {
+            d[i] = one(c[i]);
+        }
+    }
+    for (d, &x) in out.into_remainder().iter_mut().zip(src.remainder()) {
+        *d = one(x);
+    }
 }
 
 /// `v` rounded to the nearest integer, ties to even, for `|v| < 2^22` (here `|v| ≤ ~127`).
@@ -71,8 +197,96 @@ fn quantize_row(row: &[f32], dst: &mut [i8]) -> f32 {
 /// even, IEEE's default) and the subtraction is exact; the loop stays vectorizable.
 #[inline]
 fn round_small(v: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
     (v + MAGIC) - MAGIC
+}
+
+/// 1.5 · 2^23: see [`round_small`].
+const MAGIC: f32 = 12_582_912.0;
+
+/// The two row scans in wasm SIMD128 (the compiler left the lane loops above scalar in
+/// wasm). Same operations value for value — IEEE multiply/add, `f32x4.pmin/pmax` which
+/// are exactly the compare-selects above, a truncating conversion of integral values —
+/// so the codes equal the scalar ones bit for bit.
+#[cfg(all(target_family = "wasm", target_feature = "simd128"))]
+mod simd {
+    #[cfg(target_arch = "wasm32")]
+    use core::arch::wasm32::*;
+    // The memory64 build: the same simd128 intrinsics under `wasm64`.
+    #[cfg(target_arch = "wasm64")]
+    use core::arch::wasm64::*;
+
+    /// Folds the first `16·⌊len/16⌋` values of `row` into the lane accumulators (lanes
+    /// 0..4 of each) and returns the rest.
+    pub(super) fn range<'a>(
+        row: &'a [f32],
+        lo: &mut [f32; super::LANES],
+        hi: &mut [f32; super::LANES],
+        bad: &mut [f32; super::LANES],
+    ) -> &'a [f32] {
+        let n = row.len() / 16 * 16;
+        let zero = f32x4_splat(0.0);
+        let (mut l, mut h, mut b) = ([zero; 4], [zero; 4], zero);
+        for c in row[..n].chunks_exact(16) {
+            for t in 0..4 {
+                // SAFETY: `c` holds 16 floats; lane t reads 4 of them.
+                let x = unsafe { v128_load(c.as_ptr().add(4 * t) as *const v128) };
+                l[t] = f32x4_pmin(l[t], x);
+                h[t] = f32x4_pmax(h[t], x);
+                b = f32x4_add(b, f32x4_mul(x, zero));
+            }
+        }
+        let l = f32x4_pmin(f32x4_pmin(l[0], l[1]), f32x4_pmin(l[2], l[3]));
+        let h = f32x4_pmax(f32x4_pmax(h[0], h[1]), f32x4_pmax(h[2], h[3]));
+        let (mut la, mut ha, mut ba) = ([0f32; 4], [0f32; 4], [0f32; 4]);
+        // SAFETY: each array holds 4 floats.
+        unsafe {
+            v128_store(la.as_mut_ptr() as *mut v128, l);
+            v128_store(ha.as_mut_ptr() as *mut v128, h);
+            v128_store(ba.as_mut_ptr() as *mut v128, b);
+        }
+        lo[..4].copy_from_slice(&la);
+        hi[..4].copy_from_slice(&ha);
+        bad[..4].copy_from_slice(&ba);
+        &row[n..]
+    }
+
+    /// Writes the codes of the first `16·⌊len/16⌋` values and returns the rest of both.
+    pub(super) fn codes<'a, 'b>(
+        row: &'a [f32],
+        dst: &'b mut [i8],
+        inv: f32,
+        z: f32,
+        min: f32,
+        max: f32,
+    ) -> (&'a [f32], &'b mut [i8]) {
+        let n = row.len().min(dst.len()) / 16 * 16;
+        let magic = f32x4_splat(super::MAGIC);
+        let (inv, z, min, max) = (
+            f32x4_splat(inv),
+            f32x4_splat(z),
+            f32x4_splat(min),
+            f32x4_splat(max),
+        );
+        for (c, d) in row[..n].chunks_exact(16).zip(dst[..n].chunks_exact_mut(16)) {
+            let mut q = [i32x4_splat(0); 4];
+            for (t, qt) in q.iter_mut().enumerate() {
+                // SAFETY: `c` holds 16 floats; lane t reads 4 of them.
+                let x = unsafe { v128_load(c.as_ptr().add(4 * t) as *const v128) };
+                let v = f32x4_sub(f32x4_add(f32x4_mul(x, inv), magic), magic);
+                let v = f32x4_pmin(f32x4_pmax(f32x4_add(v, z), min), max);
+                *qt = i32x4_trunc_sat_f32x4(v);
+            }
+            // Integral values in [-127, 127]: the saturating narrowings are exact.
+            let b = i8x16_narrow_i16x8(
+                i16x8_narrow_i32x4(q[0], q[1]),
+                i16x8_narrow_i32x4(q[2], q[3]),
+            );
+            // SAFETY: `d` holds 16 bytes.
+            unsafe { v128_store(d.as_mut_ptr() as *mut v128, b) };
+        }
+        let (r, d) = (&row[n..], &mut dst[n..]);
+        (r, d)
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +340,91 @@ mod tests {
         for (&x, &c) in a.iter().zip(&q.data) {
             assert!(c != -128);
             assert!((x - c as f32 * s).abs() <= 0.5 * s * 1.0001, "{x} vs {c}");
+        }
+    }
+
+    #[test]
+    fn unsigned7_rows_keep_zero_exact_and_error_within_half_a_step() {
+        let rows: [&[f32]; 5] = [
+            &[1.0, -2.0, 0.5, 0.0, 3.25],
+            &[0.0, 0.0, 0.0, 0.0, 0.0],
+            &[0.25, 1.0, 0.0, 0.75, 0.5],
+            &[-3e38, 3e38, 1.0, 0.0, -1e-30],
+            &[-1.0, -0.5, -0.25, 0.0, -0.125],
+        ];
+        let a: Vec<f32> = rows.concat();
+        let mut q = QuantRows::default();
+        quantize_rows_as(ActFormat::Unsigned7, 5, 5, &a, 5, &mut q);
+        assert_eq!(q.format, ActFormat::Unsigned7);
+        assert_eq!(q.stride, 8);
+        assert_eq!((q.scales[1], q.zero_points[1]), (0.0, 0));
+        for (i, row) in rows.iter().enumerate() {
+            let (s, z) = (q.scales[i], q.zero_points[i]);
+            assert!((0..=127).contains(&z));
+            for (p, &x) in row.iter().enumerate() {
+                let c = q.data[i * 8 + p];
+                assert!((0..=127).contains(&c), "row {i}: code {c}");
+                if x == 0.0 {
+                    assert_eq!(c as i32, z, "row {i}: zero is the zero point");
+                }
+                let back = (c as i32 - z) as f32 * s;
+                assert!(
+                    (x - back).abs() <= 0.5 * s * 1.0001,
+                    "row {i}: {x} vs {back}"
+                );
+            }
+            assert_eq!(&q.data[i * 8 + 5..i * 8 + 8], &[0; 3], "padding");
+        }
+        // One-signed rows get the whole 128 levels: the step is max / 127.
+        assert_eq!(q.zero_points[2], 0);
+        assert_eq!(q.zero_points[4], 127);
+        // Magnitudes whose inverse scale overflows count as zeros.
+        for fmt in [ActFormat::Signed8, ActFormat::Unsigned7] {
+            quantize_rows_as(fmt, 1, 3, &[1e-45, -2e-45, 0.0], 3, &mut q);
+            assert_eq!((q.scales[0], q.zero_points[0]), (0.0, 0));
+            assert_eq!(&q.data[..3], &[0; 3]);
+        }
+        // A NaN gives a NaN scale.
+        quantize_rows_as(ActFormat::Unsigned7, 1, 2, &[f32::NAN, 1.0], 2, &mut q);
+        assert!(q.scales[0].is_nan());
+    }
+
+    #[test]
+    fn codes_equal_a_plain_scalar_formula_for_every_length() {
+        // The lane loops (and wasm's SIMD path) against the formulas written out per value.
+        let mut seed = 7u32;
+        for len in 0..100 {
+            let a: Vec<f32> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.3) * 5.0
+                })
+                .collect();
+            for fmt in [ActFormat::Signed8, ActFormat::Unsigned7] {
+                let mut q = QuantRows::default();
+                quantize_rows_as(fmt, 1, len, &a, len, &mut q);
+                let lo = a.iter().fold(0f32, |m, &x| m.min(x));
+                let hi = a.iter().fold(0f32, |m, &x| m.max(x));
+                let want: Vec<i8> = match fmt {
+                    ActFormat::Signed8 => {
+                        let inv = 127.0 / hi.max(-lo);
+                        a.iter()
+                            .map(|&x| (x * inv).round_ties_even().clamp(-127.0, 127.0) as i8)
+                            .collect()
+                    }
+                    ActFormat::Unsigned7 => {
+                        let inv = 63.5 / (0.5 * hi - 0.5 * lo);
+                        let z = (-lo * inv).round_ties_even();
+                        assert_eq!(q.zero_points[0], z as i32);
+                        a.iter()
+                            .map(|&x| ((x * inv).round_ties_even() + z).clamp(0.0, 127.0) as i8)
+                            .collect()
+                    }
+                };
+                if len > 0 {
+                    assert_eq!(&q.data[..len], &want[..], "{fmt:?} len {len}");
+                }
+            }
         }
     }
 

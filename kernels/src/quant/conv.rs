@@ -1,7 +1,7 @@
 //! int8 convolution on the int8 GEMM: for each output pixel the receptive field is
 //! gathered into one row of `C·KH·KW` values (im2row, the transpose of im2col), the rows are
-//! quantized per pixel at run time ([`super::quantize_rows`], the same symmetric scheme as
-//! the Linear path), multiplied with the per-output-channel int8 weights ([`PackedI8`],
+//! quantized per pixel at run time ([`super::quantize_rows_as`], the same scheme as the
+//! Linear path on the same table), multiplied with the per-output-channel int8 weights ([`PackedI8`],
 //! `O × C·KH·KW`, exactly an OIHW weight's row-major layout) in i32, and the rescale, bias
 //! and activation are fused into the store, which writes NCHW directly.
 //!
@@ -13,7 +13,7 @@
 //! Only ungrouped convolutions (`groups == 1`) take this path; grouped and depthwise ones
 //! stay on the f32 kernels (their GEMMs are tiny and memory bound).
 
-use super::{PackedI8, QKernels, QuantRows, QMR, QNP, QNR};
+use super::{PackedI8, QKernels, QuantRows};
 use crate::activation::Activation;
 use crate::conv::Conv2dParams;
 use crate::gemm::MatMut;
@@ -78,7 +78,11 @@ pub fn qconv2d_i8_with(
     }
 }
 
-/// Output pixels `s..e` of one image into `view` (`O × (e - s)`, those columns of NCHW).
+/// Output pixels `s..e` of one image into `view` (`O × (e - s)`, those columns of NCHW):
+/// per chunk of pixels, gather their rows, quantize them in the table's scheme, run the
+/// int8 GEMM (epilogue fused) into a pixel-major scratch block and transpose that into
+/// NCHW (contiguous runs of pixels per channel, where storing each output straight from
+/// the tile would write one float per channel row).
 #[allow(clippy::too_many_arguments)]
 fn pixels(
     qk: &QKernels,
@@ -93,74 +97,64 @@ fn pixels(
 ) {
     let k = w.k();
     let o = w.n();
-    let mut rows = vec![0f32; PIX.min(e - s) * k];
+    let chunk = PIX.min(e - s);
+    let mut rows = vec![0f32; chunk * k];
+    let mut block = vec![0f32; chunk * o];
     let mut q = QuantRows::default();
-    let mut acc = [0i32; QMR * QNR * QNP];
-    let mut line = [0f32; QNR * QNP];
     for c0 in (s..e).step_by(PIX) {
         let c1 = (c0 + PIX).min(e);
         let m = c1 - c0;
-        for (r, px) in (c0..c1).enumerate() {
-            gather(p, x, px, &mut rows[r * k..(r + 1) * k]);
-        }
-        super::quantize_rows(m, k, &rows, k, &mut q);
-        for jp in (0..o).step_by(QNR * QNP) {
-            let np = (o - jp).div_ceil(QNR).min(QNP);
-            let width = (o - jp).min(np * QNR);
-            let panel = jp / QNR;
-            let b = &w.data[panel * w.k4 * 64..(panel + np) * w.k4 * 64];
-            let colsum = &w.colsum[panel * QNR..(panel + np) * QNR];
-            let ws = &w.scales[jp..jp + width];
-            for r0 in (0..m).step_by(QMR) {
-                let nr = QMR.min(m - r0);
-                (qk.i8_tile)(
-                    nr,
-                    w.k4,
-                    &q.data[r0 * q.stride..],
-                    q.stride,
-                    b,
-                    np,
-                    colsum,
-                    &mut acc,
-                );
-                for r in 0..nr {
-                    let sa = q.scales[r0 + r];
-                    let vals = &mut line[..width];
-                    for ((v, &a), &sw) in vals.iter_mut().zip(&acc[r * QNR * QNP..]).zip(ws) {
-                        *v = a as f32 * (sa * sw);
-                    }
-                    super::finish_row(vals, bias.map(|b| &b[jp..jp + width]), act);
-                    let col = c0 + r0 + r - s;
-                    for (j, &v) in vals.iter().enumerate() {
-                        view.row_part(jp + j, col, 1)[0] = v;
-                    }
-                }
+        gather(p, x, c0, m, &mut rows[..m * k]);
+        super::quantize_rows_as(qk.act, m, k, &rows, k, &mut q);
+        super::int8::check_format(qk, &q);
+        let out = MatMut::new(&mut block[..m * o], m, o, o);
+        super::int8::block(qk, &q, w, 0, o, bias, act, out);
+        for j in 0..o {
+            let dst = view.row_part(j, c0 - s, m);
+            for (d, r) in dst.iter_mut().zip(block.chunks_exact(o)) {
+                *d = r[j];
             }
         }
     }
 }
 
-/// The receptive field of output pixel `px` (row-major over the output plane) as one row
-/// in the weight's `(c, ky, kx)` order, zero where it falls in the padding.
-fn gather(p: &Conv2dParams, x: &[f32], px: usize, row: &mut [f32]) {
-    let ow = p.out_w();
-    let (oy, ox) = (px / ow, px % ow);
-    let (kh, kw) = (p.kernel_h, p.kernel_w);
-    let plane = p.in_h * p.in_w;
-    let mut i = 0;
-    for c in 0..p.in_channels {
-        let xc = &x[c * plane..(c + 1) * plane];
-        for ky in 0..kh {
-            let iy = (oy * p.stride.0 + ky * p.dilation.0).wrapping_sub(p.padding.0);
-            for kx in 0..kw {
-                let ix = (ox * p.stride.1 + kx * p.dilation.1).wrapping_sub(p.padding.1);
-                row[i] = if iy < p.in_h && ix < p.in_w {
-                    xc[iy * p.in_w + ix]
-                } else {
-                    0.0
-                };
-                i += 1;
+/// The receptive fields of the `m` output pixels from `px0` on (row-major over the output
+/// plane) as rows of `rows` (`m × k`), each in the weight's `(c, ky, kx)` order, zero
+/// where it falls in the padding. Loop order: per run of pixels within one output row and
+/// per `(c, ky, kx)`, the inner loop walks the pixels, reading one input row at the
+/// stride and storing down a column of `rows`: no per-value index arithmetic beyond one
+/// add, and no tiny copies (per-pixel kernel-row copies cost ~3 ns a value in wasm).
+fn gather(p: &Conv2dParams, x: &[f32], px0: usize, m: usize, rows: &mut [f32]) {
+    let k = p.in_channels * p.kernel_h * p.kernel_w;
+    let (ow, iw) = (p.out_w(), p.in_w);
+    let plane = p.in_h * iw;
+    let mut r0 = 0;
+    while r0 < m {
+        let (oy, ox0) = ((px0 + r0) / ow, (px0 + r0) % ow);
+        let seg = (ow - ox0).min(m - r0);
+        let block = &mut rows[r0 * k..(r0 + seg) * k];
+        let mut idx = 0;
+        for c in 0..p.in_channels {
+            let xc = &x[c * plane..(c + 1) * plane];
+            for ky in 0..p.kernel_h {
+                let iy = (oy * p.stride.0 + ky * p.dilation.0).wrapping_sub(p.padding.0);
+                for kx in 0..p.kernel_w {
+                    let col = block[idx..].iter_mut().step_by(k);
+                    if iy >= p.in_h {
+                        col.for_each(|d| *d = 0.0);
+                    } else {
+                        let xrow = &xc[iy * iw..(iy + 1) * iw];
+                        let mut ix =
+                            (ox0 * p.stride.1 + kx * p.dilation.1).wrapping_sub(p.padding.1);
+                        for d in col {
+                            *d = if ix < iw { xrow[ix] } else { 0.0 };
+                            ix = ix.wrapping_add(p.stride.1);
+                        }
+                    }
+                    idx += 1;
+                }
             }
         }
+        r0 += seg;
     }
 }

@@ -2,7 +2,7 @@
 //! symmetric) are packed once into [`PackedI8`]; the activations are quantized per row at
 //! call time ([`super::quantize_rows`]).
 
-use super::{QKernels, QuantError, QuantRows, MAX_K_I8, QMR, QNP, QNR};
+use super::{ActFormat, QKernels, QuantError, QuantRows, MAX_K_I8, QMR, QNP, QNR};
 use crate::activation::Activation;
 use crate::gemm::MatMut;
 use crate::parallel;
@@ -173,7 +173,7 @@ pub fn qgemm_i8_with(
     ldc: usize,
 ) {
     let mut q = QuantRows::default();
-    super::quantize_rows(m, w.k, a, lda, &mut q);
+    super::quantize_rows_as(qk.act, m, w.k, a, lda, &mut q);
     qgemm_i8_quantized_with(qk, &q, w, bias, act, c, ldc)
 }
 
@@ -182,7 +182,9 @@ pub fn qgemm_i8_with(
 const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 21 };
 
 /// The product of already quantized rows `q` with `w`, epilogue fused:
-/// `c[i][j] = act(acc[i][j] · (q.scales[i] · w.scales[j]) + bias[j])`.
+/// `c[i][j] = act((acc[i][j] - z_i · Σ_k w[j][k]) · (q.scales[i] · w.scales[j]) + bias[j])`.
+/// Preconditions (asserted): `q` matches `w`'s depth, and is in a scheme `qk` accepts
+/// (a table needing [`ActFormat::Unsigned7`] is not given signed rows).
 pub fn qgemm_i8_quantized_with(
     qk: &QKernels,
     q: &QuantRows,
@@ -198,6 +200,7 @@ pub fn qgemm_i8_quantized_with(
         q.k,
         w.k
     );
+    check_format(qk, q);
     if let Some(b) = bias {
         assert_eq!(b.len(), w.n, "qgemm_i8: bias length");
     }
@@ -220,9 +223,22 @@ pub fn qgemm_i8_quantized_with(
     });
 }
 
+/// Asserts that `qk` can take rows quantized as `q.format` (the relaxed-SIMD tile is only
+/// engine-independent for 7-bit unsigned codes).
+pub(super) fn check_format(qk: &QKernels, q: &QuantRows) {
+    assert!(
+        qk.act == ActFormat::Signed8 || q.format == qk.act,
+        "qgemm_i8: table {} needs {:?} activations, got {:?}",
+        qk.name,
+        qk.act,
+        q.format
+    );
+    assert_eq!(q.zero_points.len(), q.m, "qgemm_i8: zero points");
+}
+
 /// Columns `j0..j1` (`j0` a multiple of 32) of the product, into `view` (those columns).
 #[allow(clippy::too_many_arguments)]
-fn block(
+pub(super) fn block(
     qk: &QKernels,
     q: &QuantRows,
     w: &PackedI8,
@@ -246,10 +262,19 @@ fn block(
             let a = &q.data[r0 * q.stride..];
             (qk.i8_tile)(rows, k4, a, q.stride, b, np, colsum, &mut acc);
             for r in 0..rows {
-                let sa = q.scales[r0 + r];
+                let (sa, z) = (q.scales[r0 + r], q.zero_points[r0 + r]);
                 let out = view.row_part(r0 + r, jp - j0, width);
-                for ((o, &v), &sw) in out.iter_mut().zip(&acc[r * QNR * QNP..]).zip(ws) {
-                    *o = v as f32 * (sa * sw);
+                let vals = acc[r * QNR * QNP..].iter().zip(colsum);
+                if z == 0 {
+                    for ((o, (&v, _)), &sw) in out.iter_mut().zip(vals).zip(ws) {
+                        *o = v as f32 * (sa * sw);
+                    }
+                } else {
+                    // The true sum fits in an i32 (|a - z| ≤ 127), so the wrapping
+                    // difference is exact even where `v` and `z·Σw` are both large.
+                    for ((o, (&v, &cs)), &sw) in out.iter_mut().zip(vals).zip(ws) {
+                        *o = v.wrapping_sub(z.wrapping_mul(cs)) as f32 * (sa * sw);
+                    }
                 }
                 super::finish_row(out, bias.map(|b| &b[jp..jp + width]), act);
             }

@@ -30,11 +30,18 @@
 //! - AVX512-VNNI `vpdpbusd` (unsigned × signed, 4 products into i32, no saturation) gets
 //!   `a + 128` (an xor with 0x80) and the result is corrected by `128 · Σ_k w` per column,
 //!   computed once at packing.
-//! - wasm relaxed SIMD `i16x8.relaxed_dot_i8x16_i7x16_s` (then widened to i32): engines
-//!   agree only when the second operand's top bit is clear. It gets `|a|` (≤ 127) and the first operand is
-//!   `sign(a)·w`; the i16 pair sums cannot saturate (as for AVX2), so Node, Chromium and
-//!   Firefox compute the same integers.
+//! - wasm relaxed SIMD `i16x8.relaxed_dot_i8x16_i7x16_s` (then widened to i32 by a dot
+//!   with ones): engines agree only when the second operand's top bit is clear, so this
+//!   table asks for [`ActFormat::Unsigned7`] activations (`a ∈ [0, 127]`, a per-row zero
+//!   point `z`) and gives them as that operand, the weights as the first. The i16 pair sums
+//!   (`≤ 2·127·127`) cannot saturate, so Node, Chromium and Firefox on x86 or Arm compute
+//!   the same integers; the epilogue subtracts `z · Σ_k w` (the column sums of packing).
+//!   One dot per 16 products, where keeping 8-bit signed activations exact needed a sign
+//!   transfer (`sign(a)·w`, two more operations per 16 products and per row).
 //! - wasm simd128: bytes widened to i16 and `i32x4.dot_i16x8_s` (exact, no trick needed).
+//!
+//! Every table returns exact `Σ q·w` sums; the shared epilogue removes the zero point
+//! (`acc - z·Σw`, exact in i32 since the true sum fits) and rescales.
 
 mod act;
 mod conv;
@@ -46,7 +53,7 @@ mod wasm32;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
-pub use act::{quantize_rows, QuantRows};
+pub use act::{quantize_rows, quantize_rows_as, ActFormat, QuantRows};
 pub use f16::{f16_bits_to_f32, f32_to_f16_bits, F16Weights};
 pub use int4::Q4Weights;
 pub use int8::PackedI8;
@@ -95,6 +102,9 @@ pub(crate) type F16RowFn = fn(x: &[f32], w: &[u16]) -> f32;
 pub struct QKernels {
     /// Human-readable name ("portable", "avx2", "avx512-vnni", "wasm-simd128", ...).
     pub name: &'static str,
+    /// The activation scheme the int8 tile needs. A table that needs
+    /// [`ActFormat::Signed8`] is exact for any codes in `[-127, 127]` and so takes both.
+    pub act: ActFormat,
     pub(crate) i8_tile: I8TileFn,
     pub(crate) q4_row: Q4RowFn,
     pub(crate) f16_row: F16RowFn,
@@ -110,6 +120,7 @@ impl fmt::Debug for QKernels {
 
 static PORTABLE: QKernels = QKernels {
     name: "portable",
+    act: ActFormat::Signed8,
     i8_tile: int8::portable_tile,
     q4_row: int4::portable_row,
     f16_row: f16::portable_row,

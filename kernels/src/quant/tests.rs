@@ -32,8 +32,10 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (9, 100, 300),
 ];
 
-/// The exact reference: quantize rows, sum products in i64, same f32 epilogue.
+/// The exact reference: quantize rows (in `format`), sum `(q - z)·w` in i64, same f32
+/// epilogue.
 fn int8_reference(
+    format: ActFormat,
     m: usize,
     k: usize,
     a: &[f32],
@@ -42,13 +44,16 @@ fn int8_reference(
     act: Activation,
 ) -> Vec<f32> {
     let mut q = QuantRows::default();
-    quantize_rows(m, k, a, k, &mut q);
+    quantize_rows_as(format, m, k, a, k, &mut q);
     let n = w.n();
     let mut c = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {
             let s: i64 = (0..k)
-                .map(|p| q.data[i * q.stride + p] as i64 * w.code(j, p) as i64)
+                .map(|p| {
+                    (q.data[i * q.stride + p] as i64 - q.zero_points[i] as i64)
+                        * w.code(j, p) as i64
+                })
                 .sum();
             assert!(s.abs() < i32::MAX as i64);
             c[i * n + j] = s as i32 as f32 * (q.scales[i] * w.scales()[j]);
@@ -66,32 +71,50 @@ fn int8_gemm_equals_the_integer_reference_on_every_table() {
         let w = PackedI8::from_f32(n, k, &wf).unwrap();
         let bias = data(n, 99);
         for act in [Activation::None, Activation::Relu] {
-            let want = int8_reference(m, k, &a, &w, Some(&bias), act);
             for qk in available() {
+                let want = int8_reference(qk.act, m, k, &a, &w, Some(&bias), act);
                 let mut c = vec![f32::NAN; m * n];
                 qgemm_i8_with(qk, m, &a, k, &w, Some(&bias), act, &mut c, n);
                 assert_eq!(c, want, "{} {m}x{n}x{k} {act:?}", qk.name);
             }
+            // Tables that need signed rows take unsigned 7-bit ones too, exactly.
+            let want = int8_reference(ActFormat::Unsigned7, m, k, &a, &w, Some(&bias), act);
+            let mut q = QuantRows::default();
+            quantize_rows_as(ActFormat::Unsigned7, m, k, &a, k, &mut q);
+            for qk in available() {
+                let mut c = vec![f32::NAN; m * n];
+                qgemm_i8_quantized_with(qk, &q, &w, Some(&bias), act, &mut c, n);
+                assert_eq!(c, want, "{} unsigned7 {m}x{n}x{k} {act:?}", qk.name);
+            }
         }
         // And close to the f32 product: per-row and per-channel steps of 1/254 of the
-        // range give a small relative error for these well-spread values.
-        let mut c = vec![0f32; m * n];
-        qgemm_i8(m, &a, k, &w, None, Activation::None, &mut c, n);
-        for i in 0..m {
-            for j in 0..n {
-                let exact: f64 = (0..k)
-                    .map(|p| a[i * k + p] as f64 * wf[j * k + p] as f64)
-                    .sum();
-                let bound: f64 = (0..k)
-                    .map(|p| (a[i * k + p] as f64).abs() + (wf[j * k + p] as f64).abs())
-                    .sum::<f64>()
-                    / 127.0
-                    + 1e-6;
-                let got = c[i * n + j] as f64;
-                assert!(
-                    (got - exact).abs() <= bound,
-                    "{m}x{n}x{k} ({i},{j}): {got} vs {exact}"
-                );
+        // range (1/127 for unsigned 7-bit rows) give a small relative error for these
+        // well-spread values.
+        for qk in available() {
+            let mut c = vec![0f32; m * n];
+            qgemm_i8_with(qk, m, &a, k, &w, None, Activation::None, &mut c, n);
+            let step = if qk.act == ActFormat::Unsigned7 {
+                2.0
+            } else {
+                1.0
+            };
+            for i in 0..m {
+                for j in 0..n {
+                    let exact: f64 = (0..k)
+                        .map(|p| a[i * k + p] as f64 * wf[j * k + p] as f64)
+                        .sum();
+                    let bound: f64 = (0..k)
+                        .map(|p| step * (a[i * k + p] as f64).abs() + (wf[j * k + p] as f64).abs())
+                        .sum::<f64>()
+                        / 127.0
+                        + 1e-6;
+                    let got = c[i * n + j] as f64;
+                    assert!(
+                        (got - exact).abs() <= bound,
+                        "{} {m}x{n}x{k} ({i},{j}): {got} vs {exact}",
+                        qk.name
+                    );
+                }
             }
         }
     }
@@ -119,9 +142,10 @@ fn int8_extreme_codes_and_deep_k_are_exact() {
             }
         })
         .collect();
-    let want = int8_reference(m, k, &a, &w, None, Activation::None);
+    let want = int8_reference(ActFormat::Signed8, m, k, &a, &w, None, Activation::None);
     assert_eq!(want[0], (127 * 127 * k) as f32 / 127.0);
     for qk in available() {
+        let want = int8_reference(qk.act, m, k, &a, &w, None, Activation::None);
         let mut c = vec![0f32; m * n];
         qgemm_i8_with(qk, m, &a, k, &w, None, Activation::None, &mut c, n);
         assert_eq!(c, want, "{}", qk.name);
@@ -445,17 +469,22 @@ fn int8_conv_equals_the_integer_reference_on_every_table() {
         let bias = data(o, 30 + t as u32);
         let image = p.in_channels * p.in_h * p.in_w;
         // The reference: per-pixel rows through the exact integer GEMM, transposed to NCHW.
-        let mut want = vec![0f32; p.batch * o * pix];
-        for b in 0..p.batch {
-            let rows = im2row(p, &x[b * image..(b + 1) * image]);
-            let c = int8_reference(pix, k, &rows, &w, Some(&bias), Activation::Relu);
-            for px in 0..pix {
-                for j in 0..o {
-                    want[(b * o + j) * pix + px] = c[px * o + j];
+        let reference = |fmt| {
+            let mut want = vec![0f32; p.batch * o * pix];
+            for b in 0..p.batch {
+                let rows = im2row(p, &x[b * image..(b + 1) * image]);
+                let c = int8_reference(fmt, pix, k, &rows, &w, Some(&bias), Activation::Relu);
+                for px in 0..pix {
+                    for j in 0..o {
+                        want[(b * o + j) * pix + px] = c[px * o + j];
+                    }
                 }
             }
-        }
+            want
+        };
+        let signed = reference(ActFormat::Signed8);
         for qk in available() {
+            let want = reference(qk.act);
             let mut got = vec![f32::NAN; want.len()];
             qconv2d_i8_with(qk, p, &x, &w, Some(&bias), Activation::Relu, &mut got);
             assert_eq!(got, want, "{} case {t}", qk.name);
@@ -466,13 +495,20 @@ fn int8_conv_equals_the_integer_reference_on_every_table() {
         for j in 0..o {
             w.dequantize_row(j, &mut deq[j * k..(j + 1) * k]);
         }
-        let mut f = vec![0f32; want.len()];
+        let mut f = vec![0f32; signed.len()];
         crate::conv::conv2d(p, &x, &deq, Some(&bias), Activation::Relu, &mut f);
-        for (g, r) in want.iter().zip(&f) {
-            assert!(
-                (g - r).abs() <= 0.02 * (k as f32).sqrt(),
-                "case {t}: {g} vs {r}"
-            );
+        for fmt in [ActFormat::Signed8, ActFormat::Unsigned7] {
+            let step = if fmt == ActFormat::Unsigned7 {
+                2.0
+            } else {
+                1.0
+            };
+            for (g, r) in reference(fmt).iter().zip(&f) {
+                assert!(
+                    (g - r).abs() <= 0.02 * step * (k as f32).sqrt(),
+                    "case {t} {fmt:?}: {g} vs {r}"
+                );
+            }
         }
     }
 }

@@ -1,12 +1,13 @@
 //! wasm32 quantized kernels, compiled in when the crate is built with simd128: int8
-//! through widening to i16 and `i32x4.dot_i16x8_s`, or — with relaxed-simd —
-//! `i16x8.relaxed_dot_i8x16_i7x16_s` fed a 7-bit second operand (`|a|`, see the module
-//! docs of [`crate::quant`]) so every engine computes the same integers. The int4 and f16
+//! register-blocked tiles through `i32x4.dot_i16x8_s` on i16 halves, or — with
+//! relaxed-simd — `i16x8.relaxed_dot_i8x16_i7x16_s` fed 7-bit unsigned activation codes
+//! as its second operand (see the module docs of [`crate::quant`]) so every engine
+//! computes the same integers. The int4 and f16
 //! rows expand codes / halves to f32 in registers.
 
 use super::int4::{check_row, group_params};
 use super::int8::check_tile;
-use super::{QKernels, QNP, QNR};
+use super::{ActFormat, QKernels, QNP, QNR};
 #[cfg(target_arch = "wasm32")]
 use core::arch::wasm32::*;
 // The memory64 build: the same simd128 intrinsics, re-exported under `wasm64`.
@@ -18,6 +19,11 @@ pub(crate) static TABLE: QKernels = QKernels {
         "wasm-relaxed-simd"
     } else {
         "wasm-simd128"
+    },
+    act: if cfg!(target_feature = "relaxed-simd") {
+        ActFormat::Unsigned7
+    } else {
+        ActFormat::Signed8
     },
     i8_tile,
     q4_row,
@@ -45,64 +51,98 @@ fn hsum(v: v128) -> f32 {
         + f32x4_extract_lane::<3>(v)
 }
 
-/// One row × one panel: 16 i32 sums into `acc[0..16]`.
+/// `R` rows × `4·V` columns of one panel: `acc[r·32 + i] = Σ_k a[r][k] · B[k][i]` for the
+/// columns of the `V` 16-byte vectors at `b`, `b + 16`, ... of each 64-byte group. The
+/// weights are loaded once per group for all `R` rows (register blocking: `R·V`
+/// accumulators, `V` weight vectors and one broadcast activation word stay in the 16
+/// registers engines use).
+///
+/// Relaxed SIMD: the activation codes (`ActFormat::Unsigned7`, in `[0, 127]`) are the 7-bit
+/// operand of `i16x8.relaxed_dot_i8x16_i7x16_s`, the weights the signed one; pair sums
+/// `≤ 2·127·127` never saturate, and a dot with ones widens them to i32. Not the fused
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s`: Node 20's V8 computes that one wrongly inside
+/// loops (a 3-step sum came out as 2 steps), and on x64 without AVX-VNNI both lower to the
+/// same `pmaddubsw + pmaddwd + paddd` (the ones vector stays in a register here).
 ///
 /// # Safety
-/// `a` holds `4·k4` bytes, `b` `64·k4`, `acc` 16 i32.
+/// Row `r`'s `4·k4` bytes at `a + r·lda`, `64·k4` bytes from `b` (group stride 64) and
+/// `R` rows of `4·V` i32 at `acc` (row stride 32) are in bounds.
 #[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
-unsafe fn row_panel(k4: usize, a: *const i8, b: *const i8, acc: *mut i32) {
-    let mut c = [i32x4_splat(0); 4];
+unsafe fn tile<const R: usize, const V: usize>(
+    k4: usize,
+    a: *const i8,
+    lda: usize,
+    b: *const i8,
+    acc: *mut i32,
+) {
+    let ones = i16x8_splat(1);
+    let mut c = [[i32x4_splat(0); V]; R];
     for g in 0..k4 {
-        let av = v128_load32_splat(a.add(4 * g) as *const u32);
-        // Second operand |a| ≤ 127 (top bit clear: all engines agree); first operand
-        // sign(a)·w in [-127, 127]; i16 pair sums ≤ 2·127·127 never saturate.
-        let aa = i8x16_abs(av);
-        let s = i8x16_shr(av, 7);
-        for (t, ct) in c.iter_mut().enumerate() {
-            let w = v128_load(b.add(g * 64 + 16 * t) as *const v128);
-            let ws = i8x16_sub(v128_xor(w, s), s);
-            // i16 pair sums, widened by a dot with ones. Not the fused
-            // `i32x4.relaxed_dot_i8x16_i7x16_add_s`: Node 20's V8 computes that one wrongly
-            // inside loops (a 3-step sum came out as 2 steps), and LLVM fuses the obvious
-            // `extadd_pairwise + add` back into it; on x64 both lower to the same
-            // pmaddubsw + pmaddwd + paddd.
-            let d = i16x8_relaxed_dot_i8x16_i7x16(ws, aa);
-            *ct = i32x4_add(*ct, i32x4_dot_i16x8(d, i16x8_splat(1)));
+        let mut w = [i32x4_splat(0); V];
+        for (t, wt) in w.iter_mut().enumerate() {
+            *wt = v128_load(b.add(g * 64 + 16 * t) as *const v128);
+        }
+        for (r, cr) in c.iter_mut().enumerate() {
+            let av = v128_load32_splat(a.add(r * lda + 4 * g) as *const u32);
+            for (ct, &wt) in cr.iter_mut().zip(&w) {
+                let d = i16x8_relaxed_dot_i8x16_i7x16(wt, av);
+                *ct = i32x4_add(*ct, i32x4_dot_i16x8(d, ones));
+            }
         }
     }
-    for (t, ct) in c.iter().enumerate() {
-        v128_store(acc.add(4 * t) as *mut v128, *ct);
-    }
+    store::<R, V>(&c, acc);
 }
 
-/// One row × one panel, widening to i16 (`i32x4.dot_i16x8_s` gives each channel's sum as
-/// two partial lanes, folded at the end).
+/// As the relaxed version, with plain SIMD128 and any codes in `[-127, 127]`: each 16-byte
+/// weight vector is split into its even bytes (inputs 0 and 2 of a group, sign-extended by
+/// a shift left and an arithmetic shift right of the i16 lanes) and odd bytes (inputs 1
+/// and 3, one arithmetic shift), the broadcast activation word likewise, and
+/// `i32x4.dot_i16x8_s` of matching halves gives each lane one column's complete sum (no
+/// fold at the end, no widening instructions).
 ///
 /// # Safety
 /// As for the relaxed version.
 #[cfg(not(target_feature = "relaxed-simd"))]
 #[inline(always)]
-unsafe fn row_panel(k4: usize, a: *const i8, b: *const i8, acc: *mut i32) {
-    let mut c = [i32x4_splat(0); 8];
+unsafe fn tile<const R: usize, const V: usize>(
+    k4: usize,
+    a: *const i8,
+    lda: usize,
+    b: *const i8,
+    acc: *mut i32,
+) {
+    let mut c = [[i32x4_splat(0); V]; R];
     for g in 0..k4 {
-        let a16 = i16x8_extend_low_i8x16(v128_load32_splat(a.add(4 * g) as *const u32));
-        for t in 0..4 {
+        let mut we = [i32x4_splat(0); V];
+        let mut wo = [i32x4_splat(0); V];
+        for t in 0..V {
             let w = v128_load(b.add(g * 64 + 16 * t) as *const v128);
-            c[2 * t] = i32x4_add(c[2 * t], i32x4_dot_i16x8(i16x8_extend_low_i8x16(w), a16));
-            c[2 * t + 1] = i32x4_add(
-                c[2 * t + 1],
-                i32x4_dot_i16x8(i16x8_extend_high_i8x16(w), a16),
-            );
+            we[t] = i16x8_shr(i16x8_shl(w, 8), 8);
+            wo[t] = i16x8_shr(w, 8);
+        }
+        for (r, cr) in c.iter_mut().enumerate() {
+            let x = v128_load32_splat(a.add(r * lda + 4 * g) as *const u32);
+            let (ae, ao) = (i16x8_shr(i16x8_shl(x, 8), 8), i16x8_shr(x, 8));
+            for (t, ct) in cr.iter_mut().enumerate() {
+                let s = i32x4_add(i32x4_dot_i16x8(we[t], ae), i32x4_dot_i16x8(wo[t], ao));
+                *ct = i32x4_add(*ct, s);
+            }
         }
     }
-    for t in 0..4 {
-        let (l, h) = (c[2 * t], c[2 * t + 1]);
-        let s = i32x4_add(
-            i32x4_shuffle::<0, 2, 4, 6>(l, h),
-            i32x4_shuffle::<1, 3, 5, 7>(l, h),
-        );
-        v128_store(acc.add(4 * t) as *mut v128, s);
+    store::<R, V>(&c, acc);
+}
+
+/// Stores `R × V` accumulators at `acc` (row stride 32 i32).
+///
+/// # Safety
+/// `R` rows of `4·V` i32 at `acc` with row stride `QNR·QNP` are in bounds.
+#[inline(always)]
+unsafe fn store<const R: usize, const V: usize>(c: &[[v128; V]; R], acc: *mut i32) {
+    for (r, cr) in c.iter().enumerate() {
+        for (t, &ct) in cr.iter().enumerate() {
+            v128_store(acc.add(r * QNR * QNP + 4 * t) as *mut v128, ct);
+        }
     }
 }
 
@@ -118,17 +158,25 @@ fn i8_tile(
     acc: &mut [i32],
 ) {
     check_tile(rows, k4, a, lda, b, panels, acc);
-    for r in 0..rows {
-        for p in 0..panels {
-            // SAFETY: `check_tile` bounds row r (4·k4 bytes from r·lda), panel p
-            // (64·k4 bytes) and the 16 outputs at r·32 + p·16.
-            unsafe {
-                row_panel(
-                    k4,
-                    a.as_ptr().add(r * lda),
-                    b.as_ptr().add(p * k4 * 64),
-                    acc.as_mut_ptr().add(r * QNR * QNP + p * QNR),
-                )
+    let (ap, cp) = (a.as_ptr(), acc.as_mut_ptr());
+    for p in 0..panels {
+        // SAFETY: `check_tile` bounds `rows` rows of 4·k4 bytes at stride lda, panel p
+        // (64·k4 bytes) and the `rows × 16` outputs at r·32 + p·16; each call below reads
+        // within them (columns 8..16 of a panel start 32 bytes into every group).
+        unsafe {
+            let bp = b.as_ptr().add(p * k4 * 64);
+            let c = cp.add(p * QNR);
+            match rows {
+                1 => tile::<1, 4>(k4, ap, lda, bp, c),
+                2 => tile::<2, 4>(k4, ap, lda, bp, c),
+                3 => {
+                    tile::<3, 2>(k4, ap, lda, bp, c);
+                    tile::<3, 2>(k4, ap, lda, bp.add(32), c.add(8));
+                }
+                _ => {
+                    tile::<4, 2>(k4, ap, lda, bp, c);
+                    tile::<4, 2>(k4, ap, lda, bp.add(32), c.add(8));
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use super::int4::{check_row, group_params};
 use super::int8::check_tile;
-use super::{QKernels, QNP, QNR};
+use super::{ActFormat, QKernels, QNP, QNR};
 use core::arch::x86_64::*;
 
 /// The tables usable on this CPU, worst first.
@@ -25,6 +25,7 @@ pub(crate) fn detected() -> Vec<&'static QKernels> {
 
 static AVX2: QKernels = QKernels {
     name: "avx2",
+    act: ActFormat::Signed8,
     i8_tile: i8_tile_avx2,
     q4_row,
     f16_row,
@@ -110,6 +111,7 @@ mod vnni {
 
     pub(super) static VNNI: QKernels = QKernels {
         name: "avx512-vnni",
+        act: ActFormat::Signed8,
         i8_tile: i8_tile_vnni,
         q4_row,
         f16_row,
