@@ -34,9 +34,10 @@ const TYPES = {
 
 /**
  * Start a server over `root`; resolves to {url, close()}. `isolated`: `true` for COOP/COEP,
- * `'dip'` for Document-Isolation-Policy, `false` for neither.
+ * `'dip'` for Document-Isolation-Policy, `false` for neither. `staticMaxAge`: seconds the SDK's
+ * files (/js/dist/) may be cached by the browser (default 0: nothing is cacheable).
  */
-export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = {}) {
+export function serve({ root, port = 0, isolated = true, host = '127.0.0.1', staticMaxAge = 0 } = {}) {
   const base = resolve(root ?? join(dirname(fileURLToPath(import.meta.url)), '../../..'));
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -59,7 +60,11 @@ export function serve({ root, port = 0, isolated = true, host = '127.0.0.1' } = 
     const headers = {
       'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
       'content-length': st.size,
-      'cache-control': 'no-store',
+      // Everything is fetched afresh (tests see the current build), except, with
+      // `staticMaxAge` (seconds), the SDK's own files under /js/dist/: cacheable as a real
+      // deployment serves them, so the browser can keep the compiled wasm (V8's code cache
+      // for streamed modules) across page loads.
+      'cache-control': staticMaxAge > 0 && url.pathname.startsWith('/js/dist/') ? `public, max-age=${staticMaxAge}` : 'no-store',
       // A validator, so the SDK's model cache can tell a changed file from its cached copy.
       etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
     };
