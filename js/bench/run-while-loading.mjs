@@ -5,9 +5,10 @@
 // named `image` (export them with js/bench/export-rwl-models.py).
 //
 //   node js/bench/run-while-loading.mjs DIR [--models resnet50,vit_b_16] [--rates 25,100]
-//        [--runs 3] [--variant simd] [--threads N|false] [--browser chromium]
+//        [--runs 3] [--variant simd] [--threads N|false] [--browser chromium] [--worker]
 //
-// Node runs in this process; --browser chromium runs the same measurement
+// Node runs in this process (with --worker, in a WorkerSession: the wasm computes on a worker
+// thread while this thread keeps reading the socket); --browser chromium runs the same measurement
 // (rwl-measure.mjs) on a headless Chromium page, single-threaded on the page. The throttled
 // server (js/test/browser/server.mjs, `?throttle=`) runs in a process of its own, as a network
 // would: in the measuring process its sends would wait whenever wasm computes.
@@ -63,14 +64,25 @@ try {
       await b.close();
     }
   } else {
-    const { Session, Tensor } = await import('../dist/index.js');
+    const { Session: MainSession, Tensor } = await import('../dist/index.js');
     const { measure } = await import('./rwl-measure.mjs');
+    const worker = args.includes('--worker');
+    // measure() needs load/run/release/firstOutputs; a WorkerSession's worker ends with it.
+    const { WorkerSession } = await import('../dist/worker-client.js');
+    const Session = worker
+      ? {
+          load: async (url, o) => {
+            const s = await WorkerSession.load(url, o);
+            return { firstOutputs: s.firstOutputs, run: (i) => s.run(i), release: () => s.terminate() };
+          },
+        }
+      : MainSession;
     const loadOptions = { variant: opt('variant', 'simd'), threads };
     for (const m of models) {
       for (const mbps of rates) {
         console.log(`# node ${m} @ ${mbps} MB/s`);
         const r = await measure({ Session, Tensor, url: urlOf(m), mbps, runs, loadOptions, log: console.log });
-        results.push({ where: `node ${loadOptions.variant}${threads ? ` ${threads} threads` : ''}`, model: m, ...r });
+        results.push({ where: `node ${worker ? 'WorkerSession ' : ''}${loadOptions.variant}${threads ? ` ${threads} threads` : ''}`, model: m, ...r });
       }
     }
   }
