@@ -25,6 +25,7 @@ def _cases():
         "mobilenet_v3_small": ("export", "trace"),
         "squeezenet1_1": ("export", "trace"),
         "efficientnet_b0": ("export", "trace"),
+        "vit_tiny": ("export", "trace"),
         "minilm_seq128": ("export", "trace"),
         "minilm_seq16": ("export", "trace"),
         "gpt2_6l_512": ("export", "trace"),

