@@ -4,7 +4,7 @@ and the same PyTorch module exported to ONNX (``bench_native.export_onnx``) then
 ``onnxruntime.quantization.quantize_dynamic`` (int8 weights, dynamic uint8 activations: the
 MatMulInteger / ConvInteger / DynamicQuantizeMatMul path onnxruntime-web runs).
 
-    python benches/e2e/build_int8.py --out DIR [--models resnet18 minilm_seq128 gpt2_6l_512]
+    python benches/e2e/build_int8.py --out DIR [--models resnet18 minilm_seq128 gpt2_6l_512 vit_tiny]
 
 Writes DIR/NAME.wtb, DIR/NAME.onnx (quantized), the case-0 inputs and DIR/manifest.json in
 the zoo's manifest format (bench_web.mjs / bench_int8.mjs read it).
@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "py-export", "zoo"))
 import build_zoo  # noqa: E402
 from bench_native import export_onnx  # noqa: E402
 
-DEFAULT = ["minilm_seq128", "gpt2_6l_512", "resnet18"]
+DEFAULT = ["minilm_seq128", "gpt2_6l_512", "vit_tiny", "resnet18"]
 
 
 def main(argv=None) -> int:
