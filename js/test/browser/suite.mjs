@@ -177,7 +177,12 @@ async function bigModel(dir, variant, where = 'main') {
       const over = peak - ls.memoryBefore - resident;
       const y = Object.values(out)[0].data;
       const worst = maxScaledDiff(y, want.data);
-      assert(worst <= 1e-4, `max scaled diff ${worst}`);
+      // int8 in a relaxed-SIMD build (threads): activations are quantized to 7 bits unsigned
+      // (kernels/README.md), a step up to twice the native 8-bit one, so the output is held
+      // to at most 2.5x the native path's own error against PyTorch's f32 output instead of
+      // equality with native (as in huge.test.mjs). Every other case: within 1e-4 of `want`.
+      const sevenBit = int8 && variant === 'threads';
+      if (!sevenBit) assert(worst <= 1e-4, `max scaled diff ${worst}`);
       // int8: each chunk is packed as it streams in and freed, so the load also holds the
       // chunk in flight, and a second one where allocator holes do not fit it (64 MiB
       // weights; see huge.test.mjs).
@@ -188,6 +193,11 @@ async function bigModel(dir, variant, where = 'main') {
         assert(info.weightBytes >= 3e9, `${info.weightBytes} bytes of f32 weights`);
         assert(resident <= info.weightBytes * 0.26, `resident ${resident} of ${info.weightBytes}`);
         const ref = (await fetchNpy(`${dir}/y_torch.npy`)).data;
+        if (sevenBit) {
+          const err = maxScaledDiff(y, ref);
+          const nativeErr = maxScaledDiff(want.data, ref);
+          assert(err <= 2.5 * nativeErr, `max scaled error to PyTorch f32 ${err}, native's ${nativeErr}`);
+        }
         let dot = 0;
         let ny = 0;
         let nr = 0;
