@@ -33,7 +33,7 @@ pub use aligned::{AlignedBuf, ARENA_ALIGN};
 pub use arena::{Arena, SlotLocation, SEGMENT_TARGET};
 pub use bit_eq::BitEq;
 pub use error::{ErrorKind, FormatError, SectionKind};
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_MAX_ARENA};
 pub use model::*;
 pub use sections::header::{parse_header, FileHeader, SectionEntry, MAGIC};
 pub use stream::{StreamEvent, StreamParser};
