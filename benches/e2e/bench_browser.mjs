@@ -3,7 +3,12 @@
 // on the same page, runs alternating round by round (benches/e2e/web/bench.html).
 //
 //   node benches/e2e/bench_browser.mjs --zoo target/bench-zoo [--threads 1,2] [--models a,b]
-//        [--min-runs 20] [--seconds 3] [--out results/browser.jsonl]
+//        [--min-runs 20] [--seconds 3] [--out results/browser.jsonl] [--only ort|wasm-torch]
+//
+// --only times one engine alone on its page. Paired in one page at two threads on a 2-core
+// machine, onnxruntime-web's pool threads keep spinning for a while after each of its runs and
+// take a core from the engine that runs next (measured: our two-thread runs were up to 1.5x
+// slower beside it than alone); one page per engine removes that neighbour.
 //
 // The zoo must lie under the repository (the local test server serves the repository root
 // with COOP/COEP, so the threads builds and onnxruntime-web's threads can run) and must hold
@@ -47,6 +52,10 @@ try {
     if (process.env.BENCH_VERBOSE) page.on('console', (m) => console.error(`console: ${m.text()}`));
     const q = new URLSearchParams({ zoo: `/${zoo}`, threads: String(threads), minRuns: opt('min-runs', '20'), seconds: opt('seconds', '3') });
     if (models) q.set('models', models);
+    const onlyEngine = opt('only');
+    if (onlyEngine === 'wasm-torch') q.set('ort', '0');
+    else if (onlyEngine === 'ort') q.set('wt', '0');
+    else if (onlyEngine) throw new Error(`--only takes ort or wasm-torch, not ${onlyEngine}`);
     await page.goto(`${server.url}/benches/e2e/web/bench.html?${q}`);
     await Promise.race([broken, page.waitForFunction(() => window.__bench, null, { timeout: 3_600_000, polling: 1000 })]);
     const r = await page.evaluate(() => window.__bench);
