@@ -53,11 +53,18 @@ def browser_section(browser: list, summary: dict) -> list:
     """The headless-Chromium table: per model and thread count, onnxruntime-web on the page,
     wasm-torch's threads build in a WorkerSession and (1 thread) wasm-torch on the page's main
     thread, all timed in alternation in one page; ratios < 1 mean wasm-torch is faster."""
-    ok = [b for b in browser if "ort_ms" in b]
+    # Rows of one model and thread count from separate pages (`--only`) are merged.
+    merged: dict = {}
+    for b in browser:
+        if "error" not in b:
+            merged.setdefault((b["name"], b["threads"]), {}).update(b)
+    ok = [b for b in merged.values() if "ort_ms" in b]
     version = ok[0]["browser"] if ok else "chromium"
-    md = ["", f"Headless {version}, paired in one page (`benches/e2e/bench_browser.mjs`): onnxruntime-web's wasm EP "
-          "on the page, wasm-torch's threads build in a WorkerSession with a pool of N, and at one thread wasm-torch "
-          "on the page's main thread (the build detection picks there). Engines alternate run by run; median ms.", "",
+    md = ["", f"Headless {version} (`benches/e2e/bench_browser.mjs`): onnxruntime-web's wasm EP on the page, "
+          "wasm-torch's threads build in a WorkerSession with a pool of N, and at one thread wasm-torch on the page's "
+          "main thread (the build detection picks there). One thread: the engines share one page and alternate run by "
+          "run. Two threads: one page per engine (`--only`), since on a 2-core machine onnxruntime-web's spinning pool "
+          "threads take a core from whatever runs next. Median ms.", "",
           "| model | threads | ORT-web | wasm-torch worker | wasm-torch main thread | worker/ORT-web | main/ORT-web |",
           "|---|---|---|---|---|---|---|"]
     ratio = lambda a, b: a / b if a and b else None  # noqa: E731

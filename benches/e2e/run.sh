@@ -49,10 +49,15 @@ for v in simd scalar; do
     $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant $v --threads 1 "${common[@]}" | tee -a "$web"
 done
 # Headless Chromium: onnxruntime-web and wasm-torch (WorkerSession threads build; main thread at
-# one thread) paired in one page per thread count. The zoo must be inside the repository.
+# one thread), paired in one page at one thread. The zoo must be inside the repository.
 browser="$OUT/browser.jsonl"
-node "$HERE/bench_browser.mjs" --zoo "$ZOO" --threads 1,2 --out "$browser" --min-runs "$RUNS" --seconds "$SECS" \
-    ${MODELS:+--models "$MODELS"}
+# At two threads each engine gets a page of its own: on a 2-core machine onnxruntime-web's
+# spinning pool threads would take a core from the run that follows theirs.
+bopts=(--zoo "$ZOO" --min-runs "$RUNS" --seconds "$SECS"); [ -n "$MODELS" ] && bopts+=(--models "$MODELS")
+node "$HERE/bench_browser.mjs" "${bopts[@]}" --threads 1 --out "$browser.1"
+node "$HERE/bench_browser.mjs" "${bopts[@]}" --threads 2 --only ort --out "$browser.2ort"
+node "$HERE/bench_browser.mjs" "${bopts[@]}" --threads 2 --only wasm-torch --out "$browser.2wt"
+cat "$browser.1" "$browser.2ort" "$browser.2wt" >"$browser" && rm -f "$browser".*
 # Resident memory (one fresh process per model and engine; PyTorch's probe ran in bench_native.py).
 $NODE "$HERE/bench_web.mjs" --engine ort --threads 1 --rss "${common[@]}" | tee -a "$web"
 $NODE "$HERE/bench_web.mjs" --engine wasm-torch --variant simd --threads 1 --rss "${common[@]}" | tee -a "$web"
