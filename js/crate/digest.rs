@@ -39,9 +39,7 @@ impl Default for FileDigest {
 impl FileDigest {
     /// A digest of no bytes yet.
     pub fn new() -> FileDigest {
-        FileDigest {
-            state: Xxh3::new(),
-        }
+        FileDigest { state: Xxh3::new() }
     }
 
     /// Feeds the next bytes of the stream.
