@@ -9,7 +9,7 @@
  */
 import { chooseBuild, isThreaded, missingFeature, type BuildChoice, type Variant } from './detect.js';
 import { AbortError, BadFileError, InvalidInputError, ReleasedError, UnsupportedEnvironmentError, WasmTorchError, fromWasmError } from './errors.js';
-import { STRUCTURE_ASSET, nestedCallInputs, nestedCallOutputs, parseStructure } from './structure.js';
+import { nestedCallInputs, nestedCallOutputs, structureFromAssets } from './structure.js';
 import type { Nested, Structure } from './structure.js';
 import { hardwareThreads } from './env.js';
 import { getRuntime, type Runtime, type WasmModel, type WasmSession, type WireSpec, type WireTensor } from './runtime.js';
@@ -315,10 +315,7 @@ export class Session {
    * model of flat tensors. Throws `BadFileError` when the file's structure asset is malformed.
    */
   get structure(): Structure | undefined {
-    if (this.parsedStructure === undefined) {
-      const raw = this.assets.get(STRUCTURE_ASSET);
-      this.parsedStructure = raw === undefined ? null : parseStructure(raw, this.inputs.length, this.outputs.length);
-    }
+    if (this.parsedStructure === undefined) this.parsedStructure = structureFromAssets(this.assets, this.inputs.length, this.outputs.length);
     return this.parsedStructure ?? undefined;
   }
 

@@ -97,6 +97,15 @@ export function parseStructure(bytes: Uint8Array, nIn: number, nOut: number): St
   return doc as Structure;
 }
 
+/**
+ * The structure asset among a loaded file's `assets`, parsed (`null`: the file has none).
+ * Shared by `Session` and `WorkerSession`, which each cache the result on first use.
+ */
+export function structureFromAssets(assets: ReadonlyMap<string, Uint8Array>, nIn: number, nOut: number): Structure | null {
+  const raw = assets.get(STRUCTURE_ASSET);
+  return raw === undefined ? null : parseStructure(raw, nIn, nOut);
+}
+
 /** The flat inputs (by the file's input names) of nested `args`, one per `forward` parameter. */
 export function flattenInputs(s: Structure, args: unknown[], names: readonly string[]): Record<string, InputValue> {
   if (args.length !== s.inputs.length) throw new InvalidInputError(`the model takes ${s.inputs.length} argument(s), got ${args.length}`);

@@ -32,7 +32,7 @@ import {
 import type { BuildInfo, LoadOptions, LoadStats, ValueInfo } from './session.js';
 import { isScalarValue, type InputValue, type ScalarValue } from './scalars.js';
 import { Tensor } from './tensor.js';
-import { STRUCTURE_ASSET, nestedCallInputs, nestedCallOutputs, parseStructure, type Nested, type Structure } from './structure.js';
+import { nestedCallInputs, nestedCallOutputs, structureFromAssets, type Nested, type Structure } from './structure.js';
 import type { PostedTensor, Reply, Request } from './worker-protocol.js';
 
 const ERRORS: Record<string, new (m: string) => WasmTorchError> = {
@@ -249,10 +249,7 @@ export class WorkerSession {
    * for a model of flat tensors. Parsed here from the file's asset, which came with the load.
    */
   get structure(): Structure | undefined {
-    if (this.parsedStructure === undefined) {
-      const raw = this.assets.get(STRUCTURE_ASSET);
-      this.parsedStructure = raw === undefined ? null : parseStructure(raw, this.inputs.length, this.outputs.length);
-    }
+    if (this.parsedStructure === undefined) this.parsedStructure = structureFromAssets(this.assets, this.inputs.length, this.outputs.length);
     return this.parsedStructure ?? undefined;
   }
 
