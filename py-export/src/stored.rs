@@ -55,8 +55,8 @@ pub fn stored_tensor<'py>(
     let Some(t) = graph.tensors.iter().find(|t| t.name == name) else {
         return Ok(None);
     };
-    let arena = wasm_torch_format::decode_all(&bytes, &graph, &limits)
-        .map_err(|e| bad(e.to_string()))?;
+    let arena =
+        wasm_torch_format::decode_all(&bytes, &graph, &limits).map_err(|e| bad(e.to_string()))?;
     let data = arena
         .tensor(&graph, t)
         .ok_or_else(|| bad(format!("tensor {name:?} lies outside its chunk")))?;

@@ -106,9 +106,7 @@ class WeightPolicy:
     per channel.
     """
 
-    def __init__(
-        self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None, int8: Any = None
-    ):
+    def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None, int8: Any = None):
         self.mode = mode
         self.overrides = dict(overrides or {})
         self.gguf = gguf

@@ -219,13 +219,13 @@ def dequantize_modules(model: Any) -> Tuple[Any, Dict[str, StoredInt8]]:
         for pname, p in list(m.named_parameters(recurse=False)):
             if not _is_torchao_tensor(p):
                 continue
-            src = _from_torchao(name, m, p, problems) if pname == "weight" else None
-            if src is None:
+            ao = _from_torchao(name, m, p, problems) if pname == "weight" else None
+            if ao is None:
                 if pname != "weight":
                     problems.append(Problem(f"module '{name}': torchao parameter '{pname}' is not supported"))
                 continue
-            setattr(m, "weight", torch.nn.Parameter(src.dequantized(), requires_grad=False))
-            found[f"{name}.weight" if name else "weight"] = src
+            m.weight = torch.nn.Parameter(ao.dequantized(), requires_grad=False)
+            found[f"{name}.weight" if name else "weight"] = ao
     if problems:
         raise ExportError(problems, header="the model's quantized modules cannot be stored exactly")
     for name, new in replace:
