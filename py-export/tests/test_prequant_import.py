@@ -235,3 +235,31 @@ def test_minilm_quantized_dynamically_per_channel(wtb):
     # loses more to its 7-bit per-tensor activations than the file does to its per-row int8.
     assert cos_f.min() >= 0.99 and cos_d.min() >= 0.99
     assert cos_q.min() >= 0.95 and cos_f.min() >= cos_torch.min()
+
+
+@pytest.mark.parametrize("frontend", ["trace", "script"])
+def test_torchscript_front_ends_take_the_codes_too(wtb, frontend):
+    # TorchScript graphs name frozen weights their own way: the codes are matched by value.
+    fp32 = MLP().eval()
+    qm = _quantize_dynamic(fp32)
+    x = _x()
+    report = wasm_torch.export(qm, (x,), wtb, frontend=frontend)
+    assert report.frontend == frontend and len(report.int8_imported) == 2
+    dtype, kind, _, _, _, codes = _stored(wtb, report.int8_tensors["fc1.weight"])
+    assert (dtype, kind) == ("i8", "per_channel")
+    assert np.array_equal(codes, qm.fc1.weight().int_repr().numpy().ravel())
+    _check_run(wtb, qm, fp32, x, f"torch.ao dynamic per tensor, {frontend}")
+
+
+def test_a_weight_changed_after_import_is_an_error_not_a_requantization():
+    from wasm_torch._prequant import Int8Source, dequantize_modules
+
+    qm = _quantize_dynamic(MLP().eval())
+    _, imported = dequantize_modules(qm)
+    src = Int8Source(imported)
+    w = imported["fc1.weight"].dequantized()
+    assert src.stored("fc1.weight", w) is not None
+    # A graph whose weight of that name no longer equals code · scale (a pass changed it).
+    assert src.stored("fc1.weight", w * 1.001) is None
+    with pytest.raises(ExportError, match=r"module 'fc1': the graph's weight 'fc1.weight' no longer equals"):
+        src.check()

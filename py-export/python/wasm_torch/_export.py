@@ -70,6 +70,8 @@ class ExportReport:
     #: Weights of Linear modules quantized in PyTorch (``torch.ao`` dynamic, torchao int8),
     #: stored with their own int8 codes and scales: weight name -> flavour.
     int8_imported: Dict[str, str] = field(default_factory=dict)
+    #: The same weights' tensor names in the file (TorchScript front ends rename weights).
+    int8_tensors: Dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -602,6 +604,7 @@ def export(
     )
     if int8_source is not None:
         report.int8_imported = dict(int8_source.taken)
+        report.int8_tensors = dict(int8_source.tensor_names)
     if int4_source is not None:
         report.gguf_taken = int4_source.taken
         report.gguf_unmatched = dict(int4_source.unmatched)

@@ -250,6 +250,8 @@ class Int8Source:
         self.weights = weights
         self._by_value: Dict[bytes, str] = {}
         self.taken: Dict[str, str] = {}
+        #: Module weight name -> the file's tensor name (TorchScript graphs rename them).
+        self.tensor_names: Dict[str, str] = {}
         self.mismatched: Dict[str, str] = {}
 
     def stored(self, name: str, t: torch.Tensor) -> Optional[Tuple[bytes, int]]:
@@ -268,6 +270,7 @@ class Int8Source:
             self.mismatched[key] = f"the graph's weight '{name}' no longer equals its codes times scales"
             return None
         self.taken[key] = src.flavour
+        self.tensor_names[key] = name
         return src.stored_bytes(), 0
 
     def check(self) -> None:
