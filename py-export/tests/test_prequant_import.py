@@ -138,10 +138,12 @@ def _torchao_configs():
         "weight_only": ao.Int8WeightOnlyConfig(),
         "weight_only_per_tensor": ao.Int8WeightOnlyConfig(granularity=PerTensor()),
         "dynamic_activation": ao.Int8DynamicActivationInt8WeightConfig(),
+        # IntxUnpackedToInt8Tensor: int8 codes per output row (its default).
+        "intx_weight_only": ao.IntxWeightOnlyConfig(),
     }
 
 
-@pytest.mark.parametrize("config", ["weight_only", "weight_only_per_tensor", "dynamic_activation"])
+@pytest.mark.parametrize("config", ["weight_only", "weight_only_per_tensor", "dynamic_activation", "intx_weight_only"])
 def test_torchao_int8_codes_are_stored_exactly(wtb, config):
     cfg = _torchao_configs()[config]
     from torchao.quantization import quantize_
@@ -161,6 +163,16 @@ def test_torchao_int8_codes_are_stored_exactly(wtb, config):
         want = np.broadcast_to(w.scale.float().numpy().reshape(-1), (w.qdata.shape[0],))
         assert np.array_equal(scales, want) and not any(zps)
     _check_run(wtb, qm, fp32, x, f"torchao {config}")
+
+
+def test_torchao_group_wise_weights_are_an_error_naming_the_module(wtb):
+    _torchao_configs()
+    from torchao.quantization import Int8DynamicActivationIntxWeightConfig, quantize_
+
+    qm = MLP().eval()
+    quantize_(qm, Int8DynamicActivationIntxWeightConfig())  # int8 codes in groups of 32
+    with pytest.raises(ExportError, match=r"module 'fc1': torchao block size \[1, 32\] is not supported"):
+        wasm_torch.export(qm, (_x(),), wtb)
 
 
 def test_affine_float16_and_static_modules_are_errors_naming_the_module(wtb):

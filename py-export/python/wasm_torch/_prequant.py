@@ -10,7 +10,8 @@ Two sources are recognised:
 - torchao ``quantize_(model, Int8WeightOnlyConfig())`` and
   ``Int8DynamicActivationInt8WeightConfig()``: the Linear stays an ``nn.Linear`` whose
   weight is an ``Int8Tensor`` subclass holding ``qdata`` (int8 codes), ``scale`` (one per
-  output row) and ``zero_point``.
+  output row) and ``zero_point``; ``IntxWeightOnlyConfig`` (per row by default) gives an
+  ``IntxUnpackedToInt8Tensor`` of the same shape.
 
 :func:`dequantize_modules` is a pre-pass on a copy of the model: each such Linear gets an
 ordinary f32 weight equal to ``code · scale`` (in f32, what the file will hold), so every
@@ -108,11 +109,16 @@ def _from_dynamic_linear(name: str, m: Any, problems: List[Problem]) -> Optional
     return StoredInt8(name, flavour, w.int_repr().detach().clone(), s), m.bias()
 
 
+#: torchao weight tensor classes whose ``qdata`` holds int8 codes (``IntxUnpackedToInt8Tensor``:
+#: ``IntxWeightOnlyConfig`` and friends, codes of up to 8 bits unpacked one per byte).
+_TORCHAO_INT8 = ("Int8Tensor", "IntxUnpackedToInt8Tensor")
+
+
 def _from_torchao(name: str, m: Any, w: Any, problems: List[Problem]) -> Optional[StoredInt8]:
-    """Codes and scales of a torchao ``Int8Tensor`` weight (per row or per tensor, symmetric)."""
+    """Codes and scales of a torchao int8 weight (per row or per tensor, symmetric)."""
     cls = type(w).__name__
     qdata = getattr(w, "qdata", None)
-    if cls != "Int8Tensor" or not isinstance(qdata, torch.Tensor):
+    if cls not in _TORCHAO_INT8 or not isinstance(qdata, torch.Tensor):
         problems.append(
             Problem(
                 f"module '{name}': torchao weight type {cls} is not supported (int8 weight-only and "
@@ -124,7 +130,7 @@ def _from_torchao(name: str, m: Any, w: Any, problems: List[Problem]) -> Optiona
         problems.append(Problem(f"module '{name}': torchao int8 weights are supported on nn.Linear only"))
         return None
     n, k = qdata.shape
-    if getattr(w, "act_pre_scale", None) is not None:
+    if qdata.dtype == torch.int8 and getattr(w, "act_pre_scale", None) is not None:
         problems.append(Problem(f"module '{name}': torchao weights with an activation pre-scale are not supported"))
         return None
     if getattr(w, "dtype", torch.float32) != torch.float32:
@@ -134,15 +140,19 @@ def _from_torchao(name: str, m: Any, w: Any, problems: List[Problem]) -> Optiona
         return None
     block = list(getattr(w, "block_size", []))
     scale = w.scale.detach()
+    kind = "int8" if cls == "Int8Tensor" else f"intx ({getattr(w, 'target_dtype', '?')})"
     if block == [1, k] and scale.numel() == n:
         scales = scale.reshape(n)
-        flavour = "torchao int8, per row"
+        flavour = f"torchao {kind}, per row"
     elif block == [n, k] and scale.numel() == 1:
         scales = scale.reshape(1).expand(n)
-        flavour = "torchao int8, per tensor"
+        flavour = f"torchao {kind}, per tensor"
     else:
         problems.append(
-            Problem(f"module '{name}': torchao block size {block} is not supported (per row or per tensor only)")
+            Problem(
+                f"module '{name}': torchao block size {block} is not supported (per row or per tensor "
+                "only; for group-wise int4 export the float model with weights='int4')"
+            )
         )
         return None
     zp = getattr(w, "zero_point", None)
