@@ -275,3 +275,34 @@ def test_a_weight_changed_after_import_is_an_error_not_a_requantization():
     assert src.stored("fc1.weight", w * 1.001) is None
     with pytest.raises(ExportError, match=r"module 'fc1': the graph's weight 'fc1.weight' no longer equals"):
         src.check()
+
+
+def test_a_shared_quantized_layer_and_a_quantized_root_module(wtb):
+    # One quantized Linear used by two parents (tied layers) becomes one f32 Linear.
+    class Twice(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(2)
+            self.a = torch.nn.Sequential(torch.nn.Linear(64, 64))
+            self.b = torch.nn.Sequential(self.a[0])
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    fp32 = Twice().eval()
+    qm = _quantize_dynamic(fp32)
+    qm.b[0] = qm.a[0]  # quantize_dynamic converts each path on its own: tie them again
+    x = _x()
+    report = wasm_torch.export(qm, (x,), wtb)
+    assert set(report.int8_imported) <= {"a.0.weight", "b.0.weight"} and report.int8_imported
+    _check_run(wtb, qm, fp32, x, "shared torch.ao Linear")
+    # The model itself a quantized Linear (quantize_dynamic converts children only): its
+    # weight is "weight".
+    lin = torch.nn.Linear(64, 16).eval()
+    lin.qconfig = torch.ao.quantization.default_dynamic_qconfig
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qlin = torch.ao.nn.quantized.dynamic.Linear.from_float(lin)
+    report = wasm_torch.export(qlin, (x,), wtb)
+    assert list(report.int8_imported) == ["weight"]
+    _check_run(wtb, qlin, lin, x, "root torch.ao Linear")

@@ -206,18 +206,27 @@ def dequantize_modules(model: Any) -> Tuple[Any, Dict[str, StoredInt8]]:
     problems: List[Problem] = []
     found: Dict[str, StoredInt8] = {}
     replace: List[Tuple[str, torch.nn.Module]] = []
-    for name, m in model.named_modules():
+    # A module or weight shared by several parents (tied layers) gets one replacement.
+    made: Dict[int, Tuple[StoredInt8, torch.nn.Module]] = {}
+    made_params: Dict[int, Tuple[StoredInt8, torch.nn.Parameter]] = {}
+    for name, m in model.named_modules(remove_duplicate=False):
         if any(name.startswith(f"{r}.") or not r for r, _ in replace):
             continue  # inside a replaced module (its packed parameters)
+        wname = f"{name}.weight" if name else "weight"
         if _is_torch_ao_quantized(m):
             import torch.ao.nn.quantized.dynamic as nnqd
 
-            if isinstance(m, nnqd.Linear):
+            if id(m) in made:
+                found[wname], new = made[id(m)]
+                replace.append((name, new))
+            elif isinstance(m, nnqd.Linear):
                 got = _from_dynamic_linear(name, m, problems)
                 if got is not None:
                     src, bias = got
-                    found[f"{name}.weight" if name else "weight"] = src
-                    replace.append((name, _plain_linear(src, bias)))
+                    new = _plain_linear(src, bias)
+                    made[id(m)] = (src, new)
+                    found[wname] = src
+                    replace.append((name, new))
             else:
                 problems.append(
                     Problem(
@@ -227,6 +236,9 @@ def dequantize_modules(model: Any) -> Tuple[Any, Dict[str, StoredInt8]]:
                 )
             continue
         for pname, p in list(m.named_parameters(recurse=False)):
+            if id(p) in made_params and pname == "weight":
+                found[wname], m.weight = made_params[id(p)]
+                continue
             if not _is_torchao_tensor(p):
                 continue
             ao = _from_torchao(name, m, p, problems) if pname == "weight" else None
@@ -234,8 +246,10 @@ def dequantize_modules(model: Any) -> Tuple[Any, Dict[str, StoredInt8]]:
                 if pname != "weight":
                     problems.append(Problem(f"module '{name}': torchao parameter '{pname}' is not supported"))
                 continue
-            m.weight = torch.nn.Parameter(ao.dequantized(), requires_grad=False)
-            found[f"{name}.weight" if name else "weight"] = ao
+            plain = torch.nn.Parameter(ao.dequantized(), requires_grad=False)
+            made_params[id(p)] = (ao, plain)
+            m.weight = plain
+            found[wname] = ao
     if problems:
         raise ExportError(problems, header="the model's quantized modules cannot be stored exactly")
     for name, new in replace:
