@@ -25,6 +25,7 @@ mod planner;
 pub mod prepack;
 pub mod profile;
 mod program;
+mod quant_minus128;
 mod quant_weights;
 mod session;
 mod storage;

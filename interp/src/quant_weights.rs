@@ -14,8 +14,11 @@
 //!   dequantise blocks of channels into the f32 GEMM). A 3-d or 4-d convolution weight
 //!   stored int8 per output channel is held the same way as `O × C/g·KH·KW` codes, and an
 //!   ungrouped convolution over it runs the int8 convolution ([`conv_weight`]; grouped and
-//!   depthwise ones read the f32 copy). Other quantized weights (non-zero zero points, a
-//!   code of -128) are still dequantised to f32 at load, as before.
+//!   depthwise ones read the f32 copy). A Linear weight's codes of -128 (what PyTorch's and
+//!   torchao's symmetric quantizers give a channel's most negative weight) are packed as
+//!   -127 and corrected exactly ([`Minus128`]); a convolution weight holding one reads the
+//!   f32 copy. Other quantized weights (non-zero zero points) are still dequantised to f32
+//!   at load, as before.
 //! - The weight is still an f32 [`Tensor`] to every op: its storage is the [`QuantWeight`]
 //!   itself (a [`ByteSource`]). A product `x · Wᵀ` reaching [`mm2d`] (`aten::linear`, and
 //!   `mm`/`addmm`/`matmul` with the transposed weight) runs int8 GEMM with dynamic per-row
@@ -36,6 +39,7 @@ use wasm_torch_kernels::activation::Activation;
 use wasm_torch_kernels::quant::{f16_gemm, q4_gemm, qgemm_i8, F16Weights, PackedI8, Q4Weights};
 
 use crate::error::{Error, Result};
+use crate::quant_minus128::Minus128;
 use crate::storage::{try_alloc, ByteSource};
 use crate::tensor::Tensor;
 
@@ -58,6 +62,8 @@ pub(crate) struct QuantWeight {
     f32_copy: OnceLock<Vec<f32>>,
     /// An f16 weight used as `x · W` (not `x · Wᵀ`): its transpose, made on first use.
     f16_t: OnceLock<F16Weights>,
+    /// The int8 codes of -128 packed as -127 (see [`Minus128`]).
+    minus128: Option<Minus128>,
 }
 
 impl QuantWeight {
@@ -69,14 +75,20 @@ impl QuantWeight {
             Kind::F16(h) => h.bytes(),
             Kind::Q4(w) => w.bytes(),
         };
-        q + self.f32_copy.get().map_or(0, |v| 4 * v.len())
+        q + self.minus128.as_ref().map_or(0, Minus128::bytes)
+            + self.f32_copy.get().map_or(0, |v| 4 * v.len())
             + self.f16_t.get().map_or(0, |t| t.bytes())
     }
 
     /// Dequantises output channel `j` into `out` (length `k`).
     fn row(&self, j: usize, out: &mut [f32]) {
         match &self.kind {
-            Kind::I8(p) => p.dequantize_row(j, out),
+            Kind::I8(p) => {
+                p.dequantize_row(j, out);
+                if let Some(f) = &self.minus128 {
+                    f.fix_row(j, out);
+                }
+            }
             Kind::F16(h) => h.dequantize_row(j, out),
             Kind::Q4(w) => w.dequantize_row(j, out),
         }
@@ -170,6 +182,7 @@ pub(crate) fn try_build(
         kind,
         f32_copy: OnceLock::new(),
         f16_t: OnceLock::new(),
+        minus128: None,
     };
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
@@ -201,8 +214,9 @@ pub(crate) fn packable_int8(info: &TensorInfo) -> bool {
 }
 
 /// The resident packed int8 tensor of weight `info` (which [`packable_int8`] accepts) from
-/// its stored codes; `None` when the kernels refuse the codes (a code of -128, a depth past
-/// their limit): the caller then builds the weight the ordinary way.
+/// its stored codes; `None` when the kernels refuse the codes (a depth past their limit, a
+/// bad scale): the caller then builds the weight the ordinary way. Codes of -128 are packed
+/// as -127 and corrected ([`Minus128`]).
 pub(crate) fn build_int8(
     info: &TensorInfo,
     shape: &[usize],
@@ -223,9 +237,10 @@ pub(crate) fn build_int8(
     } else {
         std::borrow::Cow::Borrowed(codes)
     };
+    let (codes, minus128) = Minus128::split(&codes, n, k, scales);
     let packed = match PackedI8::pack(n, k, &codes, scales) {
         Ok(p) => p,
-        // e.g. a code of -128 or a bad scale: the f32 path reports or handles it.
+        // e.g. a bad scale: the f32 path reports or handles it.
         Err(_) => return Ok(None),
     };
     let q = QuantWeight {
@@ -235,6 +250,7 @@ pub(crate) fn build_int8(
         kind: Kind::I8(packed),
         f32_copy: OnceLock::new(),
         f16_t: OnceLock::new(),
+        minus128,
     };
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
@@ -294,6 +310,7 @@ pub(crate) fn build_int4(info: &TensorInfo, shape: Vec<usize>, w: Q4Weights) -> 
             kind: Kind::Q4(w),
             f32_copy: OnceLock::new(),
             f16_t: OnceLock::new(),
+            minus128: None,
         };
         return Tensor::from_source(DType::F32, shape, Arc::new(q), 0);
     }
@@ -372,7 +389,12 @@ pub(crate) fn mm2d(op: Operand<'_>, a: &Tensor, bias: Option<&[f32]>) -> Result<
     }
     let x = a.f32s()?;
     match &q.kind {
-        Kind::I8(p) => qgemm_i8(m, &x, k, p, bias, Activation::None, &mut out, n),
+        Kind::I8(p) => {
+            qgemm_i8(m, &x, k, p, bias, Activation::None, &mut out, n);
+            if let Some(f) = &q.minus128 {
+                f.add_to_product(&x, k, &mut out, n);
+            }
+        }
         Kind::F16(h) if op.direct => {
             let t = q.f16_t.get_or_init(|| {
                 let bits = transpose(h.bits(), q.n, q.k);
@@ -431,6 +453,7 @@ pub(crate) fn conv_weight(w: &Tensor) -> Option<&PackedI8> {
         Kind::I8(p)
             if w.ndim() >= 3
                 && !q.kn
+                && q.minus128.is_none()
                 && w.shape()[0] == q.n
                 && inner == q.k
                 && w.is_contiguous() =>

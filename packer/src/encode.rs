@@ -4,6 +4,7 @@
 use crate::ir::{Compression, ModelIr, PackError, PackOptions, WeightEncoding, WeightIr};
 use crate::layout::plan;
 use crate::quantize;
+use crate::stored_int8;
 use wasm_torch_format::{ChunkInfo, Codec, DType, Graph, Layout, Quantization, TensorInfo};
 
 /// A weight in its stored form.
@@ -35,6 +36,20 @@ pub fn store(w: &WeightIr) -> Result<StoredWeight, PackError> {
             dtype: DType::U8,
             quantization: q,
             bytes: w.data.clone(),
+        });
+    }
+    if let WeightEncoding::Int8Stored { axis } = w.encoding {
+        if w.dtype != DType::F32 {
+            return Err(bad(format!(
+                "stored int8 weights are f32, not {}",
+                w.dtype.name()
+            )));
+        }
+        let (bytes, q) = stored_int8::int8_stored(&w.name, &w.data, &w.shape, axis)?;
+        return Ok(StoredWeight {
+            dtype: DType::I8,
+            quantization: q,
+            bytes,
         });
     }
     let want = numel(w)
@@ -83,6 +98,7 @@ pub fn store(w: &WeightIr) -> Result<StoredWeight, PackError> {
             }
         }
         WeightEncoding::Int4Stored { .. } => unreachable!("handled above"),
+        WeightEncoding::Int8Stored { .. } => unreachable!("handled above"),
         WeightEncoding::Int8PerChannel { axis } => {
             let (bytes, q) = quantize::int8_per_channel(&w.name, &w.data, &w.shape, axis)?;
             StoredWeight {

@@ -78,6 +78,14 @@ pub enum WeightEncoding {
         /// Whether the bytes carry f16 offsets.
         offsets: bool,
     },
+    /// Already-quantized symmetric int8 with one scale per index along `axis` (a model
+    /// quantized in PyTorch: `torch.ao` dynamic Linear, torchao int8 weights): `data` holds
+    /// the int8 codes (`numel` bytes, row-major) then one little-endian f32 scale per
+    /// channel, stored as they are; the logical dtype is f32 (`code · scale`).
+    Int8Stored {
+        /// The channel axis the scales run along.
+        axis: u32,
+    },
 }
 
 /// Whether chunks are zstd-compressed.

@@ -1,5 +1,6 @@
 //! Writes `.wtb` files from an in-memory IR ([`ModelIr`]): converts weights to their stored
-//! dtype ([`quantize`]), lays tensors out in 64-byte-aligned chunks ([`layout`]), compresses
+//! dtype ([`quantize`]; already-quantized int8 codes are checked and kept as they are,
+//! [`stored_int8`]), lays tensors out in 64-byte-aligned chunks ([`layout`]), compresses
 //! each chunk with zstd when it pays ([`encode`]) and assembles the file with the format
 //! crate's writer. Every packed file is parsed back and validated before it is returned, so
 //! an invalid IR is an error here, not at load time.
@@ -8,6 +9,7 @@ pub mod encode;
 pub mod ir;
 pub mod layout;
 pub mod quantize;
+pub mod stored_int8;
 pub mod testgen;
 
 pub use ir::{Compression, ModelIr, PackError, PackOptions, WeightEncoding, WeightIr};

@@ -41,6 +41,10 @@ fn check_weight(t: &TensorInfo, w: &WeightIr, bytes: &[u8]) {
             assert_eq!(bytes.len(), numel / 2 + numel / group as usize * per_group);
         }
         WeightEncoding::Int4Stored { .. } => assert_eq!(bytes, &w.data[..]),
+        WeightEncoding::Int8Stored { .. } => {
+            assert_eq!(t.stored_dtype, DType::I8);
+            assert_eq!(bytes, &w.data[..bytes.len()]);
+        }
     }
 }
 

@@ -201,3 +201,44 @@ fn assets_round_trip_and_bad_assets_are_pack_errors() {
         other => panic!("expected an invalid-model error, got {other:?}"),
     }
 }
+
+/// Already-quantized int8 weights (`Int8Stored`) reach the file code for code with their
+/// scales, in both drivers; bad parameters are pack errors naming the weight.
+#[test]
+fn stored_int8_codes_round_trip_exactly() {
+    let mut ir = linear_model(WeightEncoding::AsIs);
+    let codes: [i8; 12] = [-128, -1, 0, 1, 127, 5, -7, 9, 100, -100, 3, -3];
+    let scales = [0.5f32, 0.125, 2.0];
+    let mut data: Vec<u8> = codes.iter().map(|&c| c as u8).collect();
+    data.extend(scales.iter().flat_map(|s| s.to_le_bytes()));
+    assert_eq!(ir.weights[0].name, "fc.weight");
+    ir.weights[0].data = data.clone();
+    ir.weights[0].encoding = WeightEncoding::Int8Stored { axis: 0 };
+    for compression in [Compression::Never, Compression::Always] {
+        let opts = PackOptions {
+            compression,
+            ..PackOptions::default()
+        };
+        check_roundtrip(&ir, &opts);
+        let bytes = pack(&ir, &opts).unwrap();
+        let g = parse_file(&bytes, &Limits::default()).unwrap();
+        let t = &g.tensors[0];
+        assert_eq!((t.dtype, t.stored_dtype), (DType::F32, DType::I8));
+        assert_eq!(
+            t.quantization,
+            Quantization::PerChannel {
+                axis: 0,
+                scales: scales.to_vec(),
+                zero_points: vec![0; 3]
+            }
+        );
+        let arena = decode_all(&bytes, &g, &Limits::default()).unwrap();
+        assert_eq!(arena.tensor(&g, t).unwrap(), &data[..12]);
+    }
+    ir.weights[0].data.truncate(12 + 8); // one scale short
+    let err = pack(&ir, &PackOptions::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("fc.weight") && err.contains("f32 scales"),
+        "{err}"
+    );
+}

@@ -184,6 +184,7 @@ fn encoding(obj: &Bound<'_, PyAny>) -> PyResult<WeightEncoding> {
     let (tag, axis): (String, u32) = obj.extract()?;
     match tag.as_str() {
         "int8_channel" => Ok(WeightEncoding::Int8PerChannel { axis }),
+        "int8_stored" => Ok(WeightEncoding::Int8Stored { axis }),
         other => Err(PyValueError::new_err(format!(
             "unknown weight encoding '{other}'"
         ))),

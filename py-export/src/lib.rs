@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod session;
+mod stored;
 
 /// The native module `wasm_torch._native`.
 #[pymodule]
@@ -16,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::pack, m)?)?;
     m.add_function(wrap_pyfunction!(session::supported_ops, m)?)?;
     m.add_function(wrap_pyfunction!(session::file_info, m)?)?;
+    m.add_function(wrap_pyfunction!(stored::stored_tensor, m)?)?;
     m.add_class::<session::NativeSession>()?;
     m.add("NativeError", m.py().get_type::<session::NativeError>())?;
     Ok(())

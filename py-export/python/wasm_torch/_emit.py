@@ -17,7 +17,8 @@ The structure (all plain Python, so the Rust side only converts):
   ``("r", reg)``, ``("c", const_index)`` or ``("w", weight_index)``;
 - ``weights``: list of ``(name, dtype_name, shape, bytes, encoding)`` with encoding
   ``"as_is" | "f16" | "int8" | ("int8_channel", axis) | ("int4", group, offsets) |
-  ("int4_stored", group, offsets)`` (the last: ``bytes`` are already the stored int4 bytes).
+  ("int4_stored", group, offsets) | ("int8_stored", axis)`` (the ``_stored`` ones: ``bytes``
+  are already the stored bytes: int4 codes + f16 parameters, or int8 codes + f32 scales).
 """
 
 from __future__ import annotations
@@ -105,10 +106,13 @@ class WeightPolicy:
     per channel.
     """
 
-    def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None):
+    def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None, int8: Any = None):
         self.mode = mode
         self.overrides = dict(overrides or {})
         self.gguf = gguf
+        #: Weights quantized in PyTorch (``_prequant.Int8Source``): stored with their own
+        #: int8 codes whatever the mode.
+        self.int8 = int8
 
     def mode_for(self, name: str) -> str:
         for pat, m in self.overrides.items():
@@ -160,6 +164,11 @@ class _Emitter:
 
     def _weight_entry(self, w: Any) -> Tuple:
         t = w.tensor
+        if self.policy.int8 is not None:
+            got = self.policy.int8.stored(w.name, t)
+            if got is not None:
+                data, axis = got
+                return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, ("int8_stored", axis))
         mode = self.policy.mode_for(w.name)
         enc: Any = "as_is"
         if t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):

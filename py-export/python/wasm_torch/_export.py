@@ -67,6 +67,11 @@ class ExportReport:
     #: weights that had no exact match there (re-quantized instead) with the reason.
     gguf_taken: Optional[int] = None
     gguf_unmatched: Dict[str, str] = field(default_factory=dict)
+    #: Weights of Linear modules quantized in PyTorch (``torch.ao`` dynamic, torchao int8),
+    #: stored with their own int8 codes and scales: weight name -> flavour.
+    int8_imported: Dict[str, str] = field(default_factory=dict)
+    #: The same weights' tensor names in the file (TorchScript front ends rename weights).
+    int8_tensors: Dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -85,6 +90,8 @@ class ExportReport:
                 f"  output {o.name} {list(o.shape)}: max abs err {o.max_abs_err:.3g}, "
                 f"rel {o.max_rel_err:.3g}, cosine {o.cosine:.6f}{top1} ({'ok' if o.ok else 'FAIL'})"
             )
+        if self.int8_imported:
+            lines.append(f"  {len(self.int8_imported)} int8 weights taken as quantized in PyTorch")
         if self.gguf_taken is not None:
             lines.append(
                 f"  gguf: {self.gguf_taken} int4 weights taken as stored, {len(self.gguf_unmatched)} re-quantized"
@@ -492,6 +499,13 @@ def export(
         gguf: with ``weights="int4"``, a GGUF file whose Q4_0/Q4_1 blocks are stored as they
             are for the Linear weights whose values they hold exactly.
 
+    A model quantized in PyTorch (``torch.ao.quantization.quantize_dynamic`` with qint8
+    weights, torchao ``Int8WeightOnlyConfig`` / ``Int8DynamicActivationInt8WeightConfig``)
+    keeps its own int8 codes and scales for those Linear weights whatever ``weights`` says
+    (``report.int8_imported``); verification then compares with the model computing in f32 on
+    those exact weights. Affine (non-zero zero point), float16 or statically quantized
+    modules raise ExportError naming the module.
+
     Returns:
         What was done: the front end used (and why torch.export was not), ops, file size,
         chunks and, when verified, each output's error against PyTorch (``summary()``).
@@ -532,7 +546,19 @@ def export(
             [Problem(f"{type(e).__name__}: {str(e).strip().splitlines()[0]}")],
             header="the model fails in PyTorch on the example inputs",
         ) from e
-    graph, used, reason = build_graph(model, inputs, frontend, dynamic_shapes, input_names, output_names)
+    # Linear modules quantized in PyTorch become f32 ones holding their exact values; their
+    # own int8 codes go into the file (``_prequant``).
+    from ._prequant import Int8Source, dequantize_modules
+
+    lowered, imported = dequantize_modules(model)
+    int8_source = Int8Source(imported) if imported else None
+    if imported:
+        # The file is checked against the same model computing in f32 on the exact
+        # ``code · scale`` weights: PyTorch's quantized kernels add their own activation
+        # rounding (7-bit, one scale per tensor for torch.ao dynamic), which is not an error
+        # of the file (tests/test_prequant_import.py compares with both).
+        ref = _torch_outputs(lowered, inputs)
+    graph, used, reason = build_graph(lowered, inputs, frontend, dynamic_shapes, input_names, output_names)
     stats = _passes.run_all(graph)
     _check_supported(graph)
     meta = {
@@ -542,7 +568,9 @@ def export(
         "model_name": model_name or type(model).__name__,
         "extra": [("frontend", used), ("weights", weights)],
     }
-    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, int4_source), meta)
+    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, int4_source, int8_source), meta)
+    if int8_source is not None:
+        int8_source.check()
     if (weights != "f32" or quantize) and not any(w[4] != "as_is" for w in ir["weights"]):
         raise ExportError(
             [Problem(f"weights={weights!r}: the model has no weight that can be stored that way")],
@@ -574,11 +602,17 @@ def export(
         passes=stats,
         fallback_reason=reason,
     )
+    if int8_source is not None:
+        report.int8_imported = dict(int8_source.taken)
+        report.int8_tensors = dict(int8_source.tensor_names)
     if int4_source is not None:
         report.gguf_taken = int4_source.taken
         report.gguf_unmatched = dict(int4_source.unmatched)
     if verify:
-        verify_file(report, model, inputs, tolerance, ref)
+        if tolerance is None and report.int8_imported:
+            # The file's int8 products quantize activations per row at run time.
+            tolerance = max(TOLERANCES[weights], TOLERANCES["int8"])
+        verify_file(report, lowered, inputs, tolerance, ref)
     return report
 
 
