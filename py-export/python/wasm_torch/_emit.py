@@ -17,7 +17,8 @@ The structure (all plain Python, so the Rust side only converts):
   ``("r", reg)``, ``("c", const_index)`` or ``("w", weight_index)``;
 - ``weights``: list of ``(name, dtype_name, shape, bytes, encoding)`` with encoding
   ``"as_is" | "f16" | "int8" | ("int8_channel", axis) | ("int4", group, offsets) |
-  ("int4_stored", group, offsets)`` (the last: ``bytes`` are already the stored int4 bytes).
+  ("int4_stored", group, offsets) | ("int8_group", group) | ("int8_group_stored", group)``
+  (the ``_stored`` ones: ``bytes`` are already the stored int4 / group-wise int8 bytes).
 """
 
 from __future__ import annotations
@@ -93,8 +94,10 @@ INT4_GROUP = 32
 
 class WeightPolicy:
     """How each weight is stored: the ``weights=`` mode, per-name overrides (``quantize=``:
-    fnmatch pattern -> mode, first match wins) and, for int4, a source of already-quantized
-    blocks (a GGUF file, see ``_gguf``).
+    fnmatch pattern -> mode, first match wins) and, for int4 and int8, a source of
+    already-quantized blocks (a GGUF file, see ``_gguf``): its Q4_0/Q4_1 blocks are taken for
+    int4 Linear weights, its Q8_0 blocks for any 2-d int4 or int8 weight (embedding and LM
+    head included), whenever they hold the weight's values exactly.
 
     With ``"int4"``, Linear weights (``n × k``, ``k`` a multiple of 32) become group-wise
     int4 (Q4_1 style, groups of 32); embedding tables and any weight sharing storage with one
@@ -166,13 +169,17 @@ class _Emitter:
             if t.dtype in (torch.float64, torch.float16, torch.bfloat16):
                 t = t.float() if t.dtype != torch.float64 else t
             tied = t.untyped_storage().data_ptr() in self.embedding_storages
+            src = self.policy.gguf
+            if src is not None and mode in ("int4", "int8") and t.dtype == torch.float32 and t.dim() == 2:
+                # Blocks taken from the GGUF as they are: Q4_0/Q4_1 for int4 Linear weights,
+                # Q8_0 for any 2-d weight under int4 or int8 (the embedding / LM head too).
+                int4_ok = mode == "int4" and w.role == "linear" and not tied
+                got = src.stored(w.name, t, ("int4", "int8") if int4_ok else ("int8",))
+                if got is not None:
+                    data, stored_enc = got
+                    return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, stored_enc)
             if mode == "int4" and t.dtype == torch.float32:
                 if w.role == "linear" and t.dim() == 2 and t.shape[1] % INT4_GROUP == 0 and not tied:
-                    src = self.policy.gguf
-                    got = src.stored(w.name, t) if src is not None else None
-                    if got is not None:
-                        data, group, offsets = got
-                        return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, ("int4_stored", group, offsets))
                     enc = ("int4", INT4_GROUP, True)
                 elif tied or w.role == "embedding":
                     mode = "f16"

@@ -63,9 +63,11 @@ class ExportReport:
     verified: bool = False
     tolerance: Optional[float] = None
     outputs: List[OutputCheck] = field(default_factory=list)
-    #: With ``gguf=``: how many int4 weights were taken from the GGUF's own blocks, and the
-    #: weights that had no exact match there (re-quantized instead) with the reason.
+    #: With ``gguf=``: how many weights were taken from the GGUF's own blocks (a tied
+    #: embedding and LM head count once), split by GGUF type (``{"Q4_1": 210, "Q8_0": 1}``),
+    #: and the weights that had no exact match there (re-quantized instead) with the reason.
     gguf_taken: Optional[int] = None
+    gguf_taken_by_type: Dict[str, int] = field(default_factory=dict)
     gguf_unmatched: Dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -86,8 +88,10 @@ class ExportReport:
                 f"rel {o.max_rel_err:.3g}, cosine {o.cosine:.6f}{top1} ({'ok' if o.ok else 'FAIL'})"
             )
         if self.gguf_taken is not None:
+            by = ", ".join(f"{n} {t}" for t, n in sorted(self.gguf_taken_by_type.items()))
             lines.append(
-                f"  gguf: {self.gguf_taken} int4 weights taken as stored, {len(self.gguf_unmatched)} re-quantized"
+                f"  gguf: {self.gguf_taken} weights taken as stored ({by or 'none'}), "
+                f"{len(self.gguf_unmatched)} re-quantized"
             )
         return "\n".join(lines)
 
@@ -489,15 +493,18 @@ def export(
             model, e.g. ``{"tokenizer.json": ...}``; read back with ``Session.asset(name)``.
         quantize: per-weight modes, ``{fnmatch pattern on weight names: mode}``, first match
             wins, e.g. ``{"lm_head.*": "f32"}``.
-        gguf: with ``weights="int4"``, a GGUF file whose Q4_0/Q4_1 blocks are stored as they
-            are for the Linear weights whose values they hold exactly.
+        gguf: with ``weights="int4"`` or ``"int8"`` (or such ``quantize=`` modes), a GGUF
+            file whose blocks are stored as they are for the weights whose values they hold
+            exactly: Q4_0/Q4_1 blocks (group-wise int4) for int4 Linear weights, Q8_0 blocks
+            (group-wise int8) for int4 or int8 2-d weights, the token embedding and a tied
+            LM head included.
 
     Returns:
         What was done: the front end used (and why torch.export was not), ops, file size,
         chunks and, when verified, each output's error against PyTorch (``summary()``).
 
     Raises:
-        ValueError: an unknown ``weights``/``quantize`` mode, ``gguf`` without int4, or a bad asset.
+        ValueError: an unknown ``weights``/``quantize`` mode, ``gguf`` without int4/int8, or a bad asset.
         ExportError: the model cannot be exported; lists every problem found (unsupported ops
             with their source lines, data-dependent shapes, unsupported inputs or outputs).
         VerificationError: the file's outputs differ from PyTorch's by more than the tolerance.
@@ -510,13 +517,13 @@ def export(
     for pat, m in (quantize or {}).items():
         if m not in WEIGHT_MODES:
             raise ValueError(f"quantize[{pat!r}] must be one of {WEIGHT_MODES}, got {m!r}")
-    int4_source = None
+    block_source = None
     if gguf is not None:
-        if weights != "int4" and "int4" not in (quantize or {}).values():
-            raise ValueError("gguf= supplies int4 weights: use it with weights='int4'")
-        from ._gguf import GgufInt4
+        if weights not in ("int4", "int8") and not {"int4", "int8"} & set((quantize or {}).values()):
+            raise ValueError("gguf= supplies int4/int8 weights: use it with weights='int4' or 'int8'")
+        from ._gguf import GgufBlocks
 
-        int4_source = GgufInt4(os.fspath(gguf))
+        block_source = GgufBlocks(os.fspath(gguf))
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
@@ -542,7 +549,7 @@ def export(
         "model_name": model_name or type(model).__name__,
         "extra": [("frontend", used), ("weights", weights)],
     }
-    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, int4_source), meta)
+    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, block_source), meta)
     if (weights != "f32" or quantize) and not any(w[4] != "as_is" for w in ir["weights"]):
         raise ExportError(
             [Problem(f"weights={weights!r}: the model has no weight that can be stored that way")],
@@ -574,9 +581,10 @@ def export(
         passes=stats,
         fallback_reason=reason,
     )
-    if int4_source is not None:
-        report.gguf_taken = int4_source.taken
-        report.gguf_unmatched = dict(int4_source.unmatched)
+    if block_source is not None:
+        report.gguf_taken = block_source.taken
+        report.gguf_taken_by_type = dict(block_source.taken_by_type)
+        report.gguf_unmatched = dict(block_source.unmatched)
     if verify:
         verify_file(report, model, inputs, tolerance, ref)
     return report
