@@ -71,14 +71,50 @@ fn group_int8_round_trips_as_tag_4_in_a_1_1_file() {
 fn bad_group_int8_tensors_are_refused() {
     let cases: Vec<(Quantization, u64, DType, u64, &str)> = vec![
         // group not a multiple of 32 / too large / not dividing the row
-        (Quantization::GroupInt8 { group: 48 }, 96, DType::U8, 96 + 4, "group size 48"),
-        (Quantization::GroupInt8 { group: 512 }, 512, DType::U8, 514, "group size 512"),
-        (Quantization::GroupInt8 { group: 0 }, 64, DType::U8, 64, "group size 0"),
-        (Quantization::GroupInt8 { group: 64 }, 96, DType::U8, 100, "group size 64"),
+        (
+            Quantization::GroupInt8 { group: 48 },
+            96,
+            DType::U8,
+            96 + 4,
+            "group size 48",
+        ),
+        (
+            Quantization::GroupInt8 { group: 512 },
+            512,
+            DType::U8,
+            514,
+            "group size 512",
+        ),
+        (
+            Quantization::GroupInt8 { group: 0 },
+            64,
+            DType::U8,
+            64,
+            "group size 0",
+        ),
+        (
+            Quantization::GroupInt8 { group: 64 },
+            96,
+            DType::U8,
+            100,
+            "group size 64",
+        ),
         // wrong stored dtype
-        (Quantization::GroupInt8 { group: 32 }, 64, DType::I8, 68, "stored as u8"),
+        (
+            Quantization::GroupInt8 { group: 32 },
+            64,
+            DType::I8,
+            68,
+            "stored as u8",
+        ),
         // wrong byte count (the scales missing)
-        (Quantization::GroupInt8 { group: 32 }, 64, DType::U8, 64, "nbytes"),
+        (
+            Quantization::GroupInt8 { group: 32 },
+            64,
+            DType::U8,
+            64,
+            "nbytes",
+        ),
     ];
     for (q, k, stored, nbytes, want) in cases {
         let (g, chunk) = graph(1, k, q, stored, nbytes);

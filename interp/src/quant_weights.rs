@@ -293,8 +293,13 @@ pub(crate) fn int4_from_bytes(
 /// Parses the stored bytes of a group-wise int8 tensor (SPEC.md §4.6.2: int8 codes, then
 /// f16 scales), viewing it as `rows × last`. Wrong lengths, a bad group size or a
 /// non-finite scale are a bad-file error.
-pub(crate) fn int8g_from_bytes(shape: &[usize], group: usize, bytes: &[u8]) -> Result<Q8GroupWeights> {
-    let bad = |m: String| Error::bad_file(format!("group-wise int8 weight of shape {shape:?}: {m}"));
+pub(crate) fn int8g_from_bytes(
+    shape: &[usize],
+    group: usize,
+    bytes: &[u8],
+) -> Result<Q8GroupWeights> {
+    let bad =
+        |m: String| Error::bad_file(format!("group-wise int8 weight of shape {shape:?}: {m}"));
     let k = *shape.last().ok_or_else(|| bad("rank 0".into()))?;
     let numel = crate::tensor::checked_numel(shape)?;
     let rows = numel.checked_div(k).unwrap_or(0);
@@ -348,7 +353,10 @@ pub(crate) fn build_group(info: &TensorInfo, shape: Vec<usize>, w: GroupWeights)
     if info.dtype == DType::F32 && shape.len() == 2 && enabled() {
         return Tensor::from_source(DType::F32, shape, Arc::new(q), 0);
     }
-    let mut v = try_alloc::<f32>(n.checked_mul(k).ok_or_else(|| Error::oom("group-wise weight"))?)?;
+    let mut v = try_alloc::<f32>(
+        n.checked_mul(k)
+            .ok_or_else(|| Error::oom("group-wise weight"))?,
+    )?;
     if k > 0 {
         for (j, r) in v.chunks_exact_mut(k).enumerate() {
             q.row(j, r);

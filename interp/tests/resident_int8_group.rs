@@ -178,7 +178,10 @@ fn bad_group_int8_parameters_are_typed_errors() {
     let w = uniform_f32(V * D, 11);
     // Packer: bad groups, a short byte string, a NaN scale in stored bytes.
     for group in [16u32, 48, 128, 512] {
-        let ir = tied(weight(f32_bytes(&w), WeightEncoding::Int8Group { group }), 1);
+        let ir = tied(
+            weight(f32_bytes(&w), WeightEncoding::Int8Group { group }),
+            1,
+        );
         let e = pack(&ir, &PackOptions::default()).unwrap_err().to_string();
         assert!(e.contains("group size"), "{group}: {e}");
     }

@@ -61,10 +61,7 @@ impl Q8GroupWeights {
                 got: scales.len(),
             });
         }
-        if let Some(index) = scales
-            .iter()
-            .position(|&h| !f16_bits_to_f32(h).is_finite())
-        {
+        if let Some(index) = scales.iter().position(|&h| !f16_bits_to_f32(h).is_finite()) {
             return Err(QuantError::BadScale { index });
         }
         Ok(Q8GroupWeights {

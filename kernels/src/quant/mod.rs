@@ -59,8 +59,8 @@ mod x86_64;
 pub use act::{quantize_rows, quantize_rows_as, ActFormat, QuantRows};
 pub use f16::{f16_bits_to_f32, f32_to_f16_bits, F16Weights};
 pub use int4::Q4Weights;
-pub use int8g::Q8GroupWeights;
 pub use int8::PackedI8;
+pub use int8g::Q8GroupWeights;
 
 use crate::activation::Activation;
 use std::fmt;
@@ -237,8 +237,8 @@ impl std::error::Error for QuantError {}
 pub use conv::{qconv2d_i8, qconv2d_i8_with};
 pub use f16::{f16_gemm, f16_gemm_with};
 pub use int4::{q4_gemm, q4_gemm_with};
-pub use int8g::{q8g_gemm, q8g_gemm_with};
 pub use int8::{qgemm_i8, qgemm_i8_quantized_with, qgemm_i8_with};
+pub use int8g::{q8g_gemm, q8g_gemm_with};
 
 /// Applies the fused epilogue `act(v + bias)` to one output row (shared by every path).
 pub(crate) fn finish_row(row: &mut [f32], bias: Option<&[f32]>, act: Activation) {

@@ -405,9 +405,8 @@ fn int8_group_extreme_codes_zero_and_negative_scales() {
 
 #[test]
 fn int8_group_bad_parameters_are_typed_errors() {
-    let bad = |g: usize, k: usize| {
-        Q8GroupWeights::new(1, k, g, vec![0; k], vec![0x3c00; k / g.max(1)])
-    };
+    let bad =
+        |g: usize, k: usize| Q8GroupWeights::new(1, k, g, vec![0; k], vec![0x3c00; k / g.max(1)]);
     assert_eq!(bad(48, 96), Err(QuantError::BadGroup { group: 48, k: 96 }));
     assert_eq!(bad(64, 96), Err(QuantError::BadGroup { group: 64, k: 96 }));
     assert_eq!(bad(0, 64), Err(QuantError::BadGroup { group: 0, k: 64 }));

@@ -21,7 +21,7 @@ applied to the blocks). A weight with no exact match is left to the ordinary qua
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -90,7 +90,7 @@ class GgufBlocks:
         self.unmatched: Dict[str, str] = {}
         # (storage, offset, shape) of a weight already matched -> its result, so a tied
         # weight is matched and counted once.
-        self._done: Dict[Tuple[int, int, Tuple[int, ...]], Optional[Tuple[bytes, Tuple[Any, ...]]]] = {}
+        self._done: Dict[Tuple[int, int, Tuple[int, ...]], Tuple[bytes, Tuple[Any, ...]]] = {}
 
     def stored(
         self, torch_name: str, w: torch.Tensor, kinds: Tuple[str, ...] = ("int4",)
@@ -111,11 +111,11 @@ class GgufBlocks:
         """
         if w.dim() != 2:
             return None
-        key = (w.untyped_storage().data_ptr(), w.storage_offset(), tuple(w.shape))
+        key = (w.untyped_storage().data_ptr(), int(w.storage_offset()), tuple(int(d) for d in w.shape))
         if key in self._done:
             got = self._done[key]
-            return got if got is not None and _kind(got) in kinds else None
-        reasons = []
+            return got if _kind(got) in kinds else None
+        reasons: List[str] = []
         for name in gguf_names(torch_name):
             t = self._tensors.get(name)
             if t is None:
@@ -123,14 +123,14 @@ class GgufBlocks:
             block, head, kind = _BLOCK_TYPES[t.tensor_type.name]
             if kind not in kinds:
                 continue
-            got, why = self._match(t, block, head, kind, w)
-            if got is not None:
-                self._done[key] = got
+            found, why = self._match(t, block, head, kind, w)
+            if found is not None:
+                self._done[key] = found
                 self.taken += 1
                 tn = t.tensor_type.name
                 self.taken_by_type[tn] = self.taken_by_type.get(tn, 0) + 1
                 self.unmatched.pop(torch_name, None)
-                return got
+                return found
             reasons.append(f"{name}: {why}")
         if reasons:
             self.unmatched[torch_name] = "; ".join(reasons)
