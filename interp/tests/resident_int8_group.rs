@@ -91,17 +91,18 @@ fn stored(w: &[f32], group: usize) -> (Vec<u8>, Vec<f32>) {
     for (j, r) in deq.chunks_exact_mut(D).enumerate() {
         q.dequantize_row(j, r);
     }
-    // Rebuild the stored bytes from the kernel's quantizer: codes = round(deq / d).
+    // The stored bytes by ggml's Q8_0 rule, written out here: d = max|x| / 127 in f32,
+    // codes round(x · (1/d)), d stored as f16.
     let mut bytes = Vec::with_capacity(V * D + 2 * V * D / group);
     let mut scales = Vec::new();
     for g in w.chunks_exact(group) {
         let amax = g.iter().fold(0f32, |m, x| m.max(x.abs()));
-        let d = wasm_torch_kernels::quant::f32_to_f16_bits(amax / 127.0);
-        let df = wasm_torch_kernels::quant::f16_bits_to_f32(d);
+        let d = amax / 127.0;
+        let id = if d == 0.0 { 0.0 } else { 1.0 / d };
         for &x in g {
-            bytes.push(((x / df).round().clamp(-127.0, 127.0) as i8) as u8);
+            bytes.push(((x * id).round() as i8) as u8);
         }
-        scales.extend_from_slice(&d.to_le_bytes());
+        scales.extend_from_slice(&wasm_torch_kernels::quant::f32_to_f16_bits(d).to_le_bytes());
     }
     bytes.extend_from_slice(&scales);
     (bytes, deq)

@@ -181,9 +181,10 @@ fn check_group(name: &str, what: &str, shape: &[u64], group: u32) -> Result<(), 
     Ok(())
 }
 
-/// Group-wise symmetric int8 along the last axis of `shape` (SPEC.md §4.6.2), GGUF Q8_0's
-/// rule: per group `d = max|x| / 127` rounded to f16, codes `round(x / d)` clamped to
-/// -127..=127 (all zero when `d = 0`). Returns the stored bytes: codes, then f16 scales.
+/// Group-wise symmetric int8 along the last axis of `shape` (SPEC.md §4.6.2), bit for bit
+/// what ggml's reference Q8_0 quantizer writes: per group `d = max|x| / 127` in f32, codes
+/// `round(x · (1/d))` (half away from zero; all 0 when `d = 0`), then `d` stored as f16.
+/// Returns the stored bytes: codes, then f16 scales.
 pub fn int8_group(
     name: &str,
     data: &[u8],
@@ -198,22 +199,20 @@ pub fn int8_group(
     let mut scales = Vec::with_capacity(2 * (v.len() / g));
     for (gi, x) in v.chunks_exact(g).enumerate() {
         let amax = x.iter().fold(0f32, |m, y| m.max(y.abs()));
-        let d = f16_round(amax / 127.0);
-        if !d.is_finite() {
+        let d = amax / 127.0;
+        let stored = half::f16::from_f32(d);
+        if !stored.is_finite() {
             return Err(PackError::Weight {
                 name: name.into(),
                 reason: format!("int8 group {gi}: scale overflows f16 (values up to {amax})"),
             });
         }
-        scales.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
-        for &y in x {
-            let c = if d > 0.0 {
-                (y / d).round().clamp(-127.0, 127.0) as i8
-            } else {
-                0
-            };
-            out.push(c as u8);
-        }
+        scales.extend_from_slice(&stored.to_le_bytes());
+        let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+        out.extend(
+            x.iter()
+                .map(|&y| ((y * id).round().clamp(-127.0, 127.0) as i8) as u8),
+        );
     }
     out.extend_from_slice(&scales);
     Ok((out, Quantization::GroupInt8 { group }))

@@ -2,7 +2,8 @@
 group-wise int8 (SPEC.md §4.6.2) byte for byte — the token embedding and a tied or separate
 LM head under ``weights="int4"`` (which would otherwise store them in f16) or ``"int8"`` —
 next to its Q4_0/Q4_1 Linear blocks, so the file computes what PyTorch computes on the
-blocks' dequantised values; the report counts what was taken; bad blocks are errors."""
+blocks' dequantised values; the report counts what was taken; bad blocks are errors.
+``weights="int8_g32"`` quantizes like ggml's Q8_0 itself, byte for byte."""
 
 from __future__ import annotations
 
@@ -171,3 +172,22 @@ def test_a_nan_q8_0_scale_is_refused(tmp_path):
     # PyTorch's weight holds the NaNs too, so the blocks match; the packer refuses them.
     with pytest.raises(ValueError, match="scale 5 is not finite"):
         wasm_torch.export(m, (IDS,), str(tmp_path / "m.wtb"), weights="int4", gguf=path, verify=False)
+
+
+def test_int8_g32_quantizes_like_q8_0(setup, tmp_path):
+    """``weights="int8_g32"`` without a GGUF: the packer's group-wise int8 is GGUF's own Q8_0
+    quantization (same codes and scales, byte for byte), resident at 8.5 bits per weight."""
+    _, models, _, _ = setup
+    torch.manual_seed(3)
+    m = TinyLlama(True).eval()
+    out = str(tmp_path / "g.wtb")
+    report = wasm_torch.export(m, (IDS,), out, weights="int8_g32", compression=False)
+    print(report.summary())
+    assert report.outputs[0].ok and report.outputs[0].cosine >= 0.999
+    with open(out, "rb") as f:
+        data = f.read()
+    for w in (m.model.embed_tokens.weight, m.model.layers[0].self_attn.q_proj.weight):
+        q8 = gguf.quants.quantize(w.detach().numpy(), T.Q8_0)
+        assert _q8_stored(q8) in data
+    sess = wasm_torch.load(out)
+    assert sess.resident_weight_bytes == (V * D + D * D) * 17 // 16

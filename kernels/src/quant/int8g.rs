@@ -73,10 +73,10 @@ impl Q8GroupWeights {
         })
     }
 
-    /// Quantizes f32 weights (`n × k`) as GGUF's Q8_0 does: `d = max|w| / 127` per group
-    /// (rounded to f16 first, so the codes fit the stored scale), codes `round(w / d)`
-    /// clamped to -127..=127; an all-zero group gets `d = 0` and codes 0. Errors: a bad
-    /// group, a wrong length, a non-finite weight or a scale past f16's range.
+    /// Quantizes f32 weights (`n × k`) as ggml's reference Q8_0 quantizer does: per group
+    /// `d = max|w| / 127` in f32, codes `round(w · (1/d))` (half away from zero, all 0 when
+    /// `d = 0`), `d` stored as f16. Errors: a bad group, a wrong length, a non-finite weight
+    /// or a scale past f16's range.
     pub fn from_f32(
         n: usize,
         k: usize,
@@ -99,15 +99,15 @@ impl Q8GroupWeights {
             .enumerate()
         {
             let amax = g.iter().fold(0f32, |a, &x| a.max(x.abs()));
-            let d = f16_bits_to_f32(f32_to_f16_bits(amax / 127.0));
-            if !(amax.is_finite() && d.is_finite()) || g.iter().any(|x| x.is_nan()) {
+            let d = amax / 127.0;
+            let bits = f32_to_f16_bits(d);
+            if !f16_bits_to_f32(bits).is_finite() || g.iter().any(|x| x.is_nan()) {
                 return Err(QuantError::BadScale { index: gi });
             }
-            scales.push(f32_to_f16_bits(d));
-            if d > 0.0 {
-                for (o, &x) in out.iter_mut().zip(g) {
-                    *o = (x / d).round().clamp(-127.0, 127.0) as i8;
-                }
+            scales.push(bits);
+            let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+            for (o, &x) in out.iter_mut().zip(g) {
+                *o = (x * id).round().clamp(-127.0, 127.0) as i8;
             }
         }
         Q8GroupWeights::new(n, k, group, codes, scales)

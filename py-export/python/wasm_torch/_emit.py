@@ -90,11 +90,13 @@ def _const_key(tag: Tuple) -> Any:
 
 #: Group size of int4 weights the exporter quantizes itself (GGUF's block size).
 INT4_GROUP = 32
+#: Group size of ``weights="int8_g32"`` (GGUF Q8_0's block size).
+INT8_GROUP = 32
 
 
 class WeightPolicy:
     """How each weight is stored: the ``weights=`` mode, per-name overrides (``quantize=``:
-    fnmatch pattern -> mode, first match wins) and, for int4 and int8, a source of
+    fnmatch pattern -> mode, first match wins) and, for int4 and int8 modes, a source of
     already-quantized blocks (a GGUF file, see ``_gguf``): its Q4_0/Q4_1 blocks are taken for
     int4 Linear weights, its Q8_0 blocks for any 2-d int4 or int8 weight (embedding and LM
     head included), whenever they hold the weight's values exactly.
@@ -106,6 +108,10 @@ class WeightPolicy:
     its embedding (SmolLM2's Q8_0 table re-quantized per row changed greedy answers, f16
     keeps it to 2^-11 relative). Other matrices (``x @ W`` layouts, convolutions) are int8
     per channel.
+
+    With ``"int8_g32"``, Linear weights and embedding tables (``n × k``, ``k`` a multiple of
+    32; a tied LM head included) become group-wise int8 with one f16 scale per 32 weights
+    (GGUF Q8_0's scheme, SPEC.md §4.6.2); other matrices are int8 per channel.
     """
 
     def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None):
@@ -170,14 +176,20 @@ class _Emitter:
                 t = t.float() if t.dtype != torch.float64 else t
             tied = t.untyped_storage().data_ptr() in self.embedding_storages
             src = self.policy.gguf
-            if src is not None and mode in ("int4", "int8") and t.dtype == torch.float32 and t.dim() == 2:
+            if src is not None and mode in ("int4", "int8", "int8_g32") and t.dtype == torch.float32 and t.dim() == 2:
                 # Blocks taken from the GGUF as they are: Q4_0/Q4_1 for int4 Linear weights,
-                # Q8_0 for any 2-d weight under int4 or int8 (the embedding / LM head too).
+                # Q8_0 for any 2-d weight under int4 or an int8 mode (the embedding / LM head
+                # too).
                 int4_ok = mode == "int4" and w.role == "linear" and not tied
                 got = src.stored(w.name, t, ("int4", "int8") if int4_ok else ("int8",))
                 if got is not None:
                     data, stored_enc = got
                     return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, stored_enc)
+            if mode == "int8_g32" and t.dtype == torch.float32:
+                if w.role in ("linear", "embedding") and t.dim() == 2 and t.shape[1] % INT8_GROUP == 0:
+                    enc = ("int8_group", INT8_GROUP)
+                else:
+                    mode = "int8"
             if mode == "int4" and t.dtype == torch.float32:
                 if w.role == "linear" and t.dim() == 2 and t.shape[1] % INT4_GROUP == 0 and not tied:
                     enc = ("int4", INT4_GROUP, True)

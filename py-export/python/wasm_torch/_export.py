@@ -22,10 +22,11 @@ __version__ = "0.1.0"
 #: f32 must match to float rounding; f16 weights carry ~2^-11 relative error per weight and
 #: int8 per-channel weights ~1/254 of each channel's range, which accumulates through depth.
 #: int4 (groups of 32, 16 levels per group) carries ~1/30 of each group's range per weight.
-TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1, "int4": 4e-1}
+#: int8_g32 (GGUF Q8_0's groups of 32, 255 levels) is finer than per-channel int8.
+TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1, "int4": 4e-1, "int8_g32": 1.5e-1}
 
 FRONTENDS = ("auto", "export", "trace", "script")
-WEIGHT_MODES = ("f32", "f16", "int8", "int4")
+WEIGHT_MODES = ("f32", "f16", "int8", "int4", "int8_g32")
 
 
 @dataclass
@@ -478,7 +479,9 @@ def export(
             ``"trace"`` or ``"script"`` (data-dependent control flow).
         dynamic_shapes: torch.export ``Dim`` specs; the dim names are kept in the file.
         weights: ``"f32"``, ``"f16"``, ``"int8"`` (linear/conv weights per output channel,
-            embeddings per row) or ``"int4"`` (Linear weights group-wise, others int8).
+            embeddings per row), ``"int4"`` (Linear weights group-wise, others int8) or
+            ``"int8_g32"`` (Linear weights and embedding tables group-wise int8, GGUF Q8_0's
+            scheme: one f16 scale per 32 weights; others int8 per channel).
         input_names: names for the file's inputs (default: the ``forward`` parameter names).
         output_names: names for the file's outputs (default ``output0``, ``output1``, ...).
         verify: run the file natively on ``example_inputs`` and compare with PyTorch.
@@ -519,8 +522,9 @@ def export(
             raise ValueError(f"quantize[{pat!r}] must be one of {WEIGHT_MODES}, got {m!r}")
     block_source = None
     if gguf is not None:
-        if weights not in ("int4", "int8") and not {"int4", "int8"} & set((quantize or {}).values()):
-            raise ValueError("gguf= supplies int4/int8 weights: use it with weights='int4' or 'int8'")
+        gguf_modes = {"int4", "int8", "int8_g32"}
+        if weights not in gguf_modes and not gguf_modes & set((quantize or {}).values()):
+            raise ValueError("gguf= supplies int4/int8 weights: use it with weights='int4', 'int8' or 'int8_g32'")
         from ._gguf import GgufBlocks
 
         block_source = GgufBlocks(os.fspath(gguf))
