@@ -151,6 +151,7 @@ fn tensors(o: &mut String, g: &Graph) {
             Quantization::PerChannel { .. } => " per-channel",
             Quantization::GroupInt4 { offsets: true, .. } => " int4 groups (scale, offset)",
             Quantization::GroupInt4 { offsets: false, .. } => " int4 groups (scale)",
+            Quantization::GroupInt8 { .. } => " int8 groups (scale)",
         };
         let e = by
             .entry((t.dtype.name().into(), t.stored_dtype.name().into(), q))

@@ -107,9 +107,15 @@ impl BitEq for Quantization {
                 },
             ) => axis == axis2 && scales.bit_eq(scales2) && zero_points == zero_points2,
             (a @ Q::GroupInt4 { .. }, b @ Q::GroupInt4 { .. }) => a == b,
-            (Q::None | Q::PerTensor { .. } | Q::PerChannel { .. } | Q::GroupInt4 { .. }, _) => {
-                false
-            }
+            (Q::GroupInt8 { group }, Q::GroupInt8 { group: group2 }) => group == group2,
+            (
+                Q::None
+                | Q::PerTensor { .. }
+                | Q::PerChannel { .. }
+                | Q::GroupInt4 { .. }
+                | Q::GroupInt8 { .. },
+                _,
+            ) => false,
         }
     }
 }

@@ -362,6 +362,14 @@ pub enum Quantization {
         /// Whether each group stores an f16 offset `m` (Q4_1) or uses `-8 · d` (Q4_0).
         offsets: bool,
     },
+    /// Group-wise symmetric 8-bit codes along the last axis (GGUF Q8_0 style, SPEC.md
+    /// §4.6.2): the stored bytes hold one signed byte per element, then one f16 scale per
+    /// group. `logical = code · d`.
+    GroupInt8 {
+        /// Consecutive elements of a row sharing one scale (a multiple of 32 in 32..=256
+        /// that divides the last dimension, as for [`Quantization::GroupInt4`]).
+        group: u32,
+    },
 }
 
 /// Smallest group-wise int4 group size ([`Quantization::GroupInt4`]).
@@ -383,6 +391,13 @@ impl Quantization {
                 let groups = numel / g;
                 let per_group = if *offsets { 4 } else { 2 };
                 (numel / 2).checked_add(groups.checked_mul(per_group)?)
+            }
+            Quantization::GroupInt8 { group } => {
+                let (g, last) = (u64::from(*group), *shape.last()?);
+                if g == 0 || last % g != 0 {
+                    return None;
+                }
+                numel.checked_add((numel / g).checked_mul(2)?)
             }
             _ => numel.checked_mul(stored_dtype.size() as u64),
         }

@@ -516,12 +516,16 @@ fn validate_tensors(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
                     ));
                 }
             }
-            Quantization::GroupInt4 { group, .. } => {
+            Quantization::GroupInt4 { group, .. } | Quantization::GroupInt8 { group } => {
+                let kind = match t.quantization {
+                    Quantization::GroupInt8 { .. } => "int8",
+                    _ => "int4",
+                };
                 if !t.dtype.is_float() || t.stored_dtype != DType::U8 {
                     return Err(e(
                         ErrorKind::Inconsistent,
                         format!(
-                            "group-wise int4 tensors must be float stored as u8, not {} as {}",
+                            "group-wise {kind} tensors must be float stored as u8, not {} as {}",
                             t.dtype.name(),
                             t.stored_dtype.name()
                         ),
@@ -535,7 +539,7 @@ fn validate_tensors(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
                     return Err(e(
                         ErrorKind::Inconsistent,
                         format!(
-                            "int4 group size {group} must be a multiple of 32 in 32..=256 \
+                            "{kind} group size {group} must be a multiple of 32 in 32..=256 \
                              dividing the last dimension ({})",
                             last.map_or("rank 0".into(), |d| d.to_string())
                         ),
@@ -593,7 +597,7 @@ fn validate_tensors(cx: &Ctx<'_>, g: &Graph) -> Result<(), FormatError> {
             }
         }
         let want = match t.quantization {
-            Quantization::GroupInt4 { .. } => {
+            Quantization::GroupInt4 { .. } | Quantization::GroupInt8 { .. } => {
                 t.quantization.stored_nbytes(&t.shape, t.stored_dtype)
             }
             _ => byte_len(&t.shape, t.stored_dtype.size()),

@@ -210,12 +210,14 @@ impl Prepared {
             version.1 = version.1.max(1);
             known.push(SectionKind::Assets);
         }
-        if g.tensors
-            .iter()
-            .any(|t| matches!(t.quantization, Quantization::GroupInt4 { .. }))
-        {
-            // Group-wise int4 weights (quantization tag 3) are a 1.1 encoding: a 1.0 reader
-            // refuses the unknown tag.
+        if g.tensors.iter().any(|t| {
+            matches!(
+                t.quantization,
+                Quantization::GroupInt4 { .. } | Quantization::GroupInt8 { .. }
+            )
+        }) {
+            // Group-wise int4 and int8 weights (quantization tags 3 and 4) are 1.1
+            // encodings: a 1.0 reader refuses the unknown tag.
             version.1 = version.1.max(1);
         }
         if uses_complex(&g) {

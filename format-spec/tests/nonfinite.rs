@@ -98,7 +98,9 @@ fn build() -> (Vec<u8>, Graph, usize) {
                 scales[2] = f32::from_bits(1); // smallest subnormal: finite, so valid
             }
             // No float parameters in the tensor table (the f16 scales live in the chunks).
-            Quantization::None | Quantization::GroupInt4 { .. } => {}
+            Quantization::None
+            | Quantization::GroupInt4 { .. }
+            | Quantization::GroupInt8 { .. } => {}
         }
     }
     let payloads: Vec<&[u8]> = g
@@ -150,7 +152,9 @@ fn special_floats_round_trip_bit_for_bit_whole_and_streamed() {
             Quantization::PerChannel { scales, .. } => {
                 assert_eq!((scales[1].to_bits(), scales[2].to_bits()), (0x8000_0000, 1))
             }
-            Quantization::None | Quantization::GroupInt4 { .. } => unreachable!(),
+            Quantization::None
+            | Quantization::GroupInt4 { .. }
+            | Quantization::GroupInt8 { .. } => unreachable!(),
         }
     }
 

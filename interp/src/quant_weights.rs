@@ -11,7 +11,9 @@
 //!   weight is taken as a Linear weight; used any other way it is materialised in f32); one
 //!   stored as group-wise int4 (format 1.1 tag 3) holds its 4-bit codes, f16 scales and
 //!   offsets as a [`Q4Weights`] (decode-sized products run the int4 GEMV, larger ones
-//!   dequantise blocks of channels into the f32 GEMM). A 3-d or 4-d convolution weight
+//!   dequantise blocks of channels into the f32 GEMM); one stored as group-wise int8 (tag
+//!   4, GGUF Q8_0 style) holds its codes and f16 scales as a [`Q8GroupWeights`] on the same
+//!   two paths. A 3-d or 4-d convolution weight
 //!   stored int8 per output channel is held the same way as `O × C/g·KH·KW` codes, and an
 //!   ungrouped convolution over it runs the int8 convolution ([`conv_weight`]; grouped and
 //!   depthwise ones read the f32 copy). A Linear weight's codes of -128 (what PyTorch's and
@@ -22,7 +24,8 @@
 //! - The weight is still an f32 [`Tensor`] to every op: its storage is the [`QuantWeight`]
 //!   itself (a [`ByteSource`]). A product `x · Wᵀ` reaching [`mm2d`] (`aten::linear`, and
 //!   `mm`/`addmm`/`matmul` with the transposed weight) runs int8 GEMM with dynamic per-row
-//!   activation quantization (int8 weights) or the f16 GEMV/GEMM (f16 weights);
+//!   activation quantization (int8 weights), the f16 GEMV/GEMM (f16 weights) or the
+//!   group-wise weight-only GEMV/GEMM (int4 and group-wise int8 weights);
 //!   `aten::embedding` over the weight (tied input/output embeddings) dequantises only the
 //!   rows it gathers.
 //! - Any other read of the weight's f32 values materialises a full f32 copy on first use
@@ -36,7 +39,9 @@ use std::sync::{Arc, OnceLock};
 
 use wasm_torch_format::model::{DType, Quantization, TensorInfo};
 use wasm_torch_kernels::activation::Activation;
-use wasm_torch_kernels::quant::{f16_gemm, q4_gemm, qgemm_i8, F16Weights, PackedI8, Q4Weights};
+use wasm_torch_kernels::quant::{
+    f16_gemm, q4_gemm, q8g_gemm, qgemm_i8, F16Weights, PackedI8, Q4Weights, Q8GroupWeights,
+};
 
 use crate::error::{Error, Result};
 use crate::quant_minus128::Minus128;
@@ -48,6 +53,7 @@ enum Kind {
     I8(PackedI8),
     F16(F16Weights),
     Q4(Q4Weights),
+    Q8(Q8GroupWeights),
 }
 
 /// A Linear-shaped weight (`n` outputs × `k` inputs) kept quantized; also the byte source
@@ -74,6 +80,7 @@ impl QuantWeight {
             Kind::I8(p) => p.bytes(),
             Kind::F16(h) => h.bytes(),
             Kind::Q4(w) => w.bytes(),
+            Kind::Q8(w) => w.bytes(),
         };
         q + self.minus128.as_ref().map_or(0, Minus128::bytes)
             + self.f32_copy.get().map_or(0, |v| 4 * v.len())
@@ -91,6 +98,7 @@ impl QuantWeight {
             }
             Kind::F16(h) => h.dequantize_row(j, out),
             Kind::Q4(w) => w.dequantize_row(j, out),
+            Kind::Q8(w) => w.dequantize_row(j, out),
         }
     }
 }
@@ -298,30 +306,77 @@ pub(crate) fn int4_from_bytes(
     .map_err(|e| bad(e.to_string()))
 }
 
-/// The tensor of a group-wise int4 weight: resident (a [`QuantWeight`] over the int4 data)
-/// when it is a 2-d f32 Linear weight and resident quantization is on, else dequantised to
-/// f32 at load.
-pub(crate) fn build_int4(info: &TensorInfo, shape: Vec<usize>, w: Q4Weights) -> Result<Tensor> {
+/// Parses the stored bytes of a group-wise int8 tensor (SPEC.md §4.6.2: int8 codes, then
+/// f16 scales), viewing it as `rows × last`. Wrong lengths, a bad group size or a
+/// non-finite scale are a bad-file error.
+pub(crate) fn int8g_from_bytes(
+    shape: &[usize],
+    group: usize,
+    bytes: &[u8],
+) -> Result<Q8GroupWeights> {
+    let bad =
+        |m: String| Error::bad_file(format!("group-wise int8 weight of shape {shape:?}: {m}"));
+    let k = *shape.last().ok_or_else(|| bad("rank 0".into()))?;
+    let numel = crate::tensor::checked_numel(shape)?;
+    let rows = numel.checked_div(k).unwrap_or(0);
+    if group == 0 || k % group != 0 {
+        return Err(bad(format!("group size {group} does not divide {k}")));
+    }
+    let want = numel + 2 * (numel / group);
+    if bytes.len() != want {
+        return Err(bad(format!(
+            "{} stored bytes, expected {want}",
+            bytes.len()
+        )));
+    }
+    let (codes, sc) = bytes.split_at(numel);
+    let scales = sc
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let codes = codes.iter().map(|&b| b as i8).collect();
+    Q8GroupWeights::new(rows, k, group, codes, scales).map_err(|e| bad(e.to_string()))
+}
+
+/// A group-wise weight (int4 or int8) parsed from its stored bytes.
+pub(crate) enum GroupWeights {
+    /// 4-bit codes (tag 3).
+    Int4(Q4Weights),
+    /// 8-bit codes (tag 4).
+    Int8(Q8GroupWeights),
+}
+
+/// The tensor of a group-wise weight: resident (a [`QuantWeight`] over the quantized data)
+/// when it is a 2-d f32 weight (a Linear weight or an embedding table) and resident
+/// quantization is on, else dequantised to f32 at load.
+pub(crate) fn build_group(info: &TensorInfo, shape: Vec<usize>, w: GroupWeights) -> Result<Tensor> {
+    let (n, k) = match &w {
+        GroupWeights::Int4(q) => (q.n(), q.k()),
+        GroupWeights::Int8(q) => (q.n(), q.k()),
+    };
+    let kind = match w {
+        GroupWeights::Int4(q) => Kind::Q4(q),
+        GroupWeights::Int8(q) => Kind::Q8(q),
+    };
+    let q = QuantWeight {
+        n,
+        k,
+        kn: false,
+        kind,
+        f32_copy: OnceLock::new(),
+        f16_t: OnceLock::new(),
+        minus128: None,
+    };
     if info.dtype == DType::F32 && shape.len() == 2 && enabled() {
-        let q = QuantWeight {
-            n: w.n(),
-            k: w.k(),
-            kn: false,
-            kind: Kind::Q4(w),
-            f32_copy: OnceLock::new(),
-            f16_t: OnceLock::new(),
-            minus128: None,
-        };
         return Tensor::from_source(DType::F32, shape, Arc::new(q), 0);
     }
     let mut v = try_alloc::<f32>(
-        w.n()
-            .checked_mul(w.k())
-            .ok_or_else(|| Error::oom("int4 weight"))?,
+        n.checked_mul(k)
+            .ok_or_else(|| Error::oom("group-wise weight"))?,
     )?;
-    if w.k() > 0 {
-        for (j, r) in v.chunks_exact_mut(w.k()).enumerate() {
-            w.dequantize_row(j, r);
+    if k > 0 {
+        for (j, r) in v.chunks_exact_mut(k).enumerate() {
+            q.row(j, r);
         }
     }
     Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
@@ -349,7 +404,7 @@ pub(crate) fn product_weight(b: &Tensor) -> Option<Operand<'_>> {
         return match q.kind {
             Kind::I8(_) if q.kn => Some(Operand { q, direct: false }),
             Kind::F16(_) => Some(Operand { q, direct: true }),
-            Kind::I8(_) | Kind::Q4(_) => None,
+            Kind::I8(_) | Kind::Q4(_) | Kind::Q8(_) => None,
         };
     }
     None
@@ -406,6 +461,8 @@ pub(crate) fn mm2d(op: Operand<'_>, a: &Tensor, bias: Option<&[f32]>) -> Result<
         // Decode (m < 4) runs the int4 GEMV (codes expanded in registers); prefill converts
         // blocks of 64 channels to f32 panels and runs the f32 GEMM (inside `q4_gemm`).
         Kind::Q4(w) => q4_gemm(m, &x, k, w, bias, Activation::None, &mut out, n),
+        // The same two paths with 8-bit codes (a GGUF Q8_0 LM head, for one).
+        Kind::Q8(w) => q8g_gemm(m, &x, k, w, bias, Activation::None, &mut out, n),
     }
     Ok(out)
 }

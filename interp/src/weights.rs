@@ -115,19 +115,24 @@ pub(crate) fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor
         .ok_or_else(|| Error::bad_file("weight offset overflows"))?;
     let sdt = info.stored_dtype;
     let numel = crate::tensor::checked_numel(&shape)?;
-    if let Quantization::GroupInt4 { group, offsets } = info.quantization {
+    if let Quantization::GroupInt4 { .. } | Quantization::GroupInt8 { .. } = info.quantization {
         let nbytes = to_usize(info.nbytes, "nbytes")?;
         let end = start
             .checked_add(nbytes)
             .filter(|e| *e <= src.bytes().len())
             .ok_or_else(|| Error::bad_file("weight outside its chunk"))?;
-        let q = crate::quant_weights::int4_from_bytes(
-            &shape,
-            group as usize,
-            offsets,
-            &src.bytes()[start..end],
-        )?;
-        return crate::quant_weights::build_int4(info, shape, q);
+        let bytes = &src.bytes()[start..end];
+        use crate::quant_weights::{int4_from_bytes, int8g_from_bytes, GroupWeights};
+        let q = match info.quantization {
+            Quantization::GroupInt4 { group, offsets } => {
+                GroupWeights::Int4(int4_from_bytes(&shape, group as usize, offsets, bytes)?)
+            }
+            Quantization::GroupInt8 { group } => {
+                GroupWeights::Int8(int8g_from_bytes(&shape, group as usize, bytes)?)
+            }
+            _ => unreachable!("matched above"),
+        };
+        return crate::quant_weights::build_group(info, shape, q);
     }
     check_scales(&info.quantization)?;
     if numel.checked_mul(sdt.size()) != Some(to_usize(info.nbytes, "nbytes")?) {
@@ -193,7 +198,9 @@ pub(crate) fn build_one(info: &TensorInfo, locate: &Locate<'_>) -> Result<Tensor
                 .collect();
             Tensor::from_f32_as(DType::F32, shape, v).cast(info.dtype)
         }
-        Quantization::GroupInt4 { .. } => unreachable!("handled above"),
+        Quantization::GroupInt4 { .. } | Quantization::GroupInt8 { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

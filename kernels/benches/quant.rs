@@ -2,11 +2,13 @@
 //! `--target wasm32-wasip1` with the runner of the README for the wasm builds). Prints,
 //! per shape, the f32 GEMM with packed weights (active f32 table) in GFLOP/s and, per
 //! quantized table, the int8 GEMM (dynamic activation quantization included) in GOPS
-//! (2·m·n·k per second), and for m = 1 the int4 (group 32) and f16 weight-only GEMV; then
+//! (2·m·n·k per second), and for m = 1 the int4 and group-wise int8 (group 32) and f16
+//! weight-only GEMV; then
 //! 3×3 and 1×1 convolutions: the f32 convolution with packed weights against the int8
 //! convolution (im2row + dynamic per-pixel quantization included) per table. One thread.
 //! Shapes: BERT-base-like 128×768×768 / ×3072, the GEMMs of the zoo's MiniLM-L6 (2 × 128
-//! tokens) and GPT-2 6L/512 (32 tokens), two decode GEMVs, three ResNet-18 convolutions.
+//! tokens) and GPT-2 6L/512 (32 tokens), three decode GEMVs (the last SmolLM2's tied LM head,
+//! 576 → 49152), three ResNet-18 convolutions.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -15,8 +17,8 @@ use wasm_torch_kernels::arch;
 use wasm_torch_kernels::conv::{conv2d_packed_with, Conv2dParams, PackedConvWeight};
 use wasm_torch_kernels::gemm::{sgemm_packed_with, PackedB};
 use wasm_torch_kernels::quant::{
-    available, f16_gemm_with, q4_gemm_with, qconv2d_i8_with, qgemm_i8_with, F16Weights, PackedI8,
-    Q4Weights,
+    available, f16_gemm_with, q4_gemm_with, q8g_gemm_with, qconv2d_i8_with, qgemm_i8_with,
+    F16Weights, PackedI8, Q4Weights, Q8GroupWeights,
 };
 
 /// Fastest seconds per call of `f` over ~0.3 s of runs.
@@ -45,6 +47,7 @@ fn main() {
         (128, 768, 768),
         (1, 768, 768),
         (1, 576, 1536),
+        (1, 576, 49152),
         (128, 768, 3072),
         // MiniLM-L6 at 2 × 128 tokens: attention projections, FFN up, FFN down.
         (256, 384, 384),
@@ -79,6 +82,7 @@ fn main() {
         );
         let wi8 = PackedI8::from_f32(n, k, &w).unwrap();
         let wq4 = Q4Weights::from_f32(n, k, 32, &w, false).unwrap();
+        let wq8 = Q8GroupWeights::from_f32(n, k, 32, &w).unwrap();
         let wf16 = F16Weights::from_f32(n, k, &w).unwrap();
         for qk in available() {
             let t = time(|| {
@@ -109,6 +113,19 @@ fn main() {
                         n,
                     )
                 });
+                let t8 = time(|| {
+                    q8g_gemm_with(
+                        qk,
+                        m,
+                        black_box(&a),
+                        k,
+                        &wq8,
+                        None,
+                        Activation::None,
+                        &mut c,
+                        n,
+                    )
+                });
                 let th = time(|| {
                     f16_gemm_with(
                         qk,
@@ -123,8 +140,9 @@ fn main() {
                     )
                 });
                 line += &format!(
-                    " | int4 gemv {:.1} GFLOP/s | f16 gemv {:.1} GFLOP/s",
+                    " | int4 gemv {:.1} | int8 group gemv {:.1} | f16 gemv {:.1} GFLOP/s",
                     ops / t4 / 1e9,
+                    ops / t8 / 1e9,
                     ops / th / 1e9
                 );
             }

@@ -52,6 +52,20 @@ pub fn store(w: &WeightIr) -> Result<StoredWeight, PackError> {
             bytes,
         });
     }
+    if let WeightEncoding::Int8GroupStored { group } = w.encoding {
+        if w.dtype != DType::F32 {
+            return Err(bad(format!(
+                "group-wise int8 weights are f32, not {}",
+                w.dtype.name()
+            )));
+        }
+        let q = quantize::int8_group_stored(&w.name, &w.data, &w.shape, group)?;
+        return Ok(StoredWeight {
+            dtype: DType::U8,
+            quantization: q,
+            bytes: w.data.clone(),
+        });
+    }
     let want = numel(w)
         .and_then(|n| n.checked_mul(w.dtype.size() as u64))
         .ok_or_else(|| bad(format!("shape {:?} overflows", w.shape)))?;
@@ -97,8 +111,17 @@ pub fn store(w: &WeightIr) -> Result<StoredWeight, PackError> {
                 bytes,
             }
         }
-        WeightEncoding::Int4Stored { .. } => unreachable!("handled above"),
-        WeightEncoding::Int8Stored { .. } => unreachable!("handled above"),
+        WeightEncoding::Int8Group { group } => {
+            let (bytes, q) = quantize::int8_group(&w.name, &w.data, &w.shape, group)?;
+            StoredWeight {
+                dtype: DType::U8,
+                quantization: q,
+                bytes,
+            }
+        }
+        WeightEncoding::Int4Stored { .. }
+        | WeightEncoding::Int8Stored { .. }
+        | WeightEncoding::Int8GroupStored { .. } => unreachable!("handled above"),
         WeightEncoding::Int8PerChannel { axis } => {
             let (bytes, q) = quantize::int8_per_channel(&w.name, &w.data, &w.shape, axis)?;
             StoredWeight {

@@ -86,6 +86,18 @@ pub enum WeightEncoding {
         /// The channel axis the scales run along.
         axis: u32,
     },
+    /// f32 quantized by the packer to group-wise symmetric int8 along the last axis
+    /// (SPEC.md §4.6.2; GGUF Q8_0's scheme at group 32).
+    Int8Group {
+        /// Elements per group (a multiple of 32 in 32..=256 dividing the last dimension).
+        group: u32,
+    },
+    /// Already-quantized group-wise int8: `data` holds the *stored* bytes (int8 codes, then
+    /// f16 scales), e.g. GGUF Q8_0 blocks taken as they are; the logical dtype is f32.
+    Int8GroupStored {
+        /// Elements per group.
+        group: u32,
+    },
 }
 
 /// Whether chunks are zstd-compressed.

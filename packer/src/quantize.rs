@@ -1,5 +1,6 @@
 //! Weight dtype conversion: f32 → f16, f32 → symmetric int8 (per tensor / per channel) and
-//! f32 → group-wise int4 (SPEC.md §4.6.1), plus the checks on pre-quantized int4 bytes.
+//! f32 → group-wise int4 (SPEC.md §4.6.1) and int8 (§4.6.2), plus the checks on
+//! pre-quantized group-wise bytes.
 
 use crate::ir::PackError;
 use wasm_torch_format::Quantization;
@@ -160,6 +161,92 @@ pub fn int4_stored(
         .position(|b| !half::f16::from_le_bytes([b[0], b[1]]).is_finite())
     {
         return Err(bad(format!("int4 scale/offset {i} is not finite")));
+    }
+    Ok(q)
+}
+
+/// The group rule shared by the group-wise encodings: a multiple of 32 in 32..=256 that
+/// divides a non-zero last dimension.
+fn check_group(name: &str, what: &str, shape: &[u64], group: u32) -> Result<(), PackError> {
+    let last = shape.last().copied().unwrap_or(0);
+    if group % 32 != 0 || !(32..=256).contains(&group) || last == 0 || last % u64::from(group) != 0
+    {
+        return Err(PackError::Weight {
+            name: name.into(),
+            reason: format!(
+                "{what} group size {group} must be a multiple of 32 in 32..=256 dividing the last dimension of {shape:?}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Group-wise symmetric int8 along the last axis of `shape` (SPEC.md §4.6.2), bit for bit
+/// what ggml's reference Q8_0 quantizer writes: per group `d = max|x| / 127` in f32, codes
+/// `round(x · (1/d))` (half away from zero; all 0 when `d = 0`), then `d` stored as f16.
+/// Returns the stored bytes: codes, then f16 scales.
+pub fn int8_group(
+    name: &str,
+    data: &[u8],
+    shape: &[u64],
+    group: u32,
+) -> Result<(Vec<u8>, Quantization), PackError> {
+    check_group(name, "int8", shape, group)?;
+    let v = f32s(data);
+    check_finite(name, &v)?;
+    let g = group as usize;
+    let mut out = Vec::with_capacity(v.len() + 2 * (v.len() / g));
+    let mut scales = Vec::with_capacity(2 * (v.len() / g));
+    for (gi, x) in v.chunks_exact(g).enumerate() {
+        let amax = x.iter().fold(0f32, |m, y| m.max(y.abs()));
+        let d = amax / 127.0;
+        let stored = half::f16::from_f32(d);
+        if !stored.is_finite() {
+            return Err(PackError::Weight {
+                name: name.into(),
+                reason: format!("int8 group {gi}: scale overflows f16 (values up to {amax})"),
+            });
+        }
+        scales.extend_from_slice(&stored.to_le_bytes());
+        let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+        out.extend(
+            x.iter()
+                .map(|&y| ((y * id).round().clamp(-127.0, 127.0) as i8) as u8),
+        );
+    }
+    out.extend_from_slice(&scales);
+    Ok((out, Quantization::GroupInt8 { group }))
+}
+
+/// Checks already-quantized group-wise int8 bytes (e.g. GGUF Q8_0 blocks rearranged by the
+/// exporter) against `shape`: group size, byte length and finite scales.
+pub fn int8_group_stored(
+    name: &str,
+    data: &[u8],
+    shape: &[u64],
+    group: u32,
+) -> Result<Quantization, PackError> {
+    let bad = |reason: String| PackError::Weight {
+        name: name.into(),
+        reason,
+    };
+    check_group(name, "int8", shape, group)?;
+    let q = Quantization::GroupInt8 { group };
+    let want = q
+        .stored_nbytes(shape, wasm_torch_format::DType::U8)
+        .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+    if data.len() as u64 != want {
+        return Err(bad(format!(
+            "{} group-wise int8 bytes for {shape:?} with group {group} (needs {want})",
+            data.len()
+        )));
+    }
+    let numel: u64 = shape.iter().product();
+    if let Some(i) = data[numel as usize..]
+        .chunks_exact(2)
+        .position(|b| !half::f16::from_le_bytes([b[0], b[1]]).is_finite())
+    {
+        return Err(bad(format!("int8 group scale {i} is not finite")));
     }
     Ok(q)
 }

@@ -142,12 +142,15 @@ fn weight(b: &mut Bytes<'_>, i: usize) -> WeightIr {
             _ if !shp.is_empty() => {
                 let axis = b.below(shp.len()) as u32;
                 let last = shp[shp.len() - 1];
-                // Rows of whole groups of 32: sometimes group-wise int4 instead.
+                // Rows of whole groups of 32: sometimes group-wise int4 instead ...
                 if last > 0 && last % 32 == 0 && axis == 0 {
                     WeightEncoding::Int4 {
                         group: 32,
                         offsets: shp.len() % 2 == 1,
                     }
+                } else if last > 0 && last % 32 == 0 && axis == 1 {
+                    // ... or group-wise int8.
+                    WeightEncoding::Int8Group { group: 32 }
                 } else {
                     WeightEncoding::Int8PerChannel { axis }
                 }

@@ -40,10 +40,18 @@ fn check_weight(t: &TensorInfo, w: &WeightIr, bytes: &[u8]) {
             let per_group = if offsets { 4 } else { 2 };
             assert_eq!(bytes.len(), numel / 2 + numel / group as usize * per_group);
         }
-        WeightEncoding::Int4Stored { .. } => assert_eq!(bytes, &w.data[..]),
         WeightEncoding::Int8Stored { .. } => {
             assert_eq!(t.stored_dtype, DType::I8);
             assert_eq!(bytes, &w.data[..bytes.len()]);
+        }
+        WeightEncoding::Int8Group { group } => {
+            assert_eq!(t.stored_dtype, DType::U8);
+            assert_eq!(t.quantization, Quantization::GroupInt8 { group });
+            let numel = w.data.len() / 4;
+            assert_eq!(bytes.len(), numel + numel / group as usize * 2);
+        }
+        WeightEncoding::Int4Stored { .. } | WeightEncoding::Int8GroupStored { .. } => {
+            assert_eq!(bytes, &w.data[..])
         }
     }
 }

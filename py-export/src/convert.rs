@@ -185,6 +185,9 @@ fn encoding(obj: &Bound<'_, PyAny>) -> PyResult<WeightEncoding> {
     match tag.as_str() {
         "int8_channel" => Ok(WeightEncoding::Int8PerChannel { axis }),
         "int8_stored" => Ok(WeightEncoding::Int8Stored { axis }),
+        // Group-wise int8 (the second field is the group size, not an axis).
+        "int8_group" => Ok(WeightEncoding::Int8Group { group: axis }),
+        "int8_group_stored" => Ok(WeightEncoding::Int8GroupStored { group: axis }),
         other => Err(PyValueError::new_err(format!(
             "unknown weight encoding '{other}'"
         ))),

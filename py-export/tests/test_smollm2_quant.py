@@ -1,7 +1,10 @@
 """SmolLM2-135M-Instruct with quantized weights: perplexity on a fixed text, computed with
 the exported session natively, stays within +3% (int8) / +10% (int4, Linear weights taken
 as stored from the GGUF's Q4_1 blocks) of the fp32 export's, and int8 greedy output stays
-readable. One ``torch.export`` serves the three exports."""
+readable. The int4 export takes every Linear weight (Q4_1) and the tied embedding / LM head
+(Q8_0, as group-wise int8) from the GGUF as stored, so it holds exactly the weights
+transformers runs: its greedy tokens equal PyTorch's. One ``torch.export`` serves the three
+exports."""
 
 import importlib.util
 import os
@@ -79,14 +82,16 @@ def exports(tmp_path_factory):
         )
         print(report.summary())
         if mode == "int4":
-            # Every block Linear weight (30 layers x 7) comes from the GGUF as stored.
-            assert report.gguf_taken == 210 and not report.gguf_unmatched, report.gguf_unmatched
+            # Every block Linear weight (30 layers x 7) comes from the GGUF as stored, and
+            # so does the Q8_0 token embedding, which is also the tied LM head.
+            assert report.gguf_taken == 211 and not report.gguf_unmatched, report.gguf_unmatched
+            assert report.gguf_taken_by_type == {"Q4_1": 210, "Q8_0": 1}
         sessions[mode] = wasm_torch.load(path)
-    return tok, sessions
+    return tok, sessions, model
 
 
 def test_quantized_perplexity_within_bounds(exports):
-    tok, sessions = exports
+    tok, sessions, _ = exports
     ids = tok(TEXT)["input_ids"]
     assert len(ids) < CACHE
     ppl = {m: perplexity(s, ids) for m, s in sessions.items()}
@@ -95,10 +100,43 @@ def test_quantized_perplexity_within_bounds(exports):
     assert ppl["int8"] <= ppl["f32"] * 1.03
     assert ppl["int4"] <= ppl["f32"] * 1.10
     assert res["int4"] < res["int8"] < res["f32"] / 3
+    # int4 resident bytes, exactly: the 30 layers' Linear weights as Q4_1 (5 bits per
+    # weight at group 32), the tied 49152 x 576 table as Q8_0 (8.5 bits; f16 before), the
+    # rest (norms, initial KV state) as in the f32 file.
+    linear = 30 * 576 * (2 * 576 + 2 * 192 + 3 * 1536)
+    table = 49152 * 576
+    assert res["int4"] == res["f32"] - 4 * (linear + table) + linear * 5 // 8 + table * 17 // 16
+
+
+def _greedy(step, prompt, n):
+    """``n`` greedy tokens: ``step(ids, positions)`` gives the last position's logits."""
+    logits = step(prompt, list(range(len(prompt))))
+    tokens = []
+    while len(tokens) < n:
+        tokens.append(int(np.argmax(logits)))
+        logits = step([tokens[-1]], [len(prompt) + len(tokens) - 1])
+    return tokens
+
+
+def test_int4_gguf_greedy_tokens_equal_pytorch(exports):
+    tok, sessions, model = exports
+    prompt = chat_prompt_ids(tok, [{"role": "user", "content": "What is the capital of France?"}])
+    sess = sessions["int4"]
+    sess.reset_state()
+
+    def ours(ids, pos):
+        return sess.run(np.array([ids], dtype=np.int64), np.array(pos, dtype=np.int64))[0][0, -1]
+
+    with torch.no_grad():
+        ref = model.generate(torch.tensor([prompt]), max_new_tokens=16, do_sample=False)
+    want = ref[0, len(prompt) :].tolist()  # may stop early at the end-of-turn token
+    got = _greedy(ours, prompt, len(want))
+    print(f"\nint4 (GGUF Q4_1 + Q8_0) greedy: {tok.decode(got)!r}; PyTorch: {tok.decode(want)!r}")
+    assert got == want
 
 
 def test_int8_greedy_output_is_readable(exports):
-    tok, sessions = exports
+    tok, sessions, _ = exports
     prompt = chat_prompt_ids(tok, [{"role": "user", "content": "What is the capital of France?"}])
     sess = sessions["int8"]
     sess.reset_state()

@@ -11,6 +11,7 @@ const Q_NONE: u8 = 0;
 const Q_PER_TENSOR: u8 = 1;
 const Q_PER_CHANNEL: u8 = 2;
 const Q_GROUP_INT4: u8 = 3;
+const Q_GROUP_INT8: u8 = 4;
 
 fn quantization<'a>(i: &'a [u8], l: &Limits) -> PResult<'a, Quantization> {
     let (r, t) = u8_(i)?;
@@ -49,6 +50,10 @@ fn quantization<'a>(i: &'a [u8], l: &Limits) -> PResult<'a, Quantization> {
                 }
             };
             (r, Quantization::GroupInt4 { group, offsets })
+        }
+        Q_GROUP_INT8 => {
+            let (r, group) = u32_(r)?;
+            (r, Quantization::GroupInt8 { group })
         }
         t => {
             return fail(
@@ -140,9 +145,34 @@ pub(crate) fn encode(ts: &[TensorInfo], o: &mut Vec<u8>) {
                 put::u32_(o, *group);
                 put::u8_(o, u8::from(*offsets));
             }
+            Quantization::GroupInt8 { group } => {
+                put::u8_(o, Q_GROUP_INT8);
+                put::u32_(o, *group);
+            }
         }
         put::u32_(o, t.chunk);
         put::u64_(o, t.offset);
         put::u64_(o, t.nbytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Group-wise int8 is tag 4 + a u32 group; the next tag is unknown: `InvalidCode`.
+    #[test]
+    fn group_int8_tag_and_unknown_tags() {
+        let l = Limits::default();
+        let (rest, q) = quantization(&[4, 64, 0, 0, 0, 9], &l).unwrap();
+        assert_eq!(q, Quantization::GroupInt8 { group: 64 });
+        assert_eq!(rest, &[9]);
+        assert!(quantization(&[4, 64, 0], &l).is_err(), "truncated group");
+        match quantization(&[5, 64, 0, 0, 0], &l) {
+            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+                assert_eq!(e.kind, ErrorKind::InvalidCode)
+            }
+            other => panic!("tag 5 accepted or wrong error: {other:?}"),
+        }
     }
 }

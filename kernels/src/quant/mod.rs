@@ -1,6 +1,6 @@
 //! Quantized kernels: int8 GEMM/GEMV with dynamic per-row activation quantization, int8
-//! convolution on that GEMM (per-pixel activation rows, [`qconv2d_i8`]), int4 group-wise
-//! weight-only GEMV and f16-weight GEMV/GEMM.
+//! convolution on that GEMM (per-pixel activation rows, [`qconv2d_i8`]), int4 and int8
+//! group-wise weight-only GEMV and f16-weight GEMV/GEMM.
 //!
 //! Like the f32 kernels, every hot loop has one portable definition (the reference) and
 //! per-ISA versions gathered in a [`QKernels`] table; [`active`] picks the best one for the
@@ -19,6 +19,8 @@
 //! - **int4 weights** ([`Q4Weights`]): groups of `g` (a multiple of 32 in 32..=256) consecutive inputs of one
 //!   output channel, 4-bit codes `c ∈ [0, 15]`, `w = c · d + m` with an f16 scale `d` and
 //!   an f16 offset `m` per group (GGUF Q4_1), or `m = -8 d` without offsets (GGUF Q4_0).
+//! - **Group-wise int8 weights** ([`Q8GroupWeights`]): groups like int4, signed 8-bit codes,
+//!   `w = c · d` with one f16 scale per group (GGUF Q8_0), widened to f32 in registers.
 //! - **f16 weights** ([`F16Weights`]): IEEE half bits, converted to f32 in registers.
 //!
 //! # How the int8 SIMD versions stay exact
@@ -48,6 +50,7 @@ mod conv;
 mod f16;
 mod int4;
 mod int8;
+mod int8g;
 #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
 mod wasm32;
 #[cfg(target_arch = "x86_64")]
@@ -57,6 +60,7 @@ pub use act::{quantize_rows, quantize_rows_as, ActFormat, QuantRows};
 pub use f16::{f16_bits_to_f32, f32_to_f16_bits, F16Weights};
 pub use int4::Q4Weights;
 pub use int8::PackedI8;
+pub use int8g::Q8GroupWeights;
 
 use crate::activation::Activation;
 use std::fmt;
@@ -95,6 +99,9 @@ pub(crate) type Q4RowFn = fn(
     scales: &[u16],
     mins: Option<&[u16]>,
 ) -> f32;
+/// One group-wise int8 output: `Σ_g d_g · Σ_i x_i c_i` over the groups of one row (see
+/// [`Q8GroupWeights`]).
+pub(crate) type Q8RowFn = fn(group: usize, x: &[f32], codes: &[i8], scales: &[u16]) -> f32;
 /// One f16-weight output: `Σ_p x[p] · w[p]` with `w` as half bits.
 pub(crate) type F16RowFn = fn(x: &[f32], w: &[u16]) -> f32;
 
@@ -107,6 +114,7 @@ pub struct QKernels {
     pub act: ActFormat,
     pub(crate) i8_tile: I8TileFn,
     pub(crate) q4_row: Q4RowFn,
+    pub(crate) q8_row: Q8RowFn,
     pub(crate) f16_row: F16RowFn,
 }
 
@@ -123,6 +131,7 @@ static PORTABLE: QKernels = QKernels {
     act: ActFormat::Signed8,
     i8_tile: int8::portable_tile,
     q4_row: int4::portable_row,
+    q8_row: int8g::portable_row,
     f16_row: f16::portable_row,
 };
 
@@ -229,6 +238,7 @@ pub use conv::{qconv2d_i8, qconv2d_i8_with};
 pub use f16::{f16_gemm, f16_gemm_with};
 pub use int4::{q4_gemm, q4_gemm_with};
 pub use int8::{qgemm_i8, qgemm_i8_quantized_with, qgemm_i8_with};
+pub use int8g::{q8g_gemm, q8g_gemm_with};
 
 /// Applies the fused epilogue `act(v + bias)` to one output row (shared by every path).
 pub(crate) fn finish_row(row: &mut [f32], bias: Option<&[f32]>, act: Activation) {

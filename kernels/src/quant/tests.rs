@@ -316,6 +316,132 @@ fn int4_bad_parameters_are_typed_errors() {
 }
 
 #[test]
+fn int8_group_matches_its_dequantized_weights_on_every_table() {
+    // m < 4: the per-output row function of each table; m ≥ 4: blocks dequantized into the
+    // f32 GEMM. The reference is the f64 product with the dequantized weights; the bound is
+    // f32 accumulation error ([`close`]).
+    for &(m, n, k, group) in &[
+        (1, 3, 32, 32),
+        (1, 17, 256, 64),
+        (2, 9, 384, 128),
+        (1, 5, 512, 256),
+        (3, 70, 96, 32),
+        (5, 70, 96, 32),
+    ] {
+        let a = data(m * k, 13);
+        let wf = data(n * k, 14);
+        let w = Q8GroupWeights::from_f32(n, k, group, &wf).unwrap();
+        assert_eq!(w.bytes(), n * k + 2 * (n * k / group));
+        let mut deq = vec![0f32; n * k];
+        for j in 0..n {
+            w.dequantize_row(j, &mut deq[j * k..(j + 1) * k]);
+            // Quantization error ≤ half a step d = max|w|/127 ≤ 1/127, plus the f16 rounding
+            // of d (2^-11 relative) times a code of at most 127.
+            for (p, (&d, &x)) in deq[j * k..(j + 1) * k].iter().zip(&wf[j * k..]).enumerate() {
+                let bound = (0.5 + 127.0 / 2048.0) / 127.0 + 1e-7;
+                assert!((d - x).abs() <= bound, "({j},{p}) {d} vs {x}");
+            }
+        }
+        let bias = data(n, 18);
+        for qk in available() {
+            let mut c = vec![0f32; m * n];
+            q8g_gemm_with(qk, m, &a, k, &w, Some(&bias), Activation::None, &mut c, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let (mut s, mut mag) = (bias[j] as f64, 0f64);
+                    for p in 0..k {
+                        let t = a[i * k + p] as f64 * deq[j * k + p] as f64;
+                        s += t;
+                        mag += t.abs();
+                    }
+                    assert!(
+                        close(c[i * n + j], s, mag, k),
+                        "{} {m}x{n}x{k}/{group} ({i},{j}): {} vs {s}",
+                        qk.name,
+                        c[i * n + j]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn int8_group_extreme_codes_zero_and_negative_scales() {
+    // Codes ±127 and -128 (a stored byte may hold it), a zero scale (an all-zero GGUF block)
+    // and a negative one: every table agrees with the f64 reference.
+    let (n, k, group) = (3usize, 64usize, 32usize);
+    let codes: Vec<i8> = (0..n * k)
+        .map(|i| match i % 5 {
+            0 => 127,
+            1 => -127,
+            2 => -128,
+            _ => (i % 19) as i8 - 9,
+        })
+        .collect();
+    let scales = vec![
+        f32_to_f16_bits(0.25),
+        0,
+        f32_to_f16_bits(-0.5),
+        f32_to_f16_bits(1e-3),
+        f32_to_f16_bits(65504.0),
+        f32_to_f16_bits(6e-8),
+    ];
+    let w = Q8GroupWeights::new(n, k, group, codes.clone(), scales.clone()).unwrap();
+    let x = data(k, 21);
+    for qk in available() {
+        let mut c = vec![0f32; n];
+        q8g_gemm_with(qk, 1, &x, k, &w, None, Activation::None, &mut c, n);
+        for j in 0..n {
+            let (mut s, mut mag) = (0f64, 0f64);
+            for p in 0..k {
+                let d = f16_bits_to_f32(scales[(j * k + p) / group]) as f64;
+                let t = x[p] as f64 * codes[j * k + p] as f64 * d;
+                s += t;
+                mag += t.abs();
+            }
+            assert!(close(c[j], s, mag, k), "{} ({j}): {} vs {s}", qk.name, c[j]);
+        }
+    }
+}
+
+#[test]
+fn int8_group_bad_parameters_are_typed_errors() {
+    let bad =
+        |g: usize, k: usize| Q8GroupWeights::new(1, k, g, vec![0; k], vec![0x3c00; k / g.max(1)]);
+    assert_eq!(bad(48, 96), Err(QuantError::BadGroup { group: 48, k: 96 }));
+    assert_eq!(bad(64, 96), Err(QuantError::BadGroup { group: 64, k: 96 }));
+    assert_eq!(bad(0, 64), Err(QuantError::BadGroup { group: 0, k: 64 }));
+    assert_eq!(
+        bad(512, 512),
+        Err(QuantError::BadGroup { group: 512, k: 512 })
+    );
+    assert!(bad(32, 64).is_ok());
+    assert!(matches!(
+        Q8GroupWeights::new(1, 64, 32, vec![0; 63], vec![0x3c00; 2]),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        Q8GroupWeights::new(1, 64, 32, vec![0; 64], vec![0x3c00; 3]),
+        Err(QuantError::Length { .. })
+    ));
+    assert_eq!(
+        Q8GroupWeights::new(1, 64, 32, vec![0; 64], vec![0x3c00, 0x7e00]),
+        Err(QuantError::BadScale { index: 1 })
+    );
+    assert_eq!(
+        Q8GroupWeights::new(1, 64, 32, vec![0; 64], vec![0xfc00, 0]),
+        Err(QuantError::BadScale { index: 0 })
+    );
+    let mut w = data(64, 1);
+    w[40] = f32::NAN;
+    assert_eq!(
+        Q8GroupWeights::from_f32(1, 64, 32, &w),
+        Err(QuantError::BadScale { index: 1 })
+    );
+}
+
+#[test]
 fn f16_gemm_matches_the_converted_weights_on_every_table() {
     for &(m, n, k) in &[
         (1, 1, 1),

@@ -7,6 +7,7 @@
 
 use super::int4::{check_row, group_params};
 use super::int8::check_tile;
+use super::int8g::check_row as check_q8_row;
 use super::{ActFormat, QKernels, QNP, QNR};
 #[cfg(target_arch = "wasm32")]
 use core::arch::wasm32::*;
@@ -27,6 +28,7 @@ pub(crate) static TABLE: QKernels = QKernels {
     },
     i8_tile,
     q4_row,
+    q8_row,
     f16_row,
 };
 
@@ -237,6 +239,39 @@ fn q4_row(
         tot = madd(sg, f32x4_splat(d), tot);
     }
     hsum(tot) + off
+}
+
+/// Group-wise int8 row: 16 codes per load, sign-extended to i16 then i32 and converted to
+/// f32, four multiply-add chains, then one multiply-add by the group's scale.
+fn q8_row(group: usize, x: &[f32], codes: &[i8], scales: &[u16]) -> f32 {
+    check_q8_row(group, x, codes, scales);
+    let mut tot = f32x4_splat(0.0);
+    for (gi, &sc) in scales.iter().enumerate() {
+        let mut s = [f32x4_splat(0.0); 4];
+        for o in (0..group).step_by(16) {
+            // SAFETY: group is a multiple of 32 and `check_q8_row` bounds the group: 16
+            // code bytes and 16 floats at gi·group + o.
+            unsafe {
+                let xg = x.as_ptr().add(gi * group + o);
+                let v = v128_load(codes.as_ptr().add(gi * group + o) as *const v128);
+                let lo = i16x8_extend_low_i8x16(v);
+                let hi = i16x8_extend_high_i8x16(v);
+                let w = [
+                    i32x4_extend_low_i16x8(lo),
+                    i32x4_extend_high_i16x8(lo),
+                    i32x4_extend_low_i16x8(hi),
+                    i32x4_extend_high_i16x8(hi),
+                ];
+                for (q, sq) in s.iter_mut().enumerate() {
+                    let wf = f32x4_convert_i32x4(w[q]);
+                    *sq = madd(v128_load(xg.add(4 * q) as *const v128), wf, *sq);
+                }
+            }
+        }
+        let sg = f32x4_add(f32x4_add(s[0], s[1]), f32x4_add(s[2], s[3]));
+        tot = madd(sg, f32x4_splat(super::f16_bits_to_f32(sc)), tot);
+    }
+    hsum(tot)
 }
 
 /// 4 finite halves (zero-extended into u32 lanes) to f32, exactly: the sign is moved to

@@ -4,6 +4,7 @@
 
 use super::int4::{check_row, group_params};
 use super::int8::check_tile;
+use super::int8g::check_row as check_q8_row;
 use super::{ActFormat, QKernels, QNP, QNR};
 use core::arch::x86_64::*;
 
@@ -28,6 +29,7 @@ static AVX2: QKernels = QKernels {
     act: ActFormat::Signed8,
     i8_tile: i8_tile_avx2,
     q4_row,
+    q8_row,
     f16_row,
 };
 
@@ -114,6 +116,7 @@ mod vnni {
         act: ActFormat::Signed8,
         i8_tile: i8_tile_vnni,
         q4_row,
+        q8_row,
         f16_row,
     };
 
@@ -273,6 +276,36 @@ fn q4_row(
     // SAFETY: `check_row` bounds every access (group is a multiple of 32, so each half
     // group is whole 16-byte blocks); the table is only handed out after AVX2+FMA detection.
     unsafe { q4_row_avx2(group, x, xsum, codes, scales, mins) }
+}
+
+/// Group-wise int8 row: per group, 8 codes at a time sign-extended to i32 and converted to
+/// f32 (`vpmovsxbd` + `vcvtdq2ps`), four FMA chains, then one FMA by the group's scale.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn q8_row_avx2(group: usize, x: &[f32], codes: &[i8], scales: &[u16]) -> f32 {
+    let mut tot = _mm256_setzero_ps();
+    let (xp, cp) = (x.as_ptr(), codes.as_ptr());
+    for (gi, &sc) in scales.iter().enumerate() {
+        let xg = xp.add(gi * group);
+        let cg = cp.add(gi * group);
+        let mut s = [_mm256_setzero_ps(); 4];
+        for o in (0..group).step_by(32) {
+            for (t, st) in s.iter_mut().enumerate() {
+                let c = _mm_loadl_epi64(cg.add(o + 8 * t) as *const __m128i);
+                let w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c));
+                *st = _mm256_fmadd_ps(_mm256_loadu_ps(xg.add(o + 8 * t)), w, *st);
+            }
+        }
+        let sg = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3]));
+        tot = _mm256_fmadd_ps(sg, _mm256_set1_ps(super::f16_bits_to_f32(sc)), tot);
+    }
+    hsum(tot)
+}
+
+fn q8_row(group: usize, x: &[f32], codes: &[i8], scales: &[u16]) -> f32 {
+    check_q8_row(group, x, codes, scales);
+    // SAFETY: `check_q8_row` bounds every access (group is a multiple of 32: whole 8-byte
+    // loads); the table is only handed out after AVX2+FMA detection.
+    unsafe { q8_row_avx2(group, x, codes, scales) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

@@ -17,8 +17,10 @@ The structure (all plain Python, so the Rust side only converts):
   ``("r", reg)``, ``("c", const_index)`` or ``("w", weight_index)``;
 - ``weights``: list of ``(name, dtype_name, shape, bytes, encoding)`` with encoding
   ``"as_is" | "f16" | "int8" | ("int8_channel", axis) | ("int4", group, offsets) |
-  ("int4_stored", group, offsets) | ("int8_stored", axis)`` (the ``_stored`` ones: ``bytes``
-  are already the stored bytes: int4 codes + f16 parameters, or int8 codes + f32 scales).
+  ("int4_stored", group, offsets) | ("int8_stored", axis) | ("int8_group", group) |
+  ("int8_group_stored", group)`` (the ``_stored`` ones: ``bytes`` are already the stored
+  bytes: int4 codes + f16 parameters, int8 codes + f32 scales, or group-wise int8 codes + f16
+  scales).
 """
 
 from __future__ import annotations
@@ -90,12 +92,16 @@ def _const_key(tag: Tuple) -> Any:
 
 #: Group size of int4 weights the exporter quantizes itself (GGUF's block size).
 INT4_GROUP = 32
+#: Group size of ``weights="int8_g32"`` (GGUF Q8_0's block size).
+INT8_GROUP = 32
 
 
 class WeightPolicy:
     """How each weight is stored: the ``weights=`` mode, per-name overrides (``quantize=``:
-    fnmatch pattern -> mode, first match wins) and, for int4, a source of already-quantized
-    blocks (a GGUF file, see ``_gguf``).
+    fnmatch pattern -> mode, first match wins) and, for int4 and int8 modes, a source of
+    already-quantized blocks (a GGUF file, see ``_gguf``): its Q4_0/Q4_1 blocks are taken for
+    int4 Linear weights, its Q8_0 blocks for any 2-d int4 or int8 weight (embedding and LM
+    head included), whenever they hold the weight's values exactly.
 
     With ``"int4"``, Linear weights (``n × k``, ``k`` a multiple of 32) become group-wise
     int4 (Q4_1 style, groups of 32); embedding tables and any weight sharing storage with one
@@ -104,6 +110,10 @@ class WeightPolicy:
     its embedding (SmolLM2's Q8_0 table re-quantized per row changed greedy answers, f16
     keeps it to 2^-11 relative). Other matrices (``x @ W`` layouts, convolutions) are int8
     per channel.
+
+    With ``"int8_g32"``, Linear weights and embedding tables (``n × k``, ``k`` a multiple of
+    32; a tied LM head included) become group-wise int8 with one f16 scale per 32 weights
+    (GGUF Q8_0's scheme, SPEC.md §4.6.2); other matrices are int8 per channel.
     """
 
     def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None, int8: Any = None):
@@ -175,13 +185,23 @@ class _Emitter:
             if t.dtype in (torch.float64, torch.float16, torch.bfloat16):
                 t = t.float() if t.dtype != torch.float64 else t
             tied = t.untyped_storage().data_ptr() in self.embedding_storages
+            src = self.policy.gguf
+            if src is not None and mode in ("int4", "int8", "int8_g32") and t.dtype == torch.float32 and t.dim() == 2:
+                # Blocks taken from the GGUF as they are: Q4_0/Q4_1 for int4 Linear weights,
+                # Q8_0 for any 2-d weight under int4 or an int8 mode (the embedding / LM head
+                # too).
+                int4_ok = mode == "int4" and w.role == "linear" and not tied
+                got = src.stored(w.name, t, ("int4", "int8") if int4_ok else ("int8",))
+                if got is not None:
+                    data, stored_enc = got
+                    return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, stored_enc)
+            if mode == "int8_g32" and t.dtype == torch.float32:
+                if w.role in ("linear", "embedding") and t.dim() == 2 and t.shape[1] % INT8_GROUP == 0:
+                    enc = ("int8_group", INT8_GROUP)
+                else:
+                    mode = "int8"
             if mode == "int4" and t.dtype == torch.float32:
                 if w.role == "linear" and t.dim() == 2 and t.shape[1] % INT4_GROUP == 0 and not tied:
-                    src = self.policy.gguf
-                    got = src.stored(w.name, t) if src is not None else None
-                    if got is not None:
-                        data, group, offsets = got
-                        return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, ("int4_stored", group, offsets))
                     enc = ("int4", INT4_GROUP, True)
                 elif tied or w.role == "embedding":
                     mode = "f16"

@@ -22,10 +22,11 @@ __version__ = "0.1.0"
 #: f32 must match to float rounding; f16 weights carry ~2^-11 relative error per weight and
 #: int8 per-channel weights ~1/254 of each channel's range, which accumulates through depth.
 #: int4 (groups of 32, 16 levels per group) carries ~1/30 of each group's range per weight.
-TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1, "int4": 4e-1}
+#: int8_g32 (GGUF Q8_0's groups of 32, 255 levels) is finer than per-channel int8.
+TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "int8": 1.5e-1, "int4": 4e-1, "int8_g32": 1.5e-1}
 
 FRONTENDS = ("auto", "export", "trace", "script")
-WEIGHT_MODES = ("f32", "f16", "int8", "int4")
+WEIGHT_MODES = ("f32", "f16", "int8", "int4", "int8_g32")
 
 
 @dataclass
@@ -63,9 +64,11 @@ class ExportReport:
     verified: bool = False
     tolerance: Optional[float] = None
     outputs: List[OutputCheck] = field(default_factory=list)
-    #: With ``gguf=``: how many int4 weights were taken from the GGUF's own blocks, and the
-    #: weights that had no exact match there (re-quantized instead) with the reason.
+    #: With ``gguf=``: how many weights were taken from the GGUF's own blocks (a tied
+    #: embedding and LM head count once), split by GGUF type (``{"Q4_1": 210, "Q8_0": 1}``),
+    #: and the weights that had no exact match there (re-quantized instead) with the reason.
     gguf_taken: Optional[int] = None
+    gguf_taken_by_type: Dict[str, int] = field(default_factory=dict)
     gguf_unmatched: Dict[str, str] = field(default_factory=dict)
     #: Weights of Linear modules quantized in PyTorch (``torch.ao`` dynamic, torchao int8),
     #: stored with their own int8 codes and scales: weight name -> flavour.
@@ -93,8 +96,10 @@ class ExportReport:
         if self.int8_imported:
             lines.append(f"  {len(self.int8_imported)} int8 weights taken as quantized in PyTorch")
         if self.gguf_taken is not None:
+            by = ", ".join(f"{n} {t}" for t, n in sorted(self.gguf_taken_by_type.items()))
             lines.append(
-                f"  gguf: {self.gguf_taken} int4 weights taken as stored, {len(self.gguf_unmatched)} re-quantized"
+                f"  gguf: {self.gguf_taken} weights taken as stored ({by or 'none'}), "
+                f"{len(self.gguf_unmatched)} re-quantized"
             )
         return "\n".join(lines)
 
@@ -481,7 +486,9 @@ def export(
             ``"trace"`` or ``"script"`` (data-dependent control flow).
         dynamic_shapes: torch.export ``Dim`` specs; the dim names are kept in the file.
         weights: ``"f32"``, ``"f16"``, ``"int8"`` (linear/conv weights per output channel,
-            embeddings per row) or ``"int4"`` (Linear weights group-wise, others int8).
+            embeddings per row), ``"int4"`` (Linear weights group-wise, others int8) or
+            ``"int8_g32"`` (Linear weights and embedding tables group-wise int8, GGUF Q8_0's
+            scheme: one f16 scale per 32 weights; others int8 per channel).
         input_names: names for the file's inputs (default: the ``forward`` parameter names).
         output_names: names for the file's outputs (default ``output0``, ``output1``, ...).
         verify: run the file natively on ``example_inputs`` and compare with PyTorch.
@@ -496,8 +503,11 @@ def export(
             model, e.g. ``{"tokenizer.json": ...}``; read back with ``Session.asset(name)``.
         quantize: per-weight modes, ``{fnmatch pattern on weight names: mode}``, first match
             wins, e.g. ``{"lm_head.*": "f32"}``.
-        gguf: with ``weights="int4"``, a GGUF file whose Q4_0/Q4_1 blocks are stored as they
-            are for the Linear weights whose values they hold exactly.
+        gguf: with ``weights="int4"`` or ``"int8"`` (or such ``quantize=`` modes), a GGUF
+            file whose blocks are stored as they are for the weights whose values they hold
+            exactly: Q4_0/Q4_1 blocks (group-wise int4) for int4 Linear weights, Q8_0 blocks
+            (group-wise int8) for int4 or int8 2-d weights, the token embedding and a tied
+            LM head included.
 
     A model quantized in PyTorch (``torch.ao.quantization.quantize_dynamic`` with qint8
     weights, torchao ``Int8WeightOnlyConfig`` / ``Int8DynamicActivationInt8WeightConfig``)
@@ -511,7 +521,7 @@ def export(
         chunks and, when verified, each output's error against PyTorch (``summary()``).
 
     Raises:
-        ValueError: an unknown ``weights``/``quantize`` mode, ``gguf`` without int4, or a bad asset.
+        ValueError: an unknown ``weights``/``quantize`` mode, ``gguf`` without int4/int8, or a bad asset.
         ExportError: the model cannot be exported; lists every problem found (unsupported ops
             with their source lines, data-dependent shapes, unsupported inputs or outputs).
         VerificationError: the file's outputs differ from PyTorch's by more than the tolerance.
@@ -524,13 +534,14 @@ def export(
     for pat, m in (quantize or {}).items():
         if m not in WEIGHT_MODES:
             raise ValueError(f"quantize[{pat!r}] must be one of {WEIGHT_MODES}, got {m!r}")
-    int4_source = None
+    block_source = None
     if gguf is not None:
-        if weights != "int4" and "int4" not in (quantize or {}).values():
-            raise ValueError("gguf= supplies int4 weights: use it with weights='int4'")
-        from ._gguf import GgufInt4
+        gguf_modes = {"int4", "int8", "int8_g32"}
+        if weights not in gguf_modes and not gguf_modes & set((quantize or {}).values()):
+            raise ValueError("gguf= supplies int4/int8 weights: use it with weights='int4', 'int8' or 'int8_g32'")
+        from ._gguf import GgufBlocks
 
-        int4_source = GgufInt4(os.fspath(gguf))
+        block_source = GgufBlocks(os.fspath(gguf))
     inputs = _as_tuple(example_inputs)
     if isinstance(model, torch.nn.Module) and not _is_script(model) and model.training:
         model = model.eval()
@@ -568,7 +579,7 @@ def export(
         "model_name": model_name or type(model).__name__,
         "extra": [("frontend", used), ("weights", weights)],
     }
-    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, int4_source, int8_source), meta)
+    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, block_source, int8_source), meta)
     if int8_source is not None:
         int8_source.check()
     if (weights != "f32" or quantize) and not any(w[4] != "as_is" for w in ir["weights"]):
@@ -605,9 +616,10 @@ def export(
     if int8_source is not None:
         report.int8_imported = dict(int8_source.taken)
         report.int8_tensors = dict(int8_source.tensor_names)
-    if int4_source is not None:
-        report.gguf_taken = int4_source.taken
-        report.gguf_unmatched = dict(int4_source.unmatched)
+    if block_source is not None:
+        report.gguf_taken = block_source.taken
+        report.gguf_taken_by_type = dict(block_source.taken_by_type)
+        report.gguf_unmatched = dict(block_source.unmatched)
     if verify:
         if tolerance is None and report.int8_imported:
             # The file's int8 products quantize activations per row at run time.

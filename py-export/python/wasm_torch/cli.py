@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("model", help="module:factory, zoo:NAME, or a .pt/.pt2 file")
     e.add_argument("output", help="the .wtb file to write")
     model_args(e)
-    e.add_argument("--weights", choices=["f32", "f16", "int8", "int4"], default="f32")
+    e.add_argument("--weights", choices=["f32", "f16", "int8", "int4", "int8_g32"], default="f32")
     e.add_argument("--no-verify", action="store_true")
     e.add_argument("--tolerance", type=float)
     e.add_argument("--input-names")

@@ -84,6 +84,8 @@ def export_causal_lm(
     verify: bool = False,
     extra_assets: Optional[Dict[str, Any]] = None,
     compression: Any = None,
+    quantize: Optional[Dict[str, str]] = None,
+    gguf: Any = None,
 ) -> Any:
     """Export a ``transformers`` causal LM (``AutoModelForCausalLM``, fp32, eval mode) and its
     tokenizer to ``path``; returns the :class:`~wasm_torch.ExportReport`.
@@ -96,7 +98,9 @@ def export_causal_lm(
     ``generation.json`` ride along as assets, so :class:`wasm_torch.llm.TextGenerator` (and
     the JS SDK) can generate from the file alone. ``chat_template`` overrides the tokenizer's.
     ``compression`` is :func:`wasm_torch.export`'s (``False``: stored chunks, quicker to
-    write and load). ``verify`` runs the exported file once against PyTorch on the example inputs (slow for big
+    write and load), and so are ``quantize`` and ``gguf`` (with ``weights="int4"`` or
+    ``"int8"``: the GGUF the model was loaded from, whose Q4_0/Q4_1/Q8_0 blocks are stored as
+    they are). ``verify`` runs the exported file once against PyTorch on the example inputs (slow for big
     models; the tests compare whole generations instead).
 
     Returns:
@@ -143,4 +147,6 @@ def export_causal_lm(
         model_name=str(name),
         assets=assets,
         compression=compression,
+        quantize=quantize,
+        gguf=gguf,
     )
