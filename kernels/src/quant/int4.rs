@@ -27,8 +27,9 @@ pub struct Q4Weights {
     mins: Option<Vec<u16>>,
 }
 
-/// Checks a group size against the input dimension.
-fn check_group(group: usize, k: usize) -> Result<(), QuantError> {
+/// Checks a group size against the input dimension (group-wise int4 and int8 follow the
+/// same rule: a multiple of 32 in 32..=256 that divides `k`).
+pub(crate) fn check_group(group: usize, k: usize) -> Result<(), QuantError> {
     if group % 32 != 0 || !(32..=256).contains(&group) || k % group != 0 {
         return Err(QuantError::BadGroup { group, k });
     }

@@ -5,7 +5,7 @@
 //! into the f32 GEMM otherwise.
 
 use super::f16::{f16_bits_to_f32, f32_to_f16_bits};
-use super::int4::weight_only_gemm;
+use super::int4::{check_group, weight_only_gemm};
 use super::{QKernels, QuantError};
 use crate::activation::Activation;
 
@@ -23,14 +23,6 @@ pub struct Q8GroupWeights {
     group: usize,
     codes: Vec<i8>,
     scales: Vec<u16>,
-}
-
-/// Checks a group size against the input dimension (the rule int4 groups follow too).
-fn check_group(group: usize, k: usize) -> Result<(), QuantError> {
-    if group % 32 != 0 || !(32..=256).contains(&group) || k % group != 0 {
-        return Err(QuantError::BadGroup { group, k });
-    }
-    Ok(())
 }
 
 impl Q8GroupWeights {
