@@ -263,6 +263,53 @@ pub(crate) fn build_int8(
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
 
+/// A bad-file error about group-wise weight `what` of shape `shape`.
+fn group_bad(what: &str, shape: &[usize], m: impl std::fmt::Display) -> Error {
+    Error::bad_file(format!("{what} weight of shape {shape:?}: {m}"))
+}
+
+/// The layout the group-wise formats share (SPEC.md §4.6.1 and §4.6.2): the tensor viewed as
+/// `rows × k` (`k` its last dimension), its codes (`codes_per_byte` to a byte) followed by
+/// `params_per_group` little-endian f16 values per group of `group` along `k`. Returns
+/// `(rows, k, codes, params)`; a group size that does not divide `k` (or packs a code across
+/// bytes) or a wrong byte count is a bad-file error.
+fn group_layout<'a>(
+    what: &str,
+    shape: &[usize],
+    group: usize,
+    codes_per_byte: usize,
+    params_per_group: usize,
+    bytes: &'a [u8],
+) -> Result<(usize, usize, &'a [u8], Vec<u16>)> {
+    let k = *shape
+        .last()
+        .ok_or_else(|| group_bad(what, shape, "rank 0"))?;
+    let numel = crate::tensor::checked_numel(shape)?;
+    let rows = numel.checked_div(k).unwrap_or(0);
+    if group == 0 || k % group != 0 || group % codes_per_byte != 0 {
+        return Err(group_bad(
+            what,
+            shape,
+            format!("group size {group} does not divide {k}"),
+        ));
+    }
+    let code_bytes = numel / codes_per_byte;
+    let want = code_bytes + (numel / group) * params_per_group * 2;
+    if bytes.len() != want {
+        return Err(group_bad(
+            what,
+            shape,
+            format!("{} stored bytes, expected {want}", bytes.len()),
+        ));
+    }
+    let (codes, params) = bytes.split_at(code_bytes);
+    let params = params
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Ok((rows, k, codes, params))
+}
+
 /// Parses the stored bytes of a group-wise int4 tensor (SPEC.md §4.6.1: codes, then f16
 /// scales, then f16 offsets), viewing it as `rows × last` with `rows` the product of the
 /// leading dimensions. Wrong lengths, a bad group size or a non-finite scale or offset are
@@ -273,37 +320,13 @@ pub(crate) fn int4_from_bytes(
     offsets: bool,
     bytes: &[u8],
 ) -> Result<Q4Weights> {
-    let bad = |m: String| Error::bad_file(format!("int4 weight of shape {shape:?}: {m}"));
-    let k = *shape.last().ok_or_else(|| bad("rank 0".into()))?;
-    let numel = crate::tensor::checked_numel(shape)?;
-    let rows = numel.checked_div(k).unwrap_or(0);
-    if group == 0 || k % group != 0 || group % 2 != 0 {
-        return Err(bad(format!("group size {group} does not divide {k}")));
-    }
-    let groups = numel / group;
-    let want = numel / 2 + groups * if offsets { 4 } else { 2 };
-    if bytes.len() != want {
-        return Err(bad(format!(
-            "{} stored bytes, expected {want}",
-            bytes.len()
-        )));
-    }
-    let (codes, rest) = bytes.split_at(numel / 2);
-    let halves = |b: &[u8]| -> Vec<u16> {
-        b.chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect()
-    };
-    let (sc, mn) = rest.split_at(2 * groups);
-    Q4Weights::new(
-        rows,
-        k,
-        group,
-        codes.to_vec(),
-        halves(sc),
-        offsets.then(|| halves(mn)),
-    )
-    .map_err(|e| bad(e.to_string()))
+    const WHAT: &str = "int4";
+    let per_group = if offsets { 2 } else { 1 };
+    let (rows, k, codes, mut scales) = group_layout(WHAT, shape, group, 2, per_group, bytes)?;
+    // Scales of every group first, then (Q4_1 style) the offsets of every group.
+    let mins = offsets.then(|| scales.split_off(scales.len() / 2));
+    Q4Weights::new(rows, k, group, codes.to_vec(), scales, mins)
+        .map_err(|e| group_bad(WHAT, shape, e))
 }
 
 /// Parses the stored bytes of a group-wise int8 tensor (SPEC.md §4.6.2: int8 codes, then
@@ -314,28 +337,10 @@ pub(crate) fn int8g_from_bytes(
     group: usize,
     bytes: &[u8],
 ) -> Result<Q8GroupWeights> {
-    let bad =
-        |m: String| Error::bad_file(format!("group-wise int8 weight of shape {shape:?}: {m}"));
-    let k = *shape.last().ok_or_else(|| bad("rank 0".into()))?;
-    let numel = crate::tensor::checked_numel(shape)?;
-    let rows = numel.checked_div(k).unwrap_or(0);
-    if group == 0 || k % group != 0 {
-        return Err(bad(format!("group size {group} does not divide {k}")));
-    }
-    let want = numel + 2 * (numel / group);
-    if bytes.len() != want {
-        return Err(bad(format!(
-            "{} stored bytes, expected {want}",
-            bytes.len()
-        )));
-    }
-    let (codes, sc) = bytes.split_at(numel);
-    let scales = sc
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
+    const WHAT: &str = "group-wise int8";
+    let (rows, k, codes, scales) = group_layout(WHAT, shape, group, 1, 1, bytes)?;
     let codes = codes.iter().map(|&b| b as i8).collect();
-    Q8GroupWeights::new(rows, k, group, codes, scales).map_err(|e| bad(e.to_string()))
+    Q8GroupWeights::new(rows, k, group, codes, scales).map_err(|e| group_bad(WHAT, shape, e))
 }
 
 /// A group-wise weight (int4 or int8) parsed from its stored bytes.
