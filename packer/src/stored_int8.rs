@@ -43,10 +43,7 @@ pub fn int8_stored(
         )));
     }
     let (codes, params) = data.split_at(numel as usize);
-    let scales: Vec<f32> = params
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let scales = crate::quantize::f32s(params);
     if let Some(i) = scales.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(bad(format!(
             "int8 scale {i} is {}; scales must be finite and positive",
