@@ -63,12 +63,6 @@ def gguf_names(torch_name: str) -> Tuple[str, ...]:
     return ()
 
 
-def gguf_name(torch_name: str) -> Optional[str]:
-    """The GGUF tensor name of a transformers Llama weight (``None`` if not known)."""
-    names = gguf_names(torch_name)
-    return names[0] if names else None
-
-
 class GgufBlocks:
     """The Q4_0/Q4_1/Q8_0 tensors of one GGUF file, ready to be matched to PyTorch weights.
 
@@ -165,7 +159,3 @@ class GgufBlocks:
 
 def _kind(got: Tuple[bytes, Tuple[Any, ...]]) -> str:
     return "int8" if got[1][0] == "int8_group_stored" else "int4"
-
-
-#: The earlier name (int4 blocks only were taken then).
-GgufInt4 = GgufBlocks
