@@ -73,6 +73,19 @@ pub(crate) struct QuantWeight {
 }
 
 impl QuantWeight {
+    /// A weight over quantized data, with no f32 copy or transpose made yet.
+    fn new(n: usize, k: usize, kn: bool, kind: Kind, minus128: Option<Minus128>) -> QuantWeight {
+        QuantWeight {
+            n,
+            k,
+            kn,
+            kind,
+            f32_copy: OnceLock::new(),
+            f16_t: OnceLock::new(),
+            minus128,
+        }
+    }
+
     /// Bytes this weight holds now: the quantized data, plus the f32 copy if an op forced
     /// one.
     pub(crate) fn resident_bytes(&self) -> usize {
@@ -183,15 +196,7 @@ pub(crate) fn try_build(
         }
         _ => return Ok(None),
     };
-    let q = QuantWeight {
-        n,
-        k,
-        kn: codes_kn,
-        kind,
-        f32_copy: OnceLock::new(),
-        f16_t: OnceLock::new(),
-        minus128: None,
-    };
+    let q = QuantWeight::new(n, k, codes_kn, kind, None);
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
 
@@ -251,15 +256,7 @@ pub(crate) fn build_int8(
         // e.g. a bad scale: the f32 path reports or handles it.
         Err(_) => return Ok(None),
     };
-    let q = QuantWeight {
-        n,
-        k,
-        kn: codes_kn,
-        kind: Kind::I8(packed),
-        f32_copy: OnceLock::new(),
-        f16_t: OnceLock::new(),
-        minus128,
-    };
+    let q = QuantWeight::new(n, k, codes_kn, Kind::I8(packed), minus128);
     Tensor::from_source(DType::F32, shape.to_vec(), Arc::new(q), 0).map(Some)
 }
 
@@ -355,23 +352,11 @@ pub(crate) enum GroupWeights {
 /// when it is a 2-d f32 weight (a Linear weight or an embedding table) and resident
 /// quantization is on, else dequantised to f32 at load.
 pub(crate) fn build_group(info: &TensorInfo, shape: Vec<usize>, w: GroupWeights) -> Result<Tensor> {
-    let (n, k) = match &w {
-        GroupWeights::Int4(q) => (q.n(), q.k()),
-        GroupWeights::Int8(q) => (q.n(), q.k()),
+    let (n, k, kind) = match w {
+        GroupWeights::Int4(q) => (q.n(), q.k(), Kind::Q4(q)),
+        GroupWeights::Int8(q) => (q.n(), q.k(), Kind::Q8(q)),
     };
-    let kind = match w {
-        GroupWeights::Int4(q) => Kind::Q4(q),
-        GroupWeights::Int8(q) => Kind::Q8(q),
-    };
-    let q = QuantWeight {
-        n,
-        k,
-        kn: false,
-        kind,
-        f32_copy: OnceLock::new(),
-        f16_t: OnceLock::new(),
-        minus128: None,
-    };
+    let q = QuantWeight::new(n, k, false, kind, None);
     if info.dtype == DType::F32 && shape.len() == 2 && enabled() {
         return Tensor::from_source(DType::F32, shape, Arc::new(q), 0);
     }
