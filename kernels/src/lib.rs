@@ -32,5 +32,6 @@ pub mod norm;
 pub mod parallel;
 pub mod pool;
 pub mod quant;
+pub mod recurrent;
 pub mod reduce;
 pub mod softmax;

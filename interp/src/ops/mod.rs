@@ -47,6 +47,7 @@ pub(crate) mod pool;
 pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
+pub(crate) mod rnn_cell;
 pub(crate) mod sampler;
 pub(crate) mod scalar;
 pub(crate) mod scatter;
@@ -85,6 +86,7 @@ pub(crate) fn register_all(r: &mut registry::OpList) {
     scalar::register(r);
     attention::register(r);
     rnn::register(r);
+    rnn_cell::register(r);
     random::register(r);
     distance::register(r);
     inplace::register(r);

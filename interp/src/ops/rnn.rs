@@ -1,10 +1,13 @@
 //! Recurrent layers as TorchScript emits them: `aten::lstm.input` and `aten::gru.input`
 //! (multi-layer, optionally bidirectional and batch-first). torch.export decomposes them into
-//! mm/sigmoid/tanh, which need nothing special.
+//! mm/sigmoid/tanh (whose per-step chains the exporter fuses into `wasm_torch::lstm_cell`,
+//! `rnn_cell.rs`).
 //!
 //! Both share one driver: argument checks, the layer × direction loop (each direction's
 //! input projection as one GEMM, then one small GEMM per step for the recurrence), and the
 //! output layout. The cells differ only in their gates and state.
+
+use wasm_torch_kernels::recurrent;
 
 use super::linalg::mm2d;
 use super::{arg, barg_or, iarg, targ, to_usize};
@@ -102,21 +105,23 @@ fn run_dir(
         let t = if reverse { t_len - 1 - step } else { step };
         let ht = Tensor::from_f32(vec![batch, h], state[0].clone());
         let rec = mm2d(ctx, &ht, &whh_t, p.b_hh.as_deref())?;
-        for bi in 0..batch {
-            let xi = |k: usize, j: usize| pre[(t * batch + bi) * gn + k * h + j];
-            let hh = |k: usize, j: usize| rec[bi * gn + k * h + j];
-            for j in 0..h {
-                let at = bi * h + j;
-                match cell {
-                    Cell::Lstm => {
-                        let g = |k: usize| xi(k, j) + hh(k, j);
-                        let (i_g, f_g, g_g, o_g) =
-                            (sigmoid(g(0)), sigmoid(g(1)), g(2).tanh(), sigmoid(g(3)));
-                        let cn = f_g * state[1][at] + i_g * g_g;
-                        state[1][at] = cn;
-                        state[0][at] = o_g * cn.tanh();
-                    }
-                    Cell::Gru => {
+        let pre_t = &pre[t * batch * gn..(t + 1) * batch * gn];
+        match cell {
+            Cell::Lstm => {
+                // The element-wise part runs in the vectorised kernel the fused
+                // `wasm_torch::lstm_cell` op uses (same gate order, same formulas).
+                let mut gates: Vec<f32> = pre_t.iter().zip(&rec).map(|(x, r)| x + r).collect();
+                let (mut hy, mut cy) = (vec![0f32; batch * h], vec![0f32; batch * h]);
+                recurrent::lstm_cell(&mut gates, &state[1], &mut hy, &mut cy, h);
+                state[0] = hy;
+                state[1] = cy;
+            }
+            Cell::Gru => {
+                for bi in 0..batch {
+                    let xi = |k: usize, j: usize| pre_t[bi * gn + k * h + j];
+                    let hh = |k: usize, j: usize| rec[bi * gn + k * h + j];
+                    for j in 0..h {
+                        let at = bi * h + j;
                         let r = sigmoid(xi(0, j) + hh(0, j));
                         let z = sigmoid(xi(1, j) + hh(1, j));
                         let n = (xi(2, j) + r * hh(2, j)).tanh();

@@ -1,4 +1,5 @@
-"""Graph passes: constant folding, batch-norm folding into convolutions, dead-code removal."""
+"""Graph passes: constant folding, batch-norm folding into convolutions, LSTM-step fusion,
+dead-code removal."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
+from ._fused import LSTM_CELL
 from ._graph import (
     Block,
     Const,
@@ -481,11 +483,170 @@ def fold_repeat_kv(graph: Graph) -> int:
     return folded
 
 
+_ADD = "aten::add.Tensor"
+_MUL = "aten::mul.Tensor"
+_SIGMOID = "aten::sigmoid.default"
+_TANH = "aten::tanh.default"
+_SPLIT = "aten::split_with_sizes.default"
+
+
+def _operand_shape(graph: Graph, x: Any) -> Any:
+    """:func:`_shape` for any operand: weights and constant tensors too."""
+    if isinstance(x, WeightRef):
+        return list(graph.weights[x.index].tensor.shape)
+    if isinstance(x, Const):
+        return list(x.value.shape) if isinstance(x.value, torch.Tensor) else None
+    return _shape(x)
+
+
+def _operand_dtype(graph: Graph, x: Any) -> Any:
+    if isinstance(x, WeightRef):
+        return graph.weights[x.index].tensor.dtype
+    if isinstance(x, Const):
+        return x.value.dtype if isinstance(x.value, torch.Tensor) else None
+    return getattr(getattr(x, "meta", None), "dtype", None)
+
+
+def _unit_alpha(n: Node) -> bool:
+    return len(n.args) == 2 or (len(n.args) == 3 and isinstance(n.args[2], Const) and n.args[2].value == 1)
+
+
+def _match_lstm_step(
+    graph: Graph, split: Node, producers: Dict[Value, Node], users: Dict[Value, List[Node]], counts: Dict[Value, int]
+) -> Any:
+    """The nodes of one decomposed LSTM step around ``split``, or None when they differ.
+
+    The chain torch.export leaves for each step of ``nn.LSTM`` (PyTorch's ``lstm_cell``
+    decomposition): ``gates = add(x, y)`` -> ``split_with_sizes(gates, [H] * 4, -1)`` ->
+    ``sigmoid, sigmoid, tanh, sigmoid`` -> ``cy = f * cx + i * g`` -> ``hy = o * tanh(cy)``.
+    Every intermediate must have exactly one reader (``cy`` and ``hy`` may have any number),
+    so removing the chain changes nothing else.
+
+    Returns:
+        ``(nodes, x, y, cx, hy, cy)`` or None; ``nodes[-1]`` is the ``add`` producing ``cy``,
+        the one place the fused op can take: after every input (``cx`` is read by an earlier
+        node of the chain) and before every reader of ``cy`` or ``hy``.
+    """
+
+    def only_user(v: Any, op: str) -> Any:
+        if not isinstance(v, Value) or counts.get(v, 0) != 1 or len(users.get(v, [])) != 1:
+            return None
+        u = users[v][0]
+        return u if u.op == op else None
+
+    gates = split.args[0]
+    if not isinstance(gates, Value) or counts.get(gates, 0) != 1:
+        return None
+    add = producers.get(gates)
+    if add is None or add.op != _ADD or not _unit_alpha(add):
+        return None
+    shape = _shape(gates)
+    if not shape or type(shape[-1]) is not int or shape[-1] % 4 or _operand_dtype(graph, gates) != torch.float32:
+        return None
+    h = shape[-1] // 4
+    sizes, dim = split.args[1], split.args[2] if len(split.args) > 2 else Const(0)
+    if not (
+        isinstance(sizes, Const)
+        and list(sizes.value) == [h] * 4
+        and isinstance(dim, Const)
+        and dim.value in (-1, len(shape) - 1)
+    ):
+        return None
+    unpack = only_user(split.outputs[0], "prim::unpack")
+    if unpack is None or len(unpack.outputs) != 4:
+        return None
+    acts = [only_user(p, op) for p, op in zip(unpack.outputs, (_SIGMOID, _SIGMOID, _TANH, _SIGMOID))]
+    if any(a is None for a in acts):
+        return None
+    i, f, g, o = (a.outputs[0] for a in acts)
+
+    def product_with(v: Value, other: Any = None) -> Any:
+        """The single ``mul`` reading ``v`` (and ``other``, if given) -> (node, its other factor)."""
+        m = only_user(v, _MUL)
+        if m is None or len(m.args) != 2 or m.args[0] is m.args[1]:
+            return None
+        rest = m.args[1] if m.args[0] is v else m.args[0]
+        return None if other is not None and rest is not other else (m, rest)
+
+    fm, ig = product_with(f), product_with(i, g)
+    if fm is None or ig is None or only_user(g, _MUL) is not ig[0]:
+        return None
+    (f_mul, cx), i_mul = fm, ig[0]
+    cy_add = only_user(f_mul.outputs[0], _ADD)
+    if cy_add is None or not _unit_alpha(cy_add) or only_user(i_mul.outputs[0], _ADD) is not cy_add:
+        return None
+    cy = cy_add.outputs[0]
+    tanh_c = [u for u in users.get(cy, []) if u.op == _TANH]
+    if len(tanh_c) != 1:
+        return None
+    om = product_with(o, tanh_c[0].outputs[0])
+    if om is None or only_user(tanh_c[0].outputs[0], _MUL) is not om[0]:
+        return None
+    hy = om[0].outputs[0]
+    if _operand_shape(graph, cx) != shape[:-1] + [h] or _operand_dtype(graph, cx) != torch.float32:
+        return None  # the fused op takes cx in exactly the state's shape
+    nodes = [add, split, unpack, *acts, f_mul, i_mul, tanh_c[0], om[0], cy_add]
+    return nodes, add.args[0], add.args[1], cx, hy, cy
+
+
+def fuse_lstm_cells(graph: Graph) -> int:
+    """Each decomposed LSTM step's element-wise chain -> one ``wasm_torch::lstm_cell``.
+
+    torch.export turns ``nn.LSTM`` into a projection and about a dozen element-wise ops per
+    time step and layer; on small LSTMs dispatching and allocating those costs as much as the
+    arithmetic. The fused op's PyTorch definition (``_fused.lstm_cell``) is the same chain, so
+    the file is still checked against the unfused model. Only chains whose intermediates
+    nobody else reads are fused.
+
+    Returns:
+        How many steps were fused.
+    """
+    counts = use_counts(graph)
+    fused = 0
+
+    def run(block: Block) -> None:
+        nonlocal fused
+        producers: Dict[Value, Node] = {}
+        users: Dict[Value, List[Node]] = {}
+        for n in block.nodes:
+            if isinstance(n, Node):
+                for o in n.outputs:
+                    producers[o] = n
+                for a in n.args:
+                    if isinstance(a, Value):
+                        users.setdefault(a, []).append(n)
+            elif isinstance(n, If):
+                run(n.then_block)
+                run(n.else_block)
+            elif isinstance(n, Loop):
+                run(n.body)
+        replaced: Dict[int, Node] = {}
+        removed: set = set()
+        for n in block.nodes:
+            if not isinstance(n, Node) or n.op != _SPLIT or id(n) in removed:
+                continue
+            m = _match_lstm_step(graph, n, producers, users, counts)
+            if m is None:
+                continue
+            nodes, x, y, cx, hy, cy = m
+            if any(id(c) in removed for c in nodes):
+                continue
+            replaced[id(nodes[-1])] = Node(LSTM_CELL, [x, y, cx], [hy, cy], source=nodes[-1].source)
+            removed.update(id(c) for c in nodes)
+            fused += 1
+        if fused:
+            block.nodes = [replaced.get(id(n), n) for n in block.nodes if id(n) in replaced or id(n) not in removed]
+
+    run(graph.block)
+    return fused
+
+
 def run_all(graph: Graph) -> Dict[str, int]:
     """The standard pipeline; returns counts for the report."""
     stats = {"folded": fold_constants(graph)}
     stats["bn_folded"] = fold_batch_norm(graph)
     stats["gqa_folded"] = fold_repeat_kv(graph)
+    stats["lstm_fused"] = fuse_lstm_cells(graph)
     stats["dead"] = eliminate_dead_code(graph)
     stats["simplified"] = drop_unused_outputs(graph)
     mark_weight_roles(graph)
