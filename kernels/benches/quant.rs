@@ -28,8 +28,8 @@ use wasm_torch_kernels::conv::{conv2d_packed_with, Conv2dParams, PackedConvWeigh
 use wasm_torch_kernels::gemm::{sgemm_packed_with, PackedB};
 use wasm_torch_kernels::quant::{
     available, f16_gemm_with, q4_gemm_with, q8g_gemm_with, qconv2d_i8_with,
-    qgemm_i8_quantized_with, qgemm_i8_with, quantize_rows_as, F16Weights, PackedI8, QKernels,
-    Q4Weights, Q8GroupWeights, QuantRows,
+    qgemm_i8_quantized_with, qgemm_i8_with, quantize_rows_as, F16Weights, PackedI8, Q4Weights,
+    Q8GroupWeights, QKernels, QuantRows,
 };
 
 /// Alternating rounds per shape.
@@ -169,19 +169,7 @@ fn main() {
             .zip(cq.iter_mut())
             .map(|(&qk, c)| {
                 let (a, wi8) = (&a, &wi8);
-                move || {
-                    qgemm_i8_with(
-                        qk,
-                        m,
-                        black_box(a),
-                        k,
-                        wi8,
-                        None,
-                        Activation::None,
-                        c,
-                        n,
-                    )
-                }
+                move || qgemm_i8_with(qk, m, black_box(a), k, wi8, None, Activation::None, c, n)
             })
             .collect();
         let mut kernels: Vec<&mut dyn FnMut()> = vec![&mut f32_call];
@@ -316,17 +304,8 @@ fn convs(filters: &[String], summary: &mut Vec<String>) {
         let wi8 = PackedI8::from_f32(o, k, &w).unwrap();
         let mut outs = vec![vec![0f32; o * p.out_h() * p.out_w()]; tables.len() + 1];
         let (o0, oq) = outs.split_first_mut().expect("one output per kernel");
-        let mut f32_call = || {
-            conv2d_packed_with(
-                f32k,
-                &p,
-                black_box(&x),
-                &pw,
-                None,
-                Activation::None,
-                o0,
-            )
-        };
+        let mut f32_call =
+            || conv2d_packed_with(f32k, &p, black_box(&x), &pw, None, Activation::None, o0);
         let mut int8_calls: Vec<_> = tables
             .iter()
             .zip(oq.iter_mut())
