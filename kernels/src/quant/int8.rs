@@ -249,36 +249,88 @@ pub(super) fn block(
     mut view: MatMut,
 ) {
     let k4 = w.k4;
-    let mut acc = [0i32; QMR * QNR * QNP];
-    for jp in (j0..j1).step_by(QNR * QNP) {
-        let p = jp / QNR;
-        let np = (j1 - jp).div_ceil(QNR).min(QNP);
-        let width = (j1 - jp).min(np * QNR);
-        let b = &w.data[p * k4 * 64..(p + np) * k4 * 64];
-        let colsum = &w.colsum[p * QNR..(p + np) * QNR];
-        let ws = &w.scales[jp..jp + width];
+    let pair = QNR * QNP;
+    // Tiles of up to `EPILOGUE_PAIRS` column pairs are computed before their rows are
+    // finished, so the per-row costs of the epilogue (slicing, bias, activation dispatch)
+    // are paid once per 128 columns instead of per 32.
+    let mut acc = [0i32; QMR * QNR * QNP * EPILOGUE_PAIRS];
+    for jb in (j0..j1).step_by(pair * EPILOGUE_PAIRS) {
+        let jb1 = (jb + pair * EPILOGUE_PAIRS).min(j1);
+        let bw = jb1 - jb;
         for r0 in (0..q.m).step_by(QMR) {
             let rows = QMR.min(q.m - r0);
             let a = &q.data[r0 * q.stride..];
-            (qk.i8_tile)(rows, k4, a, q.stride, b, np, colsum, &mut acc);
+            for (t, jp) in (jb..jb1).step_by(pair).enumerate() {
+                let p = jp / QNR;
+                let np = (jb1 - jp).div_ceil(QNR).min(QNP);
+                let b = &w.data[p * k4 * 64..(p + np) * k4 * 64];
+                let colsum = &w.colsum[p * QNR..(p + np) * QNR];
+                let tile = &mut acc[t * QMR * pair..(t + 1) * QMR * pair];
+                (qk.i8_tile)(rows, k4, a, q.stride, b, np, colsum, tile);
+            }
             for r in 0..rows {
                 let (sa, z) = (q.scales[r0 + r], q.zero_points[r0 + r]);
-                let out = view.row_part(r0 + r, jp - j0, width);
-                let vals = acc[r * QNR * QNP..].iter().zip(colsum);
-                if z == 0 {
-                    for ((o, (&v, _)), &sw) in out.iter_mut().zip(vals).zip(ws) {
-                        *o = v as f32 * (sa * sw);
-                    }
-                } else {
-                    // The true sum fits in an i32 (|a - z| ≤ 127), so the wrapping
-                    // difference is exact even where `v` and `z·Σw` are both large.
-                    for ((o, (&v, &cs)), &sw) in out.iter_mut().zip(vals).zip(ws) {
-                        *o = v.wrapping_sub(z.wrapping_mul(cs)) as f32 * (sa * sw);
-                    }
+                let out = view.row_part(r0 + r, jb - j0, bw);
+                for (t, o) in out.chunks_mut(pair).enumerate() {
+                    let (c0, c1) = (jb + t * pair, jb + t * pair + o.len());
+                    let tile = &acc[t * QMR * pair + r * pair..];
+                    dequantize(o, tile, &w.colsum[c0..c1], z, sa, &w.scales[c0..c1]);
                 }
-                super::finish_row(out, bias.map(|b| &b[jp..jp + width]), act);
+                super::finish_row(out, bias.map(|b| &b[jb..jb1]), act);
             }
         }
+    }
+}
+
+/// Column pairs (32 columns each) per epilogue pass of [`block`].
+const EPILOGUE_PAIRS: usize = 4;
+
+/// `out[j] = (acc[j] - z · colsum[j]) as f32 · (sa · ws[j])` for the `out.len()` columns
+/// of one tile row, over fixed 8-wide chunks (vectorized on every target). The true sum fits in an i32 (`|a - z| ≤ 127`), so the wrapping
+/// difference is exact even where `acc` and `z·Σw` are both large; for `z = 0` it is `acc`.
+fn dequantize(out: &mut [f32], acc: &[i32], colsum: &[i32], z: i32, sa: f32, ws: &[f32]) {
+    // Without a zero point (every table but wasm relaxed SIMD) no i32 multiply: baseline
+    // x86_64 (SSE2) has no vector one.
+    if z == 0 {
+        dequantize_z::<false>(out, acc, colsum, z, sa, ws)
+    } else {
+        dequantize_z::<true>(out, acc, colsum, z, sa, ws)
+    }
+}
+
+#[inline(always)]
+fn dequantize_z<const Z: bool>(
+    out: &mut [f32],
+    acc: &[i32],
+    colsum: &[i32],
+    z: i32,
+    sa: f32,
+    ws: &[f32],
+) {
+    let n = out.len();
+    let (acc, colsum, ws) = (&acc[..n], &colsum[..n], &ws[..n]);
+    let one = |v: i32, cs: i32, sw: f32| {
+        let v = if Z {
+            v.wrapping_sub(z.wrapping_mul(cs))
+        } else {
+            v
+        };
+        v as f32 * (sa * sw)
+    };
+    let mut o = out.chunks_exact_mut(8);
+    let mut a = acc.chunks_exact(8);
+    let mut c = colsum.chunks_exact(8);
+    let mut w = ws.chunks_exact(8);
+    for (((o, a), c), w) in (&mut o).zip(&mut a).zip(&mut c).zip(&mut w) {
+        let (o, a): (&mut [f32; 8], &[i32; 8]) = (o.try_into().unwrap(), a.try_into().unwrap());
+        let (c, w): (&[i32; 8], &[f32; 8]) = (c.try_into().unwrap(), w.try_into().unwrap());
+        for i in 0..8 {
+            o[i] = one(a[i], c[i], w[i]);
+        }
+    }
+    let tail = o.into_remainder().iter_mut().zip(a.remainder());
+    for ((o, &v), (&cs, &sw)) in tail.zip(c.remainder().iter().zip(w.remainder())) {
+        *o = one(v, cs, sw);
     }
 }
 
