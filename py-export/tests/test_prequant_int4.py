@@ -303,3 +303,45 @@ def test_int4_rows_short_enough_for_one_group_are_int4_too(wtb):
     report = wasm_torch.export(qm, (_x((8, 1000)),), wtb, verify=True)
     assert report.int8_imported == {"fc1.weight": "torchao intx (torch.int4), per row"}
     assert report.int4_imported == {"fc2.weight": "torchao intx (torch.int4), per row, symmetric"}
+
+
+def test_a_tiny_llama_quantized_to_int4_through_export_causal_lm(wtb):
+    # export_causal_lm takes the codes before wrapping the model behind its static cache;
+    # SmolLM2-135M the same way gives torchao's greedy tokens too (docs/guide-export.md).
+    transformers = pytest.importorskip("transformers")
+    tokenizers = pytest.importorskip("tokenizers")
+    from wasm_torch.llm import export_causal_lm
+
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        tie_word_embeddings=False,
+    )
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    quantize_(model, _config("weight_only", 32))
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({f"t{i}": i for i in range(128)}, unk_token="t0"))
+    report = export_causal_lm(model, tok, wtb, max_cache_len=32)
+    # 2 layers x (q, k, v, o, gate, up, down) and the LM head.
+    assert len(report.int4_imported) == 15 and not report.int8_imported
+    sess = wasm_torch.load(wtb)
+    prompt = [5, 17, 99, 3]
+    ids, got, worst = list(prompt), [], 0.0
+    logits = sess.run(np.array([ids], np.int64), np.arange(len(ids), dtype=np.int64))[0][0, -1]
+    for _ in range(8):
+        with torch.no_grad():
+            want = model(torch.tensor([ids])).logits[0, -1].numpy()  # torchao's module, no cache
+        # The file's KV-cached steps against a full forward without a cache: only the
+        # summation order differs (the weights are the same values).
+        worst = max(worst, _rel(want, logits))
+        assert worst <= EXACT_REL_TOL, worst
+        got.append(int(np.argmax(logits)))
+        assert got[-1] == int(np.argmax(want))
+        ids.append(got[-1])
+        logits = sess.run(np.array([[ids[-1]]], np.int64), np.array([len(ids) - 1], np.int64))[0][0, -1]
+    print(f"tiny llama int4: greedy {got}, logits rel {worst:.2e} vs torchao")

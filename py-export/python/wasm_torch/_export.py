@@ -538,6 +538,58 @@ def export(
             with their source lines, data-dependent shapes, unsupported inputs or outputs).
         VerificationError: the file's outputs differ from PyTorch's by more than the tolerance.
     """
+    return _export(
+        model,
+        example_inputs,
+        path,
+        None,
+        frontend=frontend,
+        dynamic_shapes=dynamic_shapes,
+        weights=weights,
+        input_names=input_names,
+        output_names=output_names,
+        verify=verify,
+        tolerance=tolerance,
+        model_name=model_name,
+        compression=compression,
+        chunk_target=chunk_target,
+        assets=assets,
+        quantize=quantize,
+        gguf=gguf,
+    )
+
+
+def _export(
+    model: Any,
+    example_inputs: Any,
+    path: "str | os.PathLike[str]",
+    prequantized: "Optional[Dict[str, Any]]",
+    *,
+    frontend: str,
+    dynamic_shapes: Any,
+    weights: str,
+    input_names: Optional[List[str]],
+    output_names: Optional[List[str]],
+    verify: bool,
+    tolerance: Optional[float],
+    model_name: Optional[str],
+    compression: "Optional[bool | str]",
+    chunk_target: Optional[int],
+    assets: Optional[Mapping[str, Union[bytes, bytearray, memoryview, str]]],
+    quantize: Optional[Dict[str, str]],
+    gguf: "str | os.PathLike[str] | None",
+) -> ExportReport:
+    """:func:`export`, with ``prequantized``: when not None, the weights ``model`` holds were
+    already taken from a model quantized in PyTorch (``_prequant.dequantize_modules`` run by the
+    caller before wrapping or exporting it, as ``llm.export_causal_lm`` does), by weight name.
+
+    Returns:
+        :func:`export`'s report.
+
+    Raises:
+        ValueError: as :func:`export`.
+        ExportError: as :func:`export`.
+    """
     from . import _native
 
     if weights not in WEIGHT_MODES:
@@ -573,7 +625,10 @@ def export(
     # own int8 or int4 codes go into the file (``_prequant``).
     from ._prequant import PrequantSource, dequantize_modules
 
-    lowered, imported = dequantize_modules(model)
+    if prequantized is None:
+        lowered, imported = dequantize_modules(model)
+    else:
+        lowered, imported = model, prequantized
     prequant = PrequantSource(imported) if imported else None
     if imported:
         # The file is checked against the same model computing in f32 on the exact
