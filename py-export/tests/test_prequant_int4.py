@@ -345,3 +345,13 @@ def test_a_tiny_llama_quantized_to_int4_through_export_causal_lm(wtb):
         ids.append(got[-1])
         logits = sess.run(np.array([[ids[-1]]], np.int64), np.array([len(ids) - 1], np.int64))[0][0, -1]
     print(f"tiny llama int4: greedy {got}, logits rel {worst:.2e} vs torchao")
+
+
+@pytest.mark.parametrize("frontend", ["trace", "script"])
+def test_torchscript_front_ends_take_the_int4_codes_too(wtb, frontend):
+    # TorchScript graphs name frozen weights their own way: the codes are matched by value.
+    qm = _quantized(MLP().eval(), _config("weight_only", 64))
+    x = _x()
+    report = wasm_torch.export(qm, (x,), wtb, frontend=frontend, verify=True)
+    assert report.frontend == frontend
+    _check(wtb, report, qm, x, LINEARS[MLP], f"MLP weight_only g64, {frontend}")

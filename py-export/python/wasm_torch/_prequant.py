@@ -219,7 +219,7 @@ def _from_torchao(name: str, m: Any, w: Any, problems: List[Problem]) -> Optiona
         )
         return None
     if not isinstance(m, torch.nn.Linear) or qdata.dim() != 2 or qdata.dtype != torch.int8:
-        problems.append(Problem(f"module '{name}': torchao int8 weights are supported on nn.Linear only"))
+        problems.append(Problem(f"module '{name}': torchao weights are imported on nn.Linear (2-d, int8 storage) only"))
         return None
     n, k = qdata.shape
     if qdata.dtype == torch.int8 and getattr(w, "act_pre_scale", None) is not None:
