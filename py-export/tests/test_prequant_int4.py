@@ -355,3 +355,17 @@ def test_torchscript_front_ends_take_the_int4_codes_too(wtb, frontend):
     report = wasm_torch.export(qm, (x,), wtb, frontend=frontend, verify=True)
     assert report.frontend == frontend
     _check(wtb, report, qm, x, LINEARS[MLP], f"MLP weight_only g64, {frontend}")
+
+
+def test_asymmetric_int4_rows_that_are_no_int4_group_are_an_error(wtb):
+    # 1000 inputs a row: no int4 group, and the int8 per-row form has no zero points.
+    from torchao.quantization.granularity import PerAxis
+
+    cfg = IntxWeightOnlyConfig(
+        weight_dtype=torch.int4, granularity=PerAxis(0), mapping_type=MappingType.ASYMMETRIC, scale_dtype=torch.float16
+    )
+    qm = _quantized(MLP(k=1000, h=64).eval(), cfg)
+    with pytest.raises(
+        ExportError, match=r"module 'fc1': asymmetric torchao intx \(torch.int4\), per row weights \(non-zero zero"
+    ):
+        wasm_torch.export(qm, (_x((8, 1000)),), wtb)

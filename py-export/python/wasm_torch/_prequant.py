@@ -258,7 +258,15 @@ def _from_torchao(name: str, m: Any, w: Any, problems: List[Problem]) -> Optiona
         return None
     zp = getattr(w, "zero_point", None)
     if isinstance(zp, torch.Tensor) and bool((zp != 0).any()):
-        problems.append(Problem(f"module '{name}': asymmetric torchao int8 weights (non-zero zero points)"))
+        hint = (
+            " (int4 codes per row are stored as int4 when the row is a valid group and float16 holds "
+            "the scales and offsets exactly)"
+            if kind.startswith("intx") and _bits(w) <= 4
+            else ""
+        )
+        problems.append(
+            Problem(f"module '{name}': asymmetric {flavour} weights (non-zero zero points) are not supported{hint}")
+        )
         return None
     s = _scales_f32(name, scales, problems)
     if s is None:
