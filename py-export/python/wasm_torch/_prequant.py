@@ -430,8 +430,10 @@ def dequantize_modules(model: Any) -> Tuple[Any, Dict[str, Stored]]:
 
     Returns:
         ``(model, weights)``: when the model holds quantized Linear modules, a copy of it
-        where each is an f32 ``nn.Linear`` with weight ``code · scale``, and the codes and
-        scales by weight name (``"<module>.weight"``); otherwise the model itself and ``{}``.
+        where each is an f32 ``nn.Linear`` with its exact dequantized weight (``code · scale``;
+        for group-wise int4 the format's ``code × d + m``, equal to torchao's bit for bit), and
+        the stored forms by weight name (``"<module>.weight"``); otherwise the model itself
+        and ``{}``.
 
     Raises:
         ExportError: a quantized module that cannot be stored exactly, each named.
