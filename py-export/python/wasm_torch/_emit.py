@@ -116,13 +116,13 @@ class WeightPolicy:
     (GGUF Q8_0's scheme, SPEC.md §4.6.2); other matrices are int8 per channel.
     """
 
-    def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None, int8: Any = None):
+    def __init__(self, mode: str, overrides: Optional[Dict[str, str]] = None, gguf: Any = None, prequant: Any = None):
         self.mode = mode
         self.overrides = dict(overrides or {})
         self.gguf = gguf
-        #: Weights quantized in PyTorch (``_prequant.Int8Source``): stored with their own
-        #: int8 codes whatever the mode.
-        self.int8 = int8
+        #: Weights quantized in PyTorch (``_prequant.PrequantSource``): stored with their own
+        #: int8 or int4 codes whatever the mode.
+        self.prequant = prequant
 
     def mode_for(self, name: str) -> str:
         for pat, m in self.overrides.items():
@@ -174,11 +174,11 @@ class _Emitter:
 
     def _weight_entry(self, w: Any) -> Tuple:
         t = w.tensor
-        if self.policy.int8 is not None:
-            got = self.policy.int8.stored(w.name, t)
+        if self.policy.prequant is not None:
+            got = self.policy.prequant.stored(w.name, t)
             if got is not None:
-                data, axis = got
-                return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, ("int8_stored", axis))
+                data, stored_enc = got
+                return (w.name, DTYPE_NAMES[t.dtype], list(t.shape), data, stored_enc)
         mode = self.policy.mode_for(w.name)
         enc: Any = "as_is"
         if t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):

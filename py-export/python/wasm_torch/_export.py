@@ -75,6 +75,12 @@ class ExportReport:
     int8_imported: Dict[str, str] = field(default_factory=dict)
     #: The same weights' tensor names in the file (TorchScript front ends rename weights).
     int8_tensors: Dict[str, str] = field(default_factory=dict)
+    #: Weights of Linear modules quantized group-wise to int4 by torchao
+    #: (``IntxUnpackedToInt8Tensor``), stored with their own codes, f16 scales and offsets
+    #: in the group-wise int4 format (resident as int4 at run time): weight name -> flavour.
+    int4_imported: Dict[str, str] = field(default_factory=dict)
+    #: The same weights' tensor names in the file.
+    int4_tensors: Dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -95,6 +101,8 @@ class ExportReport:
             )
         if self.int8_imported:
             lines.append(f"  {len(self.int8_imported)} int8 weights taken as quantized in PyTorch")
+        if self.int4_imported:
+            lines.append(f"  {len(self.int4_imported)} group-wise int4 weights taken as quantized by torchao")
         if self.gguf_taken is not None:
             by = ", ".join(f"{n} {t}" for t, n in sorted(self.gguf_taken_by_type.items()))
             lines.append(
@@ -512,9 +520,13 @@ def export(
     A model quantized in PyTorch (``torch.ao.quantization.quantize_dynamic`` with qint8
     weights, torchao ``Int8WeightOnlyConfig`` / ``Int8DynamicActivationInt8WeightConfig``)
     keeps its own int8 codes and scales for those Linear weights whatever ``weights`` says
-    (``report.int8_imported``); verification then compares with the model computing in f32 on
-    those exact weights. Affine (non-zero zero point), float16 or statically quantized
-    modules raise ExportError naming the module.
+    (``report.int8_imported``); torchao group-wise int4 weights (``IntxWeightOnlyConfig`` /
+    ``Int8DynamicActivationIntxWeightConfig`` with ``weight_dtype=torch.int4`` and
+    ``PerGroup``) keep theirs in the group-wise int4 format when its f16 scales and offsets
+    hold them exactly (``report.int4_imported``). Verification then compares with the model
+    computing in f32 on those exact weights. Affine int8 (non-zero zero point), float16 or
+    statically quantized modules, and int4 weights the format cannot hold exactly, raise
+    ExportError naming the module.
 
     Returns:
         What was done: the front end used (and why torch.export was not), ops, file size,
@@ -525,6 +537,58 @@ def export(
         ExportError: the model cannot be exported; lists every problem found (unsupported ops
             with their source lines, data-dependent shapes, unsupported inputs or outputs).
         VerificationError: the file's outputs differ from PyTorch's by more than the tolerance.
+    """
+    return _export(
+        model,
+        example_inputs,
+        path,
+        None,
+        frontend=frontend,
+        dynamic_shapes=dynamic_shapes,
+        weights=weights,
+        input_names=input_names,
+        output_names=output_names,
+        verify=verify,
+        tolerance=tolerance,
+        model_name=model_name,
+        compression=compression,
+        chunk_target=chunk_target,
+        assets=assets,
+        quantize=quantize,
+        gguf=gguf,
+    )
+
+
+def _export(
+    model: Any,
+    example_inputs: Any,
+    path: "str | os.PathLike[str]",
+    prequantized: "Optional[Dict[str, Any]]",
+    *,
+    frontend: str,
+    dynamic_shapes: Any,
+    weights: str,
+    input_names: Optional[List[str]],
+    output_names: Optional[List[str]],
+    verify: bool,
+    tolerance: Optional[float],
+    model_name: Optional[str],
+    compression: "Optional[bool | str]",
+    chunk_target: Optional[int],
+    assets: Optional[Mapping[str, Union[bytes, bytearray, memoryview, str]]],
+    quantize: Optional[Dict[str, str]],
+    gguf: "str | os.PathLike[str] | None",
+) -> ExportReport:
+    """:func:`export`, with ``prequantized``: when not None, the weights ``model`` holds were
+    already taken from a model quantized in PyTorch (``_prequant.dequantize_modules`` run by the
+    caller before wrapping or exporting it, as ``llm.export_causal_lm`` does), by weight name.
+
+    Returns:
+        :func:`export`'s report.
+
+    Raises:
+        ValueError: as :func:`export`.
+        ExportError: as :func:`export`.
     """
     from . import _native
 
@@ -558,11 +622,14 @@ def export(
             header="the model fails in PyTorch on the example inputs",
         ) from e
     # Linear modules quantized in PyTorch become f32 ones holding their exact values; their
-    # own int8 codes go into the file (``_prequant``).
-    from ._prequant import Int8Source, dequantize_modules
+    # own int8 or int4 codes go into the file (``_prequant``).
+    from ._prequant import PrequantSource, dequantize_modules
 
-    lowered, imported = dequantize_modules(model)
-    int8_source = Int8Source(imported) if imported else None
+    if prequantized is None:
+        lowered, imported = dequantize_modules(model)
+    else:
+        lowered, imported = model, prequantized
+    prequant = PrequantSource(imported) if imported else None
     if imported:
         # The file is checked against the same model computing in f32 on the exact
         # ``code · scale`` weights: PyTorch's quantized kernels add their own activation
@@ -579,9 +646,9 @@ def export(
         "model_name": model_name or type(model).__name__,
         "extra": [("frontend", used), ("weights", weights)],
     }
-    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, block_source, int8_source), meta)
-    if int8_source is not None:
-        int8_source.check()
+    ir = _emit.emit(graph, _emit.WeightPolicy(weights, quantize, block_source, prequant), meta)
+    if prequant is not None:
+        prequant.check()
     if (weights != "f32" or quantize) and not any(w[4] != "as_is" for w in ir["weights"]):
         raise ExportError(
             [Problem(f"weights={weights!r}: the model has no weight that can be stored that way")],
@@ -613,16 +680,19 @@ def export(
         passes=stats,
         fallback_reason=reason,
     )
-    if int8_source is not None:
-        report.int8_imported = dict(int8_source.taken)
-        report.int8_tensors = dict(int8_source.tensor_names)
+    if prequant is not None:
+        report.int8_imported = prequant.taken_as("int8")
+        report.int8_tensors = prequant.tensors_as("int8")
+        report.int4_imported = prequant.taken_as("int4")
+        report.int4_tensors = prequant.tensors_as("int4")
     if block_source is not None:
         report.gguf_taken = block_source.taken
         report.gguf_taken_by_type = dict(block_source.taken_by_type)
         report.gguf_unmatched = dict(block_source.unmatched)
     if verify:
         if tolerance is None and report.int8_imported:
-            # The file's int8 products quantize activations per row at run time.
+            # The file's int8 products quantize activations per row at run time (the int4
+            # kernels keep activations f32: int4 imports alone keep the mode's tolerance).
             tolerance = max(TOLERANCES[weights], TOLERANCES["int8"])
         verify_file(report, lowered, inputs, tolerance, ref)
     return report

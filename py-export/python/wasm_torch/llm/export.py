@@ -100,7 +100,10 @@ def export_causal_lm(
     ``compression`` is :func:`wasm_torch.export`'s (``False``: stored chunks, quicker to
     write and load), and so are ``quantize`` and ``gguf`` (with ``weights="int4"`` or
     ``"int8"``: the GGUF the model was loaded from, whose Q4_0/Q4_1/Q8_0 blocks are stored as
-    they are). ``verify`` runs the exported file once against PyTorch on the example inputs (slow for big
+    they are). A model whose Linear layers were quantized in PyTorch (torchao
+    ``IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32),
+    scale_dtype=torch.float16)``, the int8 configs, ``torch.ao`` dynamic) keeps their own
+    codes, as with :func:`wasm_torch.export`. ``verify`` runs the exported file once against PyTorch on the example inputs (slow for big
     models; the tests compare whole generations instead).
 
     Returns:
@@ -114,11 +117,15 @@ def export_causal_lm(
     import torch
     from transformers.integrations.executorch import TorchExportableModuleForDecoderOnlyLM
 
-    from .._export import export
+    from .._export import _export
+    from .._prequant import dequantize_modules
 
     if max_cache_len < 4:
         raise ValueError(f"max_cache_len must be at least 4, got {max_cache_len}")
-    model = model.eval()
+    # Linear layers quantized in PyTorch (torch.ao dynamic, torchao int8 / group-wise int4)
+    # become f32 ones holding their exact values before the model is wrapped and exported;
+    # their own codes go into the file (a copy of the model when it has any).
+    model, imported = dequantize_modules(model.eval())
     model.generation_config.cache_implementation = "static"
     gen = generation_config(model, tokenizer, max_cache_len, chat_template)
     assets: Dict[str, Any] = {
@@ -136,10 +143,15 @@ def export_causal_lm(
         input_ids=ids, cache_position=pos, dynamic_shapes={"input_ids": {1: seq}, "cache_position": {0: seq}}
     )
     name = model_name or getattr(model.config, "name_or_path", None) or type(model).__name__
-    return export(
+    return _export(
         ep,
         (ids, pos),
         path,
+        imported or None,
+        frontend="auto",
+        dynamic_shapes=None,
+        tolerance=None,
+        chunk_target=None,
         input_names=[gen.input_ids, gen.cache_position],
         output_names=[gen.logits_output],
         weights=weights,
