@@ -423,7 +423,7 @@ fn ops_lists_the_registry() {
     let names: Vec<&str> = o.lines().collect();
     for n in &names {
         assert!(
-            ["aten::", "prim::", "torchvision::"]
+            ["aten::", "prim::", "torchvision::", "wasm_torch::"]
                 .iter()
                 .any(|ns| n.starts_with(ns)),
             "{n}"

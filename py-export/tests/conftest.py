@@ -56,3 +56,16 @@ class Lambda(torch.nn.Module):
 def seeded_randn(*shape, seed=0, scale=1.0, dtype=torch.float32):
     """Normal samples from a fixed seed, scaled and cast: the same inputs on every run."""
     return (torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale).to(dtype)
+
+
+class MLP(torch.nn.Module):
+    """Linear, ReLU, Linear: the quantization import tests' model (seeded weights)."""
+
+    def __init__(self, k: int = 64, h: int = 128, n: int = 16, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.fc1 = torch.nn.Linear(k, h)
+        self.fc2 = torch.nn.Linear(h, n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))

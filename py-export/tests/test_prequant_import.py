@@ -30,22 +30,12 @@ import numpy as np
 import pytest
 import torch
 import wasm_torch
+from conftest import MLP
 from wasm_torch import _native
 from wasm_torch.errors import ExportError
 
 REL_TOL = 0.05
 COS_MIN = 0.999
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, k: int = 64, h: int = 128, n: int = 16, seed: int = 0):
-        super().__init__()
-        torch.manual_seed(seed)
-        self.fc1 = torch.nn.Linear(k, h)
-        self.fc2 = torch.nn.Linear(h, n)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x)))
 
 
 def _x(rows: int = 8, k: int = 64) -> torch.Tensor:

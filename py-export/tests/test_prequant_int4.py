@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 
+import conftest
 import numpy as np
 import pytest
 import torch
@@ -48,15 +49,9 @@ DYNAMIC_REL_TOL = 0.05
 COS_MIN = 0.999
 
 
-class MLP(torch.nn.Module):
+class MLP(conftest.MLP):
     def __init__(self, k: int = 256, h: int = 256, n: int = 32, seed: int = 0):
-        super().__init__()
-        torch.manual_seed(seed)
-        self.fc1 = torch.nn.Linear(k, h)
-        self.fc2 = torch.nn.Linear(h, n)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x)))
+        super().__init__(k, h, n, seed)
 
 
 class Block(torch.nn.Module):
