@@ -162,6 +162,44 @@ fn max_pool_nan_wins_on_both_paths() {
     assert_eq!(idx, [1, 1, 1, 2]);
 }
 
+/// The column-phase path (stride 2 and 3, odd and even widths, ceil mode): NaN still wins
+/// and both paths agree with the per-window loop, on rows wide enough for the SIMD body.
+#[test]
+fn max_pool_strided_phases_match_and_keep_nan() {
+    for (sw, iw, ceil_mode) in [(2, 37, true), (2, 38, false), (3, 41, true), (2, 111, true)] {
+        let p = Pool2dParams {
+            batch: 2,
+            channels: 3,
+            in_h: 5,
+            in_w: iw,
+            kernel: (3, 3),
+            stride: (2, sw),
+            padding: (1, 1),
+            dilation: (1, 1),
+            ceil_mode,
+            count_include_pad: false,
+        };
+        let mut x = vals(2 * 3 * 5 * iw);
+        x[7] = f32::NAN;
+        x[5 * iw + 2 * iw + iw - 1] = f32::NAN;
+        let (oh, ow) = (p.out_h(), p.out_w());
+        let mut a = vec![0f32; 2 * 3 * oh * ow];
+        let mut b = a.clone();
+        let mut idx = vec![0i64; a.len()];
+        max_pool2d(&p, &x, &mut a, Some(&mut idx));
+        max_pool2d(&p, &x, &mut b, None);
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "stride {sw}, width {iw}"
+        );
+        assert!(
+            b.iter().filter(|v| v.is_nan()).count() >= 2,
+            "stride {sw}, width {iw}"
+        );
+    }
+}
+
 fn p1(in_len: usize, k: usize, s: usize, pad: usize, ceil_mode: bool) -> Pool2dParams {
     Pool2dParams {
         batch: 1,
