@@ -326,11 +326,12 @@ mod simd {
 
 /// The two row scans in AVX2, chosen at run time (the crate is built for baseline x86_64,
 /// where the lane loops above compile to SSE2 at best: 73 µs to quantize a 256×384 block,
-/// a quarter of the VNNI GEMM's time at the MiniLM shapes). Same operations value for
-/// value as the scalar lanes — `vminps`/`vmaxps` are exactly the compare-selects above
-/// (`x < lo ? x : lo`, NaN never selected; NaN rows are flagged by the `x · 0` sum), IEEE
-/// multiply then add (never fused), one truncating conversion of integral values — so the
-/// codes equal the scalar ones bit for bit.
+/// a quarter of the VNNI GEMM's time at the MiniLM shapes). The range scan takes the
+/// signed and unsigned integer maxima over the bits, as the wasm one does (see
+/// [`from_bit_extremes`]). The code pass does the scalar lanes' operations value for value —
+/// IEEE multiply then add (never fused), `vminps`/`vmaxps` as the compare-select clamp, one
+/// truncating conversion of integral values — so the codes equal the scalar ones bit for
+/// bit.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use core::arch::x86_64::*;

@@ -634,7 +634,7 @@ def fuse_lstm_cells(graph: Graph) -> int:
             replaced[id(nodes[-1])] = Node(LSTM_CELL, [x, y, cx], [hy, cy], source=nodes[-1].source)
             removed.update(id(c) for c in nodes)
             fused += 1
-        if fused:
+        if removed:  # (this block's own rewrites; nested blocks were rebuilt above)
             block.nodes = [replaced.get(id(n), n) for n in block.nodes if id(n) in replaced or id(n) not in removed]
 
     run(graph.block)
