@@ -339,11 +339,12 @@ fn conv2d_impl(
     let macs_per_panel = cout_g.saturating_mul(kdim).saturating_mul(NR).max(1);
     let total_macs = (pairs * panels).saturating_mul(macs_per_panel);
     let threads = parallel::threads();
-    let serial = threads <= 1 || total_macs < 2 * MIN_PAR_MACS;
+    let min_macs = parallel::split_threshold(MIN_PAR_MACS);
+    let serial = threads <= 1 || total_macs < 2 * min_macs;
     let pixel_parts = if serial || pairs >= threads {
         1
     } else {
-        parallel::parts(panels, MIN_PAR_MACS.div_ceil(macs_per_panel)).min(threads.div_ceil(pairs))
+        parallel::parts(panels, min_macs.div_ceil(macs_per_panel)).min(threads.div_ceil(pairs))
     };
     let ranges: Vec<(usize, usize)> = parallel::split_even(panels, pixel_parts)
         .into_iter()
@@ -517,7 +518,7 @@ fn depthwise(
     let kk = p.kernel_h * p.kernel_w;
     let ohw = oh * ow;
     // Planes (image, output channel) are independent: split them over threads.
-    let min_planes = MIN_PAR_MACS.div_ceil((ohw * kk).max(1));
+    let min_planes = parallel::split_threshold(MIN_PAR_MACS).div_ceil((ohw * kk).max(1));
     parallel::for_each_rows(out, ohw, min_planes, |first, planes| {
         let mut scratch = Vec::new();
         for (i, dst) in planes.chunks_exact_mut(ohw).enumerate() {

@@ -35,3 +35,5 @@ pub mod quant;
 pub mod recurrent;
 pub mod reduce;
 pub mod softmax;
+#[cfg(feature = "threads")]
+mod spin_team;

@@ -214,7 +214,8 @@ pub fn max_pool2d(
 fn max_pool2d_rows(p: &Pool2dParams, input: &[f32], out: &mut [f32], oh: usize, ow: usize) {
     let (ih, iw) = (p.in_h, p.in_w);
     // Planes are independent: split them over threads when there are enough outputs.
-    let min_planes = MIN_PAR_OUTPUTS.div_ceil((oh * ow * p.kernel.0 * p.kernel.1).max(1));
+    let min_planes = crate::parallel::split_threshold(MIN_PAR_OUTPUTS)
+        .div_ceil((oh * ow * p.kernel.0 * p.kernel.1).max(1));
     crate::parallel::for_each_rows(out, oh * ow, min_planes, |first, dsts| {
         let srcs = &input[first * ih * iw..];
         max_pool2d_planes(p, srcs, dsts, oh, ow);

@@ -243,7 +243,10 @@ fn fused(
             .ok_or_else(|| Error::oom("attention output too large"))?,
     )?;
     let macs_per_head = l.saturating_mul(s).saturating_mul(e + ev).max(1);
-    let parts = parallel::parts(heads, MIN_PAR_MACS.div_ceil(macs_per_head));
+    let parts = parallel::parts(
+        heads,
+        parallel::split_threshold(MIN_PAR_MACS).div_ceil(macs_per_head),
+    );
     let ranges = parallel::split_even(heads, parts);
     // One scores buffer per part, allocated (and size-checked) before the parallel region.
     let mut items = Vec::with_capacity(ranges.len());

@@ -21,7 +21,8 @@ const NC_PANELS: usize = 32;
 /// (`parallel::on_pool`), 2^19 measured, at 2 threads against 2^21: efficientnet_b0 -9% in the
 /// wasm threads build (`benches/e2e/ab_builds.mjs`, paired) and about -20% natively, every
 /// other zoo model within ±3%; 2^17 made the LSTM and MiniLM-16 ~20% slower in wasm. (Tiny
-/// in unit tests, so that their small shapes do take the split paths.)
+/// in unit tests, so that their small shapes do take the split paths.) A sixteenth of it while
+/// pool threads spin as helpers: see `parallel::split_threshold`.
 pub(crate) const MIN_PAR_MACS: usize = if cfg!(test) { 64 } else { 1 << 19 };
 
 /// Depth of the K blocks for reduction depth `k`: equal blocks of at most [`KC`]
@@ -130,7 +131,8 @@ pub(crate) fn gemm_packed_b(
     check(kern, m, k, n, a, bp, &c, epi);
     let panels = n.div_ceil(NR);
     let macs_per_panel = m.saturating_mul(k).saturating_mul(NR).max(1);
-    let parts = parallel::parts(panels, MIN_PAR_MACS.div_ceil(macs_per_panel));
+    let min_macs = parallel::split_threshold(MIN_PAR_MACS);
+    let parts = parallel::parts(panels, min_macs.div_ceil(macs_per_panel));
     if parts <= 1 {
         gemm_block(kern, m, k, n, a, bp, c, epi);
         return;

@@ -575,7 +575,8 @@ pub fn sgemm_rows_with(
     if m == 0 || n == 0 {
         return;
     }
-    let parts = crate::parallel::parts(n, MIN_PAR_MACS.div_ceil(m.saturating_mul(k).max(1)));
+    let min_macs = crate::parallel::split_threshold(MIN_PAR_MACS);
+    let parts = crate::parallel::parts(n, min_macs.div_ceil(m.saturating_mul(k).max(1)));
     let ranges = crate::parallel::split_even(n, parts);
     let items: Vec<_> = c.split_blocks(&ranges).into_iter().zip(ranges).collect();
     let step = rows_per_block(k);

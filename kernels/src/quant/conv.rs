@@ -69,7 +69,10 @@ pub fn qconv2d_i8_with(
     let per_pixel = k.saturating_mul(o).max(1);
     for (img, y) in out.chunks_exact_mut(o * pix).enumerate() {
         let xi = &x[img * image..(img + 1) * image];
-        let parts = parallel::parts(pix, MIN_PAR_MACS.div_ceil(per_pixel));
+        let parts = parallel::parts(
+            pix,
+            parallel::split_threshold(MIN_PAR_MACS).div_ceil(per_pixel),
+        );
         let ranges = parallel::split_even(pix, parts);
         let views = MatMut::new(y, o, pix, pix).split_blocks(&ranges);
         parallel::for_each(views.into_iter().zip(ranges).collect(), |(view, (s, e))| {

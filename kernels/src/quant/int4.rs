@@ -331,7 +331,7 @@ pub(crate) fn weight_only_gemm(
             let x = &a[i * lda..i * lda + k];
             let out = &mut c[i * ldc..i * ldc + n];
             let pre = prep(x);
-            let min_cols = MIN_PAR_MACS.div_ceil(k.max(1));
+            let min_cols = parallel::split_threshold(MIN_PAR_MACS).div_ceil(k.max(1));
             parallel::for_each_rows(out, 1, min_cols, |j0, part| {
                 for (jj, o) in part.iter_mut().enumerate() {
                     *o = row(x, &pre, j0 + jj);

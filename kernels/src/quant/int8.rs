@@ -211,7 +211,10 @@ pub fn qgemm_i8_quantized_with(
     }
     let pairs = n.div_ceil(QNR * QNP);
     let per_pair = m.saturating_mul(w.k).saturating_mul(QNR * QNP).max(1);
-    let parts = parallel::parts(pairs, MIN_PAR_MACS.div_ceil(per_pair));
+    let parts = parallel::parts(
+        pairs,
+        parallel::split_threshold(MIN_PAR_MACS).div_ceil(per_pair),
+    );
     let ranges = parallel::split_even(pairs, parts);
     let cols: Vec<(usize, usize)> = ranges
         .iter()
