@@ -35,6 +35,7 @@ pub fn parts(units: usize, min_units: usize) -> usize {
 }
 
 /// What the spinning team divides split thresholds by (see [`split_threshold`]).
+#[cfg(feature = "threads")]
 const CHEAP_SPLIT_DIVISOR: usize = 16;
 
 /// The least work per part worth a split, for a kernel whose figure for a split through
