@@ -4,6 +4,7 @@
 //
 //   node benches/e2e/bench_browser.mjs --zoo target/bench-zoo [--threads 1,2] [--models a,b]
 //        [--min-runs 20] [--seconds 3] [--out results/browser.jsonl] [--only ort|wasm-torch]
+//        [--warmup-seconds 1]
 //
 // --only times one engine alone on its page. Paired in one page at two threads on a 2-core
 // machine, onnxruntime-web's pool threads keep spinning for a while after each of its runs and
@@ -50,7 +51,7 @@ try {
       page.on('crash', () => reject(new Error('the page crashed')));
     });
     if (process.env.BENCH_VERBOSE) page.on('console', (m) => console.error(`console: ${m.text()}`));
-    const q = new URLSearchParams({ zoo: `/${zoo}`, threads: String(threads), minRuns: opt('min-runs', '20'), seconds: opt('seconds', '3') });
+    const q = new URLSearchParams({ zoo: `/${zoo}`, threads: String(threads), minRuns: opt('min-runs', '20'), seconds: opt('seconds', '3'), warmupSeconds: opt('warmup-seconds', '1') });
     if (models) q.set('models', models);
     const onlyEngine = opt('only');
     if (onlyEngine === 'wasm-torch') q.set('ort', '0');
