@@ -145,7 +145,7 @@ pub fn for_each_rows<T: Send>(
 ///
 /// While `f` runs, the pool's other threads spin as its helpers (`spin_team.rs`), so the
 /// splits of its ops skip the wake-ups altogether and can be smaller
-/// ([`split_threshold`]); they keep spinning for about a millisecond after `f` returns, so
+/// ([`split_threshold`]); they keep spinning for a few milliseconds after `f` returns, so
 /// that back-to-back inferences (a decode loop, a benchmark) find them still there.
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "threads")]

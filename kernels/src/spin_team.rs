@@ -12,11 +12,11 @@
 //! counted per split, most splits of a 5 ms LSTM inference found no helper checked in,
 //! because every inference had to wake the helpers again through rayon before they could
 //! spin, and that wake-up takes a good part of a small inference. So the team now outlives
-//! the inference: a helper keeps spinning until it has had nothing to do for about a
-//! millisecond (`IDLE_SPINS` rounds in wasm, `IDLE_TIME` natively), across the gap between
-//! two inferences, and the next inference finds it checked in. Only then does its thread go
-//! back to rayon (and park). The cost is that millisecond of CPU per helper after the last
-//! inference, as with onnxruntime-web's pool (and PyTorch's OpenMP threads natively).
+//! the inference: a helper keeps spinning until it has had nothing to do for a while
+//! (`IDLE_SPINS` rounds in wasm, a few milliseconds; `IDLE_TIME` natively), across the gap
+//! between two inferences, and the next inference finds it checked in. Only then does its
+//! thread go back to rayon (and park). The cost is that spell of CPU per helper after the
+//! last inference, as with onnxruntime-web's pool (and PyTorch's OpenMP threads natively).
 //!
 //! How: [`with_team`] (called by `parallel::on_pool` around a whole inference) makes the
 //! calling pool thread the team's *owner*, and recruits the pool's other threads with a
@@ -50,12 +50,13 @@ const DONE: u8 = 3;
 const NO_OWNER: usize = usize::MAX;
 
 /// Rounds a helper spins with nothing posted before it checks out, in wasm (which has no
-/// clock without a call out to JavaScript). One round is an atomic load and a compare: in
-/// Node 24 on this project's 2-core test machine, 2^20 rounds came to 0.35-1.35 ms of CPU
-/// after an inference, long enough to bridge the gap between two inferences run back to
-/// back, short enough that an idle page does not keep a core busy.
+/// clock without a call out to JavaScript). One round is an atomic load and a compare. The
+/// gap to bridge is the caller's work between two runs: in Node 2^20 rounds (0.35-1.35 ms of
+/// CPU after a run) were enough, but in Chromium a `WorkerSession`'s message round trip is
+/// longer, and the zoo's LSTM at 2 threads took 6.35 ms with 2^20 against 3.56 ms with
+/// 2^22. 2^22 rounds came to 2.3-6.2 ms of CPU after a run in Node 24.
 #[cfg(target_family = "wasm")]
-const IDLE_SPINS: u32 = 1 << 20;
+const IDLE_SPINS: u32 = 1 << 22;
 
 /// How long a helper spins with nothing posted before it checks out, natively (checked
 /// every [`CLOCK_EVERY`] rounds).
