@@ -74,7 +74,11 @@ pub(crate) static POSTED_PARTS: AtomicUsize = AtomicUsize::new(0);
 /// A part handed to a helper: the type-erased runner of the current split and the part index.
 type Job = (*const (dyn Fn(usize) + Sync), usize);
 
-/// One pool thread's slot (the owner's stays `OFF`).
+/// One pool thread's slot (the owner's stays `OFF`). Aligned to its own 128 bytes (two
+/// cache lines, for the adjacent-line prefetcher): a helper spins reading its `state`, and
+/// any other data the owner writes on the same line would bounce between the two cores on
+/// every write (false sharing), whatever the allocator happened to place there.
+#[repr(align(128))]
 struct Slot {
     state: AtomicU8,
     /// Written by the owner before it stores `POSTED`, read by the helper after it loads it.
