@@ -4,7 +4,7 @@
 //
 //   node benches/e2e/bench_browser.mjs --zoo target/bench-zoo [--threads 1,2] [--models a,b]
 //        [--min-runs 20] [--seconds 3] [--out results/browser.jsonl] [--only ort|wasm-torch]
-//        [--warmup-seconds 1]
+//        [--warmup-seconds 1] [--worker-variant threads|relaxed|simd]
 //
 // --only times one engine alone on its page. Paired in one page at two threads on a 2-core
 // machine, onnxruntime-web's pool threads keep spinning for a while after each of its runs and
@@ -53,6 +53,7 @@ try {
     if (process.env.BENCH_VERBOSE) page.on('console', (m) => console.error(`console: ${m.text()}`));
     const q = new URLSearchParams({ zoo: `/${zoo}`, threads: String(threads), minRuns: opt('min-runs', '20'), seconds: opt('seconds', '3'), warmupSeconds: opt('warmup-seconds', '1') });
     if (models) q.set('models', models);
+    if (opt('worker-variant')) q.set('workerVariant', opt('worker-variant'));
     const onlyEngine = opt('only');
     if (onlyEngine === 'wasm-torch') q.set('ort', '0');
     else if (onlyEngine === 'ort') q.set('wt', '0');
