@@ -247,17 +247,13 @@ mod tests {
     #[cfg(feature = "threads")]
     #[test]
     fn team_runs_every_part_exactly_once() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
         let posted_before =
             crate::spin_team::POSTED_PARTS.load(std::sync::atomic::Ordering::Relaxed);
-        pool.install(|| {
+        with_threads(3, || {
             crate::spin_team::with_team(|| {
                 let mut v = vec![0u64; 3 * 64];
-                // The helpers check in within microseconds; the rounds below take less than
-                // that, so wait for them (up to a second) before timing nothing.
+                // The helpers check in a little after the team starts, and the rounds below
+                // could all be over by then: wait for one (up to a second) first.
                 let t = std::time::Instant::now();
                 while !crate::spin_team::ready() && t.elapsed().as_secs() < 1 {
                     std::hint::spin_loop();
@@ -297,11 +293,7 @@ mod tests {
     #[cfg(feature = "threads")]
     #[test]
     fn team_outlives_the_inference() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        with_threads(2, || {
             assert_eq!(split_threshold(1 << 19), 1 << 19, "no team yet");
             crate::spin_team::with_team(|| {
                 let t = std::time::Instant::now();
@@ -334,11 +326,7 @@ mod tests {
     #[cfg(feature = "threads")]
     #[test]
     fn team_nested_splits_and_idle_helpers() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        with_threads(2, || {
             crate::spin_team::with_team(|| {
                 let mut v = [0u32; 4 * 8];
                 let items: Vec<&mut [u32]> = v.chunks_mut(16).collect();
@@ -356,16 +344,12 @@ mod tests {
     }
 
     /// A part that panics on a helper thread makes the split panic on the owner (natively;
-    /// wasm aborts on panic), and the team still stops.
+    /// wasm aborts on panic).
     #[cfg(feature = "threads")]
     #[test]
     fn team_propagates_a_panicking_part() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pool.install(|| {
+            with_threads(2, || {
                 crate::spin_team::with_team(|| {
                     for _ in 0..200 {
                         for_each(vec![0, 1], |p| assert!(p == 0, "part {p} fails"));
